@@ -1,0 +1,15 @@
+"""The Celery application: configured from Django settings (CELERY_*)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
+
+app = Celery("dashboard")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# The top-level app is named ``tasks``, so its task functions live in
+# tasks/tasks.py, which is what autodiscovery looks for.
+app.autodiscover_tasks()

@@ -1,0 +1,1 @@
+"""Celery jobs for actions, the Job model, progress over Channels."""

@@ -1,0 +1,1 @@
+"""Graph model, cloud collector, agent ingest, join, path explainer, REST API."""
