@@ -1,0 +1,211 @@
+"""Start and stop the lab's daemons: one session per daemon, pidfiles, logs.
+
+Every daemon runs in the foreground in a new session (its pid is the session
+id), so stopping it means signalling that one process group, by pid, and
+`lab_processes()` can find whatever it forked. Pidfiles record the start time
+too, so a recycled pid is never mistaken for a lab daemon.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab import paths
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Daemon:
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    user: str | None = None  # e.g. postgres, which refuses to run as root
+    stop_grace: float = 10.0  # seconds between SIGTERM and SIGKILL
+
+    @property
+    def pidfile(self) -> Path:
+        return paths.RUN_DIR / f"{self.name}.pid"
+
+    @property
+    def logfile(self) -> Path:
+        return paths.LOG_DIR / f"{self.name}.log"
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # comm (field 2) may contain spaces: split after its closing paren.
+    return raw[raw.rindex(")") + 2 :].split()
+
+
+def _start_time(pid: int) -> str | None:
+    f = _stat_fields(pid)
+    return f[19] if f else None
+
+
+def pid_alive(pid: int) -> bool:
+    f = _stat_fields(pid)
+    if f is None or f[0] in ("Z", "X"):
+        _reap(pid)
+        return False
+    return True
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def read_pid(name: str) -> int | None:
+    """Pid of a running lab daemon, or None (stale pidfiles do not count)."""
+    pidfile = paths.RUN_DIR / f"{name}.pid"
+    try:
+        pid_s, started = pidfile.read_text().split()
+    except (OSError, ValueError):
+        return None
+    pid = int(pid_s)
+    if pid_alive(pid) and _start_time(pid) == started:
+        return pid
+    return None
+
+
+def start(d: Daemon) -> int:
+    pid = read_pid(d.name)
+    if pid is not None:
+        return pid
+    paths.ensure_dirs()
+    with open(d.logfile, "ab") as out:
+        proc = subprocess.Popen(
+            list(d.argv),
+            env={**os.environ, **d.env},
+            cwd=d.cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=d.user,
+            group=d.user,
+        )
+    d.pidfile.write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+    log.info("started %s (pid %d)", d.name, proc.pid)
+    return proc.pid
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def group_members(sid: int) -> list[int]:
+    return [p for p in all_pids() if (f := _stat_fields(p)) and int(f[3]) == sid and f[0] not in ("Z", "X")]
+
+
+def stop(name: str, grace: float = 10.0) -> None:
+    pid = read_pid(name)
+    if pid is not None:
+        _signal_group(pid, signal.SIGTERM)
+        if not wait_for(lambda: not group_members(pid), grace):
+            # The OVS agent, for one, ignores SIGTERM for 20 s and more.
+            log.info("%s did not stop in %.0f s: SIGKILL", name, grace)
+            _signal_group(pid, signal.SIGKILL)
+            wait_for(lambda: not group_members(pid), 10)
+        _reap(pid)
+    (paths.RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Poll `predicate` until it holds or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def all_pids() -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def daemon_pids() -> dict[str, int]:
+    """Running lab daemons by name, from their pidfiles."""
+    if not paths.RUN_DIR.exists():
+        return {}
+    names = [p.stem for p in paths.RUN_DIR.glob("*.pid")]
+    return {n: pid for n in sorted(names) if (pid := read_pid(n)) is not None}
+
+
+# Programs the agents start that leave their session (dnsmasq daemonizes).
+_FORKED_PROGRAMS = {"dnsmasq", "privsep-helper", "udhcpc", "busybox"}
+
+
+def lab_processes() -> list[int]:
+    """Every live process of the lab: the daemons' sessions and what they forked off."""
+    sids = set(daemon_pids().values())
+    lab_dir = str(paths.LAB_DIR) + "/"
+    found = []
+    for pid in all_pids():
+        f = _stat_fields(pid)
+        if f is None or f[0] in ("Z", "X"):
+            continue
+        if int(f[3]) in sids:
+            found.append(pid)
+            continue
+        argv = _cmdline(pid)
+        programs = {os.path.basename(a) for a in argv[:2]}
+        if programs & _FORKED_PROGRAMS and any(lab_dir in a for a in argv):
+            found.append(pid)
+    return found
+
+
+def rss_bytes(pids: Sequence[int]) -> int:
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def kill_strays() -> None:
+    """SIGKILL lab processes left after their daemons stopped (dnsmasq, privsep)."""
+    for pid in lab_processes():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    wait_for(lambda: not lab_processes(), 10)
+
+
+def run(argv: Sequence[str], check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
+    """Run a short command, capturing its output (raised with the error on failure)."""
+    res = subprocess.run(list(argv), capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    if check and res.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.strip() or res.stdout.strip()}")
+    return res
