@@ -29,7 +29,8 @@ class Daemon:
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None  # e.g. postgres, which refuses to run as root
-    stop_grace: float = 10.0  # seconds between SIGTERM and SIGKILL
+    stop_grace: float = 10.0  # seconds between stop_signal and SIGKILL
+    stop_signal: int = signal.SIGTERM
 
     @property
     def pidfile(self) -> Path:
@@ -73,13 +74,22 @@ def read_pid(name: str) -> int | None:
     """Pid of a running lab daemon, or None (stale pidfiles do not count)."""
     pidfile = paths.RUN_DIR / f"{name}.pid"
     try:
-        pid_s, started = pidfile.read_text().split()
+        pid_s, started = pidfile.read_text().split()[:2]
     except (OSError, ValueError):
         return None
     pid = int(pid_s)
     if pid_alive(pid) and _start_time(pid) == started:
         return pid
     return None
+
+
+def _stop_settings(name: str) -> tuple[int, float]:
+    """How the daemon asked to be stopped when it started (signal, grace)."""
+    try:
+        fields = (paths.RUN_DIR / f"{name}.pid").read_text().split()
+        return int(fields[2]), float(fields[3])
+    except (OSError, ValueError, IndexError):
+        return signal.SIGTERM, 10.0
 
 
 def start(d: Daemon) -> int:
@@ -99,7 +109,7 @@ def start(d: Daemon) -> int:
             user=d.user,
             group=d.user,
         )
-    d.pidfile.write_text(f"{proc.pid} {_start_time(proc.pid)}\n")
+    d.pidfile.write_text(f"{proc.pid} {_start_time(proc.pid)} {d.stop_signal} {d.stop_grace}\n")
     log.info("started %s (pid %d)", d.name, proc.pid)
     return proc.pid
 
@@ -115,10 +125,12 @@ def group_members(sid: int) -> list[int]:
     return [p for p in all_pids() if (f := _stat_fields(p)) and int(f[3]) == sid and f[0] not in ("Z", "X")]
 
 
-def stop(name: str, grace: float = 10.0) -> None:
+def stop(name: str) -> None:
+    """Stop a daemon and everything in its session; SIGKILL after its grace period."""
     pid = read_pid(name)
     if pid is not None:
-        _signal_group(pid, signal.SIGTERM)
+        sig, grace = _stop_settings(name)
+        _signal_group(pid, sig)
         if not wait_for(lambda: not group_members(pid), grace):
             # The OVS agent, for one, ignores SIGTERM for 20 s and more.
             log.info("%s did not stop in %.0f s: SIGKILL", name, grace)

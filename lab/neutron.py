@@ -1,0 +1,267 @@
+"""Neutron: configuration, schema, and the server and agent daemons.
+
+Neutron 29 has no neutron-server: the API runs under uwsgi, with
+neutron-rpc-server and neutron-periodic-workers as separate processes. The
+agents (OVS, L3, DHCP) run as root without sudo: privsep helpers are started
+directly (`[agent] root_helper =` empty).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lab import database, keystone, ovs, paths, procs, rabbitmq, rest
+from lab.procs import Daemon
+
+VENV = "neutron"
+HOST = "controller"  # the all-in-one node: agents' `host`, ports' binding:host_id
+API_URL = rest.NEUTRON_URL
+
+ETC_DIR = paths.ETC_DIR / "neutron"
+CONF = ETC_DIR / "neutron.conf"
+ML2_CONF = ETC_DIR / "plugins" / "ml2" / "ml2_conf.ini"
+OVS_AGENT_CONF = ETC_DIR / "openvswitch_agent.ini"
+L3_AGENT_CONF = ETC_DIR / "l3_agent.ini"
+DHCP_AGENT_CONF = ETC_DIR / "dhcp_agent.ini"
+UWSGI_INI = ETC_DIR / "neutron-api-uwsgi.ini"
+STATE_PATH = paths.RUN_DIR / "neutron"
+
+# Agents time out on RPC if they start before the rpc-server consumes these.
+RPC_QUEUES = ("q-plugin", "q-reports-plugin", "q-l3-plugin")
+AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
+
+PRIVSEP_SECTIONS = ("privsep", "privsep_dhcp_release", "privsep_ovs_vsctl",
+                    "privsep_namespace", "privsep_conntrack", "privsep_link")
+
+
+def _bin(script: str) -> str:
+    return str(paths.venv_bin(VENV, script))
+
+
+def neutron_conf() -> str:
+    helper = f"{_bin('privsep-helper')} --config-file {CONF}"
+    privsep = "".join(f"\n[{s}]\nhelper_command = {helper}\n" for s in PRIVSEP_SECTIONS)
+    a = keystone.NEUTRON_SERVICE
+    return f"""\
+[DEFAULT]
+host = {HOST}
+core_plugin = ml2
+service_plugins = router
+allow_overlapping_ips = True
+auth_strategy = keystone
+transport_url = {rabbitmq.TRANSPORT_URL}
+state_path = {STATE_PATH}
+api_paste_config = {paths.VENVS_DIR / VENV / 'etc' / 'neutron' / 'api-paste.ini'}
+# There is no Nova: ports are plugged by the lab itself.
+notify_nova_on_port_status_changes = False
+notify_nova_on_port_data_changes = False
+api_workers = 1
+rpc_workers = 1
+rpc_state_report_workers = 1
+use_stderr = True
+debug = False
+
+[agent]
+# Running as root: no sudo, no rootwrap.
+root_helper =
+report_interval = 10
+
+[database]
+connection = {database.URL}
+max_pool_size = 5
+max_overflow = 10
+
+[keystone_authtoken]
+www_authenticate_uri = http://127.0.0.1:5000
+auth_url = http://127.0.0.1:5000
+auth_type = password
+project_domain_name = Default
+user_domain_name = Default
+project_name = {a.project}
+username = {a.username}
+password = {a.password}
+region_name = {keystone.REGION}
+interface = public
+service_token_roles_required = true
+
+[oslo_concurrency]
+lock_path = {STATE_PATH / 'lock'}
+{privsep}"""
+
+
+ML2 = """\
+[ml2]
+type_drivers = flat,vlan,vxlan
+tenant_network_types = vxlan
+mechanism_drivers = openvswitch
+extension_drivers = port_security
+
+[ml2_type_flat]
+flat_networks = external
+
+[ml2_type_vxlan]
+vni_ranges = 1:1000
+
+[securitygroup]
+firewall_driver = iptables_hybrid
+"""
+
+OVS_SECTION = f"""\
+[ovs]
+datapath_type = netdev
+integration_bridge = {ovs.INTEGRATION_BRIDGE}
+ovsdb_connection = {ovs.OVSDB_CONNECTION}
+"""
+
+
+def ovs_agent_conf() -> str:
+    return f"""\
+{OVS_SECTION}tunnel_bridge = {ovs.TUNNEL_BRIDGE}
+local_ip = 127.0.0.1
+bridge_mappings = {ovs.PHYSNET}:{ovs.EXTERNAL_BRIDGE}
+of_listen_address = 127.0.0.1
+
+[agent]
+tunnel_types = vxlan
+
+[securitygroup]
+firewall_driver = iptables_hybrid
+"""
+
+
+# Internal ports moved into namespaces do not work with the userspace
+# datapath: the L3 and DHCP agents plug their namespaces with veths.
+L3_AGENT = f"""\
+[DEFAULT]
+interface_driver = openvswitch
+ovs_use_veth = True
+agent_mode = legacy
+enable_metadata_proxy = False
+
+{OVS_SECTION}"""
+
+DHCP_AGENT = f"""\
+[DEFAULT]
+interface_driver = openvswitch
+ovs_use_veth = True
+dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
+enable_isolated_metadata = False
+
+{OVS_SECTION}"""
+
+UWSGI = f"""\
+[uwsgi]
+http-socket = 127.0.0.1:9696
+module = neutron.wsgi.api:application
+master = true
+processes = 2
+threads = 1
+lazy-apps = true
+enable-threads = true
+need-app = true
+die-on-term = true
+buffer-size = 65535
+# openstacksdk hits "connection reset by peer" on reused connections otherwise.
+add-header = Connection: close
+"""
+
+
+def write_config() -> None:
+    ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
+    (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
+    files = {CONF: neutron_conf(), ML2_CONF: ML2, OVS_AGENT_CONF: ovs_agent_conf(),
+             L3_AGENT_CONF: L3_AGENT, DHCP_AGENT_CONF: DHCP_AGENT, UWSGI_INI: UWSGI}
+    for path, text in files.items():
+        path.write_text(text)
+
+
+def create_schema() -> None:
+    """Schema from the models (see scripts/neutron_db_init.py), then stamp the heads."""
+    if database.psql("SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'", db=database.DB_NAME).strip():
+        return
+    script = Path(__file__).parent / "scripts" / "neutron_db_init.py"
+    procs.run([_bin("python"), "-P", str(script), database.URL])
+    procs.run([_bin("neutron-db-manage"), "--config-file", str(CONF), "stamp", "heads"])
+
+
+def _server_args() -> list[str]:
+    return ["--config-file", str(CONF), "--config-file", str(ML2_CONF)]
+
+
+def server_daemons() -> list[Daemon]:
+    # uwsgi's own `env =` does not reach Python: the variables go in its environment.
+    api_env = {
+        "OS_NEUTRON_CONFIG_DIR": str(ETC_DIR),
+        "OS_NEUTRON_CONFIG_FILES": f"{CONF.name};{ML2_CONF.relative_to(ETC_DIR)}",
+        "UWSGI_INI": str(UWSGI_INI),
+    }
+    return [
+        # No arguments: oslo.config parses sys.argv.
+        Daemon("neutron-api", [_bin("uwsgi")], env=api_env, cwd=STATE_PATH, stop_grace=15),
+        Daemon("neutron-rpc-server", [_bin("neutron-rpc-server"), *_server_args()], cwd=STATE_PATH, stop_grace=15),
+        Daemon("neutron-periodic-workers", [_bin("neutron-periodic-workers"), *_server_args()],
+               cwd=STATE_PATH, stop_grace=15),
+    ]
+
+
+def agent_daemons() -> list[Daemon]:
+    def agent(name: str, conf: Path, grace: float = 10) -> Daemon:
+        return Daemon(name, [_bin(name), "--config-file", str(CONF), "--config-file", str(conf)],
+                      cwd=STATE_PATH, stop_grace=grace)
+
+    return [
+        # It ignores SIGTERM for 20 s and more: do not wait that long.
+        agent("neutron-openvswitch-agent", OVS_AGENT_CONF, grace=5),
+        agent("neutron-l3-agent", L3_AGENT_CONF),
+        agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
+    ]
+
+
+def daemons() -> list[Daemon]:
+    return [*server_daemons(), *agent_daemons()]
+
+
+def api_answers() -> bool:
+    """Up behind Keystone: an unauthenticated request gets 401."""
+    return rest.status_of(f"{API_URL}/v2.0/networks") == 401
+
+
+def start_server() -> None:
+    write_config()
+    create_schema()
+    for d in server_daemons():
+        procs.start(d)
+    if not procs.wait_for(api_answers, 120, interval=0.5):
+        raise RuntimeError(f"neutron-api did not answer; see {paths.LOG_DIR / 'neutron-api.log'}")
+    if not procs.wait_for(lambda: rabbitmq.queues_consumed(RPC_QUEUES), 120, interval=1):
+        raise RuntimeError("neutron-rpc-server did not consume its queues")
+
+
+def start_agents() -> None:
+    for d in agent_daemons():
+        procs.start(d)
+
+
+def agents(admin: rest.Client) -> list[rest.Json]:
+    return list(admin.get("/v2.0/agents")["agents"])
+
+
+def agents_alive(admin: rest.Client) -> bool:
+    alive = {a["agent_type"] for a in agents(admin) if a["alive"] and a["host"] == HOST}
+    return all(t in alive for t in AGENT_TYPES)
+
+
+def wait_agents_alive(admin: rest.Client, timeout: float = 120) -> None:
+    if not procs.wait_for(lambda: agents_alive(admin), timeout, interval=1):
+        raise RuntimeError(f"agents not alive after {timeout:.0f} s: {agents(admin)}")
+
+
+def stop() -> None:
+    for d in reversed(daemons()):
+        procs.stop(d.name)
+
+
+def wipe() -> None:
+    """Drop runtime state; stale fip-priorities and the like break the next run."""
+    shutil.rmtree(STATE_PATH, ignore_errors=True)

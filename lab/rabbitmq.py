@@ -1,0 +1,111 @@
+"""RabbitMQ for Neutron's RPC, on 127.0.0.1 only, with its state under the lab dir.
+
+The Debian wrapper would switch to the rabbitmq user and its home; the lab
+runs the server script as root with HOME in the lab dir, so the Erlang
+cookie and Mnesia live there too. epmd is started first, bound to loopback,
+so the server does not spawn one listening on every interface.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Sequence
+
+from lab import paths, procs
+from lab.procs import Daemon
+
+HOST = "127.0.0.1"
+PORT = 5672
+TRANSPORT_URL = f"rabbit://guest:guest@{HOST}:{PORT}/"
+SBIN = "/usr/lib/rabbitmq/bin"
+
+DATA_DIR = paths.RUN_DIR / "rabbitmq"
+ETC_DIR = paths.ETC_DIR / "rabbitmq"
+# Erlang distribution (server and each CLI call) listens on loopback only.
+_DIST_LOOPBACK = "-kernel inet_dist_use_interface {127,0,0,1}"
+
+
+def env() -> dict[str, str]:
+    return {
+        "HOME": str(DATA_DIR),
+        "RABBITMQ_NODENAME": "lab@localhost",
+        "RABBITMQ_NODE_IP_ADDRESS": HOST,
+        "RABBITMQ_NODE_PORT": str(PORT),
+        "RABBITMQ_DIST_PORT": "25672",
+        "ERL_EPMD_ADDRESS": HOST,
+        "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": _DIST_LOOPBACK,
+        "RABBITMQ_CTL_ERL_ARGS": _DIST_LOOPBACK,
+        "RABBITMQ_MNESIA_BASE": str(DATA_DIR / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(paths.LOG_DIR / "rabbitmq"),
+        "RABBITMQ_PID_FILE": str(DATA_DIR / "rabbitmq.pid"),
+        "RABBITMQ_CONF_ENV_FILE": str(ETC_DIR / "rabbitmq-env.conf"),
+        "RABBITMQ_CONFIG_FILE": str(ETC_DIR / "rabbitmq.conf"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(ETC_DIR / "enabled_plugins"),
+    }
+
+
+def write_config() -> None:
+    ETC_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    (ETC_DIR / "rabbitmq-env.conf").write_text("")
+    (ETC_DIR / "enabled_plugins").write_text("[].\n")
+    (ETC_DIR / "rabbitmq.conf").write_text(
+        f"listeners.tcp.default = {HOST}:{PORT}\n"
+        "log.console = true\nlog.file = false\n"
+    )
+
+
+def daemons() -> list[Daemon]:
+    return [
+        Daemon(name="epmd", argv=["epmd", "-address", HOST], env=env()),
+        Daemon(name="rabbitmq", argv=[f"{SBIN}/rabbitmq-server"], env=env(), cwd=DATA_DIR, stop_grace=20),
+    ]
+
+
+def accepting() -> bool:
+    try:
+        with socket.create_connection((HOST, PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def start() -> None:
+    write_config()
+    for d in daemons():
+        procs.start(d)
+    if not procs.wait_for(accepting, 90, interval=0.5):
+        raise RuntimeError(f"rabbitmq did not start; see {paths.LOG_DIR / 'rabbitmq.log'}")
+
+
+def rabbitmqctl(*args: str) -> str:
+    return procs.run([f"{SBIN}/rabbitmqctl", *args], env={**os.environ, **env()}).stdout
+
+
+def queue_consumers() -> dict[str, int]:
+    out = rabbitmqctl("list_queues", "-q", "--no-table-headers", "name", "consumers")
+    result = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            result[parts[0]] = int(parts[1])
+    return result
+
+
+def queues_consumed(names: Sequence[str]) -> bool:
+    try:
+        consumers = queue_consumers()
+    except RuntimeError:
+        return False
+    return all(consumers.get(n, 0) > 0 for n in names)
+
+
+def stop() -> None:
+    procs.stop("rabbitmq")
+    procs.stop("epmd")
+
+
+def wipe() -> None:
+    shutil.rmtree(DATA_DIR, ignore_errors=True)
