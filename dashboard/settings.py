@@ -96,7 +96,25 @@ DASHBOARD_CLOUD = OS_CLOUD or "lab-admin"
 DASHBOARD_CLOUDS_YAML = env("OS_CLIENT_CONFIG_FILE", "" if OS_CLOUD else str(LAB_CLOUDS_YAML))
 CLOUD_API_TIMEOUT = envint("DASHBOARD_CLOUD_API_TIMEOUT", 30)
 
+# Keystone (login, and X-Auth-Token of API clients). Empty: the auth_url of
+# the service cloud in clouds.yaml.
+KEYSTONE_URL = env("KEYSTONE_URL", "")
+KEYSTONE_PUBLIC_URL = KEYSTONE_URL or "http://127.0.0.1:5000/v3"
+KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
+
+# How often Celery beat refreshes the cloud snapshot (seconds).
+CLOUD_REFRESH_SECONDS = envint("DASHBOARD_CLOUD_REFRESH_SECONDS", 30)
+CELERY_BEAT_SCHEDULE = {
+    "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
+}
+
 REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "dashboard.auth.KeystoneTokenAuthentication",
+        "dashboard.auth.SessionCallerAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["dashboard.auth.IsProjectScoped"],
+    "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }

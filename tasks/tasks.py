@@ -9,3 +9,13 @@ from celery import shared_task
 def ping() -> str:
     """Liveness probe for the worker: returns "pong"."""
     return "pong"
+
+
+@shared_task(name="tasks.refresh_cloud", ignore_result=True)
+def refresh_cloud() -> int:
+    """Collect the cloud once for every browser; returns the graph revision."""
+    from topology.services import graph_state
+    from topology.services import refresh_cloud as refresh
+
+    refresh()
+    return graph_state().revision

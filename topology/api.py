@@ -1,0 +1,180 @@
+"""REST API v1 of the topology (../shared/DESIGN.md "REST API v1")."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from dashboard.auth import Caller, IsCloudAdmin
+from topology import services
+from topology.models import CloudSnapshot, HostReport
+from topology.report import MAX_REPORT_BYTES, validate_report
+from topology.scope import VIEWS, scope_graph
+
+NodeSerializer = inline_serializer(
+    "Node",
+    {
+        "id": serializers.CharField(),
+        "kind": serializers.CharField(),
+        "label": serializers.CharField(),
+        "host": serializers.CharField(required=False),
+        "project_id": serializers.CharField(required=False),
+        "status": serializers.CharField(required=False),
+        "attrs": serializers.DictField(),
+    },
+)
+EdgeSerializer = inline_serializer(
+    "Edge", {"source": serializers.CharField(), "target": serializers.CharField(), "kind": serializers.CharField()}
+)
+TopologySerializer = inline_serializer(
+    "Topology",
+    {
+        "revision": serializers.IntegerField(),
+        "generated_at": serializers.DateTimeField(),
+        "nodes": serializers.ListField(child=NodeSerializer),
+        "edges": serializers.ListField(child=EdgeSerializer),
+    },
+)
+ErrorSerializer = inline_serializer("Error", {"detail": serializers.CharField()})
+ReportRejectedSerializer = inline_serializer(
+    "ReportRejected",
+    {"detail": serializers.CharField(), "reasons": serializers.ListField(child=serializers.CharField())},
+)
+
+
+def caller_of(request: Request) -> Caller:
+    assert isinstance(request.auth, Caller)  # IsProjectScoped guarantees it
+    return request.auth
+
+
+class TopologyView(APIView):
+    @extend_schema(
+        parameters=[OpenApiParameter("view", str, enum=list(VIEWS), default="full")],
+        responses={200: TopologySerializer, 400: ErrorSerializer, 401: ErrorSerializer},
+        summary="The joined graph the caller may see",
+    )
+    def get(self, request: Request) -> Response:
+        view = request.query_params.get("view", "full")
+        if view not in VIEWS:
+            return Response({"detail": f"view must be one of {', '.join(VIEWS)}"}, status=400)
+        state = services.graph_state()
+        scoped = scope_graph(state.graph, view, caller_of(request).scope)
+        return Response(
+            {
+                "revision": state.revision,
+                "generated_at": state.generated_at.isoformat() if state.generated_at else None,
+                **scoped,
+            }
+        )
+
+
+class RefreshView(APIView):
+    permission_classes = [IsCloudAdmin]
+
+    @extend_schema(
+        request=None,
+        responses={200: inline_serializer("Refreshed", {"revision": serializers.IntegerField()})},
+        summary="Refresh the cloud snapshot now (admin)",
+    )
+    def post(self, request: Request) -> Response:
+        services.refresh_cloud()
+        return Response({"revision": services.graph_state().revision})
+
+
+class StatusView(APIView):
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Freshness of the inputs of the graph")
+    def get(self, request: Request) -> Response:
+        state = services.graph_state()
+        snapshot = CloudSnapshot.objects.order_by("-id").first()
+        body: dict[str, Any] = {
+            "revision": state.revision,
+            "cloud": None
+            if snapshot is None
+            else {
+                "name": snapshot.cloud,
+                "collected_at": snapshot.collected_at.isoformat(),
+                "api_calls": snapshot.api_calls,
+                "duration": round(snapshot.duration, 3),
+            },
+        }
+        if caller_of(request).is_admin:
+            body["hosts"] = [
+                {"host": r.host, "collected_at": r.collected_at.isoformat(), "received_at": r.received_at.isoformat()}
+                for r in HostReport.objects.order_by("host").only("host", "collected_at", "received_at")
+            ]
+        return Response(body)
+
+
+def read_body(request: Request) -> bytes:
+    """The raw body, at most MAX_REPORT_BYTES (gzip/deflate decoded with the same bound)."""
+    raw = request._request.read(MAX_REPORT_BYTES + 1)
+    encoding = request.META.get("HTTP_CONTENT_ENCODING", "").lower()
+    if encoding in ("gzip", "deflate") and len(raw) <= MAX_REPORT_BYTES:
+        wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+        try:
+            decoder = zlib.decompressobj(wbits)
+            raw = decoder.decompress(raw, MAX_REPORT_BYTES + 1)
+        except (zlib.error, gzip.BadGzipFile) as exc:
+            raise ValueError(f"body is not valid {encoding}: {exc}") from exc
+    if len(raw) > MAX_REPORT_BYTES:
+        raise ValueError(f"report is larger than {MAX_REPORT_BYTES} bytes")
+    return raw
+
+
+class AgentReportView(APIView):
+    """A node agent's report; the agent authenticates with its host token, not Keystone."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={
+            202: inline_serializer(
+                "ReportAccepted", {"host": serializers.CharField(), "revision": serializers.IntegerField()}
+            ),
+            400: ReportRejectedSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+        },
+        summary="Ingest a node agent report (Authorization: Bearer <host token>)",
+    )
+    def post(self, request: Request) -> Response:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+        host = services.host_for_token(token) if token else None
+        if host is None:
+            return Response(
+                {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        try:
+            raw = read_body(request)
+            report = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            return rejected([f"body: {exc}"])
+        reasons = validate_report(report)
+        if reasons:
+            return rejected(reasons)
+        if report["host"] != host:
+            return Response(
+                {"detail": f"this token belongs to host {host!r}, not {report['host']!r}"},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        services.store_report(host, report, len(raw))
+        return Response({"host": host, "revision": services.rebuild_graph().revision}, status=202)
+
+
+def rejected(reasons: list[str]) -> Response:
+    return Response({"detail": "report rejected: " + "; ".join(reasons[:5]), "reasons": reasons}, status=400)

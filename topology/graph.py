@@ -1,0 +1,149 @@
+"""The joined graph: nodes and edges with stable ids, and deltas between two graphs.
+
+Node ids follow ../shared/DESIGN.md ("Node ids (contract)"); a node is a plain
+dict so that it serializes as the REST contract says, unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+Node = dict[str, Any]
+
+
+class Edge(TypedDict):
+    source: str
+    target: str
+    kind: str
+
+
+def network_id(uuid: str) -> str:
+    return f"network:{uuid}"
+
+
+def subnet_id(uuid: str) -> str:
+    return f"subnet:{uuid}"
+
+
+def port_id(uuid: str) -> str:
+    return f"port:{uuid}"
+
+
+def router_id(uuid: str) -> str:
+    return f"router:{uuid}"
+
+
+def fip_id(uuid: str) -> str:
+    return f"fip:{uuid}"
+
+
+def server_id(uuid: str) -> str:
+    return f"server:{uuid}"
+
+
+def secgroup_id(uuid: str) -> str:
+    return f"secgroup:{uuid}"
+
+
+def host_id(host: str) -> str:
+    return f"host:{host}"
+
+
+def netns_id(host: str, namespace: str) -> str:
+    return f"netns:{host}:{namespace}"
+
+
+def bridge_id(host: str, name: str) -> str:
+    return f"bridge:{host}:{name}"
+
+
+def iface_id(host: str, namespace: str | None, name: str) -> str:
+    return f"iface:{host}:{namespace or '-'}:{name}"
+
+
+@dataclass
+class Graph:
+    """Nodes by id and edges by (source, target, kind): adding twice is harmless."""
+
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+
+    def add_node(
+        self,
+        node_id: str,
+        kind: str,
+        label: str,
+        *,
+        host: str | None = None,
+        project_id: str | None = None,
+        status: str | None = None,
+        **attrs: Any,
+    ) -> Node:
+        node: Node = {"id": node_id, "kind": kind, "label": label, "attrs": attrs}
+        if host is not None:
+            node["host"] = host
+        if project_id is not None:
+            node["project_id"] = project_id
+        if status is not None:
+            node["status"] = status
+        self.nodes[node_id] = node
+        return node
+
+    def add_edge(self, source: str, target: str, kind: str) -> None:
+        self.edges[(source, target, kind)] = {"source": source, "target": target, "kind": kind}
+
+    def add_link(self, a: str, b: str, kind: str) -> None:
+        """An undirected link (veth, patch, tunnel): stored once, source < target."""
+        source, target = sorted((a, b))
+        self.add_edge(source, target, kind)
+
+    def warn(self, node_id: str, message: str) -> None:
+        warnings = self.nodes[node_id]["attrs"].setdefault("warnings", [])
+        if message not in warnings:
+            warnings.append(message)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        return {"nodes": list(self.nodes.values()), "edges": list(self.edges.values())}
+
+
+def edge_key(edge: Edge) -> tuple[str, str, str]:
+    return (edge["source"], edge["target"], edge["kind"])
+
+
+class Delta(TypedDict):
+    added: dict[str, list[Any]]
+    removed: dict[str, list[Any]]
+    changed: dict[str, list[Any]]
+
+
+def diff(old: dict[str, list[Any]], new: dict[str, list[Any]]) -> Delta:
+    """What turns ``old`` into ``new``: added/removed nodes and edges, changed nodes.
+
+    Removed nodes are given by id only (the browser needs nothing more).
+    """
+    old_nodes = {n["id"]: n for n in old.get("nodes", [])}
+    new_nodes = {n["id"]: n for n in new.get("nodes", [])}
+    old_edges = {edge_key(e): e for e in old.get("edges", [])}
+    new_edges = {edge_key(e): e for e in new.get("edges", [])}
+    return {
+        "added": {
+            "nodes": [n for nid, n in new_nodes.items() if nid not in old_nodes],
+            "edges": [e for key, e in new_edges.items() if key not in old_edges],
+        },
+        "removed": {
+            "nodes": [nid for nid in old_nodes if nid not in new_nodes],
+            "edges": [e for key, e in old_edges.items() if key not in new_edges],
+        },
+        "changed": {
+            "nodes": [n for nid, n in new_nodes.items() if nid in old_nodes and old_nodes[nid] != n],
+        },
+    }
+
+
+def is_empty(delta: Delta) -> bool:
+    return not any(
+        delta[part][what]  # type: ignore[literal-required]
+        for part, whats in (("added", ("nodes", "edges")), ("removed", ("nodes", "edges")), ("changed", ("nodes",)))
+        for what in whats
+    )

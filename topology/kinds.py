@@ -1,0 +1,88 @@
+"""Constants of the graph: node kinds, edge kinds, device-name prefixes.
+
+Names follow Neutron's own vocabulary (neutron/agent/linux/interface.py,
+neutron/agent/l3/*, neutron/plugins/ml2/drivers/openvswitch/agent).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+
+class NodeKind:
+    NETWORK: Final = "network"
+    SUBNET: Final = "subnet"
+    PORT: Final = "port"
+    ROUTER: Final = "router"
+    FLOATINGIP: Final = "fip"
+    SERVER: Final = "server"
+    SECGROUP: Final = "secgroup"
+    HOST: Final = "host"
+    NETNS: Final = "netns"
+    BRIDGE: Final = "bridge"
+    IFACE: Final = "iface"
+
+    LOGICAL: Final = frozenset({NETWORK, SUBNET, PORT, ROUTER, FLOATINGIP, SERVER, SECGROUP})
+    PHYSICAL: Final = frozenset({HOST, NETNS, BRIDGE, IFACE})
+
+
+class EdgeKind:
+    MEMBER: Final = "member"  # host/namespace/bridge/network contains
+    VETH: Final = "veth"
+    PATCH: Final = "patch"
+    TUNNEL: Final = "tunnel"
+    BINDS: Final = "binds"  # logical object <-> the physical thing that realizes it
+    ON_NETWORK: Final = "on_network"
+    IN_SUBNET: Final = "in_subnet"
+    ROUTER_INTERFACE: Final = "router_interface"
+    GATEWAY: Final = "gateway"
+    NAT: Final = "nat"
+    RUNS: Final = "runs"
+    SECURED_BY: Final = "secured_by"
+
+    # Edges that join the logical layer to the physical one.
+    CROSS: Final = frozenset({BINDS})
+
+
+class DeviceOwner:
+    COMPUTE_PREFIX: Final = "compute:"
+    DHCP: Final = "network:dhcp"
+    ROUTER_INTERFACE: Final = "network:router_interface"
+    ROUTER_INTERFACE_DISTRIBUTED: Final = "network:router_interface_distributed"
+    ROUTER_HA_INTERFACE: Final = "network:router_ha_interface"
+    HA_REPLICATED_INTERFACE: Final = "network:ha_router_replicated_interface"
+    ROUTER_GATEWAY: Final = "network:router_gateway"
+    ROUTER_SNAT: Final = "network:router_centralized_snat"
+    FLOATINGIP: Final = "network:floatingip"
+    FIP_AGENT_GATEWAY: Final = "network:floatingip_agent_gateway"
+
+    ROUTER_INTERFACES: Final = frozenset({ROUTER_INTERFACE, ROUTER_INTERFACE_DISTRIBUTED, HA_REPLICATED_INTERFACE})
+
+
+class NamespacePrefix:
+    QROUTER: Final = "qrouter-"
+    SNAT: Final = "snat-"
+    FIP: Final = "fip-"
+    QDHCP: Final = "qdhcp-"
+    VM: Final = "vm-"  # the lab's stand-in for a VM (a namespace per instance)
+
+
+# Device name prefixes; the rest of the name is the port (or router) id,
+# cut to fit the kernel's interface-name limit.
+DEVICE_PREFIXES: Final = ("tap", "qbr", "qvb", "qvo", "qr-", "qg-", "sg-", "fg-", "ha-", "rfp-", "fpr-")
+ROUTER_DEVICE_PREFIXES: Final = ("rfp-", "fpr-")
+ID_PREFIX_LEN: Final = 11
+
+DEVICE_ROLE: Final = {
+    "tap": "tap",
+    "qbr": "qbr",
+    "qvb": "qvb",
+    "qvo": "qvo",
+    "qr-": "qr",
+    "qg-": "qg",
+    "sg-": "sg",
+    "fg-": "fg",
+    "ha-": "ha",
+    "rfp-": "rfp",
+    "fpr-": "fpr",
+}

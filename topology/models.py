@@ -1,0 +1,71 @@
+"""What the dashboard keeps: the cloud snapshot, each host's latest report, the graph.
+
+Nothing lives only in one process's memory: several ASGI servers and Celery
+workers share these rows.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class CloudSnapshot(models.Model):
+    """The cloud's logical state from its API (one row, replaced on each refresh)."""
+
+    cloud = models.CharField(max_length=255)
+    collected_at = models.DateTimeField()
+    data = models.JSONField()
+    api_calls = models.PositiveIntegerField(help_text="HTTP requests the refresh made to the cloud's APIs")
+    duration = models.FloatField(help_text="seconds")
+
+    def __str__(self) -> str:
+        return f"{self.cloud} at {self.collected_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AgentToken(models.Model):
+    """The per-host secret a node agent sends as ``Authorization: Bearer``; only its hash is kept."""
+
+    host = models.CharField(max_length=255, unique=True)
+    token_sha256 = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class HostReport(models.Model):
+    """The latest accepted agent report of a host."""
+
+    host = models.CharField(max_length=255, unique=True)
+    collected_at = models.DateTimeField()
+    received_at = models.DateTimeField()
+    size = models.PositiveIntegerField(help_text="bytes")
+    report = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.host
+
+
+class HostReportChange(models.Model):
+    """History: what changed on a host between two accepted reports."""
+
+    host = models.CharField(max_length=255, db_index=True)
+    received_at = models.DateTimeField()
+    summary = models.JSONField()
+
+    class Meta:
+        ordering = ("-received_at",)
+
+    def __str__(self) -> str:
+        return f"{self.host} at {self.received_at}"
+
+
+class GraphState(models.Model):
+    """The joined graph and its revision (a single row, id 1)."""
+
+    revision = models.PositiveBigIntegerField(default=0)
+    generated_at = models.DateTimeField(null=True)
+    graph = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"revision {self.revision}"

@@ -1,0 +1,162 @@
+"""Refreshing, ingesting and re-joining: the only code that writes the graph.
+
+Every change goes through :func:`rebuild_graph`, which joins the stored cloud
+snapshot with the stored host reports, bumps the revision only if the graph
+really changed and publishes the delta to the Channels group ``topology``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from topology import graph as g
+from topology.cloud import service_connection
+from topology.collector import collect_cloud
+from topology.join import join
+from topology.models import AgentToken, CloudSnapshot, GraphState, HostReport, HostReportChange
+
+log = logging.getLogger(__name__)
+TOPOLOGY_GROUP = "topology"
+
+
+class ReportRejected(ValueError):
+    """A report that must not be stored; ``reasons`` say why (the 400 body)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+# --------------------------------------------------------------------------- agent tokens
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_agent_token(host: str) -> str:
+    """A new secret for ``host`` (replacing any older one); only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    AgentToken.objects.update_or_create(host=host, defaults={"token_sha256": hash_token(token)})
+    return token
+
+
+def host_for_token(token: str) -> str | None:
+    row = AgentToken.objects.filter(token_sha256=hash_token(token)).only("host").first()
+    return row.host if row else None
+
+
+# --------------------------------------------------------------------------- ingest
+
+
+def summarize_report_change(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """Namespaces, interfaces and bridges that appeared or went away between two reports."""
+
+    def inventory(report: dict[str, Any] | None) -> dict[str, set[str]]:
+        report = report or {}
+        namespaces = report.get("namespaces") or []
+        return {
+            "namespaces": {ns["name"] for ns in namespaces},
+            "interfaces": {i["name"] for i in report.get("interfaces") or []}
+            | {f"{ns['name']}/{i['name']}" for ns in namespaces for i in ns.get("interfaces") or []},
+            "bridges": {b["name"] for b in (report.get("ovs") or {}).get("bridges") or []},
+        }
+
+    before, after = inventory(old), inventory(new)
+    return {
+        what: {"added": sorted(after[what] - before[what]), "removed": sorted(before[what] - after[what])}
+        for what in before
+    }
+
+
+def parse_collected_at(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
+    """Keep the latest report of ``host`` and a history entry when something changed."""
+    now = timezone.now()
+    with transaction.atomic():
+        previous = HostReport.objects.select_for_update().filter(host=host).first()
+        summary = summarize_report_change(previous.report if previous else None, report)
+        if any(change["added"] or change["removed"] for change in summary.values()):
+            HostReportChange.objects.create(host=host, received_at=now, summary=summary)
+        row, _ = HostReport.objects.update_or_create(
+            host=host,
+            defaults={
+                "collected_at": parse_collected_at(report["collected_at"]),
+                "received_at": now,
+                "size": size,
+                "report": report,
+            },
+        )
+    return row
+
+
+# --------------------------------------------------------------------------- cloud refresh
+
+
+def refresh_cloud() -> CloudSnapshot:
+    """Collect the cloud once (shared by every browser) and re-join."""
+    collected = collect_cloud(service_connection())
+    snapshot = CloudSnapshot.objects.order_by("-id").first() or CloudSnapshot()
+    snapshot.cloud = settings.DASHBOARD_CLOUD
+    snapshot.collected_at = timezone.now()
+    snapshot.data = collected.data
+    snapshot.api_calls = collected.api_calls
+    snapshot.duration = collected.duration
+    snapshot.save()
+    log.info("cloud %s: %d API calls in %.2fs", snapshot.cloud, snapshot.api_calls, snapshot.duration)
+    rebuild_graph()
+    return snapshot
+
+
+# --------------------------------------------------------------------------- graph
+
+
+def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    snapshot = CloudSnapshot.objects.order_by("-id").first()
+    reports = {row.host: row.report for row in HostReport.objects.all()}
+    return (snapshot.data if snapshot else {}), reports
+
+
+def rebuild_graph() -> GraphState:
+    """Join the stored inputs; if the graph changed, bump the revision and publish the delta."""
+    cloud, reports = current_inputs()
+    new = join(cloud, reports).to_dict()
+    with transaction.atomic():
+        state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
+        delta = g.diff(state.graph or {}, new)
+        if g.is_empty(delta) and state.revision:
+            return state
+        state.revision += 1
+        state.generated_at = timezone.now()
+        state.graph = new
+        state.save()
+    publish_delta(state.revision, delta)
+    return state
+
+
+def publish_delta(revision: int, delta: g.Delta) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(TOPOLOGY_GROUP, {"type": "topology.delta", "revision": revision, **delta})
+    except Exception as exc:  # Redis down: the browsers resync from the REST API later
+        log.warning("could not publish revision %d: %s", revision, exc)
+
+
+def graph_state() -> GraphState:
+    state = GraphState.objects.filter(id=1).first()
+    return state if state is not None else rebuild_graph()

@@ -1,0 +1,12 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from topology import api
+
+urlpatterns = [
+    path("topology/", api.TopologyView.as_view(), name="api-topology"),
+    path("topology/refresh/", api.RefreshView.as_view(), name="api-topology-refresh"),
+    path("status/", api.StatusView.as_view(), name="api-status"),
+    path("agents/report/", api.AgentReportView.as_view(), name="api-agent-report"),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
