@@ -1,0 +1,419 @@
+"""The node agent's report (DESIGN.md "Agent report (contract, version 1)").
+
+Pure Python, no Django import: the agent builds reports with these shapes on
+compute/network nodes and the server's ingest view validates what it
+receives with :func:`validate_report` before touching any stored state.
+
+Unknown fields are kept, never rejected, so an agent may send more than the
+contract (the agent also sends the root namespace's ``routes``, ``rules``
+and ``iptables``, per-interface ``ifindex``, per-route ``family``/``type``...;
+see the TypedDicts below). Validation only checks what the join and the path
+explainer rely on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import datetime
+from typing import Any, Final, NotRequired, TypedDict
+
+REPORT_VERSION: Final = 1
+
+# A host with 1,000 router namespaces, each carrying a few KiB of
+# iptables-save text, plus br-int/br-tun flow tables of tens of thousands of
+# lines comes to roughly 10-15 MiB of JSON (see docs/benchmarks.md); 32 MiB
+# leaves room for twice that while still bounding what one POST may cost.
+MAX_REPORT_BYTES: Final = 32 * 1024 * 1024
+
+# Stop listing reasons after this many: a report broken in every namespace
+# would otherwise produce a 400 body as big as the report itself.
+MAX_REASONS: Final = 50
+
+MAX_NAME_LENGTH: Final = 255
+
+
+class Interface(TypedDict):
+    name: str
+    kind: str  # veth|tap|bridge|ovs-internal|vxlan|physical|loopback|<kernel kind>
+    mac: str | None
+    mtu: int | None
+    state: str | None  # operstate as `ip link` prints it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...
+    addresses: list[str]  # CIDR, e.g. "10.0.0.1/24", IPv4 and IPv6
+    master: str | None  # Linux bridge (qbr...) or bond the interface is enslaved to
+    peer: str | None  # veth peer's name
+    peer_netns: str | None  # namespace of the veth peer; null when the peer is in the root namespace or the same one
+    ifindex: NotRequired[int]
+    admin_up: NotRequired[bool]
+
+
+class Route(TypedDict):
+    dst: str  # CIDR; "0.0.0.0/0" / "::/0" for the default route
+    gateway: str | None
+    dev: str | None
+    table: int  # 254 = main; DVR uses e.g. 16 and <n> for `from <subnet> lookup <n>`
+    src: str | None  # preferred source (RTA_PREFSRC)
+    family: NotRequired[int]  # 4 or 6
+    type: NotRequired[str]  # unicast, blackhole, unreachable, prohibit, ...
+    scope: NotRequired[str]
+    proto: NotRequired[str]
+    metric: NotRequired[int | None]
+    nexthops: NotRequired[list[dict[str, str | None]]]  # multipath: [{"gateway", "dev"}]
+
+
+# Declared functionally because "from" is a Python keyword.
+Rule = TypedDict(
+    "Rule",
+    {
+        "priority": int,
+        "from": str | None,  # CIDR, null = all
+        "to": str | None,  # CIDR, null = all
+        "table": int,
+        "iif": str | None,
+        "oif": str | None,
+        "action": NotRequired[str],  # lookup, blackhole, unreachable, prohibit, goto, nop
+        "family": NotRequired[int],
+        "fwmark": NotRequired[int | None],
+        "fwmask": NotRequired[int | None],
+    },
+)
+
+
+class Iptables(TypedDict):
+    nat: str  # `iptables-save -c` text of the table: "*nat" ... "COMMIT", with [packets:bytes] counters
+    filter: str
+    mangle: NotRequired[str]  # present when the namespace has the table (DVR marks, metadata)
+    raw: NotRequired[str]
+
+
+class Namespace(TypedDict):
+    name: str
+    interfaces: list[Interface]
+    routes: list[Route]
+    rules: list[Rule]
+    iptables: Iptables
+
+
+class OvsInterface(TypedDict):
+    name: str
+    type: str  # "" (system), internal, patch, vxlan, gre, geneve, ...
+    options: dict[str, str]
+    external_ids: dict[str, str]  # iface-id, attached-mac, iface-status, vm-uuid
+    ofport: int | None
+
+
+class OvsPort(TypedDict):
+    name: str
+    tag: int | None  # local VLAN of the network on br-int
+    interfaces: list[OvsInterface]
+
+
+class OvsBridge(TypedDict):
+    name: str
+    datapath_type: str
+    fail_mode: str | None
+    ports: list[OvsPort]
+
+
+class Ovs(TypedDict):
+    bridges: list[OvsBridge]
+    flows: dict[str, list[str]]  # bridge name -> `ovs-ofctl dump-flows` lines, n_packets included
+
+
+class Report(TypedDict):
+    version: int
+    host: str
+    collected_at: str  # ISO 8601 with a zone, "2026-11-21T09:00:00.123Z"
+    tunnel_ip: str | None
+    namespaces: list[Namespace]
+    interfaces: list[Interface]  # the root namespace's
+    ovs: Ovs
+    routes: NotRequired[list[Route]]  # the root namespace's
+    rules: NotRequired[list[Rule]]
+    iptables: NotRequired[Iptables]  # the root namespace's (iptables_hybrid security groups live there)
+    errors: NotRequired[list[str]]  # what the agent could not collect (OVS down, a flow dump failed...)
+
+
+class _Reasons:
+    """Collects reasons up to MAX_REASONS and counts the rest."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+        self.dropped = 0
+
+    def add(self, path: str, message: str) -> None:
+        if len(self.items) < MAX_REASONS:
+            self.items.append(f"{path}: {message}")
+        else:
+            self.dropped += 1
+
+    def result(self) -> list[str]:
+        if self.dropped:
+            return [*self.items, f"... and {self.dropped} more"]
+        return self.items
+
+
+def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
+    """Reasons why ``data`` (decoded JSON) is not a valid version 1 report; empty if valid."""
+    reasons = _Reasons()
+    if not isinstance(data, dict):
+        reasons.add("report", f"must be an object, not {_type_name(data)}")
+        return reasons.result()
+    for key in ("version", "host", "collected_at", "namespaces", "interfaces", "ovs"):
+        if key not in data:
+            reasons.add(key, "is required")
+    if "version" in data and (data["version"] != REPORT_VERSION or isinstance(data["version"], bool)):
+        reasons.add("version", f"must be {REPORT_VERSION}")
+    if "host" in data:
+        _check_host(data["host"], reasons)
+    if "collected_at" in data:
+        _check_timestamp(data["collected_at"], "collected_at", reasons)
+    if data.get("tunnel_ip") is not None:
+        _check_ip(data["tunnel_ip"], "tunnel_ip", reasons)
+    if "namespaces" in data:
+        _check_namespaces(data["namespaces"], reasons, max_namespaces)
+    if "interfaces" in data:
+        _check_interfaces(data["interfaces"], "interfaces", reasons)
+    for key, check in (("routes", _check_routes), ("rules", _check_rules)):
+        if key in data:
+            check(data[key], key, reasons)
+    if "iptables" in data:
+        _check_iptables(data["iptables"], "iptables", reasons)
+    if "ovs" in data:
+        _check_ovs(data["ovs"], reasons)
+    return reasons.result()
+
+
+def _type_name(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+def _is_int(value: object) -> bool:
+    # JSON true/false decode to bool, a subclass of int: not a number here.
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_host(value: object, reasons: _Reasons) -> None:
+    # The host name is part of node ids (netns:<host>:<namespace>), so a
+    # colon or whitespace would make ids ambiguous.
+    if not isinstance(value, str) or not value:
+        reasons.add("host", "must be a non-empty string")
+    elif len(value) > MAX_NAME_LENGTH or any(c in value for c in ": \t\r\n/"):
+        reasons.add("host", "must be a host name (no ':', '/' or whitespace, at most 255 characters)")
+
+
+def _check_timestamp(value: object, path: str, reasons: _Reasons) -> None:
+    if not isinstance(value, str):
+        reasons.add(path, "must be an ISO 8601 string")
+        return
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        reasons.add(path, f"must be an ISO 8601 timestamp, not {value[:40]!r}")
+        return
+    if parsed.tzinfo is None:
+        reasons.add(path, "must carry a time zone (e.g. a trailing 'Z')")
+
+
+def _check_ip(value: object, path: str, reasons: _Reasons) -> None:
+    if not isinstance(value, str):
+        reasons.add(path, "must be an IP address string or null")
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        reasons.add(path, f"must be an IP address, not {value[:60]!r}")
+
+
+def _check_cidr(value: object, path: str, reasons: _Reasons) -> None:
+    if not isinstance(value, str):
+        reasons.add(path, "must be a CIDR string")
+        return
+    try:
+        ipaddress.ip_interface(value)
+    except ValueError:
+        reasons.add(path, f"must be an address in CIDR form like '10.0.0.1/24', not {value[:60]!r}")
+
+
+def _check_name(value: object, path: str, reasons: _Reasons) -> bool:
+    if not isinstance(value, str) or not value:
+        reasons.add(path, "must be a non-empty string")
+        return False
+    if len(value) > MAX_NAME_LENGTH:
+        reasons.add(path, f"must be at most {MAX_NAME_LENGTH} characters")
+        return False
+    return True
+
+
+def _check_optional_str(obj: dict[str, Any], key: str, path: str, reasons: _Reasons) -> None:
+    if key in obj and obj[key] is not None and not isinstance(obj[key], str):
+        reasons.add(f"{path}.{key}", "must be a string or null")
+
+
+def _check_optional_int(obj: dict[str, Any], key: str, path: str, reasons: _Reasons) -> None:
+    if key in obj and obj[key] is not None and not _is_int(obj[key]):
+        reasons.add(f"{path}.{key}", "must be an integer or null")
+
+
+def _as_list(value: object, path: str, reasons: _Reasons) -> list[Any] | None:
+    if not isinstance(value, list):
+        reasons.add(path, f"must be an array, not {_type_name(value)}")
+        return None
+    return value
+
+
+def _as_object(value: object, path: str, reasons: _Reasons) -> dict[str, Any] | None:
+    if not isinstance(value, dict):
+        reasons.add(path, f"must be an object, not {_type_name(value)}")
+        return None
+    return value
+
+
+def _check_namespaces(value: object, reasons: _Reasons, max_namespaces: int) -> None:
+    items = _as_list(value, "namespaces", reasons)
+    if items is None:
+        return
+    if len(items) > max_namespaces:
+        reasons.add("namespaces", f"too many namespaces ({len(items)} > {max_namespaces})")
+        return
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        path = f"namespaces[{i}]"
+        ns = _as_object(item, path, reasons)
+        if ns is None:
+            continue
+        name = ns.get("name")
+        if _check_name(name, f"{path}.name", reasons):
+            assert isinstance(name, str)
+            if "/" in name or name in (".", ".."):
+                reasons.add(f"{path}.name", f"is not a namespace name: {name!r}")
+            elif name in seen:
+                reasons.add(f"{path}.name", f"duplicate namespace {name!r}")
+            seen.add(name)
+        _check_interfaces(ns.get("interfaces"), f"{path}.interfaces", reasons)
+        _check_routes(ns.get("routes"), f"{path}.routes", reasons)
+        _check_rules(ns.get("rules"), f"{path}.rules", reasons)
+        _check_iptables(ns.get("iptables"), f"{path}.iptables", reasons)
+
+
+def _check_interfaces(value: object, path: str, reasons: _Reasons) -> None:
+    items = _as_list(value, path, reasons)
+    if items is None:
+        return
+    for i, item in enumerate(items):
+        _check_interface(item, f"{path}[{i}]", reasons)
+
+
+def _check_interface(item: object, path: str, reasons: _Reasons) -> None:
+    iface = _as_object(item, path, reasons)
+    if iface is None:
+        return
+    _check_name(iface.get("name"), f"{path}.name", reasons)
+    if not isinstance(iface.get("kind"), str):
+        reasons.add(f"{path}.kind", "must be a string")
+    for key in ("mac", "state", "master", "peer", "peer_netns"):
+        _check_optional_str(iface, key, path, reasons)
+    _check_optional_int(iface, "mtu", path, reasons)
+    addresses = _as_list(iface.get("addresses", []), f"{path}.addresses", reasons)
+    for j, address in enumerate(addresses or []):
+        _check_cidr(address, f"{path}.addresses[{j}]", reasons)
+
+
+def _check_routes(value: object, path: str, reasons: _Reasons) -> None:
+    items = _as_list(value, path, reasons)
+    if items is None:
+        return
+    for i, item in enumerate(items):
+        route = _as_object(item, f"{path}[{i}]", reasons)
+        if route is None:
+            continue
+        _check_cidr(route.get("dst"), f"{path}[{i}].dst", reasons)
+        if route.get("gateway") is not None:
+            _check_ip(route["gateway"], f"{path}[{i}].gateway", reasons)
+        if not _is_int(route.get("table")):
+            reasons.add(f"{path}[{i}].table", "must be an integer")
+        _check_optional_str(route, "dev", f"{path}[{i}]", reasons)
+        _check_optional_str(route, "src", f"{path}[{i}]", reasons)
+
+
+def _check_rules(value: object, path: str, reasons: _Reasons) -> None:
+    items = _as_list(value, path, reasons)
+    if items is None:
+        return
+    for i, item in enumerate(items):
+        rule = _as_object(item, f"{path}[{i}]", reasons)
+        if rule is None:
+            continue
+        if not _is_int(rule.get("priority")):
+            reasons.add(f"{path}[{i}].priority", "must be an integer")
+        if not _is_int(rule.get("table")):
+            reasons.add(f"{path}[{i}].table", "must be an integer")
+        for key in ("from", "to"):
+            if rule.get(key) is not None:
+                _check_cidr(rule[key], f"{path}[{i}].{key}", reasons)
+        for key in ("iif", "oif"):
+            _check_optional_str(rule, key, f"{path}[{i}]", reasons)
+
+
+def _check_iptables(value: object, path: str, reasons: _Reasons) -> None:
+    tables = _as_object(value, path, reasons)
+    if tables is None:
+        return
+    for key in ("nat", "filter"):
+        if not isinstance(tables.get(key), str):
+            reasons.add(f"{path}.{key}", "must be a string (iptables-save text, may be empty)")
+
+
+def _check_ovs(value: object, reasons: _Reasons) -> None:
+    ovs = _as_object(value, "ovs", reasons)
+    if ovs is None:
+        return
+    bridges = _as_list(ovs.get("bridges"), "ovs.bridges", reasons)
+    for i, item in enumerate(bridges or []):
+        _check_bridge(item, f"ovs.bridges[{i}]", reasons)
+    flows = _as_object(ovs.get("flows"), "ovs.flows", reasons)
+    for bridge, lines in (flows or {}).items():
+        items = _as_list(lines, f"ovs.flows[{bridge!r}]", reasons)
+        if items is not None and not all(isinstance(line, str) for line in items):
+            reasons.add(f"ovs.flows[{bridge!r}]", "must be an array of strings")
+
+
+def _check_bridge(item: object, path: str, reasons: _Reasons) -> None:
+    bridge = _as_object(item, path, reasons)
+    if bridge is None:
+        return
+    _check_name(bridge.get("name"), f"{path}.name", reasons)
+    if not isinstance(bridge.get("datapath_type"), str):
+        reasons.add(f"{path}.datapath_type", "must be a string")
+    _check_optional_str(bridge, "fail_mode", path, reasons)
+    ports = _as_list(bridge.get("ports"), f"{path}.ports", reasons)
+    for j, port_item in enumerate(ports or []):
+        port_path = f"{path}.ports[{j}]"
+        port = _as_object(port_item, port_path, reasons)
+        if port is None:
+            continue
+        _check_name(port.get("name"), f"{port_path}.name", reasons)
+        tag = port.get("tag")
+        if tag is not None and (not _is_int(tag) or not 0 <= tag <= 4095):
+            reasons.add(f"{port_path}.tag", "must be a VLAN id 0..4095 or null")
+        interfaces = _as_list(port.get("interfaces"), f"{port_path}.interfaces", reasons)
+        for k, iface in enumerate(interfaces or []):
+            _check_ovs_interface(iface, f"{port_path}.interfaces[{k}]", reasons)
+
+
+def _check_ovs_interface(item: object, path: str, reasons: _Reasons) -> None:
+    iface = _as_object(item, path, reasons)
+    if iface is None:
+        return
+    _check_name(iface.get("name"), f"{path}.name", reasons)
+    if not isinstance(iface.get("type"), str):
+        reasons.add(f"{path}.type", "must be a string")
+    for key in ("options", "external_ids"):
+        mapping = _as_object(iface.get(key, {}), f"{path}.{key}", reasons)
+        if mapping is not None and not all(isinstance(v, str) for v in mapping.values()):
+            reasons.add(f"{path}.{key}", "values must be strings")
+    _check_optional_int(iface, "ofport", path, reasons)
