@@ -206,3 +206,8 @@ def write_clouds_yaml(path: Path = paths.CLOUDS_YAML) -> Path:
     path.write_text(clouds_yaml())
     path.chmod(0o644)
     return path
+
+
+def project_ids() -> dict[str, str]:
+    c = Admin().c
+    return {p["name"]: p["id"] for p in c.get("/projects")["projects"]}

@@ -258,8 +258,7 @@ def wait_agents_alive(admin: rest.Client, timeout: float = 120) -> None:
 
 
 def stop() -> None:
-    for d in reversed(daemons()):
-        procs.stop(d.name)
+    procs.stop(*(d.name for d in daemons()))
 
 
 def wipe() -> None:

@@ -126,8 +126,8 @@ def teardown() -> None:
         vsctl("del-manager", check=False)
         for br in bridges():
             vsctl("--if-exists", "del-br", br, check=False)
-    for name in ("ovs-vswitchd", "ovsdb-server"):
-        procs.stop(name)
+    procs.stop("ovs-vswitchd")
+    procs.stop("ovsdb-server")
     shutil.rmtree(DATA_DIR, ignore_errors=True)
     _clean_rundir()
 

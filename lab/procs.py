@@ -125,19 +125,23 @@ def group_members(sid: int) -> list[int]:
     return [p for p in all_pids() if (f := _stat_fields(p)) and int(f[3]) == sid and f[0] not in ("Z", "X")]
 
 
-def stop(name: str) -> None:
-    """Stop a daemon and everything in its session; SIGKILL after its grace period."""
-    pid = read_pid(name)
-    if pid is not None:
+def stop(*names: str) -> None:
+    """Stop daemons and everything in their sessions, together; SIGKILL after their grace."""
+    running = {n: pid for n in names if (pid := read_pid(n)) is not None}
+    deadline = {}
+    for name, pid in running.items():
         sig, grace = _stop_settings(name)
         _signal_group(pid, sig)
-        if not wait_for(lambda: not group_members(pid), grace):
+        deadline[name] = time.monotonic() + grace
+    for name, pid in running.items():
+        if not wait_for(lambda: not group_members(pid), max(0.0, deadline[name] - time.monotonic())):
             # The OVS agent, for one, ignores SIGTERM for 20 s and more.
-            log.info("%s did not stop in %.0f s: SIGKILL", name, grace)
+            log.info("%s did not stop in time: SIGKILL", name)
             _signal_group(pid, signal.SIGKILL)
             wait_for(lambda: not group_members(pid), 10)
         _reap(pid)
-    (paths.RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
+    for name in names:
+        (paths.RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:

@@ -104,7 +104,7 @@ def queues_consumed(names: Sequence[str]) -> bool:
 
 def stop() -> None:
     procs.stop("rabbitmq")
-    procs.stop("epmd")
+    procs.stop("epmd")  # after the server: it unregisters from epmd on the way out
 
 
 def wipe() -> None:

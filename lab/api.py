@@ -1,0 +1,204 @@
+"""The lab's entry points: up, down, status, ping. Plain functions, no Django.
+
+    from lab import api
+    api.up()                 # install if needed, start everything, build `allinone`
+    api.status()             # dict: state.json + live daemons, agents, memory
+    api.ping("cirros-01", "192.168.1.1", timeout=30)
+    api.down()               # remove everything the lab made
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lab import database, firewall, install, keystone, netns, neutron, ovs, paths, procs, rabbitmq, rest
+from lab import vm as vms
+from lab.scenarios import SCENARIOS
+
+log = logging.getLogger(__name__)
+
+State = dict[str, Any]
+
+
+def daemon_names() -> list[str]:
+    names = ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
+             *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons())]
+    return names
+
+
+def read_state() -> State:
+    try:
+        return dict(json.loads(paths.STATE_FILE.read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_state(state: State) -> None:
+    paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
+    tmp = paths.STATE_FILE.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n")
+    tmp.replace(paths.STATE_FILE)
+
+
+def is_up(scenario: str = "allinone") -> bool:
+    """Up and healthy with `scenario` built: daemons alive, APIs answer, VMs plugged."""
+    state = read_state()
+    if state.get("status") != "up" or state.get("scenario") != scenario:
+        return False
+    running = procs.daemon_pids()
+    if any(name not in running for name in daemon_names()):
+        return False
+    if not (keystone.healthy() and neutron.api_answers()):
+        return False
+    return all(netns.exists(v["namespace"]) for v in state.get("vms", {}).values())
+
+
+def _anything_running() -> bool:
+    return bool(procs.daemon_pids()) or any(netns.LAB_NAMESPACE.match(n) for n in netns.list_namespaces())
+
+
+def up(scenario: str = "allinone") -> State:
+    """Bring the lab up with `scenario` built; a no-op when it already is."""
+    if scenario not in SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+    if is_up(scenario):
+        log.info("lab already up with scenario %s", scenario)
+        return read_state()
+    if _anything_running() or paths.STATE_FILE.exists():
+        log.info("lab partly up or up with another scenario: taking it down first")
+        down()
+    timings: dict[str, float] = {}
+    t0 = last = time.monotonic()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        timings[name] = round(now - last, 1)
+        last = now
+
+    install.install()
+    lap("install")
+    _write_state({"status": "starting", "scenario": scenario})
+    try:
+        _start_services()
+        lap("services")
+        neutron.start_server()
+        lap("neutron_server")
+        neutron.start_agents()
+        admin = rest.Client.login(neutron.API_URL, keystone.ADMIN.username, keystone.ADMIN.password,
+                                  keystone.ADMIN.project)
+        neutron.wait_agents_alive(admin)
+        lap("agents")
+        built = SCENARIOS[scenario]()
+        lap("scenario")
+    except Exception as e:
+        _write_state({"status": "failed", "scenario": scenario, "error": str(e)})
+        raise
+    timings["total"] = round(time.monotonic() - t0, 1)
+    state = {
+        "status": "up",
+        "scenario": scenario,
+        "up_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "host": neutron.HOST,
+        "region": keystone.REGION,
+        "clouds_yaml": str(paths.CLOUDS_YAML),
+        "clouds": sorted(keystone.CLOUDS),
+        "keystone_url": rest.KEYSTONE_URL,
+        "neutron_url": neutron.API_URL,
+        "timings": timings,
+        **built,
+    }
+    _write_state(state)
+    log.info("lab up with scenario %s in %.1f s", scenario, timings["total"])
+    return state
+
+
+def _start_services() -> None:
+    """PostgreSQL, RabbitMQ, Keystone and OVS do not depend on each other: start them together."""
+
+    def identity() -> None:
+        keystone.start()
+        keystone.create_accounts()
+        keystone.write_clouds_yaml()
+
+    paths.ensure_dirs()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = [pool.submit(f) for f in (database.start, rabbitmq.start, identity, ovs.start)]
+        for f in futures:
+            f.result()
+
+
+def down() -> float:
+    """Remove everything the lab made (the virtualenvs and logs stay). Returns seconds taken."""
+    t0 = time.monotonic()
+    state = read_state()
+    neutron.stop()
+    for name, v in state.get("vms", {}).items():
+        vms.unplug(name, v.get("port_id"))
+    for ns in netns.list_namespaces():
+        if netns.LAB_NAMESPACE.match(ns):
+            netns.delete(ns)
+    ovs.teardown()
+    for link in netns.root_links():
+        if netns.PORT_LINK.match(link) or link == ovs.OUTSIDE_PORT:
+            netns.delete_link(link)
+    firewall.cleanup()
+    procs.stop("keystone")
+    rabbitmq.stop()
+    database.stop()
+    procs.stop(*procs.daemon_pids())  # anything else a pidfile names
+    procs.kill_strays()
+    for d in (paths.RUN_DIR, paths.ETC_DIR):
+        shutil.rmtree(d, ignore_errors=True)
+    for f in (paths.STATE_FILE, paths.CLOUDS_YAML):
+        f.unlink(missing_ok=True)
+    elapsed = time.monotonic() - t0
+    log.info("lab down in %.1f s", elapsed)
+    return elapsed
+
+
+def status() -> State:
+    """state.json plus what runs now: daemons, agents, VM addresses, memory."""
+    state = read_state()
+    running = procs.daemon_pids()
+    services = {name: {"pid": running.get(name), "alive": name in running} for name in daemon_names()}
+    result: State = {
+        **state,
+        "status": state.get("status", "down"),
+        "clouds_yaml": str(paths.CLOUDS_YAML) if paths.CLOUDS_YAML.exists() else None,
+        "services": services,
+        "agents": _agents(),
+        "vm_addresses": {name: vms.address(name) for name in state.get("vms", {})},
+        "memory_rss_mb": round(procs.rss_bytes(procs.lab_processes()) / 2**20),
+    }
+    return result
+
+
+def _agents() -> list[dict[str, Any]]:
+    if not neutron.api_answers():
+        return []
+    try:
+        admin = rest.Client.login(neutron.API_URL, keystone.ADMIN.username, keystone.ADMIN.password,
+                                  keystone.ADMIN.project)
+        return [{"agent_type": a["agent_type"], "host": a["host"], "alive": a["alive"]}
+                for a in neutron.agents(admin)]
+    except (rest.HttpError, OSError):
+        return []
+
+
+def namespace_of(name: str) -> str:
+    """A VM name (`cirros-01`), `outside`, or a namespace name as is."""
+    if netns.exists(name):
+        return name
+    return vms.namespace(name)
+
+
+def ping(vm: str, target: str, timeout: float = 90.0) -> bool:
+    """Ping `target` from VM `vm` (or `outside`), polling until a reply or `timeout`."""
+    return vms.ping(namespace_of(vm), target, timeout)
