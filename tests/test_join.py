@@ -1,0 +1,124 @@
+"""The join as a pure function, on small synthetic clouds shaped like real reports.
+
+The lab-backed tests (tests/test_topology_lab.py) prove the same on a real
+Neutron; these pin down the rules, including the faults the lab does not have.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from bench.synthetic import synthetic_cloud, uid
+from topology import graph as g
+from topology.join import join
+from topology.kinds import EdgeKind
+
+
+def edges_of(graph: g.Graph, kind: str) -> set[tuple[str, str]]:
+    return {(e["source"], e["target"]) for e in graph.edges.values() if e["kind"] == kind}
+
+
+def vm_port(cloud: dict[str, Any], n: int = 0) -> dict[str, Any]:
+    return next(p for p in cloud["ports"] if p["id"] == uid("vmport", n))
+
+
+def test_it_joins_a_hybrid_vm_port_to_its_tap_qbr_qvb_qvo_chain() -> None:
+    cloud, reports = synthetic_cloud(hosts=2, ports=2, projects=1)
+    port = vm_port(cloud)
+    host, id11 = port["binding:host_id"], port["id"][:11]
+    graph = join(cloud, reports)
+    binds = edges_of(graph, EdgeKind.BINDS)
+    for device in ("tap", "qvb", "qvo"):
+        assert (g.port_id(port["id"]), g.iface_id(host, None, f"{device}{id11}")) in binds
+    assert (g.port_id(port["id"]), g.bridge_id(host, f"qbr{id11}")) in binds
+    assert graph.nodes[g.bridge_id(host, f"qbr{id11}")]["attrs"]["type"] == "linux"
+    # tap and qvb hang in qbr; qvo is on br-int with its local VLAN tag; qvb-qvo is a veth pair
+    members = edges_of(graph, EdgeKind.MEMBER)
+    assert (g.bridge_id(host, f"qbr{id11}"), g.iface_id(host, None, f"tap{id11}")) in members
+    assert (g.bridge_id(host, "br-int"), g.iface_id(host, None, f"qvo{id11}")) in members
+    qvo = graph.nodes[g.iface_id(host, None, f"qvo{id11}")]
+    assert qvo["attrs"]["tag"] == 1
+    assert qvo["attrs"]["describe"].startswith("qvo VM port, VLAN tag 1")
+    pair = tuple(sorted((g.iface_id(host, None, f"qvb{id11}"), g.iface_id(host, None, f"qvo{id11}"))))
+    assert pair in edges_of(graph, EdgeKind.VETH)
+    assert (g.server_id(port["device_id"]), g.port_id(port["id"])) in edges_of(graph, EdgeKind.RUNS)
+
+
+def test_it_joins_routers_and_networks_to_their_namespaces() -> None:
+    cloud, reports = synthetic_cloud(hosts=2, ports=2, projects=2)
+    graph = join(cloud, reports)
+    binds = edges_of(graph, EdgeKind.BINDS)
+    for router in cloud["routers"]:
+        assert (g.router_id(router["id"]), g.netns_id("compute0000", f"qrouter-{router['id']}")) in binds
+        assert "warnings" not in graph.nodes[g.router_id(router["id"])]["attrs"]
+    for net in cloud["networks"][1:]:
+        assert (g.network_id(net["id"]), g.netns_id("compute0000", f"qdhcp-{net['id']}")) in binds
+
+
+def test_it_links_patch_ports_and_tunnels_between_hosts() -> None:
+    cloud, reports = synthetic_cloud(hosts=3, ports=3, projects=1, tunnel_peers=2)
+    graph = join(cloud, reports)
+    assert (g.iface_id("compute0000", None, "patch-int"), g.iface_id("compute0000", None, "patch-tun")) in edges_of(
+        graph, EdgeKind.PATCH
+    )
+    tunnels = edges_of(graph, EdgeKind.TUNNEL)
+    hosts_joined = {frozenset((a.split(":")[1], b.split(":")[1])) for a, b in tunnels}
+    assert hosts_joined == {
+        frozenset(("compute0000", "compute0001")),
+        frozenset(("compute0001", "compute0002")),
+        frozenset(("compute0000", "compute0002")),
+    }
+    assert all(a.split(":")[3].startswith("vxlan-") for a, _ in tunnels)
+
+
+def test_it_keeps_what_does_not_join_with_a_warning() -> None:
+    cloud, reports = synthetic_cloud(hosts=2, ports=2, projects=1)
+    cloud, reports = copy.deepcopy(cloud), copy.deepcopy(reports)
+    # a qvo whose iface-id matches no port
+    stray = reports["compute0000"]["ovs"]["bridges"][0]["ports"][-1]["interfaces"][0]
+    stray["external_ids"]["iface-id"] = "00000000-dead-beef-0000-000000000000"
+    # a router with no namespace anywhere
+    cloud["routers"].append({"id": uid("router", "lost"), "name": "lost", "project_id": "p"})
+    # a port bound to a host that sends no report
+    port = vm_port(cloud, 1)
+    port["binding:host_id"] = "ghost"
+    graph = join(cloud, reports)
+    qvo = graph.nodes[g.iface_id("compute0000", None, stray["name"])]
+    assert any("matches no Neutron port" in w for w in qvo["attrs"]["warnings"])
+    assert "no qrouter- namespace" in graph.nodes[g.router_id(uid("router", "lost"))]["attrs"]["warnings"][0]
+    assert "ghost, which sends no agent report" in graph.nodes[g.port_id(port["id"])]["attrs"]["warnings"][0]
+    assert graph.nodes[g.host_id("ghost")]["status"] == "UNKNOWN"
+
+
+def test_it_joins_native_ovs_firewall_ports_without_qbr() -> None:
+    cloud, reports = synthetic_cloud(hosts=1, ports=1, projects=1)
+    report = reports["compute0000"]
+    id11 = vm_port(cloud)["id"][:11]
+    # openvswitch firewall driver: the tap goes straight onto br-int
+    report["interfaces"] = [i for i in report["interfaces"] if i["name"][3:] != id11]
+    report["interfaces"].append({"name": f"tap{id11}", "kind": "tun", "mac": None, "mtu": 1450, "state": "UP",
+                                 "addresses": [], "master": None, "peer": None, "peer_netns": None})
+    qvo_port = next(p for p in report["ovs"]["bridges"][0]["ports"] if p["name"] == f"qvo{id11}")
+    qvo_port["name"] = qvo_port["interfaces"][0]["name"] = f"tap{id11}"
+    graph = join(cloud, reports)
+    tap = g.iface_id("compute0000", None, f"tap{id11}")
+    assert (g.bridge_id("compute0000", "br-int"), tap) in edges_of(graph, EdgeKind.MEMBER)
+    assert (g.port_id(vm_port(cloud)["id"]), tap) in edges_of(graph, EdgeKind.BINDS)
+    assert not any(n.startswith(f"bridge:compute0000:qbr{id11}") for n in graph.nodes)
+
+
+def test_diff_reports_added_removed_and_changed() -> None:
+    cloud, reports = synthetic_cloud(hosts=1, ports=2, projects=1)
+    before = join(cloud, reports).to_dict()
+    cloud = copy.deepcopy(cloud)
+    cloud["networks"][1]["status"] = "DOWN"
+    removed = cloud["ports"].pop()
+    after = join(cloud, reports).to_dict()
+    delta = g.diff(before, after)
+    assert [n["id"] for n in delta["changed"]["nodes"] if n["kind"] == "network"] == [
+        g.network_id(cloud["networks"][1]["id"])
+    ]
+    assert g.port_id(removed["id"]) in delta["removed"]["nodes"]
+    assert not delta["added"]["nodes"]
+    assert g.is_empty(g.diff(after, after))
