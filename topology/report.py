@@ -234,6 +234,8 @@ def _check_cidr(value: object, path: str, reasons: _Reasons) -> None:
         reasons.add(path, "must be a CIDR string")
         return
     try:
+        if "/" not in value:
+            raise ValueError(value)
         ipaddress.ip_interface(value)
     except ValueError:
         reasons.add(path, f"must be an address in CIDR form like '10.0.0.1/24', not {value[:60]!r}")

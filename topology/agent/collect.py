@@ -137,9 +137,10 @@ class Collector:
                 sock = netlink.rtnl_socket()
                 found = iptables.probe()
             with sock:
-                root_nsid = netlink.query_nsid(sock, self.root_fd)
                 state = netlink.read_namespace(sock, name)
-            state.root_nsid = root_nsid
+                # After the link dump: dumping a veth whose peer is in the
+                # root is what makes the kernel assign the root an id here.
+                state.root_nsid = netlink.query_nsid(sock, self.root_fd)
             nsid = netlink.query_nsid(root_sock, fd)
             if nsid is not None:
                 walk.root_nsids[nsid] = name

@@ -1,0 +1,158 @@
+"""The agent against real namespaces, veths, a Linux bridge, policy routing and NAT."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.agent.conftest import SUFFIX, Topology, needs_root, sh
+from topology.agent import collect, netlink
+from topology.agent.collect import collect_report
+from topology.report import validate_report
+
+
+def by_name(items: list, name: str) -> dict:
+    found = [item for item in items if item["name"] == name]
+    assert found, f"{name} not in {[item['name'] for item in items]}"
+    return found[0]
+
+
+def namespace(report: dict, name: str) -> dict:
+    return by_name(report["namespaces"], name)
+
+
+def test_it_reports_veth_peers_across_namespaces(topology: Topology) -> None:
+    report = collect_report("agt-host", ovsdb=None)
+    router = namespace(report, topology.router)["interfaces"]
+    fip = namespace(report, topology.fip)["interfaces"]
+
+    rfp = by_name(router, topology.rfp)
+    assert (rfp["kind"], rfp["peer"], rfp["peer_netns"]) == ("veth", topology.fpr, topology.fip)
+    fpr = by_name(fip, topology.fpr)
+    assert (fpr["peer"], fpr["peer_netns"]) == (topology.rfp, topology.router)
+
+    # root <-> namespace, both directions; null peer_netns means the root namespace
+    root_end = by_name(report["interfaces"], topology.root_veth)
+    assert (root_end["peer"], root_end["peer_netns"]) == (topology.router_root_veth, topology.router)
+    ns_end = by_name(router, topology.router_root_veth)
+    assert (ns_end["peer"], ns_end["peer_netns"]) == (topology.root_veth, None)
+
+    # both ends in the same namespace
+    port = by_name(router, topology.bridge_port)
+    assert (port["peer"], port["peer_netns"]) == (topology.bridge_port_peer, None)
+
+
+def test_it_reports_bridge_masters_addresses_and_state(topology: Topology) -> None:
+    report = collect_report("agt-host", ovsdb=None)
+    router = namespace(report, topology.router)["interfaces"]
+    bridge = by_name(router, topology.bridge)
+    assert bridge["kind"] == "bridge"
+    assert bridge["addresses"][0] == "10.249.3.1/24"
+    assert by_name(router, topology.bridge_port)["master"] == topology.bridge
+    assert by_name(router, topology.bridge_port_peer)["master"] is None
+    rfp = by_name(router, topology.rfp)
+    assert "10.249.0.1/24" in rfp["addresses"]
+    assert rfp["state"] == "UP" and rfp["mtu"] == 1500 and re.fullmatch(r"[0-9a-f:]{17}", rfp["mac"])
+    assert by_name(router, "lo")["kind"] == "loopback"
+
+
+def test_it_reports_policy_rules_and_table_routes(topology: Topology) -> None:
+    ns = namespace(collect_report("agt-host", ovsdb=None), topology.router)
+    assert {
+        "dst": "0.0.0.0/0", "gateway": "10.249.0.2", "dev": topology.rfp, "table": 16, "src": None,
+    }.items() <= next(r for r in ns["routes"] if r["table"] == 16).items()
+    connected = next(r for r in ns["routes"] if r["dst"] == "10.249.0.0/24")
+    assert (connected["table"], connected["src"], connected["scope"]) == (254, "10.249.0.1", "link")
+    assert not any(r["table"] == 255 for r in ns["routes"]), "the local table is left out"
+
+    rule = next(r for r in ns["rules"] if r["priority"] == 32000)
+    assert (rule["from"], rule["to"], rule["table"], rule["action"]) == ("10.249.0.5/32", None, 16, "lookup")
+    # DVR keeps the router's address in `from 10.0.0.1/24`: not normalised away
+    big = next(r for r in ns["rules"] if r["priority"] == 32001)
+    assert (big["from"], big["table"]) == ("10.249.3.1/24", 3232236545)
+    assert any(r["priority"] == 32766 and r["table"] == 254 for r in ns["rules"])
+
+
+def test_it_reports_nat_rules_with_counters(topology: Topology) -> None:
+    # One packet through the SNAT rule, entirely inside the test's namespaces.
+    sh("ip", "netns", "exec", topology.router, "ping", "-c", "1", "-W", "2", "10.249.0.2")
+    ns = namespace(collect_report("agt-host", ovsdb=None), topology.router)
+    nat = ns["iptables"]["nat"]
+    match = re.search(
+        rf"^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.249\.0\.0/24 -o {topology.rfp} -j SNAT --to-source 10\.249\.0\.1$",
+        nat, re.MULTILINE,
+    )
+    assert match, nat
+    assert int(match.group(1)) >= 1
+    assert nat.startswith("*nat\n") and nat.endswith("COMMIT\n") and "# Generated" not in nat
+    assert "*filter" in ns["iptables"]["filter"] or ns["iptables"]["filter"] == ""
+    # the fip-like namespace has no tables at all: no iptables-save was run for it
+    assert namespace(collect_report("agt-host", ovsdb=None), topology.fip)["iptables"] == {"nat": "", "filter": ""}
+
+
+def test_it_validates(topology: Topology) -> None:
+    report = collect_report("agt-host", ovsdb=None)
+    assert validate_report(report) == []
+    assert report["version"] == 1 and report["host"] == "agt-host" and report["collected_at"].endswith("Z")
+    assert report["ovs"] == {"bridges": [], "flows": {}}
+
+
+def test_it_never_creates_a_missing_namespace(tmp_path: Path) -> None:
+    needs_root()
+    missing = f"agt-missing-{SUFFIX}"
+    with pytest.raises(netlink.NamespaceGone):
+        netlink.open_namespace(Path("/run/netns"), missing)
+    assert not Path("/run/netns", missing).exists()
+    assert missing not in sh("ip", "netns", "list").stdout
+
+
+def test_it_skips_namespaces_that_vanish_mid_collection(
+    topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = f"agt-gone-{SUFFIX}"
+    real = collect.list_namespaces
+    monkeypatch.setattr(collect, "list_namespaces", lambda d: [missing, *real(d)])
+    report = collect_report("agt-host", ovsdb=None)
+    assert missing in report["collection"]["namespaces_skipped"]
+    assert missing not in [ns["name"] for ns in report["namespaces"]]
+    assert topology.router in [ns["name"] for ns in report["namespaces"]]
+    assert not Path("/run/netns", missing).exists()
+
+
+def test_it_skips_a_file_that_is_not_a_namespace(tmp_path: Path) -> None:
+    # What `ip netns add` leaves for an instant (file created, not yet mounted)
+    # or a crashed agent leaves for good.
+    needs_root()
+    (tmp_path / "agtstale").write_text("")
+    report = collect_report("agt-host", ovsdb=None, netns_dir=tmp_path)
+    assert report["namespaces"] == []
+    assert report["collection"]["namespaces_skipped"] == ["agtstale"]
+
+
+def test_it_resolves_ambiguous_ifindexes_by_asking_the_kernel() -> None:
+    """Two namespaces hold a veth whose ifindexes match the pair: only the nsid tells."""
+
+    def veth(index: int, peer: int, nsid: int | None, name: str) -> netlink.Link:
+        return netlink.Link(index, name, "veth", None, 1500, "UP", True, None, peer, nsid)
+
+    root = netlink.NamespaceState(None, [], {}, [], [])
+    router = netlink.NamespaceState("qrouter-a", [veth(5, 7, 1, "rfp-a")], {}, [], [], root_nsid=0)
+    fip1 = netlink.NamespaceState("fip-1", [veth(7, 5, 3, "fpr-a")], {}, [], [], root_nsid=0)
+    fip2 = netlink.NamespaceState("fip-2", [veth(7, 5, 4, "fpr-b")], {}, [], [], root_nsid=0)
+    asked = []
+
+    def verify(ns: str, nsid: int, candidate: str) -> bool:
+        asked.append((ns, nsid, candidate))
+        return (ns, nsid, candidate) == ("qrouter-a", 1, "fip-2")
+
+    peers = netlink.resolve_veth_peers(root, [router, fip1, fip2], {}, verify)
+    assert peers[("qrouter-a", 5)] == ("fpr-b", "fip-2")
+    assert ("qrouter-a", 1, "fip-1") in asked
+
+
+def test_the_agent_does_not_import_django() -> None:
+    code = "import sys, topology.agent.__main__, topology.report; assert 'django' not in sys.modules, 'django'"
+    subprocess.run([".venv/bin/python", "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
