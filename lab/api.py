@@ -127,9 +127,14 @@ def _start_services() -> None:
         keystone.create_accounts()
         keystone.write_clouds_yaml()
 
+    def neutron_database() -> None:
+        database.start()
+        neutron.create_schema()
+
     paths.ensure_dirs()
+    neutron.write_config()
     with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(f) for f in (database.start, rabbitmq.start, identity, ovs.start)]
+        futures = [pool.submit(f) for f in (neutron_database, rabbitmq.start, identity, ovs.start)]
         for f in futures:
             f.result()
 
@@ -163,6 +168,20 @@ def down() -> float:
     return elapsed
 
 
+def leftovers() -> list[str]:
+    """What the lab would have left behind after `down()`: empty when the machine is clean."""
+    found = [f"namespace {ns}" for ns in netns.list_namespaces() if netns.LAB_NAMESPACE.match(ns)]
+    found += [f"link {link}" for link in netns.root_links()
+              if netns.PORT_LINK.match(link) or link in (ovs.OUTSIDE_PORT, *ovs.LAB_BRIDGES)]
+    if ovs.DB_SOCK.exists():
+        found.append(f"socket {ovs.DB_SOCK}")
+    found += [f"process {pid}" for pid in procs.lab_processes()]
+    found += [f"pidfile {name}" for name in procs.daemon_pids()]
+    found += [f"iptables {line}" for line in firewall.neutron_rules()]
+    found += [f"ipset {name}" for name in firewall.neutron_ipsets()]
+    return found
+
+
 def status() -> State:
     """state.json plus what runs now: daemons, agents, VM addresses, memory."""
     state = read_state()
@@ -175,7 +194,7 @@ def status() -> State:
         "services": services,
         "agents": _agents(),
         "vm_addresses": {name: vms.address(name) for name in state.get("vms", {})},
-        "memory_rss_mb": round(procs.rss_bytes(procs.lab_processes()) / 2**20),
+        "memory_mb": {k: round(v / 2**20) for k, v in procs.memory_bytes(procs.lab_processes()).items()},
     }
     return result
 

@@ -41,11 +41,23 @@ def remove_neutron_chains() -> None:
             subprocess.run([f"{family}-restore", "--noflush"], input=script, text=True, check=False)
 
 
-def remove_neutron_ipsets() -> None:
+def neutron_rules() -> list[str]:
+    """Lines of iptables-save/ip6tables-save that name a neutron chain."""
+    lines = []
+    for family in ("iptables", "ip6tables"):
+        saved = procs.run([f"{family}-save"], check=False).stdout
+        lines += [line for line in saved.splitlines() if CHAIN_PREFIX in line]
+    return lines
+
+
+def neutron_ipsets() -> list[str]:
     names = procs.run(["ipset", "list", "-n"], check=False).stdout.split()
-    for name in names:
-        if name.startswith(IPSET_PREFIXES):
-            procs.run(["ipset", "destroy", name], check=False)
+    return [n for n in names if n.startswith(IPSET_PREFIXES)]
+
+
+def remove_neutron_ipsets() -> None:
+    for name in neutron_ipsets():
+        procs.run(["ipset", "destroy", name], check=False)
 
 
 def cleanup() -> None:

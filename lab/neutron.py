@@ -9,6 +9,7 @@ directly (`[agent] root_helper =` empty).
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 from lab import database, keystone, ovs, paths, procs, rabbitmq, rest
@@ -30,6 +31,9 @@ STATE_PATH = paths.RUN_DIR / "neutron"
 # Agents time out on RPC if they start before the rpc-server consumes these.
 RPC_QUEUES = ("q-plugin", "q-reports-plugin", "q-l3-plugin")
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
+# A graceful stop saves nothing the lab needs (the database goes too), and the
+# OVS agent ignores SIGTERM for 20 s and more, the rpc-server for 15 s.
+STOP_GRACE = 3.0
 
 PRIVSEP_SECTIONS = ("privsep", "privsep_dhcp_release", "privsep_ovs_vsctl",
                     "privsep_namespace", "privsep_conntrack", "privsep_link")
@@ -198,21 +202,23 @@ def server_daemons() -> list[Daemon]:
     }
     return [
         # No arguments: oslo.config parses sys.argv.
-        Daemon("neutron-api", [_bin("uwsgi")], env=api_env, cwd=STATE_PATH, stop_grace=15),
-        Daemon("neutron-rpc-server", [_bin("neutron-rpc-server"), *_server_args()], cwd=STATE_PATH, stop_grace=15),
+        # SIGINT: uwsgi's immediate shutdown (its SIGTERM is a graceful reload).
+        Daemon("neutron-api", [_bin("uwsgi")], env=api_env, cwd=STATE_PATH, stop_signal=signal.SIGINT,
+               stop_grace=STOP_GRACE),
+        Daemon("neutron-rpc-server", [_bin("neutron-rpc-server"), *_server_args()], cwd=STATE_PATH,
+               stop_grace=STOP_GRACE),
         Daemon("neutron-periodic-workers", [_bin("neutron-periodic-workers"), *_server_args()],
-               cwd=STATE_PATH, stop_grace=15),
+               cwd=STATE_PATH, stop_grace=STOP_GRACE),
     ]
 
 
 def agent_daemons() -> list[Daemon]:
-    def agent(name: str, conf: Path, grace: float = 10) -> Daemon:
+    def agent(name: str, conf: Path) -> Daemon:
         return Daemon(name, [_bin(name), "--config-file", str(CONF), "--config-file", str(conf)],
-                      cwd=STATE_PATH, stop_grace=grace)
+                      cwd=STATE_PATH, stop_grace=STOP_GRACE)
 
     return [
-        # It ignores SIGTERM for 20 s and more: do not wait that long.
-        agent("neutron-openvswitch-agent", OVS_AGENT_CONF, grace=5),
+        agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
         agent("neutron-l3-agent", L3_AGENT_CONF),
         agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
     ]
@@ -228,8 +234,7 @@ def api_answers() -> bool:
 
 
 def start_server() -> None:
-    write_config()
-    create_schema()
+    """Start API, rpc-server and periodic workers (config and schema must exist)."""
     for d in server_daemons():
         procs.start(d)
     if not procs.wait_for(api_answers, 120, interval=0.5):

@@ -25,6 +25,7 @@ DB_FILE = DATA_DIR / "conf.db"
 INTEGRATION_BRIDGE = "br-int"
 TUNNEL_BRIDGE = "br-tun"
 EXTERNAL_BRIDGE = "br-ex"
+LAB_BRIDGES = (INTEGRATION_BRIDGE, TUNNEL_BRIDGE, EXTERNAL_BRIDGE)
 PHYSNET = "external"  # bridge_mappings = external:br-ex
 
 # The outside world of the lab: a namespace standing for the seed's physical

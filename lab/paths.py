@@ -12,6 +12,7 @@ RUN_DIR = LAB_DIR / "run"  # pidfiles, sockets, runtime data (wiped on down)
 LOG_DIR = LAB_DIR / "log"
 ETC_DIR = LAB_DIR / "etc"  # generated configuration (rewritten on up)
 VENVS_DIR = LAB_DIR / "venvs"  # kept across down/up: installing is the slow part
+CACHE_DIR = LAB_DIR / "cache"  # kept across down/up: pristine bootstrap results
 CONSTRAINTS_DIR = Path(__file__).resolve().parent / "constraints"
 
 STATE_FILE = LAB_DIR / "state.json"
@@ -23,5 +24,5 @@ def venv_bin(venv: str, script: str) -> Path:
 
 
 def ensure_dirs() -> None:
-    for d in (RUN_DIR, LOG_DIR, ETC_DIR, VENVS_DIR):
+    for d in (RUN_DIR, LOG_DIR, ETC_DIR, VENVS_DIR, CACHE_DIR):
         d.mkdir(parents=True, exist_ok=True)

@@ -179,34 +179,47 @@ _FORKED_PROGRAMS = {"dnsmasq", "privsep-helper", "udhcpc", "busybox"}
 
 
 def lab_processes() -> list[int]:
-    """Every live process of the lab: the daemons' sessions and what they forked off."""
+    """Every live process of the lab: the daemons' sessions, what they forked off, and children.
+
+    Children count even when they left the session (postgres backends call setsid).
+    """
     sids = set(daemon_pids().values())
     lab_dir = str(paths.LAB_DIR) + "/"
-    found = []
+    parent: dict[int, int] = {}
+    found: set[int] = set()
     for pid in all_pids():
         f = _stat_fields(pid)
         if f is None or f[0] in ("Z", "X"):
             continue
+        parent[pid] = int(f[1])
         if int(f[3]) in sids:
-            found.append(pid)
+            found.add(pid)
             continue
         argv = _cmdline(pid)
         programs = {os.path.basename(a) for a in argv[:2]}
         if programs & _FORKED_PROGRAMS and any(lab_dir in a for a in argv):
-            found.append(pid)
-    return found
+            found.add(pid)
+    grew = True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted(found)
 
 
-def rss_bytes(pids: Sequence[int]) -> int:
-    total = 0
+def memory_bytes(pids: Sequence[int]) -> dict[str, int]:
+    """Sum of RSS (shared pages counted in every process) and of PSS (shared pages split)."""
+    rss = pss = 0
     for pid in pids:
         try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1]) * 1024
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1]) * 1024
         except OSError:
             pass
-    return total
+    return {"rss": rss, "pss": pss}
 
 
 def kill_strays() -> None:

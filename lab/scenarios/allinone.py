@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from lab import keystone, neutron, ovs, procs, rest, vm
@@ -148,7 +149,11 @@ def build() -> dict[str, Any]:
     public, public_subnet = public_network(admin)
     private, private_subnet, router = demo_network(demo, public["id"])
     sg = open_default_security_group(demo, demo_id)
-    vms = {name: boot_vm(admin, name, private, demo_id) for name in VMS}
+    log.info("networks, router1 and security group ready")
+    with ThreadPoolExecutor(max_workers=len(VMS)) as pool:
+        # Plugging, binding and DHCP of one VM mostly wait: boot them side by side.
+        vms = dict(zip(VMS, pool.map(lambda name: boot_vm(admin, name, private, demo_id), VMS)))
+    log.info("VMs plugged and leased: %s", {n: v["ip"] for n, v in vms.items()})
     fip = associate_floating_ip(demo, public["id"], vms[FIP_VM]["port_id"])
     vms[FIP_VM]["floating_ip"] = fip["floating_ip_address"]
 
@@ -158,6 +163,7 @@ def build() -> dict[str, Any]:
     if not vm.ping(ovs.OUTSIDE_NS, fip["floating_ip_address"], timeout=120):
         raise RuntimeError(f"the outside host cannot ping the floating IP {fip['floating_ip_address']}")
 
+    log.info("pings through router1 answered")
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
     return {
         "projects": projects,
