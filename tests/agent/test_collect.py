@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,11 @@ from tests.agent.conftest import SUFFIX, Topology, needs_root, sh
 from topology.agent import collect, netlink
 from topology.agent.collect import collect_report
 from topology.report import validate_report
+
+
+def collect_dict(**kwargs: Any) -> dict[str, Any]:
+    """A report as the plain dict the server sees (it also has the agent's extra keys)."""
+    return dict(collect_report("agt-host", **kwargs))
 
 
 def by_name(items: list, name: str) -> dict:
@@ -25,7 +31,7 @@ def namespace(report: dict, name: str) -> dict:
 
 
 def test_it_reports_veth_peers_across_namespaces(topology: Topology) -> None:
-    report = collect_report("agt-host", ovsdb=None)
+    report = collect_dict(ovsdb=None)
     router = namespace(report, topology.router)["interfaces"]
     fip = namespace(report, topology.fip)["interfaces"]
 
@@ -46,7 +52,7 @@ def test_it_reports_veth_peers_across_namespaces(topology: Topology) -> None:
 
 
 def test_it_reports_bridge_masters_addresses_and_state(topology: Topology) -> None:
-    report = collect_report("agt-host", ovsdb=None)
+    report = collect_dict(ovsdb=None)
     router = namespace(report, topology.router)["interfaces"]
     bridge = by_name(router, topology.bridge)
     assert bridge["kind"] == "bridge"
@@ -60,7 +66,7 @@ def test_it_reports_bridge_masters_addresses_and_state(topology: Topology) -> No
 
 
 def test_it_reports_policy_rules_and_table_routes(topology: Topology) -> None:
-    ns = namespace(collect_report("agt-host", ovsdb=None), topology.router)
+    ns = namespace(collect_dict(ovsdb=None), topology.router)
     assert {
         "dst": "0.0.0.0/0", "gateway": "10.249.0.2", "dev": topology.rfp, "table": 16, "src": None,
     }.items() <= next(r for r in ns["routes"] if r["table"] == 16).items()
@@ -79,7 +85,7 @@ def test_it_reports_policy_rules_and_table_routes(topology: Topology) -> None:
 def test_it_reports_nat_rules_with_counters(topology: Topology) -> None:
     # One packet through the SNAT rule, entirely inside the test's namespaces.
     sh("ip", "netns", "exec", topology.router, "ping", "-c", "1", "-W", "2", "10.249.0.2")
-    ns = namespace(collect_report("agt-host", ovsdb=None), topology.router)
+    ns = namespace(collect_dict(ovsdb=None), topology.router)
     nat = ns["iptables"]["nat"]
     match = re.search(
         rf"^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.249\.0\.0/24 -o {topology.rfp} -j SNAT --to-source 10\.249\.0\.1$",
@@ -90,11 +96,11 @@ def test_it_reports_nat_rules_with_counters(topology: Topology) -> None:
     assert nat.startswith("*nat\n") and nat.endswith("COMMIT\n") and "# Generated" not in nat
     assert "*filter" in ns["iptables"]["filter"] or ns["iptables"]["filter"] == ""
     # the fip-like namespace has no tables at all: no iptables-save was run for it
-    assert namespace(collect_report("agt-host", ovsdb=None), topology.fip)["iptables"] == {"nat": "", "filter": ""}
+    assert namespace(collect_dict(ovsdb=None), topology.fip)["iptables"] == {"nat": "", "filter": ""}
 
 
 def test_it_validates(topology: Topology) -> None:
-    report = collect_report("agt-host", ovsdb=None)
+    report = collect_dict(ovsdb=None)
     assert validate_report(report) == []
     assert report["version"] == 1 and report["host"] == "agt-host" and report["collected_at"].endswith("Z")
     assert report["ovs"] == {"bridges": [], "flows": {}}
@@ -115,7 +121,7 @@ def test_it_skips_namespaces_that_vanish_mid_collection(
     missing = f"agt-gone-{SUFFIX}"
     real = collect.list_namespaces
     monkeypatch.setattr(collect, "list_namespaces", lambda d: [missing, *real(d)])
-    report = collect_report("agt-host", ovsdb=None)
+    report = collect_dict(ovsdb=None)
     assert missing in report["collection"]["namespaces_skipped"]
     assert missing not in [ns["name"] for ns in report["namespaces"]]
     assert topology.router in [ns["name"] for ns in report["namespaces"]]
@@ -127,7 +133,7 @@ def test_it_skips_a_file_that_is_not_a_namespace(tmp_path: Path) -> None:
     # or a crashed agent leaves for good.
     needs_root()
     (tmp_path / "agtstale").write_text("")
-    report = collect_report("agt-host", ovsdb=None, netns_dir=tmp_path)
+    report = collect_dict(ovsdb=None, netns_dir=tmp_path)
     assert report["namespaces"] == []
     assert report["collection"]["namespaces_skipped"] == ["agtstale"]
 
