@@ -105,7 +105,7 @@ def validate_token(token: str) -> Caller:
     return caller
 
 
-def shadow_user(caller: Caller) -> AbstractBaseUser:
+def shadow_user(caller: Caller) -> Any:
     """The Django user standing for a Keystone user (keyed by its id), so sessions and Channels work."""
     user, _ = get_user_model().objects.update_or_create(
         username=f"keystone:{caller.user_id}"[:150],

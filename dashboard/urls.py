@@ -4,5 +4,8 @@ from dashboard import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("login/", views.login, name="login"),
+    path("logout/", views.logout, name="logout"),
+    path("project/", views.switch_project, name="switch-project"),
     path("api/v1/", include("topology.urls")),
 ]

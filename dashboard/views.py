@@ -1,29 +1,107 @@
-"""Pages of the dashboard."""
+"""Pages of the dashboard: login, project switch, overview."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
 
-from django.conf import settings
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods, require_POST
 from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
 
-from topology.cloud import CloudNotConfigured, service_connection, summarize
+from dashboard.auth import SESSION_KEY, Caller, session_caller, shadow_user
+from dashboard.keystone import LoginFailed, Project, password_login, rescope, user_connection
+from topology.cloud import summarize
 
 log = logging.getLogger(__name__)
+View = Callable[..., HttpResponse]
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    """The cloud at a glance: its networks and routers, straight from Neutron."""
-    context: dict[str, object] = {"cloud": settings.DASHBOARD_CLOUD}
+def login_required(view: View) -> View:
+    """Pages need a Keystone login; the caller is passed to the view."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        caller = session_caller(request)
+        if caller is None:
+            return redirect(f"{reverse('login')}?next={request.get_full_path()}")
+        return view(request, caller, *args, **kwargs)
+
+    return wrapper
+
+
+def page_context(request: HttpRequest, caller: Caller, **extra: Any) -> dict[str, Any]:
+    return {"caller": caller, "projects": request.session.get("keystone_projects", []), **extra}
+
+
+@login_required
+def home(request: HttpRequest, caller: Caller) -> HttpResponse:
+    """The cloud at a glance as Neutron shows it to this user: networks and routers."""
+    context = page_context(request, caller)
     try:
-        context["summary"] = summarize(service_connection(), settings.DASHBOARD_CLOUD)
-    except CloudNotConfigured as exc:
-        context["error"] = str(exc)
+        conn = user_connection(caller, request.session["keystone_body"])
+        context["summary"] = summarize(conn, caller.project_name or "")
     except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
-        log.warning("cloud %s unreachable: %s", settings.DASHBOARD_CLOUD, exc)
-        context["error"] = f"The cloud {settings.DASHBOARD_CLOUD!r} did not answer: {exc}"
-    status = 503 if "error" in context else 200
-    return render(request, "home.html", context, status=status)
+        log.warning("cloud unreachable for %s: %s", caller.user_name, exc)
+        context["error"] = f"The cloud did not answer: {exc}"
+    return render(request, "home.html", context, status=503 if "error" in context else 200)
+
+
+def start_session(request: HttpRequest, unscoped: str, projects: list[Project], project_id: str) -> None:
+    caller, body = rescope(unscoped, project_id)
+    django_login(request, shadow_user(caller), backend="django.contrib.auth.backends.ModelBackend")
+    request.session[SESSION_KEY] = caller.to_dict()
+    request.session["keystone_body"] = body
+    request.session["keystone_unscoped"] = unscoped
+    request.session["keystone_projects"] = [{"id": p.id, "name": p.name} for p in projects]
+
+
+@require_http_methods(["GET", "POST"])
+def login(request: HttpRequest) -> HttpResponse:
+    next_url = request.POST.get("next") or request.GET.get("next") or reverse("home")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("home")
+    context: dict[str, Any] = {"next": next_url, "domain": "Default", "username": ""}
+    if request.method == "POST":
+        username = request.POST.get("username", "").strip()
+        domain = request.POST.get("domain", "").strip() or "Default"
+        context.update(username=username, domain=domain)
+        try:
+            unscoped, projects = password_login(username, request.POST.get("password", ""), domain)
+            wanted = request.POST.get("project", "").strip()
+            chosen = next((p for p in projects if wanted in (p.id, p.name)), projects[0])
+            start_session(request, unscoped, projects, chosen.id)
+            return HttpResponseRedirect(next_url)
+        except LoginFailed as exc:
+            context["error"] = str(exc)
+            return render(request, "login.html", context, status=401)
+    return render(request, "login.html", context)
+
+
+@require_POST
+@login_required
+def switch_project(request: HttpRequest, caller: Caller) -> HttpResponse:
+    projects = [Project(**p) for p in request.session.get("keystone_projects", [])]
+    wanted = request.POST.get("project_id", "")
+    if wanted not in {p.id for p in projects}:
+        return HttpResponse("Unknown project.", status=404)
+    try:
+        start_session(request, request.session["keystone_unscoped"], projects, wanted)
+    except LoginFailed:
+        django_logout(request)
+        return redirect("login")
+    return redirect(request.POST.get("next") or "home")
+
+
+@require_POST
+def logout(request: HttpRequest) -> HttpResponse:
+    django_logout(request)
+    return redirect("login")

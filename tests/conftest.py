@@ -52,6 +52,13 @@ def alt_cloud(lab: dict[str, Any]) -> openstack.connection.Connection:
     return lab_connection(lab, "lab-alt")
 
 
+def lab_password(lab_state: dict[str, Any], user: str) -> str:
+    import yaml
+
+    with open(lab_state["clouds_yaml"]) as fh:
+        return str(yaml.safe_load(fh)["clouds"][f"lab-{user}"]["auth"]["password"])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -101,10 +101,10 @@ def test_alt_sees_nothing_of_demo(lab: dict[str, Any], alt_cloud: openstack.conn
 
 
 def test_vms_got_their_addresses_from_dhcp(lab: dict[str, Any]) -> None:
-    from lab import api
+    from lab import netns
 
     for name, vm in lab["vms"].items():
-        out = api.exec_in_netns(f"vm-{name}", ["ip", "-4", "-o", "addr", "show", "dev", "eth0"])
+        out = netns.execute(vm["namespace"], "ip", "-4", "-o", "addr", "show", "dev", "eth0").stdout
         assert f"inet {vm['ip']}/24" in out
         assert "dynamic" in out, f"{name}'s address was not leased by DHCP: {out}"
 

@@ -51,11 +51,10 @@ def test_daphne_serves_the_dashboard_and_its_static_files(daphne: str) -> None:
     assert b".topbar" in response.read()
 
 
-@pytest.mark.lab
-def test_daphne_serves_the_home_page_of_the_lab(lab: dict[str, object], daphne: str) -> None:
-    response = wait_for_http(daphne + "/", timeout=30)
+def test_daphne_serves_the_login_page(daphne: str) -> None:
+    response = wait_for_http(daphne + "/login/", timeout=30)
     assert response.status == 200
-    assert b"router1" in response.read()
+    assert b'name="password"' in response.read()
 
 
 def test_a_celery_worker_answers_over_real_redis(tmp_path: Path) -> None:
