@@ -9,6 +9,7 @@ the agent for nothing. The agent never writes to OVSDB.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import threading
 from collections import Counter
@@ -184,6 +185,15 @@ def internal_interfaces(bridges: list[OvsBridge]) -> set[str]:
     }
 
 
+def _is_ip(value: str | None) -> bool:
+    # local_ip may also be "flow" (set per packet by flows): not an endpoint.
+    try:
+        ipaddress.ip_address(value or "")
+    except ValueError:
+        return False
+    return True
+
+
 def tunnel_ip(override: str | None, snapshot: OvsSnapshot | None) -> str | None:
     """The host's tunnel endpoint address, by this rule (first match wins):
 
@@ -204,7 +214,7 @@ def tunnel_ip(override: str | None, snapshot: OvsSnapshot | None) -> str | None:
         for bridge in snapshot.bridges
         for port in bridge["ports"]
         for iface in port["interfaces"]
-        if iface["type"] in TUNNEL_TYPES and iface["options"].get("local_ip")
+        if iface["type"] in TUNNEL_TYPES and _is_ip(iface["options"].get("local_ip"))
     )
     if local_ips:
         return local_ips.most_common(1)[0][0]
