@@ -9,11 +9,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import fcntl
 import json
 import logging
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -63,8 +66,34 @@ def _anything_running() -> bool:
     return bool(procs.daemon_pids()) or any(netns.LAB_NAMESPACE.match(n) for n in netns.list_namespaces())
 
 
+@contextlib.contextmanager
+def _exclusive() -> Iterator[None]:
+    """One up/down at a time across processes (a test session and a shell, say).
+
+    Without it a second `up` sees a half-started lab and takes it down.
+    """
+    paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
+    with open(paths.LAB_DIR / "lab.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def up(scenario: str = "allinone") -> State:
     """Bring the lab up with `scenario` built; a no-op when it already is."""
+    with _exclusive():
+        return _up(scenario)
+
+
+def down() -> float:
+    """Remove everything the lab made (the virtualenvs, caches and logs stay). Returns seconds taken."""
+    with _exclusive():
+        return _down()
+
+
+def _up(scenario: str) -> State:
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
     if is_up(scenario):
@@ -72,7 +101,7 @@ def up(scenario: str = "allinone") -> State:
         return read_state()
     if _anything_running() or paths.STATE_FILE.exists():
         log.info("lab partly up or up with another scenario: taking it down first")
-        down()
+        _down()
     timings: dict[str, float] = {}
     t0 = last = time.monotonic()
 
@@ -133,14 +162,18 @@ def _start_services() -> None:
 
     paths.ensure_dirs()
     neutron.write_config()
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        futures = [pool.submit(f) for f in (neutron_database, rabbitmq.start, identity, ovs.start)]
-        for f in futures:
+    def timed(fn: Callable[[], None], name: str) -> None:
+        t0 = time.monotonic()
+        fn()
+        log.info("%s ready in %.1f s", name, time.monotonic() - t0)
+
+    starters = {"database": neutron_database, "rabbitmq": rabbitmq.start, "keystone": identity, "ovs": ovs.start}
+    with ThreadPoolExecutor(max_workers=len(starters)) as pool:
+        for f in [pool.submit(timed, fn, name) for name, fn in starters.items()]:
             f.result()
 
 
-def down() -> float:
-    """Remove everything the lab made (the virtualenvs and logs stay). Returns seconds taken."""
+def _down() -> float:
     t0 = time.monotonic()
     state = read_state()
     neutron.stop()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lab import netns, ovs, paths, procs
+from lab.procs import Daemon
 
 UDHCPC_SCRIPT = paths.ETC_DIR / "udhcpc.script"
 
@@ -27,8 +28,9 @@ case "$1" in
     ;;
   bound|renew)
     [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
-    ip addr flush dev "$interface"
-    ip addr add "$ip/$subnet" dev "$interface"
+    [ "$1" = bound ] && ip addr flush dev "$interface"
+    # With the lease's lifetime, as a DHCP client sets it ("dynamic").
+    ip addr replace "$ip/$subnet" dev "$interface" valid_lft "${lease:-forever}" preferred_lft "${lease:-forever}"
     for r in $router; do
       ip route replace default via "$r" dev "$interface"
       break
@@ -95,19 +97,22 @@ def plug(vm: str, port_id: str, mac: str, device_id: str, mtu: int) -> None:
     )
 
 
+def dhcp_client(vm: str) -> Daemon:
+    # Stays in the foreground renewing the lease like a VM's client; retries
+    # every second (-A 1) rather than the default 20 s while dnsmasq catches up.
+    return Daemon(
+        name=f"udhcpc-{vm}",
+        argv=["ip", "netns", "exec", namespace(vm), "busybox", "udhcpc", "-f", "-i", "eth0",
+              "-t", "5", "-T", "1", "-A", "1", "-O", "mtu", "-s", str(UDHCPC_SCRIPT)],
+    )
+
+
 def dhcp(vm: str, timeout: float = 60.0) -> str | None:
-    """Get an address for eth0 from Neutron's DHCP server; the address, or None."""
+    """Start VM `vm`'s DHCP client and wait for its address; the address, or None."""
     UDHCPC_SCRIPT.write_text(_SCRIPT)
     UDHCPC_SCRIPT.chmod(0o755)
-    ns = namespace(vm)
-
-    def lease() -> bool:
-        # -q: exit once bound (no renewal daemon left behind); -n: give up after -t tries.
-        netns.execute(ns, "busybox", "udhcpc", "-i", "eth0", "-q", "-n", "-t", "5", "-T", "1",
-                      "-O", "mtu", "-s", str(UDHCPC_SCRIPT), timeout=30)
-        return bool(address(vm))
-
-    return address(vm) if procs.wait_for(lease, timeout, interval=0.5) else None
+    procs.start(dhcp_client(vm))
+    return address(vm) if procs.wait_for(lambda: bool(address(vm)), timeout) else None
 
 
 def address(vm: str) -> str | None:
@@ -117,6 +122,7 @@ def address(vm: str) -> str | None:
 
 def unplug(vm: str, port_id: str | None = None) -> None:
     """Remove VM `vm`'s namespace and, if the port id is known, its bridge and veths."""
+    procs.stop(dhcp_client(vm).name)
     if port_id:
         n = VifNames(port_id)
         if procs.read_pid("ovsdb-server") is not None:
