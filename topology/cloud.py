@@ -7,6 +7,7 @@ otherwise).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,17 @@ class CloudNotConfigured(RuntimeError):
 
 
 def service_connection() -> openstack.connection.Connection:
-    """A connection as the dashboard's own account (admin on the lab)."""
-    files = [settings.DASHBOARD_CLOUDS_YAML] if settings.DASHBOARD_CLOUDS_YAML else None
+    """A connection as the dashboard's own account (admin on the lab), kept per process.
+
+    Kept so that its token is reused until it expires: a refresh then costs only its
+    list calls, not a version discovery and a token request each time.
+    """
+    return cached_service_connection(settings.DASHBOARD_CLOUD, settings.DASHBOARD_CLOUDS_YAML)
+
+
+@functools.lru_cache(maxsize=4)
+def cached_service_connection(cloud: str, clouds_yaml: str) -> openstack.connection.Connection:
+    files = [clouds_yaml] if clouds_yaml else None
     if files and not Path(files[0]).exists():
         raise CloudNotConfigured(
             f"{files[0]} does not exist: run `python manage.py lab up` or set OS_CLOUD "
@@ -29,9 +39,9 @@ def service_connection() -> openstack.connection.Connection:
         )
     config = loader.OpenStackConfig(config_files=files, load_envvars=False)
     try:
-        region = config.get_one(cloud=settings.DASHBOARD_CLOUD, api_timeout=settings.CLOUD_API_TIMEOUT)
+        region = config.get_one(cloud=cloud, api_timeout=settings.CLOUD_API_TIMEOUT)
     except Exception as exc:  # openstacksdk raises its own ConfigException
-        raise CloudNotConfigured(f"cloud {settings.DASHBOARD_CLOUD!r}: {exc}") from exc
+        raise CloudNotConfigured(f"cloud {cloud!r}: {exc}") from exc
     return openstack.connection.Connection(config=region)
 
 
