@@ -87,7 +87,7 @@ def test_the_demo_security_group_is_open_for_icmp_and_ssh(demo_cloud: openstack.
     ingress = {
         (r.protocol, r.port_range_min)
         for r in demo_cloud.network.security_group_rules(security_group_id=group.id, direction="ingress")
-        if r.remote_ip_prefix == "0.0.0.0/0"
+        if r.remote_ip_prefix in (None, "0.0.0.0/0") and r.remote_group_id is None
     }
     assert ("icmp", None) in ingress
     assert ("tcp", 22) in ingress
