@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -162,3 +163,27 @@ def test_it_resolves_ambiguous_ifindexes_by_asking_the_kernel() -> None:
 def test_the_agent_does_not_import_django() -> None:
     code = "import sys, topology.agent.__main__, topology.report; assert 'django' not in sys.modules, 'django'"
     subprocess.run([".venv/bin/python", "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+
+
+def test_the_fast_link_parser_agrees_with_pyroute2(topology: Topology) -> None:
+    """parse_link() reads RTM_NEWLINK itself for speed: it must read what pyroute2's ifinfmsg reads."""
+    root_fd = netlink.current_namespace_fd()
+    try:
+        for name in (None, topology.router, topology.fip):
+            fd = netlink.open_namespace(Path("/run/netns"), name) if name else os.dup(root_fd)
+            try:
+                with netlink.entered(fd, root_fd):
+                    sock = netlink.rtnl_socket()
+            finally:
+                os.close(fd)
+            with sock:
+                fast = netlink.read_namespace(sock, name).links
+                reference = netlink.dump_links_with_pyroute2(sock)
+            # Compared by ifindex: the lab may add or remove a root link between the two dumps.
+            fast_by_index = {link.ifindex: link for link in fast}
+            reference_by_index = {link.ifindex: link for link in reference}
+            common = fast_by_index.keys() & reference_by_index.keys()
+            assert len(common) >= 2
+            assert [fast_by_index[i] for i in sorted(common)] == [reference_by_index[i] for i in sorted(common)]
+    finally:
+        os.close(root_fd)
