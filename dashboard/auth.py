@@ -107,10 +107,15 @@ def validate_token(token: str) -> Caller:
 
 def shadow_user(caller: Caller) -> Any:
     """The Django user standing for a Keystone user (keyed by its id), so sessions and Channels work."""
-    user, _ = get_user_model().objects.update_or_create(
-        username=f"keystone:{caller.user_id}"[:150],
-        defaults={"first_name": caller.user_name[:150]},
-    )
+    # Read first: API requests come often and must not each take SQLite's write lock.
+    users = get_user_model().objects
+    username, name = f"keystone:{caller.user_id}"[:150], caller.user_name[:150]
+    user = users.filter(username=username).first()
+    if user is None:
+        user, _ = users.get_or_create(username=username, defaults={"first_name": name})
+    elif user.first_name != name:
+        user.first_name = name
+        user.save(update_fields=["first_name"])
     return user
 
 

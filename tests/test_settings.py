@@ -12,6 +12,7 @@ def test_it_defaults_to_sqlite_under_var() -> None:
     db = parse_database_url("", BASE)
     assert db["ENGINE"] == "django.db.backends.sqlite3"
     assert db["NAME"] == BASE / "var" / "db.sqlite3"
+    assert db["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 
 
 def test_it_reads_relative_and_absolute_sqlite_paths() -> None:

@@ -18,9 +18,10 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from keystoneauth1 import exceptions as ksa_exceptions
 
 from topology import graph as g
-from topology.cloud import service_connection
+from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.join import join
 from topology.models import AgentToken, CloudSnapshot, GraphState, HostReport, HostReportChange
@@ -108,7 +109,12 @@ def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
 
 def refresh_cloud() -> CloudSnapshot:
     """Collect the cloud once (shared by every browser) and re-join."""
-    collected = collect_cloud(service_connection())
+    try:
+        collected = collect_cloud(service_connection())
+    except ksa_exceptions.ConnectionError:
+        # The kept connection may hold sockets a restarted API server has closed: start afresh once.
+        cached_service_connection.cache_clear()
+        collected = collect_cloud(service_connection())
     snapshot = CloudSnapshot.objects.order_by("-id").first() or CloudSnapshot()
     snapshot.cloud = settings.DASHBOARD_CLOUD
     snapshot.collected_at = timezone.now()
