@@ -165,8 +165,8 @@ def test_the_agent_does_not_import_django() -> None:
     subprocess.run([".venv/bin/python", "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
 
 
-def test_the_fast_link_parser_agrees_with_pyroute2(topology: Topology) -> None:
-    """parse_link() reads RTM_NEWLINK itself for speed: it must read what pyroute2's ifinfmsg reads."""
+def test_the_netlink_parsers_agree_with_pyroute2(topology: Topology) -> None:
+    """read_namespace() parses netlink itself for speed: it must read what pyroute2's classes read."""
     root_fd = netlink.current_namespace_fd()
     try:
         for name in (None, topology.router, topology.fip):
@@ -177,13 +177,17 @@ def test_the_fast_link_parser_agrees_with_pyroute2(topology: Topology) -> None:
             finally:
                 os.close(fd)
             with sock:
-                fast = netlink.read_namespace(sock, name).links
-                reference = netlink.dump_links_with_pyroute2(sock)
-            # Compared by ifindex: the lab may add or remove a root link between the two dumps.
-            fast_by_index = {link.ifindex: link for link in fast}
-            reference_by_index = {link.ifindex: link for link in reference}
-            common = fast_by_index.keys() & reference_by_index.keys()
+                fast = netlink.read_namespace(sock, name)
+                reference = netlink.read_namespace_with_pyroute2(sock, name)
+            # Links compared by ifindex: the lab may add or remove a root link between the two dumps.
+            fast_links = {link.ifindex: link for link in fast.links}
+            reference_links = {link.ifindex: link for link in reference.links}
+            common = sorted(fast_links.keys() & reference_links.keys())
             assert len(common) >= 2
-            assert [fast_by_index[i] for i in sorted(common)] == [reference_by_index[i] for i in sorted(common)]
+            assert [fast_links[i] for i in common] == [reference_links[i] for i in common]
+            if name is not None:  # the test's own namespaces do not change under it
+                assert fast.addresses == reference.addresses
+                assert fast.routes == reference.routes and len(fast.routes) >= 2
+                assert fast.rules == reference.rules and len(fast.rules) >= 5
     finally:
         os.close(root_fd)

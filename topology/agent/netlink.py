@@ -274,27 +274,44 @@ def read_namespace(sock: socket.socket, name: str | None) -> NamespaceState:
     links = requester.dump(RTM_GETLINK, _IFINFO_BODY, parse_link)
     names = {link.ifindex: link.name for link in links}
     addresses: dict[int, list[str]] = {}
+    for found in requester.dump(RTM_GETADDR, _IFADDR_BODY, parse_address):
+        if found is not None:
+            addresses.setdefault(found[0], []).append(found[1])
+    routes = [r for r in requester.dump(RTM_GETROUTE, _RTMSG_BODY, route_parser(names)) if r is not None]
+    rules = [r for r in requester.dump(RTM_GETRULE, _RTMSG_BODY, parse_rule) if r is not None]
+    return NamespaceState(name=name, links=links, addresses=addresses, routes=routes, rules=rules)
+
+
+def read_namespace_with_pyroute2(sock: socket.socket, name: str | None) -> NamespaceState:
+    """read_namespace() decoded by pyroute2's message classes: slower, the reference the tests hold it to."""
+    requester = _Requester(sock)
+    links = [link_from_ifinfmsg(msg) for msg in requester.dump(RTM_GETLINK, _IFINFO_BODY, decoded(ifinfmsg))]
+    names = {link.ifindex: link.name for link in links}
+    addresses: dict[int, list[str]] = {}
     for msg in requester.dump(RTM_GETADDR, _IFADDR_BODY, decoded(ifaddrmsg)):
         address = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
-        if address:
+        if address and msg["family"] in _FAMILIES:
             addresses.setdefault(msg["index"], []).append(f"{address}/{msg['prefixlen']}")
     routes = [
-        _route(msg, names)
+        route_from_rtmsg(msg, names)
         for msg in requester.dump(RTM_GETROUTE, _RTMSG_BODY, decoded(rtmsg))
         if _table(msg, "RTA_TABLE") != RT_TABLE_LOCAL and msg["family"] in _FAMILIES
     ]
     rules = [
-        _rule(msg) for msg in requester.dump(RTM_GETRULE, _RTMSG_BODY, decoded(fibmsg)) if msg["family"] in _FAMILIES
+        rule_from_fibmsg(msg)
+        for msg in requester.dump(RTM_GETRULE, _RTMSG_BODY, decoded(fibmsg))
+        if msg["family"] in _FAMILIES
     ]
     return NamespaceState(name=name, links=links, addresses=addresses, routes=routes, rules=rules)
 
 
-# RTM_NEWLINK is parsed here rather than with pyroute2's ifinfmsg: a link
-# message carries ~50 attributes (stats, per-family sysctls) of which the
-# report needs 8, and decoding them all cost ~170 us per link against ~20 us
-# here; with a few interfaces in each of 1,000 namespaces that was most of
-# the collection. link_from_ifinfmsg() below is the pyroute2 reading, kept
-# as the reference the tests compare this parser with.
+# The four dumps are parsed here rather than with pyroute2's message
+# classes: pyroute2 builds an object per attribute (a link message carries
+# ~50: stats, per-family sysctls) where the report needs a handful; that was
+# ~170 us per link against ~20 us here, and most of a 1,000-namespace
+# collection. read_namespace_with_pyroute2() is the same reading with
+# pyroute2's ifinfmsg/ifaddrmsg/rtmsg/fibmsg, kept as the reference the
+# tests hold these parsers to.
 IFLA_ADDRESS = 1
 IFLA_IFNAME = 3
 IFLA_MTU = 4
@@ -365,9 +382,124 @@ def parse_link(data: bytes) -> Link:
     )
 
 
-def dump_links_with_pyroute2(sock: socket.socket) -> list[Link]:
-    """Links decoded by pyroute2's ifinfmsg: slower, the reference the tests hold parse_link to."""
-    return [link_from_ifinfmsg(msg) for msg in _Requester(sock).dump(RTM_GETLINK, _IFINFO_BODY, decoded(ifinfmsg))]
+IFA_ADDRESS = 1
+IFA_LOCAL = 2
+RTA_DST = 1
+RTA_OIF = 4
+RTA_GATEWAY = 5
+RTA_PRIORITY = 6
+RTA_PREFSRC = 7
+RTA_MULTIPATH = 9
+RTA_TABLE = 15
+RTA_VIA = 18
+FRA_DST = 1
+FRA_SRC = 2
+FRA_IIFNAME = 3
+FRA_PRIORITY = 6
+FRA_FWMARK = 10
+FRA_TABLE = 15
+FRA_FWMASK = 16
+FRA_OIFNAME = 17
+_IFADDRMSG = struct.Struct("=BBBBI")
+_RTMSG = struct.Struct("=BBBBBBBBI")  # rtmsg and fib_rule_hdr share this layout
+_RTNEXTHOP = struct.Struct("=HBBi")
+
+
+def _ip(data: bytes, span: tuple[int, int] | None, family: int) -> str | None:
+    if not span:
+        return None
+    try:
+        return socket.inet_ntop(family, data[span[0] : span[1]])
+    except ValueError:
+        return None
+
+
+def _via(data: bytes, span: tuple[int, int] | None) -> str | None:
+    """RTA_VIA: a gateway of another family (IPv4 routes via an IPv6 next hop)."""
+    if not span or span[1] - span[0] < 2:
+        return None
+    (family,) = struct.unpack_from("=H", data, span[0])
+    return _ip(data, (span[0] + 2, span[1]), family)
+
+
+def parse_address(data: bytes) -> tuple[int, str] | None:
+    """One RTM_NEWADDR message: (ifindex, "address/prefixlen"), None for other families."""
+    family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(data, _NLMSG_HEADER.size)
+    if family not in _FAMILIES:
+        return None
+    attrs = _attributes(data, _NLMSG_HEADER.size + _IFADDRMSG.size, len(data))
+    # IFA_LOCAL is the local address; IFA_ADDRESS the peer's on point-to-point links.
+    address = _ip(data, attrs.get(IFA_LOCAL), family) or _ip(data, attrs.get(IFA_ADDRESS), family)
+    return (index, f"{address}/{prefixlen}") if address else None
+
+
+def route_parser(names: dict[int, str]) -> Callable[[bytes], Route | None]:
+    """A parser of RTM_NEWROUTE messages naming devices with ``names`` (ifindex -> name)."""
+
+    def parse(data: bytes) -> Route | None:
+        family, dst_len, _src_len, _tos, table, proto, scope, rtype, _flags = _RTMSG.unpack_from(
+            data, _NLMSG_HEADER.size
+        )
+        attrs = _attributes(data, _NLMSG_HEADER.size + _RTMSG.size, len(data))
+        table = _u32(data, attrs.get(RTA_TABLE)) or table  # tables above 255 only fit in the attribute
+        if table == RT_TABLE_LOCAL or family not in _FAMILIES:
+            return None
+        oif = _u32(data, attrs.get(RTA_OIF))
+        route: Route = {
+            "dst": _cidr(_ip(data, attrs.get(RTA_DST), family), dst_len, family),
+            "gateway": _ip(data, attrs.get(RTA_GATEWAY), family) or _via(data, attrs.get(RTA_VIA)),
+            "dev": names.get(oif) if oif is not None else None,
+            "table": table,
+            "src": _ip(data, attrs.get(RTA_PREFSRC), family),
+            "family": _FAMILIES[family],
+            "type": _ROUTE_TYPES.get(rtype, str(rtype)),
+            "scope": _ROUTE_SCOPES.get(scope, str(scope)),
+            "proto": _ROUTE_PROTOS.get(proto, str(proto)),
+            "metric": _u32(data, attrs.get(RTA_PRIORITY)),
+        }
+        if RTA_MULTIPATH in attrs:
+            route["nexthops"] = _nexthops(data, attrs[RTA_MULTIPATH], family, names)
+        return route
+
+    return parse
+
+
+def _nexthops(data: bytes, span: tuple[int, int], family: int, names: dict[int, str]) -> list[dict[str, str | None]]:
+    hops: list[dict[str, str | None]] = []
+    offset, end = span
+    while offset + _RTNEXTHOP.size <= end:
+        length, _flags, _hops, ifindex = _RTNEXTHOP.unpack_from(data, offset)
+        if length < _RTNEXTHOP.size:
+            break
+        attrs = _attributes(data, offset + _RTNEXTHOP.size, offset + length)
+        gateway = _ip(data, attrs.get(RTA_GATEWAY), family) or _via(data, attrs.get(RTA_VIA))
+        hops.append({"gateway": gateway, "dev": names.get(ifindex)})
+        offset += (length + 3) & ~3
+    return hops
+
+
+def parse_rule(data: bytes) -> Rule | None:
+    """One RTM_NEWRULE message, None for other families."""
+    family, dst_len, src_len, _tos, table, _res1, _res2, action, _flags = _RTMSG.unpack_from(
+        data, _NLMSG_HEADER.size
+    )
+    if family not in _FAMILIES:
+        return None
+    attrs = _attributes(data, _NLMSG_HEADER.size + _RTMSG.size, len(data))
+    src = _ip(data, attrs.get(FRA_SRC), family)
+    dst = _ip(data, attrs.get(FRA_DST), family)
+    return {
+        "priority": _u32(data, attrs.get(FRA_PRIORITY)) or 0,
+        "from": _cidr(src, src_len, family) if src else None,
+        "to": _cidr(dst, dst_len, family) if dst else None,
+        "table": _u32(data, attrs.get(FRA_TABLE)) or table,
+        "iif": _string(data, attrs.get(FRA_IIFNAME)),
+        "oif": _string(data, attrs.get(FRA_OIFNAME)),
+        "action": _RULE_ACTIONS.get(action, str(action)),
+        "family": _FAMILIES[family],
+        "fwmark": _u32(data, attrs.get(FRA_FWMARK)),
+        "fwmask": _u32(data, attrs.get(FRA_FWMASK)),
+    }
 
 
 def link_from_ifinfmsg(msg: Any) -> Link:
@@ -423,7 +555,7 @@ def _cidr(address: str | None, prefixlen: int, family: int) -> str:
     return f"{address}/{prefixlen}"
 
 
-def _route(msg: Any, names: dict[int, str]) -> Route:
+def route_from_rtmsg(msg: Any, names: dict[int, str]) -> Route:
     family = msg["family"]
     route: Route = {
         "dst": _cidr(msg.get_attr("RTA_DST"), msg["dst_len"], family),
@@ -445,7 +577,7 @@ def _route(msg: Any, names: dict[int, str]) -> Route:
     return route
 
 
-def _rule(msg: Any) -> Rule:
+def rule_from_fibmsg(msg: Any) -> Rule:
     family = msg["family"]
     src = msg.get_attr("FRA_SRC")
     dst = msg.get_attr("FRA_DST")
