@@ -53,7 +53,7 @@ def measure(browsers: int) -> tuple[int, int, float]:
     counter = RequestCounter()
     hooks = service_connection().session.session.hooks.setdefault("response", [])
     hooks.append(counter)
-    stop, reads = threading.Event(), []
+    stop, reads = threading.Event(), list[int]()
     threads = [threading.Thread(target=browse, args=(admin_token(), stop, reads)) for _ in range(browsers)]
     for thread in threads:
         thread.start()

@@ -24,8 +24,8 @@ def real_report() -> dict[str, Any]:
     return dict(collect_report("node-a"))
 
 
-def post(client: Client, body: bytes | str, token: str | None, **headers: str) -> Any:
-    extra = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+def post(client: Client, body: bytes | str, token: str | None, **headers: Any) -> Any:
+    extra: dict[str, Any] = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
     return client.post(URL, body, content_type="application/json", **extra, **headers)
 
 

@@ -34,10 +34,11 @@ def test_keystone_issues_project_tokens(lab: dict[str, Any], user: str) -> None:
     auth = cloud_auth(lab, f"lab-{user}")
     sess = ksa_session.Session(auth=password_auth(user, auth["password"], project_name=user))
     assert sess.get_token()
-    access = sess.auth.get_access(sess)
+    assert sess.auth is not None
+    access = sess.auth.get_access(sess)  # type: ignore[attr-defined]
     assert access.project_name == user
     assert "member" in access.role_names
-    assert sess.get_endpoint(service_type="network", interface="public").startswith("http://127.0.0.1:9696")
+    assert str(sess.get_endpoint(service_type="network", interface="public")).startswith("http://127.0.0.1:9696")
 
 
 def test_keystone_refuses_alt_a_token_for_demo(lab: dict[str, Any]) -> None:

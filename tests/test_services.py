@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,13 +18,14 @@ from tests.conftest import REPO, free_port
 BIN = Path(sys.executable).parent
 
 
-def wait_for_http(url: str, timeout: float) -> urllib.request.addinfourl:
+def wait_for_http(url: str, timeout: float) -> Any:
+    """The response (or the HTTPError, which reads like one) once the server answers."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return urllib.request.urlopen(url, timeout=5)
         except urllib.error.HTTPError as exc:
-            return exc  # type: ignore[return-value]
+            return exc
         except OSError:
             if time.monotonic() > deadline:
                 raise

@@ -151,7 +151,7 @@ def tokens(lab: dict[str, Any]) -> Iterator[dict[str, str]]:
 
 
 def get_topology(client: Client, token: str | None, view: str = "full") -> Any:
-    headers = {"HTTP_X_AUTH_TOKEN": token} if token else {}
+    headers: dict[str, Any] = {"HTTP_X_AUTH_TOKEN": token} if token else {}
     return client.get(f"/api/v1/topology/?view={view}", **headers)
 
 
