@@ -24,16 +24,17 @@ import signal
 import socket
 import statistics
 import subprocess
-import tempfile
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from topology.agent import netlink
 from topology.agent.collect import Collector, list_namespaces
-from topology.report import MAX_REPORT_BYTES, validate_report
+from topology.report import MAX_REPORT_BYTES, Report, validate_report
 
 PREFIX = "agtb"
 NETNS_DIR = Path("/run/netns")
@@ -117,11 +118,12 @@ def namespaces(count: int) -> Iterator[None]:
         print(f"cleanup: {time.perf_counter() - started:.1f} s")
 
 
-def timed(run: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-    times, result = [], None
+def timed(run: Callable[[], Report], repeat: int) -> tuple[float, float, dict[str, Any]]:
+    times: list[float] = []
+    result: dict[str, Any] = {}
     for _ in range(repeat):
         started = time.perf_counter()
-        result = run()
+        result = dict(run())
         times.append(time.perf_counter() - started)
     return statistics.median(times), max(times), result
 
@@ -144,9 +146,9 @@ def iptables_save_costs(names: list[str], root_fd: int) -> tuple[float, float]:
     return exec_cost, (time.perf_counter() - started) / len(names)
 
 
-def report_line(label: str, median: float, worst: float, report: dict[str, object], runs: int) -> None:
+def report_line(label: str, median: float, worst: float, report: dict[str, Any], runs: int) -> None:
     print(f"{label}: median {median:.2f} s, max {worst:.2f} s, iptables-save runs {runs}, "
-          f"{len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces")  # type: ignore[arg-type]
+          f"{len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces")
 
 
 def main() -> None:
@@ -165,7 +167,7 @@ def main() -> None:
         collector = Collector("bench", ovsdb=None)
         try:
             median, worst, report = timed(collector.collect, args.repeat)
-            report_line("full collection, no NAT rules", median, worst, report, collector.iptables.spawned)  # type: ignore[arg-type]
+            report_line("full collection, no NAT rules", median, worst, report, collector.iptables.spawned)
 
             started = time.perf_counter()
             nat_names = [ns_name(i) for i in range(min(args.nat, args.namespaces))]
@@ -174,10 +176,10 @@ def main() -> None:
 
             median, worst, report = timed(collector.collect, args.repeat)
             report_line(f"full collection, SNAT in {len(nat_names)} (fresh: every iptables-save runs)", median,
-                        worst, report, collector.iptables.spawned)  # type: ignore[arg-type]
+                        worst, report, collector.iptables.spawned)
             median, worst, report = timed(lambda: collector.collect(fresh=False), args.repeat)
             report_line("event-driven collection (nf_tables generation cache)", median, worst, report,
-                        collector.iptables.spawned)  # type: ignore[arg-type]
+                        collector.iptables.spawned)
 
             body = json.dumps(report, separators=(",", ":")).encode()
             started = time.perf_counter()
