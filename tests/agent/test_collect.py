@@ -191,3 +191,26 @@ def test_the_netlink_parsers_agree_with_pyroute2(topology: Topology) -> None:
                 assert fast.rules == reference.rules and len(fast.rules) >= 5
     finally:
         os.close(root_fd)
+
+
+def test_unchanged_rulesets_reuse_their_text_until_a_fresh_collection(topology: Topology) -> None:
+    collector = collect.Collector("agt-host", ovsdb=None)
+    try:
+        collector.collect()
+        assert topology.router in collector.iptables.ran
+        assert topology.fip not in collector.iptables.ran, "no tables there: no process"
+        report: dict[str, Any] = dict(collector.collect(fresh=False))
+        assert topology.router not in collector.iptables.ran, "unchanged ruleset: cached text"
+        assert "SNAT" in namespace(report, topology.router)["iptables"]["nat"]
+
+        sh("ip", "netns", "exec", topology.router, "iptables", "-t", "nat", "-A", "PREROUTING", "-d",
+           "10.249.0.9/32", "-j", "DNAT", "--to-destination", "10.249.3.9")
+        report = dict(collector.collect(fresh=False))
+        assert topology.router in collector.iptables.ran, "the ruleset changed"
+        assert "DNAT --to-destination 10.249.3.9" in namespace(report, topology.router)["iptables"]["nat"]
+        collector.collect(fresh=False)
+        assert topology.router not in collector.iptables.ran
+        collector.collect(fresh=True)
+        assert topology.router in collector.iptables.ran, "a resync refreshes the counters"
+    finally:
+        collector.close()

@@ -117,7 +117,9 @@ class Collector:
     def _walk(self, fresh: bool) -> _Walk:
         with netlink.rtnl_socket() as root_sock:
             walk = _Walk(root=netlink.read_namespace(root_sock, None))
-            self._plan_iptables("-", self.root_fd, iptables.probe(), fresh)
+            root_inode = netlink.namespace_inode(self.root_fd)
+            walk.inodes.add(root_inode)  # so that forget_except() keeps the root's cached text
+            self._plan_iptables("-", self.root_fd, iptables.probe(), fresh, root_inode)
             for name in list_namespaces(self.netns_dir):
                 try:
                     self._visit(name, root_sock, walk, fresh)

@@ -175,15 +175,19 @@ class IptablesCollector:
     cache: dict[int, tuple[int, Iptables]] = field(default_factory=dict)  # ns inode -> (generation, text)
     results: dict[str, Iptables] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
-    spawned: int = 0
+    ran: list[str] = field(default_factory=list)  # keys iptables-save ran for in this collection
     _running: deque[_Running] = field(default_factory=deque)
     _pending_cache: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def spawned(self) -> int:
+        return len(self.ran)
 
     def begin(self) -> None:
         """Start a new collection: results and errors are per collection, the cache is not."""
         self.results = {}
         self.errors = []
-        self.spawned = 0
+        self.ran = []
         self._pending_cache = {}
 
     def plan(self, key: str, inode: int, found: Probe, fresh: bool) -> bool:
@@ -205,7 +209,7 @@ class IptablesCollector:
             self._finish(self._running.popleft())
         with entered(ns_fd, root_fd):
             process = subprocess.Popen(IPTABLES_SAVE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        self.spawned += 1
+        self.ran.append(key)
         self._running.append(_Running(key, process))
 
     def finish(self) -> dict[str, Iptables]:
