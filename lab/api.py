@@ -133,7 +133,7 @@ def _up(scenario: str) -> State:
     state = {
         "status": "up",
         "scenario": scenario,
-        "up_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "up_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "host": neutron.HOST,
         "region": keystone.REGION,
         "clouds_yaml": str(paths.CLOUDS_YAML),

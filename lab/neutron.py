@@ -154,7 +154,7 @@ enable_isolated_metadata = False
 
 {OVS_SECTION}"""
 
-UWSGI = f"""\
+UWSGI = """\
 [uwsgi]
 http-socket = 127.0.0.1:9696
 module = neutron.wsgi.api:application

@@ -8,6 +8,7 @@ too, so a recycled pid is never mistaken for a lab daemon.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -64,10 +65,8 @@ def pid_alive(pid: int) -> bool:
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def read_pid(name: str) -> int | None:
@@ -115,10 +114,8 @@ def start(d: Daemon) -> int:
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def group_members(sid: int) -> list[int]:
@@ -134,11 +131,14 @@ def stop(*names: str) -> None:
         _signal_group(pid, sig)
         deadline[name] = time.monotonic() + grace
     for name, pid in running.items():
-        if not wait_for(lambda: not group_members(pid), max(0.0, deadline[name] - time.monotonic())):
+        def gone(pid: int = pid) -> bool:
+            return not group_members(pid)
+
+        if not wait_for(gone, max(0.0, deadline[name] - time.monotonic())):
             # The OVS agent, for one, ignores SIGTERM for 20 s and more.
             log.info("%s did not stop in time: SIGKILL", name)
             _signal_group(pid, signal.SIGKILL)
-            wait_for(lambda: not group_members(pid), 10)
+            wait_for(gone, 10)
         _reap(pid)
     for name in names:
         (paths.RUN_DIR / f"{name}.pid").unlink(missing_ok=True)
@@ -225,10 +225,8 @@ def memory_bytes(pids: Sequence[int]) -> dict[str, int]:
 def kill_strays() -> None:
     """SIGKILL lab processes left after their daemons stopped (dnsmasq, privsep)."""
     for pid in lab_processes():
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     wait_for(lambda: not lab_processes(), 10)
 
 

@@ -86,7 +86,7 @@ def open_default_security_group(demo: rest.Client, project_id: str) -> Json:
     sg = _one(demo, "security-groups", name="default", project_id=project_id)
     if sg is None:
         raise RuntimeError("demo has no default security group")
-    wanted = [{"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}]
+    wanted: list[Json] = [{"protocol": "icmp"}, {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22}]
     rules = demo.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}&direction=ingress")
     have = {(r["protocol"], r["port_range_min"]) for r in rules["security_group_rules"]}
     for rule in wanted:
@@ -152,7 +152,7 @@ def build() -> dict[str, Any]:
     log.info("networks, router1 and security group ready")
     with ThreadPoolExecutor(max_workers=len(VMS)) as pool:
         # Plugging, binding and DHCP of one VM mostly wait: boot them side by side.
-        vms = dict(zip(VMS, pool.map(lambda name: boot_vm(admin, name, private, demo_id), VMS)))
+        vms = dict(zip(VMS, pool.map(lambda name: boot_vm(admin, name, private, demo_id), VMS), strict=True))
     log.info("VMs plugged and leased: %s", {n: v["ip"] for n, v in vms.items()})
     fip = associate_floating_ip(demo, public["id"], vms[FIP_VM]["port_id"])
     vms[FIP_VM]["floating_ip"] = fip["floating_ip_address"]

@@ -12,12 +12,11 @@ Usage: python -P neutron_db_init.py <database url>
 import sys
 
 import sqlalchemy as sa
+from neutron.db.migration.models import head  # noqa: F401  (imports every model)
+from neutron.db.models.securitygroup_default_rules import SecurityGroupDefaultRule
 from neutron_lib import constants
 from neutron_lib.db import model_base
 from sqlalchemy import orm
-
-from neutron.db.migration.models import head  # noqa: F401  (imports every model)
-from neutron.db.models.securitygroup_default_rules import SecurityGroupDefaultRule
 
 EGRESS = "Legacy default SG rule for egress traffic"
 INGRESS = "Legacy default SG rule for ingress traffic"
