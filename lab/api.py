@@ -9,18 +9,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import fcntl
 import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-from lab import database, firewall, install, keystone, netns, neutron, ovs, paths, procs, rabbitmq, rest
+from lab import database, firewall, install, keystone, netns, neutron, ovs, owner, paths, procs, rabbitmq, rest
 from lab import vm as vms
 from lab.scenarios import SCENARIOS
 
@@ -35,11 +34,17 @@ def daemon_names() -> list[str]:
     return names
 
 
-def read_state() -> State:
+def _read_json(path: Path) -> State:
     try:
-        return dict(json.loads(paths.STATE_FILE.read_text()))
+        return dict(json.loads(path.read_text()))
     except (OSError, ValueError):
         return {}
+
+
+def read_state() -> State:
+    """This checkout's state.json, or the running lab's when another checkout owns it."""
+    other = owner.foreign()
+    return _read_json((other or paths.LAB_DIR) / "state.json")
 
 
 def _write_state(state: State) -> None:
@@ -66,31 +71,46 @@ def _anything_running() -> bool:
     return bool(procs.daemon_pids()) or any(netns.LAB_NAMESPACE.match(n) for n in netns.list_namespaces())
 
 
-@contextlib.contextmanager
-def _exclusive() -> Iterator[None]:
-    """One up/down at a time across processes (a test session and a shell, say).
-
-    Without it a second `up` sees a half-started lab and takes it down.
-    """
-    paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
-    with open(paths.LAB_DIR / "lab.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def up(scenario: str = "allinone") -> State:
-    """Bring the lab up with `scenario` built; a no-op when it already is."""
-    with _exclusive():
+    """Bring the lab up with `scenario` built; a no-op when it already is.
+
+    When another checkout's lab runs on this machine, borrow it (no-op too).
+    """
+    with owner.exclusive():
+        other = owner.foreign()
+        if other is not None:
+            return _borrow(other, scenario)
+        owner.claim()
         return _up(scenario)
 
 
 def down() -> float:
-    """Remove everything the lab made (the virtualenvs, caches and logs stay). Returns seconds taken."""
-    with _exclusive():
-        return _down()
+    """Remove everything the lab made (the virtualenvs, caches and logs stay). Returns seconds taken.
+
+    Another checkout's lab is left alone: only this checkout's clouds.yaml goes.
+    """
+    with owner.exclusive():
+        other = owner.foreign()
+        if other is not None:
+            log.warning("the lab running here belongs to %s: not taking it down", other)
+            paths.CLOUDS_YAML.unlink(missing_ok=True)
+            return 0.0
+        elapsed = _down()
+        owner.release()
+        return elapsed
+
+
+def _borrow(other: Path, scenario: str) -> State:
+    state = _read_json(other / "state.json")
+    healthy = keystone.healthy() and neutron.api_answers()
+    if state.get("status") != "up" or state.get("scenario") != scenario or not healthy:
+        raise RuntimeError(
+            f"the lab of {other} runs here (status {state.get('status')}, scenario {state.get('scenario')}): "
+            f"take it down there first (python manage.py lab down)")
+    log.info("lab of %s already up with scenario %s: using it", other, scenario)
+    paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
+    keystone.write_clouds_yaml()  # this checkout's settings look for it under its own LAB_DIR
+    return {**state, "clouds_yaml": str(paths.CLOUDS_YAML), "owner": str(other)}
 
 
 def _up(scenario: str) -> State:
@@ -217,11 +237,13 @@ def leftovers() -> list[str]:
 
 def status() -> State:
     """state.json plus what runs now: daemons, agents, VM addresses, memory."""
+    other = owner.foreign()
     state = read_state()
-    running = procs.daemon_pids()
+    running = procs.daemon_pids(other / "run" if other else None)
     services = {name: {"pid": running.get(name), "alive": name in running} for name in daemon_names()}
     result: State = {
         **state,
+        "owner": str(other or paths.LAB_DIR),
         "status": state.get("status", "down"),
         "clouds_yaml": str(paths.CLOUDS_YAML) if paths.CLOUDS_YAML.exists() else None,
         "services": services,

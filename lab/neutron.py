@@ -181,12 +181,11 @@ def write_config() -> None:
 
 
 def create_schema() -> None:
-    """Schema from the models (see scripts/neutron_db_init.py), then stamp the heads."""
+    """Schema from the models and stamped heads (see scripts/neutron_db_init.py)."""
     if database.psql("SELECT 1 FROM pg_tables WHERE tablename = 'alembic_version'", db=database.DB_NAME).strip():
         return
     script = Path(__file__).parent / "scripts" / "neutron_db_init.py"
     procs.run([_bin("python"), "-P", str(script), database.URL])
-    procs.run([_bin("neutron-db-manage"), "--config-file", str(CONF), "stamp", "heads"])
 
 
 def _server_args() -> list[str]:

@@ -69,9 +69,9 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def read_pid(name: str) -> int | None:
+def read_pid(name: str, run_dir: Path | None = None) -> int | None:
     """Pid of a running lab daemon, or None (stale pidfiles do not count)."""
-    pidfile = paths.RUN_DIR / f"{name}.pid"
+    pidfile = (run_dir or paths.RUN_DIR) / f"{name}.pid"
     try:
         pid_s, started = pidfile.read_text().split()[:2]
     except (OSError, ValueError):
@@ -166,12 +166,13 @@ def _cmdline(pid: int) -> list[str]:
         return []
 
 
-def daemon_pids() -> dict[str, int]:
-    """Running lab daemons by name, from their pidfiles."""
-    if not paths.RUN_DIR.exists():
+def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
+    """Running lab daemons by name, from the pidfiles in `run_dir` (default: this lab's)."""
+    run_dir = run_dir or paths.RUN_DIR
+    if not run_dir.exists():
         return {}
-    names = [p.stem for p in paths.RUN_DIR.glob("*.pid")]
-    return {n: pid for n in sorted(names) if (pid := read_pid(n)) is not None}
+    names = [p.stem for p in run_dir.glob("*.pid")]
+    return {n: pid for n in sorted(names) if (pid := read_pid(n, run_dir)) is not None}
 
 
 # Programs the agents start that leave their session (dnsmasq daemonizes).
