@@ -79,11 +79,13 @@ class OvsdbReader:
                 present = [c for c in columns if c in schema_tables[table]["columns"]]
                 helper.register_columns(table, present)
             idl = _NotifyingIdl(self.remote, helper)
-            idl.on_change = self._changed
             conn = connection.Connection(idl, timeout=self.timeout)
             conn.start()
         except Exception as exc:  # ovsdbapp raises bare Exception and TimeoutException
             raise OvsUnavailable(f"ovsdb {self.remote}: {exc or type(exc).__name__}") from exc
+        # Only now: the initial load notifies every row, which is not a change
+        # (the report being built reads that load anyway).
+        idl.on_change = self._changed
         self._connection = conn
 
     def stop(self) -> None:
