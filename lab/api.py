@@ -228,6 +228,8 @@ def leftovers() -> list[str]:
               if netns.PORT_LINK.match(link) or link in (ovs.OUTSIDE_PORT, *ovs.LAB_BRIDGES)]
     if ovs.DB_SOCK.exists():
         found.append(f"socket {ovs.DB_SOCK}")
+    if owner.OWNER_FILE.exists():
+        found.append(f"file {owner.OWNER_FILE}")
     found += [f"process {pid}" for pid in procs.lab_processes()]
     found += [f"pidfile {name}" for name in procs.daemon_pids()]
     found += [f"iptables {line}" for line in firewall.neutron_rules()]
