@@ -29,9 +29,8 @@ State = dict[str, Any]
 
 
 def daemon_names() -> list[str]:
-    names = ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
-             *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons())]
-    return names
+    return ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
+            *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons())]
 
 
 def _read_json(path: Path) -> State:
@@ -140,9 +139,7 @@ def _up(scenario: str) -> State:
         neutron.start_server()
         lap("neutron_server")
         neutron.start_agents()
-        admin = rest.Client.login(neutron.API_URL, keystone.ADMIN.username, keystone.ADMIN.password,
-                                  keystone.ADMIN.project)
-        neutron.wait_agents_alive(admin)
+        neutron.wait_agents_alive(neutron.client(keystone.ADMIN))
         lap("agents")
         built = SCENARIOS[scenario]()
         lap("scenario")
@@ -180,13 +177,13 @@ def _start_services() -> None:
         database.start()
         neutron.create_schema()
 
-    paths.ensure_dirs()
-    neutron.write_config()
     def timed(fn: Callable[[], None], name: str) -> None:
         t0 = time.monotonic()
         fn()
         log.info("%s ready in %.1f s", name, time.monotonic() - t0)
 
+    paths.ensure_dirs()
+    neutron.write_config()
     starters = {"database": neutron_database, "rabbitmq": rabbitmq.start, "keystone": identity, "ovs": ovs.start}
     with ThreadPoolExecutor(max_workers=len(starters)) as pool:
         for f in [pool.submit(timed, fn, name) for name, fn in starters.items()]:
@@ -195,10 +192,9 @@ def _start_services() -> None:
 
 def _down() -> float:
     t0 = time.monotonic()
-    state = read_state()
     neutron.stop()
-    for name, v in state.get("vms", {}).items():
-        vms.unplug(name, v.get("port_id"))
+    # Deleting a VM's namespace ends its udhcpc and its veth pair; the qbr and
+    # qvb/qvo links go below with the other port-named links.
     for ns in netns.list_namespaces():
         if netns.LAB_NAMESPACE.match(ns):
             netns.delete(ns)
@@ -241,7 +237,8 @@ def status() -> State:
     """state.json plus what runs now: daemons, agents, VM addresses, memory."""
     other = owner.foreign()
     state = read_state()
-    running = procs.daemon_pids(other / "run" if other else None)
+    run_dir = other / "run" if other else None
+    running = procs.daemon_pids(run_dir)
     services = {name: {"pid": running.get(name), "alive": name in running} for name in daemon_names()}
     result: State = {
         **state,
@@ -251,7 +248,7 @@ def status() -> State:
         "services": services,
         "agents": _agents(),
         "vm_addresses": {name: vms.address(name) for name in state.get("vms", {})},
-        "memory_mb": {k: round(v / 2**20) for k, v in procs.memory_bytes(procs.lab_processes()).items()},
+        "memory_mb": {k: round(v / 2**20) for k, v in procs.memory_bytes(procs.lab_processes(run_dir)).items()},
     }
     return result
 
@@ -260,10 +257,8 @@ def _agents() -> list[dict[str, Any]]:
     if not neutron.api_answers():
         return []
     try:
-        admin = rest.Client.login(neutron.API_URL, keystone.ADMIN.username, keystone.ADMIN.password,
-                                  keystone.ADMIN.project)
         return [{"agent_type": a["agent_type"], "host": a["host"], "alive": a["alive"]}
-                for a in neutron.agents(admin)]
+                for a in neutron.agents(neutron.client(keystone.ADMIN))]
     except (rest.HttpError, OSError):
         return []
 

@@ -247,6 +247,11 @@ def start_agents() -> None:
         procs.start(d)
 
 
+def client(account: keystone.Account) -> rest.Client:
+    """A session on Neutron's API, scoped to the account's project."""
+    return rest.Client.login(API_URL, account.username, account.password, account.project)
+
+
 def agents(admin: rest.Client) -> list[rest.Json]:
     return list(admin.get("/v2.0/agents")["agents"])
 

@@ -179,13 +179,14 @@ def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
 _FORKED_PROGRAMS = {"dnsmasq", "privsep-helper", "udhcpc", "busybox"}
 
 
-def lab_processes() -> list[int]:
+def lab_processes(run_dir: Path | None = None) -> list[int]:
     """Every live process of the lab: the daemons' sessions, what they forked off, and children.
 
     Children count even when they left the session (postgres backends call setsid).
     """
-    sids = set(daemon_pids().values())
-    lab_dir = str(paths.LAB_DIR) + "/"
+    run_dir = run_dir or paths.RUN_DIR
+    sids = set(daemon_pids(run_dir).values())
+    lab_dir = str(run_dir.parent) + "/"
     parent: dict[int, int] = {}
     found: set[int] = set()
     for pid in all_pids():

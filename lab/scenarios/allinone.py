@@ -138,10 +138,8 @@ def associate_floating_ip(demo: rest.Client, public_id: str, port_id: str) -> Js
 
 
 def build() -> dict[str, Any]:
-    admin = rest.Client.login(neutron.API_URL, keystone.ADMIN.username, keystone.ADMIN.password,
-                              keystone.ADMIN.project)
-    demo = rest.Client.login(neutron.API_URL, keystone.DEMO.username, keystone.DEMO.password,
-                             keystone.DEMO.project)
+    admin = neutron.client(keystone.ADMIN)
+    demo = neutron.client(keystone.DEMO)
     projects = keystone.project_ids()
     demo_id = projects["demo"]
 
