@@ -69,7 +69,8 @@ class NamespacePrefix:
 
 # Device name prefixes; the rest of the name is the port (or router) id,
 # cut to fit the kernel's interface-name limit.
-DEVICE_PREFIXES: Final = ("tap", "qbr", "qvb", "qvo", "qr-", "qg-", "sg-", "fg-", "ha-", "rfp-", "fpr-")
+# ns- is the namespace side of a DHCP port plugged with ovs_use_veth (its br-int side is tap...).
+DEVICE_PREFIXES: Final = ("tap", "qbr", "qvb", "qvo", "qr-", "qg-", "sg-", "fg-", "ha-", "ns-", "rfp-", "fpr-")
 ROUTER_DEVICE_PREFIXES: Final = ("rfp-", "fpr-")
 ID_PREFIX_LEN: Final = 11
 
@@ -83,6 +84,7 @@ DEVICE_ROLE: Final = {
     "sg-": "sg",
     "fg-": "fg",
     "ha-": "ha",
+    "ns-": "ns",
     "rfp-": "rfp",
     "fpr-": "fpr",
 }
