@@ -62,16 +62,17 @@ def test_it_reports_on_namespace_link_address_and_nat_changes(running: Running) 
     name = f"agtw{SUFFIX}"
     running.wait_for(lambda r: True)  # the start report
     try:
+        # interval=300: any report within seconds was caused by an event
+        # (the lab's own changes may be folded into the same report).
         sh("ip", "netns", "add", name)
-        _, trigger = running.wait_for(lambda r: namespace(r, name) is not None)
-        assert "netns" in trigger
+        running.wait_for(lambda r: namespace(r, name) is not None)
 
         # An address inside the namespace: no root-namespace event at all.
         sh("ip", "-n", name, "addr", "add", "10.249.7.1/32", "dev", "lo")
         _, trigger = running.wait_for(
             lambda r: any("10.249.7.1/32" in i["addresses"] for i in (namespace(r, name) or {}).get("interfaces", []))
         )
-        assert trigger == "netlink"
+        assert "netlink" in trigger
 
         # A DNAT rule like a floating IP's: an nf_tables event, and the
         # iptables text cache must not hide it.
