@@ -129,6 +129,13 @@ def test_it_skips_namespaces_that_vanish_mid_collection(
     assert not Path("/run/netns", missing).exists()
 
 
+def test_a_node_without_any_namespace_directory_reports_none(tmp_path: Path) -> None:
+    needs_root()
+    report = collect_dict(ovsdb=None, netns_dir=tmp_path / "netns")
+    assert report["namespaces"] == [] and report["interfaces"]
+    assert not (tmp_path / "netns").exists()
+
+
 def test_it_skips_a_file_that_is_not_a_namespace(tmp_path: Path) -> None:
     # What `ip netns add` leaves for an instant (file created, not yet mounted)
     # or a crashed agent leaves for good.

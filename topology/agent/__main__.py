@@ -21,7 +21,7 @@ from typing import Any
 from topology.agent.collect import DEFAULT_NETNS_DIR, Collector
 from topology.agent.ovs import DEFAULT_REMOTE
 from topology.agent.send import DEFAULT_URL, ReportRejected, SendFailed, Target, post_report
-from topology.agent.watch import Watcher
+from topology.agent.watch import Sink, Watcher
 from topology.report import Report
 
 LOG = logging.getLogger("topology.agent")
@@ -79,7 +79,7 @@ def print_report(report: Report, trigger: str) -> None:
     sys.stdout.flush()
 
 
-def make_sender(target: Target, attempts: int) -> Any:
+def make_sender(target: Target, attempts: int) -> Sink:
     def send(report: Report, trigger: str) -> None:
         answer = post_report(dict(report), target, attempts=attempts)
         extra: dict[str, Any] = dict(report)
