@@ -63,7 +63,7 @@ TEMPLATES = [
 DATABASES = {"default": parse_database_url(env("DATABASE_URL"), BASE_DIR)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not memory: browser tests run daphne and Celery in other processes on the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env("DASHBOARD_TEST_DB", str(VAR_DIR / "test-db.sqlite3"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
