@@ -28,9 +28,12 @@ log = logging.getLogger(__name__)
 State = dict[str, Any]
 
 
-def daemon_names() -> list[str]:
+def daemon_names(state: State | None = None) -> list[str]:
+    """The lab's daemons, and the VMs' DHCP clients when `state` has VMs."""
+    vm_names = (state or {}).get("vms", {})
     return ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
-            *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons())]
+            *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons()),
+            *(vms.dhcp_client(name).name for name in vm_names)]
 
 
 def _read_json(path: Path) -> State:
@@ -59,7 +62,7 @@ def is_up(scenario: str = "allinone") -> bool:
     if state.get("status") != "up" or state.get("scenario") != scenario:
         return False
     running = procs.daemon_pids()
-    if any(name not in running for name in daemon_names()):
+    if any(name not in running for name in daemon_names(state)):
         return False
     if not (keystone.healthy() and neutron.api_answers()):
         return False
@@ -239,7 +242,7 @@ def status() -> State:
     state = read_state()
     run_dir = other / "run" if other else None
     running = procs.daemon_pids(run_dir)
-    services = {name: {"pid": running.get(name), "alive": name in running} for name in daemon_names()}
+    services = {name: {"pid": running.get(name), "alive": name in running} for name in daemon_names(state)}
     result: State = {
         **state,
         "owner": str(other or paths.LAB_DIR),
