@@ -135,6 +135,7 @@ def _up(scenario: str) -> State:
 
     install.install()
     lap("install")
+    _rotate_logs()
     _write_state({"status": "starting", "scenario": scenario})
     try:
         _start_services()
@@ -166,6 +167,12 @@ def _up(scenario: str) -> State:
     _write_state(state)
     log.info("lab up with scenario %s in %.1f s", scenario, timings["total"])
     return state
+
+
+def _rotate_logs() -> None:
+    """Keep the previous run's logs as *.log.1, so a fresh run starts with clean ones."""
+    for f in paths.LOG_DIR.glob("*.log"):
+        f.replace(f.with_suffix(".log.1"))
 
 
 def _start_services() -> None:

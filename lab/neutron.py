@@ -97,7 +97,7 @@ lock_path = {STATE_PATH / 'lock'}
 ML2 = """\
 [ml2]
 type_drivers = flat,vlan,vxlan
-tenant_network_types = vxlan
+project_network_types = vxlan
 mechanism_drivers = openvswitch
 extension_drivers = port_security
 
