@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 from dashboard.auth import Caller, IsCloudAdmin
 from topology import services
 from topology.models import CloudSnapshot, HostReport
+from topology.path import PathError, explain, redact_path, visible_endpoints
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
@@ -178,3 +180,53 @@ class AgentReportView(APIView):
 
 def rejected(reasons: list[str]) -> Response:
     return Response({"detail": "report rejected: " + "; ".join(reasons[:5]), "reasons": reasons}, status=400)
+
+
+class StoredReports(Mapping[str, dict[str, Any]]):
+    """Hosts' latest reports, read from the database only for the hosts a walk visits."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, dict[str, Any] | None] = {}
+
+    def __getitem__(self, host: str) -> dict[str, Any]:
+        if host not in self.cache:
+            row = HostReport.objects.filter(host=host).only("report").first()
+            self.cache[host] = row.report if row else None
+        report = self.cache[host]
+        if report is None:
+            raise KeyError(host)
+        return report
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(HostReport.objects.values_list("host", flat=True))
+
+    def __len__(self) -> int:
+        return HostReport.objects.count()
+
+
+class PathView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:) or IP"),
+            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:) or IP"),
+            OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+        summary="Explain the path of a packet from src to dst, hop by hop",
+    )
+    def get(self, request: Request) -> Response:
+        src, dst = request.query_params.get("src", "").strip(), request.query_params.get("dst", "").strip()
+        if not src or not dst:
+            return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
+        state = services.graph_state()
+        scope = caller_of(request).scope
+        try:
+            if scope is not None:
+                visible = scope_graph(state.graph, "full", scope)
+                src, dst = visible_endpoints(visible, src, dst)
+            result = explain(state.graph, StoredReports(), src, dst, request.query_params.get("probe", "icmp"))
+        except PathError as exc:
+            return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
+        if scope is not None:
+            result = redact_path(result, {n["id"] for n in visible["nodes"]})
+        return Response({"revision": state.revision, **result})

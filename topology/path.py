@@ -1044,3 +1044,36 @@ def verdict(walk: Walk) -> str:
     if any(h.status == "unknown" for h in walk.hops):
         return "unknown"
     return "ok"
+
+
+# --------------------------------------------------------------------------- tenants
+
+
+def visible_endpoints(visible: Mapping[str, list[Any]], src: str, dst: str) -> tuple[str, str]:
+    """Resolve a tenant's endpoints in what the tenant may see: another project's port is "not found"."""
+    topo = Topo(visible, {})
+    source = resolve(topo, src)
+    target = resolve(topo, dst, near=source)
+    return endpoint_text(source), endpoint_text(target)
+
+
+def endpoint_text(endpoint: Endpoint) -> str:
+    return endpoint.ip or "" if endpoint.kind == "outside" else endpoint.node
+
+
+INFRASTRUCTURE = (NodeKind.HOST, NodeKind.BRIDGE)
+
+
+def redact_path(result: JsonDict, visible: set[str]) -> JsonDict:
+    """Hops through what a tenant may not see keep what the hop does, never whose it is."""
+    hops = []
+    for hop in result["hops"]:
+        node = hop["node"]
+        if not node or node in visible:
+            hops.append(hop)
+            continue
+        kind = node.split(":", 1)[0]
+        hops.append({**hop, "node": node if kind in INFRASTRUCTURE or kind == "network" else "",
+                     "evidence": "", "flows": []})
+    problems = [{**p, "node": p["node"] if p["node"] in visible else None} for p in result["problems"]]
+    return {**result, "hops": hops, "problems": problems}

@@ -7,6 +7,7 @@ urlpatterns = [
     path("topology/", api.TopologyView.as_view(), name="api-topology"),
     path("topology/refresh/", api.RefreshView.as_view(), name="api-topology-refresh"),
     path("status/", api.StatusView.as_view(), name="api-status"),
+    path("path/", api.PathView.as_view(), name="api-path"),
     path("agents/report/", api.AgentReportView.as_view(), name="api-agent-report"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]
