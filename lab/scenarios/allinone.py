@@ -116,8 +116,8 @@ def wait_port_active(admin: rest.Client, port_id: str, timeout: float = 60) -> N
         raise RuntimeError(f"port {port_id} not ACTIVE after {timeout:.0f} s")
 
 
-def boot_vm(admin: rest.Client, name: str, net: Json, project_id: str) -> Json:
-    port = vm_port(admin, name, net["id"], project_id)
+def boot_vm(admin: rest.Client, name: str, port: Json, net: Json) -> Json:
+    """Plug the VM on its port, wait for the binding to go ACTIVE, then lease its address."""
     vm.plug(name, port["id"], port["mac_address"], port["device_id"], net["mtu"])
     wait_port_active(admin, port["id"])
     ip = vm.dhcp(name, timeout=90)
@@ -148,12 +148,16 @@ def build() -> dict[str, Any]:
     private, private_subnet, router = demo_network(demo, public["id"])
     sg = open_default_security_group(demo, demo_id)
     log.info("networks, router1 and security group ready")
+    ports = {name: vm_port(admin, name, private["id"], demo_id) for name in VMS}
+    # Associated before the VMs boot, the L3 agent sets up the floating IP's
+    # NAT while the VMs are plugged and leased.
+    fip = associate_floating_ip(demo, public["id"], ports[FIP_VM]["id"])
     with ThreadPoolExecutor(max_workers=len(VMS)) as pool:
         # Plugging, binding and DHCP of one VM mostly wait: boot them side by side.
-        vms = dict(zip(VMS, pool.map(lambda name: boot_vm(admin, name, private, demo_id), VMS), strict=True))
-    log.info("VMs plugged and leased: %s", {n: v["ip"] for n, v in vms.items()})
-    fip = associate_floating_ip(demo, public["id"], vms[FIP_VM]["port_id"])
+        booted = pool.map(lambda name: boot_vm(admin, name, ports[name], private), VMS)
+        vms = dict(zip(VMS, booted, strict=True))
     vms[FIP_VM]["floating_ip"] = fip["floating_ip_address"]
+    log.info("VMs plugged and leased: %s", {n: v["ip"] for n, v in vms.items()})
 
     # Routing is not ready when the ports turn ACTIVE: poll, never a fixed sleep.
     if not vm.ping(vm.namespace(FIP_VM), ovs.OUTSIDE_IP, timeout=120):
