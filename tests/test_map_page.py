@@ -1,0 +1,80 @@
+"""The map page in real headless Chromium, on the synthetic cloud (no lab needed).
+
+Daphne serves the app (websockets through Channels and Redis); sessions are made directly in the
+test database, as the login view makes them, so these tests do not need Keystone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser import caller, chromium, daphne_server, off_loop, session_cookie, session_for, wait_drawn
+from tests.conftest import ARTIFACTS
+from tests.map_fixtures import project_of, publish_graph, synthetic_graph, with_network
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def server(transactional_db: None) -> Iterator[str]:
+    publish_graph(synthetic_graph())
+    with daphne_server(ARTIFACTS / "daphne-map-page.log") as url:
+        yield url
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+def open_map(browser: Any, url: str, who: Any, path: str = "/map/") -> Any:
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    context.add_cookies([session_cookie(session_for(who), url)])
+    page = context.new_page()
+    page.goto(url + path)
+    wait_drawn(page)
+    return page
+
+
+def test_it_draws_the_physical_and_logical_views(server: str, browser: Any) -> None:
+    page = open_map(browser, server, caller("admin", "admin-project", admin=True))
+    assert page.evaluate("window.neutronMap.view") == "physical"
+    assert page.locator("g.box.kind-host").count() == 2
+    assert page.locator("g.box.kind-bridge").count() >= 4
+    assert page.locator(".map-legend li").count() > 5
+    page.screenshot(path=str(ARTIFACTS / "map-synthetic-physical.png"))
+    page.click("#view-logical")
+    page.wait_for_function("window.neutronMap.view === 'logical' && document.querySelectorAll('g.box.kind-router').length == 2")
+    page.screenshot(path=str(ARTIFACTS / "map-synthetic-logical.png"))
+
+
+def test_it_applies_a_delta_and_keeps_positions(server: str, browser: Any) -> None:
+    page = open_map(browser, server, caller("admin", "admin-project", admin=True), "/map/#view=logical")
+    before = page.evaluate("window.neutronMap.positions()")
+    revision = page.evaluate("window.neutronMap.revision")
+    off_loop(publish_graph, with_network(synthetic_graph(), "new-net", "fresh-net", project_of(0)))
+    wait_drawn(page, revision + 1)
+    after = page.evaluate("window.neutronMap.positions()")
+    assert "network:new-net" in after
+    assert {k: after[k] for k in before} == before
+    assert page.locator("g.box[data-id='network:new-net'] text.box-label").text_content() == "fresh-net"
+
+
+def test_a_hostile_name_is_text(server: str, browser: Any) -> None:
+    page = open_map(browser, server, caller("admin", "admin-project", admin=True), "/map/#view=logical")
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    revision = page.evaluate("window.neutronMap.revision")
+    hostile = "<img src=x onerror=alert(1)>"
+    off_loop(publish_graph, with_network(synthetic_graph(), "evil", hostile, project_of(0)))
+    wait_drawn(page, revision + 1)
+    page.click("g.box[data-id='network:evil'] rect")
+    page.wait_for_timeout(300)
+    assert page.locator("g.box[data-id='network:evil'] text.box-label").text_content() == hostile
+    assert page.locator("#panel-body h2").text_content() == hostile
+    assert page.locator("img").count() == 0
+    assert dialogs == []
