@@ -16,7 +16,7 @@ from topology.kinds import EdgeKind
 
 
 def edges_of(graph: g.Graph, kind: str) -> set[tuple[str, str]]:
-    return {(e["source"], e["target"]) for e in graph.edges.values() if e["kind"] == kind}
+    return {(source, target) for source, target, edge_kind in graph.edges if edge_kind == kind}
 
 
 def vm_port(cloud: dict[str, Any], n: int = 0) -> dict[str, Any]:

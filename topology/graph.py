@@ -64,10 +64,14 @@ def iface_id(host: str, namespace: str | None, name: str) -> str:
 
 @dataclass
 class Graph:
-    """Nodes by id and edges by (source, target, kind): adding twice is harmless."""
+    """Nodes by id and edges as (source, target, kind) keys: adding twice is harmless.
+
+    Edges stay tuples while the join runs (hundreds of thousands of them on a big
+    cloud) and become the contract's dicts only in :meth:`to_dict`.
+    """
 
     nodes: dict[str, Node] = field(default_factory=dict)
-    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], None] = field(default_factory=dict)
 
     def add_node(
         self,
@@ -91,7 +95,7 @@ class Graph:
         return node
 
     def add_edge(self, source: str, target: str, kind: str) -> None:
-        self.edges[(source, target, kind)] = {"source": source, "target": target, "kind": kind}
+        self.edges[(source, target, kind)] = None
 
     def add_link(self, a: str, b: str, kind: str) -> None:
         """An undirected link (veth, patch, tunnel): stored once, source < target."""
@@ -104,7 +108,10 @@ class Graph:
             warnings.append(message)
 
     def to_dict(self) -> dict[str, list[Any]]:
-        return {"nodes": list(self.nodes.values()), "edges": list(self.edges.values())}
+        return {
+            "nodes": list(self.nodes.values()),
+            "edges": [{"source": s, "target": t, "kind": k} for s, t, k in self.edges],
+        }
 
 
 def edge_key(edge: Edge) -> tuple[str, str, str]:

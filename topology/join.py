@@ -596,8 +596,10 @@ def bind_ports(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, HostI
             qbr = index.linux_bridges.get(f"qbr{id11}")
             if qbr:
                 graph.add_edge(node_id, qbr, EdgeKind.BINDS)
-        for iface in bound:
-            describe_iface(graph, graph.nodes[iface], port)
+        if bound:
+            what, fixed = describe_port(graph, port)
+            for iface in bound:
+                describe_iface(graph.nodes[iface], port["id"], what, fixed)
         warn_unbound_port(graph, port, bound, indexes)
     for index in indexes.values():
         for iface_id_value, node_ids in index.by_iface_id.items():
@@ -615,33 +617,40 @@ def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes:
         graph.warn(node_id, f"ACTIVE and bound to {host}, but no device of it is on that host")
 
 
-def describe_iface(graph: g.Graph, node: g.Node, port: JsonDict) -> None:
-    """Say what an interface is in Neutron's terms, e.g. "qr- port of router1, 10.0.0.1/24"."""
-    attrs = node["attrs"]
-    role = attrs.get("role") or "device"
+OWNER_WORDS: dict[str, str] = {
+    DeviceOwner.DHCP: "DHCP port",
+    DeviceOwner.ROUTER_GATEWAY: "gateway port",
+    DeviceOwner.ROUTER_SNAT: "SNAT port",
+    DeviceOwner.FIP_AGENT_GATEWAY: "floating IP agent gateway port",
+    DeviceOwner.ROUTER_HA_INTERFACE: "HA port",
+}
+
+
+def describe_port(graph: g.Graph, port: JsonDict) -> tuple[str, str]:
+    """What a port is ("interface of router router1") and its fixed IPs, said once per port."""
     owner = port.get("device_owner") or ""
-    what = {
-        DeviceOwner.DHCP: "DHCP port",
-        DeviceOwner.ROUTER_GATEWAY: "gateway port",
-        DeviceOwner.ROUTER_SNAT: "SNAT port",
-        DeviceOwner.FIP_AGENT_GATEWAY: "floating IP agent gateway port",
-        DeviceOwner.ROUTER_HA_INTERFACE: "HA port",
-    }.get(owner)
+    what = OWNER_WORDS.get(owner)
     if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
         what = "interface"
     if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
         what = "VM port"
     router = graph.nodes.get(g.router_id(port.get("device_id") or ""))
     of = f" of router {router['label']}" if router else ""
-    addresses = ", ".join(attrs.get("addresses") or []) or ", ".join(
-        ip["ip_address"] for ip in port.get("fixed_ips") or []
-    )
-    text = f"{role} {what or 'port'}{of}"
+    fixed = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips") or [])
+    return f"{what or 'port'}{of}", fixed
+
+
+def describe_iface(node: g.Node, port_uuid: str, what: str, fixed: str) -> None:
+    """Say what an interface is in Neutron's terms, e.g. "qr interface of router router1, 10.0.0.1/24"."""
+    attrs = node["attrs"]
+    text = f"{attrs.get('role') or 'device'} {what}"
     if attrs.get("tag") is not None:
         text += f", VLAN tag {attrs['tag']}"
+    # A device inside a namespace carries the port's address; one on a bridge only a link-local one.
+    addresses = ", ".join(a for a in attrs.get("addresses") or [] if not a.startswith("fe80:")) or fixed
     if addresses:
         text += f", {addresses}"
-    attrs["port_id"] = port["id"]
+    attrs["port_id"] = port_uuid
     attrs["describe"] = text
 
 
@@ -694,7 +703,7 @@ def bind_vm_namespace(
 
 def warn_routers_without_namespace(graph: g.Graph, cloud: CloudSnapshot) -> None:
     bound = {
-        e["source"] for e in graph.edges.values() if e["kind"] == EdgeKind.BINDS and e["target"].startswith("netns:")
+        source for source, target, kind in graph.edges if kind == EdgeKind.BINDS and target.startswith("netns:")
     }
     for router in cloud.get("routers", []):
         node_id = g.router_id(router["id"])
