@@ -82,6 +82,9 @@ def up(scenario: str = "allinone") -> State:
         other = owner.foreign()
         if other is not None:
             return _borrow(other, scenario)
+        gone = owner.stale()
+        if gone is not None:
+            _kill_orphans(gone)
         owner.claim()
         return _up(scenario)
 
@@ -100,6 +103,14 @@ def down() -> float:
         elapsed = _down()
         owner.release()
         return elapsed
+
+
+def _kill_orphans(gone: Path) -> None:
+    """A checkout whose lab ran here was deleted with its lab up: end what it left running."""
+    epmd = ("epmd", "-port", str(rabbitmq.EPMD_PORT))
+    killed = procs.kill_orphans(gone, markers=[epmd])
+    if killed:
+        log.warning("killed %d processes of the lab of %s, which is gone", len(killed), gone)
 
 
 def _borrow(other: Path, scenario: str) -> State:

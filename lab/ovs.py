@@ -49,7 +49,9 @@ def daemons() -> list[Daemon]:
         ),
         Daemon(
             name="ovs-vswitchd",
-            argv=["ovs-vswitchd", OVSDB_CONNECTION, "--pidfile", "--disable-system"],
+            # Its log file names the lab dir on its command line (see procs.kill_orphans).
+            argv=["ovs-vswitchd", OVSDB_CONNECTION, "--pidfile", "--disable-system",
+                  f"--log-file={paths.LOG_DIR / 'ovs-vswitchd.vlog'}", "-vconsole:off"],
         ),
     ]
 

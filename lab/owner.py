@@ -55,6 +55,14 @@ def foreign() -> Path | None:
     return None  # stale record: that lab is gone
 
 
+def stale() -> Path | None:
+    """LAB_DIR of another checkout recorded as running a lab that is gone (or its dir is)."""
+    owner = current()
+    if owner is None or owner == paths.LAB_DIR or foreign() is not None:
+        return None
+    return owner
+
+
 def claim() -> None:
     OWNER_FILE.write_text(f"{paths.LAB_DIR}\n")
 

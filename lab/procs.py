@@ -209,6 +209,35 @@ def lab_processes(run_dir: Path | None = None) -> list[int]:
     return sorted(found)
 
 
+def kill_orphans(lab_dir: Path, markers: Sequence[Sequence[str]] = ()) -> list[int]:
+    """SIGKILL what a vanished lab left running: processes naming `lab_dir` on their
+    command line, or whose argv contains one of `markers` (e.g. epmd on the lab's
+    port), with their sessions and children. Returns the pids killed."""
+    prefix = str(lab_dir) + "/"
+    parent: dict[int, int] = {}
+    session: dict[int, int] = {}
+    roots: set[int] = set()
+    for pid in all_pids():
+        f = _stat_fields(pid)
+        if f is None or f[0] in ("Z", "X") or pid == os.getpid():
+            continue
+        parent[pid], session[pid] = int(f[1]), int(f[3])
+        argv = _cmdline(pid)
+        if any(prefix in a for a in argv) or any(all(m in argv for m in marker) for marker in markers):
+            roots.add(pid)
+    doomed = set(roots) | {pid for pid, sid in session.items() if sid in roots}
+    grew = True
+    while grew:
+        children = {pid for pid, ppid in parent.items() if ppid in doomed} - doomed
+        doomed |= children
+        grew = bool(children)
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in doomed), 10)
+    return sorted(doomed)
+
+
 def memory_bytes(pids: Sequence[int]) -> dict[str, int]:
     """Sum of RSS (shared pages counted in every process) and of PSS (shared pages split)."""
     rss = pss = 0

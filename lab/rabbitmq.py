@@ -2,8 +2,10 @@
 
 The Debian wrapper would switch to the rabbitmq user and its home; the lab
 runs the server script as root with HOME in the lab dir, so the Erlang
-cookie and Mnesia live there too. epmd is started first, bound to loopback,
-so the server does not spawn one listening on every interface.
+cookie and Mnesia live there too. epmd is started first, bound to loopback
+and on a port of the lab's own (4370, not 4369), so the server does not spawn
+one listening on every interface and no other Erlang program's epmd is in
+the way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from lab.procs import Daemon
 HOST = "127.0.0.1"
 PORT = 5672
 TRANSPORT_URL = f"rabbit://guest:guest@{HOST}:{PORT}/"
+EPMD_PORT = 4370
 SBIN = "/usr/lib/rabbitmq/bin"
 
 DATA_DIR = paths.RUN_DIR / "rabbitmq"
@@ -35,6 +38,7 @@ def env() -> dict[str, str]:
         "RABBITMQ_NODE_PORT": str(PORT),
         "RABBITMQ_DIST_PORT": "25672",
         "ERL_EPMD_ADDRESS": HOST,
+        "ERL_EPMD_PORT": str(EPMD_PORT),
         "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": _DIST_LOOPBACK,
         "RABBITMQ_CTL_ERL_ARGS": _DIST_LOOPBACK,
         "RABBITMQ_MNESIA_BASE": str(DATA_DIR / "mnesia"),
@@ -59,7 +63,7 @@ def write_config() -> None:
 
 def daemons() -> list[Daemon]:
     return [
-        Daemon(name="epmd", argv=["epmd", "-address", HOST], env=env()),
+        Daemon(name="epmd", argv=["epmd", "-address", HOST, "-port", str(EPMD_PORT)], env=env()),
         Daemon(name="rabbitmq", argv=[f"{SBIN}/rabbitmq-server"], env=env(), cwd=DATA_DIR, stop_grace=20),
     ]
 
