@@ -6,8 +6,10 @@ from typing import Any
 
 from django.urls import path
 
+from tasks.consumers import JobsConsumer
 from topology.consumers import TopologyConsumer
 
 websocket_urlpatterns: list[Any] = [
     path("ws/topology/", TopologyConsumer.as_asgi()),
+    path("ws/jobs/", JobsConsumer.as_asgi()),
 ]

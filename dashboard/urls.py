@@ -1,6 +1,7 @@
 from django.urls import include, path
 
 from dashboard import views
+from tasks import views as tasks_views
 from topology import views as topology_views
 
 urlpatterns = [
@@ -9,5 +10,9 @@ urlpatterns = [
     path("logout/", views.logout, name="logout"),
     path("map/", topology_views.topology_map, name="map"),
     path("project/", views.switch_project, name="switch-project"),
+    path("floating-ips/", tasks_views.floating_ips, name="floating-ips"),
+    path("routers/", tasks_views.routers, name="routers"),
+    path("jobs/", tasks_views.jobs, name="jobs"),
     path("api/v1/", include("topology.urls")),
+    path("api/v1/", include("tasks.urls")),
 ]

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
+
+from celery import Task, shared_task
+
+from tasks.actions import TransientCloudError
 
 
 @shared_task(name="tasks.ping")
@@ -19,3 +23,38 @@ def refresh_cloud() -> int:
 
     refresh()
     return graph_state().revision
+
+
+class JobTask(Task):
+    """Fails the Job row when the task gives up (retries exhausted, or an unexpected error)."""
+
+    def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   einfo: Any) -> None:
+        from tasks.jobs import finish
+        from tasks.models import JobState
+
+        job_id = args[0] if args else kwargs.get("job_id")
+        if job_id is not None:
+            finish(int(job_id), JobState.FAILED, f"gave up: {exc}")
+
+
+@shared_task(
+    bind=True,
+    base=JobTask,
+    name="tasks.run_job",
+    ignore_result=True,
+    # The job's own idempotence makes a second delivery harmless; these make sure there is one
+    # after a worker dies mid-job (the message is acknowledged only when the task returns).
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(TransientCloudError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=6,
+)
+def run_job(self: Task, job_id: int) -> None:
+    """Run the action of Job ``job_id`` (the message carries the id only, never a token)."""
+    from tasks.jobs import run
+
+    run(job_id)

@@ -1,0 +1,77 @@
+"""Pages of the actions: Floating IPs, Routers, Jobs (with the audit log).
+
+Each page is a shell; its script (static/js/<page>.js) reads the REST API and
+follows ``/ws/jobs/``. Only the actions the caller's role can perform are
+offered (``abilities``); the API refuses the others anyway.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from dashboard.auth import Caller
+from dashboard.views import login_required, page_context
+
+# Keystone roles that may write in a project under Neutron's default policy (reader may not).
+WRITER_ROLES = frozenset({"member", "admin"})
+
+
+def can_act(caller: Caller) -> bool:
+    return caller.project_id is not None and bool(WRITER_ROLES & set(caller.roles))
+
+
+def abilities(caller: Caller) -> dict[str, bool]:
+    """What the page offers: Neutron's default policy for the caller's role."""
+    writer = can_act(caller)
+    return {
+        "allocate": writer,
+        "associate": writer,
+        "disassociate": writer,
+        "release": writer,
+        "gateway": writer,
+        "enable_snat": writer and caller.is_admin,  # members may give network_id only
+        "interfaces": writer,
+        "all_projects": caller.is_admin,
+    }
+
+
+def page_config(caller: Caller) -> dict[str, Any]:
+    """What the page scripts need (rendered with json_script: no user string reaches HTML unescaped)."""
+    return {
+        "api": {
+            "floatingIps": reverse("api-floating-ips"),
+            "routers": reverse("api-routers"),
+            "jobs": reverse("api-jobs"),
+            "audit": reverse("api-audit"),
+            "path": reverse("api-path"),
+        },
+        "ws": "/ws/jobs/",
+        "can": abilities(caller),
+        "projectId": caller.project_id,
+    }
+
+
+def page(template: str, request: HttpRequest, caller: Caller) -> HttpResponse:
+    return render(request, template, page_context(request, caller, page_config=page_config(caller)))
+
+
+@login_required
+@ensure_csrf_cookie
+def floating_ips(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return page("fips.html", request, caller)
+
+
+@login_required
+@ensure_csrf_cookie
+def routers(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return page("routers.html", request, caller)
+
+
+@login_required
+def jobs(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return page("jobs.html", request, caller)
