@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tasks.targets import fip_targets, find_target
+from tasks.targets import find_target, fip_targets
 from topology.kinds import DeviceOwner
 
 PUBLIC = "net-public"
@@ -41,8 +41,9 @@ def test_it_counts_every_router_interface_owner(owner: str) -> None:
 
 
 def test_it_lists_an_unreachable_port_with_the_reason() -> None:
-    targets = fip_targets(FIP, [port("vm1", "sub-a", "10.0.0.5"), port("vm2", "sub-b", "10.9.0.5", network="net-b")],
-                          SUBNETS, [router("r1")], [port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE, device="r1")])
+    ports = [port("vm1", "sub-a", "10.0.0.5"), port("vm2", "sub-b", "10.9.0.5", network="net-b")]
+    interface = port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE, device="r1")
+    targets = fip_targets(FIP, ports, SUBNETS, [router("r1")], [interface])
     assert [t.port_id for t in targets] == ["vm1", "vm2"]  # reachable first
     unreachable = targets[1]
     assert not unreachable.reachable
@@ -66,7 +67,8 @@ def test_it_never_lists_other_projects_ports_or_neutrons_own() -> None:
 
 def test_each_fixed_ip_is_its_own_target_and_ipv6_has_a_reason() -> None:
     multi = port("vm1", "sub-a", "10.0.0.5")
-    multi["fixed_ips"] += [{"subnet_id": "sub-a", "ip_address": "10.0.0.6"}, {"subnet_id": "sub-v6", "ip_address": "fd00::5"}]
+    multi["fixed_ips"] += [{"subnet_id": "sub-a", "ip_address": "10.0.0.6"},
+                           {"subnet_id": "sub-v6", "ip_address": "fd00::5"}]
     ri = port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, device="r1")
     targets = fip_targets(FIP, [multi], SUBNETS, [router("r1")], [ri])
     assert [(t.fixed_ip, t.reachable) for t in targets] == [("10.0.0.5", True), ("10.0.0.6", True), ("fd00::5", False)]
