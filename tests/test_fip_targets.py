@@ -73,7 +73,8 @@ def test_each_fixed_ip_is_its_own_target_and_ipv6_has_a_reason() -> None:
     targets = fip_targets(FIP, [multi], SUBNETS, [router("r1")], [ri])
     assert [(t.fixed_ip, t.reachable) for t in targets] == [("10.0.0.5", True), ("10.0.0.6", True), ("fd00::5", False)]
     assert "IPv6" in targets[2].reason
-    assert find_target(targets, "vm1", None) is not None and find_target(targets, "vm1", None).fixed_ip == "10.0.0.5"
+    first = find_target(targets, "vm1", None)
+    assert first is not None and first.fixed_ip == "10.0.0.5"
     assert find_target(targets, "vm1", "10.0.0.6").fixed_ip == "10.0.0.6"  # type: ignore[union-attr]
     assert find_target(targets, "vm1", "10.0.0.99") is None
     assert find_target(targets, "nope", None) is None

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 
 DEMO = caller("demo", "p-demo")
 ALT = caller("alt", "p-alt")
-BODY = {"token": {"catalog": []}}
+BODY: dict[str, Any] = {"token": {"catalog": []}}
 
 
 @pytest.fixture
@@ -200,7 +200,7 @@ def test_the_actor_sees_progress_and_others_see_nothing(queued: list[int], monke
     async def run() -> None:
         demo_ws, alt_ws = await connect(demo_key), await connect(alt_key)
         await database_sync_to_async(jobs.run)(job.pk)
-        states = []
+        states: list[str] = []
         while not states or states[-1] != "succeeded":
             message = await demo_ws.receive_json_from(5)
             assert message["type"] == "job.update" and message["job"]["id"] == job.pk
