@@ -247,7 +247,7 @@ def leftovers() -> list[str]:
         found.append(f"socket {ovs.DB_SOCK}")
     if owner.OWNER_FILE.exists():
         found.append(f"file {owner.OWNER_FILE}")
-    found += [f"process {pid}" for pid in procs.lab_processes()]
+    found += [f"process {pid}" for pid in [*procs.lab_processes(), *rabbitmq.stray_epmds()]]
     found += [f"pidfile {name}" for name in procs.daemon_pids()]
     found += [f"iptables {line}" for line in firewall.neutron_rules()]
     found += [f"ipset {name}" for name in firewall.neutron_ipsets()]

@@ -159,11 +159,27 @@ def all_pids() -> list[int]:
     return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
-def _cmdline(pid: int) -> list[str]:
+def cmdline(pid: int) -> list[str]:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except OSError:
         return []
+
+
+def environ(pid: int) -> dict[str, str]:
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except OSError:
+        return {}
+    return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
+
+
+def kill(pids: Sequence[int]) -> None:
+    """SIGKILL `pids` and wait until they are gone."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(pid_alive(p) for p in pids), 10)
 
 
 def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
@@ -197,7 +213,7 @@ def lab_processes(run_dir: Path | None = None) -> list[int]:
         if int(f[3]) in sids:
             found.add(pid)
             continue
-        argv = _cmdline(pid)
+        argv = cmdline(pid)
         programs = {os.path.basename(a) for a in argv[:2]}
         if programs & _FORKED_PROGRAMS and any(lab_dir in a for a in argv):
             found.add(pid)
@@ -222,7 +238,7 @@ def kill_orphans(lab_dir: Path, markers: Sequence[Sequence[str]] = ()) -> list[i
         if f is None or f[0] in ("Z", "X") or pid == os.getpid():
             continue
         parent[pid], session[pid] = int(f[1]), int(f[3])
-        argv = _cmdline(pid)
+        argv = cmdline(pid)
         if any(prefix in a for a in argv) or any(all(m in argv for m in marker) for marker in markers):
             roots.add(pid)
     doomed = set(roots) | {pid for pid, sid in session.items() if sid in roots}
@@ -231,10 +247,7 @@ def kill_orphans(lab_dir: Path, markers: Sequence[Sequence[str]] = ()) -> list[i
         children = {pid for pid, ppid in parent.items() if ppid in doomed} - doomed
         doomed |= children
         grew = bool(children)
-    for pid in doomed:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not any(pid_alive(p) for p in doomed), 10)
+    kill(sorted(doomed))
     return sorted(doomed)
 
 
@@ -255,10 +268,7 @@ def memory_bytes(pids: Sequence[int]) -> dict[str, int]:
 
 def kill_strays() -> None:
     """SIGKILL lab processes left after their daemons stopped (dnsmasq, privsep)."""
-    for pid in lab_processes():
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    wait_for(lambda: not lab_processes(), 10)
+    kill(lab_processes())
 
 
 def run(argv: Sequence[str], check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:

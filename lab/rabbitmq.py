@@ -76,10 +76,41 @@ def accepting() -> bool:
         return False
 
 
+def _epmd_accepting() -> bool:
+    try:
+        with socket.create_connection((HOST, EPMD_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def stray_epmds() -> list[int]:
+    """epmd processes on the lab's port that the lab did not start.
+
+    An Erlang VM or CLI that finds no epmd starts `epmd -daemon` itself (port
+    from ERL_EPMD_PORT); if it wins the port, the lab's own epmd exits.
+    """
+    ours = procs.read_pid("epmd")
+    port = str(EPMD_PORT)
+    strays = []
+    for pid in procs.all_pids():
+        argv = procs.cmdline(pid)
+        if pid == ours or not argv or os.path.basename(argv[0]) != "epmd":
+            continue
+        if port in argv or procs.environ(pid).get("ERL_EPMD_PORT") == port:
+            strays.append(pid)
+    return strays
+
+
 def start() -> None:
     write_config()
-    for d in daemons():
-        procs.start(d)
+    procs.kill(stray_epmds())
+    epmd, server = daemons()
+    procs.start(epmd)
+    # The server must find epmd listening, or it spawns one of its own.
+    if not procs.wait_for(_epmd_accepting, 10):
+        raise RuntimeError(f"epmd did not listen on {HOST}:{EPMD_PORT}; see {epmd.logfile}")
+    procs.start(server)
     if not procs.wait_for(accepting, 90, interval=0.5):
         raise RuntimeError(f"rabbitmq did not start; see {paths.LOG_DIR / 'rabbitmq.log'}")
 
@@ -109,6 +140,7 @@ def queues_consumed(names: Sequence[str]) -> bool:
 def stop() -> None:
     procs.stop("rabbitmq")
     procs.stop("epmd")  # after the server: it unregisters from epmd on the way out
+    procs.kill(stray_epmds())
 
 
 def wipe() -> None:
