@@ -20,8 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 from django.conf import settings
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
@@ -30,6 +28,7 @@ from django.utils import timezone
 from dashboard.auth import SESSION_KEY, Caller, shadow_user
 from tests.conftest import REPO, free_port
 
+T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]

@@ -48,7 +48,8 @@ def test_it_draws_the_physical_and_logical_views(server: str, browser: Any) -> N
     assert page.locator(".map-legend li").count() > 5
     page.screenshot(path=str(ARTIFACTS / "map-synthetic-physical.png"))
     page.click("#view-logical")
-    page.wait_for_function("window.neutronMap.view === 'logical' && document.querySelectorAll('g.box.kind-router').length == 2")
+    page.wait_for_function(
+        "window.neutronMap.view === 'logical' && document.querySelectorAll('g.box.kind-router').length == 2")
     page.screenshot(path=str(ARTIFACTS / "map-synthetic-logical.png"))
 
 
@@ -67,7 +68,12 @@ def test_it_applies_a_delta_and_keeps_positions(server: str, browser: Any) -> No
 def test_a_hostile_name_is_text(server: str, browser: Any) -> None:
     page = open_map(browser, server, caller("admin", "admin-project", admin=True), "/map/#view=logical")
     dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def on_dialog(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
     revision = page.evaluate("window.neutronMap.revision")
     hostile = "<img src=x onerror=alert(1)>"
     off_loop(publish_graph, with_network(synthetic_graph(), "evil", hostile, project_of(0)))

@@ -76,7 +76,7 @@ def delta_message(revision: int, base: int, delta: g.Delta) -> dict[str, Any]:
     return {"type": "topology.delta", "revision": revision, "base": base, **delta}
 
 
-class TopologyConsumer(AsyncJsonWebsocketConsumer):  # type: ignore[misc]
+class TopologyConsumer(AsyncJsonWebsocketConsumer):
     """Forwards topology deltas, filtered for the caller, re-checked on every event."""
 
     async def connect(self) -> None:

@@ -351,7 +351,6 @@
   // Re-order the ports of bridges (and namespaces, routers) under/over the things they link to.
   function alignChildren(items, model, rel, itemOf) {
     for (const it of items) {
-      const n = state.nodes.get(it);
       const kids = model.kidsShown(it);
       if (!kids.length || kids.some((k) => isContainer(state.nodes.get(k), model.view))) continue;
       const peerX = new Map();
@@ -370,7 +369,6 @@
         const s = childSlot(i, cols);
         rel.set(k, { x: origin.x + s.x, y: origin.y + s.y });
       });
-      void n;
     }
   }
 
@@ -640,6 +638,8 @@
     const glyph = gNodes.selectAll("g.glyph").data(scene.glyphs, (n) => n.id);
     glyph.exit().remove();
     const gEnter = glyph.enter().append("g");
+    // a transparent target as large as the glyph and its labels: easy to hit, with the mouse or a test
+    gEnter.append("rect").attr("class", "hit").attr("x", -SLOT / 2 + 6).attr("y", -12).attr("width", SLOT - 12).attr("height", 46).attr("fill", "transparent");
     gEnter.append("path").attr("class", "shape");
     gEnter.append("text").attr("class", "glyph-label").attr("text-anchor", "middle").attr("y", 20);
     gEnter.append("text").attr("class", "glyph-sub").attr("text-anchor", "middle").attr("y", 31);
@@ -1239,6 +1239,7 @@
     get selected() { return state.selected; },
     positions: () => Object.fromEntries(Array.from(state.model ? state.model.visibleIds : [], (id) => [id, state.positions.get(id)])),
     visibleIds: () => Array.from(state.model ? state.model.visibleIds : []),
+    elements: () => (scene ? { nodes: scene.model.visible.length, links: scene.links.length } : null),
     search: (q) => search(q).map((n) => n.id),
     reveal,
     fit,
