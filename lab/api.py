@@ -107,8 +107,9 @@ def down() -> float:
 
 def _kill_orphans(gone: Path) -> None:
     """A checkout whose lab ran here was deleted with its lab up: end what it left running."""
-    epmd = ("epmd", "-port", str(rabbitmq.EPMD_PORT))
-    killed = procs.kill_orphans(gone, markers=[epmd])
+    strays = rabbitmq.stray_epmds()
+    procs.kill(strays)
+    killed = [*procs.kill_orphans(gone), *strays]
     if killed:
         log.warning("killed %d processes of the lab of %s, which is gone", len(killed), gone)
 

@@ -195,6 +195,23 @@ def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
 _FORKED_PROGRAMS = {"dnsmasq", "privsep-helper", "udhcpc", "busybox"}
 
 
+def _process_table() -> dict[int, tuple[int, int]]:
+    """Live processes: pid -> (parent pid, session id)."""
+    table = {}
+    for pid in all_pids():
+        f = _stat_fields(pid)
+        if f is not None and f[0] not in ("Z", "X"):
+            table[pid] = (int(f[1]), int(f[3]))
+    return table
+
+
+def _with_descendants(roots: set[int], table: dict[int, tuple[int, int]]) -> list[int]:
+    found = set(roots)
+    while children := {pid for pid, (ppid, _) in table.items() if ppid in found} - found:
+        found |= children
+    return sorted(found)
+
+
 def lab_processes(run_dir: Path | None = None) -> list[int]:
     """Every live process of the lab: the daemons' sessions, what they forked off, and children.
 
@@ -203,52 +220,27 @@ def lab_processes(run_dir: Path | None = None) -> list[int]:
     run_dir = run_dir or paths.RUN_DIR
     sids = set(daemon_pids(run_dir).values())
     lab_dir = str(run_dir.parent) + "/"
-    parent: dict[int, int] = {}
-    found: set[int] = set()
-    for pid in all_pids():
-        f = _stat_fields(pid)
-        if f is None or f[0] in ("Z", "X"):
-            continue
-        parent[pid] = int(f[1])
-        if int(f[3]) in sids:
-            found.add(pid)
-            continue
+    table = _process_table()
+
+    def forked_off(pid: int) -> bool:
         argv = cmdline(pid)
         programs = {os.path.basename(a) for a in argv[:2]}
-        if programs & _FORKED_PROGRAMS and any(lab_dir in a for a in argv):
-            found.add(pid)
-    grew = True
-    while grew:
-        children = {pid for pid, ppid in parent.items() if ppid in found} - found
-        found |= children
-        grew = bool(children)
-    return sorted(found)
+        return bool(programs & _FORKED_PROGRAMS) and any(lab_dir in a for a in argv)
+
+    roots = {pid for pid, (_, sid) in table.items() if sid in sids or forked_off(pid)}
+    return _with_descendants(roots, table)
 
 
-def kill_orphans(lab_dir: Path, markers: Sequence[Sequence[str]] = ()) -> list[int]:
+def kill_orphans(lab_dir: Path) -> list[int]:
     """SIGKILL what a vanished lab left running: processes naming `lab_dir` on their
-    command line, or whose argv contains one of `markers` (e.g. epmd on the lab's
-    port), with their sessions and children. Returns the pids killed."""
+    command line, with their sessions and children. Returns the pids killed."""
     prefix = str(lab_dir) + "/"
-    parent: dict[int, int] = {}
-    session: dict[int, int] = {}
-    roots: set[int] = set()
-    for pid in all_pids():
-        f = _stat_fields(pid)
-        if f is None or f[0] in ("Z", "X") or pid == os.getpid():
-            continue
-        parent[pid], session[pid] = int(f[1]), int(f[3])
-        argv = cmdline(pid)
-        if any(prefix in a for a in argv) or any(all(m in argv for m in marker) for marker in markers):
-            roots.add(pid)
-    doomed = set(roots) | {pid for pid, sid in session.items() if sid in roots}
-    grew = True
-    while grew:
-        children = {pid for pid, ppid in parent.items() if ppid in doomed} - doomed
-        doomed |= children
-        grew = bool(children)
-    kill(sorted(doomed))
-    return sorted(doomed)
+    table = _process_table()
+    table.pop(os.getpid(), None)
+    named = {pid for pid in table if any(prefix in a for a in cmdline(pid))}
+    doomed = _with_descendants(named | {pid for pid, (_, sid) in table.items() if sid in named}, table)
+    kill(doomed)
+    return doomed
 
 
 def memory_bytes(pids: Sequence[int]) -> dict[str, int]:
