@@ -102,8 +102,4 @@ def stop() -> None:
     procs.stop("postgres")
 
 
-def wipe() -> None:
-    for d in (DATA_DIR, SOCKET_DIR):
-        shutil.rmtree(d, ignore_errors=True)
-
 

@@ -8,7 +8,6 @@ directly (`[agent] root_helper =` empty).
 
 from __future__ import annotations
 
-import shutil
 import signal
 from pathlib import Path
 
@@ -268,8 +267,3 @@ def wait_agents_alive(admin: rest.Client, timeout: float = 120) -> None:
 
 def stop() -> None:
     procs.stop(*(d.name for d in daemons()))
-
-
-def wipe() -> None:
-    """Drop runtime state; stale fip-priorities and the like break the next run."""
-    shutil.rmtree(STATE_PATH, ignore_errors=True)

@@ -76,7 +76,7 @@ def start() -> None:
     procs.start(server)
     if not procs.wait_for(_socket_answers, 30):
         raise RuntimeError(f"ovsdb-server did not answer; see {server.logfile}")
-    vsctl("--no-wait", "init", "--", "set", "Open_vSwitch", ".", "external-ids:hostname=controller")
+    vsctl("--no-wait", "init")
     procs.start(switch)
     # Without --no-wait ovs-vsctl waits for ovs-vswitchd to apply the change:
     # creating br-ex doubles as the readiness check of the switch.
@@ -98,9 +98,6 @@ def add_port(bridge: str, port: str, *interface_settings: str) -> None:
 def bridges() -> list[str]:
     return vsctl("list-br").split()
 
-
-def managers() -> list[str]:
-    return vsctl("get-manager").split()
 
 
 def disable_tx_offload(dev: str, netns: str | None = None) -> None:

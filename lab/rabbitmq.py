@@ -11,7 +11,6 @@ the way.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Sequence
 
@@ -141,7 +140,3 @@ def stop() -> None:
     procs.stop("rabbitmq")
     procs.stop("epmd")  # after the server: it unregisters from epmd on the way out
     procs.kill(stray_epmds())
-
-
-def wipe() -> None:
-    shutil.rmtree(DATA_DIR, ignore_errors=True)
