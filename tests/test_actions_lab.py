@@ -327,11 +327,13 @@ def test_two_identical_requests_at_once_associate_once(
     answers: list[Any] = []
     barrier = threading.Barrier(2)
 
-    def request() -> None:
+    def request(client: Client) -> None:
         barrier.wait()
-        answers.append(call(demo, "POST", f"/floating-ips/{fresh_fip.id}/associate/", {"port_id": port}))
+        answers.append(call(client, "POST", f"/floating-ips/{fresh_fip.id}/associate/", {"port_id": port}))
 
-    threads = [threading.Thread(target=request) for _ in range(2)]
+    tab = Client(enforce_csrf_checks=True)  # a second tab of the same session
+    tab.cookies = demo.cookies
+    threads = [threading.Thread(target=request, args=(c,)) for c in (demo, tab)]
     for t in threads:
         t.start()
     for t in threads:
