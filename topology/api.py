@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -65,19 +66,19 @@ class TopologyView(APIView):
         responses={200: TopologySerializer, 400: ErrorSerializer, 401: ErrorSerializer},
         summary="The joined graph the caller may see",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         view = request.query_params.get("view", "full")
         if view not in VIEWS:
             return Response({"detail": f"view must be one of {', '.join(VIEWS)}"}, status=400)
-        state = services.graph_state()
-        scoped = scope_graph(state.graph, view, caller_of(request).scope)
-        return Response(
-            {
-                "revision": state.revision,
-                "generated_at": state.generated_at.isoformat() if state.generated_at else None,
-                **scoped,
-            }
-        )
+        body = services.graph_view(view, caller_of(request).scope)
+        # Served as stored: one serialization per revision and scope, shared by every browser.
+        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", ""):
+            response = HttpResponse(body, content_type="application/json")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(gzip.decompress(body), content_type="application/json")
+        response["Vary"] = "Accept-Encoding, Cookie, X-Auth-Token"
+        return response
 
 
 class RefreshView(APIView):
@@ -90,16 +91,15 @@ class RefreshView(APIView):
     )
     def post(self, request: Request) -> Response:
         services.refresh_cloud()
-        return Response({"revision": services.graph_state().revision})
+        return Response({"revision": services.current_revision()})
 
 
 class StatusView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Freshness of the inputs of the graph")
     def get(self, request: Request) -> Response:
-        state = services.graph_state()
         snapshot = CloudSnapshot.objects.order_by("-id").first()
         body: dict[str, Any] = {
-            "revision": state.revision,
+            "revision": services.current_revision(),
             "cloud": None
             if snapshot is None
             else {

@@ -6,6 +6,9 @@ workers share these rows.
 
 from __future__ import annotations
 
+from typing import Any
+
+import orjson
 from django.db import models
 
 
@@ -61,11 +64,47 @@ class HostReportChange(models.Model):
 
 
 class GraphState(models.Model):
-    """The joined graph and its revision (a single row, id 1)."""
+    """The joined graph and its revision (a single row, id 1).
+
+    The graph is kept as orjson bytes, not a JSONField: on a 20,000-port cloud the
+    standard library's json takes 3 s to write it and 2.4 s to read it; orjson
+    0.2 s and 1.9 s. Read ``revision`` alone with ``.only("revision")``.
+    """
 
     revision = models.PositiveBigIntegerField(default=0)
     generated_at = models.DateTimeField(null=True)
-    graph = models.JSONField(default=dict)
+    graph_json = models.BinaryField(default=b"{}")
 
     def __str__(self) -> str:
         return f"revision {self.revision}"
+
+    @property
+    def graph(self) -> dict[str, Any]:
+        cached: dict[str, Any] | None = getattr(self, "_graph", None)
+        if cached is None:
+            cached = orjson.loads(bytes(self.graph_json) or b"{}")
+            self._graph = cached
+        return cached
+
+    @graph.setter
+    def graph(self, value: dict[str, Any]) -> None:
+        self._graph = value
+        self.graph_json = orjson.dumps(value)
+
+
+class GraphView(models.Model):
+    """A view of the graph as the API serves it, serialized and gzipped once per revision.
+
+    Browsers of the same scope (admins; each project) then share one serialization.
+    """
+
+    view = models.CharField(max_length=16)
+    scope = models.CharField(max_length=64, help_text="project id, or empty for the whole cloud")
+    revision = models.PositiveBigIntegerField()
+    body_gzip = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["view", "scope"], name="one_graph_view_per_scope")]
+
+    def __str__(self) -> str:
+        return f"{self.view}/{self.scope or 'admin'} at revision {self.revision}"

@@ -7,12 +7,14 @@ really changed and publishes the delta to the Channels group ``topology``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import secrets
 from datetime import datetime
 from typing import Any
 
+import orjson
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -24,7 +26,8 @@ from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.join import join
-from topology.models import AgentToken, CloudSnapshot, GraphState, HostReport, HostReportChange
+from topology.models import AgentToken, CloudSnapshot, GraphState, GraphView, HostReport, HostReportChange
+from topology.scope import VIEWS, scope_graph
 
 log = logging.getLogger(__name__)
 TOPOLOGY_GROUP = "topology"
@@ -149,6 +152,8 @@ def rebuild_graph() -> GraphState:
         state.generated_at = timezone.now()
         state.graph = new
         state.save()
+        for view in VIEWS:  # the admins' views, ready before any browser asks
+            store_view(state, view, None)
     publish_delta(state.revision, delta)
     return state
 
@@ -161,6 +166,37 @@ def publish_delta(revision: int, delta: g.Delta) -> None:
         async_to_sync(layer.group_send)(TOPOLOGY_GROUP, {"type": "topology.delta", "revision": revision, **delta})
     except Exception as exc:  # Redis down: the browsers resync from the REST API later
         log.warning("could not publish revision %d: %s", revision, exc)
+
+
+def serialize_view(state: GraphState, view: str, scope: str | None) -> bytes:
+    """The topology response body (gzip level 1: ~6x smaller, ~0.2 s per 50 MB)."""
+    body = {
+        "revision": state.revision,
+        "generated_at": state.generated_at.isoformat() if state.generated_at else None,
+        **scope_graph(state.graph, view, scope),
+    }
+    return gzip.compress(orjson.dumps(body), compresslevel=1)
+
+
+def store_view(state: GraphState, view: str, scope: str | None) -> bytes:
+    body = serialize_view(state, view, scope)
+    GraphView.objects.update_or_create(
+        view=view, scope=scope or "", defaults={"revision": state.revision, "body_gzip": body}
+    )
+    return body
+
+
+def graph_view(view: str, scope: str | None) -> bytes:
+    """The gzipped topology body of ``view`` for ``scope`` at the current revision, made once per revision."""
+    revision = current_revision()
+    row = GraphView.objects.filter(view=view, scope=scope or "", revision=revision).only("body_gzip").first()
+    if row is not None and revision:
+        return bytes(row.body_gzip)
+    return store_view(graph_state(), view, scope)
+
+
+def current_revision() -> int:
+    return GraphState.objects.filter(id=1).values_list("revision", flat=True).first() or 0
 
 
 def graph_state() -> GraphState:
