@@ -263,7 +263,8 @@ def login_cloud(lab: dict[str, Any], cloud: str) -> openstack.connection.Connect
 
 
 def test_an_association_without_a_route_is_refused_with_the_reason(
-        lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection) -> None:
+        lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection,
+        admin_cloud: openstack.connection.Connection) -> None:
     net = demo_cloud.network.create_network(name="jobs-isolated")
     try:
         subnet = demo_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.77.0.0/24",
@@ -279,9 +280,10 @@ def test_an_association_without_a_route_is_refused_with_the_reason(
         assert not Job.objects.exists()
         assert demo_cloud.network.get_ip(fresh_fip.id).port_id is None
     finally:
-        for p in demo_cloud.network.ports(network_id=net.id):
-            demo_cloud.network.delete_port(p.id, ignore_missing=True)
-        demo_cloud.network.delete_network(net.id, ignore_missing=True)
+        # A member may not delete a compute:nova port (Neutron's policy): the admin cleans up.
+        for p in admin_cloud.network.ports(network_id=net.id, device_owner="compute:nova"):
+            admin_cloud.network.delete_port(p.id, ignore_missing=True)
+        admin_cloud.network.delete_network(net.id, ignore_missing=True)  # takes its DHCP port with it
 
 
 def test_a_neutron_409_shows_its_message(lab: dict[str, Any], worker: Any, fresh_fip: Any,
