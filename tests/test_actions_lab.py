@@ -125,8 +125,9 @@ def accepted(response: Any) -> int:
     return int(response.json()["job"])
 
 
-@pytest.fixture(scope="module")
-def worker(lab: dict[str, Any], django_db_setup: None, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
+@pytest.fixture
+def worker(lab: dict[str, Any]) -> Iterator[subprocess.Popen[bytes]]:
+    """One per test: the kill test needs to be sure that no other worker takes its job."""
     with celery_worker() as proc:
         yield proc
 
