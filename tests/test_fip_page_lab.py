@@ -41,7 +41,7 @@ def test_demo_associates_a_floating_ip_in_the_page_and_the_outside_pings_it(
         with chromium() as browser:
             page = browser.new_page()
             login(page, served, "demo", lab_password(lab, "demo"), next_url="/floating-ips/")
-            page.wait_for_selector("#allocate-network option")
+            page.wait_for_selector("#allocate-network option", state="attached")
             page.click("#allocate-form button[type=submit]")
             page.wait_for_selector("#job-feed li.state-succeeded", timeout=60000)
             allocated = Job.objects.get(kind=JobKind.FIP_ALLOCATE)
