@@ -12,6 +12,7 @@ from topology import graph as g
 from topology import services
 from topology.join import join
 from topology.models import GraphState
+from topology.scope import VIEWS
 
 GraphDict = dict[str, list[Any]]
 
@@ -34,6 +35,8 @@ def publish_graph(new: GraphDict) -> int:
     state.generated_at = timezone.now()
     state.graph = copy.deepcopy(new)
     state.save()
+    for view in VIEWS:
+        services.store_view(state, view, None)
     services.publish_delta(state.revision, delta)
     return state.revision
 
