@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from dashboard.auth import Caller, IsCloudAdmin
 from topology import services
 from topology.models import CloudSnapshot, HostReport
-from topology.path import PathError, explain, redact_path, visible_endpoints
+from topology.path import PathError, Topo, explain_in, redact_path, visible_endpoints
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
@@ -218,15 +218,32 @@ class PathView(APIView):
         src, dst = request.query_params.get("src", "").strip(), request.query_params.get("dst", "").strip()
         if not src or not dst:
             return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
-        state = services.graph_state()
+        revision, graph, topo = indexed_graph()
         scope = caller_of(request).scope
         try:
             if scope is not None:
-                visible = scope_graph(state.graph, "full", scope)
+                visible = scope_graph(graph, "full", scope)
                 src, dst = visible_endpoints(visible, src, dst)
-            result = explain(state.graph, StoredReports(), src, dst, request.query_params.get("probe", "icmp"))
+            result = explain_in(topo.with_reports(StoredReports()), src, dst, request.query_params.get("probe", "icmp"))
         except PathError as exc:
             return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
         if scope is not None:
             result = redact_path(result, {n["id"] for n in visible["nodes"]})
-        return Response({"revision": state.revision, **result})
+        return Response({"revision": revision, **result})
+
+
+# The indexed graph of the current revision, per process: a walk then costs its own hops,
+# not a pass over the whole cloud.
+_INDEXED: dict[int, tuple[dict[str, Any], Topo]] = {}
+
+
+def indexed_graph() -> tuple[int, dict[str, Any], Topo]:
+    revision = services.current_revision()
+    cached = _INDEXED.get(revision)
+    if cached is None:
+        state = services.graph_state()
+        cached = (state.graph, Topo(state.graph, {}))
+        _INDEXED.clear()  # one revision kept: the graph of a big cloud is hundreds of MB
+        _INDEXED[state.revision] = cached
+        revision = state.revision
+    return revision, cached[0], cached[1]

@@ -17,6 +17,7 @@ iptables-save and dump-flows text), and the two endpoints.
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import re
 from collections import defaultdict
@@ -107,7 +108,12 @@ class Probe:
 
 
 class Topo:
-    """The graph with the lookups a walk needs, built once per explanation."""
+    """The graph with the lookups a walk needs.
+
+    Building it costs a pass over the whole graph; callers that explain many paths
+    on one revision build it once and give each explanation its reports with
+    :meth:`with_reports` (reports change more often than the graph: counters).
+    """
 
     def __init__(self, graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict]) -> None:
         self.nodes: dict[str, JsonDict] = {n["id"]: n for n in graph.get("nodes", [])}
@@ -117,6 +123,29 @@ class Topo:
             self.out[edge["source"]][edge["kind"]].append(edge["target"])
             self.inn[edge["target"]][edge["kind"]].append(edge["source"])
         self.reports = reports
+        self.fips_by_address: dict[str, str] = {}
+        self.ports_by_ip: dict[str, list[str]] = defaultdict(list)
+        self.external_subnets: list[tuple[Any, str]] = []
+        for node in self.nodes.values():
+            self.index_node(node)
+
+    def index_node(self, node: JsonDict) -> None:
+        attrs = node["attrs"]
+        if node["kind"] == NodeKind.FLOATINGIP and attrs.get("floating_ip_address"):
+            self.fips_by_address[attrs["floating_ip_address"]] = node["id"]
+        elif node["kind"] == NodeKind.PORT and not attrs.get("device_owner", "").startswith("network:"):
+            for ip in port_ips(node):
+                self.ports_by_ip[ip].append(node["id"])
+        elif node["kind"] == NodeKind.SUBNET and attrs.get("cidr"):
+            network = self.nodes.get(f"network:{attrs.get('network_id')}")
+            if network is not None and network["attrs"].get("external"):
+                self.external_subnets.append((ipaddress.ip_network(attrs["cidr"]), network["id"]))
+
+    def with_reports(self, reports: Mapping[str, JsonDict]) -> Topo:
+        """The same indexes with other reports (a shallow copy)."""
+        clone = copy.copy(self)
+        clone.reports = reports
+        return clone
 
     def node(self, node_id: str) -> JsonDict:
         return self.nodes[node_id]
@@ -194,12 +223,9 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
 
 
 def resolve_ip(topo: Topo, address: str, near: Endpoint | None) -> Endpoint:
-    fips = [n for n in topo.nodes.values() if n["kind"] == NodeKind.FLOATINGIP
-            and n["attrs"].get("floating_ip_address") == address]
-    if fips:
-        return Endpoint("fip", fips[0]["id"], address)
-    ports = [p for p in topo.ports() if address in port_ips(p)
-             and not p["attrs"].get("device_owner", "").startswith("network:")]
+    if address in topo.fips_by_address:
+        return Endpoint("fip", topo.fips_by_address[address], address)
+    ports = [topo.nodes[p] for p in topo.ports_by_ip.get(address, [])]
     if len(ports) > 1 and near is not None and near.kind == "port":
         # Overlapping tenant subnets (seed 004): the one the source can reach, through its own network/router.
         ports = [p for p in ports if reachable_from(topo, near.node, p["id"])] or ports
@@ -222,12 +248,7 @@ def reachable_from(topo: Topo, src_port: str, dst_port: str) -> bool:
 def external_network_for(topo: Topo, address: str) -> str | None:
     """The external network whose subnet holds ``address``, if any (the outside host's side)."""
     ip = ipaddress.ip_address(address)
-    for node in topo.nodes.values():
-        if node["kind"] == NodeKind.SUBNET and node["attrs"].get("cidr"):
-            network = f"network:{node['attrs'].get('network_id')}"
-            if topo.attrs(network).get("external") and ip in ipaddress.ip_network(node["attrs"]["cidr"]):
-                return network
-    return None
+    return next((network for cidr, network in topo.external_subnets if ip in cidr), None)
 
 
 # --------------------------------------------------------------------------- logical lookups
@@ -963,7 +984,11 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> st
 def explain(graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict], src: str, dst: str,
             probe: str = "icmp") -> JsonDict:
     """The path from ``src`` to ``dst`` (node ids or IPs) hop by hop, checked against the live state."""
-    topo = Topo(graph, reports)
+    return explain_in(Topo(graph, reports), src, dst, probe)
+
+
+def explain_in(topo: Topo, src: str, dst: str, probe: str = "icmp") -> JsonDict:
+    """:func:`explain` on an already indexed graph."""
     walk = Walk(topo, Probe.parse(probe))
     source = as_source(topo, resolve(topo, src))
     target = resolve(topo, dst, near=source)
