@@ -89,6 +89,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# How long an unacknowledged job message (its worker died mid-job) waits in Redis before
+# another worker gets it again. kombu's default is one hour; a job takes seconds.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": envint("CELERY_VISIBILITY_TIMEOUT", 300)}
 
 # The cloud. OS_CLOUD names a cloud in clouds.yaml (openstacksdk's usual
 # search path, or OS_CLIENT_CONFIG_FILE). Without OS_CLOUD the dashboard uses
