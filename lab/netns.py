@@ -16,14 +16,23 @@ LAB_NAMESPACE = re.compile(r"^(vm-.+|outside|qrouter-.+|qdhcp-.+|snat-.+|fip-.+)
 # Root-namespace links named after a port id (first 11 characters), which
 # Nova-style plugging and the agents create: tap/qbr/qvb/qvo + id[:11].
 PORT_LINK = re.compile(r"^(tap|qbr|qvb|qvo|qr-|qg-|ns-|sg-|fg-)[0-9a-f]{8}-[0-9a-f]{2}$")
+# DVR's veth between a qrouter- and the fip- namespace: rfp-/fpr- + router id[:11].
+DVR_LINK = re.compile(r"^(rfp|fpr)-[0-9a-f]{8}-[0-9a-f]{2}$")
+
+
+def netns_dir() -> Path:
+    """Where the current view's (see procs.view) namespace names live, as seen from here."""
+    v = procs.current_view()
+    return v.netns_dir if v else NETNS_DIR
 
 
 def list_namespaces() -> list[str]:
-    return sorted(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.exists() else []
+    d = netns_dir()
+    return sorted(p.name for p in d.iterdir()) if d.exists() else []
 
 
 def exists(ns: str) -> bool:
-    return (NETNS_DIR / ns).exists()
+    return (netns_dir() / ns).exists()
 
 
 def add(ns: str) -> None:

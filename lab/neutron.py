@@ -42,19 +42,20 @@ def _bin(script: str) -> str:
     return str(paths.venv_bin(VENV, script))
 
 
-def neutron_conf() -> str:
-    helper = f"{_bin('privsep-helper')} --config-file {CONF}"
+def neutron_conf(host: str = HOST, state_path: Path = STATE_PATH, conf: Path = CONF) -> str:
+    """neutron.conf of a host: the server and host 1's agents use `controller`'s."""
+    helper = f"{_bin('privsep-helper')} --config-file {conf}"
     privsep = "".join(f"\n[{s}]\nhelper_command = {helper}\n" for s in PRIVSEP_SECTIONS)
     a = keystone.NEUTRON_SERVICE
     return f"""\
 [DEFAULT]
-host = {HOST}
+host = {host}
 core_plugin = ml2
 service_plugins = router
 allow_overlapping_ips = True
 auth_strategy = keystone
 transport_url = {rabbitmq.TRANSPORT_URL}
-state_path = {STATE_PATH}
+state_path = {state_path}
 api_paste_config = {paths.VENVS_DIR / VENV / 'etc' / 'neutron' / 'api-paste.ini'}
 # There is no Nova: ports are plugged by the lab itself.
 notify_nova_on_port_status_changes = False
@@ -89,7 +90,7 @@ interface = public
 service_token_roles_required = true
 
 [oslo_concurrency]
-lock_path = {STATE_PATH / 'lock'}
+lock_path = {state_path / 'lock'}
 {privsep}"""
 
 
@@ -97,7 +98,8 @@ ML2 = """\
 [ml2]
 type_drivers = flat,vlan,vxlan
 project_network_types = vxlan
-mechanism_drivers = openvswitch
+# l2population: DVR needs it (scenario dvr); agents without it ignore it.
+mechanism_drivers = openvswitch,l2population
 extension_drivers = port_security
 
 [ml2_type_flat]
@@ -118,16 +120,17 @@ ovsdb_connection = {ovs.OVSDB_CONNECTION}
 """
 
 
-def ovs_agent_conf() -> str:
+def ovs_agent_conf(local_ip: str = "127.0.0.1", dvr: bool = False) -> str:
+    dvr_options = "l2_population = True\nenable_distributed_routing = True\narp_responder = True\n" if dvr else ""
     return f"""\
 {OVS_SECTION}tunnel_bridge = {ovs.TUNNEL_BRIDGE}
-local_ip = 127.0.0.1
+local_ip = {local_ip}
 bridge_mappings = {ovs.PHYSNET}:{ovs.EXTERNAL_BRIDGE}
 of_listen_address = 127.0.0.1
 
 [agent]
 tunnel_types = vxlan
-
+{dvr_options}
 [securitygroup]
 firewall_driver = iptables_hybrid
 """
@@ -135,14 +138,17 @@ firewall_driver = iptables_hybrid
 
 # Internal ports moved into namespaces do not work with the userspace
 # datapath: the L3 and DHCP agents plug their namespaces with veths.
-L3_AGENT = f"""\
+def l3_agent_conf(mode: str = "legacy") -> str:
+    """`legacy` (one host), `dvr_snat` (host 1 of scenario dvr) or `dvr` (compute2)."""
+    return f"""\
 [DEFAULT]
 interface_driver = openvswitch
 ovs_use_veth = True
-agent_mode = legacy
+agent_mode = {mode}
 enable_metadata_proxy = False
 
 {OVS_SECTION}"""
+
 
 DHCP_AGENT = f"""\
 [DEFAULT]
@@ -170,13 +176,43 @@ add-header = Connection: close
 """
 
 
-def write_config() -> None:
+# Host 1's tunnel address in scenario dvr (on br-phy, see lab/hosts.py).
+DVR_LOCAL_IP = "10.0.1.11"
+SERVER_FILES = (CONF, ML2_CONF, UWSGI_INI)
+
+
+def write_config(dvr: bool = False) -> bool:
+    """Write host 1's configuration; True when the server's part changed (a running server needs a restart)."""
     ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
-    files = {CONF: neutron_conf(), ML2_CONF: ML2, OVS_AGENT_CONF: ovs_agent_conf(),
-             L3_AGENT_CONF: L3_AGENT, DHCP_AGENT_CONF: DHCP_AGENT, UWSGI_INI: UWSGI}
+    files = {
+        CONF: neutron_conf(), ML2_CONF: ML2,
+        OVS_AGENT_CONF: ovs_agent_conf(DVR_LOCAL_IP, dvr=True) if dvr else ovs_agent_conf(),
+        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy"), DHCP_AGENT_CONF: DHCP_AGENT,
+        UWSGI_INI: UWSGI,
+    }
+    changed = False
     for path, text in files.items():
-        path.write_text(text)
+        old = path.read_text() if path.exists() else None
+        if old != text:
+            changed = changed or path in SERVER_FILES
+            path.write_text(text)
+    return changed
+
+
+def agent_mode() -> str:
+    """Host 1's L3 agent mode as configured now (legacy or dvr_snat)."""
+    try:
+        text = L3_AGENT_CONF.read_text()
+    except OSError:
+        return "legacy"
+    return "dvr_snat" if "agent_mode = dvr_snat" in text else "legacy"
+
+
+def clear_stale_state(state_path: Path = STATE_PATH) -> None:
+    """The L3 agent's DVR bookkeeping breaks its next run when left behind."""
+    for name in ("fip-priorities", "fip-linklocal-networks"):
+        (state_path / name).unlink(missing_ok=True)
 
 
 def create_schema() -> None:
@@ -255,15 +291,33 @@ def agents(admin: rest.Client) -> list[rest.Json]:
     return list(admin.get("/v2.0/agents")["agents"])
 
 
-def agents_alive(admin: rest.Client) -> bool:
-    alive = {a["agent_type"] for a in agents(admin) if a["alive"] and a["host"] == HOST}
-    return all(t in alive for t in AGENT_TYPES)
+def agents_alive(admin: rest.Client, host: str = HOST, types: tuple[str, ...] = AGENT_TYPES) -> bool:
+    alive = {a["agent_type"] for a in agents(admin) if a["alive"] and a["host"] == host}
+    return all(t in alive for t in types)
 
 
-def wait_agents_alive(admin: rest.Client, timeout: float = 120) -> None:
-    if not procs.wait_for(lambda: agents_alive(admin), timeout, interval=1):
-        raise RuntimeError(f"agents not alive after {timeout:.0f} s: {agents(admin)}")
+def wait_agents_alive(admin: rest.Client, timeout: float = 120, host: str = HOST,
+                      types: tuple[str, ...] = AGENT_TYPES) -> None:
+    if not procs.wait_for(lambda: agents_alive(admin, host, types), timeout, interval=1):
+        raise RuntimeError(f"{host}'s agents not alive after {timeout:.0f} s: {agents(admin)}")
+
+
+def delete_agents(admin: rest.Client, host: str) -> None:
+    """Forget a host's agents (a stopped compute2 would linger as dead agents)."""
+    for a in agents(admin):
+        if a["host"] == host:
+            admin.delete(f"/v2.0/agents/{a['id']}")
+
+
+def stop_agents() -> None:
+    procs.stop(*(d.name for d in agent_daemons()))
+    clear_stale_state()
+
+
+def stop_server() -> None:
+    procs.stop(*(d.name for d in server_daemons()))
 
 
 def stop() -> None:
     procs.stop(*(d.name for d in daemons()))
+    clear_stale_state()

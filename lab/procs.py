@@ -13,14 +13,53 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab import paths
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class View:
+    """Where commands run: a host of the lab (its network and mount namespaces).
+
+    `prefix` enters them (empty for host 1, `nsenter -t <holder> -n -m` for
+    compute2); `netns_dir` is where that host's `ip netns` names live, as
+    seen from host 1.
+    """
+
+    host: str
+    prefix: tuple[str, ...] = ()
+    netns_dir: Path = Path("/run/netns")
+
+
+_views = threading.local()
+
+
+def current_view() -> View | None:
+    """The view `run()` and `start()` use in this thread (None: host 1, as is)."""
+    return getattr(_views, "view", None)
+
+
+@contextlib.contextmanager
+def view(v: View | None) -> Iterator[None]:
+    """Run commands and start daemons in `v` (per thread: threads start in host 1)."""
+    previous = current_view()
+    _views.view = v
+    try:
+        yield
+    finally:
+        _views.view = previous
+
+
+def _in_view(argv: Sequence[str]) -> list[str]:
+    v = current_view()
+    return [*(v.prefix if v else ()), *argv]
 
 
 @dataclass(frozen=True)
@@ -98,7 +137,7 @@ def start(d: Daemon) -> int:
     paths.ensure_dirs()
     with open(d.logfile, "ab") as out:
         proc = subprocess.Popen(
-            list(d.argv),
+            _in_view(d.argv),
             env={**os.environ, **d.env},
             cwd=d.cwd,
             stdin=subprocess.DEVNULL,
@@ -265,7 +304,7 @@ def kill_strays() -> None:
 
 def run(argv: Sequence[str], check: bool = True, **kw: object) -> subprocess.CompletedProcess[str]:
     """Run a short command, capturing its output (raised with the error on failure)."""
-    res = subprocess.run(list(argv), capture_output=True, text=True, **kw)  # type: ignore[call-overload]
+    res = subprocess.run(_in_view(argv), capture_output=True, text=True, **kw)  # type: ignore[call-overload]
     if check and res.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.strip() or res.stdout.strip()}")
     return res

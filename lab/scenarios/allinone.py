@@ -22,7 +22,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lab import keystone, neutron, ovs, procs, rest, vm
+from lab import hosts, keystone, neutron, ovs, procs, rest, vm
 
 log = logging.getLogger(__name__)
 
@@ -96,16 +96,20 @@ def open_default_security_group(demo: rest.Client, project_id: str) -> Json:
     return sg
 
 
-def vm_port(admin: rest.Client, name: str, network_id: str, project_id: str) -> Json:
-    """The port Nova would create for server `name`: compute:nova, bound to the host."""
+def vm_port(admin: rest.Client, name: str, network_id: str, project_id: str, host: str = neutron.HOST,
+            fixed_ips: list[Json] | None = None) -> Json:
+    """The port Nova would create for server `name`: compute:nova, bound to `host`."""
     existing = _one(admin, "ports", network_id=network_id, device_owner="compute:nova", name=name)
     if existing:
         return existing
-    return dict(admin.post("/v2.0/ports", {"port": {
+    body: Json = {
         "name": name, "network_id": network_id, "project_id": project_id,
         "device_owner": "compute:nova", "device_id": str(uuid.uuid4()),
-        "binding:host_id": neutron.HOST,
-    }})["port"])
+        "binding:host_id": host,
+    }
+    if fixed_ips:
+        body["fixed_ips"] = fixed_ips
+    return dict(admin.post("/v2.0/ports", {"port": body})["port"])
 
 
 def wait_port_active(admin: rest.Client, port_id: str, timeout: float = 60) -> None:
@@ -116,17 +120,19 @@ def wait_port_active(admin: rest.Client, port_id: str, timeout: float = 60) -> N
         raise RuntimeError(f"port {port_id} not ACTIVE after {timeout:.0f} s")
 
 
-def boot_vm(admin: rest.Client, name: str, port: Json, net: Json) -> Json:
-    """Plug the VM on its port, wait for the binding to go ACTIVE, then lease its address."""
-    vm.plug(name, port["id"], port["mac_address"], port["device_id"], net["mtu"])
-    wait_port_active(admin, port["id"])
-    ip = vm.dhcp(name, timeout=90)
+def boot_vm(admin: rest.Client, name: str, port: Json, net: Json, host: str = neutron.HOST) -> Json:
+    """Plug the VM on its port on `host`, wait for the binding to go ACTIVE, then lease its address."""
+    with procs.view(hosts.view(host)):
+        vm.plug(name, port["id"], port["mac_address"], port["device_id"], net["mtu"])
+        wait_port_active(admin, port["id"])
+        ip = vm.dhcp(name, timeout=90)
     if ip is None:
         raise RuntimeError(f"{name} got no DHCP lease")
     if ip != port["fixed_ips"][0]["ip_address"]:
         raise RuntimeError(f"{name} leased {ip}, Neutron says {port['fixed_ips'][0]['ip_address']}")
     return {"server_id": port["device_id"], "port_id": port["id"], "mac": port["mac_address"],
-            "ip": ip, "namespace": vm.namespace(name), "floating_ip": None}
+            "ip": ip, "namespace": vm.namespace(name), "host": host, "network_id": net["id"],
+            "floating_ip": None}
 
 
 def associate_floating_ip(demo: rest.Client, public_id: str, port_id: str) -> Json:
@@ -169,10 +175,11 @@ def build() -> dict[str, Any]:
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
     return {
         "projects": projects,
+        "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
         "networks": {"public": public["id"], "private": private["id"]},
         "subnets": {"public_subnet": public_subnet["id"], "private_subnet": private_subnet["id"]},
-        "routers": {"router1": {"id": router["id"], "gateway_ip": gateway_ip,
-                                "namespace": f"qrouter-{router['id']}"}},
+        "routers": {"router1": {"id": router["id"], "gateway_ip": gateway_ip, "distributed": False,
+                                "namespace": f"qrouter-{router['id']}", "hosts": [neutron.HOST]}},
         "security_groups": {"demo:default": sg["id"]},
         "vms": vms,
         "floating_ips": {FIP_VM: {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"],

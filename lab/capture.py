@@ -1,0 +1,57 @@
+"""What reaches the outside host: the source MAC and IP of ICMP echo requests on its eth0.
+
+    seen = capture.icmp_sources(lambda: api.ping("vm01", "192.168.1.1"))
+    # {("fa:16:3e:..", "192.168.1.77"), ...}: the router's qg- MAC and the SNAT/FIP address
+
+A raw packet socket in the `outside` namespace (no tcpdump needed), run as a
+subprocess under `ip netns exec`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+
+from lab import ovs
+
+_SCRIPT = r"""
+import socket, sys, time
+dev, dst, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
+s.bind((dev, 0))
+s.settimeout(0.2)
+print("ready", flush=True)
+want = socket.inet_aton(dst)
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    try:
+        frame = s.recv(2048)
+    except socket.timeout:
+        continue
+    if len(frame) < 42 or frame[12:14] != b"\x08\x00" or frame[23] != 1 or frame[30:34] != want:
+        continue
+    ihl = (frame[14] & 0x0F) * 4
+    if frame[14 + ihl] != 8:  # echo request
+        continue
+    mac = ":".join(f"{b:02x}" for b in frame[6:12])
+    print(mac, socket.inet_ntoa(frame[26:30]), flush=True)
+"""
+
+
+def icmp_sources(send: Callable[[], object], ns: str = ovs.OUTSIDE_NS, dev: str = "eth0",
+                 dst: str = ovs.OUTSIDE_IP, seconds: float = 8.0) -> set[tuple[str, str]]:
+    """Run `send()` while capturing; the (source MAC, source IP) of echo requests to `dst` seen on `dev`."""
+    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _SCRIPT, dev, dst, str(seconds)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"capture in {ns} did not start")
+        send()
+        out, _ = proc.communicate(timeout=seconds + 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return {(line.split()[0], line.split()[1]) for line in out.splitlines() if len(line.split()) == 2}
