@@ -548,6 +548,7 @@
     containers.sort((a, b) => depthOf(a.id, model.parent) - depthOf(b.id, model.parent) || (isCollapsed(a, model.count) ? -1 : 1));
     const glyphs = model.visible.filter((n) => !isContainer(n, model.view));
     scene = { model, boxes, containers, glyphs, links: model.links, focusSet: focusSet(model) };
+    scene.path = pathOverlay(model, boxes);
     return placed;
   }
 
@@ -578,7 +579,7 @@
     canvas.hidden = !useCanvas;
     document.getElementById("map-empty").hidden = scene.model.visible.length > 0;
     if (useCanvas) {
-      gBoxes.selectAll("*").remove(); gLinks.selectAll("*").remove(); gNodes.selectAll("*").remove();
+      gBoxes.selectAll("*").remove(); gLinks.selectAll("*").remove(); gNodes.selectAll("*").remove(); gPath.selectAll("*").remove();
       buildHitIndex();
       drawCanvas();
     } else {
@@ -654,6 +655,7 @@
     gAll.select("text.glyph-label").text((n) => shorten(n.label, 16));
     gAll.select("text.glyph-sub").text((n) => glyphSubtitle(n));
     gAll.each(function (n) { drawBadge(d3.select(this).select("g.badge"), n, 9, -9); });
+    drawPathSvg();
   }
 
   function drawBadge(g, n, x, y) {
@@ -768,6 +770,7 @@
         ctx.textAlign = "start";
       }
     }
+    drawPathCanvas(ctx, t.k);
     if (state.selected && state.positions.has(state.selected) && scene.boxes.has(state.selected)) {
       const b = scene.boxes.get(state.selected);
       ctx.globalAlpha = 1; ctx.strokeStyle = "#2a6fdb"; ctx.lineWidth = 3 / Math.max(t.k, 0.2);
@@ -937,6 +940,567 @@
     scheduleHash();
   }
 
+  // ------------------------------------------------------------------ packet path (GET /api/v1/path/)
+  // Source and destination (a VM, a port, a floating IP or any IP) are picked by typing (the
+  // logical graph's VMs/ports/floating IPs are offered), or from a node's details panel. The hops
+  // are drawn as numbered badges over the nodes they name (several hops on one node share one
+  // badge, a collapsed host gets the numbers of everything inside it) joined by a polyline; the
+  // narrative beside the map is grouped by host. The path is asked again whenever the graph's
+  // revision moves, so it follows live updates. Every string from the API goes through .text().
+  const PATH_API = document.getElementById("path-panel").dataset.api || "/api/v1/path/";
+  let pathHashTransform = false; // a permalink with a zoom keeps its zoom
+  const SCENARIOS = {
+    "north-south-snat": "north-south: out through the router's SNAT",
+    "north-south-snat-dvr": "north-south (DVR): out through the snat namespace",
+    "north-south-fip": "north-south with a floating IP",
+    "north-south-fip-dvr": "north-south with a floating IP (DVR, through the fip namespace)",
+    "inbound-fip": "inbound to a floating IP",
+    "inbound-fip-dvr": "inbound to a floating IP (DVR, through the fip namespace)",
+    "east-west": "east-west through the router",
+    "east-west-dvr": "east-west (DVR, routed on each compute host)",
+    "same-network": "on the same network (switched, not routed)",
+  };
+  const VERDICT_TEXT = { ok: "✓ the path works", broken: "✗ broken", unknown: "? unknown (missing evidence)" };
+  const path = {
+    src: { value: "", label: "" },
+    dst: { value: "", label: "" },
+    probe: "icmp",
+    result: null,
+    error: null,
+    loading: false,
+    again: false,
+    timer: null,
+    requests: 0,
+    logical: null, // {revision, nodes: Map} for the endpoint search when the map shows the physical view
+    logicalLoading: null,
+    fitNext: false,
+  };
+
+  // The endpoint a drawn node stands for (an id the path API resolves, or an IP), or null.
+  function endpointOf(n) {
+    if (!n) return null;
+    const a = n.attrs || {};
+    if (n.kind === "server" || n.kind === "port" || n.kind === "fip") return n.id;
+    if (n.kind === "iface") {
+      if (a.port_id) return "port:" + a.port_id;
+      const ip = firstAddress(a.addresses);
+      return ip;
+    }
+    if (n.kind === "netns" && a.role === "vm" && state.model) {
+      for (const c of state.model.children.get(n.id) || []) {
+        const ip = firstAddress((state.nodes.get(c).attrs || {}).addresses);
+        if (ip) return ip;
+      }
+    }
+    return null;
+  }
+
+  function firstAddress(addresses) {
+    for (const addr of addresses || []) {
+      const ip = String(addr).split("/")[0];
+      if (ip && !ip.startsWith("127.") && ip !== "::1" && !ip.startsWith("fe80")) return ip;
+    }
+    return null;
+  }
+
+  const looksLikeIp = (s) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (/^[0-9a-f:]+$/i.test(s) && s.includes(":") && s.split(":").length > 2);
+
+  function endpointNodes() {
+    if (state.view === "logical") return state.nodes;
+    return path.logical && path.logical.nodes;
+  }
+
+  async function loadLogical() {
+    if (state.view === "logical") return;
+    if (path.logical && path.logical.revision === state.revision) return;
+    if (path.logicalLoading) return path.logicalLoading;
+    path.logicalLoading = (async () => {
+      try {
+        const response = await fetch(config.api + "?view=logical", { credentials: "same-origin", headers: { Accept: "application/json" } });
+        if (!response.ok) return;
+        const data = await response.json();
+        const nodes = new Map();
+        for (const n of data.nodes) if (n.kind === "server" || n.kind === "port" || n.kind === "fip") nodes.set(n.id, n);
+        path.logical = { revision: data.revision, nodes };
+      } catch (err) {
+        console.warn("map: the endpoint list did not load", err);
+      } finally {
+        path.logicalLoading = null;
+      }
+    })();
+    return path.logicalLoading;
+  }
+
+  function endpointLabel(n) {
+    const a = n.attrs || {};
+    if (n.kind === "server") return n.label + " (VM)";
+    if (n.kind === "fip") return (a.floating_ip_address || n.label) + " (floating IP)";
+    const ips = (a.fixed_ips || []).map((ip) => ip.ip_address).filter(Boolean);
+    return n.label + (ips.length && !ips.includes(n.label) ? " (port " + ips.join(", ") + ")" : " (port)");
+  }
+
+  function labelOfEndpoint(value) {
+    const pool = endpointNodes();
+    const n = (pool && pool.get(value)) || state.nodes.get(value);
+    return n ? endpointLabel(n) : value;
+  }
+
+  function searchEndpoints(query) {
+    const q = query.trim().toLowerCase();
+    const out = [];
+    if (!q) return out;
+    if (looksLikeIp(q)) out.push({ value: q, label: q + " (IP address)", kind: "IP" });
+    const pool = endpointNodes();
+    if (!pool) return out;
+    const rank = { server: 0, fip: 1, port: 2 };
+    const exact = [], partial = [];
+    for (const n of pool.values()) {
+      if (!(n.kind in rank)) continue;
+      const terms = searchTerms(n);
+      if (terms.includes(q)) exact.push(n);
+      else if (terms.some((t) => t.includes(q))) partial.push(n);
+    }
+    const byRank = (a, b) => rank[a.kind] - rank[b.kind] || d3.ascending(a.label, b.label);
+    for (const n of exact.sort(byRank).concat(partial.sort(byRank)).slice(0, 12)) {
+      out.push({ value: n.id, label: endpointLabel(n), kind: n.kind === "server" ? "VM" : n.kind === "fip" ? "floating IP" : "port" });
+    }
+    return out;
+  }
+
+  function setEndpoint(which, value, label) {
+    path[which] = { value, label: label || labelOfEndpoint(value) };
+    document.getElementById("path-" + which).value = path[which].label;
+  }
+
+  function endpointPicker(which) {
+    const input = document.getElementById("path-" + which);
+    const list = d3.select("#path-" + which + "-results");
+    const show = async () => {
+      path[which] = { value: "", label: input.value };
+      await loadLogical();
+      if (input.value !== path[which].label) return; // typed on meanwhile
+      const found = searchEndpoints(input.value);
+      list.attr("hidden", input.value.trim() ? null : "");
+      const li = list.selectAll("li").data(found.length ? found : [null], (c) => (c ? c.value : "none"));
+      li.exit().remove();
+      const enter = li.enter().append("li");
+      enter.filter((c) => c).append("span").attr("class", "kind");
+      enter.filter((c) => c).append("span").attr("class", "name");
+      enter.filter((c) => !c).attr("class", "muted").text("no match: an IP address or a node id also works");
+      const all = enter.merge(li).order();
+      all.filter((c) => c).attr("data-value", (c) => c.value);
+      all.filter((c) => c).select("span.kind").text((c) => c.kind);
+      all.filter((c) => c).select("span.name").text((c) => c.label);
+      all.on("mousedown", (ev) => ev.preventDefault()).on("click", (ev, c) => {
+        if (!c) return;
+        list.attr("hidden", "");
+        setEndpoint(which, c.value, c.label);
+        if (path.src.value && path.dst.value) explainPath(true);
+        else document.getElementById(which === "src" ? "path-dst" : "path-src").focus();
+      });
+    };
+    input.addEventListener("input", show);
+    input.addEventListener("focus", () => { loadLogical(); });
+    input.addEventListener("blur", () => setTimeout(() => list.attr("hidden", ""), 150));
+    input.addEventListener("keydown", (ev) => { if (ev.key === "Escape") list.attr("hidden", ""); });
+  }
+  endpointPicker("src");
+  endpointPicker("dst");
+
+  // What the form's field means: the picked endpoint, else a unique name, else the text (an IP or an id).
+  function fieldValue(which) {
+    if (path[which].value) return path[which].value;
+    const text = document.getElementById("path-" + which).value.trim();
+    if (!text) return "";
+    const found = searchEndpoints(text).filter((c) => c.kind !== "IP");
+    const exact = found.filter((c) => c.label.toLowerCase().startsWith(text.toLowerCase() + " (") || c.value === text);
+    if (!looksLikeIp(text) && exact.length === 1) return exact[0].value;
+    return text;
+  }
+
+  const probeSelect = document.getElementById("path-probe");
+  const portInput = document.getElementById("path-port");
+  probeSelect.addEventListener("change", () => {
+    portInput.hidden = !(probeSelect.value === "tcp" || probeSelect.value === "udp");
+    if (!portInput.hidden) portInput.focus();
+  });
+
+  function probeValue() {
+    const v = probeSelect.value;
+    if (v === "tcp" || v === "udp") return v + ":" + (parseInt(portInput.value, 10) || 80);
+    return v;
+  }
+
+  function setProbe(text) {
+    const m = /^(tcp|udp):(\d+)$/.exec(text || "");
+    if (m) { probeSelect.value = m[1]; portInput.value = m[2]; portInput.hidden = false; }
+    else { probeSelect.value = text === "ssh" ? "ssh" : "icmp"; portInput.hidden = true; }
+    path.probe = probeValue();
+  }
+
+  document.getElementById("path-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    await loadLogical();
+    const src = fieldValue("src"), dst = fieldValue("dst");
+    if (!src || !dst) {
+      showPathError("Choose a source and a destination: a VM, a port, a floating IP or any IP address.");
+      return;
+    }
+    path.src = { value: src, label: document.getElementById("path-src").value || src };
+    path.dst = { value: dst, label: document.getElementById("path-dst").value || dst };
+    explainPath(true);
+  });
+  document.getElementById("path-clear").addEventListener("click", clearPath);
+  document.getElementById("path-swap").addEventListener("click", () => {
+    const s = path.src, d = path.dst;
+    setEndpoint("src", d.value, d.label);
+    setEndpoint("dst", s.value, s.label);
+    if (path.src.value && path.dst.value && (path.result || path.error)) explainPath(true);
+  });
+
+  function clearPath() {
+    clearTimeout(path.timer);
+    path.result = null;
+    path.error = null;
+    path.src = { value: "", label: "" };
+    path.dst = { value: "", label: "" };
+    document.getElementById("path-src").value = "";
+    document.getElementById("path-dst").value = "";
+    setProbe("icmp");
+    page.classList.remove("path-open");
+    renderPathPanel();
+    render();
+    scheduleHash();
+  }
+
+  function showPathError(message) {
+    path.result = null;
+    path.error = message;
+    page.classList.add("path-open");
+    renderPathPanel();
+    if (scene) render();
+  }
+
+  // Ask the API (again). A newer request while one is in flight runs right after it.
+  async function explainPath(userAsked) {
+    if (!path.src.value || !path.dst.value) return;
+    path.probe = probeValue();
+    if (userAsked) path.fitNext = true;
+    if (path.loading) { path.again = true; return; }
+    path.loading = true;
+    path.requests += 1;
+    stats.pathRequests = path.requests;
+    page.classList.add("path-open");
+    d3.select("#path-result").classed("loading", true);
+    const url = PATH_API + "?" + new URLSearchParams({ src: path.src.value, dst: path.dst.value, probe: path.probe });
+    try {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.status === 401 || response.status === 403) { showPathError("Your session ended: log in again."); return; }
+      let body = null;
+      try { body = await response.json(); } catch (err) { body = null; }
+      if (response.status === 404) {
+        showPathError("Not found: " + ((body && body.detail) || "no such endpoint") +
+          ". You can trace your own project's VMs, ports and floating IPs, and outside addresses.");
+      } else if (!response.ok) {
+        showPathError((body && body.detail) || "The path could not be explained (HTTP " + response.status + ").");
+      } else {
+        path.error = null;
+        path.result = body;
+        stats.pathRevision = body.revision;
+        if (path.src.label === path.src.value || path.dst.label === path.dst.value) {
+          await loadLogical();
+          for (const which of ["src", "dst"]) if (path[which].label === path[which].value) setEndpoint(which, path[which].value);
+        }
+        render();
+        renderPathPanel();
+        if (path.fitNext) { path.fitNext = false; if (!pathHashTransform) fitPath(); }
+        pathHashTransform = false;
+      }
+      scheduleHash();
+    } catch (err) {
+      showPathError("The path could not be asked for: " + err.message);
+    } finally {
+      path.loading = false;
+      d3.select("#path-result").classed("loading", false);
+      if (path.again) { path.again = false; explainPath(false); }
+    }
+  }
+
+  // The graph moved on: the path is asked again (debounced) so it follows live updates.
+  function pathFollows() {
+    if (!path.src.value || !path.dst.value || (!path.result && !path.error)) return;
+    if (path.result && path.result.revision === state.revision) return;
+    clearTimeout(path.timer);
+    path.timer = setTimeout(() => explainPath(false), 150);
+  }
+
+  // --- hops -> the nodes drawn in this view
+  function portByPrefix() {
+    if (path.prefixRevision === state.revision && path.prefixes) return path.prefixes;
+    const prefixes = new Map();
+    for (const n of state.nodes.values()) if (n.kind === "port") prefixes.set(n.id.slice(5, 16), n.id);
+    path.prefixes = prefixes;
+    path.prefixRevision = state.revision;
+    return prefixes;
+  }
+
+  // A physical hop (iface/bridge/netns) named in the logical view: its port, router or network.
+  function logicalFor(id) {
+    const [kind, , ...rest] = id.split(":");
+    const name = rest[rest.length - 1] || "";
+    const nsName = kind === "netns" ? name : "";
+    let m;
+    if (kind === "iface" || kind === "bridge") {
+      m = /^(tap|qvo|qvb|qbr|qr-|qg-|fg-|sg-|ns-|ha-)([0-9a-f-]{11})/.exec(name);
+      if (m) return portByPrefix().get(m[2]) || null;
+      return null;
+    }
+    if ((m = /^(qrouter|snat)-(.+)$/.exec(nsName))) return "router:" + m[2];
+    if ((m = /^(qdhcp|fip)-(.+)$/.exec(nsName))) return "network:" + m[2];
+    return null;
+  }
+
+  function serverOfPort(portId) {
+    for (const e of state.edges.values()) if (e.kind === "runs" && e.target === portId) return e.source;
+    return null;
+  }
+
+  // For each hop: the id drawn for it here (itself, its logical stand-in, or a collapsed ancestor).
+  function drawnHops(hops, model) {
+    const raw = hops.map((h) => {
+      if (!h.node) return null;
+      if (state.nodes.has(h.node)) return h.node;
+      return state.view === "logical" ? logicalFor(h.node) : null;
+    });
+    // the lab's VM namespace stands for the VM: in the logical view, the server running the next hop's port
+    hops.forEach((h, i) => {
+      if (raw[i] || state.view !== "logical" || !/^netns:.*:vm-/.test(h.node || "")) return;
+      for (const j of [i + 1, i - 1]) {
+        const p = raw[j];
+        if (p && p.startsWith("port:")) { raw[i] = serverOfPort(p) || p; break; }
+      }
+    });
+    return raw.map((id) => {
+      if (!id || !state.nodes.has(id)) return null;
+      const shown = model.standFor(id);
+      return model.visibleIds.has(shown) ? shown : null;
+    });
+  }
+
+  // Where a hop's badge and the polyline go on a drawn node.
+  function anchorOf(id, boxes, model) {
+    const n = state.nodes.get(id);
+    if (isContainer(n, model.view)) {
+      const b = boxes.get(id);
+      return { x: b.x0 + 4, y: b.y0 + 4 };
+    }
+    const p = state.positions.get(id);
+    return { x: p.x, y: p.y };
+  }
+
+  function ranges(numbers) {
+    const out = [];
+    for (const n of numbers) {
+      const last = out[out.length - 1];
+      if (last && n === last[1] + 1) last[1] = n;
+      else out.push([n, n]);
+    }
+    return out.map(([a, b]) => (a === b ? String(a) : b === a + 1 ? a + "," + b : a + "–" + b)).join(",");
+  }
+
+  function pathOverlay(model, boxes) {
+    const r = path.result;
+    if (!r || !r.hops || !r.hops.length) return null;
+    const drawn = drawnHops(r.hops, model);
+    const byNode = new Map();
+    const sequence = [];
+    drawn.forEach((id, i) => {
+      if (!id) return;
+      if (!byNode.has(id)) byNode.set(id, { id, numbers: [], status: "ok" });
+      const b = byNode.get(id);
+      b.numbers.push(i + 1);
+      const st = r.hops[i].status;
+      if (st === "fail" || (st === "warn" && b.status !== "fail") || (st === "unknown" && b.status === "ok")) b.status = st;
+      if (sequence[sequence.length - 1] !== id) sequence.push(id);
+    });
+    const badges = Array.from(byNode.values()).map((b) => {
+      const a = anchorOf(b.id, boxes, model);
+      const text = ranges(b.numbers);
+      return { ...b, x: a.x, y: a.y, text, w: Math.max(18, text.length * 6.4 + 10) };
+    });
+    // the polyline passes through the badges in hop order
+    const at = new Map(badges.map((b) => [b.id, b]));
+    const points = sequence.map((id) => [at.get(id).x, at.get(id).y]);
+    const firstFail = r.hops.findIndex((h) => h.status === "fail");
+    const failNode = firstFail >= 0 ? drawn.slice(firstFail).find(Boolean) : null;
+    const failAt = failNode ? sequence.indexOf(failNode) : -1;
+    return { badges, points, failAt, drawn, onPath: new Set(byNode.keys()), verdict: r.verdict };
+  }
+
+  const gPath = root.append("g").attr("class", "path-overlay");
+
+  function drawPathSvg() {
+    const ov = scene && scene.path;
+    svg.classed("path-active", !!ov);
+    gBoxes.selectAll("g.box").classed("on-path", (n) => !!(ov && ov.onPath.has(n.id)));
+    gNodes.selectAll("g.glyph").classed("on-path", (n) => !!(ov && ov.onPath.has(n.id)));
+    const line = d3.line();
+    const segments = [];
+    if (ov && ov.points.length > 1) {
+      if (ov.failAt >= 0) {
+        segments.push({ key: "before", cls: "path-line", pts: ov.points.slice(0, ov.failAt + 1) });
+        segments.push({ key: "after", cls: "path-line after-fail", pts: ov.points.slice(ov.failAt) });
+      } else segments.push({ key: "all", cls: "path-line verdict-" + ov.verdict, pts: ov.points });
+    }
+    gPath.selectAll("path.path-line").data(segments.filter((s) => s.pts.length > 1), (s) => s.key)
+      .join("path").attr("class", (s) => s.cls).attr("d", (s) => line(s.pts));
+    const badge = gPath.selectAll("g.path-badge").data(ov ? ov.badges : [], (b) => b.id)
+      .join((enter) => {
+        const g = enter.append("g");
+        g.append("rect").attr("rx", 9).attr("height", 18).attr("y", -9);
+        g.append("text").attr("text-anchor", "middle").attr("y", 4);
+        return g;
+      });
+    badge.attr("class", (b) => "path-badge status-" + b.status).attr("data-id", (b) => b.id)
+      .attr("transform", (b) => "translate(" + b.x + "," + b.y + ")");
+    badge.select("rect").attr("x", (b) => -b.w / 2).attr("width", (b) => b.w);
+    badge.select("text").text((b) => b.text);
+    gPath.raise();
+  }
+
+  function drawPathCanvas(ctx, k) {
+    const ov = scene && scene.path;
+    if (!ov) return;
+    ctx.globalAlpha = 0.85;
+    ctx.lineWidth = 5 / Math.max(k, 0.2);
+    ctx.lineJoin = "round";
+    const stroke = (pts, color, dash) => {
+      if (pts.length < 2) return;
+      ctx.strokeStyle = color;
+      ctx.setLineDash(dash);
+      ctx.beginPath();
+      pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
+      ctx.stroke();
+    };
+    if (ov.failAt >= 0) {
+      stroke(ov.points.slice(0, ov.failAt + 1), "#e67e22", []);
+      stroke(ov.points.slice(ov.failAt), "#c0392b", [8, 6]);
+    } else stroke(ov.points, ov.verdict === "ok" ? "#1f8a4c" : "#e67e22", []);
+    ctx.setLineDash([]);
+    ctx.globalAlpha = 1;
+    const s = 1 / Math.max(k, 0.35);
+    for (const b of ov.badges) {
+      ctx.fillStyle = b.status === "fail" ? "#c0392b" : b.status === "warn" ? "#b7791f" : b.status === "unknown" ? "#6b7483" : "#1d2430";
+      const w = b.w * s, h = 18 * s;
+      ctx.fillRect(b.x - w / 2, b.y - h / 2, w, h);
+      ctx.fillStyle = "#fff";
+      ctx.font = "bold " + Math.round(11 * s) + "px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(b.text, b.x, b.y + 4 * s);
+      ctx.textAlign = "start";
+    }
+  }
+
+  // Zoom to the hops drawn (not to the whole map).
+  function fitPath() {
+    const ov = scene && scene.path;
+    if (!ov || !ov.badges.length) return;
+    const xs = ov.badges.map((b) => b.x), ys = ov.badges.map((b) => b.y);
+    const x0 = d3.min(xs) - 80, x1 = d3.max(xs) + 80, y0 = d3.min(ys) - 60, y1 = d3.max(ys) + 60;
+    const rect = stage.getBoundingClientRect();
+    const k = Math.max(0.05, Math.min(1.4, 0.95 * Math.min(rect.width / (x1 - x0 || 1), rect.height / (y1 - y0 || 1))));
+    const t = d3.zoomIdentity.translate(rect.width / 2 - k * (x0 + x1) / 2, rect.height / 2 - k * (y0 + y1) / 2).scale(k);
+    (state.renderer === "canvas" ? d3.select(canvas) : svg).call(zoom.transform, t);
+  }
+
+  // --- the narrative: the seed's walk, hop by hop, grouped by host
+  function describeEnd(end, fallback) {
+    if (!end) return fallback;
+    if (end.kind === "outside") return (end.ip || fallback) + " (outside)";
+    const label = labelOfEndpoint(end.node);
+    return label === end.node ? (end.ip || fallback) : label.replace(/ \((VM|port|floating IP)\)$/, "") + (end.ip && !label.includes(end.ip) ? " (" + end.ip + ")" : "");
+  }
+
+  function renderPathPanel() {
+    const box = d3.select("#path-result");
+    box.selectAll("*").remove();
+    if (path.error) {
+      box.append("p").attr("class", "path-error").attr("role", "alert").text(path.error);
+      return;
+    }
+    const r = path.result;
+    if (!r) return;
+    const head = box.append("div").attr("class", "path-verdict verdict-" + r.verdict);
+    head.append("strong").attr("class", "verdict").text(VERDICT_TEXT[r.verdict] || r.verdict);
+    head.append("span").attr("class", "scenario").text(" · " + (SCENARIOS[r.scenario] || r.scenario));
+    box.append("p").attr("class", "path-summary")
+      .text(r.probe + " from " + describeEnd(r.src, path.src.label) + " to " + describeEnd(r.dst, path.dst.label) +
+        ": " + r.hops.length + " hops, revision " + r.revision + ".");
+    if (r.problems && r.problems.length) {
+      box.append("h3").text("Problems");
+      const ul = box.append("ul").attr("class", "path-problems");
+      for (const p of r.problems) {
+        const li = ul.append("li").attr("class", "severity-" + p.severity);
+        li.append("code").text(p.code);
+        li.append("span").text(" " + p.message);
+        if (p.node && state.nodes.has(p.node)) {
+          li.append("button").attr("type", "button").attr("class", "small").text("show").on("click", () => reveal(p.node));
+        }
+      }
+    }
+    const drawn = scene && scene.path ? scene.path.drawn : [];
+    narrative(box, r.hops, drawn, "path-hops");
+    if (r.return_hops && r.return_hops.length) {
+      const back = box.append("details").attr("class", "path-return");
+      back.append("summary").text("The way back (" + r.return_hops.length + " hops)");
+      narrative(back, r.return_hops, [], "path-hops return");
+    }
+  }
+
+  function narrative(parent, hops, drawn, cls) {
+    const ol = parent.append("ol").attr("class", cls);
+    let group = null, lastHost;
+    hops.forEach((hop, i) => {
+      const host = hop.host || "";
+      if (!group || host !== lastHost) {
+        lastHost = host;
+        const gli = ol.append("li").attr("class", "host-group");
+        gli.append("div").attr("class", "host-name").text(host ? "on " + host : hop.node && hop.node.startsWith("network:") ? "outside" : "elsewhere");
+        group = gli.append("ol").attr("class", "hops-of-host");
+      }
+      const li = group.append("li").attr("class", "hop status-" + hop.status).attr("data-hop", i + 1)
+        .attr("data-node", hop.node || "");
+      const line = li.append("div").attr("class", "hop-line");
+      line.append("span").attr("class", "hop-no").attr("title", hop.status).text(String(i + 1));
+      line.append("span").attr("class", "hop-what").text(hop.what);
+      if (!hop.node) line.append("span").attr("class", "hop-unnamed muted").text(" (an infrastructure step: not shown on your map)");
+      const target = drawn[i];
+      if (target) {
+        line.classed("clickable", true).attr("title", "show on the map").on("click", () => reveal(target));
+      }
+      if (hop.evidence) {
+        const text = hop.evidence.startsWith("iptables: ") ? hop.evidence.replace(/ \| /g, "\n") : hop.evidence;
+        li.append("pre").attr("class", "hop-evidence" + (hop.status === "fail" ? " reason" : "")).text(text);
+      }
+      if (hop.flows && hop.flows.length) {
+        const det = li.append("details").attr("class", "hop-flows");
+        const counts = hop.flows.map((f) => (/n_packets=(\d+)/.exec(f) || [])[1]).filter((c) => c !== undefined);
+        det.append("summary").text("OpenFlow rules (" + hop.flows.length + ")" + (counts.length ? " · n_packets " + counts.join(", ") : ""));
+        const pre = det.append("pre");
+        for (const flow of hop.flows) {
+          const row = pre.append("span").attr("class", "flow");
+          // n_packets in bold: built from text nodes, never from HTML
+          const parts = flow.split(/(n_packets=\d+)/);
+          for (const part of parts) {
+            if (/^n_packets=\d+$/.test(part)) row.append("b").text(part);
+            else row.append("span").text(part);
+          }
+          pre.append("span").text("\n");
+        }
+      }
+    });
+  }
+
   // ------------------------------------------------------------------ side panel
   const PANEL_FIELDS = [
     ["describe", "what"], ["role", "role"], ["type", "type"], ["addresses", "addresses"], ["fixed_ips", "fixed IPs"],
@@ -991,6 +1555,16 @@
     const actions = body.append("p").attr("class", "panel-actions");
     actions.append("button").attr("type", "button").text(state.focus === n.id ? "Unfocus" : "Focus " + state.hops + " hops")
       .on("click", () => { state.focus = state.focus === n.id ? null : n.id; render(); scheduleHash(); });
+    const endpoint = endpointOf(n);
+    if (endpoint) {
+      const use = (which) => {
+        setEndpoint(which, endpoint, n.kind === "server" || n.kind === "port" || n.kind === "fip" ? endpointLabel(n) : n.label + " (" + endpoint + ")");
+        if (path.src.value && path.dst.value) explainPath(true);
+        else document.getElementById(which === "src" ? "path-dst" : "path-src").focus();
+      };
+      actions.append("button").attr("type", "button").attr("class", "set-src").text("Set as source").on("click", () => use("src"));
+      actions.append("button").attr("type", "button").attr("class", "set-dst").text("Set as destination").on("click", () => use("dst"));
+    }
     if (n.kind === "host" || n.kind === "bridge") {
       actions.append("button").attr("type", "button").text(isCollapsed(n, state.model.count) ? "Expand" : "Collapse")
         .on("click", () => toggleCollapse(n.id));
@@ -1046,6 +1620,10 @@
     if (state.selected) parts.push("sel=" + encodeURIComponent(state.selected));
     if (state.focus) parts.push("focus=" + encodeURIComponent(state.focus), "hops=" + state.hops);
     if (state.toggled.size && state.toggled.size <= 50) parts.push("toggle=" + Array.from(state.toggled).map(encodeURIComponent).join(","));
+    if (path.src.value && path.dst.value) {
+      parts.push("src=" + encodeURIComponent(path.src.value), "dst=" + encodeURIComponent(path.dst.value));
+      if (path.probe !== "icmp") parts.push("probe=" + encodeURIComponent(path.probe));
+    }
     return location.pathname + "#" + parts.join("&");
   }
 
@@ -1062,6 +1640,13 @@
     if (h.get("focus")) out.focus = h.get("focus");
     if (h.get("sel")) out.selected = h.get("sel");
     if (h.get("toggle")) for (const id of h.get("toggle").split(",")) state.toggled.add(id);
+    if (h.get("src") && h.get("dst")) {
+      setProbe(h.get("probe") || "icmp");
+      setEndpoint("src", h.get("src"));
+      setEndpoint("dst", h.get("dst"));
+      pendingPath = true;
+      pathHashTransform = !!h.get("t");
+    }
     const t = (h.get("t") || "").split(",").map(Number);
     if (t.length === 3 && t.every(Number.isFinite)) out.transform = d3.zoomIdentity.translate(t[1], t[2]).scale(t[0]);
     return out;
@@ -1174,6 +1759,7 @@
       if (viewChanged && !pendingHash) fit();
       applyPendingHash();
       for (const msg of state.buffer.splice(0)) onDelta(msg);
+      if (pendingPath) { pendingPath = null; explainPath(true); } else pathFollows();
       if (state.socket && state.socket.readyState === WebSocket.OPEN) state.socket.send(JSON.stringify({ type: "topology.sync", revision: state.revision }));
       setLive("live · revision " + state.revision, "ok");
     } catch (err) {
@@ -1187,6 +1773,7 @@
   }
 
   let pendingHash = null;
+  let pendingPath = null;
   function applyPendingHash() {
     if (!pendingHash) return;
     const h = pendingHash;
@@ -1205,6 +1792,7 @@
     for (const id of touched) state.fresh.add(id);
     render();
     stats.applied.push({ revision: msg.revision, ms: performance.now() - started, at: Date.now() });
+    pathFollows();
     if (stats.applied.length > 500) stats.applied.shift();
     setLive("live · revision " + state.revision, "ok");
   }
@@ -1247,6 +1835,16 @@
     exportJson: () => exportJson(),
     exportSvg: () => exportSvgText().text,
     toggleCollapse,
+    path: {
+      get result() { return path.result; },
+      get error() { return path.error; },
+      get src() { return path.src.value; },
+      get dst() { return path.dst.value; },
+      get requests() { return path.requests; },
+      badges: () => (scene && scene.path ? scene.path.badges.map((b) => ({ id: b.id, text: b.text, status: b.status })) : []),
+      explain: (src, dst, probe) => { setProbe(probe || "icmp"); setEndpoint("src", src); setEndpoint("dst", dst); return explainPath(true); },
+      clear: clearPath,
+    },
   };
 
   pendingHash = readHash();
