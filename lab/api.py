@@ -272,7 +272,11 @@ def _switch(old: State, scenario: str) -> State:
     _clear_scenario(old)
     lap("clear")
     dvr = needs_dvr(scenario)
-    if dvr != (hosts.running() or neutron.agent_mode() == "dvr_snat"):
+    running = procs.daemon_pids()
+    host1_ok = all(d.name in running for d in neutron.agent_daemons())
+    compute2_ok = all(n in running for n in hosts.daemon_names())
+    if (dvr != (neutron.agent_mode() == "dvr_snat") or not host1_ok or (dvr and not compute2_ok)
+            or (not dvr and hosts.running())):
         _restart_agents(dvr)
         lap("agents")
     built = SCENARIOS[scenario]()
@@ -296,22 +300,36 @@ def _clear_scenario(old: State) -> None:
 
 
 def reset_neutron(admin: rest.Client) -> None:
-    """Floating IPs, routers (interfaces first), VM ports, networks: all but `public` and its subnet."""
+    """Floating IPs, routers (interfaces first), VM ports, networks: all but `public` and its subnet.
+
+    A failed delete is logged, not raised: the next scenario's `_ensure` reuses what is left by name.
+    """
+    def delete(path: str) -> None:
+        try:
+            admin.delete(path)
+        except rest.HttpError as e:
+            log.warning("DELETE %s: %s", path, e)
+
     for fip in admin.get("/v2.0/floatingips")["floatingips"]:
-        admin.delete(f"/v2.0/floatingips/{fip['id']}")
+        delete(f"/v2.0/floatingips/{fip['id']}")
     for router in admin.get("/v2.0/routers")["routers"]:
         for port in admin.get(f"/v2.0/ports?device_id={router['id']}")["ports"]:
             if port["device_owner"].startswith("network:router_interface"):
-                admin.put(f"/v2.0/routers/{router['id']}/remove_router_interface", {"port_id": port["id"]})
-        admin.delete(f"/v2.0/routers/{router['id']}")
+                try:
+                    admin.put(f"/v2.0/routers/{router['id']}/remove_router_interface", {"port_id": port["id"]})
+                except rest.HttpError as e:
+                    log.warning("removing interface %s of router %s: %s", port["id"], router["id"], e)
+        delete(f"/v2.0/routers/{router['id']}")
     for port in admin.get("/v2.0/ports?device_owner=compute:nova")["ports"]:
-        admin.delete(f"/v2.0/ports/{port['id']}")
+        delete(f"/v2.0/ports/{port['id']}")
     for net in admin.get("/v2.0/networks")["networks"]:
-        if not (net["name"] == "public" and net.get("router:external")):
-            for port in admin.get(f"/v2.0/ports?network_id={net['id']}")["ports"]:
-                if not port["device_owner"].startswith("network:dhcp"):
-                    admin.delete(f"/v2.0/ports/{port['id']}")
-            admin.delete(f"/v2.0/networks/{net['id']}")
+        public = net["name"] == "public" and net.get("router:external")
+        # On public, what DVR leaves: the hosts' floatingip_agent_gateway (fg-) ports.
+        for port in admin.get(f"/v2.0/ports?network_id={net['id']}")["ports"]:
+            if not port["device_owner"].startswith("network:dhcp"):
+                delete(f"/v2.0/ports/{port['id']}")
+        if not public:
+            delete(f"/v2.0/networks/{net['id']}")
 
 
 def _restart_agents(dvr: bool) -> None:
@@ -344,10 +362,14 @@ def _clean_host1_dataplane() -> None:
     for ns in netns.list_namespaces():
         if netns.LAB_NAMESPACE.match(ns) and ns != ovs.OUTSIDE_NS:
             netns.delete(ns)
-    for br in ovs.bridges():
-        if br != ovs.EXTERNAL_BRIDGE:
-            ovs.vsctl("--if-exists", "del-br", br, check=False)
     hosts.unplug_host1()
+    ovs.vsctl("del-manager", check=False)
+    for br in ovs.bridges():
+        ovs.vsctl("--if-exists", "del-br", br, check=False)
+    # br-ex again, with the outside host's port: the agents set up the rest.
+    ovs.add_bridge(ovs.EXTERNAL_BRIDGE)
+    procs.run(["ip", "link", "set", ovs.EXTERNAL_BRIDGE, "up"])
+    ovs.plug_outside()
     for link in netns.root_links():
         if netns.PORT_LINK.match(link) or netns.DVR_LINK.match(link):
             netns.delete_link(link)
