@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -540,7 +541,8 @@ def ping(vm: str, target: str, timeout: float = 90.0) -> bool:
 def run_on(host: str, argv: list[str], capture: bool = False) -> subprocess.CompletedProcess[str]:
     """Run `argv` in `host`'s view (compute2: inside its holder's network and mount namespaces)."""
     v = hosts.view(host)
-    full = [*(v.prefix if v else ()), *argv]
+    # nsenter -m would start in /: keep the caller's working directory.
+    full = [*(v.prefix if v else ()), *([f"--wd={os.getcwd()}"] if v else []), *argv]
     return subprocess.run(full, capture_output=capture, text=True, check=False)
 
 
