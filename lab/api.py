@@ -271,6 +271,9 @@ def _switch(old: State, scenario: str) -> State:
     _write_state({**old, "status": "switching", "scenario": scenario, "previous_scenario": old.get("scenario")})
     procs.stop(*nodeagent.all_names())
     _clear_scenario(old)
+    if netns.exists(ovs.OUTSIDE_NS):
+        # The next scenario's gateways and FIPs reuse addresses with new MACs.
+        procs.run(["ip", "-n", ovs.OUTSIDE_NS, "neigh", "flush", "all"], check=False)
     lap("clear")
     dvr = needs_dvr(scenario)
     running = procs.daemon_pids()

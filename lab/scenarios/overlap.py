@@ -38,19 +38,23 @@ LAYOUT = {"vm01": ("router01", "net01"), "vm02": ("router02", "net02")}
 Json = dict[str, Any]
 
 
-def tenant_side(alt: rest.Client, public_id: str, router_name: str, net_name: str) -> tuple[Json, Json, Json]:
+def tenant_side(admin: rest.Client, alt: rest.Client, alt_id: str, public_id: str, vm_name: str,
+                router_name: str, net_name: str) -> tuple[Json, Json, Json, Json]:
+    """Network, subnet, the VM's port (right after the subnet, before the DHCP agent takes an
+    address for its port: Neutron allocates at random), router with gateway and interface."""
     net = _ensure(alt, "networks", {"name": net_name}, name=net_name)
     subnet_name = f"{net_name}_subnet01"
     subnet = _ensure(alt, "subnets", {
         "name": subnet_name, "network_id": net["id"], "ip_version": 4, "cidr": CIDR,
     }, name=subnet_name, network_id=net["id"])
+    port = vm_port(admin, vm_name, net["id"], alt_id, fixed_ips=[{"subnet_id": subnet["id"], "ip_address": VM_IP}])
     router = _ensure(alt, "routers", {"name": router_name}, name=router_name)
     if not router.get("external_gateway_info"):
         router = alt.put(f"/v2.0/routers/{router['id']}",
                          {"router": {"external_gateway_info": {"network_id": public_id}}})["router"]
     if not _one(alt, "ports", device_id=router["id"], network_id=net["id"]):
         alt.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
-    return net, subnet, router
+    return net, subnet, router, port
 
 
 def build() -> dict[str, Any]:
@@ -61,13 +65,10 @@ def build() -> dict[str, Any]:
 
     ovs.plug_outside()
     public, public_subnet = public_network(admin)
-    sides: dict[str, tuple[Json, Json, Json]] = {}
-    ports: dict[str, Json] = {}
+    sides: dict[str, tuple[Json, Json, Json, Json]] = {}
     for vm_name, (router_name, net_name) in LAYOUT.items():
-        sides[vm_name] = tenant_side(alt, public["id"], router_name, net_name)
-        # Right after the subnet, before the DHCP agent takes an address for its port.
-        ports[vm_name] = vm_port(admin, vm_name, sides[vm_name][0]["id"], alt_id,
-                                 fixed_ips=[{"subnet_id": sides[vm_name][1]["id"], "ip_address": VM_IP}])
+        sides[vm_name] = tenant_side(admin, alt, alt_id, public["id"], vm_name, router_name, net_name)
+    ports = {vm_name: side[3] for vm_name, side in sides.items()}
     sg = open_default_security_group(alt, alt_id)
     log.info("net01/net02, router01/router02 and alt's security group ready")
     fips = {name: associate_floating_ip(alt, public["id"], ports[name]["id"]) for name in LAYOUT}
