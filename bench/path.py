@@ -57,7 +57,7 @@ def add_gateways_and_fips(cloud: JsonDict, reports: dict[str, JsonDict], fip_eve
                                           peer_netns=f"qrouter-{router_id}"))
         report["ovs"]["bridges"][0]["ports"].append({"name": f"tap{gw_port[:11]}", "tag": 4001, "interfaces": [
             ovs_iface(f"tap{gw_port[:11]}", external_ids={"iface-id": gw_port})]})
-    for host, report in reports.items():
+    for report in reports.values():
         if not any(ns["name"].startswith("qrouter-") for ns in report["namespaces"]):
             continue
         bridges = report["ovs"]["bridges"]

@@ -1036,7 +1036,8 @@
     if (n.kind === "server") return n.label + " (VM)";
     if (n.kind === "fip") return (a.floating_ip_address || n.label) + " (floating IP)";
     const ips = (a.fixed_ips || []).map((ip) => ip.ip_address).filter(Boolean);
-    return n.label + (ips.length && !ips.includes(n.label) ? " (port " + ips.join(", ") + ")" : " (port)");
+    const name = a.name || n.label; // a port's label is its address; its name says more
+    return name + (ips.length && !ips.includes(name) ? " (port " + ips.join(", ") + ")" : " (port)");
   }
 
   function labelOfEndpoint(value) {
@@ -1288,11 +1289,12 @@
   }
 
   // Where a hop's badge and the polyline go on a drawn node.
-  function anchorOf(id, boxes, model) {
+  // A box's badge sits on its left edge at the title's height, mostly outside: the title stays readable.
+  function anchorOf(id, boxes, model, w) {
     const n = state.nodes.get(id);
     if (isContainer(n, model.view)) {
       const b = boxes.get(id);
-      return { x: b.x0 + 4, y: b.y0 + 4 };
+      return { x: b.x0 - w / 2 + 5, y: b.y0 + 12 };
     }
     const p = state.positions.get(id);
     return { x: p.x, y: p.y };
@@ -1324,9 +1326,10 @@
       if (sequence[sequence.length - 1] !== id) sequence.push(id);
     });
     const badges = Array.from(byNode.values()).map((b) => {
-      const a = anchorOf(b.id, boxes, model);
       const text = ranges(b.numbers);
-      return { ...b, x: a.x, y: a.y, text, w: Math.max(18, text.length * 6.4 + 10) };
+      const w = Math.max(18, text.length * 6.4 + 10);
+      const a = anchorOf(b.id, boxes, model, w);
+      return { ...b, x: a.x, y: a.y, text, w };
     });
     // the polyline passes through the badges in hop order
     const at = new Map(badges.map((b) => [b.id, b]));
@@ -1414,11 +1417,14 @@
   }
 
   // --- the narrative: the seed's walk, hop by hop, grouped by host
-  function describeEnd(end, fallback) {
-    if (!end) return fallback;
-    if (end.kind === "outside") return (end.ip || fallback) + " (outside)";
-    const label = labelOfEndpoint(end.node);
-    return label === end.node ? (end.ip || fallback) : label.replace(/ \((VM|port|floating IP)\)$/, "") + (end.ip && !label.includes(end.ip) ? " (" + end.ip + ")" : "");
+  // "cirros-01 (10.0.0.158)": the name picked in the form (or the node's), then the address.
+  function describeEnd(end, picked) {
+    if (!end) return picked.label || picked.value;
+    if (end.kind === "outside") return (end.ip || picked.value) + " (outside)";
+    let name = picked.label && picked.label !== picked.value ? picked.label : labelOfEndpoint(end.node);
+    if (name === end.node) return end.ip || picked.value;
+    name = name.replace(/ \((VM|port[^)]*|floating IP|IP address)\)$/, "");
+    return name + (end.ip && name !== end.ip ? " (" + end.ip + ")" : "");
   }
 
   function renderPathPanel() {
@@ -1434,7 +1440,7 @@
     head.append("strong").attr("class", "verdict").text(VERDICT_TEXT[r.verdict] || r.verdict);
     head.append("span").attr("class", "scenario").text(" · " + (SCENARIOS[r.scenario] || r.scenario));
     box.append("p").attr("class", "path-summary")
-      .text(r.probe + " from " + describeEnd(r.src, path.src.label) + " to " + describeEnd(r.dst, path.dst.label) +
+      .text(r.probe + " from " + describeEnd(r.src, path.src) + " to " + describeEnd(r.dst, path.dst) +
         ": " + r.hops.length + " hops, revision " + r.revision + ".");
     if (r.problems && r.problems.length) {
       box.append("h3").text("Problems");
@@ -1651,6 +1657,17 @@
     if (t.length === 3 && t.every(Number.isFinite)) out.transform = d3.zoomIdentity.translate(t[1], t[2]).scale(t[0]);
     return out;
   }
+
+  // A permalink pasted into this tab: only the hash changes, the page stays; the path follows it.
+  window.addEventListener("hashchange", () => {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const src = h.get("src"), dst = h.get("dst"), probe = h.get("probe") || "icmp";
+    if (!src || !dst || (src === path.src.value && dst === path.dst.value && probe === path.probe)) return;
+    setProbe(probe);
+    setEndpoint("src", src);
+    setEndpoint("dst", dst);
+    explainPath(true);
+  });
 
   document.getElementById("permalink").addEventListener("click", () => {
     writeHash();
