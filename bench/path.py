@@ -73,6 +73,7 @@ def add_gateways_and_fips(cloud: JsonDict, reports: dict[str, JsonDict], fip_eve
             {"name": "eth1", "tag": None, "interfaces": [ovs_iface("eth1")]}]})
         report["interfaces"].append(iface("eth1", "physical", master="ovs-system"))
         report["ovs"]["flows"]["br-ex"] = []
+    add_network_node_tunnels(reports)
     vm_ports = [p for p in cloud["ports"] if p["device_owner"].startswith("compute:")]
     fips = 0
     for n, port in enumerate(vm_ports[::fip_every]):
@@ -99,9 +100,31 @@ def add_gateways_and_fips(cloud: JsonDict, reports: dict[str, JsonDict], fip_eve
     return fips
 
 
+def add_network_node_tunnels(reports: dict[str, JsonDict]) -> None:
+    """Every host tunnels to the network nodes and back (l2population: they have a port on every network)."""
+    network_nodes = [h for h, rep in reports.items()
+                     if any(ns["name"].startswith("qrouter-") for ns in rep["namespaces"])]
+    for host, report in reports.items():
+        for other in network_nodes if host not in network_nodes else list(reports):
+            if other == host:
+                continue
+            remote = reports[other]["tunnel_ip"]
+            name = "vxlan-" + "".join(f"{int(o):02x}" for o in remote.split("."))
+            br_tun = report["ovs"]["bridges"][1]
+            if any(p["name"] == name for p in br_tun["ports"]):
+                continue
+            br_tun["ports"].append({"name": name, "tag": None, "interfaces": [
+                ovs_iface(name, kind="vxlan", options={"remote_ip": remote, "local_ip": report["tunnel_ip"],
+                                                       "key": "flow", "in_key": "flow", "out_key": "flow"})]})
+
+
 def pairs(graph: JsonDict, count: int, seed: int = 1) -> list[tuple[str, str, str]]:
     rng = random.Random(seed)
     servers = [n["id"] for n in graph["nodes"] if n["kind"] == "server"]
+    project_of = {n["id"]: n.get("project_id") for n in graph["nodes"] if n["kind"] == "server"}
+    by_project: dict[Any, list[str]] = {}
+    for server in servers:
+        by_project.setdefault(project_of[server], []).append(server)
     fips = [n["attrs"]["floating_ip_address"] for n in graph["nodes"] if n["kind"] == "fip"]
     out = []
     for i in range(count):
@@ -109,7 +132,8 @@ def pairs(graph: JsonDict, count: int, seed: int = 1) -> list[tuple[str, str, st
         if kind == "vm-outside":
             out.append((kind, rng.choice(servers), OUTSIDE))
         elif kind == "vm-vm":
-            out.append((kind, rng.choice(servers), rng.choice(servers)))
+            src = rng.choice(servers)  # a VM of the same project (one network per project)
+            out.append((kind, src, rng.choice([s for s in by_project[project_of[src]] if s != src] or [src])))
         else:
             out.append((kind, OUTSIDE, rng.choice(fips)))
     return out

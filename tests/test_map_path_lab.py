@@ -114,7 +114,7 @@ def test_admin_picks_cirros_and_the_outside_and_the_fip_path_lights_up(
                            "'north-south-snat'")
     snat = page.locator(f"#path-result li.hop[data-node='{qrouter}'] .hop-evidence").text_content()
     assert f"SNAT --to-source {lab['routers']['router1']['gateway_ip']}" in snat
-    assert "src=" in page.evaluate("location.hash") and "dst=" in page.evaluate("location.hash")
+    page.wait_for_function("location.hash.includes('src=') && location.hash.includes('dst=')")
     page.screenshot(path=str(ARTIFACTS / "map-path-north-south-snat.png"))
 
 
