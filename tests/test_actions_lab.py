@@ -40,13 +40,31 @@ API = "/api/v1"
 # --------------------------------------------------------------------------- a real worker
 
 
+@pytest.fixture(autouse=True)
+def shared_broker_restored() -> Iterator[None]:
+    """Give the next test files back the broker they expect (use_own_broker switches it)."""
+    from dashboard.celery import app
+
+    saved = app.conf.broker_url
+    yield
+    if app.conf.broker_url != saved:
+        app.conf.broker_url = saved
+        forget_connections(app)
+
+
+def forget_connections(app: Any) -> None:
+    """Drop the connection pool and the producer pool built on it (control commands publish with it)."""
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 def use_own_broker() -> None:
     """This process sends its jobs to the test broker too."""
     from dashboard.celery import app
 
     if app.conf.broker_url != JOBS_BROKER_URL:
         app.conf.broker_url = JOBS_BROKER_URL
-        app._pool = None  # no producer connected to the shared broker yet, or forget it
+        forget_connections(app)  # no producer connected to the shared broker yet, or forget it
 
 
 def start_worker(log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
