@@ -60,7 +60,7 @@ def pick(page: Any, field: str, text: str, choice: str) -> None:
     page.locator(f"#path-{field}-results li", has_text=choice).first.click()
 
 
-def wait_path(page: Any, verdict: str | None = None, timeout: float = 20000) -> dict[str, Any]:
+def wait_path(page: Any, verdict: str | None = None, timeout: float = 30000) -> dict[str, Any]:
     condition = "window.neutronMap.path.result" + (f" && window.neutronMap.path.result.verdict === '{verdict}'"
                                                    if verdict else "")
     page.wait_for_function(condition, timeout=timeout)
