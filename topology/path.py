@@ -117,11 +117,22 @@ class Topo:
 
     def __init__(self, graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict]) -> None:
         self.nodes: dict[str, JsonDict] = {n["id"]: n for n in graph.get("nodes", [])}
-        self.out: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-        self.inn: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+        # Flat (node, edge kind) keys: a nested defaultdict per node cost most of the build.
+        self.out: dict[tuple[str, str], list[str]] = {}
+        self.inn: dict[tuple[str, str], list[str]] = {}
+        out, inn = self.out, self.inn
         for edge in graph.get("edges", []):
-            self.out[edge["source"]][edge["kind"]].append(edge["target"])
-            self.inn[edge["target"]][edge["kind"]].append(edge["source"])
+            source, target, kind = edge["source"], edge["target"], edge["kind"]
+            key = (source, kind)
+            if key in out:
+                out[key].append(target)
+            else:
+                out[key] = [target]
+            key = (target, kind)
+            if key in inn:
+                inn[key].append(source)
+            else:
+                inn[key] = [source]
         self.reports = reports
         self.fips_by_address: dict[str, str] = {}
         self.ports_by_ip: dict[str, list[str]] = defaultdict(list)
@@ -154,10 +165,10 @@ class Topo:
         return dict(self.nodes.get(node_id, {}).get("attrs", {}))
 
     def targets(self, node_id: str, kind: str) -> list[str]:
-        return [t for t in self.out.get(node_id, {}).get(kind, []) if t in self.nodes]
+        return [t for t in self.out.get((node_id, kind), []) if t in self.nodes]
 
     def sources(self, node_id: str, kind: str) -> list[str]:
-        return [s for s in self.inn.get(node_id, {}).get(kind, []) if s in self.nodes]
+        return [s for s in self.inn.get((node_id, kind), []) if s in self.nodes]
 
     def linked(self, node_id: str, kind: str) -> list[str]:
         return self.targets(node_id, kind) + self.sources(node_id, kind)
@@ -652,6 +663,16 @@ def nat_hop(walk: Walk, namespace: str | None, host: str | None, what: str, need
     return hop
 
 
+def int_ex_patch(topo: Topo, host: str) -> tuple[str | None, str | None]:
+    """br-int's int-br-ex patch port and its peer phy-br-ex on br-ex."""
+    ex_ports = set(topo.targets(bridge(host, "br-ex"), EdgeKind.MEMBER))
+    for node_id in topo.targets(bridge(host, "br-int"), EdgeKind.MEMBER):
+        peer = topo.attrs(node_id).get("patch_peer")
+        if peer in ex_ports:
+            return node_id, peer
+    return None, None
+
+
 def br_ex_physical_port(topo: Topo, host: str) -> str | None:
     for node_id in topo.targets(bridge(host, "br-ex"), EdgeKind.MEMBER):
         if topo.attrs(node_id).get("ovs_type") not in ("patch", "internal"):
@@ -666,6 +687,11 @@ def external_out(walk: Walk, host: str | None, external: str) -> None:
     walk.br_int(host, "to br-ex over the int-br-ex / phy-br-ex patch (the external network's VLAN tag is "
                 "stripped for a flat network)")
     check_bridge_mapping_host(walk, host, external, walk.hops[-1])
+    int_side, ex_side = int_ex_patch(topo, host)
+    if int_side is not None and ex_side is not None:
+        walk.hop(int_side, "patch port int-br-ex", flows=walk.flows_for(host, "br-int", "output:int-br-ex",
+                                                                       f"output:{topo.attrs(int_side).get('ofport')}"))
+        walk.hop(ex_side, "patch port phy-br-ex into br-ex")
     ex = walk.hop(bridge(host, "br-ex"), f"br-ex on {host}: the external bridge")
     if bridge(host, "br-ex") not in topo.nodes:
         walk.fail(ex, Problem.BR_EX_NO_PHYSICAL_PORT, f"{host} has no br-ex")
@@ -688,6 +714,10 @@ def external_in(walk: Walk, host: str | None, external: str, address: str | None
         walk.fail(ex_hop, Problem.BR_EX_NO_PHYSICAL_PORT, f"br-ex on {host} has no port to the outside: "
                   "`ovs-vsctl add-port br-ex <NIC>`")
     walk.hop(bridge(host, "br-ex"), f"br-ex on {host} forwards it over the phy-br-ex / int-br-ex patch")
+    int_side, ex_side = int_ex_patch(topo, host)
+    if int_side is not None and ex_side is not None:
+        walk.hop(ex_side, "patch port phy-br-ex")
+        walk.hop(int_side, "patch port int-br-ex into br-int")
     walk.br_int(host, "tags it with the external network's local VLAN")
     check_bridge_mapping_host(walk, host, external, walk.hops[-1])
 
