@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,33 @@ def lab() -> Iterator[dict[str, Any]]:
     yield api.status()
     if os.environ.get("LAB_DOWN_AFTER_TESTS") == "1":
         api.down()
+
+
+@contextmanager
+def lab_scenario(lab_state: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
+    """The lab switched to scenario ``name``, and back to ``allinone`` after (the session's
+    ``lab`` dict is refreshed in place, so later tests see the rebuilt allinone's ids)."""
+    from lab import api
+
+    state = api.up(name)
+    try:
+        yield state
+    finally:
+        api.up("allinone")
+        lab_state.clear()
+        lab_state.update(api.status())
+
+
+@pytest.fixture(scope="module")
+def dvr_lab(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with lab_scenario(lab, "dvr") as state:
+        yield state
+
+
+@pytest.fixture(scope="module")
+def overlap_lab(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    with lab_scenario(lab, "overlap") as state:
+        yield state
 
 
 def lab_connection(lab_state: dict[str, Any], cloud: str) -> openstack.connection.Connection:

@@ -616,6 +616,8 @@ def router_namespace(walk: Walk, router: str, prefix: str, host: str | None, hop
     found = [n for n in namespaces_of(walk.topo, router, prefix)
              if host is None or walk.topo.nodes[n].get("host") == host]
     if found:
+        # The namespace outlives its agent: a dead L3 agent no longer follows changes there.
+        walk.check_agent(str(walk.topo.nodes[found[0]].get("host")), "L3 agent", hop)
         return found[0]
     where = f" on {host}" if host else " on any host"
     walk.fail(hop, Problem.NAMESPACE_MISSING, f"{prefix}{router[7:]} of router {router_label(walk.topo, router)} "
@@ -879,6 +881,8 @@ def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) ->
     fg = fip_gateway_port(topo, host, external)
     namespace = next((n for n in namespaces_of(topo, external, "fip-") if topo.nodes[n].get("host") == host), None)
     ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
+    if host is not None:
+        walk.check_agent(host, "L3 agent", ns_hop)
     if namespace is None:
         walk.fail(ns_hop, Problem.NAMESPACE_MISSING, f"fip-{external[8:]} is missing on {host}: the DVR L3 agent "
                   "there makes it when a router with a gateway has ports on the host")
