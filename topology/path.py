@@ -373,9 +373,16 @@ class Walk:
         return str(host)
 
     def check_agent(self, host: str, agent_type: str, hop: Hop) -> None:
+        """A dead agent leaves its devices and rules in place: the path may still work, but nothing
+        changed since is applied there. A warning, which :func:`blame_dead_agents` turns into the
+        cause when something on that host is missing."""
         for agent in self.topo.agents(host):
             if agent.get("agent_type") == agent_type and not agent.get("alive"):
-                self.fail(hop, Problem.AGENT_DEAD, f"the {agent_type} on {host} is dead: restart it")
+                if hop.status == "ok":
+                    hop.status = "warn"
+                self.problem(Problem.AGENT_DEAD, f"the {agent_type} on {host} is dead: what it set up still "
+                             "works, but no change since has been applied there; restart it", f"host:{host}",
+                             severity="warn")
 
     def flows_for(self, host: str, bridge_name: str, *needles: str) -> list[str]:
         """dump-flows lines on ``bridge_name`` that mention any needle (a tag, a VNI, an in_port)."""
@@ -1028,7 +1035,7 @@ def explain_in(topo: Topo, src: str, dst: str, probe: str = "icmp") -> JsonDict:
     target = resolve(topo, dst, near=source)
     scenario = route(walk, source, target)
     result: JsonDict = {
-        "verdict": verdict(walk),
+        "verdict": finish(walk),
         "scenario": scenario,
         "src": {"kind": source.kind, "node": source.node, "ip": source.ip},
         "dst": {"kind": target.kind, "node": target.node, "ip": target.ip},
@@ -1095,6 +1102,23 @@ def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
                   "it only through a floating IP associated with its port")
         return "inbound-fip"
     raise PathError("one end must be a port, a VM or a floating IP of the cloud")
+
+
+def finish(walk: Walk) -> str:
+    blame_dead_agents(walk)
+    return verdict(walk)
+
+
+def blame_dead_agents(walk: Walk) -> None:
+    """A hop that fails on a host whose agent is dead fails because of it."""
+    failed_hosts = {h.host for h in walk.hops if h.status == "fail" and h.host}
+    for problem in walk.problems:
+        if problem["code"] == Problem.AGENT_DEAD and (problem["node"] or "")[5:] in failed_hosts:
+            problem["severity"] = "fail"
+            problem["message"] = problem["message"].replace(
+                "what it set up still works, but no change since has been applied there",
+                "what is missing on that host is what it did not apply",
+            )
 
 
 def verdict(walk: Walk) -> str:
