@@ -246,13 +246,15 @@ def _base_healthy() -> bool:
 
 def _start_agents(dvr: bool) -> None:
     """compute2 first (scenario dvr), then host 1's agents; wait until all report alive."""
+    since = neutron.now_utc()
     if dvr:
         hosts.start_compute2(nodeagent.URL)
     neutron.start_agents()
     admin = neutron.client(keystone.ADMIN)
-    neutron.wait_agents_alive(admin)
+    neutron.wait_agents_alive(admin, started_after=since)
     if dvr:
-        neutron.wait_agents_alive(admin, host=hosts.COMPUTE2, types=hosts.AGENT_TYPES)
+        with procs.view(hosts.view(hosts.COMPUTE2)):
+            neutron.wait_agents_alive(admin, host=hosts.COMPUTE2, types=hosts.AGENT_TYPES, started_after=since)
 
 
 def _switch(old: State, scenario: str) -> State:

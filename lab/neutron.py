@@ -8,6 +8,7 @@ directly (`[agent] root_helper =` empty).
 
 from __future__ import annotations
 
+import datetime
 import signal
 from pathlib import Path
 
@@ -291,15 +292,27 @@ def agents(admin: rest.Client) -> list[rest.Json]:
     return list(admin.get("/v2.0/agents")["agents"])
 
 
-def agents_alive(admin: rest.Client, host: str = HOST, types: tuple[str, ...] = AGENT_TYPES) -> bool:
-    alive = {a["agent_type"] for a in agents(admin) if a["alive"] and a["host"] == host}
+def agents_alive(admin: rest.Client, host: str = HOST, types: tuple[str, ...] = AGENT_TYPES,
+                 started_after: str = "") -> bool:
+    """All `types` of `host` alive; with `started_after` ("YYYY-MM-DD HH:MM:SS", UTC), started since then
+    (an agent stopped a moment ago still counts as alive for agent_down_time)."""
+    alive = {a["agent_type"] for a in agents(admin)
+             if a["alive"] and a["host"] == host and (a.get("started_at") or "") >= started_after}
     return all(t in alive for t in types)
 
 
+def now_utc() -> str:
+    """The server's timestamp format, for `started_after`."""
+    return (datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def wait_agents_alive(admin: rest.Client, timeout: float = 120, host: str = HOST,
-                      types: tuple[str, ...] = AGENT_TYPES) -> None:
-    if not procs.wait_for(lambda: agents_alive(admin, host, types), timeout, interval=1):
+                      types: tuple[str, ...] = AGENT_TYPES, started_after: str = "") -> None:
+    if not procs.wait_for(lambda: agents_alive(admin, host, types, started_after), timeout, interval=1):
         raise RuntimeError(f"{host}'s agents not alive after {timeout:.0f} s: {agents(admin)}")
+    # The OVS agent reports before it has made its bridges.
+    if not procs.wait_for(lambda: {ovs.INTEGRATION_BRIDGE, ovs.TUNNEL_BRIDGE} <= set(ovs.bridges()), 60):
+        raise RuntimeError(f"{host}'s OVS agent made no {ovs.INTEGRATION_BRIDGE}/{ovs.TUNNEL_BRIDGE}")
 
 
 def delete_agents(admin: rest.Client, host: str) -> None:
