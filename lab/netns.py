@@ -16,8 +16,9 @@ LAB_NAMESPACE = re.compile(r"^(vm-.+|outside|qrouter-.+|qdhcp-.+|snat-.+|fip-.+)
 # Root-namespace links named after a port id (first 11 characters), which
 # Nova-style plugging and the agents create: tap/qbr/qvb/qvo + id[:11].
 PORT_LINK = re.compile(r"^(tap|qbr|qvb|qvo|qr-|qg-|ns-|sg-|fg-)[0-9a-f]{8}-[0-9a-f]{2}$")
-# DVR's veth between a qrouter- and the fip- namespace: rfp-/fpr- + router id[:11].
-DVR_LINK = re.compile(r"^(rfp|fpr)-[0-9a-f]{8}-[0-9a-f]{2}$")
+# DVR's veth between a qrouter- and the fip- namespace: rfp-/fpr- + router id[:10]
+# (Neutron cuts these names at 14 characters, not at the port devices' 15).
+DVR_LINK = re.compile(r"^(rfp|fpr)-[0-9a-f]{8}-[0-9a-f]$")
 
 
 def netns_dir() -> Path:

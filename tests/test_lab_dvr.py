@@ -103,11 +103,12 @@ def test_dvr_plumbing_of_seed_001(dvr: dict[str, Any]) -> None:
 
     router = dvr["routers"]["dvr-router"]["id"]
     qrouter, fip_ns = f"qrouter-{router}", f"fip-{dvr['networks']['public']}"
+    # Neutron cuts rfp-/fpr- names at 14 characters: router id[:10] (port devices keep id[:11]).
     for host in ("controller", "compute2"):
         links = api.run_on(host, ["ip", "netns", "exec", qrouter, "ip", "-o", "link"], capture=True).stdout
-        assert f"rfp-{router[:11]}" in links, host
+        assert f"rfp-{router[:10]}@" in links, host
         fip_links = api.run_on(host, ["ip", "netns", "exec", fip_ns, "ip", "-o", "link"], capture=True).stdout
-        assert f"fpr-{router[:11]}" in fip_links and "fg-" in fip_links, host
+        assert f"fpr-{router[:10]}@" in fip_links and "fg-" in fip_links, host
     # policy routing: the VM with a FIP leaves through the fip namespace (table 16)
     web = dvr["vms"]["vm-web-1"]["ip"]
     rules = api.run_on("controller", ["ip", "netns", "exec", qrouter, "ip", "rule"], capture=True).stdout
