@@ -52,10 +52,10 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
     router = cloud["routers"][0]["id"]
     reports["compute0000"]["namespaces"].append({
         "name": f"fip-{public}", "iptables": {},
-        "routes": [{"dst": "192.168.7.7/32", "gateway": "169.254.106.114", "dev": f"fpr-{router[:11]}",
+        "routes": [{"dst": "192.168.7.7/32", "gateway": "169.254.106.114", "dev": f"fpr-{router[:10]}",
                     "table": 254, "src": None}],
         "rules": [],
-        "interfaces": [{"name": f"fpr-{router[:11]}", "kind": "veth", "mac": None, "mtu": 1500, "state": "UP",
+        "interfaces": [{"name": f"fpr-{router[:10]}", "kind": "veth", "mac": None, "mtu": 1500, "state": "UP",
                         "addresses": ["169.254.106.115/31"], "master": None, "peer": None, "peer_netns": None}],
     })
     graph = join(cloud, reports).to_dict()

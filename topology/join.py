@@ -5,9 +5,10 @@ sends them) and the latest agent report of each host go in, a Graph comes out.
 Keys, never MAC alone (../shared/DESIGN.md "Correlation"):
 
 - OVS Interface ``external_ids:iface-id`` -> port id;
-- device names: prefix (tap, qbr, qvb, qvo, qr-, qg-, sg-, fg-, ha-) + port id[:11];
+- device names: prefix (tap, qbr, qvb, qvo, qr-, qg-, sg-, fg-, ha-) + port id, cut to
+  14 characters (id[:11]);
 - namespaces ``qrouter-``/``snat-`` + router id, ``fip-`` + external network id,
-  ``qdhcp-`` + network id; ``rfp-``/``fpr-`` + router id[:11];
+  ``qdhcp-`` + network id; ``rfp-``/``fpr-`` + router id[:10];
 - ``vxlan-*``/``gre-*`` ``options:remote_ip`` -> the host with that tunnel IP;
 - port ``binding:host_id`` -> host.
 
@@ -25,6 +26,7 @@ from typing import Any
 
 from topology import graph as g
 from topology.kinds import (
+    DEV_NAME_LEN,
     DEVICE_PREFIXES,
     DEVICE_ROLE,
     ID_PREFIX_LEN,
@@ -48,7 +50,7 @@ class HostIndex:
     host: str
     # device name -> iface node ids carrying it (one per namespace it appears in)
     by_name: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    # id fragment after a device prefix (port id[:11] or router id[:11]) -> iface node ids
+    # id fragment after a device prefix (port id[:11] or, for rfp-/fpr-, router id[:10]) -> iface node ids
     by_id11: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # OVS external_ids:iface-id -> iface node ids
     by_iface_id: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
@@ -656,7 +658,8 @@ def describe_iface(node: g.Node, port_uuid: str, what: str, fixed: str) -> None:
 
 def bind_namespaces(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, HostIndex]) -> None:
     """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
-    routers_by_id11 = {r["id"][:ID_PREFIX_LEN]: g.router_id(r["id"]) for r in cloud.get("routers", [])}
+    rfp_len = DEV_NAME_LEN - len("rfp-")
+    routers_by_fragment = {r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])}
     servers_by_port_id11 = {
         p["id"][:ID_PREFIX_LEN]: g.server_id(p["device_id"])
         for p in cloud.get("ports", [])
@@ -678,7 +681,7 @@ def bind_namespaces(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, 
             elif role == "vm":
                 bind_vm_namespace(graph, index, name, ref or "", servers_by_port_id11)
         for id11, node_ids in index.by_id11.items():
-            router = routers_by_id11.get(id11)
+            router = routers_by_fragment.get(id11)
             for node_id in node_ids:
                 attrs = graph.nodes[node_id]["attrs"]
                 if router and attrs.get("role") in ("rfp", "fpr"):

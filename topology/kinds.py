@@ -73,6 +73,9 @@ class NamespacePrefix:
 DEVICE_PREFIXES: Final = ("tap", "qbr", "qvb", "qvo", "qr-", "qg-", "sg-", "fg-", "ha-", "ns-", "rfp-", "fpr-")
 ROUTER_DEVICE_PREFIXES: Final = ("rfp-", "fpr-")
 ID_PREFIX_LEN: Final = 11
+# Neutron cuts every device name to 14 characters (LinuxInterfaceDriver.DEV_NAME_LEN):
+# a 3-character prefix keeps id[:11], the 4-character rfp-/fpr- keep router id[:10].
+DEV_NAME_LEN: Final = 14
 
 DEVICE_ROLE: Final = {
     "tap": "tap",

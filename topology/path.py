@@ -859,8 +859,8 @@ def dvr_fip_out(walk: Walk, router: str, ns: str | None, host: str | None, ip: s
     rules = policy_rules(topo, ns, ip)
     hop.evidence = "; ".join(x for x in (rules, hop.evidence) if x)
     rfp, fpr = rfp_fpr(topo, router, host)
-    walk.device_hop(rfp, f"rfp-{router[7:18]}", host, "leaves qrouter on rfp- (veth to the fip namespace)")
-    walk.device_hop(fpr, f"fpr-{router[7:18]}", host, "enters the fip namespace on fpr-")
+    walk.device_hop(rfp, f"rfp-{router[7:17]}", host, "leaves qrouter on rfp- (veth to the fip namespace)")
+    walk.device_hop(fpr, f"fpr-{router[7:17]}", host, "enters the fip namespace on fpr-")
     fg_leg(walk, host, external, "leaves the fip namespace on fg- towards the external network", out=True)
 
 
@@ -967,10 +967,10 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
     ns_fip = next((n for n in namespaces_of(topo, external, "fip-") if topo.nodes[n].get("host") == vm_host), None)
     fip_routes = topo.attrs(ns_fip).get("routes", []) if ns_fip else []
     routes = [r for r in fip_routes if str(r.get("dst", "")).startswith(f"{address}/")]
-    fpr_hop = walk.device_hop(fpr, f"fpr-{router[7:18]}", vm_host, f"the fip namespace routes {address} over fpr-")
+    fpr_hop = walk.device_hop(fpr, f"fpr-{router[7:17]}", vm_host, f"the fip namespace routes {address} over fpr-")
     if routes:
         fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
-    walk.device_hop(rfp, f"rfp-{router[7:18]}", vm_host, "enters the distributed router's qrouter on rfp-")
+    walk.device_hop(rfp, f"rfp-{router[7:17]}", vm_host, "enters the distributed router's qrouter on rfp-")
     ns = router_namespace(walk, router, "qrouter-", vm_host, walk.hops[-1])
     nat_hop(walk, ns, vm_host, f"qrouter DNATs {address} to {fixed}", (f"-d {address}/32", f"--to-destination {fixed}"),
             Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {vm_host}")
