@@ -124,7 +124,7 @@ def boot_vm(admin: rest.Client, name: str, port: Json, net: Json, host: str = ne
     """Plug the VM on its port on `host`, wait for the binding to go ACTIVE, then lease its address."""
     with procs.view(hosts.view(host)):
         vm.plug(name, port["id"], port["mac_address"], port["device_id"], net["mtu"])
-        wait_port_active(admin, port["id"])
+        wait_port_active(admin, port["id"], timeout=150)
         ip = vm.dhcp(name, timeout=90)
     if ip is None:
         raise RuntimeError(f"{name} got no DHCP lease")
