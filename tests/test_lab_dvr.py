@@ -7,7 +7,6 @@ rebuilt allinone's ids).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openstack.connection
@@ -19,16 +18,9 @@ OUTSIDE = "192.168.1.1"
 
 
 @pytest.fixture(scope="module")
-def dvr(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    from lab import api
-
-    state = api.up("dvr")
-    print(f"switch to dvr: {state['timings']}")
-    yield state
-    back = api.up("allinone")
-    print(f"switch back to allinone: {back['timings']}")
-    lab.clear()
-    lab.update(api.status())
+def dvr(dvr_lab: dict[str, Any]) -> dict[str, Any]:
+    """conftest's `dvr_lab`: the lab switched to `dvr` for this module, back to allinone after."""
+    return dvr_lab
 
 
 def one_ping(vm: str, target: str) -> None:

@@ -3,7 +3,6 @@ vm01 and vm02 both 192.168.101.3, each reaching the outside through its own rout
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openstack.connection
@@ -15,16 +14,9 @@ OUTSIDE = "192.168.1.1"
 
 
 @pytest.fixture(scope="module")
-def overlap(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    from lab import api
-
-    state = api.up("overlap")
-    print(f"switch to overlap: {state['timings']}")
-    yield state
-    back = api.up("allinone")
-    print(f"switch back to allinone: {back['timings']}")
-    lab.clear()
-    lab.update(api.status())
+def overlap(overlap_lab: dict[str, Any]) -> dict[str, Any]:
+    """conftest's `overlap_lab`: the lab switched to `overlap` for this module, back to allinone after."""
+    return overlap_lab
 
 
 def test_state_has_two_routers_and_the_same_address_twice(overlap: dict[str, Any]) -> None:
