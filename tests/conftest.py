@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,8 @@ ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
 
 @pytest.fixture(scope="session")
-def lab() -> Iterator[dict[str, Any]]:
-    """The real lab cloud with scenario ``allinone``, brought up once.
+def lab_session() -> Iterator[None]:
+    """The real lab cloud, brought up once per session.
 
     ``lab up`` is a no-op when the lab already runs, so a developer's lab is
     reused; a lab this session started is left up for the next run unless
@@ -28,56 +27,63 @@ def lab() -> Iterator[dict[str, Any]]:
     from lab import api
 
     api.up("allinone")
-    yield api.status()
+    yield
     if os.environ.get("LAB_DOWN_AFTER_TESTS") == "1":
         api.down()
 
 
-@contextmanager
-def lab_scenario(lab_state: dict[str, Any], name: str) -> Iterator[dict[str, Any]]:
-    """The lab switched to scenario ``name``, and back to ``allinone`` after (the session's
-    ``lab`` dict is refreshed in place, so later tests see the rebuilt allinone's ids)."""
+def lab_in(scenario: str) -> dict[str, Any]:
+    """The lab with ``scenario`` built: a no-op when it already is, else one switch.
+
+    Switching only when a test needs another scenario (never back "just in case")
+    keeps the number of switches in a run to the number of scenario changes in it.
+    """
     from lab import api
 
-    state = api.up(name)
-    try:
-        yield state
-    finally:
-        api.up("allinone")
-        lab_state.clear()
-        lab_state.update(api.status())
+    state = api.read_state()
+    if state.get("status") != "up" or state.get("scenario") != scenario:
+        api.up(scenario)
+    return api.status()
 
 
-@pytest.fixture(scope="module")
-def dvr_lab(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with lab_scenario(lab, "dvr") as state:
-        yield state
+@pytest.fixture
+def lab(lab_session: None) -> dict[str, Any]:
+    """The lab with scenario ``allinone`` (its ids change when a scenario switch rebuilt it)."""
+    return lab_in("allinone")
 
 
-@pytest.fixture(scope="module")
-def overlap_lab(lab: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    with lab_scenario(lab, "overlap") as state:
-        yield state
+@pytest.fixture
+def dvr_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario dvr (seed 001): two hosts, a distributed router."""
+    return lab_in("dvr")
 
 
-def lab_connection(lab_state: dict[str, Any], cloud: str) -> openstack.connection.Connection:
-    config = loader.OpenStackConfig(config_files=[lab_state["clouds_yaml"]], load_envvars=False)
+@pytest.fixture
+def overlap_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario overlap (seed 004): two routers, the same subnet twice, the same VM IP twice."""
+    return lab_in("overlap")
+
+
+def lab_connection(cloud: str) -> openstack.connection.Connection:
+    from lab import paths
+
+    config = loader.OpenStackConfig(config_files=[str(paths.CLOUDS_YAML)], load_envvars=False)
     return openstack.connection.Connection(config=config.get_one(cloud=cloud))
 
 
 @pytest.fixture(scope="session")
-def admin_cloud(lab: dict[str, Any]) -> openstack.connection.Connection:
-    return lab_connection(lab, "lab-admin")
+def admin_cloud(lab_session: None) -> openstack.connection.Connection:
+    return lab_connection("lab-admin")
 
 
 @pytest.fixture(scope="session")
-def demo_cloud(lab: dict[str, Any]) -> openstack.connection.Connection:
-    return lab_connection(lab, "lab-demo")
+def demo_cloud(lab_session: None) -> openstack.connection.Connection:
+    return lab_connection("lab-demo")
 
 
 @pytest.fixture(scope="session")
-def alt_cloud(lab: dict[str, Any]) -> openstack.connection.Connection:
-    return lab_connection(lab, "lab-alt")
+def alt_cloud(lab_session: None) -> openstack.connection.Connection:
+    return lab_connection("lab-alt")
 
 
 def lab_password(lab_state: dict[str, Any], user: str) -> str:

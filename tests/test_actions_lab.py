@@ -278,7 +278,7 @@ def application() -> Any:
 def login_cloud(lab: dict[str, Any], cloud: str) -> openstack.connection.Connection:
     from tests.conftest import lab_connection
 
-    return lab_connection(lab, cloud)
+    return lab_connection(cloud)
 
 
 def test_an_association_without_a_route_is_refused_with_the_reason(

@@ -17,9 +17,9 @@ pytestmark = pytest.mark.lab
 OUTSIDE = "192.168.1.1"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def dvr(dvr_lab: dict[str, Any]) -> dict[str, Any]:
-    """conftest's `dvr_lab`: the lab switched to `dvr` for this module, back to allinone after."""
+    """conftest's `dvr_lab`: the lab switched to `dvr` (switched to only when needed)."""
     return dvr_lab
 
 

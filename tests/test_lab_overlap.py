@@ -13,9 +13,9 @@ pytestmark = pytest.mark.lab
 OUTSIDE = "192.168.1.1"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def overlap(overlap_lab: dict[str, Any]) -> dict[str, Any]:
-    """conftest's `overlap_lab`: the lab switched to `overlap` for this module, back to allinone after."""
+    """conftest's `overlap_lab`: the lab switched to `overlap` (switched to only when needed)."""
     return overlap_lab
 
 
@@ -59,8 +59,10 @@ def test_each_vm_reaches_outside_through_its_own_router(overlap: dict[str, Any])
 
     for vm, router in (("vm01", "router01"), ("vm02", "router02")):
         assert api.ping(vm, OUTSIDE, timeout=90), vm
-        seen = capture.icmp_sources(
-            lambda vm=vm: api.run_in(vm, ["ping", "-c", "3", "-i", "0.3", "-W", "1", OUTSIDE]), seconds=4)
+        def three_pings(vm: str = vm) -> None:
+            api.run_in(vm, ["ping", "-c", "3", "-i", "0.3", "-W", "1", OUTSIDE])
+
+        seen = capture.icmp_sources(three_pings, seconds=4)
         assert seen == {(overlap["routers"][router]["gateway_mac"], overlap["vms"][vm]["floating_ip"])}, vm
 
 
