@@ -432,9 +432,30 @@ def test_router_gateway_and_interfaces_through_jobs(
         demo_cloud.network.delete_network(net.id, ignore_missing=True)
 
 
-def test_targets_behind_a_distributed_router(lab: dict[str, Any]) -> None:
-    from lab.scenarios import SCENARIOS
+def test_targets_behind_a_distributed_router(
+        dvr_lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    """Horizon bug 1388305: ports behind a DVR router are targets; the association answers from compute2."""
+    from lab import api
+    from tests.test_topology_dvr import joined
+    from topology.api import StoredReports
+    from topology.path import explain
 
-    if "dvr" not in SCENARIOS:
-        pytest.skip("needs the dvr lab scenario (issue 4)")
-    pytest.fail("the dvr scenario exists now: write the DVR target and fip- namespace ping checks here")
+    app = dvr_lab["vms"]["vm-app-1"]  # on compute2, behind the distributed router, no floating IP
+    demo = login(dvr_lab, "demo")
+    fip = demo_cloud.network.create_ip(floating_network_id=dvr_lab["networks"]["public"], description="dvr test")
+    try:
+        targets = call(demo, "GET", f"/floating-ips/{fip.id}/targets/").json()["targets"]
+        target = next(t for t in targets if t["port_id"] == app["port_id"])
+        assert target["reachable"] and target["fixed_ip"] == app["ip"], target
+        with celery_worker("dvr-worker.log"):
+            job = wait_job(accepted(call(demo, "POST", f"/floating-ips/{fip.id}/associate/",
+                                         {"port_id": app["port_id"]})))
+        assert job.state == JobState.SUCCEEDED, job.message
+        assert api.ping("outside", fip.floating_ip_address, timeout=150)
+        # ... answered by compute2's own fip namespace, not by host 1
+        path = explain(joined(dvr_lab), StoredReports(), "192.168.1.1", fip.floating_ip_address)
+        assert (path["scenario"], path["verdict"]) == ("inbound-fip-dvr", "ok"), path
+        public = dvr_lab["networks"]["public"]
+        assert f"netns:compute2:fip-{public}" in [h["node"] for h in path["hops"]]
+    finally:
+        demo_cloud.network.delete_ip(fip.id, ignore_missing=True)
