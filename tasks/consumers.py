@@ -12,12 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from dashboard.auth import Caller
 from tasks.jobs import group_for, job_dict
 from tasks.models import Job
-from topology.consumers import CLOSE_UNAUTHENTICATED, caller_of_session
+from topology.consumers import CLOSE_UNAUTHENTICATED, SessionCallerConsumer
 
 
 def own_job(caller: Caller, job_id: int) -> dict[str, Any] | None:
@@ -28,7 +27,7 @@ def own_job(caller: Caller, job_id: int) -> dict[str, Any] | None:
     return dict(job_dict(job)) if job else None
 
 
-class JobsConsumer(AsyncJsonWebsocketConsumer):
+class JobsConsumer(SessionCallerConsumer):
     async def connect(self) -> None:
         caller = await self.caller()
         if caller is None:
@@ -42,11 +41,6 @@ class JobsConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def caller(self) -> Caller | None:
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
-        return await database_sync_to_async(caller_of_session)(key)
 
     async def checked_caller(self) -> Caller | None:
         caller = await self.caller()

@@ -76,7 +76,16 @@ def delta_message(revision: int, base: int, delta: g.Delta) -> dict[str, Any]:
     return {"type": "topology.delta", "revision": revision, "base": base, **delta}
 
 
-class TopologyConsumer(AsyncJsonWebsocketConsumer):
+class SessionCallerConsumer(AsyncJsonWebsocketConsumer):
+    """A websocket whose caller is re-read from the session store whenever it is asked for."""
+
+    async def caller(self) -> Caller | None:
+        session = self.scope.get("session")
+        key = session.session_key if session is not None else None
+        return await database_sync_to_async(caller_of_session)(key)
+
+
+class TopologyConsumer(SessionCallerConsumer):
     """Forwards topology deltas, filtered for the caller, re-checked on every event."""
 
     async def connect(self) -> None:
@@ -92,11 +101,6 @@ class TopologyConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         await self.channel_layer.group_discard(TOPOLOGY_GROUP, self.channel_name)
-
-    async def caller(self) -> Caller | None:
-        session = self.scope.get("session")
-        key = session.session_key if session is not None else None
-        return await database_sync_to_async(caller_of_session)(key)
 
     async def checked_caller(self) -> Caller | None:
         """The caller now, or None after closing the socket; a changed scope asks the page to resync."""
