@@ -198,3 +198,14 @@ def test_the_node_agent_posts_its_report_to_the_dashboard(lab: dict[str, Any], l
     state = services.graph_state()
     router = lab["routers"]["router1"]["id"]
     assert f"netns:{lab['host']}:qrouter-{router}" in nodes(state.graph)
+
+
+def test_the_refresh_command_collects_now(lab: dict[str, Any]) -> None:
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("refresh_cloud", stdout=out)
+    assert "lab-admin:" in out.getvalue() and f"graph revision {services.current_revision()}" in out.getvalue()
+    assert f"router:{lab['routers']['router1']['id']}" in nodes(services.graph_state().graph)
