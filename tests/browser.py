@@ -134,3 +134,13 @@ def off_loop(fn: Callable[..., T], *args: Any) -> T:
     """Run ``fn`` in another thread: Playwright's loop in this one stops async_to_sync (publishing)."""
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(fn, *args).result()
+
+
+def open_map(browser: Any, url: str, who: Caller, path: str = "/map/") -> Any:
+    """A page of ``path`` in a new browser context, logged in as ``who`` by a session cookie, drawn."""
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    context.add_cookies([session_cookie(session_for(who), url)])
+    page = context.new_page()
+    page.goto(url + path)
+    wait_drawn(page)
+    return page

@@ -86,6 +86,15 @@ def alt_cloud(lab_session: None) -> openstack.connection.Connection:
     return lab_connection("lab-alt")
 
 
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as b:
+        yield b
+
+
 def lab_password(lab_state: dict[str, Any], user: str) -> str:
     import yaml
 

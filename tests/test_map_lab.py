@@ -17,7 +17,7 @@ from typing import Any
 import openstack.connection
 import pytest
 
-from tests.browser import chromium, daphne_server, login, off_loop, wait_drawn
+from tests.browser import daphne_server, login, off_loop, wait_drawn
 from tests.conftest import ARTIFACTS, REPO, lab_password
 from tests.test_topology_lab import refresh_all
 
@@ -29,12 +29,6 @@ def server(lab: dict[str, Any], transactional_db: None) -> Iterator[str]:
     refresh_all(lab["host"])
     with daphne_server(ARTIFACTS / "daphne-map-lab.log") as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def map_as(browser: Any, server: str, lab: dict[str, Any], user: str, hash_: str = "") -> Any:

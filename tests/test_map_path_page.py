@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.synthetic import uid
-from tests.browser import caller, chromium, daphne_server, off_loop, session_cookie, session_for, wait_drawn
+from tests.browser import caller, daphne_server, off_loop, open_map
 from tests.conftest import ARTIFACTS
 from tests.map_fixtures import GraphDict, project_of, publish_graph, synthetic_graph
 
@@ -35,21 +35,6 @@ def server(transactional_db: None) -> Iterator[str]:
     publish_graph(pingable(synthetic_graph()))
     with daphne_server(ARTIFACTS / "daphne-map-path-page.log") as url:
         yield url
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
-
-
-def open_map(browser: Any, url: str, who: Any, path: str = "/map/") -> Any:
-    context = browser.new_context(viewport={"width": 1500, "height": 950})
-    context.add_cookies([session_cookie(session_for(who), url)])
-    page = context.new_page()
-    page.goto(url + path)
-    wait_drawn(page)
-    return page
 
 
 def admin_down(graph: GraphDict, port: str) -> GraphDict:
