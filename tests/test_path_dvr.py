@@ -62,6 +62,9 @@ def test_fip_walks_use_the_local_fip_namespace_both_ways(dvr_lab: dict[str, Any]
 
     router, public = dvr_lab["routers"]["dvr-router"]["id"], dvr_lab["networks"]["public"]
     web = dvr_lab["vms"]["vm-web-1"]
+    # The data plane first (the first ping on a new path is often lost while agents finish),
+    # then the explanation of that live state.
+    assert api.ping("vm-web-1", OUTSIDE, timeout=120)
     out = walk(dvr_lab, server(dvr_lab, "vm-web-1"), OUTSIDE)
     assert (out["scenario"], out["verdict"]) == ("north-south-fip-dvr", "ok"), out
     assert in_order(crossed(out), [f"netns:controller:qrouter-{router}",
