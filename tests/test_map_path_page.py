@@ -15,19 +15,9 @@ import pytest
 from bench.synthetic import uid
 from tests.browser import caller, daphne_server, off_loop, open_map
 from tests.conftest import ARTIFACTS
-from tests.map_fixtures import GraphDict, project_of, publish_graph, synthetic_graph
+from tests.map_fixtures import GraphDict, pingable, project_of, publish_graph, synthetic_graph
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def pingable(graph: GraphDict) -> GraphDict:
-    """The synthetic cloud's security groups admit ICMP (they have no rules at all)."""
-    out = copy.deepcopy(graph)
-    for node in out["nodes"]:
-        if node["kind"] == "secgroup":
-            node["attrs"]["rules"] = [{"id": "icmp-in", "direction": "ingress", "ethertype": "IPv4",
-                                       "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"}]
-    return out
 
 
 @pytest.fixture
