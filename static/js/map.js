@@ -549,6 +549,7 @@
     const glyphs = model.visible.filter((n) => !isContainer(n, model.view));
     scene = { model, boxes, containers, glyphs, links: model.links, focusSet: focusSet(model) };
     scene.path = pathOverlay(model, boxes);
+    page.classList.toggle("path-has-return", !!shownBack(scene.path));
     return placed;
   }
 
@@ -974,6 +975,7 @@
     logical: null, // {revision, nodes: Map} for the endpoint search when the map shows the physical view
     logicalLoading: null,
     fitNext: false,
+    showReturn: true, // draw return_hops (when the API gives them) on the map
   };
 
   // The endpoint a drawn node stands for (an id the path API resolves, or an IP), or null.
@@ -1300,20 +1302,25 @@
     return { x: p.x, y: p.y };
   }
 
-  function ranges(numbers) {
+  function ranges(numbers, prefix) {
     const out = [];
+    const p = prefix || "";
     for (const n of numbers) {
       const last = out[out.length - 1];
       if (last && n === last[1] + 1) last[1] = n;
       else out.push([n, n]);
     }
-    return out.map(([a, b]) => (a === b ? String(a) : b === a + 1 ? a + "," + b : a + "–" + b)).join(",");
+    return out.map(([a, b]) => (a === b ? p + a : b === a + 1 ? p + a + "," + p + b : p + a + "–" + p + b)).join(",");
   }
 
-  function pathOverlay(model, boxes) {
-    const r = path.result;
-    if (!r || !r.hops || !r.hops.length) return null;
-    const drawn = drawnHops(r.hops, model);
+  // The way there, and (DVR east-west and other asymmetric walks) the way back: the reply is
+  // routed by the destination host's qrouter, not the sender's. The return overlay is its own
+  // dashed line with its own badges (R1, R2…), drawn a little off the forward one so the two
+  // stay apart where they cross the same nodes; it can be hidden (path.showReturn).
+  const RETURN_OFFSET = { glyph: -20, box: 20 };
+
+  function hopsOverlay(hops, model, boxes, back) {
+    const drawn = drawnHops(hops, model);
     const byNode = new Map();
     const sequence = [];
     drawn.forEach((id, i) => {
@@ -1321,94 +1328,143 @@
       if (!byNode.has(id)) byNode.set(id, { id, numbers: [], status: "ok" });
       const b = byNode.get(id);
       b.numbers.push(i + 1);
-      const st = r.hops[i].status;
+      const st = hops[i].status;
       if (st === "fail" || (st === "warn" && b.status !== "fail") || (st === "unknown" && b.status === "ok")) b.status = st;
       if (sequence[sequence.length - 1] !== id) sequence.push(id);
     });
     const badges = Array.from(byNode.values()).map((b) => {
-      const text = ranges(b.numbers);
+      const text = ranges(b.numbers, back ? "R" : "");
       const w = Math.max(18, text.length * 6.4 + 10);
       const a = anchorOf(b.id, boxes, model, w);
+      if (back) a.y += isContainer(state.nodes.get(b.id), model.view) ? RETURN_OFFSET.box : RETURN_OFFSET.glyph;
       return { ...b, x: a.x, y: a.y, text, w };
     });
     // the polyline passes through the badges in hop order
     const at = new Map(badges.map((b) => [b.id, b]));
     const points = sequence.map((id) => [at.get(id).x, at.get(id).y]);
-    const firstFail = r.hops.findIndex((h) => h.status === "fail");
+    const firstFail = hops.findIndex((h) => h.status === "fail");
     const failNode = firstFail >= 0 ? drawn.slice(firstFail).find(Boolean) : null;
     const failAt = failNode ? sequence.indexOf(failNode) : -1;
-    return { badges, points, failAt, drawn, onPath: new Set(byNode.keys()), verdict: r.verdict };
+    return { badges, points, failAt, firstFail, drawn, onPath: new Set(byNode.keys()) };
+  }
+
+  function pathOverlay(model, boxes) {
+    const r = path.result;
+    if (!r || !r.hops || !r.hops.length) return null;
+    const ov = { ...hopsOverlay(r.hops, model, boxes, false), verdict: r.verdict, back: null };
+    if (r.return_hops && r.return_hops.length) {
+      ov.back = hopsOverlay(r.return_hops, model, boxes, true);
+      ov.back.shown = path.showReturn;
+    }
+    return ov;
+  }
+
+  // The return overlay when it is drawn, else null.
+  function shownBack(ov) {
+    return ov && ov.back && ov.back.shown ? ov.back : null;
   }
 
   const gPath = root.append("g").attr("class", "path-overlay");
 
+  function lineSegments(ov, cls, verdictCls) {
+    if (!ov || ov.points.length < 2) return [];
+    if (ov.failAt < 0) return [{ key: cls + "-all", cls: cls + " " + verdictCls, pts: ov.points }];
+    return [
+      { key: cls + "-before", cls, pts: ov.points.slice(0, ov.failAt + 1) },
+      { key: cls + "-after", cls: cls + " after-fail", pts: ov.points.slice(ov.failAt) },
+    ].filter((s) => s.pts.length > 1);
+  }
+
   function drawPathSvg() {
     const ov = scene && scene.path;
+    const back = shownBack(ov);
     svg.classed("path-active", !!ov);
-    gBoxes.selectAll("g.box").classed("on-path", (n) => !!(ov && ov.onPath.has(n.id)));
-    gNodes.selectAll("g.glyph").classed("on-path", (n) => !!(ov && ov.onPath.has(n.id)));
+    const onPath = (n) => !!(ov && ov.onPath.has(n.id));
+    const onReturn = (n) => !!(back && back.onPath.has(n.id));
+    gBoxes.selectAll("g.box").classed("on-path", onPath).classed("on-return", onReturn);
+    gNodes.selectAll("g.glyph").classed("on-path", onPath).classed("on-return", onReturn);
     const line = d3.line();
-    const segments = [];
-    if (ov && ov.points.length > 1) {
-      if (ov.failAt >= 0) {
-        segments.push({ key: "before", cls: "path-line", pts: ov.points.slice(0, ov.failAt + 1) });
-        segments.push({ key: "after", cls: "path-line after-fail", pts: ov.points.slice(ov.failAt) });
-      } else segments.push({ key: "all", cls: "path-line verdict-" + ov.verdict, pts: ov.points });
-    }
-    gPath.selectAll("path.path-line").data(segments.filter((s) => s.pts.length > 1), (s) => s.key)
-      .join("path").attr("class", (s) => s.cls).attr("d", (s) => line(s.pts));
-    const badge = gPath.selectAll("g.path-badge").data(ov ? ov.badges : [], (b) => b.id)
+    // the way back under the way there
+    const segments = lineSegments(back, "return-line", "")
+      .concat(lineSegments(ov, "path-line", "verdict-" + (ov ? ov.verdict : "ok")));
+    gPath.selectAll("path.path-line, path.return-line").data(segments, (s) => s.key)
+      .join("path").attr("class", (s) => s.cls.trim()).attr("d", (s) => line(s.pts)).order();
+    const badgeJoin = (cls, data) => gPath.selectAll("g." + cls).data(data, (b) => b.id)
       .join((enter) => {
         const g = enter.append("g");
         g.append("rect").attr("rx", 9).attr("height", 18).attr("y", -9);
         g.append("text").attr("text-anchor", "middle").attr("y", 4);
         return g;
-      });
-    badge.attr("class", (b) => "path-badge status-" + b.status).attr("data-id", (b) => b.id)
-      .attr("transform", (b) => "translate(" + b.x + "," + b.y + ")");
-    badge.select("rect").attr("x", (b) => -b.w / 2).attr("width", (b) => b.w);
-    badge.select("text").text((b) => b.text);
+      })
+      .attr("class", (b) => cls + " status-" + b.status).attr("data-id", (b) => b.id)
+      .attr("transform", (b) => "translate(" + b.x + "," + b.y + ")")
+      .call((g) => g.select("rect").attr("x", (b) => -b.w / 2).attr("width", (b) => b.w))
+      .call((g) => g.select("text").text((b) => b.text));
+    badgeJoin("return-badge", back ? back.badges : []);
+    badgeJoin("path-badge", ov ? ov.badges : []);
+    gPath.selectAll("g.return-badge").raise();
+    gPath.selectAll("g.path-badge").raise();
     gPath.raise();
   }
+
+  const BADGE_FILL = { fail: "#c0392b", warn: "#b7791f", unknown: "#6b7483" };
+  const RETURN_COLOUR = "#2a6fdb";
 
   function drawPathCanvas(ctx, k) {
     const ov = scene && scene.path;
     if (!ov) return;
+    const back = shownBack(ov);
     ctx.globalAlpha = 0.85;
-    ctx.lineWidth = 5 / Math.max(k, 0.2);
     ctx.lineJoin = "round";
-    const stroke = (pts, color, dash) => {
+    const stroke = (pts, color, dash, width) => {
       if (pts.length < 2) return;
+      ctx.lineWidth = width / Math.max(k, 0.2);
       ctx.strokeStyle = color;
-      ctx.setLineDash(dash);
+      ctx.setLineDash(dash.map((d) => d / Math.max(k, 0.2)));
       ctx.beginPath();
       pts.forEach(([x, y], i) => (i ? ctx.lineTo(x, y) : ctx.moveTo(x, y)));
       ctx.stroke();
     };
+    if (back) {
+      if (back.failAt >= 0) {
+        stroke(back.points.slice(0, back.failAt + 1), RETURN_COLOUR, [10, 6], 4);
+        stroke(back.points.slice(back.failAt), "#c0392b", [4, 6], 4);
+      } else stroke(back.points, RETURN_COLOUR, [10, 6], 4);
+    }
     if (ov.failAt >= 0) {
-      stroke(ov.points.slice(0, ov.failAt + 1), "#e67e22", []);
-      stroke(ov.points.slice(ov.failAt), "#c0392b", [8, 6]);
-    } else stroke(ov.points, ov.verdict === "ok" ? "#1f8a4c" : "#e67e22", []);
+      stroke(ov.points.slice(0, ov.failAt + 1), "#e67e22", [], 5);
+      stroke(ov.points.slice(ov.failAt), "#c0392b", [8, 6], 5);
+    } else stroke(ov.points, ov.verdict === "ok" ? "#1f8a4c" : "#e67e22", [], 5);
     ctx.setLineDash([]);
     ctx.globalAlpha = 1;
     const s = 1 / Math.max(k, 0.35);
-    for (const b of ov.badges) {
-      ctx.fillStyle = b.status === "fail" ? "#c0392b" : b.status === "warn" ? "#b7791f" : b.status === "unknown" ? "#6b7483" : "#1d2430";
-      const w = b.w * s, h = 18 * s;
-      ctx.fillRect(b.x - w / 2, b.y - h / 2, w, h);
-      ctx.fillStyle = "#fff";
-      ctx.font = "bold " + Math.round(11 * s) + "px system-ui, sans-serif";
-      ctx.textAlign = "center";
-      ctx.fillText(b.text, b.x, b.y + 4 * s);
-      ctx.textAlign = "start";
-    }
+    const badges = (list, fill, textColour) => {
+      for (const b of list) {
+        const w = b.w * s, h = 18 * s;
+        ctx.fillStyle = BADGE_FILL[b.status] || fill;
+        ctx.fillRect(b.x - w / 2, b.y - h / 2, w, h);
+        if (!BADGE_FILL[b.status] && textColour !== "#fff") {
+          ctx.strokeStyle = RETURN_COLOUR;
+          ctx.lineWidth = 1.5 * s;
+          ctx.strokeRect(b.x - w / 2, b.y - h / 2, w, h);
+        }
+        ctx.fillStyle = BADGE_FILL[b.status] ? "#fff" : textColour;
+        ctx.font = "bold " + Math.round(11 * s) + "px system-ui, sans-serif";
+        ctx.textAlign = "center";
+        ctx.fillText(b.text, b.x, b.y + 4 * s);
+        ctx.textAlign = "start";
+      }
+    };
+    if (back) badges(back.badges, "#fff", RETURN_COLOUR);
+    badges(ov.badges, "#1d2430", "#fff");
   }
 
-  // Zoom to the hops drawn (not to the whole map).
+  // Zoom to the hops drawn (not to the whole map), the way back included.
   function fitPath() {
     const ov = scene && scene.path;
     if (!ov || !ov.badges.length) return;
-    const xs = ov.badges.map((b) => b.x), ys = ov.badges.map((b) => b.y);
+    const all = ov.badges.concat(shownBack(ov) ? ov.back.badges : []);
+    const xs = all.map((b) => b.x), ys = all.map((b) => b.y);
     const x0 = d3.min(xs) - 80, x1 = d3.max(xs) + 80, y0 = d3.min(ys) - 60, y1 = d3.max(ys) + 60;
     const rect = stage.getBoundingClientRect();
     const k = Math.max(0.05, Math.min(1.4, 0.95 * Math.min(rect.width / (x1 - x0 || 1), rect.height / (y1 - y0 || 1))));
@@ -1436,12 +1492,18 @@
     }
     const r = path.result;
     if (!r) return;
+    const back = r.return_hops || [];
+    const backBroken = back.some((h) => h.status === "fail");
     const head = box.append("div").attr("class", "path-verdict verdict-" + r.verdict);
-    head.append("strong").attr("class", "verdict").text(VERDICT_TEXT[r.verdict] || r.verdict);
+    head.append("strong").attr("class", "verdict")
+      .text(r.verdict === "ok" && backBroken ? "✓ the way there works" : VERDICT_TEXT[r.verdict] || r.verdict);
     head.append("span").attr("class", "scenario").text(" · " + (SCENARIOS[r.scenario] || r.scenario));
+    if (backBroken) {
+      head.append("div").attr("class", "return-verdict").text("✗ the reply is lost on the way back (see Return path)");
+    }
     box.append("p").attr("class", "path-summary")
       .text(r.probe + " from " + describeEnd(r.src, path.src) + " to " + describeEnd(r.dst, path.dst) +
-        ": " + r.hops.length + " hops, revision " + r.revision + ".");
+        ": " + r.hops.length + " hops" + (back.length ? ", " + back.length + " back" : "") + ", revision " + r.revision + ".");
     if (r.problems && r.problems.length) {
       box.append("h3").text("Problems");
       const ul = box.append("ul").attr("class", "path-problems");
@@ -1454,16 +1516,48 @@
         }
       }
     }
-    const drawn = scene && scene.path ? scene.path.drawn : [];
-    narrative(box, r.hops, drawn, "path-hops");
-    if (r.return_hops && r.return_hops.length) {
-      const back = box.append("details").attr("class", "path-return");
-      back.append("summary").text("The way back (" + r.return_hops.length + " hops)");
-      narrative(back, r.return_hops, [], "path-hops return");
-    }
+    const ov = scene && scene.path;
+    narrative(box, r.hops, ov ? ov.drawn : [], "path-hops", "");
+    returnSection(box, r, ov && ov.back);
   }
 
-  function narrative(parent, hops, drawn, cls) {
+  // Walks whose reply crosses the same nodes in reverse: said in one line when the API gives no return_hops.
+  const SYMMETRIC = new Set(["same-network", "east-west", "north-south-snat", "north-south-fip", "north-south-fip-dvr",
+    "inbound-fip", "inbound-fip-dvr"]);
+
+  function returnSection(box, r, back) {
+    const hops = r.return_hops || [];
+    const section = box.append("section").attr("class", "path-return").attr("aria-label", "Return path");
+    const head = section.append("h3");
+    head.append("span").attr("class", "return-key").attr("aria-hidden", "true");
+    head.append("span").text("Return path");
+    if (!hops.length) {
+      section.classed("retraces", true).append("p").attr("class", "muted small return-note").text(
+        SYMMETRIC.has(r.scenario) ? "The reply retraces these hops in reverse." : "The explainer does not walk the reply for this scenario.");
+      return;
+    }
+    const failed = hops.findIndex((h) => h.status === "fail");
+    const note = section.append("p").attr("class", "return-note small" + (failed >= 0 ? " broken" : ""));
+    note.append("span").attr("class", "return-count").text(hops.length + " hops");
+    note.append("span").text(failed >= 0
+      ? ": the reply is lost at R" + (failed + 1) + "."
+      : ": the reply does not retrace the way there (" + (SCENARIOS[r.scenario] || r.scenario) + ").");
+    const toggle = section.append("label").attr("class", "return-toggle small");
+    toggle.append("input").attr("type", "checkbox").attr("id", "path-return-toggle").property("checked", path.showReturn)
+      .on("change", function () { setShowReturn(this.checked); });
+    toggle.append("span").text(" draw it on the map (dashed, R1, R2…)");
+    narrative(section, hops, back ? back.drawn : [], "path-hops return-hops", "R");
+  }
+
+  function setShowReturn(on) {
+    path.showReturn = !!on;
+    const box = document.getElementById("path-return-toggle");
+    if (box) box.checked = path.showReturn;
+    if (scene) render();
+    scheduleHash();
+  }
+
+  function narrative(parent, hops, drawn, cls, prefix) {
     const ol = parent.append("ol").attr("class", cls);
     let group = null, lastHost;
     hops.forEach((hop, i) => {
@@ -1474,10 +1568,10 @@
         gli.append("div").attr("class", "host-name").text(host ? "on " + host : hop.node && hop.node.startsWith("network:") ? "outside" : "elsewhere");
         group = gli.append("ol").attr("class", "hops-of-host");
       }
-      const li = group.append("li").attr("class", "hop status-" + hop.status).attr("data-hop", i + 1)
+      const li = group.append("li").attr("class", "hop status-" + hop.status).attr("data-hop", prefix + (i + 1))
         .attr("data-node", hop.node || "");
       const line = li.append("div").attr("class", "hop-line");
-      line.append("span").attr("class", "hop-no").attr("title", hop.status).text(String(i + 1));
+      line.append("span").attr("class", "hop-no").attr("title", hop.status).text(prefix + (i + 1));
       line.append("span").attr("class", "hop-what").text(hop.what);
       if (!hop.node) line.append("span").attr("class", "hop-unnamed muted").text(" (an infrastructure step: not shown on your map)");
       const target = drawn[i];
@@ -1611,6 +1705,17 @@
     ws.append("circle").attr("r", 6);
     ws.append("text").attr("text-anchor", "middle").attr("y", 4).text("!");
     w.append("span").text("warnings from the join");
+    // the packet path's two overlays: shown while a path is open (CSS: .path-open, .path-has-return)
+    const fwd = ul.append("li").attr("class", "legend-path");
+    const fs = fwd.append("svg").attr("width", 26).attr("height", 14);
+    fs.append("line").attr("x1", 1).attr("y1", 7).attr("x2", 25).attr("y2", 7).attr("class", "legend-path-line");
+    fs.append("rect").attr("x", 7).attr("y", 1).attr("width", 12).attr("height", 12).attr("rx", 6).attr("class", "legend-path-badge");
+    fwd.append("span").text("packet path (hops 1, 2…)");
+    const ret = ul.append("li").attr("class", "legend-path legend-return");
+    const rs = ret.append("svg").attr("width", 26).attr("height", 14);
+    rs.append("line").attr("x1", 1).attr("y1", 7).attr("x2", 25).attr("y2", 7).attr("class", "legend-return-line");
+    rs.append("rect").attr("x", 7).attr("y", 1).attr("width", 12).attr("height", 12).attr("rx", 6).attr("class", "legend-return-badge");
+    ret.append("span").text("return path (R1, R2…)");
   }
 
   // ------------------------------------------------------------------ permalink (URL hash)
@@ -1629,6 +1734,7 @@
     if (path.src.value && path.dst.value) {
       parts.push("src=" + encodeURIComponent(path.src.value), "dst=" + encodeURIComponent(path.dst.value));
       if (path.probe !== "icmp") parts.push("probe=" + encodeURIComponent(path.probe));
+      if (!path.showReturn) parts.push("back=0");
     }
     return location.pathname + "#" + parts.join("&");
   }
@@ -1650,6 +1756,7 @@
       setProbe(h.get("probe") || "icmp");
       setEndpoint("src", h.get("src"));
       setEndpoint("dst", h.get("dst"));
+      path.showReturn = h.get("back") !== "0";
       pendingPath = true;
       pathHashTransform = !!h.get("t");
     }
@@ -1662,6 +1769,7 @@
   window.addEventListener("hashchange", () => {
     const h = new URLSearchParams(location.hash.slice(1));
     const src = h.get("src"), dst = h.get("dst"), probe = h.get("probe") || "icmp";
+    if (src && dst && (h.get("back") !== "0") !== path.showReturn) setShowReturn(h.get("back") !== "0");
     if (!src || !dst || (src === path.src.value && dst === path.dst.value && probe === path.probe)) return;
     setProbe(probe);
     setEndpoint("src", src);
@@ -1859,6 +1967,10 @@
       get dst() { return path.dst.value; },
       get requests() { return path.requests; },
       badges: () => (scene && scene.path ? scene.path.badges.map((b) => ({ id: b.id, text: b.text, status: b.status })) : []),
+      // the return overlay's badges as drawn (none when there are no return_hops or it is hidden)
+      returnBadges: () => (shownBack(scene && scene.path) ? scene.path.back.badges.map((b) => ({ id: b.id, text: b.text, status: b.status })) : []),
+      get showReturn() { return path.showReturn; },
+      setShowReturn,
       explain: (src, dst, probe) => { setProbe(probe || "icmp"); setEndpoint("src", src); setEndpoint("dst", dst); return explainPath(true); },
       clear: clearPath,
     },
