@@ -55,3 +55,57 @@ def icmp_sources(send: Callable[[], object], ns: str = ovs.OUTSIDE_NS, dev: str 
             proc.kill()
             proc.wait()
     return {(line.split()[0], line.split()[1]) for line in out.splitlines() if len(line.split()) == 2}
+
+
+_VXLAN_SCRIPT = r"""
+import socket, struct, sys, time
+dev, seconds = sys.argv[1], float(sys.argv[2])
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0003))
+s.bind((dev, 0))
+s.settimeout(0.2)
+print("ready", flush=True)
+deadline = time.monotonic() + seconds
+while time.monotonic() < deadline:
+    try:
+        frame, addr = s.recvfrom(2048)
+    except socket.timeout:
+        continue
+    if addr[2] != socket.PACKET_OUTGOING or len(frame) < 14 + 20 + 8 + 8 + 34:
+        continue
+    if frame[12:14] != b"\x08\x00" or frame[23] != 17:
+        continue
+    ihl = (frame[14] & 0x0F) * 4
+    udp = 14 + ihl
+    if struct.unpack("!H", frame[udp + 2:udp + 4])[0] != 4789:
+        continue
+    vni = int.from_bytes(frame[udp + 12:udp + 15], "big")
+    inner = frame[udp + 16:]
+    if inner[12:14] != b"\x08\x00" or inner[23] != 1 or inner[14 + (inner[14] & 0x0F) * 4] != 8:
+        continue  # only the inner ICMP echo requests
+    mac = ":".join(f"{b:02x}" for b in inner[6:12])
+    print(vni, mac, socket.inet_ntoa(inner[26:30]), socket.inet_ntoa(inner[30:34]), flush=True)
+"""
+
+
+def vxlan_echo_requests(send: Callable[[], object], dev: str, seconds: float = 8.0) -> set[tuple[int, str, str, str]]:
+    """Run `send()` while capturing the VXLAN packets that leave on `dev` (a host's underlay link,
+    in host 1's root namespace); for each inner ICMP echo request: (VNI, inner source MAC,
+    inner source IP, inner destination IP)."""
+    proc = subprocess.Popen([sys.executable, "-c", _VXLAN_SCRIPT, dev, str(seconds)], stdout=subprocess.PIPE,
+                            text=True)
+    try:
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"capture on {dev} did not start")
+        send()
+        out, _ = proc.communicate(timeout=seconds + 10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    seen: set[tuple[int, str, str, str]] = set()
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) == 4:
+            seen.add((int(fields[0]), fields[1], fields[2], fields[3]))
+    return seen

@@ -133,7 +133,9 @@ def test_a_broken_way_back_is_red_while_the_way_there_works(server: str, browser
     off_loop(publish_graph, dvr_graph(qrouter_on_second_host=False))
     page.wait_for_function("window.neutronMap.path.result.return_hops.some((h) => h.status === 'fail')")
     result = page.evaluate("window.neutronMap.path.result")
-    assert result["verdict"] == "ok"  # the request still arrives
+    # the request still arrives, but a ping needs the reply: the path is broken on the way back
+    assert (result["verdict"], result["return_verdict"]) == ("broken", "broken")
+    assert all(h["status"] != "fail" for h in result["hops"])
     failed = [h for h in result["return_hops"] if h["status"] == "fail" and h["node"]]
     assert failed
     page.wait_for_function("document.querySelectorAll('g.return-badge.status-fail').length > 0")

@@ -990,6 +990,26 @@ def same_network(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     return "same-network"
 
 
+def dvr_mac_rewrite(walk: Walk, host: str | None, qr_port: str | None) -> tuple[str, str] | None:
+    """The host's DVR MAC and the br-tun flow (DVR_PROCESS table) that puts it on a routed packet.
+
+    A distributed router's qr- MAC is the same on every host, so before a routed packet enters
+    the tunnel br-tun replaces it with the sending host's own DVR MAC (`mod_dl_src`).
+    """
+    if host is None or qr_port is None:
+        return None
+    qr_mac = str(walk.topo.attrs(qr_port).get("mac_address") or "")
+    if not qr_mac:
+        return None
+    for line in walk.topo.flows(host, "br-tun"):
+        if f"dl_src={qr_mac}" not in line:
+            continue
+        found = re.search(r"mod_dl_src:([0-9a-f:]{17})|set_field:([0-9a-f:]{17})->eth_src", line)
+        if found:
+            return found.group(1) or found.group(2), line.strip()
+    return None
+
+
 def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> str:
     topo = walk.topo
     name = router_label(topo, router)
@@ -1011,8 +1031,18 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> st
     walk.hop(ns, f"qrouter on {router_host} routes it to {topo.nodes[dst_subnet]['label']}", host=router_host)
     leave_router(walk, router_port_on(topo, router, dst_subnet), router_host,
                  f"leaves on the qr- of {topo.nodes[dst_subnet]['label']}")
-    dvr_note = f" (br-tun rewrites the source MAC to {router_host}'s DVR MAC)" if distributed else ""
+    leaving = router_port_on(topo, router, dst_subnet)
+    rewrite = dvr_mac_rewrite(walk, router_host, leaving) if distributed else None
+    dvr_note = ""
+    if distributed:
+        mac = f" {rewrite[0]}" if rewrite else ""
+        dvr_note = f" (br-tun rewrites the source MAC to {router_host}'s DVR MAC{mac})"
     walk.cross(router_host, dst_host, network_of(topo, target.node), dvr_note)
+    if rewrite and dst_host != router_host:
+        tun = next((h for h in walk.hops if h.node == bridge(str(router_host), "br-tun")), None)
+        if tun is not None:
+            tun.evidence = f"DVR MAC {rewrite[0]}: {rewrite[1]}"
+            tun.flows = [rewrite[1], *tun.flows][:6]
     if distributed and dst_host != router_host:
         walk.br_int(str(dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
     walk.vm_in(target.node, dst_host, source.ip)
@@ -1046,8 +1076,19 @@ def explain_in(topo: Topo, src: str, dst: str, probe: str = "icmp") -> JsonDict:
     if scenario == "east-west-dvr":
         back = Walk(topo, walk.probe)
         east_west(back, target, source, route_router(topo, source, target) or "")
+        back_verdict = finish(back)
         result["return_hops"] = [h.to_dict() for h in back.hops]
+        result["return_verdict"] = back_verdict
+        result["problems"] += [{**p, "direction": "return"} for p in back.problems if p not in walk.problems]
+        result["verdict"] = worst(str(result["verdict"]), back_verdict)  # a ping needs the reply too
     return result
+
+
+VERDICT_ORDER = ("ok", "unknown", "broken")
+
+
+def worst(*verdicts: str) -> str:
+    return max(verdicts, key=VERDICT_ORDER.index)
 
 
 def as_source(topo: Topo, endpoint: Endpoint) -> Endpoint:
@@ -1149,14 +1190,21 @@ INFRASTRUCTURE = (NodeKind.HOST, NodeKind.BRIDGE)
 
 def redact_path(result: JsonDict, visible: set[str]) -> JsonDict:
     """Hops through what a tenant may not see keep what the hop does, never whose it is."""
-    hops = []
-    for hop in result["hops"]:
+    problems = [{**p, "node": p["node"] if p["node"] in visible else None} for p in result["problems"]]
+    redacted = {**result, "hops": redact_hops(result["hops"], visible), "problems": problems}
+    if "return_hops" in result:
+        redacted["return_hops"] = redact_hops(result["return_hops"], visible)
+    return redacted
+
+
+def redact_hops(hops: list[JsonDict], visible: set[str]) -> list[JsonDict]:
+    out = []
+    for hop in hops:
         node = hop["node"]
         if not node or node in visible:
-            hops.append(hop)
+            out.append(hop)
             continue
         kind = node.split(":", 1)[0]
-        hops.append({**hop, "node": node if kind in INFRASTRUCTURE or kind == "network" else "",
-                     "evidence": "", "flows": []})
-    problems = [{**p, "node": p["node"] if p["node"] in visible else None} for p in result["problems"]]
-    return {**result, "hops": hops, "problems": problems}
+        out.append({**hop, "node": node if kind in INFRASTRUCTURE or kind == "network" else "",
+                    "evidence": "", "flows": []})
+    return out

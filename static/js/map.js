@@ -1493,10 +1493,13 @@
     const r = path.result;
     if (!r) return;
     const back = r.return_hops || [];
-    const backBroken = back.some((h) => h.status === "fail");
+    const backBroken = r.return_verdict === "broken" || back.some((h) => h.status === "fail");
+    // The verdict counts the reply (a ping needs it); when only the reply fails, say the way there works.
+    const thereBroken = r.hops.some((h) => h.status === "fail")
+      || (r.problems || []).some((p) => p.severity === "fail" && p.direction !== "return");
     const head = box.append("div").attr("class", "path-verdict verdict-" + r.verdict);
     head.append("strong").attr("class", "verdict")
-      .text(r.verdict === "ok" && backBroken ? "✓ the way there works" : VERDICT_TEXT[r.verdict] || r.verdict);
+      .text(backBroken && !thereBroken ? "✓ the way there works" : VERDICT_TEXT[r.verdict] || r.verdict);
     head.append("span").attr("class", "scenario").text(" · " + (SCENARIOS[r.scenario] || r.scenario));
     if (backBroken) {
       head.append("div").attr("class", "return-verdict").text("✗ the reply is lost on the way back (see Return path)");

@@ -1,0 +1,74 @@
+"""The explainer's return walk (DVR east-west), pure: on a synthetic two-host DVR cloud, no lab.
+
+Seed 001: behind a distributed router the request is routed by the sender's host and the reply by
+the destination host. A ping needs both, so a reply lost on the way back makes the path broken;
+a tenant sees the way back redacted like the way there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.map_fixtures import DVR_HOSTS, DVR_ROUTER, dvr_cloud, pingable, project_of
+from topology.join import join
+from topology.path import explain, redact_path
+from topology.scope import scope_graph
+
+
+
+def explained(*, qrouter_on_second_host: bool = True, flows: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    cloud, reports = dvr_cloud(qrouter_on_second_host=qrouter_on_second_host)
+    for line_host, lines in (flows or {}).items():
+        reports[line_host].setdefault("ovs", {}).setdefault("flows", {}).setdefault("br-tun", []).extend(lines)
+    graph = pingable(join(cloud, reports).to_dict())
+    servers = sorted((n for n in graph["nodes"] if n["kind"] == "server"), key=lambda n: n["label"])
+    vm0, vm1 = (next(s for s in servers if s["label"] == name) for name in ("vm-0", "vm-1"))
+    result = explain(graph, reports, vm0["id"], vm1["id"])
+    result["_graph"] = graph
+    return result
+
+
+def test_the_reply_is_walked_through_the_destination_hosts_qrouter() -> None:
+    result = explained()
+    assert (result["scenario"], result["verdict"], result["return_verdict"]) == ("east-west-dvr", "ok", "ok")
+    there = [h["node"] for h in result["hops"]]
+    back = [h["node"] for h in result["return_hops"]]
+    assert f"netns:{DVR_HOSTS[1]}:qrouter-{DVR_ROUTER}" in back and f"netns:{DVR_HOSTS[1]}:qrouter-{DVR_ROUTER}" not in there
+    assert f"netns:{DVR_HOSTS[0]}:qrouter-{DVR_ROUTER}" in there and f"netns:{DVR_HOSTS[0]}:qrouter-{DVR_ROUTER}" not in back
+
+
+def test_a_reply_lost_on_the_way_back_breaks_the_path_and_says_where() -> None:
+    result = explained(qrouter_on_second_host=False)
+    assert result["verdict"] == "broken" and result["return_verdict"] == "broken"
+    assert all(h["status"] != "fail" for h in result["hops"]), "the way there works"
+    back = [p for p in result["problems"] if p.get("direction") == "return"]
+    assert back and back[0]["code"] == "namespace_missing" and DVR_HOSTS[1] in back[0]["message"]
+
+
+def test_the_dvr_mac_the_sending_hosts_br_tun_writes_is_named_with_its_flow() -> None:
+    cloud, _ = dvr_cloud()
+    qr_b = next(p for p in cloud["ports"] if p["device_owner"] == "network:router_interface_distributed"
+                and p["fixed_ips"][0]["ip_address"] == "10.1.0.1")
+    flow = (f"cookie=0x1, table=1, n_packets=7, n_bytes=686, priority=1,dl_vlan=2,dl_src={qr_b['mac_address']} "
+            "actions=set_field:fa:16:3f:00:00:01->eth_src,goto_table:2")
+    result = explained(flows={DVR_HOSTS[0]: [flow]})
+    tun = next(h for h in result["hops"] if h["node"] == f"bridge:{DVR_HOSTS[0]}:br-tun")
+    assert tun["evidence"].startswith("DVR MAC fa:16:3f:00:00:01") and tun["flows"][0] == flow
+    assert "DVR MAC fa:16:3f:00:00:01" in tun["what"]
+
+
+def test_a_tenant_sees_the_way_back_redacted_like_the_way_there() -> None:
+    cloud, _ = dvr_cloud()
+    qr_a = next(p for p in cloud["ports"] if p["fixed_ips"][0]["ip_address"] == "10.0.0.1"
+                and p["device_owner"] == "network:router_interface_distributed")
+    flow = f"table=1, priority=1,dl_vlan=1,dl_src={qr_a['mac_address']} actions=mod_dl_src:fa:16:3f:00:00:02"
+    result = explained(flows={DVR_HOSTS[1]: [flow]})
+    tun = f"bridge:{DVR_HOSTS[1]}:br-tun"
+    back = next(h for h in result["return_hops"] if h["node"] == tun)
+    assert back["flows"] == [flow] and "fa:16:3f:00:00:02" in back["evidence"], "the reply's DVR MAC, for admins"
+    visible = {n["id"] for n in scope_graph(result["_graph"], "full", project_of(0))["nodes"]}
+    assert tun not in visible
+    redacted = redact_path({k: v for k, v in result.items() if k != "_graph"}, visible)
+    hidden = next(h for h in redacted["return_hops"] if h["node"] == tun)
+    assert hidden["flows"] == [] and hidden["evidence"] == "" and hidden["what"] == back["what"]
+    assert len(redacted["return_hops"]) == len(result["return_hops"])
