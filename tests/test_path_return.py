@@ -15,7 +15,6 @@ from topology.path import explain, redact_path
 from topology.scope import scope_graph
 
 
-
 def explained(*, qrouter_on_second_host: bool = True, flows: dict[str, list[str]] | None = None) -> dict[str, Any]:
     cloud, reports = dvr_cloud(qrouter_on_second_host=qrouter_on_second_host)
     for line_host, lines in (flows or {}).items():
@@ -33,8 +32,9 @@ def test_the_reply_is_walked_through_the_destination_hosts_qrouter() -> None:
     assert (result["scenario"], result["verdict"], result["return_verdict"]) == ("east-west-dvr", "ok", "ok")
     there = [h["node"] for h in result["hops"]]
     back = [h["node"] for h in result["return_hops"]]
-    assert f"netns:{DVR_HOSTS[1]}:qrouter-{DVR_ROUTER}" in back and f"netns:{DVR_HOSTS[1]}:qrouter-{DVR_ROUTER}" not in there
-    assert f"netns:{DVR_HOSTS[0]}:qrouter-{DVR_ROUTER}" in there and f"netns:{DVR_HOSTS[0]}:qrouter-{DVR_ROUTER}" not in back
+    sender, receiver = (f"netns:{host}:qrouter-{DVR_ROUTER}" for host in DVR_HOSTS)
+    assert sender in there and sender not in back
+    assert receiver in back and receiver not in there
 
 
 def test_a_reply_lost_on_the_way_back_breaks_the_path_and_says_where() -> None:
