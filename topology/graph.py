@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 Node = dict[str, Any]
+EdgeKey = tuple[str, str, str]  # (source, target, kind)
 
 
 class Edge(TypedDict):
@@ -68,10 +69,16 @@ class Graph:
 
     Edges stay tuples while the join runs (hundreds of thousands of them on a big
     cloud) and become the contract's dicts only in :meth:`to_dict`.
+
+    ``owned`` is None when the graph owns every node dict. A graph joined from
+    cached parts (topology.join.JoinCache) shares their node dicts: ``owned``
+    then holds the ids of the nodes it made or copied, and :meth:`writable`
+    copies a shared node before the join changes it, so the cache never does.
     """
 
     nodes: dict[str, Node] = field(default_factory=dict)
-    edges: dict[tuple[str, str, str], None] = field(default_factory=dict)
+    edges: dict[EdgeKey, None] = field(default_factory=dict)
+    owned: set[str] | None = None
 
     def add_node(
         self,
@@ -92,6 +99,22 @@ class Graph:
         if status is not None:
             node["status"] = status
         self.nodes[node_id] = node
+        if self.owned is not None:
+            self.owned.add(node_id)
+        return node
+
+    def writable(self, node_id: str) -> Node:
+        """The node, safe to change: a shared node is copied (its attrs and warnings too) first."""
+        node = self.nodes[node_id]
+        owned = self.owned
+        if owned is None or node_id in owned:
+            return node
+        attrs = dict(node["attrs"])
+        if "warnings" in attrs:
+            attrs["warnings"] = list(attrs["warnings"])
+        node = {**node, "attrs": attrs}
+        self.nodes[node_id] = node
+        owned.add(node_id)
         return node
 
     def add_edge(self, source: str, target: str, kind: str) -> None:
@@ -99,13 +122,12 @@ class Graph:
 
     def add_link(self, a: str, b: str, kind: str) -> None:
         """An undirected link (veth, patch, tunnel): stored once, source < target."""
-        source, target = sorted((a, b))
-        self.add_edge(source, target, kind)
+        self.edges[(a, b, kind) if a <= b else (b, a, kind)] = None
 
     def warn(self, node_id: str, message: str) -> None:
-        warnings = self.nodes[node_id]["attrs"].setdefault("warnings", [])
-        if message not in warnings:
-            warnings.append(message)
+        warnings = self.nodes[node_id]["attrs"].get("warnings")
+        if warnings is None or message not in warnings:
+            self.writable(node_id)["attrs"].setdefault("warnings", []).append(message)
 
     def to_dict(self) -> dict[str, list[Any]]:
         return {

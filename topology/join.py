@@ -13,16 +13,29 @@ Keys, never MAC alone (../shared/DESIGN.md "Correlation"):
 - port ``binding:host_id`` -> host.
 
 Whatever does not join is kept, with a warning on its node.
+
+The join runs in three parts. The logical part (:func:`logical_part`) comes
+from the cloud snapshot alone, and each host's physical subgraph
+(:func:`host_physical`) from that host's report alone; the cross joins
+(ports <-> interfaces, routers and networks <-> namespaces, tunnels between
+hosts, host nodes) put them together. A :class:`JoinCache` passed to
+:func:`join` keeps the parts keyed by a digest of their input, so a rebuild
+after one host's report changed re-does that host and the cross joins, and
+one after a cloud refresh the logical part and the cross joins; the graph is
+the same as a join without a cache.
 """
 
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from topology import graph as g
 from topology.kinds import (
@@ -30,6 +43,7 @@ from topology.kinds import (
     DEVICE_PREFIXES,
     DEVICE_ROLE,
     ID_PREFIX_LEN,
+    ROUTER_DEVICE_PREFIXES,
     DeviceOwner,
     EdgeKind,
     NamespacePrefix,
@@ -38,9 +52,12 @@ from topology.kinds import (
 
 JsonDict = dict[str, Any]
 CloudSnapshot = Mapping[str, list[JsonDict]]
+Nodes = dict[str, g.Node]
+Edges = dict[g.EdgeKey, None]
 TUNNEL_TYPES = frozenset({"vxlan", "gre", "geneve"})
 # A kernel OVS datapath enslaves its ports to this device; it is not a bridge of ours.
 OVS_DATAPATH_MASTER = "ovs-system"
+ROUTER_DEVICE_ROLES = frozenset(DEVICE_ROLE[p] for p in ROUTER_DEVICE_PREFIXES)  # rfp, fpr
 
 
 @dataclass
@@ -48,8 +65,8 @@ class HostIndex:
     """Where things are on one host, to look up joins in O(1)."""
 
     host: str
-    # device name -> iface node ids carrying it (one per namespace it appears in)
-    by_name: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # device name -> the first iface node id carrying it (the root namespace's, if there)
+    by_name: dict[str, str] = field(default_factory=dict)
     # id fragment after a device prefix (port id[:11] or, for rfp-/fpr-, router id[:10]) -> iface node ids
     by_id11: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # OVS external_ids:iface-id -> iface node ids
@@ -57,21 +74,57 @@ class HostIndex:
     namespaces: dict[str, str] = field(default_factory=dict)  # namespace name -> node id
     linux_bridges: dict[str, str] = field(default_factory=dict)  # bridge name -> node id
     tunnel_ifaces: list[tuple[str, str]] = field(default_factory=list)  # (iface node id, remote_ip)
+    # remote_ip -> the first tunnel iface towards it (the way back for a peer's tunnel)
+    tunnel_to: dict[str, str] = field(default_factory=dict)
     veth_peers: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # namespace -> peer names
     # root-namespace interfaces already drawn inside a bridge (the others hang off the host)
     on_bridge: set[str] = field(default_factory=set)
+    # iface node ids of rfp-/fpr- devices: their name carries a router id, not a port id
+    router_devices: set[str] = field(default_factory=set)
+    # iface node ids that OVS says are patch ports (options:peer)
+    patch_ports: set[str] = field(default_factory=set)
 
 
-_PREFIX3 = frozenset(p for p in DEVICE_PREFIXES if len(p) == 3)
-_PREFIX4 = frozenset(p for p in DEVICE_PREFIXES if len(p) == 4)
+@dataclass
+class HostPhysical:
+    """One host's physical subgraph, made from its report alone (what a JoinCache keeps per host).
+
+    Its edges touch only its own nodes and its host node: none dangles.
+    """
+
+    host: str
+    nodes: Nodes
+    edges: Edges
+    index: HostIndex
+
+
+@dataclass
+class LogicalPart:
+    """The logical subgraph and the lookups the cross joins need, made from the cloud snapshot alone."""
+
+    nodes: Nodes
+    edges: Edges
+    ports: list[JsonDict]  # the snapshot's ports, in its order
+    port_uuids: set[str]
+    # what each port is and its fixed IPs, as an interface bound to it says them: made on first use
+    port_words: list[tuple[str, str] | None]
+    routers_by_fragment: dict[str, str]  # router id[:10] (as in rfp-/fpr-) -> router node id
+    servers_by_port_id11: dict[str, str]  # VM port id[:11] -> server node id
+    router_node_ids: list[str]
+    agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
+    bound_hosts: set[str]  # every port binding:host_id
+
+
+_PREFIX3 = {p: p for p in DEVICE_PREFIXES if len(p) == 3}
+_PREFIX4 = {p: p for p in DEVICE_PREFIXES if len(p) == 4}
 
 
 def device_prefix(name: str) -> str | None:
     """The Neutron device prefix of an interface name (tap, qvo, qr-, rfp-, ...), if any."""
     if len(name) > 4 and name[:4] in _PREFIX4:
         return name[:4]
-    if len(name) > 3 and name[:3] in _PREFIX3:
-        return name[:3]
+    if len(name) > 3:
+        return _PREFIX3.get(name[:3])
     return None
 
 
@@ -96,7 +149,43 @@ def first_ipv4(port: JsonDict) -> str | None:
     return None
 
 
+def drop_dangling(nodes: Nodes, edges: Edges, also: str | None = None) -> None:
+    """Edges to objects the input does not hold (e.g. a router the caller cannot list)."""
+    if also is not None:
+        nodes[also] = {}  # counted as present while checking, removed after
+    dangling = [key for key in edges if key[0] not in nodes or key[1] not in nodes]
+    if also is not None:
+        del nodes[also]
+    for key in dangling:
+        del edges[key]
+
+
 # --------------------------------------------------------------------------- logical
+
+
+def logical_part(cloud: CloudSnapshot) -> LogicalPart:
+    """The logical subgraph of ``cloud`` and its lookups for the cross joins."""
+    graph = g.Graph()
+    add_logical(graph, cloud)
+    drop_dangling(graph.nodes, graph.edges)
+    ports = list(cloud.get("ports", []))
+    rfp_len = DEV_NAME_LEN - len("rfp-")
+    return LogicalPart(
+        nodes=graph.nodes,
+        edges=graph.edges,
+        ports=ports,
+        port_uuids={p["id"] for p in ports},
+        port_words=[None] * len(ports),
+        routers_by_fragment={r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])},
+        servers_by_port_id11={
+            p["id"][:ID_PREFIX_LEN]: g.server_id(p["device_id"])
+            for p in ports
+            if (p.get("device_owner") or "").startswith(DeviceOwner.COMPUTE_PREFIX) and p.get("device_id")
+        },
+        router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
+        agents=agents_by_host(cloud),
+        bound_hosts={p["binding:host_id"] for p in ports if p.get("binding:host_id")},
+    )
 
 
 def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> None:
@@ -179,37 +268,53 @@ def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> None:
             name=server.get("name", ""),
             host=server.get("OS-EXT-SRV-ATTR:host"),
         )
+    nodes, edges = graph.nodes, graph.edges
     for port in cloud.get("ports", []):
         owner = port.get("device_owner") or ""
         if owner == DeviceOwner.FLOATINGIP:
             continue  # the floating IP's own node stands for it
-        node_id = g.port_id(port["id"])
-        graph.add_node(
-            node_id,
-            NodeKind.PORT,
-            port_label(port),
-            host=port.get("binding:host_id") or None,
-            project_id=port.get("project_id") or port.get("tenant_id") or None,
-            status=port.get("status"),
-            name=port.get("name", ""),
-            device_owner=owner,
-            device_id=port.get("device_id") or "",
-            mac_address=port.get("mac_address"),
-            fixed_ips=port.get("fixed_ips") or [],
-            admin_state_up=port.get("admin_state_up", True),
-            network_id=port.get("network_id"),
-            binding_host_id=port.get("binding:host_id") or "",
-            vif_type=port.get("binding:vif_type"),
-            vif_details=port.get("binding:vif_details") or {},
-            port_security_enabled=port.get("port_security_enabled", True),
-            security_groups=port.get("security_groups") or [],
-        )
-        graph.add_edge(node_id, g.network_id(port["network_id"]), EdgeKind.ON_NETWORK)
-        for fixed in port.get("fixed_ips") or []:
-            graph.add_edge(node_id, g.subnet_id(fixed["subnet_id"]), EdgeKind.IN_SUBNET)
-        for group in port.get("security_groups") or []:
-            graph.add_edge(node_id, g.secgroup_id(group), EdgeKind.SECURED_BY)
+        node_id = f"port:{port['id']}"
+        nodes[node_id] = port_node(node_id, port, owner)
+        fixed_ips = port.get("fixed_ips") or []
+        security_groups = port.get("security_groups") or []
+        edges[(node_id, f"network:{port['network_id']}", EdgeKind.ON_NETWORK)] = None
+        for fixed in fixed_ips:
+            edges[(node_id, f"subnet:{fixed['subnet_id']}", EdgeKind.IN_SUBNET)] = None
+        for group in security_groups:
+            edges[(node_id, f"secgroup:{group}", EdgeKind.SECURED_BY)] = None
         add_port_owner_edges(graph, port, servers)
+
+
+def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
+    host = port.get("binding:host_id")
+    node: g.Node = {
+        "id": node_id,
+        "kind": NodeKind.PORT,
+        "label": port_label(port),
+        "attrs": {
+            "name": port.get("name", ""),
+            "device_owner": owner,
+            "device_id": port.get("device_id") or "",
+            "mac_address": port.get("mac_address"),
+            "fixed_ips": port.get("fixed_ips") or [],
+            "admin_state_up": port.get("admin_state_up", True),
+            "network_id": port.get("network_id"),
+            "binding_host_id": host or "",
+            "vif_type": port.get("binding:vif_type"),
+            "vif_details": port.get("binding:vif_details") or {},
+            "port_security_enabled": port.get("port_security_enabled", True),
+            "security_groups": port.get("security_groups") or [],
+        },
+    }
+    if host:
+        node["host"] = host
+    project_id = port.get("project_id") or port.get("tenant_id")
+    if project_id:
+        node["project_id"] = project_id
+    status = port.get("status")
+    if status is not None:
+        node["status"] = status
+    return node
 
 
 def add_port_owner_edges(graph: g.Graph, port: JsonDict, servers: set[str]) -> None:
@@ -284,7 +389,30 @@ def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
         )
 
 
-# --------------------------------------------------------------------------- physical
+OWNER_WORDS: dict[str, str] = {
+    DeviceOwner.DHCP: "DHCP port",
+    DeviceOwner.ROUTER_GATEWAY: "gateway port",
+    DeviceOwner.ROUTER_SNAT: "SNAT port",
+    DeviceOwner.FIP_AGENT_GATEWAY: "floating IP agent gateway port",
+    DeviceOwner.ROUTER_HA_INTERFACE: "HA port",
+}
+
+
+def describe_port(nodes: Mapping[str, g.Node], port: JsonDict) -> tuple[str, str]:
+    """What a port is ("interface of router router1") and its fixed IPs, said once per port."""
+    owner = port.get("device_owner") or ""
+    what = OWNER_WORDS.get(owner)
+    if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
+        what = "interface"
+    if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
+        what = "VM port"
+    router = nodes.get(g.router_id(port.get("device_id") or ""))
+    of = f" of router {router['label']}" if router else ""
+    fixed = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips") or [])
+    return f"{what or 'port'}{of}", fixed
+
+
+# --------------------------------------------------------------------------- hosts
 
 
 def agents_by_host(cloud: CloudSnapshot) -> dict[str, list[JsonDict]]:
@@ -316,16 +444,15 @@ def host_status(agents: list[JsonDict], reported: bool) -> str:
     return "ACTIVE" if reported else "UNKNOWN"
 
 
-def add_hosts(graph: g.Graph, cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> dict[str, str]:
+def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDict]) -> dict[str, str]:
     """Host nodes for every host named by an agent, a binding or a report; returns tunnel IP -> host."""
-    agents = agents_by_host(cloud)
-    names = set(agents) | set(reports)
-    names |= {p["binding:host_id"] for p in cloud.get("ports", []) if p.get("binding:host_id")}
+    agents = logical.agents
     tunnels: dict[str, str] = {}
-    for host in sorted(names):
+    for host in sorted(set(agents) | set(reports) | logical.bound_hosts):
         report = reports.get(host)
+        host_agents = agents.get(host, [])
         tunnel_ip = (report or {}).get("tunnel_ip") or next(
-            (a["tunneling_ip"] for a in agents.get(host, []) if a["tunneling_ip"]), None
+            (a["tunneling_ip"] for a in host_agents if a["tunneling_ip"]), None
         )
         if tunnel_ip:
             tunnels[tunnel_ip] = host
@@ -335,9 +462,9 @@ def add_hosts(graph: g.Graph, cloud: CloudSnapshot, reports: Mapping[str, JsonDi
             NodeKind.HOST,
             host,
             host=host,
-            status=host_status(agents.get(host, []), report is not None),
+            status=host_status(host_agents, report is not None),
             tunnel_ip=tunnel_ip,
-            agents=agents.get(host, []),
+            agents=host_agents,
             reported=report is not None,
             collected_at=(report or {}).get("collected_at"),
         )
@@ -346,177 +473,292 @@ def add_hosts(graph: g.Graph, cloud: CloudSnapshot, reports: Mapping[str, JsonDi
     return tunnels
 
 
+# --------------------------------------------------------------------------- physical (one host)
+
+
+_IFACE_STATUS = {"UP": "ACTIVE", "UNKNOWN": "ACTIVE", "DOWN": "DOWN"}
+
+
 def iface_status(iface: JsonDict) -> str | None:
-    state = (iface.get("state") or "").upper()
-    if state in ("UP", "UNKNOWN"):
-        return "ACTIVE"
-    return "DOWN" if state == "DOWN" else None
+    return _IFACE_STATUS.get((iface.get("state") or "").upper())
 
 
-def add_iface(graph: g.Graph, index: HostIndex, namespace: str | None, iface: JsonDict) -> str:
+def host_physical(host: str, report: JsonDict) -> HostPhysical:
+    """The physical subgraph of one host: its interfaces, namespaces, OVS and Linux bridges and their links."""
+    piece = HostPhysical(host, {}, {}, HostIndex(host=host))
+    ovs = report.get("ovs") or {}
+    bridges = ovs.get("bridges") or []
+    ovs_bridges = {b["name"] for b in bridges}
+    interfaces = report.get("interfaces") or []
+    namespaces = report.get("namespaces") or []
+    plain = plain_linux_bridges(interfaces, namespaces, bridges, ovs_bridges)
+    root = [
+        g.iface_id(host, None, iface["name"]) if iface["name"] in plain else add_iface(piece, None, iface)
+        for iface in interfaces
+    ]
+    in_namespaces = [add_namespace(piece, namespace) for namespace in namespaces]
+    add_ovs_bridges(piece, bridges, ovs.get("flows") or {})
+    scopes: list[tuple[str | None, list[JsonDict], list[str]]] = [(None, interfaces, root)]
+    scopes += [(ns["name"], ns.get("interfaces") or [], ids) for ns, ids in zip(namespaces, in_namespaces, strict=True)]
+    add_linux_bridges_and_links(piece, scopes, ovs_bridges, plain)
+    # Root-namespace interfaces that sit on a bridge belong to the bridge, not to the host.
+    nodes, edges, on_bridge = piece.nodes, piece.edges, piece.index.on_bridge
+    host_node = g.host_id(host)
+    for node_id in root:
+        if node_id in nodes and node_id not in on_bridge:
+            edges[(host_node, node_id, EdgeKind.MEMBER)] = None
+    drop_dangling(nodes, edges, also=host_node)
+    return piece
+
+
+def plain_linux_bridges(
+    interfaces: list[JsonDict], namespaces: list[JsonDict], bridges: list[JsonDict], ovs_bridges: set[str]
+) -> set[str]:
+    """Root Linux bridges (qbr) that nothing else in the report names: drawn as bridges at once.
+
+    Any other Linux bridge device first becomes an interface node (OVS, a veth or a
+    namespace may refer to it by name) and is turned into its bridge later.
+    """
+    candidates = {
+        i["name"]
+        for i in interfaces
+        if i.get("kind") == "bridge" and i["name"] not in ovs_bridges and not i.get("peer")
+    }
+    if not candidates:
+        return candidates
+    named: set[str] = set()
+    seen: set[str] = set()
+    for iface in interfaces:
+        if iface["name"] in seen:
+            named.add(iface["name"])
+        seen.add(iface["name"])
+        named.add(iface.get("peer") or "")
+    for namespace in namespaces:
+        for iface in namespace.get("interfaces") or []:
+            named.update((iface["name"], iface.get("peer") or ""))
+    for bridge in bridges:
+        for port in bridge.get("ports") or []:
+            for intf in port.get("interfaces") or []:
+                named.add(intf["name"])
+                if intf.get("type") == "patch":
+                    named.add((intf.get("options") or {}).get("peer") or "")
+    return candidates - named
+
+
+def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> str:
     name = iface["name"]
-    node_id = g.iface_id(index.host, namespace, name)
+    host = piece.host
+    node_id = f"iface:{host}:{namespace or '-'}:{name}"
     prefix = device_prefix(name)
-    graph.add_node(
-        node_id,
-        NodeKind.IFACE,
-        name,
-        host=index.host,
-        status=iface_status(iface),
-        namespace=namespace,
-        name=name,
-        if_kind=iface.get("kind"),
-        mac=iface.get("mac"),
-        mtu=iface.get("mtu"),
-        state=iface.get("state"),
-        addresses=iface.get("addresses") or [],
-        role=DEVICE_ROLE[prefix] if prefix else None,
-    )
-    index.by_name[name].append(node_id)
+    role = DEVICE_ROLE[prefix] if prefix else None
+    addresses = iface.get("addresses")
+    if not addresses and addresses.__class__ is not list:
+        addresses = []
+    node: g.Node = {
+        "id": node_id,
+        "kind": NodeKind.IFACE,
+        "label": name,
+        "attrs": {
+            "namespace": namespace,
+            "name": name,
+            "if_kind": iface.get("kind"),
+            "mac": iface.get("mac"),
+            "mtu": iface.get("mtu"),
+            "state": iface.get("state"),
+            "addresses": addresses,  # the report's own list (a new one only if it has none)
+            "role": role,
+        },
+        "host": host,
+    }
+    status = _IFACE_STATUS.get((iface.get("state") or "").upper())
+    if status is not None:
+        node["status"] = status
+    piece.nodes[node_id] = node
+    index = piece.index
+    index.by_name.setdefault(name, node_id)
     if prefix:
         index.by_id11[name[len(prefix) :]].append(node_id)
+        if role in ROUTER_DEVICE_ROLES:
+            index.router_devices.add(node_id)
     return node_id
 
 
-def drop_iface(graph: g.Graph, index: HostIndex, node_id: str, name: str) -> None:
+def drop_iface(piece: HostPhysical, node_id: str, name: str) -> None:
     """Forget an interface node that the map draws as something else (a bridge)."""
-    graph.nodes.pop(node_id, None)
+    index = piece.index
+    piece.nodes.pop(node_id, None)
     index.by_name.pop(name, None)
     prefix = device_prefix(name)
     if prefix and node_id in index.by_id11.get(name[len(prefix) :], []):
         index.by_id11[name[len(prefix) :]].remove(node_id)
 
 
-def add_namespace(graph: g.Graph, index: HostIndex, namespace: JsonDict) -> None:
+def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
+    """A namespace and its interfaces; returns their node ids."""
     name = namespace["name"]
+    host = piece.host
     role, ref = namespace_role(name)
-    node_id = g.netns_id(index.host, name)
+    node_id = g.netns_id(host, name)
     iptables = namespace.get("iptables") or {}
-    graph.add_node(
-        node_id,
-        NodeKind.NETNS,
-        name,
-        host=index.host,
-        name=name,
-        role=role,
-        ref=ref,
-        routes=namespace.get("routes") or [],
-        rules=namespace.get("rules") or [],
-        has_iptables=bool(iptables),
-    )
+    piece.nodes[node_id] = {
+        "id": node_id,
+        "kind": NodeKind.NETNS,
+        "label": name,
+        "attrs": {
+            "name": name,
+            "role": role,
+            "ref": ref,
+            "routes": namespace.get("routes") or [],
+            "rules": namespace.get("rules") or [],
+            "has_iptables": bool(iptables),
+        },
+        "host": host,
+    }
+    index, edges = piece.index, piece.edges
     index.namespaces[name] = node_id
-    graph.add_edge(g.host_id(index.host), node_id, EdgeKind.MEMBER)
+    edges[(g.host_id(host), node_id, EdgeKind.MEMBER)] = None
+    ids = []
     for iface in namespace.get("interfaces") or []:
-        graph.add_edge(node_id, add_iface(graph, index, name, iface), EdgeKind.MEMBER)
+        iface_node = add_iface(piece, name, iface)
+        ids.append(iface_node)
+        edges[(node_id, iface_node, EdgeKind.MEMBER)] = None
         if iface.get("peer"):
             index.veth_peers[name].append(iface["peer"])
+    return ids
 
 
-def add_ovs_bridges(graph: g.Graph, index: HostIndex, report: JsonDict) -> None:
-    host = index.host
-    for bridge in (report.get("ovs") or {}).get("bridges") or []:
-        bridge_node = g.bridge_id(host, bridge["name"])
-        own = graph.nodes.get(g.iface_id(host, None, bridge["name"]))
-        graph.add_node(
-            bridge_node,
-            NodeKind.BRIDGE,
-            bridge["name"],
-            host=host,
-            type="ovs",
-            name=bridge["name"],
-            datapath_type=bridge.get("datapath_type"),
-            fail_mode=bridge.get("fail_mode"),
-            addresses=(own or {}).get("attrs", {}).get("addresses", []),
-            flow_count=len(((report.get("ovs") or {}).get("flows") or {}).get(bridge["name"], [])),
-        )
-        graph.add_edge(g.host_id(host), bridge_node, EdgeKind.MEMBER)
+def add_ovs_bridges(piece: HostPhysical, bridges: list[JsonDict], flows: Mapping[str, list[str]]) -> None:
+    host, nodes, edges = piece.host, piece.nodes, piece.edges
+    host_node = g.host_id(host)
+    for bridge in bridges:
+        name = bridge["name"]
+        bridge_node = g.bridge_id(host, name)
+        own = nodes.get(g.iface_id(host, None, name))
+        nodes[bridge_node] = {
+            "id": bridge_node,
+            "kind": NodeKind.BRIDGE,
+            "label": name,
+            "attrs": {
+                "type": "ovs",
+                "name": name,
+                "datapath_type": bridge.get("datapath_type"),
+                "fail_mode": bridge.get("fail_mode"),
+                "addresses": (own or {}).get("attrs", {}).get("addresses", []),
+                "flow_count": len(flows.get(name, [])),
+            },
+            "host": host,
+        }
+        edges[(host_node, bridge_node, EdgeKind.MEMBER)] = None
         if own is not None:  # the bridge's own internal port is the bridge itself on the map
-            drop_iface(graph, index, own["id"], bridge["name"])
+            drop_iface(piece, own["id"], name)
+        ovs_bridge = bridge_node.split(":", 2)[2]
         for port in bridge.get("ports") or []:
             for intf in port.get("interfaces") or []:
-                if intf["name"] == bridge["name"]:
-                    continue
-                add_ovs_interface(graph, index, bridge_node, port, intf)
+                if intf["name"] != name:
+                    add_ovs_interface(piece, bridge_node, ovs_bridge, port, intf)
 
 
-def add_ovs_interface(graph: g.Graph, index: HostIndex, bridge_node: str, port: JsonDict, intf: JsonDict) -> None:
+def add_ovs_interface(piece: HostPhysical, bridge_node: str, ovs_bridge: str, port: JsonDict, intf: JsonDict) -> None:
+    index = piece.index
     located = index.by_name.get(intf["name"])
-    if located:
-        node_id = located[0]
+    if located is not None:
+        node_id = located
     else:
         # Patch and userspace tunnel ports have no kernel device: OVS is all we know.
-        node_id = add_iface(graph, index, None, {"name": intf["name"], "kind": intf.get("type") or "ovs"})
+        node_id = add_iface(piece, None, {"name": intf["name"], "kind": intf.get("type") or "ovs"})
     external_ids = intf.get("external_ids") or {}
     options = intf.get("options") or {}
-    graph.nodes[node_id]["attrs"].update(
-        ovs_bridge=bridge_node.split(":", 2)[2],
-        ovs_type=intf.get("type") or "system",
+    kind = intf.get("type")
+    attrs = piece.nodes[node_id]["attrs"]
+    attrs.update(
+        ovs_bridge=ovs_bridge,
+        ovs_type=kind or "system",
         tag=port.get("tag"),
         ofport=intf.get("ofport"),
         options=options,
         external_ids=external_ids,
     )
-    graph.add_edge(bridge_node, node_id, EdgeKind.MEMBER)
+    piece.edges[(bridge_node, node_id, EdgeKind.MEMBER)] = None
     index.on_bridge.add(node_id)
     if external_ids.get("iface-id"):
         index.by_iface_id[external_ids["iface-id"]].append(node_id)
-    if intf.get("type") == "patch" and options.get("peer"):
-        peer = g.iface_id(index.host, None, options["peer"])
-        graph.nodes[node_id]["attrs"]["patch_peer"] = peer
-    if intf.get("type") in TUNNEL_TYPES and options.get("remote_ip"):
+    if kind == "patch" and options.get("peer"):
+        attrs["patch_peer"] = g.iface_id(piece.host, None, options["peer"])
+        index.patch_ports.add(node_id)
+    if kind in TUNNEL_TYPES and options.get("remote_ip"):
         index.tunnel_ifaces.append((node_id, options["remote_ip"]))
+        index.tunnel_to.setdefault(options["remote_ip"], node_id)
 
 
-def add_linux_bridges_and_links(graph: g.Graph, index: HostIndex, report: JsonDict) -> None:
+def add_linux_bridges_and_links(
+    piece: HostPhysical,
+    scopes: list[tuple[str | None, list[JsonDict], list[str]]],
+    ovs_bridges: set[str],
+    plain: set[str],
+) -> None:
     """Linux bridges (qbr) from kernel masters, veth pairs and patch pairs."""
-    host = index.host
-    ovs_bridges = {b["name"] for b in (report.get("ovs") or {}).get("bridges") or []}
-    scopes: list[tuple[str | None, list[JsonDict]]] = [(None, report.get("interfaces") or [])]
-    scopes += [(ns["name"], ns.get("interfaces") or []) for ns in report.get("namespaces") or []]
-    names_in: dict[str | None, dict[str, JsonDict]] = {ns: {i["name"]: i for i in ifs} for ns, ifs in scopes}
-    for namespace, ifaces in scopes:
-        for iface in ifaces:
-            node_id = g.iface_id(host, namespace, iface["name"])
-            if node_id not in graph.nodes:
+    host, nodes, edges, index = piece.host, piece.nodes, piece.edges, piece.index
+    names_in: dict[str | None, dict[str, JsonDict]] = {
+        ns: {i["name"]: i for i in ifs} for ns, ifs, _ in scopes if ns is not None
+    }
+    for namespace, ifaces, node_ids in scopes:
+        in_root = namespace is None
+        for iface, node_id in zip(ifaces, node_ids, strict=True):
+            if node_id not in nodes and not (in_root and iface["name"] in plain):
                 continue
-            if iface.get("kind") == "bridge" and iface["name"] not in ovs_bridges and namespace is None:
-                add_linux_bridge(graph, index, iface)
+            if in_root and iface.get("kind") == "bridge" and iface["name"] not in ovs_bridges:
+                add_linux_bridge(piece, iface)
             master = iface.get("master")
-            if master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges and namespace is None:
-                graph.add_edge(g.bridge_id(host, master), node_id, EdgeKind.MEMBER)
+            if in_root and master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges:
+                edges[(f"bridge:{host}:{master}", node_id, EdgeKind.MEMBER)] = None
                 index.on_bridge.add(node_id)
             if iface.get("peer"):
-                add_veth(graph, index, namespace, iface, names_in)
-    for node_id in [node_id for node_ids in index.by_name.values() for node_id in node_ids]:
-        peer = graph.nodes[node_id]["attrs"].get("patch_peer")
-        if peer in graph.nodes:
-            graph.add_link(node_id, peer, EdgeKind.PATCH)
+                add_veth(piece, namespace, iface, node_id, names_in)
+    patch_ports = index.patch_ports
+    if patch_ports:
+        # Only a name's first node takes OVS attributes: the patch ports are among them.
+        for node_id in list(index.by_name.values()):
+            if node_id in patch_ports:
+                peer = nodes[node_id]["attrs"].get("patch_peer")
+                if peer in nodes:
+                    add_link(edges, node_id, peer, EdgeKind.PATCH)
 
 
-def add_linux_bridge(graph: g.Graph, index: HostIndex, iface: JsonDict) -> None:
-    node_id = g.bridge_id(index.host, iface["name"])
+def add_link(edges: Edges, a: str, b: str, kind: str) -> None:
+    """An undirected link (veth, patch, tunnel): stored once, source < target."""
+    edges[(a, b, kind) if a <= b else (b, a, kind)] = None
+
+
+def add_linux_bridge(piece: HostPhysical, iface: JsonDict) -> None:
+    host, name = piece.host, iface["name"]
+    node_id = g.bridge_id(host, name)
     # The bridge device itself is drawn as the bridge, not as an interface.
-    drop_iface(graph, index, g.iface_id(index.host, None, iface["name"]), iface["name"])
-    graph.add_node(
-        node_id,
-        NodeKind.BRIDGE,
-        iface["name"],
-        host=index.host,
-        status=iface_status(iface),
-        type="linux",
-        name=iface["name"],
-        role=DEVICE_ROLE.get(device_prefix(iface["name"]) or "", None),
-        mtu=iface.get("mtu"),
-    )
-    index.linux_bridges[iface["name"]] = node_id
-    graph.add_edge(g.host_id(index.host), node_id, EdgeKind.MEMBER)
+    drop_iface(piece, g.iface_id(host, None, name), name)
+    node: g.Node = {
+        "id": node_id,
+        "kind": NodeKind.BRIDGE,
+        "label": name,
+        "attrs": {
+            "type": "linux",
+            "name": name,
+            "role": DEVICE_ROLE.get(device_prefix(name) or "", None),
+            "mtu": iface.get("mtu"),
+        },
+        "host": host,
+    }
+    status = iface_status(iface)
+    if status is not None:
+        node["status"] = status
+    piece.nodes[node_id] = node
+    piece.index.linux_bridges[name] = node_id
+    piece.edges[(g.host_id(host), node_id, EdgeKind.MEMBER)] = None
 
 
 def add_veth(
-    graph: g.Graph,
-    index: HostIndex,
+    piece: HostPhysical,
     namespace: str | None,
     iface: JsonDict,
+    node_id: str,
     names_in: Mapping[str | None, Mapping[str, JsonDict]],
 ) -> None:
     peer_name = iface["peer"]
@@ -526,83 +768,90 @@ def add_veth(
         same = names_in.get(namespace, {}).get(peer_name)
         if same is not None and same.get("peer") == iface["name"]:
             peer_ns = namespace
-    peer = g.iface_id(index.host, peer_ns, peer_name)
-    node_id = g.iface_id(index.host, namespace, iface["name"])
-    if peer in graph.nodes:
-        graph.add_link(node_id, peer, EdgeKind.VETH)
+    peer = g.iface_id(piece.host, peer_ns, peer_name)
+    if peer in piece.nodes:
+        add_link(piece.edges, node_id, peer, EdgeKind.VETH)
     else:
         where = f"namespace {peer_ns}" if peer_ns else "the root namespace"
-        graph.warn(node_id, f"veth peer {peer_name} in {where} is not in the report")
-
-
-def add_host_physical(graph: g.Graph, host: str, report: JsonDict) -> HostIndex:
-    index = HostIndex(host=host)
-    root = [add_iface(graph, index, None, iface) for iface in report.get("interfaces") or []]
-    for namespace in report.get("namespaces") or []:
-        add_namespace(graph, index, namespace)
-    add_ovs_bridges(graph, index, report)
-    add_linux_bridges_and_links(graph, index, report)
-    # Root-namespace interfaces that sit on a bridge belong to the bridge, not to the host.
-    for node_id in root:
-        if node_id in graph.nodes and node_id not in index.on_bridge:
-            graph.add_edge(g.host_id(host), node_id, EdgeKind.MEMBER)
-    return index
-
-
-def add_tunnels(graph: g.Graph, indexes: Mapping[str, HostIndex], tunnels: Mapping[str, str]) -> None:
-    host_tunnel_ip = {host: ip for ip, host in tunnels.items()}
-    for host, index in indexes.items():
-        for node_id, remote_ip in index.tunnel_ifaces:
-            peer_host = tunnels.get(remote_ip)
-            graph.nodes[node_id]["attrs"]["remote_host"] = peer_host
-            if peer_host is None:
-                graph.warn(node_id, f"tunnel to {remote_ip}: no host has that tunnel IP")
-                continue
-            peer_index = indexes.get(peer_host)
-            back = [
-                n for n, ip in (peer_index.tunnel_ifaces if peer_index else []) if ip == host_tunnel_ip.get(host)
-            ]
-            if back:
-                graph.add_link(node_id, back[0], EdgeKind.TUNNEL)
-            else:
-                graph.add_edge(node_id, g.host_id(peer_host), EdgeKind.TUNNEL)
-                graph.warn(node_id, f"{peer_host} has no tunnel port back to {host}")
+        attrs = piece.nodes[node_id]["attrs"]
+        warnings = attrs.setdefault("warnings", [])
+        message = f"veth peer {peer_name} in {where} is not in the report"
+        if message not in warnings:
+            warnings.append(message)
 
 
 # --------------------------------------------------------------------------- cross joins
 
 
-def port_hosts(port: JsonDict, indexes: Mapping[str, HostIndex]) -> Iterable[HostIndex]:
-    """Hosts where a port's devices may be: its binding host, or every host for distributed ports."""
+def add_tunnels(graph: g.Graph, indexes: Mapping[str, HostIndex], tunnels: Mapping[str, str]) -> None:
+    host_tunnel_ip = {host: ip for ip, host in tunnels.items()}
+    for host, index in indexes.items():
+        own_ip = host_tunnel_ip.get(host)
+        for node_id, remote_ip in index.tunnel_ifaces:
+            peer_host = tunnels.get(remote_ip)
+            graph.writable(node_id)["attrs"]["remote_host"] = peer_host
+            if peer_host is None:
+                graph.warn(node_id, f"tunnel to {remote_ip}: no host has that tunnel IP")
+                continue
+            peer_index = indexes.get(peer_host)
+            back = peer_index.tunnel_to.get(own_ip) if peer_index and own_ip is not None else None
+            if back is not None:
+                add_link(graph.edges, node_id, back, EdgeKind.TUNNEL)
+            else:
+                graph.add_edge(node_id, g.host_id(peer_host), EdgeKind.TUNNEL)
+                graph.warn(node_id, f"{peer_host} has no tunnel port back to {host}")
+
+
+UNBOUND_OWNERS = frozenset({DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwner.HA_REPLICATED_INTERFACE})
+
+
+def port_hosts(
+    port: JsonDict, indexes: Mapping[str, HostIndex], alone: Mapping[str, tuple[HostIndex]]
+) -> Iterable[HostIndex]:
+    """Hosts where a port's devices may be: its binding host, or every host for distributed ports.
+
+    ``alone`` is each host's index in a tuple of its own.
+    """
     host = port.get("binding:host_id")
-    owner = port.get("device_owner") or ""
-    if host and owner not in (DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwner.HA_REPLICATED_INTERFACE):
-        return [indexes[host]] if host in indexes else []
+    if host and (port.get("device_owner") or "") not in UNBOUND_OWNERS:
+        return alone.get(host, ())
     return indexes.values()
 
 
-def bind_ports(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, HostIndex]) -> None:
-    port_uuids = {p["id"] for p in cloud.get("ports", [])}
-    for port in cloud.get("ports", []):
-        node_id = g.port_id(port["id"])
-        if node_id not in graph.nodes:
+def bind_ports(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
+    nodes, edges = graph.nodes, graph.edges
+    to_change = nodes.__getitem__ if graph.owned is None else graph.writable
+    binds = EdgeKind.BINDS
+    alone = {host: (index,) for host, index in indexes.items()}
+    port_words = logical.port_words
+    for position, port in enumerate(logical.ports):
+        port_uuid = port["id"]
+        node_id = f"port:{port_uuid}"
+        if node_id not in nodes:
             continue
-        id11 = port["id"][:ID_PREFIX_LEN]
+        id11 = port_uuid[:ID_PREFIX_LEN]
         bound: list[str] = []
-        for index in port_hosts(port, indexes):
-            for iface in index.by_id11.get(id11, []) + index.by_iface_id.get(port["id"], []):
-                if graph.nodes[iface]["attrs"].get("role") in ("rfp", "fpr"):
-                    continue  # rfp-/fpr- carry a router id, not a port id
-                graph.add_edge(node_id, iface, EdgeKind.BINDS)
-                bound.append(iface)
-            qbr = index.linux_bridges.get(f"qbr{id11}")
+        for index in port_hosts(port, indexes, alone):
+            router_devices = index.router_devices
+            for ifaces in (index.by_id11.get(id11), index.by_iface_id.get(port_uuid)):
+                for iface in ifaces or ():
+                    if iface in router_devices:
+                        continue  # rfp-/fpr- carry a router id, not a port id
+                    edges[(node_id, iface, binds)] = None
+                    bound.append(iface)
+            qbr = index.linux_bridges.get("qbr" + id11)
             if qbr:
-                graph.add_edge(node_id, qbr, EdgeKind.BINDS)
+                edges[(node_id, qbr, binds)] = None
         if bound:
-            what, fixed = describe_port(graph, port)
-            for iface in bound:
-                describe_iface(graph.nodes[iface], port["id"], what, fixed)
-        warn_unbound_port(graph, port, bound, indexes)
+            words = port_words[position]
+            if words is None:
+                words = port_words[position] = describe_port(logical.nodes, port)
+            what, fixed = words
+            for iface in dict.fromkeys(bound):
+                describe_iface(to_change(iface), port_uuid, what, fixed)
+        if port.get("binding:host_id"):
+            warn_unbound_port(graph, port, bound, indexes)
+    port_uuids = logical.port_uuids
     for index in indexes.values():
         for iface_id_value, node_ids in index.by_iface_id.items():
             if iface_id_value not in port_uuids:
@@ -611,35 +860,11 @@ def bind_ports(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, HostI
 
 
 def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex]) -> None:
-    node_id = g.port_id(port["id"])
     host = port.get("binding:host_id")
     if host and host not in indexes:
-        graph.warn(node_id, f"bound to host {host}, which sends no agent report")
+        graph.warn(g.port_id(port["id"]), f"bound to host {host}, which sends no agent report")
     elif host and not bound and port.get("status") == "ACTIVE":
-        graph.warn(node_id, f"ACTIVE and bound to {host}, but no device of it is on that host")
-
-
-OWNER_WORDS: dict[str, str] = {
-    DeviceOwner.DHCP: "DHCP port",
-    DeviceOwner.ROUTER_GATEWAY: "gateway port",
-    DeviceOwner.ROUTER_SNAT: "SNAT port",
-    DeviceOwner.FIP_AGENT_GATEWAY: "floating IP agent gateway port",
-    DeviceOwner.ROUTER_HA_INTERFACE: "HA port",
-}
-
-
-def describe_port(graph: g.Graph, port: JsonDict) -> tuple[str, str]:
-    """What a port is ("interface of router router1") and its fixed IPs, said once per port."""
-    owner = port.get("device_owner") or ""
-    what = OWNER_WORDS.get(owner)
-    if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
-        what = "interface"
-    if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
-        what = "VM port"
-    router = graph.nodes.get(g.router_id(port.get("device_id") or ""))
-    of = f" of router {router['label']}" if router else ""
-    fixed = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips") or [])
-    return f"{what or 'port'}{of}", fixed
+        graph.warn(g.port_id(port["id"]), f"ACTIVE and bound to {host}, but no device of it is on that host")
 
 
 def describe_iface(node: g.Node, port_uuid: str, what: str, fixed: str) -> None:
@@ -649,22 +874,18 @@ def describe_iface(node: g.Node, port_uuid: str, what: str, fixed: str) -> None:
     if attrs.get("tag") is not None:
         text += f", VLAN tag {attrs['tag']}"
     # A device inside a namespace carries the port's address; one on a bridge only a link-local one.
-    addresses = ", ".join(a for a in attrs.get("addresses") or [] if not a.startswith("fe80:")) or fixed
+    own = attrs.get("addresses")
+    addresses = (", ".join(a for a in own if not a.startswith("fe80:")) if own else "") or fixed
     if addresses:
         text += f", {addresses}"
     attrs["port_id"] = port_uuid
     attrs["describe"] = text
 
 
-def bind_namespaces(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, HostIndex]) -> None:
+def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
     """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
-    rfp_len = DEV_NAME_LEN - len("rfp-")
-    routers_by_fragment = {r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])}
-    servers_by_port_id11 = {
-        p["id"][:ID_PREFIX_LEN]: g.server_id(p["device_id"])
-        for p in cloud.get("ports", [])
-        if (p.get("device_owner") or "").startswith(DeviceOwner.COMPUTE_PREFIX) and p.get("device_id")
-    }
+    routers_by_fragment = logical.routers_by_fragment
+    routers_bound: set[str] = set()
     for index in indexes.values():
         for name, ns_node in index.namespaces.items():
             role, ref = namespace_role(name)
@@ -676,19 +897,30 @@ def bind_namespaces(graph: g.Graph, cloud: CloudSnapshot, indexes: Mapping[str, 
             }.get(role)
             if target and target in graph.nodes:
                 graph.add_edge(target, ns_node, EdgeKind.BINDS)
+                routers_bound.add(target)
             elif target:
                 graph.warn(ns_node, f"{name} belongs to no {target.split(':')[0]} the cloud knows")
             elif role == "vm":
-                bind_vm_namespace(graph, index, name, ref or "", servers_by_port_id11)
-        for id11, node_ids in index.by_id11.items():
-            router = routers_by_fragment.get(id11)
-            for node_id in node_ids:
-                attrs = graph.nodes[node_id]["attrs"]
-                if router and attrs.get("role") in ("rfp", "fpr"):
-                    graph.add_edge(router, node_id, EdgeKind.BINDS)
-                    label = graph.nodes[router]["label"]
-                    attrs["describe"] = f"{attrs['role']}- of router {label} (qrouter <-> fip namespace veth)"
-    warn_routers_without_namespace(graph, cloud)
+                bind_vm_namespace(graph, index, name, ref or "", logical.servers_by_port_id11)
+        if index.router_devices:
+            bind_router_devices(graph, index, routers_by_fragment)
+    for router in logical.router_node_ids:
+        if router not in routers_bound:
+            graph.warn(router, "no qrouter- namespace on any reporting host")
+
+
+def bind_router_devices(graph: g.Graph, index: HostIndex, routers_by_fragment: Mapping[str, str]) -> None:
+    """rfp-/fpr- + router id[:10] to their router."""
+    for id11, node_ids in index.by_id11.items():
+        router = routers_by_fragment.get(id11)
+        if router is None:
+            continue
+        for node_id in node_ids:
+            if node_id in index.router_devices:
+                graph.add_edge(router, node_id, EdgeKind.BINDS)
+                attrs = graph.writable(node_id)["attrs"]
+                label = graph.nodes[router]["label"]
+                attrs["describe"] = f"{attrs['role']}- of router {label} (qrouter <-> fip namespace veth)"
 
 
 def bind_vm_namespace(
@@ -700,18 +932,9 @@ def bind_vm_namespace(
         if server and server in graph.nodes:
             graph.add_edge(server, index.namespaces[namespace], EdgeKind.BINDS)
             if graph.nodes[server]["attrs"].get("derived_from_ports"):
-                graph.nodes[server]["label"] = vm_name
-                graph.nodes[server]["attrs"]["name"] = vm_name
-
-
-def warn_routers_without_namespace(graph: g.Graph, cloud: CloudSnapshot) -> None:
-    bound = {
-        source for source, target, kind in graph.edges if kind == EdgeKind.BINDS and target.startswith("netns:")
-    }
-    for router in cloud.get("routers", []):
-        node_id = g.router_id(router["id"])
-        if node_id not in bound:
-            graph.warn(node_id, "no qrouter- namespace on any reporting host")
+                node = graph.writable(server)
+                node["label"] = vm_name
+                node["attrs"]["name"] = vm_name
 
 
 # --------------------------------------------------------------------------- entry point
@@ -730,25 +953,84 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def join(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
-    """Join the cloud snapshot with each host's latest agent report into one graph."""
+def join(cloud: CloudSnapshot, reports: Mapping[str, JsonDict], cache: JoinCache | None = None) -> g.Graph:
+    """Join the cloud snapshot with each host's latest agent report into one graph.
+
+    With a ``cache``, the parts whose input did not change since the cache's last
+    join are reused (the graph is the same); the graph then shares node dicts
+    with the cache: read it, do not change it.
+    """
     with gc_paused():
-        return join_all(cloud, reports)
+        if cache is None:
+            logical = logical_part(cloud)
+            pieces = {host: host_physical(host, report) for host, report in sorted(reports.items())}
+            return join_parts(logical, pieces, reports, shared=False)
+        logical = cache.logical_part(cloud)
+        pieces = cache.host_parts(reports)
+        return join_parts(logical, pieces, reports, shared=True)
 
 
-def join_all(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
-    graph = g.Graph()
-    add_logical(graph, cloud)
-    tunnels = add_hosts(graph, cloud, reports)
-    indexes = {host: add_host_physical(graph, host, report) for host, report in sorted(reports.items())}
+def join_parts(
+    logical: LogicalPart, pieces: Mapping[str, HostPhysical], reports: Mapping[str, JsonDict], *, shared: bool
+) -> g.Graph:
+    """The cross joins: the logical part, host nodes and each host's physical part in one graph."""
+    graph = g.Graph(nodes=dict(logical.nodes), edges=dict(logical.edges), owned=set() if shared else None)
+    tunnels = add_hosts(graph, logical, reports)
+    for piece in pieces.values():
+        graph.nodes.update(piece.nodes)
+        graph.edges.update(piece.edges)
+    indexes = {host: piece.index for host, piece in pieces.items()}
     add_tunnels(graph, indexes, tunnels)
-    bind_ports(graph, cloud, indexes)
-    bind_namespaces(graph, cloud, indexes)
-    drop_dangling_edges(graph)
+    bind_ports(graph, logical, indexes)
+    bind_namespaces(graph, logical, indexes)
     return graph
 
 
-def drop_dangling_edges(graph: g.Graph) -> None:
-    """Edges to objects the snapshot does not hold (e.g. a router the caller cannot list)."""
-    for key in [k for k in graph.edges if k[0] not in graph.nodes or k[1] not in graph.nodes]:
-        del graph.edges[key]
+def digest(value: object) -> bytes | None:
+    """A digest of a JSON value (None if it is not JSON: then it is not cached)."""
+    try:
+        return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), digest_size=16).digest()
+    except TypeError:
+        return None
+
+
+@dataclass
+class JoinCache:
+    """The parts of the last join, keyed by a digest of their input, for :func:`join` to reuse.
+
+    ``rebuilt_hosts`` and ``rebuilt_logical`` say what the last join had to make afresh.
+    """
+
+    hosts: dict[str, tuple[bytes, HostPhysical]] = field(default_factory=dict)
+    logical: tuple[bytes, LogicalPart] | None = None
+    rebuilt_hosts: list[str] = field(default_factory=list)
+    rebuilt_logical: bool = False
+
+    def logical_part(self, cloud: CloudSnapshot) -> LogicalPart:
+        key = digest(cloud)
+        cached = self.logical
+        self.rebuilt_logical = cached is None or key is None or cached[0] != key
+        if cached is not None and not self.rebuilt_logical:
+            return cached[1]
+        part = logical_part(cloud)
+        self.logical = (key, part) if key is not None else None
+        return part
+
+    def host_parts(self, reports: Mapping[str, JsonDict]) -> dict[str, HostPhysical]:
+        """Each host's physical part, in host order; hosts that no longer report are forgotten."""
+        kept: dict[str, tuple[bytes, HostPhysical]] = {}
+        pieces: dict[str, HostPhysical] = {}
+        rebuilt: list[str] = []
+        for host, report in sorted(reports.items()):
+            key = digest(report)
+            cached = self.hosts.get(host)
+            if key is not None and cached is not None and cached[0] == key:
+                piece = cached[1]
+            else:
+                piece = host_physical(host, report)
+                rebuilt.append(host)
+            if key is not None:
+                kept[host] = (key, piece)
+            pieces[host] = piece
+        self.hosts, self.rebuilt_hosts = kept, rebuilt
+        return pieces
