@@ -25,7 +25,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
-from topology.join import join
+from topology.join import JoinCache, join
 from topology.models import AgentToken, CloudSnapshot, GraphState, GraphView, HostReport, HostReportChange
 from topology.scope import VIEWS, scope_graph
 
@@ -139,10 +139,15 @@ def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
     return (snapshot.data if snapshot else {}), reports
 
 
+# This process's last join, by part: a rebuild re-joins only the hosts whose report
+# changed (or the logical part after a cloud refresh) plus the cross joins.
+JOIN_CACHE = JoinCache()
+
+
 def rebuild_graph() -> GraphState:
     """Join the stored inputs; if the graph changed, bump the revision and publish the delta."""
     cloud, reports = current_inputs()
-    new = join(cloud, reports).to_dict()
+    new = join(cloud, reports, cache=JOIN_CACHE).to_dict()
     with transaction.atomic():
         state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
         delta = g.diff(state.graph or {}, new)
