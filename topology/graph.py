@@ -117,6 +117,11 @@ class Graph:
         owned.add(node_id)
         return node
 
+    def disown(self, node_id: str) -> None:
+        """The node is shared from now on: the next change copies it."""
+        if self.owned is not None:
+            self.owned.discard(node_id)
+
     def add_edge(self, source: str, target: str, kind: str) -> None:
         self.edges[(source, target, kind)] = None
 

@@ -54,6 +54,8 @@ JsonDict = dict[str, Any]
 CloudSnapshot = Mapping[str, list[JsonDict]]
 Nodes = dict[str, g.Node]
 Edges = dict[g.EdgeKey, None]
+# iface node id -> (the cached node it was copied from, port id, what, fixed IPs, the described copy)
+Described = dict[str, tuple[g.Node, str, str, str, g.Node]]
 TUNNEL_TYPES = frozenset({"vxlan", "gre", "geneve"})
 # A kernel OVS datapath enslaves its ports to this device; it is not a bridge of ours.
 OVS_DATAPATH_MASTER = "ovs-system"
@@ -818,8 +820,16 @@ def port_hosts(
     return indexes.values()
 
 
-def bind_ports(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
+def bind_ports(
+    graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex], described: Described | None = None
+) -> Described:
+    """Ports to their devices; returns the described copies of shared nodes (for the next join to reuse).
+
+    ``described``: those of the previous join, reused when made from the same node for the same words.
+    """
     nodes, edges = graph.nodes, graph.edges
+    last = described or {}
+    made: Described = {}
     to_change = nodes.__getitem__ if graph.owned is None else graph.writable
     binds = EdgeKind.BINDS
     alone = {host: (index,) for host, index in indexes.items()}
@@ -848,7 +858,17 @@ def bind_ports(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostI
                 words = port_words[position] = describe_port(logical.nodes, port)
             what, fixed = words
             for iface in dict.fromkeys(bound):
-                describe_iface(to_change(iface), port_uuid, what, fixed)
+                base = nodes[iface]
+                hit = last.get(iface)
+                if hit is not None and hit[0] is base and hit[1] == port_uuid and hit[2] == what and hit[3] == fixed:
+                    nodes[iface] = hit[4]  # shared like the cached node: a later change copies it
+                    made[iface] = hit
+                    continue
+                node = to_change(iface)
+                describe_iface(node, port_uuid, what, fixed)
+                if node is not base:  # a copy of a shared node: kept as described, copied again if changed
+                    made[iface] = (base, port_uuid, what, fixed, node)
+                    graph.disown(iface)
         if port.get("binding:host_id"):
             warn_unbound_port(graph, port, bound, indexes)
     port_uuids = logical.port_uuids
@@ -857,6 +877,7 @@ def bind_ports(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostI
             if iface_id_value not in port_uuids:
                 for node_id in node_ids:
                     graph.warn(node_id, f"external_ids:iface-id {iface_id_value} matches no Neutron port")
+    return made
 
 
 def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex]) -> None:
@@ -964,16 +985,23 @@ def join(cloud: CloudSnapshot, reports: Mapping[str, JsonDict], cache: JoinCache
         if cache is None:
             logical = logical_part(cloud)
             pieces = {host: host_physical(host, report) for host, report in sorted(reports.items())}
-            return join_parts(logical, pieces, reports, shared=False)
+            return join_parts(logical, pieces, reports)
         logical = cache.logical_part(cloud)
         pieces = cache.host_parts(reports)
-        return join_parts(logical, pieces, reports, shared=True)
+        return join_parts(logical, pieces, reports, cache=cache)
 
 
 def join_parts(
-    logical: LogicalPart, pieces: Mapping[str, HostPhysical], reports: Mapping[str, JsonDict], *, shared: bool
+    logical: LogicalPart,
+    pieces: Mapping[str, HostPhysical],
+    reports: Mapping[str, JsonDict],
+    cache: JoinCache | None = None,
 ) -> g.Graph:
-    """The cross joins: the logical part, host nodes and each host's physical part in one graph."""
+    """The cross joins: the logical part, host nodes and each host's physical part in one graph.
+
+    With a ``cache`` the parts are the cache's: the graph shares their nodes and copies those it changes.
+    """
+    shared = cache is not None
     graph = g.Graph(nodes=dict(logical.nodes), edges=dict(logical.edges), owned=set() if shared else None)
     tunnels = add_hosts(graph, logical, reports)
     for piece in pieces.values():
@@ -981,7 +1009,9 @@ def join_parts(
         graph.edges.update(piece.edges)
     indexes = {host: piece.index for host, piece in pieces.items()}
     add_tunnels(graph, indexes, tunnels)
-    bind_ports(graph, logical, indexes)
+    described = bind_ports(graph, logical, indexes, cache.described if cache else None)
+    if cache is not None:
+        cache.described = described
     bind_namespaces(graph, logical, indexes)
     return graph
 
@@ -1003,6 +1033,8 @@ class JoinCache:
 
     hosts: dict[str, tuple[bytes, HostPhysical]] = field(default_factory=dict)
     logical: tuple[bytes, LogicalPart] | None = None
+    # the interfaces that ports bound in the last join, as described (see bind_ports)
+    described: Described = field(default_factory=dict)
     rebuilt_hosts: list[str] = field(default_factory=list)
     rebuilt_logical: bool = False
 
