@@ -151,3 +151,24 @@ def test_a_dead_l3_agent_on_compute2_breaks_what_it_should_set_up(
         assert api.ping("outside", dvr_lab["vms"]["vm-db-1"]["floating_ip"], timeout=60)
     finally:
         admin_cloud.network.delete_ip(fip)
+
+
+def test_east_west_leaves_host1s_br_tun_with_host1s_dvr_mac(dvr_lab: dict[str, Any]) -> None:
+    """Captured on host 1's underlay link: the inner source MAC of the routed echo request is the
+    DVR MAC Neutron gave host 1 (its dvr_host_macs table), the one the explainer names."""
+    from lab import api, capture, database, hosts
+
+    web, db = dvr_lab["vms"]["vm-web-1"], dvr_lab["vms"]["vm-db-1"]
+    assert api.ping("vm-web-1", db["ip"], timeout=120)
+    result = walk(dvr_lab, server(dvr_lab, "vm-web-1"), server(dvr_lab, "vm-db-1"))
+    tun = next(h for h in result["hops"] if h["node"] == "bridge:controller:br-tun")
+    named = tun["evidence"].split()[2].rstrip(":")  # "DVR MAC fa:16:3f:..: <flow>"
+    rows = database.psql("SELECT host, mac_address FROM dvr_host_macs", db=database.DB_NAME).split()
+    dvr_macs = {host: mac.replace("-", ":").lower() for host, mac in (row.split("|") for row in rows)}
+    assert named == dvr_macs["controller"] != dvr_macs["compute2"]
+    assert "table=1," in tun["flows"][0] and named in tun["flows"][0]  # DVR_PROCESS rewrites the source MAC
+    seen = capture.vxlan_echo_requests(lambda: api.ping("vm-web-1", db["ip"], timeout=30),
+                                       hosts.TUNNEL_LINKS[0])
+    private2_vni = next(n for n in joined(dvr_lab)["nodes"] if n["id"] == f"network:{dvr_lab['networks']['private2']}")
+    assert (private2_vni["attrs"]["segmentation_id"], named, web["ip"], db["ip"]) in seen, seen
+    assert not any(mac == web["mac"] for _, mac, _, _ in seen), "the VM's own MAC never crosses the tunnel"

@@ -72,3 +72,16 @@ def test_a_tenant_sees_the_way_back_redacted_like_the_way_there() -> None:
     hidden = next(h for h in redacted["return_hops"] if h["node"] == tun)
     assert hidden["flows"] == [] and hidden["evidence"] == "" and hidden["what"] == back["what"]
     assert len(redacted["return_hops"]) == len(result["return_hops"])
+
+
+def test_a_subnet_detached_from_the_router_is_named_not_just_unrouted() -> None:
+    cloud, reports = dvr_cloud()
+    cloud["ports"] = [p for p in cloud["ports"] if p["fixed_ips"][0]["ip_address"] != "10.1.0.1"
+                      or p["device_owner"] != "network:router_interface_distributed"]
+    graph = pingable(join(cloud, reports).to_dict())
+    vm0, vm1 = (next(n["id"] for n in graph["nodes"] if n["kind"] == "server" and n["label"] == name)
+                for name in ("vm-0", "vm-1"))
+    result = explain(graph, reports, vm0, vm1)
+    assert result["verdict"] == "broken"
+    (problem,) = result["problems"]
+    assert problem["code"] == "subnet_no_router" and "router add subnet router-0" in problem["message"]

@@ -1123,9 +1123,7 @@ def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
             north_south(walk, source, Endpoint("outside", f"network:{topo.attrs(fip).get('floating_network_id')}",
                                                topo.attrs(fip).get("floating_ip_address")))
             return inbound_fip(walk, fip, source.ip)
-        hop = walk.hop(target.node, f"{target.ip} is on another network")
-        walk.fail(hop, Problem.NO_ROUTE, "no router joins the two subnets and the destination has no floating IP")
-        return "east-west"
+        return unrouted(walk, source, target)
     if source.kind == "port" and target.kind == "outside":
         return north_south(walk, source, target)
     if source.kind == "port" and target.kind == "fip":
@@ -1143,6 +1141,24 @@ def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
                   "it only through a floating IP associated with its port")
         return "inbound-fip"
     raise PathError("one end must be a port, a VM or a floating IP of the cloud")
+
+
+def unrouted(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """Two networks no router joins: name the subnet that has no router, if one of them has none."""
+    topo = walk.topo
+    hop = walk.hop(target.node, f"{target.ip} is on another network")
+    (src_router, src_subnet), (dst_router, dst_subnet) = (serving_router(walk, e.node) for e in (source, target))
+    lonely = [(subnet, other) for subnet, router, other in ((src_subnet, src_router, dst_router),
+                                                             (dst_subnet, dst_router, src_router)) if router is None]
+    if lonely:
+        subnet, other = lonely[0]
+        label = topo.nodes[subnet]["label"] if subnet in topo.nodes else "a subnet"
+        fix = router_label(topo, other) if other else "<router>"
+        walk.fail(hop, Problem.SUBNET_NO_ROUTER, f"subnet {label} is not attached to any router, so nothing routes "
+                  f"between the two networks: `openstack router add subnet {fix} {label}`")
+    else:
+        walk.fail(hop, Problem.NO_ROUTE, "no router joins the two subnets and the destination has no floating IP")
+    return "east-west"
 
 
 def finish(walk: Walk) -> str:

@@ -1,0 +1,284 @@
+"""Broken states made for real, each on a legacy walk (allinone) and on a DVR walk (dvr).
+
+Issue 6's list: router gateway cleared, floating IP disassociated, ICMP ingress rule
+removed, VM port admin-down, router interface removed, outside port removed from br-ex,
+an L3 agent stopped. Each state is made through Neutron's API (or OVS, for the outside
+port), the explainer must say `broken` with the right problem code, the real ping must
+stop, and the state is undone (and pinged back) before the next test. The legacy cases
+already in test_path_lab.py (FIP disassociated, port admin-down) and test_path_dvr.py
+(compute2's L3 agent stopped) are not repeated here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import openstack.connection
+import pytest
+
+from tests.test_path_dvr import l3_agent_alive, wait_until
+from tests.test_path_dvr import walk as dvr_walk
+from tests.test_path_lab import codes, ping_stops, server
+
+pytestmark = [pytest.mark.lab, pytest.mark.django_db]
+
+OUTSIDE = "192.168.1.1"
+Cloud = openstack.connection.Connection
+
+
+def failed_nodes(result: dict[str, Any]) -> list[str]:
+    return [h["node"] for h in result["hops"] if h["status"] == "fail"]
+
+
+def assert_broken(result: dict[str, Any], code: str) -> None:
+    assert result["verdict"] == "broken", result
+    assert code in codes(result), result["problems"]
+    assert failed_nodes(result), "a broken path shows the hop that fails"
+
+
+def pings_again(vm: str, target: str) -> None:
+    """After undoing a state, the path must work again (the next tests rely on it)."""
+    from lab import api
+
+    assert api.ping(vm, target, timeout=180), f"{vm} -> {target} did not come back"
+
+
+# --------------------------------------------------------------------------- states, made for real
+
+
+@contextlib.contextmanager
+def fips_disassociated(cloud: Cloud, state: dict[str, Any], *vms: str) -> Iterator[None]:
+    """Neutron refuses to clear a gateway or remove an interface a floating IP needs: free them first."""
+    fips = [state["floating_ips"][vm] for vm in vms]
+    for fip in fips:
+        cloud.network.update_ip(fip["id"], port_id=None)
+    try:
+        yield
+    finally:
+        for fip in fips:
+            cloud.network.update_ip(fip["id"], port_id=fip["port_id"])
+
+
+@contextlib.contextmanager
+def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> Iterator[None]:
+    router = state["routers"][router_name]
+    cloud.network.update_router(router["id"], external_gateway_info={})
+    try:
+        yield
+    finally:
+        cloud.network.update_router(router["id"], external_gateway_info={
+            "network_id": state["networks"]["public"],
+            "external_fixed_ips": [{"subnet_id": state["subnets"]["public_subnet"],
+                                    "ip_address": router["gateway_ip"]}]})
+
+
+@contextlib.contextmanager
+def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, subnet_name: str) -> Iterator[None]:
+    router, subnet = state["routers"][router_name]["id"], state["subnets"][subnet_name]
+    cloud.network.remove_interface_from_router(router, subnet=subnet)
+    try:
+        yield
+    finally:
+        cloud.network.add_interface_to_router(router, subnet=subnet)
+
+
+@contextlib.contextmanager
+def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
+    """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
+    group = state["security_groups"]["demo:default"]
+    rules = [r for r in cloud.network.security_group_rules(security_group_id=group)
+             if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None]
+    assert rules, "the lab opens ICMP in demo's default group"
+    for rule in rules:
+        cloud.network.delete_security_group_rule(rule)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            cloud.network.create_security_group_rule(
+                security_group_id=group, direction="ingress", ethertype=rule.ether_type, protocol="icmp",
+                remote_ip_prefix=rule.remote_ip_prefix, project_id=rule.project_id)
+
+
+@contextlib.contextmanager
+def admin_down(cloud: Cloud, port: str) -> Iterator[None]:
+    cloud.network.update_port(port, admin_state_up=False)
+    try:
+        yield
+    finally:
+        cloud.network.update_port(port, admin_state_up=True)
+
+
+@contextlib.contextmanager
+def outside_port_removed(host: str, port: str) -> Iterator[None]:
+    """br-ex loses its port to the outside (host 1: the outside host's veth; compute2: its uplink)."""
+    from lab import api
+
+    result = api.run_on(host, ["ovs-vsctl", "del-port", "br-ex", port], capture=True)
+    assert result.returncode == 0, result.stderr
+    try:
+        yield
+    finally:
+        api.run_on(host, ["ovs-vsctl", "--may-exist", "add-port", "br-ex", port])
+
+
+@contextlib.contextmanager
+def l3_agent_stopped(cloud: Cloud, host: str) -> Iterator[None]:
+    """The L3 agent on `host` stopped for real, until Neutron reports it dead (agent_down_time)."""
+    from lab import hosts, neutron, procs
+
+    daemons = neutron.agent_daemons() if host != hosts.COMPUTE2 else hosts.agent_daemons()
+    (daemon,) = [d for d in daemons if d.name.endswith("neutron-l3-agent")]
+    procs.stop(daemon.name)
+    try:
+        assert wait_until(lambda: not l3_agent_alive(cloud, host), timeout=150)
+        yield
+    finally:
+        with procs.view(hosts.view(host)):
+            procs.start(daemon)
+        assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
+
+
+# --------------------------------------------------------------------------- legacy (allinone, router1)
+
+
+def legacy_walk(lab: dict[str, Any], src: str, dst: str, probe: str = "icmp") -> dict[str, Any]:
+    from tests.test_path_lab import walk
+
+    return walk(lab, src, dst, probe)
+
+
+def test_legacy_gateway_cleared(lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    with fips_disassociated(admin_cloud, lab, "cirros-01"), gateway_cleared(admin_cloud, lab, "router1"):
+        result = legacy_walk(lab, server(lab, "ubuntu-01"), OUTSIDE)
+        assert_broken(result, "router_no_gateway")
+        assert ping_stops("ubuntu-01", OUTSIDE)
+    pings_again("ubuntu-01", OUTSIDE)
+    pings_again("outside", lab["vms"]["cirros-01"]["floating_ip"])
+
+
+def test_legacy_icmp_ingress_removed(lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    fip = lab["vms"]["cirros-01"]["floating_ip"]
+    with icmp_ingress_removed(admin_cloud, lab):
+        result = legacy_walk(lab, OUTSIDE, fip)
+        assert_broken(result, "sg_no_ingress")
+        assert ping_stops("outside", fip)
+        ssh = legacy_walk(lab, OUTSIDE, fip, "ssh")
+        assert ssh["verdict"] == "ok", "the SSH rule is still there: only ICMP is refused"
+    pings_again("outside", fip)
+
+
+def test_legacy_interface_removed(lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    with fips_disassociated(admin_cloud, lab, "cirros-01"), \
+            interface_removed(admin_cloud, lab, "router1", "private_subnet"):
+        result = legacy_walk(lab, server(lab, "ubuntu-01"), OUTSIDE)
+        assert_broken(result, "subnet_no_router")
+        assert ping_stops("ubuntu-01", OUTSIDE)
+    pings_again("ubuntu-01", OUTSIDE)
+
+
+def test_legacy_outside_port_removed_from_br_ex(lab: dict[str, Any]) -> None:
+    fip = lab["vms"]["cirros-01"]["floating_ip"]
+    with outside_port_removed(lab["host"], lab["outside"]["port"]):
+        out = legacy_walk(lab, server(lab, "cirros-01"), OUTSIDE)
+        assert_broken(out, "br_ex_no_physical_port")
+        assert failed_nodes(out) == [f"bridge:{lab['host']}:br-ex"]
+        inbound = legacy_walk(lab, OUTSIDE, fip)
+        assert_broken(inbound, "br_ex_no_physical_port")
+        assert ping_stops("cirros-01", OUTSIDE)
+    pings_again("cirros-01", OUTSIDE)
+    pings_again("outside", fip)
+
+
+def test_legacy_l3_agent_stopped(lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    """Its namespaces keep working (a warning), but a new floating IP is never set up (a failure)."""
+    from lab import api
+
+    ubuntu, cirros = lab["vms"]["ubuntu-01"], lab["vms"]["cirros-01"]
+    with l3_agent_stopped(admin_cloud, lab["host"]):
+        fip = admin_cloud.network.create_ip(floating_network_id=lab["networks"]["public"],
+                                            port_id=ubuntu["port_id"], project_id=lab["projects"]["demo"])
+        try:
+            result = legacy_walk(lab, OUTSIDE, fip.floating_ip_address)
+            assert result["verdict"] == "broken", result
+            dead = [p for p in result["problems"] if p["code"] == "agent_dead"]
+            assert dead and dead[0]["severity"] == "fail" and f"L3 agent on {lab['host']}" in dead[0]["message"]
+            assert not api.ping("outside", fip.floating_ip_address, timeout=20)
+            old = legacy_walk(lab, OUTSIDE, cirros["floating_ip"])
+            assert old["verdict"] == "ok"
+            assert {p["code"]: p["severity"] for p in old["problems"]}["agent_dead"] == "warn"
+            assert api.ping("outside", cirros["floating_ip"], timeout=60)
+        finally:
+            admin_cloud.network.delete_ip(fip)
+    pings_again("ubuntu-01", OUTSIDE)
+
+
+# --------------------------------------------------------------------------- DVR (dvr, dvr-router, two hosts)
+
+
+def test_dvr_gateway_cleared(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    with fips_disassociated(admin_cloud, dvr_lab, "vm-web-1", "vm-db-1"), \
+            gateway_cleared(admin_cloud, dvr_lab, "dvr-router"):
+        result = dvr_walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)
+        assert_broken(result, "router_no_gateway")
+        assert ping_stops("vm-app-1", OUTSIDE)
+    pings_again("vm-app-1", OUTSIDE)
+    pings_again("outside", dvr_lab["vms"]["vm-db-1"]["floating_ip"])
+    pings_again("outside", dvr_lab["vms"]["vm-web-1"]["floating_ip"])
+
+
+def test_dvr_fip_disassociated(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    fip = dvr_lab["vms"]["vm-db-1"]["floating_ip"]
+    with fips_disassociated(admin_cloud, dvr_lab, "vm-db-1"):
+        result = dvr_walk(dvr_lab, OUTSIDE, fip)
+        assert_broken(result, "fip_not_associated")
+        assert ping_stops("outside", fip)
+    pings_again("outside", fip)
+
+
+def test_dvr_icmp_ingress_removed(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    fip = dvr_lab["vms"]["vm-db-1"]["floating_ip"]
+    with icmp_ingress_removed(admin_cloud, dvr_lab):
+        result = dvr_walk(dvr_lab, OUTSIDE, fip)
+        assert_broken(result, "sg_no_ingress")
+        assert all(":compute2:" in n for n in failed_nodes(result)), "refused on vm-db-1's host"
+        assert ping_stops("outside", fip)
+    pings_again("outside", fip)
+
+
+def test_dvr_port_admin_down(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    db = dvr_lab["vms"]["vm-db-1"]
+    with admin_down(admin_cloud, db["port_id"]):
+        result = dvr_walk(dvr_lab, OUTSIDE, db["floating_ip"])
+        assert_broken(result, "port_admin_down")
+        assert ping_stops("outside", db["floating_ip"])
+    pings_again("outside", db["floating_ip"])
+
+
+def test_dvr_interface_removed(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    db = dvr_lab["vms"]["vm-db-1"]
+    with fips_disassociated(admin_cloud, dvr_lab, "vm-db-1"), \
+            interface_removed(admin_cloud, dvr_lab, "dvr-router", "private2_subnet"):
+        result = dvr_walk(dvr_lab, server(dvr_lab, "vm-web-1"), server(dvr_lab, "vm-db-1"))
+        assert_broken(result, "subnet_no_router")
+        assert ping_stops("vm-web-1", db["ip"])
+    pings_again("vm-web-1", db["ip"])
+    pings_again("outside", db["floating_ip"])
+
+
+def test_dvr_outside_port_removed_from_compute2s_br_ex(dvr_lab: dict[str, Any]) -> None:
+    """compute2 loses its uplink: its own FIP breaks (DVR: it answers for it), host 1's does not."""
+    from lab import hosts
+
+    db, web = dvr_lab["vms"]["vm-db-1"], dvr_lab["vms"]["vm-web-1"]
+    with outside_port_removed("compute2", hosts.EXTERNAL_LINKS[1]):
+        result = dvr_walk(dvr_lab, OUTSIDE, db["floating_ip"])
+        assert_broken(result, "br_ex_no_physical_port")
+        assert failed_nodes(result)[0].startswith("bridge:compute2:br-ex")
+        assert ping_stops("outside", db["floating_ip"])
+        other = dvr_walk(dvr_lab, OUTSIDE, web["floating_ip"])
+        assert other["verdict"] == "ok", other
+        pings_again("outside", web["floating_ip"])
+    pings_again("outside", db["floating_ip"])
