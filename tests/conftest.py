@@ -16,6 +16,29 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
 
+SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dvr_lab": 2, "overlap_lab": 3}
+LAST = "test_zz_lab_cycle.py"  # takes the lab down and up again: after every other lab test
+
+
+def scenario_rank(item: pytest.Item) -> int:
+    """Tests without the lab first, then by the scenario they need (allinone, dvr, overlap)."""
+    if item.path.name == LAST:
+        return 9
+    names = getattr(item, "fixturenames", ())
+    ranks = [rank for fixture, rank in SCENARIO_ORDER.items() if fixture in names]
+    return max(ranks, default=0)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Group lab tests by scenario: one switch per scenario instead of one per change of scenario.
+
+    A stable sort after pytest-django's own ordering, which it keeps within each group (there are no
+    data migrations a transactional test's flush could take away from a later test).
+    """
+    items.sort(key=scenario_rank)
+
+
 @pytest.fixture(scope="session")
 def lab_session() -> Iterator[None]:
     """The real lab cloud, brought up once per session.
