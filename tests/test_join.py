@@ -7,6 +7,7 @@ Neutron; these pin down the rules, including the faults the lab does not have.
 from __future__ import annotations
 
 import copy
+import gc
 import hashlib
 from typing import Any
 
@@ -139,3 +140,26 @@ def test_the_joined_graph_is_pinned() -> None:
     add_gateways_and_fips(cloud, reports)  # qg- devices, br-ex, floating IPs, security group rules
     add_network_node_tunnels(reports)
     assert hashlib.sha256(orjson.dumps(join(cloud, reports).to_dict())).hexdigest() == PINNED_GRAPH_SHA256
+
+
+def test_the_join_leaves_the_gc_as_it_found_it() -> None:
+    """Paused while it runs, then enabled again, nothing left frozen; others' frozen objects stay frozen."""
+    cloud, reports = synthetic_cloud(hosts=2, ports=4, projects=1)
+    assert gc.isenabled()
+    join(cloud, reports)
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0
+    gc.disable()
+    try:
+        join(cloud, reports)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    gc.freeze()  # as a pre-fork server does
+    try:
+        frozen = gc.get_freeze_count()
+        join(cloud, reports)
+        assert gc.get_freeze_count() == frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
