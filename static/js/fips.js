@@ -5,7 +5,8 @@
 (function () {
   "use strict";
 
-  const { config, api, el, track, onUpdate, finished, messageRow } = window.neutronJobs;
+  const { config, api, el, onUpdate, finished, messageRow, actions } = window.neutronJobs;
+  const { showError, act, button } = actions("fips-page");
   const can = config.can;
   const tbody = document.querySelector("#fips tbody");
   const picker = document.getElementById("associate");
@@ -14,37 +15,6 @@
   const submit = document.getElementById("associate-submit");
   let networks = new Map();
   let picking = null; // the floating IP being associated
-
-  function showError(message) {
-    let box = document.getElementById("action-error");
-    if (!box) {
-      box = el("p", "", "error");
-      box.id = "action-error";
-      box.setAttribute("role", "alert");
-      document.getElementById("fips-page").prepend(box);
-    }
-    box.textContent = message;
-    box.hidden = !message;
-  }
-
-  async function act(method, url, body, label) {
-    showError("");
-    try {
-      const answer = await api(method, url, body);
-      track(answer.job, label);
-      return answer.job;
-    } catch (error) {
-      showError(error.message);
-      return null;
-    }
-  }
-
-  function button(text, handler, className) {
-    const b = el("button", text, className || "small");
-    b.type = "button";
-    b.addEventListener("click", handler);
-    return b;
-  }
 
   function row(fip) {
     const tr = el("tr");

@@ -130,8 +130,45 @@
     });
   }
 
+  // The action helpers of a page whose root element is #`pageId`: an error box (role=alert) at its top,
+  // act() (a request that queues a job, then followed live; its error shown, null returned), button().
+  function actions(pageId) {
+    function showError(message) {
+      let box = document.getElementById("action-error");
+      if (!box) {
+        box = el("p", "", "error");
+        box.id = "action-error";
+        box.setAttribute("role", "alert");
+        document.getElementById(pageId).prepend(box);
+      }
+      box.textContent = message;
+      box.hidden = !message;
+    }
+
+    async function act(method, url, body, label) {
+      showError("");
+      try {
+        const answer = await api(method, url, body);
+        track(answer.job, label);
+        return answer.job;
+      } catch (error) {
+        showError(error.message);
+        return null;
+      }
+    }
+
+    function button(text, handler, className) {
+      const b = el("button", text, className || "small");
+      b.type = "button";
+      b.addEventListener("click", handler);
+      return b;
+    }
+
+    return { showError, act, button };
+  }
+
   window.neutronJobs = {
-    config, api, el, track, messageRow,
+    config, api, el, track, messageRow, actions,
     onUpdate(fn) { listeners.push(fn); },
     finished(job) { return FINISHED.has(job.state); },
   };

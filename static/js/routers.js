@@ -4,39 +4,12 @@
 (function () {
   "use strict";
 
-  const { config, api, el, track, onUpdate, finished, messageRow } = window.neutronJobs;
+  const { config, api, el, onUpdate, finished, messageRow, actions } = window.neutronJobs;
+  const { showError, act, button } = actions("routers-page");
   const can = config.can;
   const tbody = document.querySelector("#routers tbody");
   let networks = [];
   let subnets = [];
-
-  function showError(message) {
-    let box = document.getElementById("action-error");
-    if (!box) {
-      box = el("p", "", "error");
-      box.id = "action-error";
-      box.setAttribute("role", "alert");
-      document.getElementById("routers-page").prepend(box);
-    }
-    box.textContent = message;
-    box.hidden = !message;
-  }
-
-  async function act(method, url, body, label) {
-    showError("");
-    try {
-      track((await api(method, url, body)).job, label);
-    } catch (error) {
-      showError(error.message);
-    }
-  }
-
-  function button(text, handler, className) {
-    const b = el("button", text, className || "small");
-    b.type = "button";
-    b.addEventListener("click", handler);
-    return b;
-  }
 
   function select(name, options) {
     const s = el("select");
