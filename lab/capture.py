@@ -39,21 +39,27 @@ while time.monotonic() < deadline:
 """
 
 
-def icmp_sources(send: Callable[[], object], ns: str = ovs.OUTSIDE_NS, dev: str = "eth0",
-                 dst: str = ovs.OUTSIDE_IP, seconds: float = 8.0) -> set[tuple[str, str]]:
-    """Run `send()` while capturing; the (source MAC, source IP) of echo requests to `dst` seen on `dev`."""
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", _SCRIPT, dev, dst, str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+def _capture(argv: list[str], send: Callable[[], object], seconds: float, where: str) -> str:
+    """Start the capture script `argv`, wait for its "ready", run `send()`, return what it printed."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"capture in {ns} did not start")
+            raise RuntimeError(f"capture {where} did not start")
         send()
         out, _ = proc.communicate(timeout=seconds + 10)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return out
+
+
+def icmp_sources(send: Callable[[], object], ns: str = ovs.OUTSIDE_NS, dev: str = "eth0",
+                 dst: str = ovs.OUTSIDE_IP, seconds: float = 8.0) -> set[tuple[str, str]]:
+    """Run `send()` while capturing; the (source MAC, source IP) of echo requests to `dst` seen on `dev`."""
+    out = _capture(["ip", "netns", "exec", ns, sys.executable, "-c", _SCRIPT, dev, dst, str(seconds)], send,
+                   seconds, f"in {ns}")
     return {(line.split()[0], line.split()[1]) for line in out.splitlines() if len(line.split()) == 2}
 
 
@@ -91,18 +97,7 @@ def vxlan_echo_requests(send: Callable[[], object], dev: str, seconds: float = 8
     """Run `send()` while capturing the VXLAN packets that leave on `dev` (a host's underlay link,
     in host 1's root namespace); for each inner ICMP echo request: (VNI, inner source MAC,
     inner source IP, inner destination IP)."""
-    proc = subprocess.Popen([sys.executable, "-c", _VXLAN_SCRIPT, dev, str(seconds)], stdout=subprocess.PIPE,
-                            text=True)
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"capture on {dev} did not start")
-        send()
-        out, _ = proc.communicate(timeout=seconds + 10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    out = _capture([sys.executable, "-c", _VXLAN_SCRIPT, dev, str(seconds)], send, seconds, f"on {dev}")
     seen: set[tuple[int, str, str, str]] = set()
     for line in out.splitlines():
         fields = line.split()

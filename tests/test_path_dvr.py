@@ -14,6 +14,7 @@ from typing import Any
 import openstack.connection
 import pytest
 
+from tests.path_proof import nat_packets, outside_sees_the_explained_exit
 from tests.test_topology_dvr import joined
 from topology.api import StoredReports
 from topology.path import explain
@@ -47,7 +48,8 @@ def test_snat_walk_from_compute2_goes_through_host1s_snat_namespace(dvr_lab: dic
     from lab import api
 
     router = dvr_lab["routers"]["dvr-router"]["id"]
-    result = walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)
+    graph = joined(dvr_lab)
+    result = explain(graph, StoredReports(), server(dvr_lab, "vm-app-1"), OUTSIDE)
     assert (result["scenario"], result["verdict"]) == ("north-south-snat-dvr", "ok"), result
     hops = crossed(result)
     assert in_order(hops, ["bridge:compute2:br-int", f"netns:compute2:qrouter-{router}", "bridge:compute2:br-tun",
@@ -55,6 +57,9 @@ def test_snat_walk_from_compute2_goes_through_host1s_snat_namespace(dvr_lab: dic
     snat = next(h for h in result["hops"] if h["node"] == f"netns:controller:snat-{router}")
     assert f"--to-source {dvr_lab['routers']['dvr-router']['gateway_ip']}" in snat["evidence"]
     assert api.ping("vm-app-1", OUTSIDE, timeout=120)
+    # the outside sees the snat namespace's qg- MAC and the gateway address; host 1's rule counts them
+    outside_sees_the_explained_exit(result, graph, lambda: api.ping("vm-app-1", OUTSIDE, timeout=30))
+    assert nat_packets(walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)) > nat_packets(result)
 
 
 def test_fip_walks_use_the_local_fip_namespace_both_ways(dvr_lab: dict[str, Any]) -> None:
@@ -65,13 +70,16 @@ def test_fip_walks_use_the_local_fip_namespace_both_ways(dvr_lab: dict[str, Any]
     # The data plane first (the first ping on a new path is often lost while agents finish),
     # then the explanation of that live state.
     assert api.ping("vm-web-1", OUTSIDE, timeout=120)
-    out = walk(dvr_lab, server(dvr_lab, "vm-web-1"), OUTSIDE)
+    graph = joined(dvr_lab)
+    out = explain(graph, StoredReports(), server(dvr_lab, "vm-web-1"), OUTSIDE)
     assert (out["scenario"], out["verdict"]) == ("north-south-fip-dvr", "ok"), out
     assert in_order(crossed(out), [f"netns:controller:qrouter-{router}",
                                    f"iface:controller:qrouter-{router}:rfp-{router[:10]}",
                                    f"iface:controller:fip-{public}:fpr-{router[:10]}",
                                    f"netns:controller:fip-{public}", "bridge:controller:br-ex"])
-    assert api.ping("vm-web-1", OUTSIDE, timeout=120)
+    # the outside sees the fip namespace's fg- MAC (not the router's) and the floating IP
+    outside_sees_the_explained_exit(out, graph, lambda: api.ping("vm-web-1", OUTSIDE, timeout=30))
+    assert nat_packets(walk(dvr_lab, server(dvr_lab, "vm-web-1"), OUTSIDE)) > nat_packets(out)
     db = dvr_lab["vms"]["vm-db-1"]
     inbound = walk(dvr_lab, OUTSIDE, db["floating_ip"])
     assert (inbound["scenario"], inbound["verdict"]) == ("inbound-fip-dvr", "ok"), inbound

@@ -13,6 +13,7 @@ import openstack.connection
 import pytest
 from django.test import Client
 
+from tests.path_proof import nat_packets, outside_sees_the_explained_exit
 from tests.test_topology_lab import keystone_token, refresh_all
 from topology import services
 from topology.agent.collect import collect_report
@@ -58,7 +59,8 @@ def server(lab: dict[str, Any], vm: str) -> str:
 def test_snat_walk_is_explained_and_pings(lab: dict[str, Any]) -> None:
     from lab import api
 
-    result = walk(lab, server(lab, "ubuntu-01"), "192.168.1.1")
+    graph = fresh_graph(lab)
+    result = explain(graph, StoredReports(), server(lab, "ubuntu-01"), "192.168.1.1")
     assert result["scenario"] == "north-south-snat" and result["verdict"] == "ok", result
     host, router, port = lab["host"], lab["routers"]["router1"]["id"], lab["vms"]["ubuntu-01"]["port_id"]
     hops = nodes_of(result)
@@ -69,13 +71,17 @@ def test_snat_walk_is_explained_and_pings(lab: dict[str, Any]) -> None:
     snat = next(h for h in result["hops"] if h["node"] == f"netns:{host}:qrouter-{router}")
     assert f"SNAT --to-source {lab['routers']['router1']['gateway_ip']}" in snat["evidence"]
     assert api.ping("ubuntu-01", "192.168.1.1", timeout=90)
+    # the outside sees router1's qg- MAC and gateway address; the SNAT rule shown counts the pings
+    outside_sees_the_explained_exit(result, graph, lambda: api.ping("ubuntu-01", "192.168.1.1", timeout=30))
+    assert nat_packets(walk(lab, server(lab, "ubuntu-01"), "192.168.1.1")) > nat_packets(result)
 
 
 def test_fip_walks_are_explained_and_ping_both_ways(lab: dict[str, Any]) -> None:
     from lab import api
 
     cirros = lab["vms"]["cirros-01"]
-    out = walk(lab, server(lab, "cirros-01"), "192.168.1.1")
+    graph = fresh_graph(lab)
+    out = explain(graph, StoredReports(), server(lab, "cirros-01"), "192.168.1.1")
     assert (out["scenario"], out["verdict"]) == ("north-south-fip", "ok"), out
     assert any(f"--to-source {cirros['floating_ip']}" in h["evidence"] for h in out["hops"])
     inbound = walk(lab, "192.168.1.1", cirros["floating_ip"])
@@ -85,6 +91,8 @@ def test_fip_walks_are_explained_and_ping_both_ways(lab: dict[str, Any]) -> None
     qvo = next(h for h in inbound["hops"] if h["node"].endswith(f"qvo{cirros['port_id'][:11]}"))
     assert qvo["flows"], "the br-int flows for the VM's port/tag are shown"
     assert api.ping("cirros-01", "192.168.1.1", timeout=90)
+    outside_sees_the_explained_exit(out, graph, lambda: api.ping("cirros-01", "192.168.1.1", timeout=30))
+    assert nat_packets(walk(lab, server(lab, "cirros-01"), "192.168.1.1")) > nat_packets(out)
     assert api.ping("outside", cirros["floating_ip"], timeout=90)
 
 
