@@ -111,6 +111,7 @@ class LogicalPart:
     # what each port is and its fixed IPs, as an interface bound to it says them: made on first use
     port_words: list[tuple[str, str] | None]
     routers_by_fragment: dict[str, str]  # router id[:10] (as in rfp-/fpr-) -> router node id
+    router_labels: dict[str, str]  # router node id -> its label (said in its ports' devices' describe)
     servers_by_port_id11: dict[str, str]  # VM port id[:11] -> server node id
     router_node_ids: list[str]
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
@@ -168,21 +169,34 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")
+    # the port lookups, in one pass over the ports
+    port_uuids: set[str] = set()
+    servers_by_port_id11: dict[str, str] = {}
+    bound_hosts: set[str] = set()
+    compute = DeviceOwner.COMPUTE_PREFIX
+    for port in ports:
+        port_uuid = port["id"]
+        port_uuids.add(port_uuid)
+        get = port.get
+        if (get("device_owner") or "").startswith(compute) and get("device_id"):
+            servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = f"server:{port['device_id']}"
+        if get("binding:host_id"):
+            bound_hosts.add(port["binding:host_id"])
     return LogicalPart(
         nodes=graph.nodes,
         edges=graph.edges,
         ports=ports,
-        port_uuids={p["id"] for p in ports},
+        port_uuids=port_uuids,
         port_words=[None] * len(ports),
         routers_by_fragment={r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])},
-        servers_by_port_id11={
-            p["id"][:ID_PREFIX_LEN]: g.server_id(p["device_id"])
-            for p in ports
-            if (p.get("device_owner") or "").startswith(DeviceOwner.COMPUTE_PREFIX) and p.get("device_id")
+        router_labels={
+            node_id: graph.nodes[node_id]["label"]
+            for node_id in (g.router_id(r["id"]) for r in cloud.get("routers", []))
         },
+        servers_by_port_id11=servers_by_port_id11,
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
-        bound_hosts={p["binding:host_id"] for p in ports if p.get("binding:host_id")},
+        bound_hosts=bound_hosts,
     )
 
 
@@ -410,17 +424,21 @@ OWNER_WORDS: dict[str, str] = {
 }
 
 
-def describe_port(nodes: Mapping[str, g.Node], port: JsonDict) -> tuple[str, str]:
-    """What a port is ("interface of router router1") and its fixed IPs, said once per port."""
-    owner = port.get("device_owner") or ""
+def describe_port(router_labels: Mapping[str, str], port: JsonDict) -> tuple[str, str]:
+    """What a port is ("interface of router router1") and its fixed IPs, said once per port.
+
+    ``router_labels``: router node id -> label (LogicalPart.router_labels).
+    """
+    get = port.get
+    owner = get("device_owner") or ""
     what = OWNER_WORDS.get(owner)
     if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
         what = "interface"
     if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
         what = "VM port"
-    router = nodes.get(g.router_id(port.get("device_id") or ""))
-    of = f" of router {router['label']}" if router else ""
-    fixed = ", ".join(ip["ip_address"] for ip in port.get("fixed_ips") or [])
+    label = router_labels.get(f"router:{get('device_id') or ''}")
+    of = f" of router {label}" if label is not None else ""
+    fixed = ", ".join([ip["ip_address"] for ip in get("fixed_ips") or ()])
     return f"{what or 'port'}{of}", fixed
 
 
@@ -728,6 +746,8 @@ def add_linux_bridges_and_links(
     on_bridge = index.on_bridge
     member = EdgeKind.MEMBER
     bridge_prefix = f"bridge:{host}:"
+    iface_prefix = f"iface:{host}:"
+    veth = EdgeKind.VETH
     for namespace, ifaces, node_ids in scopes:
         if namespace is not None:
             for iface, node_id in zip(ifaces, node_ids, strict=True):
@@ -747,8 +767,14 @@ def add_linux_bridges_and_links(
             if master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges:
                 edges[(bridge_prefix + master, node_id, member)] = None
                 on_bridge.add(node_id)
-            if get("peer"):
-                add_veth(piece, namespace, iface, node_id, names_in)
+            peer_name = get("peer")
+            if peer_name:
+                peer_ns = get("peer_netns")
+                peer = f"{iface_prefix}{peer_ns or '-'}:{peer_name}"
+                if peer in nodes:  # add_veth, inlined for the root namespace (a null peer_netns: root)
+                    edges[(node_id, peer, veth) if node_id <= peer else (peer, node_id, veth)] = None
+                else:
+                    add_veth(piece, namespace, iface, node_id, names_in)
     patch_ports = index.patch_ports
     if patch_ports:
         # Only a name's first node takes OVS attributes: the patch ports are among them.
@@ -888,7 +914,7 @@ def bind_ports(
         if bound:
             words = port_words[position]
             if words is None:
-                words = port_words[position] = describe_port(logical.nodes, port)
+                words = port_words[position] = describe_port(logical.router_labels, port)
             what, fixed = words
             if not shared:
                 # describe_iface, inlined (~60,000 interfaces on a 20,000-port cloud)
