@@ -97,3 +97,19 @@ def test_the_cached_parts_are_never_changed_by_a_join(inputs: Inputs) -> None:
     graph = join(cloud, reports, cache=cache)
     graph.warn(next(iter(graph.nodes)), "changed by the caller")
     assert join(cloud, reports, cache=cache).to_dict() == cold
+
+
+@pytest.mark.parametrize("unbound_first", [True, False])
+def test_a_device_two_ports_bind_is_described_by_the_later_port_with_or_without_a_cache(
+    inputs: Inputs, unbound_first: bool
+) -> None:
+    """Without a cache ports are matched host by host: the later port (in the snapshot's order) still wins."""
+    cloud, reports = inputs
+    vm = next(p for p in cloud["ports"] if p["id"] == uid("vmport", 1))
+    # an unbound port (looked for on every host) whose id shares the VM port's first 11 characters
+    twin = {**vm, "id": vm["id"][:11] + uid("twin")[11:], "binding:host_id": "", "fixed_ips": [], "name": "twin"}
+    position = cloud["ports"].index(vm) + (0 if unbound_first else 1)
+    cloud["ports"].insert(position, twin)
+    assert_same_as_cold(JoinCache(), cloud, reports)
+    tap = join(cloud, reports).nodes[f"iface:{vm['binding:host_id']}:-:tap{vm['id'][:11]}"]
+    assert tap["attrs"]["port_id"] == (vm["id"] if unbound_first else twin["id"])
