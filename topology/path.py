@@ -209,6 +209,10 @@ def port_ips(port: JsonDict) -> list[str]:
     return [ip["ip_address"] for ip in port["attrs"].get("fixed_ips", [])]
 
 
+def port_ips_of(topo: Topo, port: str | None) -> list[str]:
+    return port_ips(topo.nodes[port]) if port in topo.nodes else []
+
+
 def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     """A node id (port, server, fip) or an IP address; ``near`` breaks ties between overlapping IPs."""
     text = text.strip()
@@ -362,7 +366,12 @@ class Walk:
             self.fail(hop, Problem.PORT_DOWN,
                       f"port {label} is {self.topo.nodes[port].get('status')}: its L2 agent has not wired it")
         host = attrs.get("binding_host_id") or None
-        if host is None or attrs.get("vif_type") in ("unbound", "binding_failed"):
+        if host is not None and attrs.get("vif_type") == "binding_failed":
+            self.fail(hop, Problem.PORT_UNBOUND,
+                      f"port {label} failed to bind on host {host} (vif_type binding_failed): no mechanism driver "
+                      f"could bind it there; check an Open vSwitch agent is alive on {host} under that `host` name")
+            return None
+        if host is None or attrs.get("vif_type") == "unbound":
             self.fail(hop, Problem.PORT_UNBOUND,
                       f"port {label} is not bound to a host (vif_type {attrs.get('vif_type')}): "
                       "check the host name matches the agents' `host`")
@@ -449,7 +458,13 @@ class Walk:
         last = self.hop(self.instance_node(port), f"{label} receives it on {(port_ips(topo.node(port)) or ['?'])[0]}")
         self.check_port(port, last)
 
+    def reported(self, host: str | None) -> bool:
+        """Whether ``host`` sends agent reports (what is on a host without one is unknown, not missing)."""
+        return host is None or bool(self.topo.attrs(f"host:{host}").get("reported"))
+
     def device_hop(self, node: str | None, name: str, host: str | None, what: str) -> Hop:
+        if node is None and not self.reported(host):
+            return self.hop(None, what, f"{host} sends no agent report: {name} is not known", "unknown", host=host)
         if node is None:
             hop = self.hop(None, what, host=host)
             self.fail(hop, Problem.DEVICE_MISSING, f"{name} is missing on {host}: the agent did not plug it")
@@ -489,6 +504,8 @@ class Walk:
             tun.what = f"{kind} network: over the provider bridge to {dst_host}"
             return
         local, remote = self.tunnel_ports(src_host, dst_host)
+        if local is None and not self.reported(src_host):
+            return
         if local is None:
             self.fail(tun, Problem.NO_TUNNEL, f"no {kind} tunnel port from {src_host} to {dst_host}: check "
                       "local_ip/tunneling_ip and that both OVS agents run (l2population creates tunnels on demand)")
@@ -497,8 +514,14 @@ class Walk:
                  f"({self.topo.attrs(local).get('options', {}).get('remote_ip')})")
         if remote is not None:
             self.hop(remote, f"{dst_host} receives the tunnel packet")
-        self.hop(bridge(dst_host, "br-tun"), f"br-tun on {dst_host}: {vni_text} mapped back to a local VLAN",
-                 flows=self.flows_for(dst_host, "br-tun", f"tun_id={hex(vni) if vni else 'x'}"))
+        back = self.hop(bridge(dst_host, "br-tun"), f"br-tun on {dst_host}: {vni_text} mapped back to a local VLAN",
+                        flows=self.flows_for(dst_host, "br-tun", f"tun_id={hex(vni) if vni else 'x'}"))
+        if remote is None and self.reported(dst_host):
+            # OVS takes a tunnel packet in only on a port whose remote_ip is the sender's: none, it drops it.
+            self.fail(back, Problem.NO_TUNNEL, f"no {kind} tunnel port from {dst_host} back to {src_host}: "
+                      f"{dst_host} drops what {src_host} sends; check both OVS agents' local_ip/tunneling_ip "
+                      "and that they run (l2population creates tunnels on demand)")
+            return
         self.mtu_check(network)
 
     def tunnel_ports(self, src_host: str, dst_host: str) -> tuple[str | None, str | None]:
@@ -626,12 +649,35 @@ def router_namespace(walk: Walk, router: str, prefix: str, host: str | None, hop
         # The namespace outlives its agent: a dead L3 agent no longer follows changes there.
         walk.check_agent(str(walk.topo.nodes[found[0]].get("host")), "L3 agent", hop)
         return found[0]
-    where = f" on {host}" if host else " on any host"
+    at = host or router_bound_host(walk.topo, router)
+    if host is None and at is not None:
+        # A legacy router (or a DVR router's SNAT part) lives on one L3 agent's host: its ports are bound there.
+        hop = walk.hop(f"host:{at}", f"router {router_label(walk.topo, router)}'s {prefix} namespace "
+                       f"should be on {at}, where its ports are bound", host=at)
     walk.fail(hop, Problem.NAMESPACE_MISSING, f"{prefix}{router[7:]} of router {router_label(walk.topo, router)} "
-              f"is missing{where}: is the L3 agent there alive and is the router scheduled to it?")
-    for h in [host] if host else []:
-        walk.check_agent(h, "L3 agent", hop)
+              f"is missing on {at or 'any host'}: is the L3 agent there alive and is the router scheduled to it?")
+    if at is not None:
+        walk.check_agent(at, "L3 agent", hop)
     return None
+
+
+def router_bound_host(topo: Topo, router: str) -> str | None:
+    """The host a router's bound ports name (a legacy router's L3 agent host; DVR's SNAT host)."""
+    for kind in (EdgeKind.ROUTER_INTERFACE, EdgeKind.MEMBER):
+        for port in topo.targets(router, kind):
+            host = topo.attrs(port).get("binding_host_id")
+            if host and topo.attrs(port).get("device_owner") != DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED:
+                return str(host)
+    return None
+
+
+def device_name(topo: Topo, port: str, inner: str | None) -> str:
+    """A router-side device's name: its own, else the prefix Neutron gives the port's owner + port id[:11]."""
+    if inner is not None:
+        return str(topo.nodes[inner]["label"])
+    prefix = {DeviceOwner.ROUTER_GATEWAY: "qg-", DeviceOwner.ROUTER_SNAT: "sg-",
+              DeviceOwner.FIP_AGENT_GATEWAY: "fg-"}.get(topo.attrs(port).get("device_owner") or "", "qr-")
+    return f"{prefix}{port[5:16]}"
 
 
 def enter_router(walk: Walk, router: str, port: str | None, host: str | None, what: str) -> Hop:
@@ -643,8 +689,7 @@ def enter_router(walk: Walk, router: str, port: str | None, host: str | None, wh
     outer, inner = split_devices(topo, port, host)
     if outer != inner:
         walk.vlan_hop(outer, f"tap{port[5:16]}", host, network_of(topo, port), "br-int hands it to the router's port")
-    role = topo.attrs(inner).get("role", "qr") if inner else "qr"
-    return walk.device_hop(inner, f"{role}-{port[5:16]}", host, what)
+    return walk.device_hop(inner, device_name(topo, port, inner), host, what)
 
 
 def leave_router(walk: Walk, port: str | None, host: str | None, what: str) -> Hop:
@@ -652,8 +697,7 @@ def leave_router(walk: Walk, port: str | None, host: str | None, what: str) -> H
     if port is None:
         return walk.hop(None, what, status="unknown", host=host)
     outer, inner = split_devices(topo, port, host)
-    role = topo.attrs(inner).get("role", "q") if inner else "q"
-    hop = walk.device_hop(inner, f"{role}-{port[5:16]}", host, what)
+    hop = walk.device_hop(inner, device_name(topo, port, inner), host, what)
     if outer != inner:
         walk.vlan_hop(outer, f"tap{port[5:16]}", host, network_of(topo, port), "back on br-int")
     return hop
@@ -754,12 +798,22 @@ def vm_ip(topo: Topo, port: str) -> str:
     return (port_ips(topo.node(port)) or ["?"])[0]
 
 
-def serving_router(walk: Walk, port: str) -> tuple[str | None, str | None]:
-    """The router on the port's subnet, and that subnet."""
+def serving_router(walk: Walk, port: str, prefer: str | None = None) -> tuple[str | None, str | None]:
+    """The router on the port's subnet, and that subnet.
+
+    A subnet can be on several routers (one through its gateway IP, others through a port of their
+    own): ``prefer`` (a floating IP's router_id) wins, then the router holding the subnet's gateway IP,
+    the instances' default route.
+    """
     for subnet in subnets_of(walk.topo, port):
         routers = routers_of_subnet(walk.topo, subnet)
+        if prefer in routers:
+            return prefer, subnet
+        gateway_ip = walk.topo.attrs(subnet).get("gateway_ip")
+        gateways = [r for r in routers if gateway_ip and gateway_ip in port_ips_of(walk.topo, router_port_on(
+            walk.topo, r, subnet))]
         if routers:
-            return routers[0], subnet
+            return (gateways or routers)[0], subnet
     subnets = subnets_of(walk.topo, port)
     return None, (subnets[0] if subnets else None)
 
@@ -782,20 +836,28 @@ def gateway_network(walk: Walk, router: str) -> str | None:
     return f"network:{network}"
 
 
-def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: str) -> None:
-    """Out of the router's namespace through qg- (legacy qrouter, or DVR snat)."""
+def gateway_port(walk: Walk, router: str, host: str | None, what: str) -> str | None:
+    """The router's gateway port, when its qg- device is on ``host``; else the walk fails there (None)."""
     gateway_ports = router_ports(walk.topo, router, DeviceOwner.ROUTER_GATEWAY)
     if not gateway_ports:
         hop = walk.hop(router, "looks for its gateway port")
         walk.fail(hop, Problem.NO_QG_PORT, f"router {router_label(walk.topo, router)} has no gateway port")
-        return
+        return None
     _, inner = split_devices(walk.topo, gateway_ports[0], host)
     if inner is None:
         hop = walk.hop(None, what, host=host)
         walk.fail(hop, Problem.NO_QG_PORT, f"no qg-{gateway_ports[0][5:16]} on {host}: the L3 agent has not "
                   "plugged the router's gateway (is it alive? is br-int there?)")
+        return None
+    return gateway_ports[0]
+
+
+def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: str) -> None:
+    """Out of the router's namespace through qg- (legacy qrouter, or DVR snat)."""
+    port = gateway_port(walk, router, host, what)
+    if port is None:
         return
-    leave_router(walk, gateway_ports[0], host, what)
+    leave_router(walk, port, host, what)
     external_out(walk, host, external)
 
 
@@ -803,6 +865,8 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     topo = walk.topo
     port, ip = source.node, source.ip or "?"
     host = walk.vm_out(port)
+    if topo.attrs(network_of(topo, port)).get("external"):
+        return "north-south-snat"  # vm_on_external_network: no router of its own to leave through
     router, subnet = serving_router(walk, port)
     if router is None:
         return no_router(walk, subnet, port)
@@ -818,7 +882,9 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     if not distributed:
         walk.br_int(host or "?", f"switches it toward the subnet's gateway, router {name}'s qr- port")
         ns = router_namespace(walk, router, "qrouter-", None, walk.hops[-1])
-        router_host = topo.nodes[ns].get("host") if ns else None
+        if ns is None:
+            return scenario  # no router to route it: nothing further to walk
+        router_host = topo.nodes[ns].get("host")
         walk.cross(host, router_host, network_of(topo, port))
         enter_router(walk, router, router_port, router_host, f"qr- of router {name}: the gateway receives it")
         if fip:
@@ -893,9 +959,13 @@ def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) ->
     if namespace is None:
         walk.fail(ns_hop, Problem.NAMESPACE_MISSING, f"fip-{external[8:]} is missing on {host}: the DVR L3 agent "
                   "there makes it when a router with a gateway has ports on the host")
-    if fg is None or split_devices(topo, fg, host)[1] is None:
+    if fg is None:
         walk.fail(ns_hop, Problem.NO_FG_PORT, f"no fg- port on {host}: the floating IP agent gateway port is "
                   "missing (L3 agent in dvr mode alive?)")
+        return
+    if split_devices(topo, fg, host)[1] is None:
+        walk.fail(ns_hop, Problem.NO_FG_PORT, f"no fg-{fg[5:16]} in the fip namespace on {host}: the L3 agent has "
+                  "not plugged the floating IP agent gateway port (L3 agent in dvr mode alive?)")
         return
     if out:
         leave_router(walk, fg, host, what)
@@ -912,7 +982,9 @@ def dvr_snat_out(walk: Walk, router: str, ns: str | None, host: str | None, port
     hop = walk.hop(ns, f"qrouter on {host} routes it by policy to the SNAT port {sg_ip} of its subnet", host=host)
     hop.evidence = policy_rules(topo, ns, ".")
     snat = router_namespace(walk, router, "snat-", None, hop)
-    snat_host = topo.nodes[snat].get("host") if snat else None
+    if snat is None:
+        return
+    snat_host = topo.nodes[snat].get("host")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
     walk.cross(host, snat_host, network_of(topo, port), f" (the source MAC becomes {host}'s DVR MAC)")
     enter_router(walk, router, snat_ports[0] if snat_ports else None, snat_host,
@@ -933,10 +1005,11 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
                   "`openstack floating ip set --port <port> <floating ip>`")
         return "inbound-fip"
     port = f"port:{attrs['port_id']}"
-    router, subnet = serving_router(walk, port)
+    router, subnet = serving_router(walk, port, f"router:{attrs['router_id']}" if attrs.get("router_id") else None)
     if router is None or topo.attrs(router).get("gateway_network_id") != attrs.get("floating_network_id"):
         hop = walk.hop(fip, f"floating IP {address} -> {vm_ip(topo, port)}")
-        walk.fail(hop, Problem.FIP_UNREACHABLE, f"the port's subnet is not attached to a router with a gateway on "
+        where = f"subnet {topo.nodes[subnet]['label']}" if subnet in topo.nodes else "the port's subnet"
+        walk.fail(hop, Problem.FIP_UNREACHABLE, f"{where} is not attached to a router with a gateway on "
                   f"{topo.nodes.get(external, {}).get('label', 'the external network')}: "
                   "External network is not reachable from the port's subnet")
         return "inbound-fip"
@@ -946,11 +1019,15 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
     name = router_label(topo, router)
     if not topo.attrs(router).get("distributed"):
         ns = router_namespace(walk, router, "qrouter-", None, walk.hops[-1])
-        router_host = topo.nodes[ns].get("host") if ns else None
+        if ns is None:
+            return "inbound-fip"
+        router_host = topo.nodes[ns].get("host")
         external_in(walk, router_host, external, address)
-        gateway_ports = router_ports(topo, router, DeviceOwner.ROUTER_GATEWAY)
-        hop = enter_router(walk, router, gateway_ports[0] if gateway_ports else None, router_host,
-                           f"qg- of router {name} answers ARP for {address} (it holds the floating IP)")
+        what = f"qg- of router {name} answers ARP for {address} (it holds the floating IP)"
+        gateway = gateway_port(walk, router, router_host, what)
+        if gateway is None:
+            return "inbound-fip"
+        hop = enter_router(walk, router, gateway, router_host, what)
         if address and f"{address}/32" not in topo.attrs(hop.node).get("addresses", []) and hop.status == "ok":
             hop.status = "warn"
             hop.evidence += f" ({address}/32 not on qg- yet)"
@@ -1024,7 +1101,9 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> st
         ns = router_namespace(walk, router, "qrouter-", host, walk.hops[-1])
     else:
         ns = router_namespace(walk, router, "qrouter-", None, walk.hops[-1])
-        router_host = topo.nodes[ns].get("host") if ns else None
+        if ns is None:
+            return "east-west"
+        router_host = topo.nodes[ns].get("host")
         walk.cross(host, router_host, network_of(topo, source.node))
     enter_router(walk, router, router_port_on(topo, router, src_subnet), router_host,
                  f"qr- of router {name} ({topo.nodes[src_subnet]['label']}'s gateway)")
