@@ -9,10 +9,13 @@ Prints, against the targets <= 1 s and <= 500 MB:
 - the same with an empty JoinCache (the first rebuild of services.rebuild_graph);
 - warm rebuilds with a JoinCache: after one host's report changed, and after a
   cloud refresh (a new snapshot with one port changed);
+- cold joins as services.rebuild_graph makes them, back to back: each graph
+  serialized (``to_dict``) and dropped, the GC left to itself (no collection
+  between runs): what the join's objects cost the GC after the join returns;
 - the peak memory of one cold join (tracemalloc).
 
-Every run starts with the previous graph freed and a full GC collection, outside
-the timing. CPU time is what the join itself costs; wall time also counts
+Every other run starts with the previous graph freed and a full GC collection,
+outside the timing. CPU time is what the join itself costs; wall time also counts
 waiting for a busy core (the load average is printed beside it).
 """
 
@@ -48,6 +51,19 @@ def timed(runs: int, make: Callable[[int], Callable[[], g.Graph]]) -> tuple[list
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
         del graph
+    return wall, cpu
+
+
+def back_to_back(runs: int, run: Callable[[], g.Graph]) -> tuple[list[float], list[float]]:
+    """Wall and CPU seconds of ``runs`` rebuilds one after the other, GC left to itself."""
+    wall, cpu = [], []
+    gc.collect()
+    for _ in range(runs):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        served = run().to_dict()
+        del served
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     return wall, cpu
 
 
@@ -106,6 +122,7 @@ def main() -> None:
 
     print(line("cold join (no cache)", *timed(args.repeat, lambda i: lambda: join(cloud, reports))))
     print(line("cold join (empty JoinCache)", *timed(args.repeat, lambda i: lambda: join(cloud, reports, JoinCache()))))
+    print(line("cold join + to_dict, back to back", *back_to_back(args.repeat, lambda: join(cloud, reports))))
 
     cache = JoinCache()
     join(cloud, reports, cache=cache)
