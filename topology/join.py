@@ -871,14 +871,14 @@ UNBOUND_OWNERS = frozenset({DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwne
 def bind_ports(
     graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex], described: Described | None = None
 ) -> Described:
-    """Ports to their devices; returns the described copies of shared nodes (for the next join to reuse).
+    """Ports to their devices in a graph joined from cached parts (it shares their node dicts);
+    returns the described copies of shared nodes (for the next join to reuse).
 
     ``described``: those of the previous join, reused when made from the same node for the same words.
     """
     nodes, edges = graph.nodes, graph.edges
     last = described or {}
     made: Described = {}
-    shared = graph.owned is not None
     binds = EdgeKind.BINDS
     every_host = list(indexes.values())
     port_words = logical.port_words
@@ -889,9 +889,6 @@ def bind_ports(
         if node_id not in nodes:
             continue
         get = port.get
-        id11 = port_uuid[:ID_PREFIX_LEN]
-        qbr_name = "qbr" + id11
-        bound: list[str] = []
         # the hosts where its devices may be: its binding host, or every host for distributed ports
         host = get("binding:host_id")
         if host and (get("device_owner") or "") not in unbound_owners:
@@ -899,61 +896,58 @@ def bind_ports(
             on_hosts: Iterable[HostIndex] = () if index is None else (index,)
         else:
             on_hosts = every_host
-        for index in on_hosts:
-            router_devices = index.router_devices
-            for ifaces in (index.by_id11.get(id11), index.by_iface_id.get(port_uuid)):
-                if ifaces:
-                    for iface in ifaces:
-                        if iface in router_devices:
-                            continue  # rfp-/fpr- carry a router id, not a port id
-                        edges[(node_id, iface, binds)] = None
-                        bound.append(iface)
-            qbr = index.linux_bridges.get(qbr_name)
-            if qbr:
-                edges[(node_id, qbr, binds)] = None
+        devices, bound = port_devices(on_hosts, port_uuid)
+        for device in devices:
+            edges[(node_id, device, binds)] = None
         if bound:
             words = port_words[position]
             if words is None:
                 words = port_words[position] = describe_port(logical.router_labels, port)
             what, fixed = words
-            if not shared:
-                # describe_iface, inlined (~60,000 interfaces on a 20,000-port cloud)
-                for iface in dict.fromkeys(bound) if len(bound) > 1 else bound:
-                    attrs = nodes[iface]["attrs"]
-                    attrs_get = attrs.get
-                    text = (attrs_get("role") or "device") + " " + what
-                    tag = attrs_get("tag")
-                    if tag is not None:
-                        text += f", VLAN tag {tag}"
-                    own = attrs_get("addresses")
-                    addresses = (", ".join(a for a in own if not a.startswith("fe80:")) if own else "") or fixed
-                    if addresses:
-                        text += ", " + addresses
-                    attrs["port_id"] = port_uuid
-                    attrs["describe"] = text
-            else:
-                for iface in dict.fromkeys(bound):
-                    base = nodes[iface]
-                    hit = last.get(iface)
-                    if (
-                        hit is not None
-                        and hit[0] is base
-                        and hit[1] == port_uuid
-                        and hit[2] == what
-                        and hit[3] == fixed
-                    ):
-                        nodes[iface] = hit[4]  # shared like the cached node: a later change copies it
-                        made[iface] = hit
-                        continue
-                    node = graph.writable(iface)
-                    describe_iface(node, port_uuid, what, fixed)
-                    if node is not base:  # a copy of a shared node: kept as described, copied again if changed
-                        made[iface] = (base, port_uuid, what, fixed, node)
-                        graph.disown(iface)
+            for iface in dict.fromkeys(bound):
+                base = nodes[iface]
+                hit = last.get(iface)
+                if (
+                    hit is not None
+                    and hit[0] is base
+                    and hit[1] == port_uuid
+                    and hit[2] == what
+                    and hit[3] == fixed
+                ):
+                    nodes[iface] = hit[4]  # shared like the cached node: a later change copies it
+                    made[iface] = hit
+                    continue
+                node = graph.writable(iface)
+                describe_iface(node, port_uuid, what, fixed)
+                if node is not base:  # a copy of a shared node: kept as described, copied again if changed
+                    made[iface] = (base, port_uuid, what, fixed, node)
+                    graph.disown(iface)
         if host and (host not in indexes or (not bound and get("status") == "ACTIVE")):
             warn_unbound_port(graph, port, bound, indexes)
     warn_unknown_iface_ids(graph, logical, indexes)
     return made
+
+
+def port_devices(on_hosts: Iterable[HostIndex], port_uuid: str) -> tuple[list[str], list[str]]:
+    """The device nodes a port binds on these hosts, in order (its interfaces, then its qbr, per host),
+    and its interfaces alone (the ones its words describe)."""
+    id11 = port_uuid[:ID_PREFIX_LEN]
+    qbr_name = "qbr" + id11
+    devices: list[str] = []
+    bound: list[str] = []
+    for index in on_hosts:
+        router_devices = index.router_devices
+        for ifaces in (index.by_id11.get(id11), index.by_iface_id.get(port_uuid)):
+            if ifaces:
+                for iface in ifaces:
+                    if iface in router_devices:
+                        continue  # rfp-/fpr- carry a router id, not a port id
+                    devices.append(iface)
+                    bound.append(iface)
+        qbr = index.linux_bridges.get(qbr_name)
+        if qbr:
+            devices.append(qbr)
+    return devices, bound
 
 
 def warn_unknown_iface_ids(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
@@ -1007,24 +1001,9 @@ def bind_ports_cold(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
             node_id = "port:" + port_uuid
             if node_id not in nodes:
                 continue
-            id11 = port_uuid[:ID_PREFIX_LEN]
-            qbr_name = "qbr" + id11
-            keys: list[g.EdgeKey] = []
-            bound: list[str] = []
-            for index in on_hosts:
-                router_devices = index.router_devices
-                for ifaces in (index.by_id11.get(id11), index.by_iface_id.get(port_uuid)):
-                    if ifaces:
-                        for iface in ifaces:
-                            if iface in router_devices:
-                                continue  # rfp-/fpr- carry a router id, not a port id
-                            keys.append((node_id, iface, binds))
-                            bound.append(iface)
-                qbr = index.linux_bridges.get(qbr_name)
-                if qbr:
-                    keys.append((node_id, qbr, binds))
-            if keys:
-                found[position] = keys
+            devices, bound = port_devices(on_hosts, port_uuid)
+            if devices:
+                found[position] = [(node_id, device, binds) for device in devices]
             if bound:
                 words = port_words[position]
                 if words is None:
