@@ -11,21 +11,28 @@ already in test_path_lab.py (FIP disassociated, port admin-down) and test_path_d
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
-import openstack.connection
 import pytest
 
-from tests.test_path_dvr import l3_agent_alive, wait_until
+from tests.broken_states import (
+    Cloud,
+    admin_down,
+    fips_disassociated,
+    gateway_cleared,
+    icmp_ingress_removed,
+    interface_removed,
+    l3_agent_stopped,
+    outside_port_removed,
+    ping_stops,
+)
 from tests.test_path_dvr import walk as dvr_walk
-from tests.test_path_lab import codes, ping_stops, server
+from tests.test_path_lab import codes, server
+from tests.test_path_lab import walk as legacy_walk
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
 OUTSIDE = "192.168.1.1"
-Cloud = openstack.connection.Connection
 
 
 def failed_nodes(result: dict[str, Any]) -> list[str]:
@@ -45,109 +52,7 @@ def pings_again(vm: str, target: str) -> None:
     assert api.ping(vm, target, timeout=180), f"{vm} -> {target} did not come back"
 
 
-# --------------------------------------------------------------------------- states, made for real
-
-
-@contextlib.contextmanager
-def fips_disassociated(cloud: Cloud, state: dict[str, Any], *vms: str) -> Iterator[None]:
-    """Neutron refuses to clear a gateway or remove an interface a floating IP needs: free them first."""
-    fips = [state["floating_ips"][vm] for vm in vms]
-    for fip in fips:
-        cloud.network.update_ip(fip["id"], port_id=None)
-    try:
-        yield
-    finally:
-        for fip in fips:
-            cloud.network.update_ip(fip["id"], port_id=fip["port_id"])
-
-
-@contextlib.contextmanager
-def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> Iterator[None]:
-    router = state["routers"][router_name]
-    cloud.network.update_router(router["id"], external_gateway_info={})
-    try:
-        yield
-    finally:
-        cloud.network.update_router(router["id"], external_gateway_info={
-            "network_id": state["networks"]["public"],
-            "external_fixed_ips": [{"subnet_id": state["subnets"]["public_subnet"],
-                                    "ip_address": router["gateway_ip"]}]})
-
-
-@contextlib.contextmanager
-def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, subnet_name: str) -> Iterator[None]:
-    router, subnet = state["routers"][router_name]["id"], state["subnets"][subnet_name]
-    cloud.network.remove_interface_from_router(router, subnet=subnet)
-    try:
-        yield
-    finally:
-        cloud.network.add_interface_to_router(router, subnet=subnet)
-
-
-@contextlib.contextmanager
-def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
-    """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
-    group = state["security_groups"]["demo:default"]
-    rules = [r for r in cloud.network.security_group_rules(security_group_id=group)
-             if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None]
-    assert rules, "the lab opens ICMP in demo's default group"
-    for rule in rules:
-        cloud.network.delete_security_group_rule(rule)
-    try:
-        yield
-    finally:
-        for rule in rules:
-            cloud.network.create_security_group_rule(
-                security_group_id=group, direction="ingress", ethertype=rule.ether_type, protocol="icmp",
-                remote_ip_prefix=rule.remote_ip_prefix, project_id=rule.project_id)
-
-
-@contextlib.contextmanager
-def admin_down(cloud: Cloud, port: str) -> Iterator[None]:
-    cloud.network.update_port(port, admin_state_up=False)
-    try:
-        yield
-    finally:
-        cloud.network.update_port(port, admin_state_up=True)
-
-
-@contextlib.contextmanager
-def outside_port_removed(host: str, port: str) -> Iterator[None]:
-    """br-ex loses its port to the outside (host 1: the outside host's veth; compute2: its uplink)."""
-    from lab import api
-
-    result = api.run_on(host, ["ovs-vsctl", "del-port", "br-ex", port], capture=True)
-    assert result.returncode == 0, result.stderr
-    try:
-        yield
-    finally:
-        api.run_on(host, ["ovs-vsctl", "--may-exist", "add-port", "br-ex", port])
-
-
-@contextlib.contextmanager
-def l3_agent_stopped(cloud: Cloud, host: str) -> Iterator[None]:
-    """The L3 agent on `host` stopped for real, until Neutron reports it dead (agent_down_time)."""
-    from lab import hosts, neutron, procs
-
-    daemons = neutron.agent_daemons() if host != hosts.COMPUTE2 else hosts.agent_daemons()
-    (daemon,) = [d for d in daemons if d.name.endswith("neutron-l3-agent")]
-    procs.stop(daemon.name)
-    try:
-        assert wait_until(lambda: not l3_agent_alive(cloud, host), timeout=150)
-        yield
-    finally:
-        with procs.view(hosts.view(host)):
-            procs.start(daemon)
-        assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
-
-
 # --------------------------------------------------------------------------- legacy (allinone, router1)
-
-
-def legacy_walk(lab: dict[str, Any], src: str, dst: str, probe: str = "icmp") -> dict[str, Any]:
-    from tests.test_path_lab import walk
-
-    return walk(lab, src, dst, probe)
 
 
 def test_legacy_gateway_cleared(lab: dict[str, Any], admin_cloud: Cloud) -> None:

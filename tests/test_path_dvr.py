@@ -7,13 +7,13 @@ host. A broken state (compute2's L3 agent stopped) is made for real and undone.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import openstack.connection
 import pytest
 
+from tests.broken_states import l3_agent_stopped
 from tests.path_proof import nat_packets, outside_sees_the_explained_exit
 from tests.test_topology_dvr import joined
 from topology.api import StoredReports
@@ -108,34 +108,11 @@ def test_east_west_across_hosts_is_routed_on_the_senders_host(dvr_lab: dict[str,
     assert api.ping("vm-web-1", dvr_lab["vms"]["vm-db-1"]["ip"], timeout=120)
 
 
-def l3_agent_alive(admin_cloud: openstack.connection.Connection, host: str) -> bool:
-    agents = list(admin_cloud.network.agents(host=host, binary="neutron-l3-agent"))
-    return bool(agents) and all(a.is_alive for a in agents)
-
-
-def wait_until(check: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(2)
-    return False
-
-
 @pytest.fixture
 def compute2_l3_agent_stopped(dvr_lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> Iterator[None]:
     """compute2's L3 agent stopped for real, until Neutron reports it dead (agent_down_time)."""
-    from lab import hosts, procs
-
-    (daemon,) = [d for d in hosts.agent_daemons() if d.name.endswith("neutron-l3-agent")]
-    procs.stop(daemon.name)
-    try:
-        assert wait_until(lambda: not l3_agent_alive(admin_cloud, "compute2"), timeout=150)
+    with l3_agent_stopped(admin_cloud, "compute2"):
         yield
-    finally:
-        with procs.view(hosts.view("compute2")):
-            procs.start(daemon)
-        assert wait_until(lambda: l3_agent_alive(admin_cloud, "compute2"), timeout=120)
 
 
 def test_a_dead_l3_agent_on_compute2_breaks_what_it_should_set_up(

@@ -13,6 +13,7 @@ import openstack.connection
 import pytest
 from django.test import Client
 
+from tests.broken_states import admin_down, fips_disassociated, ping_stops
 from tests.path_proof import nat_packets, outside_sees_the_explained_exit
 from tests.test_topology_lab import keystone_token, refresh_all
 from topology import services
@@ -37,19 +38,6 @@ def nodes_of(result: dict[str, Any]) -> list[str]:
 
 def codes(result: dict[str, Any]) -> set[str]:
     return {p["code"] for p in result["problems"]}
-
-
-def ping_stops(vm: str, target: str, timeout: float = 90) -> bool:
-    """The agents apply a change a few seconds after the API takes it: poll until pings fail."""
-    import time
-
-    from lab import api
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not api.ping(vm, target, timeout=3):
-            return True
-    return False
 
 
 def server(lab: dict[str, Any], vm: str) -> str:
@@ -106,12 +94,8 @@ def test_same_network_walk(lab: dict[str, Any]) -> None:
 
 @pytest.fixture
 def disassociated(lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> Iterator[str]:
-    fip = lab["floating_ips"]["cirros-01"]
-    admin_cloud.network.update_ip(fip["id"], port_id=None)
-    try:
-        yield fip["floating_ip_address"]
-    finally:
-        admin_cloud.network.update_ip(fip["id"], port_id=fip["port_id"])
+    with fips_disassociated(admin_cloud, lab, "cirros-01"):
+        yield lab["floating_ips"]["cirros-01"]["floating_ip_address"]
 
 
 def test_a_disassociated_fip_is_broken_and_does_not_ping(lab: dict[str, Any], disassociated: str) -> None:
@@ -122,16 +106,12 @@ def test_a_disassociated_fip_is_broken_and_does_not_ping(lab: dict[str, Any], di
 
 
 @pytest.fixture
-def admin_down(lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> Iterator[str]:
-    port = lab["vms"]["ubuntu-01"]["port_id"]
-    admin_cloud.network.update_port(port, admin_state_up=False)
-    try:
-        yield port
-    finally:
-        admin_cloud.network.update_port(port, admin_state_up=True)
+def ubuntu_admin_down(lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> Iterator[str]:
+    with admin_down(admin_cloud, lab["vms"]["ubuntu-01"]["port_id"]):
+        yield lab["vms"]["ubuntu-01"]["port_id"]
 
 
-def test_an_admin_down_port_is_broken_and_does_not_ping(lab: dict[str, Any], admin_down: str) -> None:
+def test_an_admin_down_port_is_broken_and_does_not_ping(lab: dict[str, Any], ubuntu_admin_down: str) -> None:
     result = walk(lab, server(lab, "ubuntu-01"), "192.168.1.1")
     assert result["verdict"] == "broken"
     assert "port_admin_down" in codes(result)

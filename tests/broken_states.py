@@ -1,0 +1,134 @@
+"""Broken states made for real on the lab, each a context manager that makes it and undoes it.
+
+Through Neutron's API (or OVS, or the agent's process), as an operator would break it by mistake;
+undone in ``finally`` so a failing test leaves the lab as it found it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import openstack.connection
+
+Cloud = openstack.connection.Connection
+
+
+def ping_stops(vm: str, target: str, timeout: float = 90) -> bool:
+    """The agents apply a change a few seconds after the API takes it: poll until pings fail."""
+    from lab import api
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not api.ping(vm, target, timeout=3):
+            return True
+    return False
+
+
+def l3_agent_alive(admin_cloud: Cloud, host: str) -> bool:
+    agents = list(admin_cloud.network.agents(host=host, binary="neutron-l3-agent"))
+    return bool(agents) and all(a.is_alive for a in agents)
+
+
+def wait_until(check: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(2)
+    return False
+
+
+@contextlib.contextmanager
+def fips_disassociated(cloud: Cloud, state: dict[str, Any], *vms: str) -> Iterator[None]:
+    """Neutron refuses to clear a gateway or remove an interface a floating IP needs: free them first."""
+    fips = [state["floating_ips"][vm] for vm in vms]
+    for fip in fips:
+        cloud.network.update_ip(fip["id"], port_id=None)
+    try:
+        yield
+    finally:
+        for fip in fips:
+            cloud.network.update_ip(fip["id"], port_id=fip["port_id"])
+
+
+@contextlib.contextmanager
+def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> Iterator[None]:
+    router = state["routers"][router_name]
+    cloud.network.update_router(router["id"], external_gateway_info={})
+    try:
+        yield
+    finally:
+        cloud.network.update_router(router["id"], external_gateway_info={
+            "network_id": state["networks"]["public"],
+            "external_fixed_ips": [{"subnet_id": state["subnets"]["public_subnet"],
+                                    "ip_address": router["gateway_ip"]}]})
+
+
+@contextlib.contextmanager
+def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, subnet_name: str) -> Iterator[None]:
+    router, subnet = state["routers"][router_name]["id"], state["subnets"][subnet_name]
+    cloud.network.remove_interface_from_router(router, subnet=subnet)
+    try:
+        yield
+    finally:
+        cloud.network.add_interface_to_router(router, subnet=subnet)
+
+
+@contextlib.contextmanager
+def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
+    """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
+    group = state["security_groups"]["demo:default"]
+    rules = [r for r in cloud.network.security_group_rules(security_group_id=group)
+             if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None]
+    assert rules, "the lab opens ICMP in demo's default group"
+    for rule in rules:
+        cloud.network.delete_security_group_rule(rule)
+    try:
+        yield
+    finally:
+        for rule in rules:
+            cloud.network.create_security_group_rule(
+                security_group_id=group, direction="ingress", ethertype=rule.ether_type, protocol="icmp",
+                remote_ip_prefix=rule.remote_ip_prefix, project_id=rule.project_id)
+
+
+@contextlib.contextmanager
+def admin_down(cloud: Cloud, port: str) -> Iterator[None]:
+    cloud.network.update_port(port, admin_state_up=False)
+    try:
+        yield
+    finally:
+        cloud.network.update_port(port, admin_state_up=True)
+
+
+@contextlib.contextmanager
+def outside_port_removed(host: str, port: str) -> Iterator[None]:
+    """br-ex loses its port to the outside (host 1: the outside host's veth; compute2: its uplink)."""
+    from lab import api
+
+    result = api.run_on(host, ["ovs-vsctl", "del-port", "br-ex", port], capture=True)
+    assert result.returncode == 0, result.stderr
+    try:
+        yield
+    finally:
+        api.run_on(host, ["ovs-vsctl", "--may-exist", "add-port", "br-ex", port])
+
+
+@contextlib.contextmanager
+def l3_agent_stopped(cloud: Cloud, host: str) -> Iterator[None]:
+    """The L3 agent on `host` stopped for real, until Neutron reports it dead (agent_down_time)."""
+    from lab import hosts, neutron, procs
+
+    daemons = neutron.agent_daemons() if host != hosts.COMPUTE2 else hosts.agent_daemons()
+    (daemon,) = [d for d in daemons if d.name.endswith("neutron-l3-agent")]
+    procs.stop(daemon.name)
+    try:
+        assert wait_until(lambda: not l3_agent_alive(cloud, host), timeout=150)
+        yield
+    finally:
+        with procs.view(hosts.view(host)):
+            procs.start(daemon)
+        assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
