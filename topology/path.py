@@ -21,7 +21,7 @@ import copy
 import ipaddress
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -489,17 +489,21 @@ class Walk:
     def br_int(self, host: str, what: str) -> Hop:
         return self.hop(bridge(host, "br-int"), f"br-int on {host}: {what}")
 
-    def cross(self, src_host: str | None, dst_host: str | None, network: str, what: str = "") -> None:
-        """br-int -> br-tun -> VXLAN tunnel -> br-tun -> br-int when the next device is on another host."""
+    def cross(self, src_host: str | None, dst_host: str | None, network: str, what: str = "", evidence: str = "",
+              lead_flows: Sequence[str] = ()) -> None:
+        """br-int -> br-tun -> VXLAN tunnel -> br-tun -> br-int when the next device is on another host.
+
+        ``what``, ``evidence`` and ``lead_flows`` add to the sending br-tun's hop (DVR: the source MAC rewrite).
+        """
         if src_host is None or dst_host is None or src_host == dst_host:
             return
         attrs = self.topo.attrs(network)
         vni = attrs.get("segmentation_id")
         kind = attrs.get("network_type") or "vxlan"
         vni_text = f"VNI {vni}" if vni is not None else "its VNI"
+        flows = self.flows_for(src_host, "br-tun", f"set_field:{vni}->tun_id", f"tun_id={hex(vni) if vni else 'x'}")
         tun = self.hop(bridge(src_host, "br-tun"), f"br-tun on {src_host}: local VLAN swapped for {kind} "
-                       f"{vni_text}{what}", flows=self.flows_for(src_host, "br-tun", f"set_field:{vni}->tun_id",
-                                                                f"tun_id={hex(vni) if vni else 'x'}"))
+                       f"{vni_text}{what}", evidence, flows=[*lead_flows, *flows][:6])
         if kind not in ("vxlan", "gre", "geneve"):
             tun.what = f"{kind} network: over the provider bridge to {dst_host}"
             return
@@ -1108,20 +1112,16 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> st
     enter_router(walk, router, router_port_on(topo, router, src_subnet), router_host,
                  f"qr- of router {name} ({topo.nodes[src_subnet]['label']}'s gateway)")
     walk.hop(ns, f"qrouter on {router_host} routes it to {topo.nodes[dst_subnet]['label']}", host=router_host)
-    leave_router(walk, router_port_on(topo, router, dst_subnet), router_host,
-                 f"leaves on the qr- of {topo.nodes[dst_subnet]['label']}")
     leaving = router_port_on(topo, router, dst_subnet)
-    rewrite = dvr_mac_rewrite(walk, router_host, leaving) if distributed else None
-    dvr_note = ""
+    leave_router(walk, leaving, router_host, f"leaves on the qr- of {topo.nodes[dst_subnet]['label']}")
     if distributed:
-        mac = f" {rewrite[0]}" if rewrite else ""
-        dvr_note = f" (br-tun rewrites the source MAC to {router_host}'s DVR MAC{mac})"
-    walk.cross(router_host, dst_host, network_of(topo, target.node), dvr_note)
-    if rewrite and dst_host != router_host:
-        tun = next((h for h in walk.hops if h.node == bridge(str(router_host), "br-tun")), None)
-        if tun is not None:
-            tun.evidence = f"DVR MAC {rewrite[0]}: {rewrite[1]}"
-            tun.flows = [rewrite[1], *tun.flows][:6]
+        rewrite = dvr_mac_rewrite(walk, router_host, leaving)
+        mac, evidence, flows = (f" {rewrite[0]}", f"DVR MAC {rewrite[0]}: {rewrite[1]}", [rewrite[1]]) if rewrite \
+            else ("", "", [])
+        walk.cross(router_host, dst_host, network_of(topo, target.node),
+                   f" (br-tun rewrites the source MAC to {router_host}'s DVR MAC{mac})", evidence, flows)
+    else:
+        walk.cross(router_host, dst_host, network_of(topo, target.node))
     if distributed and dst_host != router_host:
         walk.br_int(str(dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
     walk.vm_in(target.node, dst_host, source.ip)
