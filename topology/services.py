@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import logging
 import secrets
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -140,14 +141,17 @@ def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
 
 
 # This process's last join, by part: a rebuild re-joins only the hosts whose report
-# changed (or the logical part after a cloud refresh) plus the cross joins.
+# changed (or the logical part after a cloud refresh) plus the cross joins. A join
+# updates the cache as it goes: one join at a time per process.
 JOIN_CACHE = JoinCache()
+JOIN_LOCK = threading.Lock()
 
 
 def rebuild_graph() -> GraphState:
     """Join the stored inputs; if the graph changed, bump the revision and publish the delta."""
     cloud, reports = current_inputs()
-    new = join(cloud, reports, cache=JOIN_CACHE).to_dict()
+    with JOIN_LOCK:
+        new = join(cloud, reports, cache=JOIN_CACHE).to_dict()
     with transaction.atomic():
         state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
         delta = g.diff(state.graph or {}, new)
