@@ -1009,24 +1009,12 @@ def bind_ports_cold(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
                 if words is None:
                     words = port_words[position] = describe_port(logical.router_labels, port)
                 what, fixed = words
-                # describe_iface, inlined (~60,000 interfaces on a 20,000-port cloud)
                 for iface in dict.fromkeys(bound) if len(bound) > 1 else bound:
                     before = describer.get(iface)
                     if before is not None and before > position:
                         continue  # a later port (in the snapshot's order) describes it
                     describer[iface] = position
-                    attrs = nodes[iface]["attrs"]
-                    attrs_get = attrs.get
-                    text = (attrs_get("role") or "device") + " " + what
-                    tag = attrs_get("tag")
-                    if tag is not None:
-                        text += f", VLAN tag {tag}"
-                    own = attrs_get("addresses")
-                    addresses = (", ".join(a for a in own if not a.startswith("fe80:")) if own else "") or fixed
-                    if addresses:
-                        text += ", " + addresses
-                    attrs["port_id"] = port_uuid
-                    attrs["describe"] = text
+                    describe_iface(nodes[iface], port_uuid, what, fixed)
             host = port.get("binding:host_id")
             if host and (host not in indexes or (not bound and port.get("status") == "ACTIVE")):
                 warn_unbound_port(graph, port, bound, indexes)
