@@ -264,6 +264,9 @@ def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, Jso
             graph.add_edge(node_id, g.network_id(gateway["network_id"]), EdgeKind.GATEWAY)
 
 
+SERVER_OPTIONAL_KEYS = ("host", "project_id", "status")
+
+
 def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> None:
     """Servers and ports and their edges (the logical part's bulk: lookups inlined)."""
     servers = {s["id"] for s in cloud.get("servers", [])}
@@ -277,16 +280,13 @@ def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> None:
             "kind": server_kind,
             "label": get("name") or server["id"][:8],
             "attrs": {"name": get("name", "")},
+            "host": get("OS-EXT-SRV-ATTR:host"),
+            "project_id": get("tenant_id") or get("project_id"),
+            "status": get("status"),
         }
-        host = get("OS-EXT-SRV-ATTR:host")
-        if host is not None:
-            node["host"] = host
-        project_id = get("tenant_id") or get("project_id")
-        if project_id is not None:
-            node["project_id"] = project_id
-        status = get("status")
-        if status is not None:
-            node["status"] = status
+        for key in SERVER_OPTIONAL_KEYS:
+            if node[key] is None:
+                del node[key]
         nodes[node_id] = node
     on_network, in_subnet, secured_by = EdgeKind.ON_NETWORK, EdgeKind.IN_SUBNET, EdgeKind.SECURED_BY
     floatingip = DeviceOwner.FLOATINGIP
@@ -315,6 +315,7 @@ def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
         if ":" not in fixed.get("ip_address", ":"):
             label = str(fixed["ip_address"])
             break
+    # one literal with every key (a dict grown past 5 keys is resized), those the port lacks then dropped
     node: g.Node = {
         "id": node_id,
         "kind": _PORT,
@@ -333,15 +334,16 @@ def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
             "port_security_enabled": get("port_security_enabled", True),
             "security_groups": get("security_groups") or [],
         },
+        "host": host,
+        "project_id": get("project_id") or get("tenant_id"),
+        "status": get("status"),
     }
-    if host:
-        node["host"] = host
-    project_id = get("project_id") or get("tenant_id")
-    if project_id:
-        node["project_id"] = project_id
-    status = get("status")
-    if status is not None:
-        node["status"] = status
+    if not host:
+        del node["host"]
+    if not node["project_id"]:
+        del node["project_id"]
+    if node["status"] is None:
+        del node["status"]
     return node
 
 
@@ -596,6 +598,7 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     if not addresses and addresses.__class__ is not list:
         addresses = []
     state = get("state")
+    # one literal with every key: a 6th key added to a 5-key dict would resize it
     node: g.Node = {
         "id": node_id,
         "kind": _IFACE,
@@ -611,10 +614,10 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
             "role": role,
         },
         "host": host,
+        "status": _IFACE_STATUS.get(state.upper() if state else ""),
     }
-    status = _IFACE_STATUS.get(state.upper() if state else "")
-    if status is not None:
-        node["status"] = status
+    if node["status"] is None:
+        del node["status"]
     piece.nodes[node_id] = node
     index = piece.index
     index.by_name.setdefault(name, node_id)
@@ -968,12 +971,54 @@ def bind_ports_cold(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
     bind_ports': the edges go in in the ports' order, and an interface that several
     ports bind is described by the last of them in that order, as bind_ports does.
     """
-    nodes, edges = graph.nodes, graph.edges
-    binds = EdgeKind.BINDS
+    nodes = graph.nodes
     ports = logical.ports
-    port_words = logical.port_words
+    on_host, everywhere = ports_by_host(ports)
+    # per port position: its node id and the devices it binds, in order (edges added in the ports' order)
+    found: list[tuple[str, list[str]] | None] = [None] * len(ports)
+    describer: dict[str, int] = {}  # iface node id -> position of the port that described it
+    for host, positions in on_host.items():
+        index = indexes.get(host)
+        on_hosts = () if index is None else (index,)
+        for position in positions:
+            port = ports[position]
+            port_uuid = port["id"]
+            node_id = "port:" + port_uuid
+            if node_id not in nodes:
+                continue
+            devices, bound = port_devices(on_hosts, port_uuid)
+            if devices:
+                found[position] = (node_id, devices)
+            if bound:
+                describe_bound(nodes, logical, describer, position, bound)
+            if index is None or (not bound and port.get("status") == "ACTIVE"):
+                warn_unbound_port(graph, port, bound, indexes)
+    every_host = list(indexes.values())
+    for position in everywhere:
+        port = ports[position]
+        node_id = "port:" + port["id"]
+        if node_id not in nodes:
+            continue
+        devices, bound = port_devices(every_host, port["id"])
+        if devices:
+            found[position] = (node_id, devices)
+        if bound:
+            describe_bound(nodes, logical, describer, position, bound)
+        host = port.get("binding:host_id")
+        if host and (host not in indexes or (not bound and port.get("status") == "ACTIVE")):
+            warn_unbound_port(graph, port, bound, indexes)
+    edges, binds = graph.edges, EdgeKind.BINDS
+    for matched in found:
+        if matched is not None:
+            node_id, devices = matched
+            for device in devices:
+                edges[(node_id, device, binds)] = None
+    warn_unknown_iface_ids(graph, logical, indexes)
+
+
+def ports_by_host(ports: list[JsonDict]) -> tuple[dict[str, list[int]], list[int]]:
+    """Positions of the ports bound to each host, and of those whose devices may be on every host."""
     unbound_owners = UNBOUND_OWNERS
-    # positions of the ports bound to each host; the others may have devices on every host
     on_host: dict[str, list[int]] = {}
     everywhere: list[int] = []
     for position, port in enumerate(ports):
@@ -986,43 +1031,25 @@ def bind_ports_cold(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
                 positions.append(position)
         else:
             everywhere.append(position)
-    every_host = list(indexes.values())
-    groups: list[tuple[list[int], Iterable[HostIndex]]] = []
-    for host, positions in on_host.items():
-        index = indexes.get(host)
-        groups.append((positions, () if index is None else (index,)))
-    groups.append((everywhere, every_host))
-    found: list[list[g.EdgeKey] | None] = [None] * len(ports)
-    describer: dict[str, int] = {}  # iface node id -> position of the port that described it
-    for positions, on_hosts in groups:
-        for position in positions:
-            port = ports[position]
-            port_uuid = port["id"]
-            node_id = "port:" + port_uuid
-            if node_id not in nodes:
-                continue
-            devices, bound = port_devices(on_hosts, port_uuid)
-            if devices:
-                found[position] = [(node_id, device, binds) for device in devices]
-            if bound:
-                words = port_words[position]
-                if words is None:
-                    words = port_words[position] = describe_port(logical.router_labels, port)
-                what, fixed = words
-                for iface in dict.fromkeys(bound) if len(bound) > 1 else bound:
-                    before = describer.get(iface)
-                    if before is not None and before > position:
-                        continue  # a later port (in the snapshot's order) describes it
-                    describer[iface] = position
-                    describe_iface(nodes[iface], port_uuid, what, fixed)
-            host = port.get("binding:host_id")
-            if host and (host not in indexes or (not bound and port.get("status") == "ACTIVE")):
-                warn_unbound_port(graph, port, bound, indexes)
-    for matched in found:
-        if matched:
-            for key in matched:
-                edges[key] = None
-    warn_unknown_iface_ids(graph, logical, indexes)
+    return on_host, everywhere
+
+
+def describe_bound(
+    nodes: Nodes, logical: LogicalPart, describer: dict[str, int], position: int, bound: list[str]
+) -> None:
+    """The port at ``position`` describes the interfaces it binds, unless a later port (in the
+    snapshot's order) did already."""
+    port = logical.ports[position]
+    words = logical.port_words[position]
+    if words is None:
+        words = logical.port_words[position] = describe_port(logical.router_labels, port)
+    what, fixed = words
+    for iface in dict.fromkeys(bound) if len(bound) > 1 else bound:
+        before = describer.get(iface)
+        if before is not None and before > position:
+            continue
+        describer[iface] = position
+        describe_iface(nodes[iface], port["id"], what, fixed)
 
 
 def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex]) -> None:
