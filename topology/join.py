@@ -1004,8 +1004,8 @@ def bind_ports_cold(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
             found[position] = (node_id, devices)
         if bound:
             describe_bound(nodes, logical, describer, position, bound)
-        host = port.get("binding:host_id")
-        if host and (host not in indexes or (not bound and port.get("status") == "ACTIVE")):
+        bound_to = port.get("binding:host_id")
+        if bound_to and (bound_to not in indexes or (not bound and port.get("status") == "ACTIVE")):
             warn_unbound_port(graph, port, bound, indexes)
     edges, binds = graph.edges, EdgeKind.BINDS
     for matched in found:
