@@ -96,6 +96,42 @@ def test_it_keeps_what_does_not_join_with_a_warning() -> None:
     assert graph.nodes[g.host_id("ghost")]["status"] == "UNKNOWN"
 
 
+def test_no_edge_points_at_a_device_the_report_lacks_or_that_is_drawn_as_a_bridge() -> None:
+    """One fault per host: a master bridge the report does not list, a Linux bridge that is also
+    an OVS port, an OVS bridge's own port plugged into another bridge. The edges to them go, the
+    rest stays."""
+    cloud, reports = synthetic_cloud(hosts=3, ports=3, projects=1)  # VM port n on host n
+    hosts = sorted(reports)
+
+    def root_iface(host: str, prefix: str, n: int) -> dict[str, Any]:
+        return next(i for i in reports[host]["interfaces"] if i["name"] == prefix + vm_port(cloud, n)["id"][:11])
+
+    def plug(host: str, bridge: int, name: str) -> None:
+        reports[host]["ovs"]["bridges"][bridge]["ports"].append(
+            {"name": name, "tag": None, "interfaces": [{"name": name, "type": "", "options": {}, "external_ids": {}}]}
+        )
+
+    tap0 = root_iface(hosts[0], "tap", 0)
+    tap0["master"] = "brq-absent"
+    qbr1 = root_iface(hosts[1], "qbr", 1)
+    plug(hosts[1], 0, qbr1["name"])
+    plug(hosts[2], 0, "br-tun")
+    reports[hosts[2]]["interfaces"].append(
+        {"name": "br-tun", "kind": "openvswitch", "mac": None, "mtu": 1450, "state": "UP", "addresses": [],
+         "master": "ovs-system", "peer": None, "peer_netns": None}
+    )
+    graph = join(cloud, reports)
+    assert not [key for key in graph.edges if key[0] not in graph.nodes or key[1] not in graph.nodes]
+    members = edges_of(graph, EdgeKind.MEMBER)
+    assert not any(source == g.bridge_id(hosts[0], "brq-absent") for source, _ in members)
+    assert g.iface_id(hosts[0], None, tap0["name"]) in graph.nodes  # the tap stays, without its bridge
+    assert graph.nodes[g.bridge_id(hosts[1], qbr1["name"])]["attrs"]["type"] == "linux"
+    assert (g.bridge_id(hosts[1], "br-int"), g.iface_id(hosts[1], None, qbr1["name"])) not in members
+    assert g.iface_id(hosts[2], None, "br-tun") not in graph.nodes
+    assert (g.bridge_id(hosts[2], "br-int"), g.iface_id(hosts[2], None, "br-tun")) not in members
+    assert (g.host_id(hosts[2]), g.bridge_id(hosts[2], "br-tun")) in members
+
+
 def test_it_joins_native_ovs_firewall_ports_without_qbr() -> None:
     cloud, reports = synthetic_cloud(hosts=1, ports=1, projects=1)
     report = reports["compute0000"]

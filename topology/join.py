@@ -98,6 +98,8 @@ class HostPhysical:
     nodes: Nodes
     edges: Edges
     index: HostIndex
+    # while it is made: whether an edge may point at a node it dropped or never had (then checked)
+    maybe_dangling: bool = False
 
 
 @dataclass
@@ -539,7 +541,8 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
     for node_id in root:
         if node_id in nodes and node_id not in on_bridge:
             edges[(host_node, node_id, EdgeKind.MEMBER)] = None
-    drop_dangling(nodes, edges, also=host_node)
+    if piece.maybe_dangling:
+        drop_dangling(nodes, edges, also=host_node)
     return piece
 
 
@@ -628,9 +631,13 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     return node_id
 
 
-def drop_iface(piece: HostPhysical, node_id: str, name: str) -> None:
-    """Forget an interface node that the map draws as something else (a bridge)."""
+def drop_iface(piece: HostPhysical, node_id: str, name: str, linked: bool = True) -> None:
+    """Forget an interface node that the map draws as something else (a bridge).
+
+    ``linked``: an edge may point at it (the caller cannot tell that none does).
+    """
     index = piece.index
+    piece.maybe_dangling = piece.maybe_dangling or linked
     piece.nodes.pop(node_id, None)
     index.by_name.pop(name, None)
     prefix = device_prefix(name)
@@ -695,7 +702,8 @@ def add_ovs_bridges(piece: HostPhysical, bridges: list[JsonDict], flows: Mapping
         }
         edges[(host_node, bridge_node, EdgeKind.MEMBER)] = None
         if own is not None:  # the bridge's own internal port is the bridge itself on the map
-            drop_iface(piece, own["id"], name)
+            # only an earlier bridge's member edge can point at a root interface yet
+            drop_iface(piece, own["id"], name, linked=own["id"] in piece.index.on_bridge)
         ovs_bridge = bridge_node.split(":", 2)[2]
         for port in bridge.get("ports") or []:
             tag = port.get("tag")
@@ -751,6 +759,7 @@ def add_linux_bridges_and_links(
     bridge_prefix = f"bridge:{host}:"
     iface_prefix = f"iface:{host}:"
     veth = EdgeKind.VETH
+    masters: list[g.EdgeKey] = []  # bridge -> member edges: the report may name a bridge it lacks
     for namespace, ifaces, node_ids in scopes:
         if namespace is not None:
             for iface, node_id in zip(ifaces, node_ids, strict=True):
@@ -768,7 +777,9 @@ def add_linux_bridges_and_links(
                 add_linux_bridge(piece, iface)
             master = get("master")
             if master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges:
-                edges[(bridge_prefix + master, node_id, member)] = None
+                key = (bridge_prefix + master, node_id, member)
+                edges[key] = None
+                masters.append(key)
                 on_bridge.add(node_id)
             peer_name = get("peer")
             if peer_name:
@@ -778,6 +789,8 @@ def add_linux_bridges_and_links(
                     edges[(node_id, peer, veth) if node_id <= peer else (peer, node_id, veth)] = None
                 else:
                     add_veth(piece, namespace, iface, node_id, names_in)
+    if not piece.maybe_dangling:
+        piece.maybe_dangling = any(source not in nodes or target not in nodes for source, target, _ in masters)
     patch_ports = index.patch_ports
     if patch_ports:
         # Only a name's first node takes OVS attributes: the patch ports are among them.
