@@ -167,42 +167,29 @@ def drop_dangling(nodes: Nodes, edges: Edges, also: str | None = None) -> None:
 def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     """The logical subgraph of ``cloud`` and its lookups for the cross joins."""
     graph = g.Graph()
-    add_logical(graph, cloud)
+    lookups = add_logical(graph, cloud)
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")
-    # the port lookups, in one pass over the ports
-    port_uuids: set[str] = set()
-    servers_by_port_id11: dict[str, str] = {}
-    bound_hosts: set[str] = set()
-    compute = DeviceOwner.COMPUTE_PREFIX
-    for port in ports:
-        port_uuid = port["id"]
-        port_uuids.add(port_uuid)
-        get = port.get
-        if (get("device_owner") or "").startswith(compute) and get("device_id"):
-            servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = f"server:{port['device_id']}"
-        if get("binding:host_id"):
-            bound_hosts.add(port["binding:host_id"])
     return LogicalPart(
         nodes=graph.nodes,
         edges=graph.edges,
         ports=ports,
-        port_uuids=port_uuids,
+        port_uuids=lookups.port_uuids,
         port_words=[None] * len(ports),
         routers_by_fragment={r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])},
         router_labels={
             node_id: graph.nodes[node_id]["label"]
             for node_id in (g.router_id(r["id"]) for r in cloud.get("routers", []))
         },
-        servers_by_port_id11=servers_by_port_id11,
+        servers_by_port_id11=lookups.servers_by_port_id11,
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
-        bound_hosts=bound_hosts,
+        bound_hosts=lookups.bound_hosts,
     )
 
 
-def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> None:
+def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
     networks = {n["id"]: n for n in cloud.get("networks", [])}
     for net in networks.values():
         graph.add_node(
@@ -238,9 +225,10 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> None:
         if subnet.get("network_id") in networks:
             graph.add_edge(g.network_id(subnet["network_id"]), node_id, EdgeKind.MEMBER)
     add_routers(graph, cloud, networks)
-    add_ports(graph, cloud)
+    lookups = add_ports(graph, cloud)
     add_floatingips(graph, cloud)
     add_secgroups(graph, cloud)
+    return lookups
 
 
 def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, JsonDict]) -> None:
@@ -269,14 +257,23 @@ def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, Jso
 SERVER_OPTIONAL_KEYS = ("host", "project_id", "status")
 
 
-def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> None:
-    """Servers and ports and their edges (the logical part's bulk: lookups inlined)."""
-    servers = {s["id"] for s in cloud.get("servers", [])}
+@dataclass
+class PortLookups:
+    """What the cross joins look ports up by, made in the same pass as the port nodes."""
+
+    port_uuids: set[str] = field(default_factory=set)
+    servers_by_port_id11: dict[str, str] = field(default_factory=dict)  # VM port id[:11] -> server node id
+    bound_hosts: set[str] = field(default_factory=set)  # every port binding:host_id
+
+
+def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
+    """Servers and ports and their edges (the logical part's bulk: lookups inlined), and the port lookups."""
     nodes, edges = graph.nodes, graph.edges
     server_kind = NodeKind.SERVER
+    server_ids: dict[str, str] = {}  # server uuid -> node id
     for server in cloud.get("servers", []):
         get = server.get
-        node_id = f"server:{server['id']}"
+        node_id = server_ids[server["id"]] = f"server:{server['id']}"
         node: g.Node = {
             "id": node_id,
             "kind": server_kind,
@@ -291,20 +288,36 @@ def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> None:
                 del node[key]
         nodes[node_id] = node
     on_network, in_subnet, secured_by = EdgeKind.ON_NETWORK, EdgeKind.IN_SUBNET, EdgeKind.SECURED_BY
-    floatingip = DeviceOwner.FLOATINGIP
+    floatingip, compute = DeviceOwner.FLOATINGIP, DeviceOwner.COMPUTE_PREFIX
+    lookups = PortLookups()
+    port_uuids, servers_by_port_id11, bound_hosts = (
+        lookups.port_uuids,
+        lookups.servers_by_port_id11,
+        lookups.bound_hosts,
+    )
     for port in cloud.get("ports", []):
-        owner = port.get("device_owner") or ""
+        port_uuid = port["id"]
+        get = port.get
+        port_uuids.add(port_uuid)
+        host = get("binding:host_id")
+        if host:
+            bound_hosts.add(host)
+        owner = get("device_owner") or ""
+        if owner.startswith(compute) and get("device_id"):
+            server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
+            servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
         if owner == floatingip:
             continue  # the floating IP's own node stands for it
-        node_id = f"port:{port['id']}"
+        node_id = f"port:{port_uuid}"
         nodes[node_id] = port_node(node_id, port, owner)
         edges[(node_id, f"network:{port['network_id']}", on_network)] = None
-        for fixed in port.get("fixed_ips") or ():
+        for fixed in get("fixed_ips") or ():
             edges[(node_id, f"subnet:{fixed['subnet_id']}", in_subnet)] = None
-        for group in port.get("security_groups") or ():
+        for group in get("security_groups") or ():
             edges[(node_id, f"secgroup:{group}", secured_by)] = None
         if owner:
-            add_port_owner_edges(graph, port, node_id, owner, servers)
+            add_port_owner_edges(graph, port, node_id, owner, server_ids)
+    return lookups
 
 
 def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
@@ -349,15 +362,18 @@ def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
     return node
 
 
-def add_port_owner_edges(graph: g.Graph, port: JsonDict, node_id: str, owner: str, servers: set[str]) -> None:
+def add_port_owner_edges(
+    graph: g.Graph, port: JsonDict, node_id: str, owner: str, server_ids: Mapping[str, str]
+) -> None:
+    """``server_ids``: server uuid -> node id, for the servers the cloud lists."""
     device = port.get("device_id") or ""
     if owner in DeviceOwner.ROUTER_INTERFACES:
         graph.add_edge(g.router_id(device), node_id, EdgeKind.ROUTER_INTERFACE)
     elif owner in (DeviceOwner.ROUTER_GATEWAY, DeviceOwner.ROUTER_SNAT, DeviceOwner.ROUTER_HA_INTERFACE):
         graph.add_edge(g.router_id(device), node_id, EdgeKind.MEMBER)
     elif owner.startswith(DeviceOwner.COMPUTE_PREFIX) and device:
-        server = g.server_id(device)
-        if device not in servers and server not in graph.nodes:
+        server = server_ids.get(device) or g.server_id(device)
+        if device not in server_ids and server not in graph.nodes:
             # No compute API: the instance is known only by its ports' device_id.
             graph.add_node(
                 server,
