@@ -69,8 +69,10 @@ class HostIndex:
     host: str
     # device name -> the first iface node id carrying it (the root namespace's, if there)
     by_name: dict[str, str] = field(default_factory=dict)
-    # id fragment after a device prefix (port id[:11] or, for rfp-/fpr-, router id[:10]) -> iface node ids
+    # id fragment after a port device's prefix (port id[:11]) -> iface node ids
     by_id11: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # id fragment after rfp-/fpr- (router id[:10]) -> iface node ids
+    router_devices_by_fragment: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     # OVS external_ids:iface-id -> iface node ids
     by_iface_id: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     namespaces: dict[str, str] = field(default_factory=dict)  # namespace name -> node id
@@ -641,9 +643,11 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     index = piece.index
     index.by_name.setdefault(name, node_id)
     if prefix:
-        index.by_id11[name[len(prefix) :]].append(node_id)
         if role in ROUTER_DEVICE_ROLES:
+            index.router_devices_by_fragment[name[len(prefix) :]].append(node_id)
             index.router_devices.add(node_id)
+        else:
+            index.by_id11[name[len(prefix) :]].append(node_id)
     return node_id
 
 
@@ -657,8 +661,10 @@ def drop_iface(piece: HostPhysical, node_id: str, name: str, linked: bool = True
     piece.nodes.pop(node_id, None)
     index.by_name.pop(name, None)
     prefix = device_prefix(name)
-    if prefix and node_id in index.by_id11.get(name[len(prefix) :], []):
-        index.by_id11[name[len(prefix) :]].remove(node_id)
+    if prefix:
+        by_fragment = index.router_devices_by_fragment if node_id in index.router_devices else index.by_id11
+        if node_id in by_fragment.get(name[len(prefix) :], []):
+            by_fragment[name[len(prefix) :]].remove(node_id)
 
 
 def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
@@ -968,14 +974,16 @@ def port_devices(on_hosts: Iterable[HostIndex], port_uuid: str) -> tuple[list[st
     devices: list[str] = []
     bound: list[str] = []
     for index in on_hosts:
-        router_devices = index.router_devices
-        for ifaces in (index.by_id11.get(id11), index.by_iface_id.get(port_uuid)):
-            if ifaces:
-                for iface in ifaces:
-                    if iface in router_devices:
-                        continue  # rfp-/fpr- carry a router id, not a port id
-                    devices.append(iface)
-                    bound.append(iface)
+        named = index.by_id11.get(id11)
+        if named:
+            devices += named
+            bound += named
+        plugged = index.by_iface_id.get(port_uuid)
+        if plugged:
+            if index.router_devices:  # rfp-/fpr- carry a router id, not a port id
+                plugged = [iface for iface in plugged if iface not in index.router_devices]
+            devices += plugged
+            bound += plugged
         qbr = index.linux_bridges.get(qbr_name)
         if qbr:
             devices.append(qbr)
@@ -1153,16 +1161,15 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
 
 def bind_router_devices(graph: g.Graph, index: HostIndex, routers_by_fragment: Mapping[str, str]) -> None:
     """rfp-/fpr- + router id[:10] to their router."""
-    for id11, node_ids in index.by_id11.items():
-        router = routers_by_fragment.get(id11)
+    for fragment, node_ids in index.router_devices_by_fragment.items():
+        router = routers_by_fragment.get(fragment)
         if router is None:
             continue
         for node_id in node_ids:
-            if node_id in index.router_devices:
-                graph.add_edge(router, node_id, EdgeKind.BINDS)
-                attrs = graph.writable(node_id)["attrs"]
-                label = graph.nodes[router]["label"]
-                attrs["describe"] = f"{attrs['role']}- of router {label} (qrouter <-> fip namespace veth)"
+            graph.add_edge(router, node_id, EdgeKind.BINDS)
+            attrs = graph.writable(node_id)["attrs"]
+            label = graph.nodes[router]["label"]
+            attrs["describe"] = f"{attrs['role']}- of router {label} (qrouter <-> fip namespace veth)"
 
 
 def bind_vm_namespace(
