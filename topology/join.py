@@ -122,8 +122,8 @@ class LogicalPart:
     bound_hosts: set[str]  # every port binding:host_id
 
 
-_PREFIX3 = {p: p for p in DEVICE_PREFIXES if len(p) == 3}
-_PREFIX4 = {p: p for p in DEVICE_PREFIXES if len(p) == 4}
+# a device prefix by its first 3 characters (rfp- and fpr- then need their "-")
+_PREFIX_HEAD = {p[:3]: p for p in DEVICE_PREFIXES}
 # looked up once per node or edge in the hot loops
 _IFACE, _PORT = NodeKind.IFACE, NodeKind.PORT
 _MEMBER, _VETH = EdgeKind.MEMBER, EdgeKind.VETH
@@ -131,11 +131,10 @@ _MEMBER, _VETH = EdgeKind.MEMBER, EdgeKind.VETH
 
 def device_prefix(name: str) -> str | None:
     """The Neutron device prefix of an interface name (tap, qvo, qr-, rfp-, ...), if any."""
-    if len(name) > 4 and name[:4] in _PREFIX4:
-        return name[:4]
-    if len(name) > 3:
-        return _PREFIX3.get(name[:3])
-    return None
+    prefix = _PREFIX_HEAD.get(name[:3])
+    if prefix is None or len(name) <= len(prefix) or (len(prefix) == 4 and name[3] != "-"):
+        return None
+    return prefix
 
 
 def namespace_role(name: str) -> tuple[str, str | None]:
@@ -529,6 +528,10 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
 
 
 _IFACE_STATUS = {"UP": "ACTIVE", "UNKNOWN": "ACTIVE", "DOWN": "DOWN"}
+# the same for operstates as spelt, looked up before upper-casing one
+_IFACE_STATUS_AS_SPELT: dict[str | None, str] = {
+    spelt: status for state, status in _IFACE_STATUS.items() for spelt in (state, state.lower())
+}
 
 
 def iface_status(iface: JsonDict) -> str | None:
@@ -607,11 +610,8 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     name = iface["name"]
     host = piece.host
     node_id = f"iface:{host}:{namespace or '-'}:{name}"
-    if len(name) > 4 and name[:4] in _PREFIX4:
-        prefix: str | None = name[:4]
-    elif len(name) > 3:
-        prefix = _PREFIX3.get(name[:3])
-    else:
+    prefix = _PREFIX_HEAD.get(name[:3])  # device_prefix(name), inlined
+    if prefix is not None and (len(name) <= len(prefix) or (len(prefix) == 4 and name[3] != "-")):
         prefix = None
     role = DEVICE_ROLE[prefix] if prefix else None
     get = iface.get
@@ -635,7 +635,7 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
             "role": role,
         },
         "host": host,
-        "status": _IFACE_STATUS.get(state.upper() if state else ""),
+        "status": _IFACE_STATUS_AS_SPELT.get(state) or _IFACE_STATUS.get(state.upper() if state else ""),
     }
     if node["status"] is None:
         del node["status"]
