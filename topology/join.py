@@ -102,6 +102,10 @@ class HostPhysical:
     index: HostIndex
     # while it is made: whether an edge may point at a node it dropped or never had (then checked)
     maybe_dangling: bool = False
+    host_node: str = field(init=False)  # the host's node id
+
+    def __post_init__(self) -> None:
+        self.host_node = g.host_id(self.host)
 
 
 @dataclass
@@ -125,7 +129,7 @@ class LogicalPart:
 # a device prefix by its first 3 characters (rfp- and fpr- then need their "-")
 _PREFIX_HEAD = {p[:3]: p for p in DEVICE_PREFIXES}
 # looked up once per node or edge in the hot loops
-_IFACE, _PORT = NodeKind.IFACE, NodeKind.PORT
+_IFACE, _PORT, _BRIDGE = NodeKind.IFACE, NodeKind.PORT, NodeKind.BRIDGE
 _MEMBER, _VETH = EdgeKind.MEMBER, EdgeKind.VETH
 
 
@@ -534,8 +538,9 @@ _IFACE_STATUS_AS_SPELT: dict[str | None, str] = {
 }
 
 
-def iface_status(iface: JsonDict) -> str | None:
-    return _IFACE_STATUS.get((iface.get("state") or "").upper())
+def iface_status(state: str | None) -> str | None:
+    """The node status of a device in this operstate (None: unknown, no status)."""
+    return _IFACE_STATUS_AS_SPELT.get(state) or _IFACE_STATUS.get(state.upper() if state else "")
 
 
 def host_physical(host: str, report: JsonDict) -> HostPhysical:
@@ -557,8 +562,7 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
     scopes += [(ns["name"], ns.get("interfaces") or [], ids) for ns, ids in zip(namespaces, in_namespaces, strict=True)]
     add_linux_bridges_and_links(piece, scopes, ovs_bridges, plain)
     # Root-namespace interfaces that sit on a bridge belong to the bridge, not to the host.
-    nodes, edges, on_bridge = piece.nodes, piece.edges, piece.index.on_bridge
-    host_node = g.host_id(host)
+    nodes, edges, on_bridge, host_node = piece.nodes, piece.edges, piece.index.on_bridge, piece.host_node
     for node_id in root:
         if node_id in nodes and node_id not in on_bridge:
             edges[(host_node, node_id, EdgeKind.MEMBER)] = None
@@ -635,7 +639,7 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
             "role": role,
         },
         "host": host,
-        "status": _IFACE_STATUS_AS_SPELT.get(state) or _IFACE_STATUS.get(state.upper() if state else ""),
+        "status": _IFACE_STATUS_AS_SPELT.get(state) or iface_status(state),
     }
     if node["status"] is None:
         del node["status"]
@@ -690,7 +694,7 @@ def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
     }
     index, edges = piece.index, piece.edges
     index.namespaces[name] = node_id
-    edges[(g.host_id(host), node_id, EdgeKind.MEMBER)] = None
+    edges[(piece.host_node, node_id, EdgeKind.MEMBER)] = None
     ids = []
     for iface in namespace.get("interfaces") or []:
         iface_node = add_iface(piece, name, iface)
@@ -702,8 +706,7 @@ def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
 
 
 def add_ovs_bridges(piece: HostPhysical, bridges: list[JsonDict], flows: Mapping[str, list[str]]) -> None:
-    host, nodes, edges = piece.host, piece.nodes, piece.edges
-    host_node = g.host_id(host)
+    host, nodes, edges, host_node = piece.host, piece.nodes, piece.edges, piece.host_node
     for bridge in bridges:
         name = bridge["name"]
         bridge_node = g.bridge_id(host, name)
@@ -831,28 +834,30 @@ def add_link(edges: Edges, a: str, b: str, kind: str) -> None:
 def add_linux_bridge(piece: HostPhysical, iface: JsonDict, was_iface: bool = True) -> None:
     """A root Linux bridge device drawn as a bridge (``was_iface``: it was an interface node first)."""
     host, name = piece.host, iface["name"]
-    node_id = g.bridge_id(host, name)
+    node_id = f"bridge:{host}:{name}"
     # The bridge device itself is drawn as the bridge, not as an interface.
     if was_iface:
         drop_iface(piece, g.iface_id(host, None, name), name)
+    prefix = device_prefix(name)
+    state = iface.get("state")
     node: g.Node = {
         "id": node_id,
-        "kind": NodeKind.BRIDGE,
+        "kind": _BRIDGE,
         "label": name,
         "attrs": {
             "type": "linux",
             "name": name,
-            "role": DEVICE_ROLE.get(device_prefix(name) or "", None),
+            "role": DEVICE_ROLE[prefix] if prefix else None,
             "mtu": iface.get("mtu"),
         },
         "host": host,
+        "status": _IFACE_STATUS_AS_SPELT.get(state) or iface_status(state),
     }
-    status = iface_status(iface)
-    if status is not None:
-        node["status"] = status
+    if node["status"] is None:
+        del node["status"]
     piece.nodes[node_id] = node
     piece.index.linux_bridges[name] = node_id
-    piece.edges[(g.host_id(host), node_id, EdgeKind.MEMBER)] = None
+    piece.edges[(piece.host_node, node_id, _MEMBER)] = None
 
 
 def add_veth(
