@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -583,23 +583,21 @@ def plain_linux_bridges(
     namespace may refer to it by name) and is turned into its bridge later.
     """
     # one pass over the root interfaces (the report's biggest list): bridges without a peer
-    # are the candidates; peers and names seen twice are named
+    # are the candidates; peers are named, and so are names the root lists twice
     candidates: set[str] = set()
     named: set[str] = {""}
-    seen: set[str] = set()
     for iface in interfaces:
-        name = iface["name"]
-        if name in seen:
-            named.add(name)
-        else:
-            seen.add(name)
         peer = iface.get("peer")
         if peer:
             named.add(peer)
-        elif iface.get("kind") == "bridge" and name not in ovs_bridges:
-            candidates.add(name)
+        elif iface.get("kind") == "bridge":
+            candidates.add(iface["name"])
+    candidates -= ovs_bridges
     if not candidates:
         return candidates
+    names = [iface["name"] for iface in interfaces]
+    if len(set(names)) < len(names):
+        named.update(name for name, count in Counter(names).items() if count > 1)
     for namespace in namespaces:
         for iface in namespace.get("interfaces") or []:
             named.update((iface["name"], iface.get("peer") or ""))
