@@ -118,10 +118,11 @@ class LogicalPart:
     edges: Edges
     ports: list[JsonDict]  # the snapshot's ports, in its order
     port_uuids: set[str]
+    port_node_ids: list[str | None]  # the node id of each port, in order (None: it has none)
     # what each port is and its fixed IPs, as an interface bound to it says them: made on first use
     port_words: list[tuple[str, str] | None]
     routers_by_fragment: dict[str, str]  # router id[:10] (as in rfp-/fpr-) -> router node id
-    router_labels: dict[str, str]  # router node id -> its label (said in its ports' devices' describe)
+    router_labels: dict[str, str]  # router id -> its node's label (said in its ports' devices' describe)
     servers_by_port_id11: dict[str, str]  # VM port id[:11] -> server node id
     router_node_ids: list[str]
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
@@ -183,12 +184,10 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         edges=graph.edges,
         ports=ports,
         port_uuids=lookups.port_uuids,
+        port_node_ids=lookups.port_node_ids,
         port_words=[None] * len(ports),
         routers_by_fragment={r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])},
-        router_labels={
-            node_id: graph.nodes[node_id]["label"]
-            for node_id in (g.router_id(r["id"]) for r in cloud.get("routers", []))
-        },
+        router_labels={r["id"]: graph.nodes[g.router_id(r["id"])]["label"] for r in cloud.get("routers", [])},
         servers_by_port_id11=lookups.servers_by_port_id11,
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
@@ -269,6 +268,7 @@ class PortLookups:
     """What the cross joins look ports up by, made in the same pass as the port nodes."""
 
     port_uuids: set[str] = field(default_factory=set)
+    port_node_ids: list[str | None] = field(default_factory=list)  # per port, in order (None: no node)
     servers_by_port_id11: dict[str, str] = field(default_factory=dict)  # VM port id[:11] -> server node id
     bound_hosts: set[str] = field(default_factory=set)  # every port binding:host_id
 
@@ -297,8 +297,9 @@ def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
     on_network, in_subnet, secured_by = EdgeKind.ON_NETWORK, EdgeKind.IN_SUBNET, EdgeKind.SECURED_BY
     floatingip, compute = DeviceOwner.FLOATINGIP, DeviceOwner.COMPUTE_PREFIX
     lookups = PortLookups()
-    port_uuids, servers_by_port_id11, bound_hosts = (
+    port_uuids, port_node_ids, servers_by_port_id11, bound_hosts = (
         lookups.port_uuids,
+        lookups.port_node_ids,
         lookups.servers_by_port_id11,
         lookups.bound_hosts,
     )
@@ -314,8 +315,10 @@ def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
             server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
             servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
         if owner == floatingip:
+            port_node_ids.append(None)
             continue  # the floating IP's own node stands for it
         node_id = f"port:{port_uuid}"
+        port_node_ids.append(node_id)
         nodes[node_id] = port_node(node_id, port, owner)
         edges[(node_id, f"network:{port['network_id']}", on_network)] = None
         for fixed in get("fixed_ips") or ():
@@ -454,7 +457,7 @@ OWNER_WORDS: dict[str, str] = {
 def describe_port(router_labels: Mapping[str, str], port: JsonDict) -> tuple[str, str]:
     """What a port is ("interface of router router1") and its fixed IPs, said once per port.
 
-    ``router_labels``: router node id -> label (LogicalPart.router_labels).
+    ``router_labels``: router id -> its node's label (LogicalPart.router_labels).
     """
     get = port.get
     owner = get("device_owner") or ""
@@ -463,7 +466,7 @@ def describe_port(router_labels: Mapping[str, str], port: JsonDict) -> tuple[str
         what = "interface"
     if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
         what = "VM port"
-    label = router_labels.get(f"router:{get('device_id') or ''}")
+    label = router_labels.get(get("device_id") or "")
     of = f" of router {label}" if label is not None else ""
     fixed = ", ".join([ip["ip_address"] for ip in get("fixed_ips") or ()])
     return f"{what or 'port'}{of}", fixed
@@ -931,11 +934,12 @@ def bind_ports(
     every_host = list(indexes.values())
     port_words = logical.port_words
     unbound_owners = UNBOUND_OWNERS
+    port_node_ids = logical.port_node_ids
     for position, port in enumerate(logical.ports):
-        port_uuid = port["id"]
-        node_id = "port:" + port_uuid
-        if node_id not in nodes:
+        node_id = port_node_ids[position]
+        if node_id is None:
             continue
+        port_uuid = port["id"]
         get = port.get
         # the hosts where its devices may be: its binding host, or every host for distributed ports
         host = get("binding:host_id")
@@ -1034,15 +1038,14 @@ class ColdBinding:
 
     def host(self, host: str, piece: HostPhysical) -> None:
         """Match the ports bound to ``host`` to the devices of its physical part."""
-        nodes, ports, found, index = self.graph.nodes, self.logical.ports, self.found, piece.index
+        ports, port_node_ids, found, index = self.logical.ports, self.logical.port_node_ids, self.found, piece.index
         on_hosts = (index,)
         for position in self.on_host.get(host, ()):
-            port = ports[position]
-            port_uuid = port["id"]
-            node_id = "port:" + port_uuid
-            if node_id not in nodes:
+            node_id = port_node_ids[position]
+            if node_id is None:
                 continue
-            devices, bound = port_devices(on_hosts, port_uuid)
+            port = ports[position]
+            devices, bound = port_devices(on_hosts, port["id"])
             if devices:
                 found[position] = (node_id, devices)
             if bound:
@@ -1052,18 +1055,19 @@ class ColdBinding:
 
     def finish(self, indexes: Mapping[str, HostIndex]) -> None:
         """The ports of hosts without a report, those on every host, and the edges."""
-        graph, nodes, ports = self.graph, self.graph.nodes, self.logical.ports
+        graph, nodes = self.graph, self.graph.nodes
+        ports, port_node_ids = self.logical.ports, self.logical.port_node_ids
         for host, positions in self.on_host.items():
             if host not in indexes:
                 for position in positions:
-                    if "port:" + ports[position]["id"] in nodes:
+                    if port_node_ids[position] is not None:
                         warn_unbound_port(graph, ports[position], [], indexes)
         every_host = list(indexes.values())
         for position in self.everywhere:
-            port = ports[position]
-            node_id = "port:" + port["id"]
-            if node_id not in nodes:
+            node_id = port_node_ids[position]
+            if node_id is None:
                 continue
+            port = ports[position]
             devices, bound = port_devices(every_host, port["id"])
             if devices:
                 self.found[position] = (node_id, devices)
