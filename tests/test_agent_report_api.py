@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from topology import services
 from topology.agent.collect import collect_report
+from topology.join import digest
 from topology.models import GraphState, HostReport, HostReportChange
 from topology.report import MAX_REPORT_BYTES
 from topology.services import issue_agent_token
@@ -57,6 +59,25 @@ def test_it_keeps_a_history_of_what_changed(client: Client, real_report: dict[st
     latest = HostReportChange.objects.filter(host="node-a").first()
     assert latest is not None
     assert latest.summary["namespaces"] == {"added": ["qdhcp-new"], "removed": []}
+
+
+def test_its_digest_is_made_once_when_stored_and_the_rebuilds_reuse_the_host_part(
+    client: Client, real_report: dict[str, Any]
+) -> None:
+    token = issue_agent_token("node-a")
+    assert post(client, json.dumps(real_report), token).status_code == 202
+    row = HostReport.objects.get(host="node-a")
+    assert row.digest == (digest(row.report) or b"").hex() and len(row.digest) == 32
+    # the same report again: the rebuild keeps node-a's part, found by the stored digest
+    assert post(client, json.dumps(real_report), token).status_code == 202
+    assert "node-a" not in services.JOIN_CACHE.rebuilt_hosts
+    tables = {"nat": "", "filter": ""}
+    namespace = {"name": "qdhcp-new", "interfaces": [], "routes": [], "rules": [], "iptables": tables}
+    changed = {**real_report, "namespaces": [*real_report["namespaces"], namespace]}
+    assert post(client, json.dumps(changed), token).status_code == 202
+    assert services.JOIN_CACHE.rebuilt_hosts == ["node-a"]
+    assert HostReport.objects.get(host="node-a").digest == (digest(changed) or b"").hex() != row.digest
+    assert any(n["id"] == "netns:node-a:qdhcp-new" for n in GraphState.objects.get(id=1).graph["nodes"])
 
 
 def test_it_accepts_gzip(client: Client, real_report: dict[str, Any]) -> None:

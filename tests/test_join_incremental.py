@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from bench.synthetic import synthetic_cloud, uid
-from topology.join import JoinCache, join
+from topology import join as join_module
+from topology.join import InputDigests, JoinCache, digest, join
 
 Inputs = tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
@@ -113,3 +114,34 @@ def test_a_device_two_ports_bind_is_described_by_the_later_port_with_or_without_
     assert_same_as_cold(JoinCache(), cloud, reports)
     tap = join(cloud, reports).nodes[f"iface:{vm['binding:host_id']}:-:tap{vm['id'][:11]}"]
     assert tap["attrs"]["port_id"] == (vm["id"] if unbound_first else twin["id"])
+
+
+def test_a_rebuild_given_the_stored_digests_hashes_only_the_inputs_without_one(
+    inputs: Inputs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dashboard stores each input's digest when it stores the input: a rebuild uses those
+    (a spy counts the digests the join computes itself), and its graph is a cold join's."""
+    cloud, reports = inputs
+    stored = InputDigests(cloud=digest(cloud), reports={h: d for h, r in reports.items() if (d := digest(r))})
+    cache = JoinCache()
+    computed: list[object] = []
+
+    def counting(value: object) -> bytes | None:
+        computed.append(value)
+        return digest(value)
+
+    monkeypatch.setattr(join_module, "digest", counting)
+    join(cloud, reports, cache=cache, digests=stored)
+    assert computed == []
+    assert cache.rebuilt_hosts == sorted(reports)
+    # one host's report changed, and with it its stored digest: that host alone is made again
+    changed = sorted(reports)[1]
+    reports[changed]["ovs"]["flows"]["br-int"].pop()
+    stored = InputDigests(cloud=stored.cloud, reports={**stored.reports, changed: digest(reports[changed]) or b""})
+    join(cloud, reports, cache=cache, digests=stored)
+    assert computed == [] and cache.rebuilt_hosts == [changed] and not cache.rebuilt_logical
+    # a host stored without a digest (a row older than digests) has its report hashed by the join
+    unknown = InputDigests(cloud=stored.cloud, reports={h: d for h, d in stored.reports.items() if h != changed})
+    warm = join(cloud, reports, cache=cache, digests=unknown).to_dict()
+    assert computed == [reports[changed]] and cache.rebuilt_hosts == []
+    assert warm == join(cloud, reports).to_dict()

@@ -1232,18 +1232,25 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def join(cloud: CloudSnapshot, reports: Mapping[str, JsonDict], cache: JoinCache | None = None) -> g.Graph:
+def join(
+    cloud: CloudSnapshot,
+    reports: Mapping[str, JsonDict],
+    cache: JoinCache | None = None,
+    digests: InputDigests | None = None,
+) -> g.Graph:
     """Join the cloud snapshot with each host's latest agent report into one graph.
 
     With a ``cache``, the parts whose input did not change since the cache's last
     join are reused (the graph is the same); the graph then shares node dicts
-    with the cache: read it, do not change it.
+    with the cache: read it, do not change it. ``digests``: the inputs' digests
+    as :func:`digest` made them when they were stored (those missing are computed).
     """
     with gc_paused():
         if cache is None:
             return join_cold(cloud, reports)
-        logical = cache.logical_part(cloud)
-        pieces = cache.host_parts(reports)
+        digests = digests or InputDigests()
+        logical = cache.logical_part(cloud, digests.cloud)
+        pieces = cache.host_parts(reports, digests.reports)
         return join_parts(logical, pieces, reports, cache)
 
 
@@ -1289,11 +1296,24 @@ def join_parts(
 
 
 def digest(value: object) -> bytes | None:
-    """A digest of a JSON value (None if it is not JSON: then it is not cached)."""
+    """A digest of a JSON value (None if it is not JSON: then it is not cached).
+
+    The dashboard computes it once, when it stores a report or a snapshot, and passes it
+    to :func:`join` (:class:`InputDigests`) instead of hashing every input on every rebuild.
+    """
     try:
         return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS), digest_size=16).digest()
     except TypeError:
         return None
+
+
+@dataclass(frozen=True)
+class InputDigests:
+    """The digests of a join's inputs, made when they were stored: the cloud snapshot's,
+    and each host's report's (hosts not named have theirs computed by the join)."""
+
+    cloud: bytes | None = None
+    reports: Mapping[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -1310,8 +1330,9 @@ class JoinCache:
     rebuilt_hosts: list[str] = field(default_factory=list)
     rebuilt_logical: bool = False
 
-    def logical_part(self, cloud: CloudSnapshot) -> LogicalPart:
-        key = digest(cloud)
+    def logical_part(self, cloud: CloudSnapshot, key: bytes | None = None) -> LogicalPart:
+        """The logical part of ``cloud``; ``key``: its digest, if known."""
+        key = key or digest(cloud)
         cached = self.logical
         self.rebuilt_logical = cached is None or key is None or cached[0] != key
         if cached is not None and not self.rebuilt_logical:
@@ -1320,13 +1341,19 @@ class JoinCache:
         self.logical = (key, part) if key is not None else None
         return part
 
-    def host_parts(self, reports: Mapping[str, JsonDict]) -> dict[str, HostPhysical]:
-        """Each host's physical part, in host order; hosts that no longer report are forgotten."""
+    def host_parts(
+        self, reports: Mapping[str, JsonDict], keys: Mapping[str, bytes] | None = None
+    ) -> dict[str, HostPhysical]:
+        """Each host's physical part, in host order; hosts that no longer report are forgotten.
+
+        ``keys``: the digests of the reports, for the hosts whose digest is known.
+        """
+        keys = keys or {}
         kept: dict[str, tuple[bytes, HostPhysical]] = {}
         pieces: dict[str, HostPhysical] = {}
         rebuilt: list[str] = []
         for host, report in sorted(reports.items()):
-            key = digest(report)
+            key = keys.get(host) or digest(report)
             cached = self.hosts.get(host)
             if key is not None and cached is not None and cached[0] == key:
                 piece = cached[1]

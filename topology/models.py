@@ -18,6 +18,8 @@ class CloudSnapshot(models.Model):
     cloud = models.CharField(max_length=255)
     collected_at = models.DateTimeField()
     data = models.JSONField()
+    # topology.join.digest(data), hex, made when stored (empty: unknown, the join computes it)
+    digest = models.CharField(max_length=32, blank=True, default="")
     api_calls = models.PositiveIntegerField(help_text="HTTP requests the refresh made to the cloud's APIs")
     duration = models.FloatField(help_text="seconds")
 
@@ -44,6 +46,8 @@ class HostReport(models.Model):
     received_at = models.DateTimeField()
     size = models.PositiveIntegerField(help_text="bytes")
     report = models.JSONField()
+    # topology.join.digest(report), hex, made when stored (empty: unknown, the join computes it)
+    digest = models.CharField(max_length=32, blank=True, default="")
 
     def __str__(self) -> str:
         return self.host

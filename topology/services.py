@@ -26,7 +26,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
-from topology.join import JoinCache, join
+from topology.join import InputDigests, JoinCache, digest, join
 from topology.models import AgentToken, CloudSnapshot, GraphState, GraphView, HostReport, HostReportChange
 from topology.scope import VIEWS, scope_graph
 
@@ -103,6 +103,7 @@ def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
                 "received_at": now,
                 "size": size,
                 "report": report,
+                "digest": hex_digest(report),
             },
         )
     return row
@@ -123,6 +124,7 @@ def refresh_cloud() -> CloudSnapshot:
     snapshot.cloud = settings.DASHBOARD_CLOUD
     snapshot.collected_at = timezone.now()
     snapshot.data = collected.data
+    snapshot.digest = hex_digest(collected.data)
     snapshot.api_calls = collected.api_calls
     snapshot.duration = collected.duration
     snapshot.save()
@@ -134,10 +136,21 @@ def refresh_cloud() -> CloudSnapshot:
 # --------------------------------------------------------------------------- graph
 
 
-def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def hex_digest(value: object) -> str:
+    """What the join's cache keys an input by (topology.join.digest), made once when it is stored."""
+    made = digest(value)
+    return made.hex() if made is not None else ""
+
+
+def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]], InputDigests]:
+    """The latest cloud snapshot, each host's latest report, and their digests as stored."""
     snapshot = CloudSnapshot.objects.order_by("-id").first()
-    reports = {row.host: row.report for row in HostReport.objects.all()}
-    return (snapshot.data if snapshot else {}), reports
+    rows = list(HostReport.objects.all())
+    digests = InputDigests(
+        cloud=bytes.fromhex(snapshot.digest) if snapshot and snapshot.digest else None,
+        reports={row.host: bytes.fromhex(row.digest) for row in rows if row.digest},
+    )
+    return (snapshot.data if snapshot else {}), {row.host: row.report for row in rows}, digests
 
 
 # This process's last join, by part: a rebuild re-joins only the hosts whose report
@@ -149,9 +162,9 @@ JOIN_LOCK = threading.Lock()
 
 def rebuild_graph() -> GraphState:
     """Join the stored inputs; if the graph changed, bump the revision and publish the delta."""
-    cloud, reports = current_inputs()
+    cloud, reports, digests = current_inputs()
     with JOIN_LOCK:
-        new = join(cloud, reports, cache=JOIN_CACHE).to_dict()
+        new = join(cloud, reports, cache=JOIN_CACHE, digests=digests).to_dict()
     with transaction.atomic():
         state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
         delta = g.diff(state.graph or {}, new)
