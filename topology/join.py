@@ -1036,22 +1036,27 @@ class ColdBinding:
         on_host, everywhere = ports_by_host(logical.ports)
         return cls(graph, logical, on_host, everywhere, [None] * len(logical.ports))
 
+    def match(self, position: int, on_hosts: Iterable[HostIndex], nodes: Nodes) -> list[str] | None:
+        """Match the port at ``position`` to its devices on these hosts (``nodes`` holds them);
+        returns the interfaces it binds, or None if the port has no node."""
+        node_id = self.logical.port_node_ids[position]
+        if node_id is None:
+            return None
+        devices, bound = port_devices(on_hosts, self.logical.ports[position]["id"])
+        if devices:
+            self.found[position] = (node_id, devices)
+        if bound:
+            describe_bound(nodes, self.logical, self.describer, position, bound)
+        return bound
+
     def host(self, host: str, piece: HostPhysical) -> None:
         """Match the ports bound to ``host`` to the devices of its physical part."""
-        ports, port_node_ids, found, index = self.logical.ports, self.logical.port_node_ids, self.found, piece.index
+        ports, index = self.logical.ports, piece.index
         on_hosts = (index,)
         for position in self.on_host.get(host, ()):
-            node_id = port_node_ids[position]
-            if node_id is None:
-                continue
-            port = ports[position]
-            devices, bound = port_devices(on_hosts, port["id"])
-            if devices:
-                found[position] = (node_id, devices)
-            if bound:
-                describe_bound(piece.nodes, self.logical, self.describer, position, bound)
-            elif port.get("status") == "ACTIVE":
-                warn_unbound_port(self.graph, port, bound, {host: index})
+            bound = self.match(position, on_hosts, piece.nodes)
+            if bound == [] and ports[position].get("status") == "ACTIVE":
+                warn_unbound_port(self.graph, ports[position], bound, {host: index})
 
     def finish(self, indexes: Mapping[str, HostIndex]) -> None:
         """The ports of hosts without a report, those on every host, and the edges."""
@@ -1064,15 +1069,10 @@ class ColdBinding:
                         warn_unbound_port(graph, ports[position], [], indexes)
         every_host = list(indexes.values())
         for position in self.everywhere:
-            node_id = port_node_ids[position]
-            if node_id is None:
+            bound = self.match(position, every_host, nodes)
+            if bound is None:
                 continue
             port = ports[position]
-            devices, bound = port_devices(every_host, port["id"])
-            if devices:
-                self.found[position] = (node_id, devices)
-            if bound:
-                describe_bound(nodes, self.logical, self.describer, position, bound)
             bound_to = port.get("binding:host_id")
             if bound_to and (bound_to not in indexes or (not bound and port.get("status") == "ACTIVE")):
                 warn_unbound_port(graph, port, bound, indexes)
