@@ -125,10 +125,6 @@ class Graph:
     def add_edge(self, source: str, target: str, kind: str) -> None:
         self.edges[(source, target, kind)] = None
 
-    def add_link(self, a: str, b: str, kind: str) -> None:
-        """An undirected link (veth, patch, tunnel): stored once, source < target."""
-        self.edges[(a, b, kind) if a <= b else (b, a, kind)] = None
-
     def warn(self, node_id: str, message: str) -> None:
         warnings = self.nodes[node_id]["attrs"].get("warnings")
         if warnings is None or message not in warnings:
