@@ -128,6 +128,13 @@ class LogicalPart:
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
     bound_hosts: set[str]  # every port binding:host_id
 
+    def words(self, position: int) -> tuple[str, str]:
+        """What the port at ``position`` is and its fixed IPs (:func:`describe_port`), said once."""
+        words = self.port_words[position]
+        if words is None:
+            words = self.port_words[position] = describe_port(self.router_labels, self.ports[position])
+        return words
+
 
 # a device prefix by its first 3 characters (rfp- and fpr- then need their "-")
 _PREFIX_HEAD = {p[:3]: p for p in DEVICE_PREFIXES}
@@ -932,8 +939,6 @@ def bind_ports(
     made: Described = {}
     binds = EdgeKind.BINDS
     every_host = list(indexes.values())
-    port_words = logical.port_words
-    unbound_owners = UNBOUND_OWNERS
     port_node_ids = logical.port_node_ids
     for position, port in enumerate(logical.ports):
         node_id = port_node_ids[position]
@@ -941,10 +946,10 @@ def bind_ports(
             continue
         port_uuid = port["id"]
         get = port.get
-        # the hosts where its devices may be: its binding host, or every host for distributed ports
         host = get("binding:host_id")
-        if host and (get("device_owner") or "") not in unbound_owners:
-            index = indexes.get(host)
+        devices_on = devices_host(port)
+        if devices_on is not None:
+            index = indexes.get(devices_on)
             on_hosts: Iterable[HostIndex] = () if index is None else (index,)
         else:
             on_hosts = every_host
@@ -952,10 +957,7 @@ def bind_ports(
         for device in devices:
             edges[(node_id, device, binds)] = None
         if bound:
-            words = port_words[position]
-            if words is None:
-                words = port_words[position] = describe_port(logical.router_labels, port)
-            what, fixed = words
+            what, fixed = logical.words(position)
             for iface in dict.fromkeys(bound):
                 base = nodes[iface]
                 hit = last.get(iface)
@@ -1085,14 +1087,22 @@ class ColdBinding:
         warn_unknown_iface_ids(graph, self.logical, indexes)
 
 
+def devices_host(port: JsonDict) -> str | None:
+    """The host a port's devices are on: its binding host; None when they may be on every host
+    (unbound, or a distributed router's interfaces and HA replicated ones, plugged wherever needed)."""
+    host = port.get("binding:host_id")
+    if host and (port.get("device_owner") or "") not in UNBOUND_OWNERS:
+        return host
+    return None
+
+
 def ports_by_host(ports: list[JsonDict]) -> tuple[dict[str, list[int]], list[int]]:
-    """Positions of the ports bound to each host, and of those whose devices may be on every host."""
-    unbound_owners = UNBOUND_OWNERS
+    """Positions of the ports whose devices are on each host, and of those that may be on every host."""
     on_host: dict[str, list[int]] = {}
     everywhere: list[int] = []
     for position, port in enumerate(ports):
-        host = port.get("binding:host_id")
-        if host and (port.get("device_owner") or "") not in unbound_owners:
+        host = devices_host(port)
+        if host is not None:
             positions = on_host.get(host)
             if positions is None:
                 on_host[host] = [position]
@@ -1109,10 +1119,7 @@ def describe_bound(
     """The port at ``position`` describes the interfaces it binds, unless a later port (in the
     snapshot's order) did already."""
     port = logical.ports[position]
-    words = logical.port_words[position]
-    if words is None:
-        words = logical.port_words[position] = describe_port(logical.router_labels, port)
-    what, fixed = words
+    what, fixed = logical.words(position)
     for iface in dict.fromkeys(bound) if len(bound) > 1 else bound:
         before = describer.get(iface)
         if before is not None and before > position:
