@@ -7,9 +7,12 @@ rules live in their namespaces and go with them.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 
 from lab import procs
+
+log = logging.getLogger(__name__)
 
 CHAIN_PREFIX = "neutron-"
 IPSET_PREFIXES = ("NIPv4", "NIPv6")
@@ -38,7 +41,12 @@ def remove_neutron_chains() -> None:
         saved = procs.run([f"{family}-save"], check=False).stdout
         script = neutron_chain_cleanup(saved)
         if script:
-            subprocess.run([f"{family}-restore", "--noflush"], input=script, text=True, check=False)
+            # -w: with the legacy backend, Neutron's agents may hold the xtables lock.
+            done = subprocess.run([f"{family}-restore", "-w", "--noflush"], input=script, text=True,
+                                  capture_output=True, check=False)
+            if done.returncode != 0:
+                log.warning("%s-restore of the neutron chains' removal failed (%d): %s", family,
+                            done.returncode, done.stderr.strip())
 
 
 def neutron_rules() -> list[str]:

@@ -18,13 +18,34 @@ import pytest
 SUFFIX = f"{os.getpid() % 100000:05d}"
 
 
+class CommandFailed(AssertionError):
+    """A set-up command failed: its command line, exit status and what it printed."""
+
+
 def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, check=check, capture_output=True, text=True)
+    done = subprocess.run(args, check=False, capture_output=True, text=True)
+    if check and done.returncode != 0:
+        # CalledProcessError's message drops stderr: the reason would be lost.
+        raise CommandFailed(f"{' '.join(args)} exited with {done.returncode}: "
+                            f"stderr: {done.stderr.strip() or '(empty)'}; stdout: {done.stdout.strip() or '(empty)'}")
+    return done
 
 
 def needs_root() -> None:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("needs root and iproute2 to create namespaces and veths")
+
+
+def needs_iptables() -> None:
+    """The node agent runs iptables-save; the NAT fixtures run iptables.
+
+    On a fresh machine iptables came only with the lab's install, which runs
+    after these tests (they need no lab): `ip netns exec NS iptables` then
+    exited 1 ("exec of iptables failed"). bin/setup installs it now.
+    """
+    missing = [p for p in ("iptables", "iptables-save") if shutil.which(p) is None]
+    if missing:
+        pytest.fail(f"{', '.join(missing)} not installed: bin/setup installs iptables (apt)")
 
 
 @dataclass(frozen=True)
@@ -50,6 +71,7 @@ def topology() -> Iterator[Topology]:
     a default route in table 16 via the fip namespace, and an SNAT rule.
     """
     needs_root()
+    needs_iptables()
     t = Topology(
         router=f"agtr{SUFFIX}", fip=f"agtf{SUFFIX}", root_veth=f"agtR{SUFFIX}", router_root_veth=f"agtN{SUFFIX}",
         rfp=f"agtp{SUFFIX}", fpr=f"agtq{SUFFIX}", bridge=f"agtb{SUFFIX}", bridge_port=f"agtx{SUFFIX}",

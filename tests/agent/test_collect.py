@@ -221,3 +221,26 @@ def test_unchanged_rulesets_reuse_their_text_until_a_fresh_collection(topology: 
         assert topology.router in collector.iptables.ran, "a resync refreshes the counters"
     finally:
         collector.close()
+
+
+def test_a_missing_iptables_save_is_an_error_in_the_report_not_a_crash(
+        topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    # iptables is installed here: a program name that does not exist stands in for a
+    # machine without it (a fresh one, before bin/setup), which the test cannot make.
+    from topology.agent import iptables
+
+    monkeypatch.setattr(iptables, "IPTABLES_SAVE", ("agt-no-such-iptables-save", "-c"))
+    report = collect_dict(ovsdb=None)
+    assert namespace(report, topology.router)["iptables"] == {"nat": "", "filter": ""}
+    assert any(e.startswith(f"iptables {topology.router}: agt-no-such-iptables-save could not run")
+               for e in report["errors"]), report["errors"]
+    assert validate_report(report) == []
+
+
+def test_a_failed_set_up_command_says_why() -> None:
+    needs_root()
+    with pytest.raises(AssertionError) as caught:
+        sh("ip", "netns", "exec", f"agtmissing{SUFFIX}", "true")
+    message = str(caught.value)
+    assert f"ip netns exec agtmissing{SUFFIX} true exited with 255" in message
+    assert f'Cannot open network namespace "agtmissing{SUFFIX}"' in message

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.agent.conftest import SUFFIX, needs_root, sh
+from tests.agent.conftest import SUFFIX, needs_iptables, needs_root, sh
 from topology.agent.collect import Collector
 from topology.agent.watch import Debounce, Watcher
 
@@ -59,6 +59,7 @@ def namespace(report: Report, name: str) -> Report | None:
 
 
 def test_it_reports_on_namespace_link_address_and_nat_changes(running: Running) -> None:
+    needs_iptables()
     name = f"agtw{SUFFIX}"
     running.wait_for(lambda r: True)  # the start report
     try:

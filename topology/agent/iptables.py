@@ -207,8 +207,12 @@ class IptablesCollector:
         """Spawn iptables-save inside namespace ``ns_fd`` (the child inherits the thread's namespace)."""
         while len(self._running) >= self.max_parallel:
             self._finish(self._running.popleft())
-        with entered(ns_fd, root_fd):
-            process = subprocess.Popen(IPTABLES_SAVE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            with entered(ns_fd, root_fd):
+                process = subprocess.Popen(IPTABLES_SAVE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:  # not installed: the rest of the report is still worth sending
+            self._fail(key, f"{IPTABLES_SAVE[0]} could not run: {exc.strerror or exc}")
+            return
         self.ran.append(key)
         self._running.append(_Running(key, process))
 
