@@ -107,13 +107,14 @@ def _anything_running() -> bool:
     return bool(procs.daemon_pids()) or any(netns.LAB_NAMESPACE.match(n) for n in netns.list_namespaces())
 
 
-def up(scenario: str = "allinone") -> State:
+def up(scenario: str = "allinone", adopt: bool = False) -> State:
     """Bring the lab up with `scenario` built; a no-op when it already is.
 
-    When another checkout's lab runs on this machine, borrow it (no-op too).
+    When another checkout's lab runs on this machine: owner.ForeignLab (which
+    says how to take it down or adopt it), or, with `adopt`, use it as it is.
     """
     with owner.exclusive():
-        other = owner.foreign()
+        other = owner.adoptable(adopt)
         if other is not None:
             return _borrow(other, scenario)
         gone = owner.stale()
@@ -125,11 +126,11 @@ def up(scenario: str = "allinone") -> State:
         return state
 
 
-def switch(scenario: str) -> State:
+def switch(scenario: str, adopt: bool = False) -> State:
     """`lab scenario NAME`: build `scenario` on the running lab (up() does the same)."""
     if read_state().get("status") != "up":
         raise RuntimeError("the lab is not up: python manage.py lab up --scenario " + scenario)
-    return up(scenario)
+    return up(scenario, adopt=adopt)
 
 
 def down() -> float:
@@ -164,7 +165,7 @@ def _borrow(other: Path, scenario: str) -> State:
         raise RuntimeError(
             f"the lab of {other} runs here (status {state.get('status')}, scenario {state.get('scenario')}): "
             f"take it down there first (python manage.py lab down)")
-    log.info("lab of %s already up with scenario %s: using it", other, scenario)
+    log.warning("adopted the lab of %s (scenario %s): it stays that checkout's", other, scenario)
     paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
     keystone.write_clouds_yaml()  # this checkout's settings look for it under its own LAB_DIR
     return {**state, "clouds_yaml": str(paths.CLOUDS_YAML), "owner": str(other)}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import openstack.connection
 import pytest
 from openstack.config import loader
 
+log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
@@ -39,20 +41,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=scenario_rank)
 
 
+KEEP_ENV = "LAB_KEEP"
+
+
+def keep_lab(environ: Mapping[str, str]) -> bool:
+    """LAB_KEEP=1 (or true/yes): leave the lab up after the session."""
+    return environ.get(KEEP_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def end_lab_session(environ: Mapping[str, str], down: Callable[[], object]) -> bool:
+    """At the end of a session that used the lab: take it down (about 4 GB otherwise stay in use,
+    and the next checkout's `up` would find it) unless LAB_KEEP=1. True when `down` ran."""
+    if keep_lab(environ):
+        log.info("%s=1: the lab stays up", KEEP_ENV)
+        return False
+    down()
+    return True
+
+
 @pytest.fixture(scope="session")
 def lab_session() -> Iterator[None]:
-    """The real lab cloud, brought up once per session.
+    """The real lab cloud, brought up once per session and taken down at its end unless LAB_KEEP=1.
 
     ``lab up`` is a no-op when the lab already runs, so a developer's lab is
-    reused; a lab this session started is left up for the next run unless
-    LAB_DOWN_AFTER_TESTS=1 (CI machines are thrown away anyway).
+    reused (LAB_KEEP=1 keeps it for the next run); another checkout's lab is refused
+    (lab.owner.ForeignLab says how to take it down or adopt it).
     """
     from lab import api
 
     api.up("allinone")
     yield
-    if os.environ.get("LAB_DOWN_AFTER_TESTS") == "1":
-        api.down()
+    end_lab_session(os.environ, api.down)
 
 
 def lab_in(scenario: str) -> dict[str, Any]:

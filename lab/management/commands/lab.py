@@ -1,4 +1,4 @@
-"""python manage.py lab up [--scenario NAME] | scenario NAME | down | status [--json]
+"""python manage.py lab up [--scenario NAME] [--adopt] | scenario NAME | down | status [--json]
 | exec HOST -- CMD... | ping VM TARGET [--timeout S]"""
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         up = sub.add_parser("up", help="install if needed, start everything, build a scenario")
         up.add_argument("--scenario", default="allinone", choices=sorted(SCENARIOS))
+        up.add_argument("--adopt", action="store_true",
+                        help="use the lab another checkout runs on this machine (refused without it)")
         scenario = sub.add_parser("scenario", help="switch the running lab to another scenario")
         scenario.add_argument("name", choices=sorted(SCENARIOS))
         sub.add_parser("down", help="remove everything the lab made")
@@ -40,7 +42,7 @@ class Command(BaseCommand):
         try:
             if action in ("up", "scenario"):
                 name = options["scenario"] if action == "up" else options["name"]
-                state = api.up(name) if action == "up" else api.switch(name)
+                state = api.up(name, adopt=options["adopt"]) if action == "up" else api.switch(name)
                 self.stdout.write(f"lab up: scenario {state['scenario']}, {state['timings']}")
                 self._print_status(api.status())
             elif action == "down":
