@@ -153,7 +153,9 @@ def _kill_orphans(gone: Path) -> None:
     """A checkout whose lab ran here was deleted with its lab up: end what it left running."""
     strays = rabbitmq.stray_epmds()
     procs.kill(strays)
-    killed = [*procs.kill_orphans(gone), *strays]
+    # Its PostgreSQL names only its shared dir (-D, the socket) on its command line.
+    killed = [*procs.kill_orphans(gone, paths.shared_dir(gone)), *strays]
+    paths.remove_shared_dir(gone)
     if killed:
         log.warning("killed %d processes of the lab of %s, which is gone", len(killed), gone)
 
@@ -439,6 +441,7 @@ def _down() -> float:
     procs.stop("keystone")
     rabbitmq.stop()
     database.stop()
+    database.remove()
     procs.stop(*procs.daemon_pids())  # anything else a pidfile names
     procs.kill_strays()
     for d in (paths.RUN_DIR, paths.ETC_DIR):
@@ -461,6 +464,8 @@ def leftovers() -> list[str]:
         found.append(f"socket {ovs.DB_SOCK}")
     if owner.OWNER_FILE.exists():
         found.append(f"file {owner.OWNER_FILE}")
+    if paths.SHARED_DIR.exists():
+        found.append(f"directory {paths.SHARED_DIR}")
     found += [f"process {pid}" for pid in [*procs.lab_processes(), *rabbitmq.stray_epmds()]]
     found += [f"pidfile {name}" for name in procs.daemon_pids()]
     found += [f"iptables {line}" for line in firewall.neutron_rules()]

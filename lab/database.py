@@ -1,7 +1,10 @@
-"""PostgreSQL for Neutron: a private cluster under the lab dir, on 127.0.0.1:5433.
+"""PostgreSQL for Neutron: a private cluster of the lab, on 127.0.0.1:5433.
 
 Neutron's agents write concurrently; SQLite gave "database is locked". Postgres
-refuses to run as root, so the cluster belongs to the `postgres` user.
+refuses to run as root, so the cluster belongs to the `postgres` user, and
+its data and socket live in paths.SHARED_DIR, which `postgres` can reach
+whatever the checkout's path (under /root, say); its pidfile and log stay
+under the lab dir (written by root).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ DB_USER = "neutron"
 DB_PASSWORD = "neutron-db-pass"
 URL = f"postgresql+psycopg2://{DB_USER}:{DB_PASSWORD}@{HOST}:{PORT}/{DB_NAME}"
 
-DATA_DIR = paths.RUN_DIR / "postgres"
-SOCKET_DIR = paths.RUN_DIR / "postgres-socket"
+DATA_DIR = paths.SHARED_DIR / "postgres"
+SOCKET_DIR = paths.SHARED_DIR / "postgres-socket"
 OWNER = "postgres"
+SOCKET_OPTION = "unix_socket_directories="
 
 
 def pg_bin(program: str) -> str:
@@ -40,10 +44,11 @@ def _as_owner(argv: list[str]) -> list[str]:
 def init_cluster() -> None:
     if (DATA_DIR / "PG_VERSION").exists():
         return
+    paths.ensure_shared_dir()
     for d in (DATA_DIR, SOCKET_DIR):
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(exist_ok=True)
         shutil.chown(d, OWNER, OWNER)
-    DATA_DIR.chmod(0o700)
+        d.chmod(0o700)
     # Local socket (in a dir only root and postgres reach): trust; TCP: password.
     procs.run(_as_owner([pg_bin("initdb"), "-D", str(DATA_DIR), "-U", "postgres", "-E", "UTF8",
                          "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]))
@@ -55,7 +60,7 @@ def daemon() -> Daemon:
         argv=[
             pg_bin("postgres"), "-D", str(DATA_DIR),
             "-c", f"listen_addresses={HOST}", "-c", f"port={PORT}",
-            "-c", f"unix_socket_directories={SOCKET_DIR}",
+            "-c", f"{SOCKET_OPTION}{SOCKET_DIR}",
             "-c", "max_connections=300",
             # A throwaway lab database: durability buys nothing here.
             "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
@@ -74,8 +79,18 @@ def accepting() -> bool:
         return False
 
 
+def socket_dir() -> str:
+    """Where the running server has its socket: SOCKET_DIR, or the run dir for a lab
+    started before the data moved to SHARED_DIR (it keeps running until its `down`)."""
+    pid = procs.read_pid("postgres")
+    for arg in procs.cmdline(pid) if pid is not None else []:
+        if arg.startswith(SOCKET_OPTION):
+            return arg.removeprefix(SOCKET_OPTION)
+    return str(SOCKET_DIR)
+
+
 def psql(sql: str, db: str = "postgres") -> str:
-    return procs.run([pg_bin("psql"), "-h", str(SOCKET_DIR), "-p", str(PORT), "-U", "postgres",
+    return procs.run([pg_bin("psql"), "-h", socket_dir(), "-p", str(PORT), "-U", "postgres",
                       "-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout
 
 
@@ -102,4 +117,6 @@ def stop() -> None:
     procs.stop("postgres")
 
 
-
+def remove() -> None:
+    """The cluster's data and socket directories (after stop())."""
+    paths.remove_shared_dir()

@@ -25,6 +25,7 @@ ML2_CONF = ETC_DIR / "plugins" / "ml2" / "ml2_conf.ini"
 OVS_AGENT_CONF = ETC_DIR / "openvswitch_agent.ini"
 L3_AGENT_CONF = ETC_DIR / "l3_agent.ini"
 DHCP_AGENT_CONF = ETC_DIR / "dhcp_agent.ini"
+DNSMASQ_CONF = ETC_DIR / "dnsmasq.conf"
 UWSGI_INI = ETC_DIR / "neutron-api-uwsgi.ini"
 STATE_PATH = paths.RUN_DIR / "neutron"
 
@@ -157,8 +158,15 @@ interface_driver = openvswitch
 ovs_use_veth = True
 dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
 enable_isolated_metadata = False
+dnsmasq_config_file = {DNSMASQ_CONF}
 
 {OVS_SECTION}"""
+
+# dnsmasq drops to `nobody` after starting, then reads (and on each reload
+# re-reads) its hosts and options files under the lab dir: from a checkout under
+# a directory only root can enter it read none, and VMs got no address. It
+# stays root, like the agent that starts it.
+DNSMASQ = "user=root\n"
 
 UWSGI = """\
 [uwsgi]
@@ -190,6 +198,7 @@ def write_config(dvr: bool = False) -> bool:
         CONF: neutron_conf(), ML2_CONF: ML2,
         OVS_AGENT_CONF: ovs_agent_conf(DVR_LOCAL_IP, dvr=True) if dvr else ovs_agent_conf(),
         L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy"), DHCP_AGENT_CONF: DHCP_AGENT,
+        DNSMASQ_CONF: DNSMASQ,
         UWSGI_INI: UWSGI,
     }
     changed = False

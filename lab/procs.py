@@ -270,13 +270,13 @@ def lab_processes(run_dir: Path | None = None) -> list[int]:
     return _with_descendants(roots, table)
 
 
-def kill_orphans(lab_dir: Path) -> list[int]:
-    """SIGKILL what a vanished lab left running: processes naming `lab_dir` on their
-    command line, with their sessions and children. Returns the pids killed."""
-    prefix = str(lab_dir) + "/"
+def kill_orphans(lab_dir: Path, *more: Path) -> list[int]:
+    """SIGKILL what a vanished lab left running: processes naming `lab_dir` (or a dir of
+    `more`) on their command line, with their sessions and children. Returns the pids killed."""
+    prefixes = [str(d) + "/" for d in (lab_dir, *more)]
     table = _process_table()
     table.pop(os.getpid(), None)
-    named = {pid for pid in table if any(prefix in a for a in cmdline(pid))}
+    named = {pid for pid in table if any(prefix in a for a in cmdline(pid) for prefix in prefixes)}
     doomed = _with_descendants(named | {pid for pid, (_, sid) in table.items() if sid in named}, table)
     kill(doomed)
     return doomed
