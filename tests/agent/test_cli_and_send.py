@@ -8,6 +8,7 @@ import os
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.agent.conftest import needs_root
-from topology.agent.send import ReportRejected, SendFailed, Target, post_report
+from topology.agent.send import ReportRejected, SendFailed, Target, post_report, retry_after
 from topology.report import validate_report
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,15 +49,17 @@ def test_it_needs_a_token_to_send() -> None:
 class Recorder(BaseHTTPRequestHandler):
     """Answers what the test queued; remembers what it received."""
 
-    answers: list[tuple[int, dict[str, Any]]] = []
+    answers: list[tuple[int, dict[str, Any]] | tuple[int, dict[str, Any], dict[str, str]]] = []
     received: list[tuple[dict[str, str], bytes]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         self.received.append((dict(self.headers), body))
-        status, answer = self.answers.pop(0) if self.answers else (202, {"host": "agt-cli", "revision": 1})
+        status, answer, *headers = self.answers.pop(0) if self.answers else (202, {"host": "agt-cli", "revision": 1})
         payload = json.dumps(answer).encode()
         self.send_response(status)
+        for name, value in (headers[0] if headers else {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
@@ -118,3 +121,36 @@ def test_the_cli_reports_a_rejection_with_the_servers_reason(dashboard: str, tmp
     assert done.returncode == 2
     assert "HTTP 400: host: not known here" in done.stderr
     assert Recorder.received[0][0]["Authorization"] == "Bearer tok-123"
+
+
+def test_it_waits_what_a_429_or_503_retry_after_says(dashboard: str) -> None:
+    Recorder.answers = [(429, {"detail": "slow down"}, {"Retry-After": "7"}),
+                        (503, {"detail": "busy"}, {"Retry-After": "0"}), (429, {"detail": "slow down"})]
+    sleeps: list[float] = []
+    assert post_report({}, Target(dashboard, "t"), sleep=sleeps.append)["revision"] == 1
+    # A 429 is "later", not a rejection; without Retry-After it takes the backoff's turn.
+    assert sleeps == [7.0, 0.0, 4.0]
+    assert len(Recorder.received) == 4
+
+
+def test_it_gives_up_with_what_the_server_said(dashboard: str) -> None:
+    Recorder.answers = [(503, {"detail": "busy"}, {"Retry-After": "3"})] * 2
+    with pytest.raises(SendFailed) as caught:
+        post_report({}, Target(dashboard, "t"), attempts=2, sleep=lambda s: None)
+    assert caught.value.answered and caught.value.retry_after == 3.0
+
+
+def test_a_4xx_other_than_429_is_not_retried(dashboard: str) -> None:
+    Recorder.answers = [(403, {"detail": "token of another host"}, {"Retry-After": "1"})]
+    with pytest.raises(ReportRejected, match="HTTP 403: token of another host"):
+        post_report({}, Target(dashboard, "t"), sleep=lambda s: None)
+    assert len(Recorder.received) == 1
+
+
+def test_retry_after_reads_seconds_and_dates_and_bounds_them() -> None:
+    now = datetime(2026, 12, 2, 12, 0, 0, tzinfo=UTC)
+    assert retry_after("120", now) == 120.0
+    assert retry_after("Wed, 02 Dec 2026 12:00:30 GMT", now) == 30.0
+    assert retry_after("Wed, 02 Dec 2026 11:00:00 GMT", now) == 0.0  # in the past: now
+    assert retry_after("99999", now) == 600.0
+    assert retry_after("soon", now) is None and retry_after(None, now) is None and retry_after("", now) is None

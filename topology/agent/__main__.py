@@ -106,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         tunnel_ip=args.tunnel_ip,
     )
     target = Target(url=args.url, token=resolve_token(args), gzip=args.gzip, timeout=args.timeout)
-    sink = print_report if args.print_only else make_sender(target, attempts=5 if args.once else 3)
+    # Watching, one attempt per send: the watcher sends an undelivered report again itself,
+    # with backoff, until it gets through (topology/agent/delivery.py).
+    sink = print_report if args.print_only else make_sender(target, attempts=5 if args.once else 1)
     try:
         if args.once:
             report = collector.collect()

@@ -1,13 +1,16 @@
 """POST a report to the dashboard (`POST /api/v1/agents/report/`), stdlib only.
 
-Connection errors and 5xx answers are retried with exponential backoff (the
-dashboard restarting must not lose the node); 4xx answers are not: a
-rejected report will be rejected again, so the server's reasons are shown
-instead.
+Connection errors, 5xx and 429 answers are retried with exponential backoff
+(the dashboard restarting must not lose the node), or after the server's
+Retry-After when a 429/503 gives one; other 4xx answers are not: a rejected
+report will be rejected again, so the server's reasons are shown instead.
+The long-running agent retries a failed delivery itself until it succeeds
+(topology/agent/delivery.py).
 """
 
 from __future__ import annotations
 
+import email.utils
 import gzip
 import json
 import logging
@@ -16,6 +19,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -33,8 +37,36 @@ class ReportRejected(Exception):
         self.reason = reason
 
 
+# Statuses that mean "later": retried, after Retry-After when the server gives one.
+RETRY_LATER = (429, 503)
+MAX_RETRY_AFTER = 600.0  # seconds: a larger Retry-After is taken as this
+
+
 class SendFailed(Exception):
     """The dashboard could not be reached (or kept failing) after all retries."""
+
+    def __init__(self, message: str, *, answered: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.answered = answered  # the server answered (5xx/429), as opposed to no connection
+        self.retry_after = retry_after  # seconds the server asked to wait, if it did
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds of a Retry-After header (delta-seconds or an HTTP date), bounded; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -71,22 +103,28 @@ def post_report(
     headers["User-Agent"] = USER_AGENT
     delay = backoff
     last_error = ""
+    answered = False
+    hint: float | None = None
     for attempt in range(1, attempts + 1):
         try:
             return _post_once(target, body, headers)
         except urllib.error.HTTPError as exc:
             reason = _reason(exc)
-            if exc.code < 500:
+            if exc.code < 500 and exc.code != 429:
                 raise ReportRejected(exc.code, reason) from exc
+            answered = True
+            hint = retry_after(exc.headers.get("Retry-After")) if exc.code in RETRY_LATER else None
             last_error = f"HTTP {exc.code}: {reason}"
         except (urllib.error.URLError, OSError) as exc:
+            answered, hint = False, None
             last_error = str(getattr(exc, "reason", exc))
         if attempt < attempts:
+            wait = delay if hint is None else hint
             LOG.warning("report to %s failed (%s), retry %d/%d in %.0f s", target.url, last_error, attempt,
-                        attempts - 1, delay)
-            sleep(delay)
+                        attempts - 1, wait)
+            sleep(wait)
             delay = min(delay * 2, max_backoff)
-    raise SendFailed(f"{target.url}: {last_error} (after {attempts} attempts)")
+    raise SendFailed(f"{target.url}: {last_error} (after {attempts} attempts)", answered=answered, retry_after=hint)
 
 
 def _post_once(target: Target, body: bytes, headers: dict[str, str]) -> dict[str, Any]:

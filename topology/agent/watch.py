@@ -35,6 +35,8 @@ from typing import Any
 
 from topology.agent import iptables, netlink
 from topology.agent.collect import Collector, list_namespaces
+from topology.agent.delivery import REJECTED_HOLD_S, Backoff
+from topology.agent.send import ReportRejected, SendFailed
 from topology.report import Report
 
 LOG = logging.getLogger(__name__)
@@ -142,6 +144,12 @@ class Watcher:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._retry_at: float | None = None
         self._last_skipped: frozenset[str] = frozenset()
+        # Delivery (topology/agent/delivery.py): the report to send again, when, and
+        # after a rejection, no report before `_hold_until`.
+        self.backoff = Backoff()
+        self._undelivered: tuple[Report, str] | None = None
+        self._redeliver_at: float | None = None
+        self._hold_until: float | None = None
         self._fd_budget_exhausted = False
 
     # -- setup -------------------------------------------------------------
@@ -242,7 +250,7 @@ class Watcher:
         next_dir_poll = time.monotonic() + NETNS_DIR_POLL_S
         while not self.stopping:
             now = time.monotonic()
-            deadlines = [next_resync, self.debounce.deadline(), self._retry_at]
+            deadlines = [next_resync, self._event_deadline(), self._retry_at, self._redeliver_at]
             if self._inotify_fd is None:
                 deadlines.append(next_dir_poll)
             timeout = max(0.0, min(d for d in deadlines if d is not None) - now)
@@ -264,10 +272,20 @@ class Watcher:
             if now >= next_resync:
                 self._report(fresh=True, trigger="resync")
                 next_resync = time.monotonic() + self.interval
-            elif (deadline := self.debounce.deadline()) is not None and now >= deadline:
+            elif (deadline := self._event_deadline()) is not None and now >= deadline:
                 self._report(fresh=False, trigger=self.debounce.clear())
             elif self._retry_at is not None and now >= self._retry_at:
                 self._report(fresh=False, trigger="retry")
+            elif self._undelivered is not None and self._redeliver_at is not None and now >= self._redeliver_at:
+                report, trigger = self._undelivered
+                self._deliver(report, trigger if trigger.endswith("again") else f"{trigger}, again")
+
+    def _event_deadline(self) -> float | None:
+        """When to report after events: the debounce's deadline, but not before a rejection's hold ends."""
+        deadline = self.debounce.deadline()
+        if deadline is None or self._hold_until is None:
+            return deadline
+        return max(deadline, self._hold_until)
 
     def _report(self, *, fresh: bool, trigger: str) -> None:
         self.debounce.clear()
@@ -275,10 +293,28 @@ class Watcher:
         self._sync_namespace_watches()
         report = self.collector.collect(fresh=fresh)
         self._schedule_retry(report)
+        self._deliver(report, trigger)
+
+    def _deliver(self, report: Report, trigger: str) -> None:
+        """Hand `report` to the sink; keep it to send again if it did not get through."""
+        self._undelivered = self._redeliver_at = None
         try:
             self.sink(report, trigger)
+        except SendFailed as exc:
+            delay = self.backoff.delay(exc)
+            self._undelivered, self._redeliver_at = (report, trigger), time.monotonic() + delay
+            LOG.warning("report (trigger %s) not delivered: %s; sending it again in %.1f s", trigger, exc, delay)
+        except ReportRejected as exc:
+            # Sent again it would be refused again: wait for a change (or the resync).
+            self.backoff.reset()
+            self._hold_until = time.monotonic() + REJECTED_HOLD_S
+            LOG.error("the dashboard rejected the report (trigger %s): %s; not sent again: the next report "
+                      "goes after a change or the resync, not within %.0f s", trigger, exc, REJECTED_HOLD_S)
         except Exception:  # a failed send must not stop the agent: the next report carries everything
             LOG.exception("could not deliver the report (trigger %s)", trigger)
+        else:
+            self.backoff.reset()
+            self._hold_until = None
 
     def _schedule_retry(self, report: Report) -> None:
         # A namespace whose file exists but could not be entered is usually
