@@ -51,7 +51,8 @@ def init_cluster() -> None:
         d.chmod(0o700)
     # Local socket (in a dir only root and postgres reach): trust; TCP: password.
     procs.run(_as_owner([pg_bin("initdb"), "-D", str(DATA_DIR), "-U", "postgres", "-E", "UTF8",
-                         "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]))
+                         "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]),
+              cwd=DATA_DIR)  # not the caller's: the checkout may be out of postgres' reach
 
 
 def daemon() -> Daemon:

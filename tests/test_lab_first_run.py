@@ -61,7 +61,10 @@ def closed_checkout(tmp_path: Path) -> Path:
 
 
 def lab_python(lab_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", SCRIPT, *argv], cwd=REPO, env={**os.environ, "LAB_DIR": str(lab_dir)},
+    """The lab's code run as `lab up` runs it: from inside the checkout, with its LAB_DIR."""
+    checkout = lab_dir.parents[1]
+    return subprocess.run([sys.executable, "-c", SCRIPT, *argv], cwd=checkout,
+                          env={**os.environ, "LAB_DIR": str(lab_dir), "PYTHONPATH": str(REPO)},
                           capture_output=True, text=True, timeout=120)
 
 
@@ -86,6 +89,9 @@ def test_postgres_starts_from_a_checkout_only_root_can_enter_and_leaves_nothing(
     try:
         started = lab_python(lab_dir, "start", str(port))
         assert started.returncode == 0, started.stderr[-3000:]
+        server_log = (lab_dir / "log" / "postgres.log").read_text()
+        assert "database system is ready to accept connections" in server_log
+        assert "Permission denied" not in server_log, server_log
         assert (shared / "postgres" / "PG_VERSION").exists()
         # A real login as Neutron's user, with its password, over TCP.
         login = subprocess.run(
