@@ -156,6 +156,8 @@ def test_dnsmasq_reads_its_hosts_file_from_a_checkout_only_root_can_enter(
     (files / "host").write_text("fa:16:3e:00:00:01,host-10-249-9-5.openstacklocal,10.249.9.5\n")
     for name in ("addn_hosts", "opts"):
         (files / name).write_text("")
+    # The DHCP agent gives dnsmasq the lab's configuration (lab/neutron.py writes both files).
+    assert f"dnsmasq_config_file = {neutron.DNSMASQ_CONF}\n" in neutron.DHCP_AGENT
     conf = closed_checkout / "etc" / "neutron" / neutron.DNSMASQ_CONF.name
     conf.parent.mkdir(parents=True)
     conf.write_text(neutron.DNSMASQ)
