@@ -110,8 +110,14 @@ KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
 
 # How often Celery beat refreshes the cloud snapshot (seconds).
 CLOUD_REFRESH_SECONDS = envint("DASHBOARD_CLOUD_REFRESH_SECONDS", 30)
+# Jobs: a job not ended this long after it was accepted is failed by the reaper (its message
+# or its worker was lost); runs per job (retries and redeliveries together) are capped.
+JOB_MAX_AGE_SECONDS = envint("DASHBOARD_JOB_MAX_AGE_SECONDS", 1800)
+JOB_MAX_ATTEMPTS = envint("DASHBOARD_JOB_MAX_ATTEMPTS", 10)
+JOB_REAP_SECONDS = envint("DASHBOARD_JOB_REAP_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
+    "reap-jobs": {"task": "tasks.reap_jobs", "schedule": float(JOB_REAP_SECONDS)},
 }
 
 REST_FRAMEWORK = {

@@ -25,6 +25,16 @@ def refresh_cloud() -> int:
     return graph_state().revision
 
 
+@shared_task(name="tasks.reap_jobs", ignore_result=True)
+def reap_jobs() -> list[int]:
+    """Fail the jobs that can no longer end by themselves (tasks.reaper); their ids."""
+    from django.utils import timezone
+
+    from tasks.reaper import reap_stuck_jobs
+
+    return reap_stuck_jobs(timezone.now())
+
+
 class JobTask(Task):
     """Fails the Job row when the task gives up (retries exhausted, or an unexpected error)."""
 
