@@ -35,6 +35,16 @@ def reap_jobs() -> list[int]:
     return reap_stuck_jobs(timezone.now())
 
 
+@shared_task(name="tasks.prune", ignore_result=True)
+def prune() -> dict[str, int]:
+    """Delete what is older than its retention (tasks.retention.PRUNERS); rows deleted by each."""
+    from django.utils import timezone
+
+    from tasks.retention import prune_all
+
+    return prune_all(timezone.now())
+
+
 class JobTask(Task):
     """Fails the Job row when the task gives up (retries exhausted, or an unexpected error)."""
 
