@@ -110,8 +110,24 @@ KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
 
 # How often Celery beat refreshes the cloud snapshot (seconds).
 CLOUD_REFRESH_SECONDS = envint("DASHBOARD_CLOUD_REFRESH_SECONDS", 30)
+# Jobs: a job not ended this long after it was accepted is failed by the reaper (its message
+# or its worker was lost); runs per job (retries and redeliveries together) are capped.
+JOB_MAX_AGE_SECONDS = envint("DASHBOARD_JOB_MAX_AGE_SECONDS", 1800)
+JOB_MAX_ATTEMPTS = envint("DASHBOARD_JOB_MAX_ATTEMPTS", 10)
+JOB_REAP_SECONDS = envint("DASHBOARD_JOB_REAP_SECONDS", 60)
+# A host whose last agent report is older than this many of the agent's resync intervals
+# (python -m topology.agent --interval, 60 s by default) is shown as stale.
+AGENT_INTERVAL_SECONDS = envint("DASHBOARD_AGENT_INTERVAL_SECONDS", 60)
+HOST_STALE_SECONDS = AGENT_INTERVAL_SECONDS * envint("DASHBOARD_HOST_STALE_INTERVALS", 3)
+# Retention (days) of what nothing else deletes; pruned by Celery beat (tasks/retention.py).
+RETAIN_REPORT_CHANGES_DAYS = envint("DASHBOARD_RETAIN_REPORT_CHANGES_DAYS", 30)
+RETAIN_AUDIT_DAYS = envint("DASHBOARD_RETAIN_AUDIT_DAYS", 365)
+RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
+PRUNE_SECONDS = envint("DASHBOARD_PRUNE_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
+    "reap-jobs": {"task": "tasks.reap_jobs", "schedule": float(JOB_REAP_SECONDS)},
+    "prune": {"task": "tasks.prune", "schedule": float(PRUNE_SECONDS)},
 }
 
 REST_FRAMEWORK = {

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from dashboard.auth import Caller
 from tasks import neutron
 from tasks.actions import ActionRefused, Connection, TransientCloudError, neutron_call
-from tasks.jobs import JobBusy, audit, job_dict, submit
+from tasks.jobs import JobBusy, QueueUnavailable, audit, job_dict, submit
 from tasks.models import AuditEntry, AuditResult, Job, JobKind
 from tasks.targets import find_target
 from tasks.views import can_act
@@ -42,7 +42,7 @@ JobSerializer = inline_serializer(
     },
 )
 ACTION_RESPONSES = {202: JobAccepted, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
-                    409: ErrorSerializer}
+                    409: ErrorSerializer, 503: ErrorSerializer}
 
 
 class Refused(Exception):
@@ -70,6 +70,8 @@ class ActionView(APIView):
             return Response({"detail": exc.detail}, status=exc.status)
         if isinstance(exc, TransientCloudError):
             return Response({"detail": str(exc)}, status=503)
+        if isinstance(exc, QueueUnavailable):  # the job is failed (and audited) already, its object free
+            return Response({"detail": str(exc), "job": exc.job_id}, status=503)
         return super().handle_exception(exc)
 
     def conn(self) -> Connection:

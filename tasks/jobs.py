@@ -15,6 +15,7 @@ from typing import Any, Literal, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -52,6 +53,17 @@ class JobBusy(Exception):
     def __init__(self, job: Job) -> None:
         super().__init__(f"{job.target} is busy with job {job.pk} ({job.kind}, {job.state})")
         self.job = job
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the job: it failed at once (nothing was done) and freed its object."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(QUEUE_DOWN)
+        self.job_id = job_id
+
+
+QUEUE_DOWN = "the job queue (Redis) is unreachable: nothing was done; retry in a moment"
 
 
 def job_dict(job: Job) -> JobDict:
@@ -107,10 +119,9 @@ def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params:
 
     An identical request while the first is queued or running gets the first job
     back (created False): two clicks or two tabs never act twice. A different
-    action on the same object meanwhile raises JobBusy.
+    action on the same object meanwhile raises JobBusy; a broker that does not take the
+    job raises QueueUnavailable (the job failed at once, its object is free again).
     """
-    from tasks.tasks import run_job
-
     lock = lock_key(kind, target, params) if exclusive else None
     for _ in range(3):
         try:
@@ -121,7 +132,7 @@ def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params:
                 )
                 credentials.store(job, caller, body)
                 audit(caller, kind, target, AuditResult.ACCEPTED, json.dumps(params, sort_keys=True), job)
-                transaction.on_commit(functools.partial(run_job.delay, job.pk))
+                transaction.on_commit(functools.partial(enqueue, job.pk))
             publish(job)
             return job, True
         except IntegrityError:
@@ -132,6 +143,18 @@ def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params:
                 return running, False
             raise JobBusy(running) from None
     raise JobBusy(Job.objects.get(lock=lock))
+
+
+def enqueue(job_id: int) -> None:
+    """Send the job to the broker, or fail it at once: a job the broker never got must not hold its lock."""
+    from tasks.tasks import run_job
+
+    try:
+        run_job.delay(job_id)
+    except Exception as exc:  # kombu/redis connection errors, whatever the transport raises
+        log.warning("job %s: could not be queued: %s", job_id, exc)
+        finish(job_id, JobState.FAILED, QUEUE_DOWN)
+        raise QueueUnavailable(job_id) from exc
 
 
 # --------------------------------------------------------------------------- running
@@ -151,11 +174,17 @@ def set_progress(job: Job, progress: int, message: str) -> None:
 
 
 def start(job_id: int) -> Job | None:
-    """Mark the job running; None if it already finished (a redelivered message: nothing to do)."""
-    claimed = Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
-        state=JobState.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now(),
-    )
+    """Mark the job running; None if it already finished (a redelivered message: nothing to do).
+
+    Retries and redeliveries (a worker lost mid-job) together get JOB_MAX_ATTEMPTS runs: a
+    message that kills every worker taking it must end, not loop.
+    """
+    cap = settings.JOB_MAX_ATTEMPTS
+    claimed = Job.objects.filter(
+        pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING], attempts__lt=cap,
+    ).update(state=JobState.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
     if not claimed:
+        finish(job_id, JobState.FAILED, f"gave up after {cap} attempts (the job never ended by itself)")
         return None
     job = Job.objects.get(pk=job_id)
     publish(job)

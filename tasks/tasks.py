@@ -25,6 +25,26 @@ def refresh_cloud() -> int:
     return graph_state().revision
 
 
+@shared_task(name="tasks.reap_jobs", ignore_result=True)
+def reap_jobs() -> list[int]:
+    """Fail the jobs that can no longer end by themselves (tasks.reaper); their ids."""
+    from django.utils import timezone
+
+    from tasks.reaper import reap_stuck_jobs
+
+    return reap_stuck_jobs(timezone.now())
+
+
+@shared_task(name="tasks.prune", ignore_result=True)
+def prune() -> dict[str, int]:
+    """Delete what is older than its retention (tasks.retention.PRUNERS); rows deleted by each."""
+    from django.utils import timezone
+
+    from tasks.retention import prune_all
+
+    return prune_all(timezone.now())
+
+
 class JobTask(Task):
     """Fails the Job row when the task gives up (retries exhausted, or an unexpected error)."""
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from topology.freshness import stale_message
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 
 JsonDict = dict[str, Any]
@@ -44,6 +45,7 @@ class Problem:
     PORT_ADMIN_DOWN = "port_admin_down"
     PORT_UNBOUND = "port_unbound"
     HOST_NO_REPORT = "host_no_report"
+    HOST_STALE = "host_stale"
     AGENT_DEAD = "agent_dead"
     NAMESPACE_MISSING = "namespace_missing"
     DEVICE_MISSING = "device_missing"
@@ -1241,8 +1243,21 @@ def unrouted(walk: Walk, source: Endpoint, target: Endpoint) -> str:
 
 
 def finish(walk: Walk) -> str:
+    warn_stale_hosts(walk)
     blame_dead_agents(walk)
     return verdict(walk)
+
+
+def warn_stale_hosts(walk: Walk) -> None:
+    """What a hop on a host without a fresh report shows is that report's: a warning, not a verdict."""
+    for host in dict.fromkeys(h.host for h in walk.hops if h.host):
+        since = walk.topo.attrs(f"host:{host}").get("stale")
+        if not since:
+            continue
+        for hop in walk.hops:
+            if hop.host == host and hop.status == "ok":
+                hop.status = "warn"
+        walk.problem(Problem.HOST_STALE, stale_message(host, since), f"host:{host}", severity="warn")
 
 
 def blame_dead_agents(walk: Walk) -> None:

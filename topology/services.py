@@ -12,7 +12,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -26,6 +26,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
+from topology.freshness import mark_stale, stale_hosts
 from topology.join import InputDigests, JoinCache, digest, join
 from topology.models import AgentToken, CloudSnapshot, GraphState, GraphView, HostReport, HostReportChange
 from topology.scope import VIEWS, scope_graph
@@ -153,6 +154,12 @@ def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]], InputDi
     return (snapshot.data if snapshot else {}), {row.host: row.report for row in rows}, digests
 
 
+def stale_now() -> dict[str, str]:
+    """Hosts whose last report arrived more than HOST_STALE_SECONDS ago (topology.freshness)."""
+    received = dict(HostReport.objects.values_list("host", "received_at"))
+    return stale_hosts(received, timezone.now(), timedelta(seconds=settings.HOST_STALE_SECONDS))
+
+
 # This process's last join, by part: a rebuild re-joins only the hosts whose report
 # changed (or the logical part after a cloud refresh) plus the cross joins. A join
 # updates the cache as it goes: one join at a time per process.
@@ -161,10 +168,15 @@ JOIN_LOCK = threading.Lock()
 
 
 def rebuild_graph() -> GraphState:
-    """Join the stored inputs; if the graph changed, bump the revision and publish the delta."""
+    """Join the stored inputs; if the graph changed, bump the revision and publish the delta.
+
+    Hosts without a fresh report are marked stale: the beat refresh rebuilds, so a host
+    turns stale without any report arriving, and fresh again with its next one.
+    """
     cloud, reports, digests = current_inputs()
+    stale = stale_now()
     with JOIN_LOCK:
-        new = join(cloud, reports, cache=JOIN_CACHE, digests=digests).to_dict()
+        new = mark_stale(join(cloud, reports, cache=JOIN_CACHE, digests=digests).to_dict(), stale)
     with transaction.atomic():
         state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
         delta = g.diff(state.graph or {}, new)

@@ -80,6 +80,7 @@
     const s = (n.status || "").toUpperCase();
     if (s === "DOWN" || s === "ERROR" || s === "BUILD") return "st-down";
     if (s === "UNKNOWN") return "st-unknown";
+    if (s === "STALE") return "st-stale";
     return "";
   }
 
@@ -678,7 +679,8 @@
     const prefix = { host: "host ", router: "router ", server: "VM ", network: n.attrs.external ? "external " : "" }[n.kind] || "";
     let label = n.label;
     if (n.kind === "netns" && label.length > 24) label = shorten(label, 24);
-    const down = n.kind === "host" && n.status === "DOWN" ? " — agent down" : "";
+    const down = n.kind === "host" && n.status === "DOWN" ? " — agent down"
+      : n.kind === "host" && n.attrs.stale ? " — no report since " + new Date(n.attrs.stale).toLocaleString() : "";
     return prefix + label + down;
   }
 
@@ -1703,6 +1705,9 @@
     const st = ul.append("li");
     st.append("svg").attr("width", 18).attr("height", 12).append("rect").attr("x", 1).attr("y", 1).attr("width", 16).attr("height", 10).attr("class", "legend-down");
     st.append("span").text("DOWN / agent dead");
+    const stale = ul.append("li");
+    stale.append("svg").attr("width", 18).attr("height", 12).append("rect").attr("x", 1).attr("y", 1).attr("width", 16).attr("height", 10).attr("class", "legend-stale");
+    stale.append("span").text("STALE: no fresh agent report");
     const w = ul.append("li");
     const ws = w.append("svg").attr("width", 18).attr("height", 14).append("g").attr("class", "warn-badge").attr("transform", "translate(9,7)");
     ws.append("circle").attr("r", 6);
