@@ -32,11 +32,12 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from topology import claims, quarantine
 from topology import graph as g
 from topology.kinds import (
     DEV_NAME_LEN,
@@ -514,15 +515,12 @@ def host_status(agents: list[JsonDict], reported: bool) -> str:
 def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDict]) -> dict[str, str]:
     """Host nodes for every host named by an agent, a binding or a report; returns tunnel IP -> host."""
     agents = logical.agents
-    tunnels: dict[str, str] = {}
-    for host in sorted(set(agents) | set(reports) | logical.bound_hosts):
+    hosts = sorted(set(agents) | set(reports) | logical.bound_hosts)
+    ips = claims.resolve_tunnel_ips(hosts, agents, reports)
+    for host in hosts:
         report = reports.get(host)
         host_agents = agents.get(host, [])
-        tunnel_ip = (report or {}).get("tunnel_ip") or next(
-            (a["tunneling_ip"] for a in host_agents if a["tunneling_ip"]), None
-        )
-        if tunnel_ip:
-            tunnels[tunnel_ip] = host
+        tunnel_ip = ips.by_host.get(host)
         node_id = g.host_id(host)
         graph.add_node(
             node_id,
@@ -537,7 +535,9 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
         )
         if report is None:
             graph.warn(node_id, f"host {host} sends no agent report: its bridges and namespaces are unknown")
-    return tunnels
+        for message in ips.warnings.get(host, ()):
+            graph.warn(node_id, message)
+    return ips.owner
 
 
 # --------------------------------------------------------------------------- physical (one host)
@@ -1270,7 +1270,10 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     nodes_update, edges_update = graph.nodes.update, graph.edges.update
     indexes: dict[str, HostIndex] = {}
     for host, report in sorted(reports.items()):
-        piece = host_physical(host, report)
+        piece, failed = quarantine.build_part(host, report, host_physical)
+        if piece is None or failed is not None:
+            graph.warn(g.host_id(host), (failed or quarantine.not_encodable(host)).warning(host))
+            continue
         nodes_update(piece.nodes)
         edges_update(piece.edges)
         indexes[host] = piece.index
@@ -1291,6 +1294,8 @@ def join_parts(
     in one graph, which shares the parts' nodes and copies those it changes."""
     graph = g.Graph(nodes=dict(logical.nodes), edges=dict(logical.edges), owned=set())
     tunnels = add_hosts(graph, logical, reports)
+    for host, failed in cache.quarantined.items():
+        graph.warn(g.host_id(host), failed.warning(host))
     nodes_update, edges_update = graph.nodes.update, graph.edges.update
     for piece in pieces.values():
         nodes_update(piece.nodes)
@@ -1336,6 +1341,10 @@ class JoinCache:
     described: Described = field(default_factory=dict)
     rebuilt_hosts: list[str] = field(default_factory=list)
     rebuilt_logical: bool = False
+    # hosts whose report the last join could not use (topology/quarantine.py), and why
+    quarantined: dict[str, quarantine.Quarantined] = field(default_factory=dict)
+    # host -> the digest of a report that failed the join, and why (not tried again)
+    failed: dict[str, tuple[bytes, quarantine.Quarantined]] = field(default_factory=dict)
 
     def logical_part(self, cloud: CloudSnapshot, key: bytes | None = None) -> LogicalPart:
         """The logical part of ``cloud``; ``key``: its digest, if known."""
@@ -1359,16 +1368,39 @@ class JoinCache:
         kept: dict[str, tuple[bytes, HostPhysical]] = {}
         pieces: dict[str, HostPhysical] = {}
         rebuilt: list[str] = []
+        quarantined: dict[str, quarantine.Quarantined] = {}
         for host, report in sorted(reports.items()):
             key = keys.get(host) or digest(report)
             cached = self.hosts.get(host)
             if key is not None and cached is not None and cached[0] == key:
                 piece = cached[1]
             else:
-                piece = host_physical(host, report)
+                made, failed = self.build(host, report, key)
+                if made is None or failed is not None:
+                    # the last good part (kept for the next join too), else the host node alone
+                    if cached is not None:
+                        kept[host], pieces[host] = cached, cached[1]
+                    quarantined[host] = replace(failed or quarantine.not_encodable(host), kept_last=cached is not None)
+                    continue
+                piece = made
                 rebuilt.append(host)
             if key is not None:
                 kept[host] = (key, piece)
             pieces[host] = piece
-        self.hosts, self.rebuilt_hosts = kept, rebuilt
+        self.hosts, self.rebuilt_hosts, self.quarantined = kept, rebuilt, quarantined
+        self.failed = {host: self.failed[host] for host in quarantined if host in self.failed}
         return pieces
+
+    def build(
+        self, host: str, report: JsonDict, key: bytes | None
+    ) -> tuple[HostPhysical | None, quarantine.Quarantined | None]:
+        """A host's part made afresh; None and why if its report cannot be joined."""
+        if key is None:
+            return None, None  # not encodable: quarantine.not_encodable says so
+        failed = self.failed.get(host)
+        if failed is not None and failed[0] == key:
+            return None, failed[1]  # this very report failed before: not tried again
+        made, why = quarantine.build_part(host, report, host_physical)
+        if why is not None:
+            self.failed[host] = (key, why)
+        return made, why
