@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from topology import claims, quarantine
+from topology import claims, quarantine, scheduling
 from topology import graph as g
 from topology.kinds import (
     DEV_NAME_LEN,
@@ -128,6 +128,8 @@ class LogicalPart:
     router_node_ids: list[str]
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
     bound_hosts: set[str]  # every port binding:host_id
+    # where Neutron scheduled routers and DHCP servers (None: the snapshot does not say)
+    schedule: scheduling.Schedule | None = None
 
     def words(self, position: int) -> tuple[str, str]:
         """What the port at ``position`` is and its fixed IPs (:func:`describe_port`), said once."""
@@ -200,6 +202,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
         bound_hosts=lookups.bound_hosts,
+        schedule=scheduling.schedule_of(cloud),
     )
 
 
@@ -1157,6 +1160,7 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
     """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
     routers_by_fragment = logical.routers_by_fragment
     routers_bound: set[str] = set()
+    schedule = logical.schedule
     for index in indexes.values():
         for name, ns_node in index.namespaces.items():
             role, ref = namespace_role(name)
@@ -1167,6 +1171,12 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
                 "qdhcp": g.network_id(ref or ""),
             }.get(role)
             if target and target in graph.nodes:
+                # a host speaks for itself only: a namespace Neutron did not schedule there is a claim
+                claim = schedule.claim_problem(index.host, role, ref or "") if schedule is not None else None
+                if claim is not None:
+                    graph.warn(ns_node, claim)
+                    graph.warn(g.host_id(index.host), claim)
+                    continue
                 graph.add_edge(target, ns_node, EdgeKind.BINDS)
                 routers_bound.add(target)
             elif target:
