@@ -19,6 +19,7 @@ import orjson
 from hypothesis import strategies as st
 
 from bench.synthetic import synthetic_cloud
+from topology.scheduling import DHCP_SCHEDULE_KEY, L3_SCHEDULE_KEY
 
 JsonDict = dict[str, Any]
 STEADY_HOST, FUZZ_HOST = "compute0000", "compute0001"
@@ -30,6 +31,14 @@ def fuzz_cloud() -> tuple[JsonDict, dict[str, JsonDict]]:
     for report in reports.values():
         for namespace in report["namespaces"]:
             namespace["iptables"] = namespace.get("iptables") or {"nat": "", "filter": ""}
+    # Neutron scheduled every router and network to the steady host: the fuzzed host's claims are claims
+    cloud[L3_SCHEDULE_KEY] = [
+        {"agent_id": "l3", "host": STEADY_HOST, "agent_mode": "legacy",
+         "router_ids": [r["id"] for r in cloud["routers"]]}
+    ]
+    cloud[DHCP_SCHEDULE_KEY] = [
+        {"agent_id": "dhcp", "host": STEADY_HOST, "network_ids": [n["id"] for n in cloud["networks"]]}
+    ]
     return cloud, reports
 
 
