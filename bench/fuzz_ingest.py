@@ -142,6 +142,8 @@ def main() -> None:
     import logging
 
     logging.getLogger("django.request").setLevel(logging.ERROR)  # every 4xx would log a line
+    # stale browsers' channels in the shared Redis group: a line per delta otherwise
+    logging.getLogger("channels_redis").setLevel(logging.ERROR)
     from django.conf import settings
     from django.db import connection
     from django.test import Client

@@ -584,7 +584,27 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
             edges[(host_node, node_id, EdgeKind.MEMBER)] = None
     if piece.maybe_dangling:
         drop_dangling(nodes, edges, also=host_node)
+        forget_dropped(piece)
     return piece
+
+
+def forget_dropped(piece: HostPhysical) -> None:
+    """The index's tunnel and OVS lookups without the nodes the part dropped (an OVS interface
+    named like a bridge becomes that bridge): the cross joins look nodes up by them."""
+    nodes, index = piece.nodes, piece.index
+    index.tunnel_ifaces = [(node_id, ip) for node_id, ip in index.tunnel_ifaces if node_id in nodes]
+    index.tunnel_to = {ip: node_id for ip, node_id in index.tunnel_to.items() if node_id in nodes}
+    for ip, node_id in index.tunnel_ifaces:
+        index.tunnel_to.setdefault(ip, node_id)
+    for iface_id, node_ids in list(index.by_iface_id.items()):
+        kept = [node_id for node_id in node_ids if node_id in nodes]
+        if kept:
+            index.by_iface_id[iface_id] = kept
+        else:
+            del index.by_iface_id[iface_id]
+    index.patch_ports &= nodes.keys()
+    index.on_bridge &= nodes.keys()
+    index.router_devices &= nodes.keys()
 
 
 def plain_linux_bridges(
@@ -1267,8 +1287,34 @@ def join(
             return join_cold(cloud, reports)
         digests = digests or InputDigests()
         logical = cache.logical_part(cloud, digests.cloud)
+        before = dict(cache.hosts)
         pieces = cache.host_parts(reports, digests.reports)
-        return join_parts(logical, pieces, reports, cache)
+        try:
+            return join_parts(logical, pieces, reports, cache)
+        except Exception as exc:
+            # A part made afresh broke the cross joins (a join bug a report found): those parts
+            # are quarantined, their last good ones stand in, and the rest of the cloud joins.
+            # join_parts copies the nodes it changes, so the cached parts are as they were.
+            if not cache.rebuilt_hosts:
+                raise
+            rebuilt = list(cache.rebuilt_hosts)
+
+            def joins_with(new: set[str]) -> bool:
+                """Whether the join succeeds with only these hosts' new parts (the others' from ``before``)."""
+                trial = {
+                    host: piece if host not in rebuilt or host in new else before[host][1]
+                    for host, piece in pieces.items()
+                    if host not in rebuilt or host in new or host in before
+                }
+                try:
+                    join_parts(logical, trial, reports, cache)
+                except Exception:
+                    return False
+                return True
+
+            cache.fail_hosts(before, quarantine.culprits(rebuilt, joins_with), exc)
+            pieces = cache.host_parts(reports, digests.reports)
+            return join_parts(logical, pieces, reports, cache)
 
 
 def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
@@ -1400,6 +1446,18 @@ class JoinCache:
         self.hosts, self.rebuilt_hosts, self.quarantined = kept, rebuilt, quarantined
         self.failed = {host: self.failed[host] for host in quarantined if host in self.failed}
         return pieces
+
+    def fail_hosts(self, before: dict[str, tuple[bytes, HostPhysical]], hosts: list[str], exc: Exception) -> None:
+        """The new parts of ``hosts`` failed the join: not tried again with the same report, and
+        their parts from ``before`` (the cache's hosts before the last :meth:`host_parts`) kept."""
+        quarantine.log.error("the join failed with the new parts of %s", hosts, exc_info=exc)
+        why = quarantine.Quarantined(f"the join failed on it: {type(exc).__name__}", kept_last=False)
+        for host in hosts:
+            self.failed[host] = (self.hosts[host][0], why)
+            if host in before:
+                self.hosts[host] = before[host]
+            else:
+                del self.hosts[host]
 
     def build(
         self, host: str, report: JsonDict, key: bytes | None

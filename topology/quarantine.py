@@ -50,3 +50,16 @@ def build_part(
     except Exception as exc:  # any failure of one host's part is that host's alone
         log.warning("report of %s quarantined: the join failed on it", host, exc_info=True)
         return None, Quarantined(f"the join failed on it: {type(exc).__name__}", kept_last=False)
+
+
+def culprits(hosts: list[str], joins_with: Callable[[set[str]], bool]) -> list[str]:
+    """The hosts whose new parts make the join fail, found by halves: ``joins_with(some)`` says
+    whether it succeeds with only those hosts' new parts (about 2·log2(n) joins per bad host)."""
+    if len(hosts) <= 1:
+        return list(hosts)
+    half = len(hosts) // 2
+    bad: list[str] = []
+    for part in (hosts[:half], hosts[half:]):
+        if not joins_with(set(part)):
+            bad += culprits(part, joins_with)
+    return bad
