@@ -178,3 +178,14 @@ def test_a_part_that_breaks_the_cross_joins_is_quarantined_with_its_last_good_pa
     # the same report is not tried again; the next good one lifts the quarantine
     assert "warnings" in join(CLOUD, poisoned, cache=cache).nodes[g.host_id(FUZZ_HOST)]["attrs"]
     assert not warnings_of(join(CLOUD, reports, cache=cache), g.host_id(FUZZ_HOST))
+
+
+def test_a_linux_bridge_device_with_a_veth_peer_is_joined() -> None:
+    """Found by the fuzz (then quarantined): a root bridge device naming a veth peer was drawn as a
+    bridge, its interface node dropped, and the veth link then looked the dropped node up."""
+    reports = copy.deepcopy(REPORTS)
+    lo = reports[FUZZ_HOST]["interfaces"][0]
+    reports[FUZZ_HOST]["interfaces"].append({**lo, "name": "x", "kind": "bridge", "peer": "y", "addresses": []})
+    graph = join(CLOUD, reports)
+    assert g.bridge_id(FUZZ_HOST, "x") in graph.nodes
+    assert not any("could not be joined" in w for w in warnings_of(graph, g.host_id(FUZZ_HOST)))

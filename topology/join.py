@@ -845,7 +845,7 @@ def add_linux_bridges_and_links(
                 masters.append(key)
                 on_bridge.add(node_id)
             peer_name = get("peer")
-            if peer_name:
+            if peer_name and node_id in nodes:  # a bridge device (dropped above) is no veth end
                 peer_ns = get("peer_netns")
                 peer = f"{iface_prefix}{peer_ns or '-'}:{peer_name}"
                 if peer in nodes:  # add_veth, inlined for the root namespace (a null peer_netns: root)
