@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import openstack.connection
 from openstack import exceptions as sdk_exceptions
 
+from topology.scheduling import DHCP_SCHEDULE_KEY, L3_SCHEDULE_KEY
+
 JsonDict = dict[str, Any]
 
 # (snapshot key, API path, JSON collection key)
@@ -78,8 +80,39 @@ def collect_cloud(conn: openstack.connection.Connection) -> Collected:
             data[name] = list_all(conn.network, path, key)
         except sdk_exceptions.ForbiddenException:
             data[name] = []  # agents are admin-only: a tenant's cloud shows no hosts
+    data.update(collect_scheduling(conn.network, data["agents"]))
     data["servers"] = collect_servers(conn)
     return Collected(data=data, api_calls=counter.count, duration=time.monotonic() - started)
+
+
+def collect_scheduling(proxy: Any, agents: list[JsonDict]) -> dict[str, list[JsonDict]]:
+    """Which routers each L3 agent hosts and which networks each DHCP agent hosts (topology/scheduling.py).
+
+    Neutron lists these per agent only: one call per DHCP agent and per L3 agent not in
+    ``dvr`` mode (compute hosts' DVR agents, the many, host routers through their ports).
+    Without the agents (a project-scoped caller) the snapshot says nothing about scheduling.
+    """
+    if not agents:
+        return {}
+    l3: list[JsonDict] = []
+    dhcp: list[JsonDict] = []
+    try:
+        for agent in agents:
+            mode = (agent.get("configurations") or {}).get("agent_mode")
+            if agent.get("agent_type") == "L3 agent" and mode != "dvr":
+                routers = list_all(proxy, f"/agents/{agent['id']}/l3-routers", "routers")
+                l3.append(
+                    {"agent_id": agent["id"], "host": agent["host"], "agent_mode": mode or "legacy",
+                     "router_ids": [r["id"] for r in routers]}
+                )
+            elif agent.get("agent_type") == "DHCP agent":
+                networks = list_all(proxy, f"/agents/{agent['id']}/dhcp-networks", "networks")
+                dhcp.append(
+                    {"agent_id": agent["id"], "host": agent["host"], "network_ids": [n["id"] for n in networks]}
+                )
+    except sdk_exceptions.ForbiddenException:
+        return {}  # the scheduler extensions are admin-only by policy
+    return {L3_SCHEDULE_KEY: l3, DHCP_SCHEDULE_KEY: dhcp}
 
 
 def collect_servers(conn: openstack.connection.Connection) -> list[JsonDict]:

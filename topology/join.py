@@ -32,11 +32,12 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
 
+from topology import claims, quarantine, scheduling
 from topology import graph as g
 from topology.kinds import (
     DEV_NAME_LEN,
@@ -127,6 +128,8 @@ class LogicalPart:
     router_node_ids: list[str]
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
     bound_hosts: set[str]  # every port binding:host_id
+    # where Neutron scheduled routers and DHCP servers (None: the snapshot does not say)
+    schedule: scheduling.Schedule | None = None
 
     def words(self, position: int) -> tuple[str, str]:
         """What the port at ``position`` is and its fixed IPs (:func:`describe_port`), said once."""
@@ -199,6 +202,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
         bound_hosts=lookups.bound_hosts,
+        schedule=scheduling.schedule_of(cloud),
     )
 
 
@@ -514,15 +518,12 @@ def host_status(agents: list[JsonDict], reported: bool) -> str:
 def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDict]) -> dict[str, str]:
     """Host nodes for every host named by an agent, a binding or a report; returns tunnel IP -> host."""
     agents = logical.agents
-    tunnels: dict[str, str] = {}
-    for host in sorted(set(agents) | set(reports) | logical.bound_hosts):
+    hosts = sorted(set(agents) | set(reports) | logical.bound_hosts)
+    ips = claims.resolve_tunnel_ips(hosts, agents, reports)
+    for host in hosts:
         report = reports.get(host)
         host_agents = agents.get(host, [])
-        tunnel_ip = (report or {}).get("tunnel_ip") or next(
-            (a["tunneling_ip"] for a in host_agents if a["tunneling_ip"]), None
-        )
-        if tunnel_ip:
-            tunnels[tunnel_ip] = host
+        tunnel_ip = ips.by_host.get(host)
         node_id = g.host_id(host)
         graph.add_node(
             node_id,
@@ -537,7 +538,9 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
         )
         if report is None:
             graph.warn(node_id, f"host {host} sends no agent report: its bridges and namespaces are unknown")
-    return tunnels
+        for message in ips.warnings.get(host, ()):
+            graph.warn(node_id, message)
+    return ips.owner
 
 
 # --------------------------------------------------------------------------- physical (one host)
@@ -581,7 +584,27 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
             edges[(host_node, node_id, EdgeKind.MEMBER)] = None
     if piece.maybe_dangling:
         drop_dangling(nodes, edges, also=host_node)
+        forget_dropped(piece)
     return piece
+
+
+def forget_dropped(piece: HostPhysical) -> None:
+    """The index's tunnel and OVS lookups without the nodes the part dropped (an OVS interface
+    named like a bridge becomes that bridge): the cross joins look nodes up by them."""
+    nodes, index = piece.nodes, piece.index
+    index.tunnel_ifaces = [(node_id, ip) for node_id, ip in index.tunnel_ifaces if node_id in nodes]
+    index.tunnel_to = {ip: node_id for ip, node_id in index.tunnel_to.items() if node_id in nodes}
+    for ip, node_id in index.tunnel_ifaces:
+        index.tunnel_to.setdefault(ip, node_id)
+    for iface_id, node_ids in list(index.by_iface_id.items()):
+        kept = [node_id for node_id in node_ids if node_id in nodes]
+        if kept:
+            index.by_iface_id[iface_id] = kept
+        else:
+            del index.by_iface_id[iface_id]
+    index.patch_ports &= nodes.keys()
+    index.on_bridge &= nodes.keys()
+    index.router_devices &= nodes.keys()
 
 
 def plain_linux_bridges(
@@ -822,7 +845,7 @@ def add_linux_bridges_and_links(
                 masters.append(key)
                 on_bridge.add(node_id)
             peer_name = get("peer")
-            if peer_name:
+            if peer_name and node_id in nodes:  # a bridge device (dropped above) is no veth end
                 peer_ns = get("peer_netns")
                 peer = f"{iface_prefix}{peer_ns or '-'}:{peer_name}"
                 if peer in nodes:  # add_veth, inlined for the root namespace (a null peer_netns: root)
@@ -1157,6 +1180,7 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
     """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
     routers_by_fragment = logical.routers_by_fragment
     routers_bound: set[str] = set()
+    schedule = logical.schedule
     for index in indexes.values():
         for name, ns_node in index.namespaces.items():
             role, ref = namespace_role(name)
@@ -1167,6 +1191,12 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
                 "qdhcp": g.network_id(ref or ""),
             }.get(role)
             if target and target in graph.nodes:
+                # a host speaks for itself only: a namespace Neutron did not schedule there is a claim
+                claim = schedule.claim_problem(index.host, role, ref or "") if schedule is not None else None
+                if claim is not None:
+                    graph.warn(ns_node, claim)
+                    graph.warn(g.host_id(index.host), claim)
+                    continue
                 graph.add_edge(target, ns_node, EdgeKind.BINDS)
                 routers_bound.add(target)
             elif target:
@@ -1257,8 +1287,34 @@ def join(
             return join_cold(cloud, reports)
         digests = digests or InputDigests()
         logical = cache.logical_part(cloud, digests.cloud)
+        before = dict(cache.hosts)
         pieces = cache.host_parts(reports, digests.reports)
-        return join_parts(logical, pieces, reports, cache)
+        try:
+            return join_parts(logical, pieces, reports, cache)
+        except Exception as exc:
+            # A part made afresh broke the cross joins (a join bug a report found): those parts
+            # are quarantined, their last good ones stand in, and the rest of the cloud joins.
+            # join_parts copies the nodes it changes, so the cached parts are as they were.
+            if not cache.rebuilt_hosts:
+                raise
+            rebuilt = list(cache.rebuilt_hosts)
+
+            def joins_with(new: set[str]) -> bool:
+                """Whether the join succeeds with only these hosts' new parts (the others' from ``before``)."""
+                trial = {
+                    host: piece if host not in rebuilt or host in new else before[host][1]
+                    for host, piece in pieces.items()
+                    if host not in rebuilt or host in new or host in before
+                }
+                try:
+                    join_parts(logical, trial, reports, cache)
+                except Exception:
+                    return False
+                return True
+
+            cache.fail_hosts(before, quarantine.culprits(rebuilt, joins_with), exc)
+            pieces = cache.host_parts(reports, digests.reports)
+            return join_parts(logical, pieces, reports, cache)
 
 
 def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
@@ -1270,7 +1326,10 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     nodes_update, edges_update = graph.nodes.update, graph.edges.update
     indexes: dict[str, HostIndex] = {}
     for host, report in sorted(reports.items()):
-        piece = host_physical(host, report)
+        piece, failed = quarantine.build_part(host, report, host_physical)
+        if piece is None or failed is not None:
+            graph.warn(g.host_id(host), (failed or quarantine.not_encodable(host)).warning(host))
+            continue
         nodes_update(piece.nodes)
         edges_update(piece.edges)
         indexes[host] = piece.index
@@ -1291,6 +1350,8 @@ def join_parts(
     in one graph, which shares the parts' nodes and copies those it changes."""
     graph = g.Graph(nodes=dict(logical.nodes), edges=dict(logical.edges), owned=set())
     tunnels = add_hosts(graph, logical, reports)
+    for host, failed in cache.quarantined.items():
+        graph.warn(g.host_id(host), failed.warning(host))
     nodes_update, edges_update = graph.nodes.update, graph.edges.update
     for piece in pieces.values():
         nodes_update(piece.nodes)
@@ -1336,6 +1397,10 @@ class JoinCache:
     described: Described = field(default_factory=dict)
     rebuilt_hosts: list[str] = field(default_factory=list)
     rebuilt_logical: bool = False
+    # hosts whose report the last join could not use (topology/quarantine.py), and why
+    quarantined: dict[str, quarantine.Quarantined] = field(default_factory=dict)
+    # host -> the digest of a report that failed the join, and why (not tried again)
+    failed: dict[str, tuple[bytes, quarantine.Quarantined]] = field(default_factory=dict)
 
     def logical_part(self, cloud: CloudSnapshot, key: bytes | None = None) -> LogicalPart:
         """The logical part of ``cloud``; ``key``: its digest, if known."""
@@ -1359,16 +1424,51 @@ class JoinCache:
         kept: dict[str, tuple[bytes, HostPhysical]] = {}
         pieces: dict[str, HostPhysical] = {}
         rebuilt: list[str] = []
+        quarantined: dict[str, quarantine.Quarantined] = {}
         for host, report in sorted(reports.items()):
             key = keys.get(host) or digest(report)
             cached = self.hosts.get(host)
             if key is not None and cached is not None and cached[0] == key:
                 piece = cached[1]
             else:
-                piece = host_physical(host, report)
+                made, failed = self.build(host, report, key)
+                if made is None or failed is not None:
+                    # the last good part (kept for the next join too), else the host node alone
+                    if cached is not None:
+                        kept[host], pieces[host] = cached, cached[1]
+                    quarantined[host] = replace(failed or quarantine.not_encodable(host), kept_last=cached is not None)
+                    continue
+                piece = made
                 rebuilt.append(host)
             if key is not None:
                 kept[host] = (key, piece)
             pieces[host] = piece
-        self.hosts, self.rebuilt_hosts = kept, rebuilt
+        self.hosts, self.rebuilt_hosts, self.quarantined = kept, rebuilt, quarantined
+        self.failed = {host: self.failed[host] for host in quarantined if host in self.failed}
         return pieces
+
+    def fail_hosts(self, before: dict[str, tuple[bytes, HostPhysical]], hosts: list[str], exc: Exception) -> None:
+        """The new parts of ``hosts`` failed the join: not tried again with the same report, and
+        their parts from ``before`` (the cache's hosts before the last :meth:`host_parts`) kept."""
+        quarantine.log.error("the join failed with the new parts of %s", hosts, exc_info=exc)
+        why = quarantine.Quarantined(f"the join failed on it: {type(exc).__name__}", kept_last=False)
+        for host in hosts:
+            self.failed[host] = (self.hosts[host][0], why)
+            if host in before:
+                self.hosts[host] = before[host]
+            else:
+                del self.hosts[host]
+
+    def build(
+        self, host: str, report: JsonDict, key: bytes | None
+    ) -> tuple[HostPhysical | None, quarantine.Quarantined | None]:
+        """A host's part made afresh; None and why if its report cannot be joined."""
+        if key is None:
+            return None, None  # not encodable: quarantine.not_encodable says so
+        failed = self.failed.get(host)
+        if failed is not None and failed[0] == key:
+            return None, failed[1]  # this very report failed before: not tried again
+        made, why = quarantine.build_part(host, report, host_physical)
+        if why is not None:
+            self.failed[host] = (key, why)
+        return made, why

@@ -4,7 +4,8 @@ Pure Python, no Django import: the agent builds reports with these shapes on
 compute/network nodes and the server's ingest view validates what it
 receives with :func:`validate_report` before touching any stored state.
 
-Unknown fields are kept, never rejected, so an agent may send more than the
+Unknown fields are kept, never rejected (within the bounds of
+topology/report_bounds.py: depth, JSON kinds, total size), so an agent may send more than the
 contract (the agent also sends the root namespace's ``routes``, ``rules``
 and ``iptables``, per-interface ``ifindex``, per-route ``family``/``type``...;
 see the TypedDicts below). Validation only checks what the join and the path
@@ -16,6 +17,8 @@ from __future__ import annotations
 import ipaddress
 from datetime import datetime
 from typing import Any, Final, NotRequired, TypedDict
+
+from topology.report_bounds import bounds_problems
 
 REPORT_VERSION: Final = 1
 
@@ -158,10 +161,15 @@ def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
     if not isinstance(data, dict):
         reasons.add("report", f"must be an object, not {_type_name(data)}")
         return reasons.result()
+    # First what every value must be to be stored and joined at all (depth, JSON kinds, size
+    # of unknown fields): the shape checks below look only at the contract's fields.
+    problems = bounds_problems(data)
+    if problems:
+        return problems
     for key in ("version", "host", "collected_at", "namespaces", "interfaces", "ovs"):
         if key not in data:
             reasons.add(key, "is required")
-    if "version" in data and (data["version"] != REPORT_VERSION or isinstance(data["version"], bool)):
+    if "version" in data and (data["version"] != REPORT_VERSION or not _is_int(data["version"])):
         reasons.add("version", f"must be {REPORT_VERSION}")
     if "host" in data:
         _check_host(data["host"], reasons)
