@@ -4,14 +4,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from dashboard.dburl import parse_database_url
 from dashboard.env import env, envbool, envint, envlist
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = envbool("DJANGO_DEBUG", False)
+# The key signs sessions and seals the Keystone tokens kept for sessions and jobs: a key anyone
+# can read in the source would give them away, so without DEBUG there is no fallback.
+SECRET_KEY = env("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set, and DJANGO_DEBUG is off: refusing to start "
+            "with a public key. Set one (bin/run and manage.py make a random one in var/secret-key)."
+        )
+    SECRET_KEY = "dev-only-insecure-key-change-me"
+# Old keys, still accepted (sessions, sealed credentials) while rotating to a new SECRET_KEY.
+SECRET_KEY_FALLBACKS = envlist("DJANGO_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
