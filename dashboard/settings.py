@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -38,6 +39,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "dashboard",
     "topology",
     "tasks",
@@ -53,6 +55,18 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# Login throttling (dashboard/throttle.py): per user name and client address (REMOTE_ADDR: behind
+# a reverse proxy, run daphne with --proxy-headers so that it is the client's).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = envint("DASHBOARD_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("DASHBOARD_LOGIN_COOLOFF_SECONDS", 900))
+# A lock lasts its cool-off from the last failure that counted; tries during it are refused, not counted.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+# The login view renders the refusal itself (axes.W002: its middleware is not installed on purpose).
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = None
@@ -123,8 +137,11 @@ KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
 
 # How often Celery beat refreshes the cloud snapshot (seconds).
 CLOUD_REFRESH_SECONDS = envint("DASHBOARD_CLOUD_REFRESH_SECONDS", 30)
+SESSION_PRUNE_SECONDS = envint("DASHBOARD_SESSION_PRUNE_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
+    # Expired sessions are deleted (dashboard/tasks.py), not kept in the database with their sealed tokens.
+    "clear-sessions": {"task": "dashboard.clear_sessions", "schedule": float(SESSION_PRUNE_SECONDS)},
 }
 
 REST_FRAMEWORK = {

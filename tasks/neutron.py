@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from dashboard import sessiontokens
 from dashboard.auth import Caller
 from dashboard.keystone import user_connection
 from tasks.actions import Connection, neutron_call
@@ -32,7 +33,7 @@ def caller_body(request: HttpRequest, caller: Caller) -> dict[str, Any]:
     """What acting as the caller needs besides the token: the token body kept at login, else Keystone's."""
     session = getattr(request, "session", None)
     from_session = session is not None and request.META.get("HTTP_X_AUTH_TOKEN") is None
-    body = session.get("keystone_body") if from_session and session is not None else None
+    body = sessiontokens.token_body(session) if from_session and session is not None else None
     return body if body else token_body(caller.token)
 
 
