@@ -80,10 +80,39 @@ def chromium() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        violations = watch_csp(browser)
         try:
             yield browser
+            # A page that needs what the Content-Security-Policy forbids fails its test.
+            assert not violations, f"the pages broke their Content-Security-Policy: {violations}"
         finally:
             browser.close()
+
+
+# Reported by the page itself: Chromium's own console line for a violation is not a console API call.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " in " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def watch_csp(browser: Any) -> list[str]:
+    """Every page of ``browser``'s new contexts and pages reports CSP violations into the list returned
+    (also ``browser.csp_violations``)."""
+    violations: list[str] = []
+
+    def watch(target: Any) -> Any:
+        target.add_init_script(CSP_WATCH)
+        target.on("console", lambda m: violations.append(m.text) if m.text.startswith("CSP violation:") else None)
+        return target
+
+    new_context, new_page = browser.new_context, browser.new_page
+    browser.new_context = lambda *a, **k: watch(new_context(*a, **k))
+    browser.new_page = lambda *a, **k: watch(new_page(*a, **k))
+    browser.csp_violations = violations
+    return violations
 
 
 def caller(name: str, project_id: str | None, *, admin: bool = False, minutes: int = 60) -> Caller:
