@@ -70,3 +70,20 @@ def test_the_beat_task_deletes_expired_sessions_only() -> None:
     assert "dashboard.clear_sessions" in app.tasks
     entries = app.conf.beat_schedule.values()
     assert any(e["task"] == "dashboard.clear_sessions" and e["schedule"] > 0 for e in entries)
+
+
+def test_job_credentials_sealed_before_the_shared_sealing_still_open(settings: Any) -> None:
+    """tasks/credentials.py now seals through dashboard/sealing.py: a row sealed the old way still opens."""
+    import base64
+    import hashlib
+    import json
+
+    from cryptography.fernet import Fernet
+
+    from tasks.credentials import unseal
+
+    who = caller("demo", "p-demo")
+    body: dict[str, Any] = {"token": {"catalog": []}}
+    old_key = base64.urlsafe_b64encode(hashlib.sha256(b"tasks.JobCredential\0" + settings.SECRET_KEY.encode()).digest())
+    sealed = Fernet(old_key).encrypt(json.dumps({"caller": who.to_dict(), "body": body}).encode())
+    assert unseal(sealed) == (who, body)
