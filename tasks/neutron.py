@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from keystoneauth1 import exceptions as ksa_exceptions
 
 from dashboard import sessiontokens
-from dashboard.auth import Caller
+from dashboard.auth import Caller, KeystoneUnavailable, keystone_unreachable
 from dashboard.keystone import user_connection
 from tasks.actions import Connection, neutron_call
 from tasks.targets import Target, fip_targets
@@ -25,7 +26,16 @@ JsonDict = dict[str, Any]
 
 def token_body(token: str) -> dict[str, Any]:
     """The token body (with its catalog) of an API client's X-Auth-Token, asked of Keystone."""
-    response = service_connection().identity.get("/auth/tokens", headers={"X-Subject-Token": token})
+    from dashboard.keystone import keystone_url
+
+    try:
+        response = service_connection().session.get(
+            keystone_url().rstrip("/") + "/auth/tokens", headers={"X-Subject-Token": token})
+    except ksa_exceptions.ClientException as exc:
+        # The token's validation may come from the cache while Keystone is down: 503, not 500.
+        if keystone_unreachable(exc):
+            raise KeystoneUnavailable(f"Keystone cannot be reached ({type(exc).__name__}); retry later.") from exc
+        raise
     return dict(response.json())
 
 

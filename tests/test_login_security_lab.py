@@ -173,3 +173,18 @@ def test_an_api_call_answers_503_with_retry_after_while_keystone_is_down(
     assert str(port) not in response.content.decode()
     # The same token, Keystone back: accepted.
     assert Client().get("/api/v1/topology/", HTTP_X_AUTH_TOKEN=token).status_code == 200
+
+
+def test_a_cached_token_still_gets_503_not_500_when_acting_needs_keystone(
+        lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    """Listing floating IPs as an API client asks Keystone for the token's catalog, after validation
+    (which the cache may answer while Keystone is down)."""
+    token = str(demo_cloud.auth_token)
+    api = Client()
+    assert api.get("/api/v1/floating-ips/", HTTP_X_AUTH_TOKEN=token).status_code == 200  # validated, cached
+    port = free_port()
+    with override_settings(KEYSTONE_URL=f"http://127.0.0.1:{port}/v3"):
+        response = api.get("/api/v1/floating-ips/", HTTP_X_AUTH_TOKEN=token)
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == "30"
+    assert "Keystone cannot be reached" in response.json()["detail"]
