@@ -1,9 +1,11 @@
 """The checkout's own secret key: made once, at random, in a file only its owner can read.
 
 ``bin/run``, ``bin/test`` and ``manage.py`` point ``DJANGO_SECRET_KEY_FILE`` at
-``var/secret-key`` when no key is given, so a checkout never runs on a key
-anyone could read in the source (it signs sessions and seals job and session
-credentials). Standard library only: it runs before Django is set up.
+``var/secret-key`` (made if missing) when no key is given, and the settings read
+that file when it exists (so that scripts of the checkout, bench/ among them, use
+the same key), so a checkout never runs on a key anyone could read in the source
+(it signs sessions and seals job and session credentials). Standard library
+only: it runs before Django is set up.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ def check_key_file(path: Path) -> None:
         raise KeyFileUnsafe(f"{path} is readable by others (mode {stat.S_IMODE(mode):04o}): chmod 600 it")
     if not path.read_text().strip():
         raise KeyFileUnsafe(f"{path} is empty: delete it to have a new key made")
+
+
+def existing_key(path: Path) -> str:
+    """The key in ``path`` if that file exists (and is private), else ""."""
+    if not path.exists():
+        return ""
+    check_key_file(path)
+    return path.read_text().strip()
 
 
 def use_default_key_file(path: Path | None = None) -> None:

@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from dashboard.dburl import parse_database_url
 from dashboard.env import env, envbool, envint, envlist, proxy_ssl_header
+from dashboard.secretkey import existing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -16,12 +17,13 @@ VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
 DEBUG = envbool("DJANGO_DEBUG", False)
 # The key signs sessions and seals the Keystone tokens kept for sessions and jobs: a key anyone
 # can read in the source would give them away, so without DEBUG there is no fallback.
-SECRET_KEY = env("DJANGO_SECRET_KEY", "")
+SECRET_KEY = env("DJANGO_SECRET_KEY", "") or existing_key(VAR_DIR / "secret-key")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set, and DJANGO_DEBUG is off: refusing to start "
-            "with a public key. Set one (bin/run and manage.py make a random one in var/secret-key)."
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set, there is no var/secret-key, and DJANGO_DEBUG "
+            "is off: refusing to start with a public key. Set one (bin/run and manage.py make a random one in "
+            "var/secret-key)."
         )
     SECRET_KEY = "dev-only-insecure-key-change-me"
 # Old keys, still accepted (sessions, sealed credentials) while rotating to a new SECRET_KEY.

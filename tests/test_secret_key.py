@@ -25,16 +25,16 @@ def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_settings_refuse_to_start_without_a_key_when_debug_is_off() -> None:
-    result = import_settings(clean_env())
+def test_settings_refuse_to_start_without_a_key_when_debug_is_off(tmp_path: Path) -> None:
+    result = import_settings(clean_env(DASHBOARD_VAR_DIR=str(tmp_path)))
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set" in result.stderr
     assert "dev-only" not in result.stdout
 
 
-def test_settings_keep_the_development_key_only_with_debug() -> None:
-    result = import_settings(clean_env(DJANGO_DEBUG="1"))
+def test_settings_keep_the_development_key_only_with_debug(tmp_path: Path) -> None:
+    result = import_settings(clean_env(DJANGO_DEBUG="1", DASHBOARD_VAR_DIR=str(tmp_path)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "dev-only-insecure-key-change-me"
 
@@ -44,6 +44,17 @@ def test_settings_read_the_key_from_its_file(tmp_path: Path) -> None:
     result = import_settings(clean_env(DJANGO_SECRET_KEY_FILE=str(key)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == key.read_text().strip()
+
+
+def test_settings_use_the_checkouts_key_file_when_it_exists(tmp_path: Path) -> None:
+    """Scripts of the checkout (bench/) find the key bin/run, bin/test or manage.py made."""
+    key = ensure_key_file(tmp_path / "secret-key")
+    result = import_settings(clean_env(DASHBOARD_VAR_DIR=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == key.read_text().strip()
+    key.chmod(0o640)
+    refused = import_settings(clean_env(DASHBOARD_VAR_DIR=str(tmp_path)))
+    assert refused.returncode != 0 and "readable by others" in refused.stderr
 
 
 def run_secret_key(env: dict[str, str]) -> str:
