@@ -78,6 +78,7 @@ AXES_COOLOFF_TIME = timedelta(seconds=envint("DASHBOARD_LOGIN_COOLOFF_SECONDS", 
 # A lock lasts its cool-off from the last failure that counted; tries during it are refused, not counted.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command; failures and lockouts are still logged
 # The login view renders the refusal itself (axes.W002: its middleware is not installed on purpose).
 SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
