@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -21,8 +21,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
+from keystoneauth1 import exceptions as ksa_exceptions
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
+
+from dashboard import sessiontokens
+from dashboard.sealing import SealBroken
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "keystone"
@@ -84,19 +88,59 @@ class TokenInvalid(Exception):
     """Keystone does not know the token (expired, revoked or made up)."""
 
 
+KEYSTONE_RETRY_AFTER_SECONDS = 30
+
+
+class KeystoneUnavailable(exceptions.APIException):
+    """503 (with Retry-After: DRF sends ``wait``): the token cannot be validated now, it may well be good."""
+
+    status_code = 503
+    default_code = "keystone_unavailable"
+    wait = KEYSTONE_RETRY_AFTER_SECONDS
+
+
+def keystone_unreachable(exc: BaseException) -> bool:
+    """Keystone is down or failing (no answer, or a 5xx), as opposed to refusing what was asked."""
+    if isinstance(exc, ksa_exceptions.ConnectionError | ksa_exceptions.DiscoveryFailure):
+        return True
+    status = getattr(exc, "http_status", None) or getattr(getattr(exc, "response", None), "status_code", None)
+    return isinstance(status, int) and status >= 500
+
+
+def token_cache_key(token: str) -> str:
+    return "keystone-token:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def forget_token(token: str) -> None:
+    """Drop what validation cached of ``token`` (it was revoked: API clients must not use it any more)."""
+    cache.delete(token_cache_key(token))
+
+
 def validate_token(token: str) -> Caller:
     """Ask Keystone what ``token`` is, with the dashboard's service account; cached."""
-    key = "keystone-token:" + hashlib.sha256(token.encode()).hexdigest()
+    key = token_cache_key(token)
     cached = cache.get(key)
     if cached is not None:
         return Caller.from_dict(cached)
+    from dashboard.keystone import keystone_url
     from topology.cloud import service_connection
 
-    response = service_connection().identity.get(
-        "/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False
-    )
+    try:
+        response = service_connection().session.get(
+            keystone_url().rstrip("/") + "/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False
+        )
+    except ksa_exceptions.ClientException as exc:
+        if not keystone_unreachable(exc):
+            raise
+        log.warning("X-Auth-Token validation: Keystone unreachable: %r", exc)
+        raise KeystoneUnavailable(f"Keystone cannot be reached ({type(exc).__name__}): the X-Auth-Token "
+                                  "cannot be validated just now; retry later.") from exc
     if response.status_code in (401, 403, 404):
         raise TokenInvalid(f"Keystone answered {response.status_code}")
+    if response.status_code >= 500:
+        log.warning("X-Auth-Token validation: Keystone answered %s", response.status_code)
+        raise KeystoneUnavailable(f"Keystone answered {response.status_code}: the X-Auth-Token cannot be "
+                                  "validated just now; retry later.")
     response.raise_for_status()
     caller = caller_from_token_body(response.json(), token)
     ttl = (parse_time(caller.expires_at) - timezone.now()).total_seconds()
@@ -120,11 +164,19 @@ def shadow_user(caller: Caller) -> Any:
 
 
 def session_caller(request: HttpRequest) -> Caller | None:
+    """The session's caller, with its token unsealed (None: not logged in, expired, or sealed by another key)."""
     data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
     if not data or not request.user.is_authenticated:
         return None
     caller = Caller.from_dict(data)
-    return None if caller.expired() else caller
+    if caller.expired():
+        return None
+    try:
+        secrets = sessiontokens.kept(request.session)
+    except SealBroken:
+        log.warning("a session's Keystone tokens cannot be unsealed (SECRET_KEY changed?): logged out")
+        return None
+    return replace(caller, token=secrets.token) if secrets else caller
 
 
 class KeystoneTokenAuthentication(authentication.BaseAuthentication):

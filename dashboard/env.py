@@ -34,3 +34,11 @@ def envlist(name: str, default: list[str]) -> list[str]:
     if not value:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def proxy_ssl_header(header: str) -> tuple[str, str] | None:
+    """``X-Forwarded-Proto`` -> Django's SECURE_PROXY_SSL_HEADER (``HTTP_X_FORWARDED_PROTO`` = ``https``)."""
+    name = header.strip()
+    if not name:
+        return None
+    return "HTTP_" + name.upper().replace("-", "_"), "https"

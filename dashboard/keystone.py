@@ -7,21 +7,32 @@ so Neutron's own policy decides what a user may do.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 import openstack.connection
 from django.conf import settings
 from keystoneauth1 import access
+from keystoneauth1 import exceptions as ksa_exceptions
 from keystoneauth1 import session as ksa_session
 from keystoneauth1.identity import access as access_plugin
 from keystoneauth1.identity import v3
 
-from dashboard.auth import Caller
+from dashboard.auth import Caller, keystone_unreachable
+
+log = logging.getLogger(__name__)
+WRONG_CREDENTIALS = "The user name or password is wrong."
+KEYSTONE_DOWN = "Keystone (the identity service) cannot be reached just now: try again in a minute."
+KEYSTONE_REFUSED = "Keystone refused the login. If this persists, ask the administrators of the cloud."
 
 
 class LoginFailed(Exception):
-    """Wrong credentials, or no project to work in."""
+    """Wrong credentials, no project to work in, or Keystone unreachable; the message is safe to show."""
+
+    def __init__(self, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -62,18 +73,35 @@ def password_login(username: str, password: str, domain: str) -> tuple[str, list
         token = sess.get_token()
         projects = sess.get(keystone_url().rstrip("/") + "/auth/projects").json()["projects"]
     except Exception as exc:  # keystoneauth raises Unauthorized, ConnectFailure, ...
-        raise LoginFailed(login_error(exc)) from exc
+        raise login_failed(exc) from exc
     enabled = [Project(p["id"], p["name"]) for p in projects if p.get("enabled", True)]
     if not enabled:
-        raise LoginFailed("This user has no role in any project.")
+        raise LoginFailed("This user has no role in any project.", status=403)
     return str(token), sorted(enabled, key=lambda p: p.name)
 
 
-def login_error(exc: Exception) -> str:
-    status = getattr(exc, "http_status", None)
-    if status == 401:
-        return "The user name or password is wrong."
-    return f"Keystone did not answer as expected: {exc}"
+def login_failed(exc: Exception) -> LoginFailed:
+    """What an anonymous user may be told of a failed login; Keystone's own words go to the log only."""
+    if getattr(exc, "http_status", None) == 401:
+        return LoginFailed(WRONG_CREDENTIALS)
+    if keystone_unreachable(exc):
+        log.warning("login: Keystone unreachable: %r", exc)
+        return LoginFailed(KEYSTONE_DOWN, status=503)
+    log.warning("login: Keystone answered unexpectedly: %r", exc)
+    return LoginFailed(KEYSTONE_REFUSED)
+
+
+def revoke_token(token: str) -> None:
+    """Keystone revokes ``token`` (``DELETE /v3/auth/tokens``, the token authenticating as its own subject)."""
+    sess = ksa_session.Session(timeout=settings.CLOUD_API_TIMEOUT)
+    url = keystone_url().rstrip("/") + "/auth/tokens"
+    try:
+        response = sess.delete(url, headers={"X-Auth-Token": token, "X-Subject-Token": token}, raise_exc=False)
+    except ksa_exceptions.ClientException as exc:
+        log.warning("logout: the token could not be revoked (it expires on its own): %r", exc)
+        return
+    if response.status_code not in (204, 404):
+        log.warning("logout: Keystone answered %s to the token's revocation", response.status_code)
 
 
 def rescope(unscoped_token: str, project_id: str) -> tuple[Caller, dict[str, Any]]:
@@ -83,7 +111,7 @@ def rescope(unscoped_token: str, project_id: str) -> tuple[Caller, dict[str, Any
     try:
         auth_ref = auth.get_access(sess)
     except Exception as exc:
-        raise LoginFailed(login_error(exc)) from exc
+        raise login_failed(exc) from exc
     return caller_from_access(auth_ref), {"token": auth_ref._data["token"]}
 
 

@@ -2,18 +2,44 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from dashboard.dburl import parse_database_url
-from dashboard.env import env, envbool, envint, envlist
+from dashboard.env import env, envbool, envint, envlist, proxy_ssl_header
+from dashboard.secretkey import existing_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("DASHBOARD_VAR_DIR", str(BASE_DIR / "var")))
 
-SECRET_KEY = env("DJANGO_SECRET_KEY", "dev-only-insecure-key-change-me")
 DEBUG = envbool("DJANGO_DEBUG", False)
+# The key signs sessions and seals the Keystone tokens kept for sessions and jobs: a key anyone
+# can read in the source would give them away, so without DEBUG there is no fallback.
+SECRET_KEY = env("DJANGO_SECRET_KEY", "") or existing_key(VAR_DIR / "secret-key")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY (or DJANGO_SECRET_KEY_FILE) is not set, there is no var/secret-key, and DJANGO_DEBUG "
+            "is off: refusing to start with a public key. Set one (bin/run and manage.py make a random one in "
+            "var/secret-key)."
+        )
+    SECRET_KEY = "dev-only-insecure-key-change-me"
+# Old keys, still accepted (sessions, sealed credentials) while rotating to a new SECRET_KEY.
+SECRET_KEY_FALLBACKS = envlist("DJANGO_SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = envlist("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+# Production behind TLS: DJANGO_HTTPS=1 turns on what an HTTPS site wants; each can be set apart.
+HTTPS = envbool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = envbool("DJANGO_SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = envbool("DJANGO_CSRF_COOKIE_SECURE", HTTPS)
+SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# The header a TLS-terminating proxy sets (e.g. X-Forwarded-Proto); trust it only behind such a proxy.
+SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env("DJANGO_SECURE_PROXY_SSL_HEADER", ""))
 
 INSTALLED_APPS = [
     "daphne",
@@ -25,6 +51,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "dashboard",
     "topology",
     "tasks",
@@ -39,7 +66,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dashboard.csp.ContentSecurityPolicyMiddleware",
 ]
+
+# Login throttling (dashboard/throttle.py): per user name and client address (REMOTE_ADDR: behind
+# a reverse proxy, run daphne with --proxy-headers so that it is the client's).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = envint("DASHBOARD_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(seconds=envint("DASHBOARD_LOGIN_COOLOFF_SECONDS", 900))
+# A lock lasts its cool-off from the last failure that counted; tries during it are refused, not counted.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False  # no banner on every manage.py command; failures and lockouts are still logged
+# The login view renders the refusal itself (axes.W002: its middleware is not installed on purpose).
+SILENCED_SYSTEM_CHECKS = ["axes.W002"]
 
 ROOT_URLCONF = "dashboard.urls"
 WSGI_APPLICATION = None
@@ -124,10 +165,13 @@ RETAIN_REPORT_CHANGES_DAYS = envint("DASHBOARD_RETAIN_REPORT_CHANGES_DAYS", 30)
 RETAIN_AUDIT_DAYS = envint("DASHBOARD_RETAIN_AUDIT_DAYS", 365)
 RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
 PRUNE_SECONDS = envint("DASHBOARD_PRUNE_SECONDS", 3600)
+SESSION_PRUNE_SECONDS = envint("DASHBOARD_SESSION_PRUNE_SECONDS", 3600)
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
     "reap-jobs": {"task": "tasks.reap_jobs", "schedule": float(JOB_REAP_SECONDS)},
     "prune": {"task": "tasks.prune", "schedule": float(PRUNE_SECONDS)},
+    # Expired sessions are deleted (dashboard/tasks.py), not kept in the database with their sealed tokens.
+    "clear-sessions": {"task": "dashboard.clear_sessions", "schedule": float(SESSION_PRUNE_SECONDS)},
 }
 
 REST_FRAMEWORK = {

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
@@ -17,8 +20,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
 
-from dashboard.auth import SESSION_KEY, Caller, session_caller, shadow_user
-from dashboard.keystone import LoginFailed, Project, password_login, rescope, user_connection
+from dashboard import sessiontokens, throttle
+from dashboard.auth import SESSION_KEY, Caller, forget_token, session_caller, shadow_user
+from dashboard.keystone import LoginFailed, Project, password_login, rescope, revoke_token, user_connection
+from dashboard.sealing import SealBroken
+from dashboard.sessiontokens import KeystoneSecrets
 from topology.cloud import summarize
 
 log = logging.getLogger(__name__)
@@ -47,7 +53,7 @@ def home(request: HttpRequest, caller: Caller) -> HttpResponse:
     """The cloud at a glance as Neutron shows it to this user: networks and routers."""
     context = page_context(request, caller)
     try:
-        conn = user_connection(caller, request.session["keystone_body"])
+        conn = user_connection(caller, sessiontokens.token_body(request.session) or {})
         context["summary"] = summarize(conn, caller.project_name or "")
     except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
         log.warning("cloud unreachable for %s: %s", caller.user_name, exc)
@@ -58,9 +64,9 @@ def home(request: HttpRequest, caller: Caller) -> HttpResponse:
 def start_session(request: HttpRequest, unscoped: str, projects: list[Project], project_id: str) -> None:
     caller, body = rescope(unscoped, project_id)
     django_login(request, shadow_user(caller), backend="django.contrib.auth.backends.ModelBackend")
-    request.session[SESSION_KEY] = caller.to_dict()
-    request.session["keystone_body"] = body
-    request.session["keystone_unscoped"] = unscoped
+    # Who the caller is, in clear (the map's websocket reads it); the tokens only sealed.
+    request.session[SESSION_KEY] = replace(caller, token="").to_dict()
+    sessiontokens.keep(request.session, KeystoneSecrets(token=caller.token, unscoped=unscoped, body=body))
     request.session["keystone_projects"] = [{"id": p.id, "name": p.name} for p in projects]
 
 
@@ -74,16 +80,32 @@ def login(request: HttpRequest) -> HttpResponse:
         username = request.POST.get("username", "").strip()
         domain = request.POST.get("domain", "").strip() or "Default"
         context.update(username=username, domain=domain)
+        creds = throttle.credentials(username, domain)
+        wait = throttle.locked_for(request, creds)
+        if wait is not None:
+            return locked_out(request, context, wait)
         try:
             unscoped, projects = password_login(username, request.POST.get("password", ""), domain)
             wanted = request.POST.get("project", "").strip()
             chosen = next((p for p in projects if wanted in (p.id, p.name)), projects[0])
             start_session(request, unscoped, projects, chosen.id)
-            return HttpResponseRedirect(next_url)
         except LoginFailed as exc:
+            # Only refused credentials count: Keystone being down (503) is nobody's failed attempt.
+            wait = throttle.failed(request, creds) if exc.status == 401 else None
+            if wait is not None:
+                return locked_out(request, context, wait)
             context["error"] = str(exc)
-            return render(request, "login.html", context, status=401)
+            return render(request, "login.html", context, status=exc.status)
+        throttle.succeeded(request, creds)
+        return HttpResponseRedirect(next_url)
     return render(request, "login.html", context)
+
+
+def locked_out(request: HttpRequest, context: dict[str, Any], wait: timedelta) -> HttpResponse:
+    context["error"] = throttle.retry_message(wait)
+    response = render(request, "login.html", context, status=429)
+    response["Retry-After"] = str(math.ceil(wait.total_seconds()))
+    return response
 
 
 @require_POST
@@ -93,8 +115,12 @@ def switch_project(request: HttpRequest, caller: Caller) -> HttpResponse:
     wanted = request.POST.get("project_id", "")
     if wanted not in {p.id for p in projects}:
         return HttpResponse("Unknown project.", status=404)
+    secrets = sessiontokens.kept(request.session)
+    if secrets is None:
+        django_logout(request)
+        return redirect("login")
     try:
-        start_session(request, request.session["keystone_unscoped"], projects, wanted)
+        start_session(request, secrets.unscoped, projects, wanted)
     except LoginFailed:
         django_logout(request)
         return redirect("login")
@@ -103,5 +129,13 @@ def switch_project(request: HttpRequest, caller: Caller) -> HttpResponse:
 
 @require_POST
 def logout(request: HttpRequest) -> HttpResponse:
+    """Ends the session and has Keystone revoke its tokens: a copy of them is worth nothing after."""
+    try:
+        secrets = sessiontokens.kept(request.session)
+    except SealBroken:
+        secrets = None
     django_logout(request)
+    for token in (secrets.token, secrets.unscoped) if secrets else ():
+        revoke_token(token)
+        forget_token(token)
     return redirect("login")

@@ -11,16 +11,11 @@ token itself expires with the Keystone token (at most its own lifetime).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 from datetime import datetime
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
-from django.conf import settings
-
 from dashboard.auth import Caller, parse_time
+from dashboard.sealing import SealBroken, open_json, seal_json
 from tasks.models import Job, JobCredential
 
 
@@ -28,19 +23,18 @@ class CredentialMissing(Exception):
     """The job's credential is gone (job finished, or the key changed)."""
 
 
-def fernet() -> Fernet:
-    digest = hashlib.sha256(b"tasks.JobCredential\0" + settings.SECRET_KEY.encode()).digest()
-    return Fernet(base64.urlsafe_b64encode(digest))
+# The purpose names the key (dashboard.sealing): unchanged, so credentials sealed before stay readable.
+PURPOSE = "tasks.JobCredential"
 
 
 def seal(caller: Caller, body: dict[str, Any]) -> bytes:
-    return fernet().encrypt(json.dumps({"caller": caller.to_dict(), "body": body}).encode())
+    return seal_json(PURPOSE, {"caller": caller.to_dict(), "body": body}).encode()
 
 
 def unseal(sealed: bytes | memoryview) -> tuple[Caller, dict[str, Any]]:
     try:
-        data = json.loads(fernet().decrypt(bytes(sealed)))
-    except InvalidToken as exc:
+        data = open_json(PURPOSE, sealed)
+    except SealBroken as exc:
         raise CredentialMissing("the job's credential cannot be read (SECRET_KEY changed?)") from exc
     return Caller.from_dict(data["caller"]), data["body"]
 

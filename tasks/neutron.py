@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import HttpRequest
+from keystoneauth1 import exceptions as ksa_exceptions
 
-from dashboard.auth import Caller
+from dashboard import sessiontokens
+from dashboard.auth import Caller, KeystoneUnavailable, keystone_unreachable
 from dashboard.keystone import user_connection
 from tasks.actions import Connection, neutron_call
 from tasks.targets import Target, fip_targets
@@ -24,7 +26,16 @@ JsonDict = dict[str, Any]
 
 def token_body(token: str) -> dict[str, Any]:
     """The token body (with its catalog) of an API client's X-Auth-Token, asked of Keystone."""
-    response = service_connection().identity.get("/auth/tokens", headers={"X-Subject-Token": token})
+    from dashboard.keystone import keystone_url
+
+    try:
+        response = service_connection().session.get(
+            keystone_url().rstrip("/") + "/auth/tokens", headers={"X-Subject-Token": token})
+    except ksa_exceptions.ClientException as exc:
+        # The token's validation may come from the cache while Keystone is down: 503, not 500.
+        if keystone_unreachable(exc):
+            raise KeystoneUnavailable(f"Keystone cannot be reached ({type(exc).__name__}); retry later.") from exc
+        raise
     return dict(response.json())
 
 
@@ -32,7 +43,7 @@ def caller_body(request: HttpRequest, caller: Caller) -> dict[str, Any]:
     """What acting as the caller needs besides the token: the token body kept at login, else Keystone's."""
     session = getattr(request, "session", None)
     from_session = session is not None and request.META.get("HTTP_X_AUTH_TOKEN") is None
-    body = session.get("keystone_body") if from_session and session is not None else None
+    body = sessiontokens.token_body(session) if from_session and session is not None else None
     return body if body else token_body(caller.token)
 
 

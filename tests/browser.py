@@ -80,10 +80,76 @@ def chromium() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        violations = watch_csp(browser)
         try:
-            yield browser
+            with csp_safe_waits():
+                yield browser
+            # A page that needs what the Content-Security-Policy forbids fails its test.
+            assert not violations, f"the pages broke their Content-Security-Policy: {violations}"
         finally:
             browser.close()
+
+
+@contextmanager
+def csp_safe_waits() -> Iterator[None]:
+    """``Page.wait_for_function`` as a poll of ``Page.evaluate``.
+
+    Playwright's own wait re-evaluates its predicate inside the page with eval(), which the
+    pages' policy (no 'unsafe-eval') refuses; evaluate() goes through the DevTools protocol,
+    which the policy does not govern. The pages' own scripts stay under the full policy.
+    """
+    from playwright.sync_api import Error, Page, TimeoutError
+
+    original = Page.wait_for_function
+
+    def wait_for_function(self: Any, expression: str, *, arg: Any = None, timeout: float | None = None,
+                          polling: float | str | None = None) -> Any:
+        interval = polling if isinstance(polling, int | float) else 50
+        # Playwright's meaning: None is its default of 30 s, 0 waits for ever.
+        deadline = time.monotonic() + (30000 if timeout is None else timeout or 1e12) / 1000
+        last_error: Exception | None = None
+        while True:
+            try:
+                value = self.evaluate(expression, arg)
+                if value:
+                    return value
+            except Error as exc:  # e.g. the page navigating meanwhile: try again
+                last_error = exc
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"wait_for_function({expression!r}) timed out; last error: {last_error}")
+            self.wait_for_timeout(interval)
+
+    Page.wait_for_function = wait_for_function  # type: ignore[method-assign, assignment]
+    try:
+        yield
+    finally:
+        Page.wait_for_function = original  # type: ignore[method-assign]
+
+
+# Reported by the page itself: Chromium's own console line for a violation is not a console API call.
+CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  console.error("CSP violation: " + e.effectiveDirective + " blocked " + (e.blockedURI || "inline") +
+                " in " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
+def watch_csp(browser: Any) -> list[str]:
+    """Every page of ``browser``'s new contexts and pages reports CSP violations into the list returned
+    (also ``browser.csp_violations``)."""
+    violations: list[str] = []
+
+    def watch(target: Any) -> Any:
+        target.add_init_script(CSP_WATCH)
+        target.on("console", lambda m: violations.append(m.text) if m.text.startswith("CSP violation:") else None)
+        return target
+
+    new_context, new_page = browser.new_context, browser.new_page
+    browser.new_context = lambda *a, **k: watch(new_context(*a, **k))
+    browser.new_page = lambda *a, **k: watch(new_page(*a, **k))
+    browser.csp_violations = violations
+    return violations
 
 
 def caller(name: str, project_id: str | None, *, admin: bool = False, minutes: int = 60) -> Caller:

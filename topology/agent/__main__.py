@@ -3,7 +3,7 @@
 Examples::
 
     python -m topology.agent --once --print --host controller
-    TOPOLOGY_AGENT_TOKEN=... python -m topology.agent --host compute1 --url http://dash:8000/api/v1/agents/report/
+    TOPOLOGY_AGENT_TOKEN=... python -m topology.agent --host compute1 --url https://dash.example.org/api/v1/agents/report/
 """
 
 from __future__ import annotations

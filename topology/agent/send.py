@@ -24,7 +24,8 @@ from typing import Any
 
 LOG = logging.getLogger(__name__)
 
-DEFAULT_URL = "http://127.0.0.1:8000/api/v1/agents/report/"
+# https: the report carries the host's bearer token. A lab on one machine passes its own http URL.
+DEFAULT_URL = "https://localhost/api/v1/agents/report/"
 USER_AGENT = "neutron-map-agent/1"
 
 

@@ -1,0 +1,14 @@
+"""The dashboard's settings for the test suite: the same, with a random key when none is given.
+
+The production settings refuse to start without a key (DEBUG off). The key goes into the
+environment, so that the daphne and Celery processes the tests start share it (they verify
+sessions and unseal credentials this process made).
+"""
+
+import os
+import secrets
+
+if not os.environ.get("DJANGO_SECRET_KEY") and not os.environ.get("DJANGO_SECRET_KEY_FILE"):
+    os.environ["DJANGO_SECRET_KEY"] = "test-" + secrets.token_urlsafe(40)
+
+from dashboard.settings import *  # noqa: F403
