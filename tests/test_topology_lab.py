@@ -135,8 +135,17 @@ def test_one_refresh_makes_one_call_per_resource_type(lab: dict[str, Any]) -> No
     services.refresh_cloud()  # may log in first (version discovery + token)
     services.refresh_cloud()
     # then exactly the 8 list calls (networks, subnets, ports, routers, floatingips,
-    # security groups, their rules, agents): nothing per port, nothing per browser.
-    assert CloudSnapshot.objects.get().api_calls == 8
+    # security groups, their rules, agents) and one per scheduling agent (what each L3
+    # agent not in dvr mode and each DHCP agent hosts: Neutron lists these per agent only):
+    # nothing per port, nothing per browser.
+    snapshot = CloudSnapshot.objects.get()
+    scheduling = [
+        a for a in snapshot.data["agents"]
+        if a["agent_type"] == "DHCP agent"
+        or (a["agent_type"] == "L3 agent" and (a.get("configurations") or {}).get("agent_mode") != "dvr")
+    ]
+    assert scheduling  # the lab runs an L3 and a DHCP agent
+    assert snapshot.api_calls == 8 + len(scheduling)
 
 
 def keystone_token(lab: dict[str, Any], user: str) -> str:
