@@ -38,6 +38,7 @@ from typing import Any
 import orjson
 
 from topology import graph as g
+from topology.drift import mark_drift
 from topology.kinds import (
     DEV_NAME_LEN,
     DEVICE_PREFIXES,
@@ -1278,6 +1279,7 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     add_tunnels(graph, indexes, tunnels)
     binding.finish(indexes)
     bind_namespaces(graph, logical, indexes)
+    mark_drift(graph, logical, indexes, reports)
     return graph
 
 
@@ -1299,6 +1301,7 @@ def join_parts(
     add_tunnels(graph, indexes, tunnels)
     cache.described = bind_ports(graph, logical, indexes, cache.described)
     bind_namespaces(graph, logical, indexes)
+    mark_drift(graph, logical, indexes, reports)
     return graph
 
 
