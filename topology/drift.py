@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 JsonDict = dict[str, Any]
 DEFAULT_ROUTES: Final = frozenset({"default", "0.0.0.0/0"})
 MAIN_TABLES: Final = frozenset({None, 254, "254", "main"})
-# "-A neutron-l3-agent-PREROUTING -d 192.168.1.10/32 -j DNAT --to-destination 10.0.0.5"
-_DNAT = re.compile(r"-d (\S+?)/32 .*-j DNAT --to-destination (\S+)")
+# "-A neutron-l3-agent-PREROUTING -d 192.168.1.10/32 -j DNAT --to-destination 10.0.0.5": the rule that
+# forwards packets from outside (the OUTPUT chain's twin only serves the router's own packets)
+_DNAT = re.compile(r"-A \S*PREROUTING -d (\S+?)/32 .*-j DNAT --to-destination (\S+)")
 
 
 class DriftKind:

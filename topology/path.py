@@ -1068,7 +1068,7 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
             hop.status = "warn"
             hop.evidence += f" ({address}/32 not on qg- yet)"
         nat_hop(walk, ns, router_host, f"qrouter DNATs {address} to {fixed}",
-                (f"-d {address}/32", f"--to-destination {fixed}"), Problem.FIP_NOT_ASSOCIATED,
+                ("PREROUTING", f"-d {address}/32", f"--to-destination {fixed}"), Problem.FIP_NOT_ASSOCIATED,
                 f"no DNAT rule for {address} in the qrouter namespace: the L3 agent has not applied the floating IP")
         leave_router(walk, router_port, router_host, "qr- hands it to the tenant network")
         walk.cross(router_host, vm_host, network_of(topo, port))
@@ -1085,7 +1085,8 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
         fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
     walk.device_hop(rfp, f"rfp-{router[7:17]}", vm_host, "enters the distributed router's qrouter on rfp-")
     ns = router_namespace(walk, router, "qrouter-", vm_host, walk.hops[-1])
-    nat_hop(walk, ns, vm_host, f"qrouter DNATs {address} to {fixed}", (f"-d {address}/32", f"--to-destination {fixed}"),
+    nat_hop(walk, ns, vm_host, f"qrouter DNATs {address} to {fixed}",
+            ("PREROUTING", f"-d {address}/32", f"--to-destination {fixed}"),
             Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {vm_host}")
     leave_router(walk, router_port, vm_host, "qr- hands it to the tenant network")
     walk.vm_in(port, vm_host, src_ip)
