@@ -84,6 +84,12 @@ def drift_warnings(node: dict[str, Any]) -> list[str]:
     return [w for w in node["attrs"].get("warnings") or [] if w.startswith("drift:")]
 
 
+def test_the_healthy_lab_has_no_drift(lab: dict[str, Any]) -> None:
+    graph = refresh_all(lab["host"]).graph
+    assert {n["id"]: n["attrs"]["drift"] for n in graph["nodes"] if n["attrs"].get("drift")} == {}
+    assert [w for n in graph["nodes"] for w in drift_warnings(n)] == []
+
+
 def test_an_orphan_gateway_port_is_flagged_and_the_explainer_follows_the_packets(
     lab: dict[str, Any], admin_cloud: Cloud, client: Client
 ) -> None:
