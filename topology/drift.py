@@ -253,7 +253,7 @@ def vm_device_drift(graph: g.Graph, port: JsonDict, indexes: Mapping[str, HostIn
         return
     id11 = port["id"][:ID_PREFIX_LEN]
     devices = index.by_id11.get(id11) or []
-    if not devices or "tap" + id11 in {graph.nodes[d]["label"] for d in devices}:
+    if not devices or "tap" + id11 in index.by_name:
         return
     warn(graph, g.port_id(port["id"]), DriftKind.PORT_DEVICE_MISSING,
          f"drift: Neutron says this port is ACTIVE on {host}, but tap{id11} is not on {host}: the instance is "
