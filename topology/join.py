@@ -39,6 +39,7 @@ import orjson
 
 from topology import claims, quarantine, scheduling
 from topology import graph as g
+from topology.drift import mark_drift
 from topology.kinds import (
     DEV_NAME_LEN,
     DEVICE_PREFIXES,
@@ -1337,6 +1338,7 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     add_tunnels(graph, indexes, tunnels)
     binding.finish(indexes)
     bind_namespaces(graph, logical, indexes)
+    mark_drift(graph, logical, indexes, reports)
     return graph
 
 
@@ -1360,6 +1362,7 @@ def join_parts(
     add_tunnels(graph, indexes, tunnels)
     cache.described = bind_ports(graph, logical, indexes, cache.described)
     bind_namespaces(graph, logical, indexes)
+    mark_drift(graph, logical, indexes, reports)
     return graph
 
 

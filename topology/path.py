@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from topology.drift import orphan_fix, orphan_gateway
 from topology.freshness import stale_message
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 
@@ -60,6 +61,8 @@ class Problem:
     NO_TUNNEL = "no_tunnel"
     UNKNOWN_ENDPOINT = "unknown_endpoint"
     NO_ROUTE = "no_route"
+    # Neutron says the router has no gateway, but its gateway port and qg- are left and still route (drift)
+    GATEWAY_PORT_ORPHANED = "gateway_port_orphaned"
 
 
 class PathError(ValueError):
@@ -833,13 +836,25 @@ def no_router(walk: Walk, subnet: str | None, port: str) -> str:
 
 
 def gateway_network(walk: Walk, router: str) -> str | None:
+    """The external network the router's packets leave to: its gateway's, or an orphan gateway port's
+    while the node still routes out of its qg- (the walk then follows the packets, see :func:`gateway_leg`)."""
     network = walk.topo.attrs(router).get("gateway_network_id")
     if not network:
+        orphan = orphan_gateway(walk.topo, router)
+        if orphan is not None:
+            return orphan.network
         hop = walk.hop(router, f"router {router_label(walk.topo, router)} looks for its external gateway")
         walk.fail(hop, Problem.ROUTER_NO_GATEWAY, f"router {router_label(walk.topo, router)} has no external "
                   "gateway: `openstack router set --external-gateway <external network> <router>`")
         return None
     return f"network:{network}"
+
+
+def router_external(topo: Topo, router: str) -> str | None:
+    """The router's external network id, as its gateway says or as an orphan gateway port still routes."""
+    network = topo.attrs(router).get("gateway_network_id")
+    orphan = None if network else orphan_gateway(topo, router)
+    return network or (orphan.network.split(":", 1)[1] if orphan is not None else None)
 
 
 def gateway_port(walk: Walk, router: str, host: str | None, what: str) -> str | None:
@@ -863,8 +878,24 @@ def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: 
     port = gateway_port(walk, router, host, what)
     if port is None:
         return
-    leave_router(walk, port, host, what)
+    hop = leave_router(walk, port, host, what)
+    orphaned(walk, router, hop)
     external_out(walk, host, external)
+
+
+def orphaned(walk: Walk, router: str, hop: Hop) -> None:
+    """The drift on the qg- hop of a router whose gateway Neutron forgot while its node still routes by it."""
+    orphan = orphan_gateway(walk.topo, router)
+    if orphan is None or hop.node != orphan.device:
+        return
+    uuid = orphan.port.split(":", 1)[1]
+    message = (f"Neutron says router {router_label(walk.topo, router)} has no external gateway, but its gateway "
+               f"port {uuid} is left (orphaned) and {walk.topo.nodes[orphan.device]['label']} still routes out "
+               f"of the router: packets still leave by it. Fix: {orphan_fix(uuid)}")
+    if hop.status == "ok":
+        hop.status = "warn"
+    hop.evidence = (hop.evidence + " " if hop.evidence else "") + "drift: " + message
+    walk.problem(Problem.GATEWAY_PORT_ORPHANED, message, hop.node, severity="warn")
 
 
 def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
@@ -1012,7 +1043,7 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
         return "inbound-fip"
     port = f"port:{attrs['port_id']}"
     router, subnet = serving_router(walk, port, f"router:{attrs['router_id']}" if attrs.get("router_id") else None)
-    if router is None or topo.attrs(router).get("gateway_network_id") != attrs.get("floating_network_id"):
+    if router is None or router_external(topo, router) != attrs.get("floating_network_id"):
         hop = walk.hop(fip, f"floating IP {address} -> {vm_ip(topo, port)}")
         where = f"subnet {topo.nodes[subnet]['label']}" if subnet in topo.nodes else "the port's subnet"
         walk.fail(hop, Problem.FIP_UNREACHABLE, f"{where} is not attached to a router with a gateway on "
@@ -1034,11 +1065,12 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
         if gateway is None:
             return "inbound-fip"
         hop = enter_router(walk, router, gateway, router_host, what)
+        orphaned(walk, router, hop)
         if address and f"{address}/32" not in topo.attrs(hop.node).get("addresses", []) and hop.status == "ok":
             hop.status = "warn"
             hop.evidence += f" ({address}/32 not on qg- yet)"
         nat_hop(walk, ns, router_host, f"qrouter DNATs {address} to {fixed}",
-                (f"-d {address}/32", f"--to-destination {fixed}"), Problem.FIP_NOT_ASSOCIATED,
+                ("PREROUTING", f"-d {address}/32", f"--to-destination {fixed}"), Problem.FIP_NOT_ASSOCIATED,
                 f"no DNAT rule for {address} in the qrouter namespace: the L3 agent has not applied the floating IP")
         leave_router(walk, router_port, router_host, "qr- hands it to the tenant network")
         walk.cross(router_host, vm_host, network_of(topo, port))
@@ -1055,7 +1087,8 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
         fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
     walk.device_hop(rfp, f"rfp-{router[7:17]}", vm_host, "enters the distributed router's qrouter on rfp-")
     ns = router_namespace(walk, router, "qrouter-", vm_host, walk.hops[-1])
-    nat_hop(walk, ns, vm_host, f"qrouter DNATs {address} to {fixed}", (f"-d {address}/32", f"--to-destination {fixed}"),
+    nat_hop(walk, ns, vm_host, f"qrouter DNATs {address} to {fixed}",
+            ("PREROUTING", f"-d {address}/32", f"--to-destination {fixed}"),
             Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {vm_host}")
     leave_router(walk, router_port, vm_host, "qr- hands it to the tenant network")
     walk.vm_in(port, vm_host, src_ip)
