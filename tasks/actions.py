@@ -3,7 +3,10 @@
 Each one is idempotent: it reads the current state first, does nothing if the
 state already is what was asked (a job re-run after a worker crash finds its
 own earlier write), and writes with ``if_revision`` where Neutron supports it
-(a concurrent change answers 412 and the job re-reads and tries again).
+(a concurrent change answers 412 and the job re-reads and tries again) and
+where it works (not when clearing a gateway: see clear_router_gateway).
+What an action returns is Neutron's answer only: tasks/confirm.py then
+checks the effect, on every path, "already done" ones included.
 Neutron errors are sorted once, in :func:`neutron_call`: 4xx is a refusal
 with Neutron's own message (fail at once), 5xx, 412 and connection errors
 are transient (retry with backoff).
@@ -22,6 +25,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from tasks.models import Job, JobKind
+from topology.cloud import service_connection
 from topology.kinds import DeviceOwner
 
 Progress = Callable[[int, str], None]
@@ -134,12 +138,13 @@ def release_floating_ip(conn: Connection, job: Job, progress: Progress) -> Resul
     progress(50, "releasing")
     with neutron_call():
         conn.network.delete_ip(fip, ignore_missing=True, if_revision=fip.revision_number)
-    return {"message": f"released {fip.floating_ip_address}", "floating_ip_id": fip.id}
+    return {"message": f"released {fip.floating_ip_address}", "floating_ip_id": fip.id,
+            "floating_ip_address": fip.floating_ip_address}
 
 
 def fip_result(fip: Any, message: str) -> Result:
     return {"message": message, "floating_ip_id": fip.id, "floating_ip_address": fip.floating_ip_address,
-            "port_id": fip.port_id, "fixed_ip_address": fip.fixed_ip_address}
+            "port_id": fip.port_id, "fixed_ip_address": fip.fixed_ip_address, "router_id": fip.router_id}
 
 
 # --------------------------------------------------------------------------- routers
@@ -153,6 +158,10 @@ def set_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result
     info = router.external_gateway_info or {}
     if info.get("network_id") == network_id and enable_snat in (None, info.get("enable_snat")):
         return gateway_result(router, "the gateway already is on that network")
+    orphans = orphan_gateway_ports(router, gateway_ports(router.id))
+    if orphans:  # Neutron would answer "Router already has a port on subnet ...": say why, and the fix
+        raise ActionRefused(f"the router still has the gateway port {describe_ports(orphans)} that an earlier "
+                            f"clear left behind: {orphan_fix(router.id)}", 409)
     pause()
     progress(50, "setting the external gateway")
     # A member's request carries network_id only: Neutron refuses any explicit enable_snat from members.
@@ -165,17 +174,83 @@ def set_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result
     return gateway_result(router, "gateway set")
 
 
+def gateway_ports(router_id: str) -> list[Any]:
+    """The router's network:router_gateway ports, read with the service account: Neutron creates them
+    without a project, so the router's owner cannot list them."""
+    with neutron_call():
+        return list(service_connection().network.ports(device_id=router_id, device_owner=DeviceOwner.ROUTER_GATEWAY))
+
+
+def port_ips(port: Any) -> list[str]:
+    return [str(ip["ip_address"]) for ip in port.fixed_ips or []]
+
+
+def orphan_gateway_ports(router: Any, ports: list[Any]) -> list[Any]:
+    """Gateway ports the router's external_gateway_info does not account for (issue 23's leftover)."""
+    info = router.external_gateway_info or {}
+    current = {str(ip.get("ip_address")) for ip in info.get("external_fixed_ips") or []}
+    return [p for p in ports if not info or not set(port_ips(p)) <= current]
+
+
+def describe_ports(ports: list[Any]) -> str:
+    return ", ".join(f"{p.id} ({', '.join(port_ips(p)) or 'no address'}, {p.status})" for p in ports)
+
+
+def orphan_fix(router_id: str) -> str:
+    return (f"an admin removes it with POST /api/v1/routers/{router_id}/repair/ "
+            "(Routers page: Remove orphan gateway port)")
+
+
 def clear_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result:
-    progress(20, "reading the router")
+    """Clear without If-Match: Neutron 29 answers 412 to every If-Match clear, after committing half of it
+    (l3_db._delete_current_gw_port bumps the revision in a transaction of its own, then the port's delete
+    meets the If-Match). Concurrency is kept by re-reading the gateway right before the call instead."""
+    progress(20, "reading the router and its gateway ports")
     with neutron_call():
         router = conn.network.get_router(job.target)
+    orphans = orphan_gateway_ports(router, gateway_ports(router.id))
     if not router.external_gateway_info:
+        if orphans:  # a half-done clear (ours or anyone's): never "nothing to do"
+            raise ActionRefused(f"the router has no gateway in Neutron, but its gateway port "
+                                f"{describe_ports(orphans)} is still there and routes: {orphan_fix(router.id)}", 409)
         return gateway_result(router, "the router had no gateway")
     pause()
+    with neutron_call():
+        again = conn.network.get_router(job.target)
+    if again.external_gateway_info != router.external_gateway_info:
+        raise TransientCloudError("the router's gateway changed while the job read it: reading it again")
     progress(50, "clearing the external gateway")
     with neutron_call():
-        router = conn.network.update_router(router, if_revision=router.revision_number, external_gateway_info={})
+        router = conn.network.update_router(again, external_gateway_info={})
     return gateway_result(router, "gateway cleared")
+
+
+def repair_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result:
+    """Admin only: remove the gateway ports the router's gateway does not account for, then make the
+    L3 agent resync the router so the orphan's qg- goes from its namespace.
+
+    Neutron refuses to delete a port owned by a router (ServicePortInUse): the port is released from
+    the router first (device_owner and device_id emptied), which only an admin may do.
+    """
+    progress(20, "reading the router and its gateway ports")
+    with neutron_call():
+        router = conn.network.get_router(job.target)
+        orphans = orphan_gateway_ports(router, list(conn.network.ports(
+            device_id=router.id, device_owner=DeviceOwner.ROUTER_GATEWAY)))
+    removed = []
+    for port in orphans:
+        pause()
+        progress(50, f"removing the orphan gateway port {port.id}")
+        with neutron_call():
+            conn.network.update_port(port, device_owner="", device_id="")
+            conn.network.delete_port(port, ignore_missing=True)
+        removed.append({"port_id": port.id, "ips": port_ips(port)})
+    progress(80, "asking the L3 agent to resync the router")
+    with neutron_call():  # any router update notifies the L3 agents, which then drop the stale qg-
+        conn.network.update_router(router, description=router.description or "")
+    message = (f"removed the orphan gateway port {', '.join(r['port_id'] for r in removed)}" if removed
+               else "the router had no orphan gateway port")
+    return {"message": message, "router_id": router.id, "removed": removed}
 
 
 def gateway_result(router: Any, message: str) -> Result:
@@ -213,14 +288,15 @@ def add_router_interface(conn: Connection, job: Job, progress: Progress) -> Resu
 def remove_router_interface(conn: Connection, job: Job, progress: Progress) -> Result:
     subnet_id = job.params["subnet_id"]
     progress(20, "reading the router's interfaces")
-    if router_interface_port(conn, job.target, subnet_id) is None:
+    port = router_interface_port(conn, job.target, subnet_id)
+    if port is None:
         return {"message": "the router has no interface on that subnet", "router_id": job.target,
                 "subnet_id": subnet_id}
     pause()
     progress(50, "removing the interface")
     with neutron_call():
         conn.network.remove_interface_from_router(job.target, subnet=subnet_id)
-    return {"message": "interface removed", "router_id": job.target, "subnet_id": subnet_id}
+    return {"message": "interface removed", "router_id": job.target, "subnet_id": subnet_id, "port_id": port.id}
 
 
 # --------------------------------------------------------------------------- security groups
@@ -256,6 +332,29 @@ def open_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
     return {"message": message, "security_group_id": job.target, "added": added}
 
 
+def icmp_ssh_rules(conn: Connection, group_id: str) -> list[Any]:
+    """The group's IPv4 ingress rules from anywhere that match ICMP_SSH_RULES."""
+    with neutron_call():
+        rules = list(conn.network.security_group_rules(security_group_id=group_id, direction="ingress"))
+    wanted = {(r["protocol"], r["port_range_min"], r["port_range_max"]) for r in ICMP_SSH_RULES}
+    return [r for r in rules if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in
+            (None, "0.0.0.0/0") and (r.protocol, r.port_range_min, r.port_range_max) in wanted]
+
+
+def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
+    """The inverse of open_icmp_ssh: remove ICMP and SSH ingress from anywhere (IPv4)."""
+    progress(20, "reading the security group's rules")
+    removed = []
+    for rule in icmp_ssh_rules(conn, job.target):
+        pause()
+        progress(50, f"removing the {rule.protocol} rule")
+        with neutron_call():
+            conn.network.delete_security_group_rule(rule, ignore_missing=True)  # a concurrent run's 404 is fine
+        removed.append(rule.protocol)
+    message = f"removed {', '.join(removed)} ingress" if removed else "ICMP and SSH were already closed"
+    return {"message": message, "security_group_id": job.target, "removed": removed}
+
+
 ACTIONS: dict[str, Action] = {
     JobKind.FIP_ALLOCATE: allocate_floating_ip,
     JobKind.FIP_ASSOCIATE: associate_floating_ip,
@@ -263,7 +362,9 @@ ACTIONS: dict[str, Action] = {
     JobKind.FIP_RELEASE: release_floating_ip,
     JobKind.GATEWAY_SET: set_router_gateway,
     JobKind.GATEWAY_CLEAR: clear_router_gateway,
+    JobKind.GATEWAY_REPAIR: repair_router_gateway,
     JobKind.INTERFACE_ADD: add_router_interface,
     JobKind.INTERFACE_REMOVE: remove_router_interface,
     JobKind.SECGROUP_OPEN: open_icmp_ssh,
+    JobKind.SECGROUP_CLOSE: close_icmp_ssh,
 }

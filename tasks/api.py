@@ -19,9 +19,16 @@ from rest_framework.views import APIView
 
 from dashboard.auth import Caller
 from tasks import neutron
-from tasks.actions import ActionRefused, Connection, TransientCloudError, neutron_call
+from tasks.actions import (
+    ActionRefused,
+    Connection,
+    TransientCloudError,
+    gateway_ports,
+    neutron_call,
+    orphan_gateway_ports,
+)
 from tasks.jobs import JobBusy, QueueUnavailable, audit, job_dict, submit
-from tasks.models import AuditEntry, AuditResult, Job, JobKind
+from tasks.models import AuditEntry, AuditResult, Job, JobKind, JobState
 from tasks.targets import find_target
 from tasks.views import can_act
 from topology.api import ErrorSerializer, caller_of
@@ -33,7 +40,8 @@ JobSerializer = inline_serializer(
         "id": serializers.IntegerField(),
         "kind": serializers.ChoiceField(choices=JobKind.ALL),
         "target": serializers.CharField(),
-        "state": serializers.ChoiceField(choices=["queued", "running", "succeeded", "failed"]),
+        # unconfirmed: Neutron took the change but the data plane did not show it in time (tasks/confirm.py)
+        "state": serializers.ChoiceField(choices=JobState.ALL),
         "progress": serializers.IntegerField(min_value=0, max_value=100),
         "message": serializers.CharField(),
         "result": serializers.DictField(allow_null=True),
@@ -234,6 +242,28 @@ class RouterGatewayView(ActionView):
         return self.queue(JobKind.GATEWAY_CLEAR, router_id, {})
 
 
+class RouterRepairView(ActionView):
+    action = JobKind.GATEWAY_REPAIR
+
+    @extend_schema(request=None, responses=ACTION_RESPONSES,
+                   summary="Admin only: remove the gateway ports the router's gateway does not account for",
+                   description="A network:router_gateway port left on a router whose external_gateway_info is "
+                               "empty (or does not list its address) keeps the router routing and blocks setting "
+                               "the gateway again. The job releases and deletes it, makes the L3 agent resync "
+                               "the router, and is confirmed like the others (the port gone in Neutron, its qg- "
+                               "gone from the router's namespace). 403 for anyone but an admin; 409 when the "
+                               "router has no such port.")
+    def post(self, request: Request, router_id: str) -> Response:
+        caller = caller_of(request)
+        if not caller.is_admin:
+            raise Refused(403, f"{JobKind.GATEWAY_REPAIR} is disallowed by policy: an admin's repair")
+        router = get_as_caller(self.conn().network.get_router, router_id, "Router")
+        orphans = orphan_gateway_ports(router, gateway_ports(router.id))
+        if not orphans:
+            raise Refused(409, f"Router {router_id} has no orphan gateway port: nothing to repair.")
+        return self.queue(JobKind.GATEWAY_REPAIR, router_id, {"port_ids": sorted(p.id for p in orphans)})
+
+
 class RouterInterfacesView(ActionView):
     action = JobKind.INTERFACE_ADD
 
@@ -267,6 +297,13 @@ class SecurityGroupOpenView(ActionView):
     def post(self, request: Request, pk: str) -> Response:
         get_as_caller(self.conn().network.get_security_group, pk, "Security group")
         return self.queue(JobKind.SECGROUP_OPEN, pk, {})
+
+    @extend_schema(request=None, responses=ACTION_RESPONSES,
+                   summary="Remove the ICMP and SSH ingress rules from anywhere (IPv4) of a security group")
+    def delete(self, request: Request, pk: str) -> Response:
+        self.action = JobKind.SECGROUP_CLOSE
+        get_as_caller(self.conn().network.get_security_group, pk, "Security group")
+        return self.queue(JobKind.SECGROUP_CLOSE, pk, {})
 
 
 # --------------------------------------------------------------------------- jobs and audit

@@ -24,9 +24,12 @@ from dashboard.auth import Caller
 from dashboard.keystone import user_connection
 from tasks import credentials
 from tasks.actions import ACTIONS, ActionRefused, Connection, Result
+from tasks.confirm import confirm
 from tasks.models import AuditEntry, AuditResult, Job, JobState
 
 log = logging.getLogger(__name__)
+
+AUDIT_RESULT = {JobState.SUCCEEDED: AuditResult.SUCCEEDED, JobState.UNCONFIRMED: AuditResult.UNCONFIRMED}
 
 
 class JobDict(TypedDict):
@@ -195,7 +198,7 @@ def finish(job_id: int, state: str, message: str, result: Result | None = None) 
     """Finish the job once: the first finisher wins, later ones (a duplicate run) change nothing."""
     done = Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
         state=state, message=message[:2000], result=result, lock=None, finished_at=timezone.now(),
-        **({"progress": 100} if state == JobState.SUCCEEDED else {}),
+        **({"progress": 100} if state != JobState.FAILED else {}),
     )
     credentials.forget(job_id)
     if not done:
@@ -203,7 +206,7 @@ def finish(job_id: int, state: str, message: str, result: Result | None = None) 
     job = Job.objects.get(pk=job_id)
     AuditEntry.objects.create(
         user_id=job.user_id, user_name=job.user_name, project_id=job.project_id, action=job.kind,
-        target=job.target, result=AuditResult.SUCCEEDED if state == JobState.SUCCEEDED else AuditResult.FAILED,
+        target=job.target, result=AUDIT_RESULT.get(state, AuditResult.FAILED),
         message=message[:2000], job=job,
     )
     publish(job)
@@ -218,15 +221,17 @@ def run(job_id: int) -> None:
         return
     try:
         conn = connection_for(job)
-        result = ACTIONS[job.kind](conn, job, lambda pct, msg: set_progress(job, pct, msg))
+        progress = functools.partial(set_progress, job)
+        # "succeeded" means the effect was observed (tasks/confirm.py), not that Neutron answered 2xx
+        confirmed = confirm(conn, job, ACTIONS[job.kind](conn, job, progress), progress)
     except ActionRefused as exc:
         finish(job_id, JobState.FAILED, str(exc), {"status": exc.status})
         return
     except credentials.CredentialMissing as exc:
         finish(job_id, JobState.FAILED, str(exc))
         return
-    if finish(job_id, JobState.SUCCEEDED, str(result.get("message", "done")), result):
-        refresh_map()
+    if finish(job_id, confirmed.state, confirmed.message, confirmed.result):
+        refresh_map()  # failed too: a half-done change is worth showing
 
 
 def refresh_map() -> None:

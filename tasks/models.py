@@ -14,11 +14,14 @@ from django.db import models
 class JobState:
     QUEUED: Final = "queued"
     RUNNING: Final = "running"
-    SUCCEEDED: Final = "succeeded"
+    SUCCEEDED: Final = "succeeded"  # the effect was observed (tasks/confirm.py), not only Neutron's answer
     FAILED: Final = "failed"
+    # Neutron shows the change but the data plane did not catch up within the bound: not a success.
+    UNCONFIRMED: Final = "unconfirmed"
 
-    CHOICES: Final = [(s, s) for s in (QUEUED, RUNNING, SUCCEEDED, FAILED)]
-    FINISHED: Final = frozenset({SUCCEEDED, FAILED})
+    ALL: Final = (QUEUED, RUNNING, SUCCEEDED, FAILED, UNCONFIRMED)
+    CHOICES: Final = [(s, s) for s in ALL]
+    FINISHED: Final = frozenset({SUCCEEDED, FAILED, UNCONFIRMED})
 
 
 class JobKind:
@@ -33,6 +36,9 @@ class JobKind:
     INTERFACE_ADD: Final = "router.interface.add"
     INTERFACE_REMOVE: Final = "router.interface.remove"
     SECGROUP_OPEN: Final = "security_group.open_icmp_ssh"
+    SECGROUP_CLOSE: Final = "security_group.close_icmp_ssh"
+    # Admin only: remove a network:router_gateway port Neutron left on a router (issue 23).
+    GATEWAY_REPAIR: Final = "router.gateway.repair"
 
     ALL: Final = (
         FIP_ALLOCATE,
@@ -44,6 +50,8 @@ class JobKind:
         INTERFACE_ADD,
         INTERFACE_REMOVE,
         SECGROUP_OPEN,
+        SECGROUP_CLOSE,
+        GATEWAY_REPAIR,
     )
     CHOICES: Final = [(k, k) for k in ALL]
 
@@ -58,7 +66,7 @@ class Job(models.Model):
     project_id = models.CharField(max_length=64, db_index=True)
     target = models.CharField(max_length=64, help_text="id of the Neutron object acted on")
     params: models.JSONField[dict[str, Any]] = models.JSONField(default=dict)
-    state = models.CharField(max_length=10, choices=JobState.CHOICES, default=JobState.QUEUED)
+    state = models.CharField(max_length=12, choices=JobState.CHOICES, default=JobState.QUEUED)
     progress = models.PositiveSmallIntegerField(default=0)
     message = models.TextField(blank=True, default="")
     result: models.JSONField[dict[str, Any] | None] = models.JSONField(null=True, blank=True)
@@ -97,8 +105,9 @@ class AuditResult:
     REFUSED: Final = "refused"
     SUCCEEDED: Final = "succeeded"
     FAILED: Final = "failed"
+    UNCONFIRMED: Final = "unconfirmed"
 
-    CHOICES: Final = [(r, r) for r in (ACCEPTED, REFUSED, SUCCEEDED, FAILED)]
+    CHOICES: Final = [(r, r) for r in (ACCEPTED, REFUSED, SUCCEEDED, FAILED, UNCONFIRMED)]
 
 
 class AuditEntry(models.Model):
@@ -110,7 +119,7 @@ class AuditEntry(models.Model):
     project_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
     action = models.CharField(max_length=40)
     target = models.CharField(max_length=64, blank=True, default="")
-    result = models.CharField(max_length=10, choices=AuditResult.CHOICES)
+    result = models.CharField(max_length=12, choices=AuditResult.CHOICES)
     message = models.TextField(blank=True, default="")
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit")
 

@@ -16,7 +16,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from dashboard import sessiontokens
 from dashboard.auth import Caller, KeystoneUnavailable, keystone_unreachable
 from dashboard.keystone import user_connection
-from tasks.actions import Connection, neutron_call
+from tasks.actions import Connection, neutron_call, orphan_gateway_ports, port_ips
 from tasks.targets import Target, fip_targets
 from topology.cloud import service_connection
 from topology.kinds import DeviceOwner
@@ -106,7 +106,23 @@ def list_routers(conn: Connection, caller: Caller) -> list[JsonDict]:
             interfaces.setdefault(port.device_id, []).append(
                 {"port_id": port.id, "subnet_id": ip["subnet_id"], "ip_address": ip["ip_address"],
                  "device_owner": port.device_owner})
-    return sorted((router_dict(r, interfaces.get(r.id, [])) for r in routers), key=lambda r: (r["name"], r["id"]))
+    listed = sorted((router_dict(r, interfaces.get(r.id, [])) for r in routers), key=lambda r: (r["name"], r["id"]))
+    if caller.is_admin:  # gateway ports have no project: only the whole-cloud view can list them
+        add_orphan_gateway_ports(conn, routers, listed)
+    return listed
+
+
+def add_orphan_gateway_ports(conn: Connection, routers: list[Any], listed: list[JsonDict]) -> None:
+    """Each router's ``orphan_gateway_ports``: gateway ports its gateway does not account for (issue 23)."""
+    with neutron_call():
+        ports = list(conn.network.ports(device_owner=DeviceOwner.ROUTER_GATEWAY))
+    by_router: dict[str, list[Any]] = {}
+    for port in ports:
+        by_router.setdefault(port.device_id, []).append(port)
+    found = {r.id: orphan_gateway_ports(r, by_router.get(r.id, [])) for r in routers}
+    for router in listed:
+        router["orphan_gateway_ports"] = [{"port_id": p.id, "ips": port_ips(p), "status": p.status}
+                                          for p in found.get(router["id"], [])]
 
 
 def external_networks(conn: Connection) -> list[JsonDict]:

@@ -11,6 +11,7 @@ urlpatterns = [
          name="api-floating-ip-disassociate"),
     path("routers/", api.RouterListView.as_view(), name="api-routers"),
     path("routers/<str:router_id>/gateway/", api.RouterGatewayView.as_view(), name="api-router-gateway"),
+    path("routers/<str:router_id>/repair/", api.RouterRepairView.as_view(), name="api-router-repair"),
     path("routers/<str:router_id>/interfaces/", api.RouterInterfacesView.as_view(), name="api-router-interfaces"),
     path("routers/<str:router_id>/interfaces/<str:subnet_id>/", api.RouterInterfaceView.as_view(),
          name="api-router-interface"),

@@ -21,6 +21,7 @@ from dashboard.asgi import application
 from dashboard.auth import Caller
 from tasks import actions, jobs
 from tasks.actions import ActionRefused, neutron_call
+from tasks.confirm import Confirmation
 from tasks.credentials import seal, unseal
 from tasks.models import AuditEntry, Job, JobCredential, JobKind, JobState
 from tests.browser import caller, session_for
@@ -45,6 +46,10 @@ def queued(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 def fake_action(monkeypatch: pytest.MonkeyPatch, fn: Any, kind: str = JobKind.FIP_DISASSOCIATE) -> None:
     monkeypatch.setitem(actions.ACTIONS, kind, fn)
     monkeypatch.setattr("tasks.jobs.ACTIONS", actions.ACTIONS)
+    # No cloud to re-read here: the fake's answer stands for the observed effect. The confirmation
+    # itself is tested against the real lab (test_actions_confirm_lab.py) and on reports (test_confirm.py).
+    monkeypatch.setattr("tasks.jobs.confirm", lambda conn, job, result, progress: Confirmation(
+        JobState.SUCCEEDED, str(result.get("message", "done")), result))
 
 
 def neutron_error(status: int, message: str) -> sdk_exceptions.HttpException:

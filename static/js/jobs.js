@@ -9,7 +9,8 @@
   "use strict";
 
   const config = JSON.parse(document.getElementById("page-config").textContent);
-  const FINISHED = new Set(["succeeded", "failed"]);
+  // unconfirmed: Neutron took the change, the data plane did not show it within the bound (not a success)
+  const FINISHED = new Set(["succeeded", "failed", "unconfirmed"]);
   const listeners = [];
   const jobs = new Map(); // id -> last job dict seen
   let socket = null;

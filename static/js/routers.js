@@ -23,9 +23,20 @@
     return subnet ? `${subnet.name || subnet.id.slice(0, 8)} ${subnet.cidr}` : id.slice(0, 8);
   }
 
+  function orphanWarning(router, td) {
+    // Admins only (the list carries orphan_gateway_ports for them): a gateway port Neutron left behind.
+    const orphans = router.orphan_gateway_ports || [];
+    if (!orphans.length) return;
+    const ips = orphans.map((p) => p.ips.join(", ")).join("; ");
+    td.append(el("div", `orphan gateway port ${ips}: the router still routes by it`, "warn orphan-gateway"));
+    td.append(button("Remove orphan gateway port", () => act("POST", `${config.api.routers}${router.id}/repair/`,
+      undefined, `remove the orphan gateway port of ${router.name}`), "small danger repair-gateway"));
+  }
+
   function gatewayCell(router) {
     const td = el("td", null, "gateway");
     const base = `${config.api.routers}${router.id}/gateway/`;
+    orphanWarning(router, td);
     if (router.gateway) {
       const net = networks.find((n) => n.id === router.gateway.network_id);
       td.append(el("span", net ? net.name : router.gateway.network_id, "network"));
