@@ -19,8 +19,9 @@ from rest_framework.views import APIView
 
 from dashboard.auth import Caller, IsCloudAdmin
 from topology import services
-from topology.models import CloudSnapshot, HostReport
-from topology.path import PathError, Topo, explain_in, redact_path, visible_endpoints
+from topology.models import CloudSnapshot, GraphState, HostReport
+from topology.path import PathError, Topo, explain_in
+from topology.path_scope import Secrets, explain_for_project
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
@@ -219,32 +220,56 @@ class PathView(APIView):
         src, dst = request.query_params.get("src", "").strip(), request.query_params.get("dst", "").strip()
         if not src or not dst:
             return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
-        revision, graph, topo = indexed_graph()
+        key, graph, topo = indexed_graph()
         scope = caller_of(request).scope
+        probe = request.query_params.get("probe", "icmp")
+        reports_topo = topo.with_reports(StoredReports())
         try:
-            if scope is not None:
-                visible = scope_graph(graph, "full", scope)
-                src, dst = visible_endpoints(visible, src, dst)
-            result = explain_in(topo.with_reports(StoredReports()), src, dst, request.query_params.get("probe", "icmp"))
+            if scope is None:
+                result = explain_in(reports_topo, src, dst, probe)
+            else:
+                visible, secrets = project_view(key, graph, scope)
+                result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
         except PathError as exc:
             return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
-        if scope is not None:
-            result = redact_path(result, {n["id"] for n in visible["nodes"]})
-        return Response({"revision": revision, **result})
+        return Response({"revision": key[0], **result})
+
+
+# What a project may see of the current revision and the tokens it may not, per process: both
+# cost a pass over the whole graph, which a tenant's second question should not pay again.
+_PROJECT_VIEWS: dict[tuple[GraphKey, str], tuple[dict[str, Any], Secrets]] = {}
+PROJECT_VIEWS_KEPT = 16
+
+
+def project_view(graph_at: GraphKey, graph: dict[str, Any], scope: str) -> tuple[dict[str, Any], Secrets]:
+    key = (graph_at, scope)
+    if key not in _PROJECT_VIEWS:
+        for old in [k for k in _PROJECT_VIEWS if k[0] != graph_at] + list(_PROJECT_VIEWS)[:-PROJECT_VIEWS_KEPT]:
+            _PROJECT_VIEWS.pop(old, None)
+        visible = scope_graph(graph, "full", scope)
+        _PROJECT_VIEWS[key] = (visible, Secrets.of(graph.get("nodes", []), {n["id"] for n in visible["nodes"]}))
+    return _PROJECT_VIEWS[key]
 
 
 # The indexed graph of the current revision, per process: a walk then costs its own hops,
-# not a pass over the whole cloud.
-_INDEXED: dict[int, tuple[dict[str, Any], Topo]] = {}
+# not a pass over the whole cloud. Keyed by the revision and when it was made: a revision number
+# alone comes back after the graph state is reset (a new database, a test's rollback).
+GraphKey = tuple[int, str]
+_INDEXED: dict[GraphKey, tuple[dict[str, Any], Topo]] = {}
 
 
-def indexed_graph() -> tuple[int, dict[str, Any], Topo]:
-    revision = services.current_revision()
-    cached = _INDEXED.get(revision)
+def graph_key() -> GraphKey:
+    row = GraphState.objects.filter(id=1).values_list("revision", "generated_at").first()
+    return (row[0], row[1].isoformat() if row[1] else "") if row else (0, "")
+
+
+def indexed_graph() -> tuple[GraphKey, dict[str, Any], Topo]:
+    key = graph_key()
+    cached = _INDEXED.get(key)
     if cached is None:
         state = services.graph_state()
         cached = (state.graph, Topo(state.graph, {}))
         _INDEXED.clear()  # one revision kept: the graph of a big cloud is hundreds of MB
-        _INDEXED[state.revision] = cached
-        revision = state.revision
-    return revision, cached[0], cached[1]
+        key = (state.revision, state.generated_at.isoformat() if state.generated_at else "")
+        _INDEXED[key] = cached
+    return key, cached[0], cached[1]

@@ -1174,9 +1174,14 @@ def explain(graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict], src
 
 def explain_in(topo: Topo, src: str, dst: str, probe: str = "icmp") -> JsonDict:
     """:func:`explain` on an already indexed graph."""
-    walk = Walk(topo, Probe.parse(probe))
+    parsed = Probe.parse(probe)
     source = as_source(topo, resolve(topo, src))
-    target = resolve(topo, dst, near=source)
+    return explain_endpoints(topo, source, resolve(topo, dst, near=source), parsed)
+
+
+def explain_endpoints(topo: Topo, source: Endpoint, target: Endpoint, probe: Probe) -> JsonDict:
+    """The walk between two resolved endpoints (a tenant's are resolved in what it may see: path_scope)."""
+    walk = Walk(topo, probe)
     scenario = route(walk, source, target)
     result: JsonDict = {
         "verdict": finish(walk),
@@ -1316,18 +1321,6 @@ def verdict(walk: Walk) -> str:
 # --------------------------------------------------------------------------- tenants
 
 
-def visible_endpoints(visible: Mapping[str, list[Any]], src: str, dst: str) -> tuple[str, str]:
-    """Resolve a tenant's endpoints in what the tenant may see: another project's port is "not found"."""
-    topo = Topo(visible, {})
-    source = resolve(topo, src)
-    target = resolve(topo, dst, near=source)
-    return endpoint_text(source), endpoint_text(target)
-
-
-def endpoint_text(endpoint: Endpoint) -> str:
-    return endpoint.ip or "" if endpoint.kind == "outside" else endpoint.node
-
-
 INFRASTRUCTURE = (NodeKind.HOST, NodeKind.BRIDGE)
 
 
@@ -1348,6 +1341,7 @@ def redact_hops(hops: list[JsonDict], visible: set[str]) -> list[JsonDict]:
             out.append(hop)
             continue
         kind = node.split(":", 1)[0]
-        out.append({**hop, "node": node if kind in INFRASTRUCTURE or kind == "network" else "",
+        # Another project's network is no more infrastructure than its ports (a public one is visible).
+        out.append({**hop, "node": node if kind in INFRASTRUCTURE else "",
                     "evidence": "", "flows": []})
     return out
