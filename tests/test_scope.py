@@ -66,3 +66,22 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
     assert "192.168.7.7" not in json.dumps(scope_graph(graph, "full", project(1)))
     admin = next(n for n in scope_graph(graph, "full", None)["nodes"] if n["id"] == fip_ns["id"])
     assert admin["attrs"]["routes"][0]["dst"] == "192.168.7.7/32"
+
+
+def test_it_removes_what_neutron_shows_only_to_admins() -> None:
+    from topology.scope import ADMIN_ONLY_ATTRS, scope_graph
+
+    port = {"id": "port:p1", "kind": "port", "label": "10.0.0.5", "host": "compute1", "project_id": "demo",
+            "attrs": {"binding_host_id": "compute1", "vif_type": "ovs", "vif_details": {"port_filter": True},
+                      "fixed_ips": [{"ip_address": "10.0.0.5"}], "network_id": "n1"}}
+    net = {"id": "network:n1", "kind": "network", "label": "private", "project_id": "demo",
+           "attrs": {"name": "private", "network_type": "vxlan", "segmentation_id": 42, "physical_network": None}}
+    graph = {"nodes": [port, net], "edges": []}
+    demo = {n["id"]: n for n in scope_graph(graph, "full", "demo")["nodes"]}
+    assert set(demo) == {"port:p1", "network:n1"}
+    assert not set(demo["port:p1"]["attrs"]) & ADMIN_ONLY_ATTRS["port"] and "host" not in demo["port:p1"]
+    assert demo["port:p1"]["attrs"]["fixed_ips"] == [{"ip_address": "10.0.0.5"}]
+    assert demo["network:n1"]["attrs"] == {"name": "private"}
+    admin = {n["id"]: n for n in scope_graph(graph, "full", None)["nodes"]}
+    assert admin["port:p1"]["attrs"]["binding_host_id"] == "compute1" and admin["port:p1"]["host"] == "compute1"
+    assert port["attrs"]["vif_type"] == "ovs"  # the graph's own node is untouched

@@ -18,6 +18,21 @@ from topology.kinds import EdgeKind, NodeKind
 GraphDict = dict[str, list[Any]]
 VIEWS = ("logical", "physical", "full")
 
+# Attributes a project member must not get, by node kind: what Neutron 29's default policy shows
+# only to admins (neutron/conf/policies: get_port:binding:host_id, :binding:vif_type,
+# :binding:vif_details, :binding:profile; get_network:provider:network_type, :physical_network,
+# :segmentation_id, :segments; get_router:distributed, :ha; get_subnet:segment_id; the agents API
+# is admin-only as a whole), under the names the join gives them. A port's top-level ``host`` is
+# its binding:host_id.
+ADMIN_ONLY_ATTRS: dict[str, frozenset[str]] = {
+    NodeKind.PORT: frozenset({"binding_host_id", "vif_type", "vif_details", "binding_profile"}),
+    NodeKind.NETWORK: frozenset({"network_type", "physical_network", "segmentation_id", "segments"}),
+    NodeKind.ROUTER: frozenset({"distributed", "ha"}),
+    NodeKind.SUBNET: frozenset({"segment_id"}),
+    NodeKind.HOST: frozenset({"agents", "tunnel_ip"}),
+}
+ADMIN_ONLY_KEYS: dict[str, frozenset[str]] = {NodeKind.PORT: frozenset({"host"})}
+
 
 def in_view(node: dict[str, Any], view: str) -> bool:
     if view == "logical":
@@ -77,7 +92,7 @@ def scope_graph(graph: GraphDict, view: str, project_id: str | None) -> GraphDic
         allowed = logical | visible_physical(graph, logical)
     kept = [n for n in nodes if n["id"] in allowed and in_view(n, view)]
     if project_id is not None:
-        kept = [redact_shared(n) for n in kept]
+        kept = [redact_admin_only(redact_shared(n)) for n in kept]
     ids = {n["id"] for n in kept}
     edges = [e for e in graph.get("edges", []) if e["source"] in ids and e["target"] in ids]
     return {"nodes": kept, "edges": edges}
@@ -90,3 +105,16 @@ def redact_shared(node: dict[str, Any]) -> dict[str, Any]:
         return node
     attrs = {k: v for k, v in node["attrs"].items() if k not in ("routes", "rules")}
     return {**node, "attrs": attrs}
+
+
+def redact_admin_only(node: dict[str, Any]) -> dict[str, Any]:
+    """``node`` without the attributes Neutron shows only to admins (``ADMIN_ONLY_ATTRS``).
+
+    A new dict: the graph's node dicts are shared with the join's cache and never changed in place.
+    """
+    hidden = ADMIN_ONLY_ATTRS.get(node["kind"])
+    if not hidden:
+        return node
+    keys = ADMIN_ONLY_KEYS.get(node["kind"], frozenset())
+    attrs = {k: v for k, v in node["attrs"].items() if k not in hidden}
+    return {**{k: v for k, v in node.items() if k not in keys}, "attrs": attrs}
