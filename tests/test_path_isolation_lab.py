@@ -83,7 +83,8 @@ def test_alt_learns_nothing_of_demo_by_address_or_node_id(lab: dict[str, Any], a
     assert cirros["port_id"] in secrets and cirros["floating_ip"] in secrets and "router1" in secrets
     own = f"port:{allinone_alt_ports[1]['id']}"
     admin_status, admin_body = ask(client, keystone_token(lab, "admin"), OUTSIDE, cirros["floating_ip"], "tcp:22")
-    assert admin_status == 200 and cirros["port_id"] in leaks(admin_body, secrets), "the grep finds demo's port"
+    # the check can fail: the admin's answer names demo's port (by its device prefix, in qbr/qvo names)
+    assert admin_status == 200 and cirros["port_id"][:11] in leaks(admin_body, secrets), "the grep finds demo's port"
     alt = keystone_token(lab, "alt")
     answers = assert_tells_nothing(client, alt, secrets, [
         (OUTSIDE, cirros["floating_ip"]),  # the first question
@@ -147,7 +148,7 @@ def test_overlapping_subnets_tell_neither_project_of_the_other(overlap_lab: dict
     alt, demo = keystone_token(overlap_lab, "alt"), keystone_token(overlap_lab, "demo")
     alt_secrets = state_secrets(overlap_lab, admin_cloud, "alt", "demo")
     assert vms["vm01"]["port_id"] in alt_secrets and "router01" in alt_secrets
-    assert vms["vm01"]["ip"] not in alt_secrets, "demo holds the same subnet: the address is its own too"
+    assert vms["vm01"]["ip"] in alt_secrets, "demo holds the same CIDR, but not that address (its port has .4)"
     own = f"port:{overlap_demo_ports[0]['id']}"
     answers = assert_tells_nothing(client, demo, alt_secrets, [
         (OUTSIDE, vms["vm01"]["floating_ip"]),
