@@ -123,6 +123,25 @@ def call_all(
         run()
 
 
+@contextmanager
+def connections_kept() -> Iterator[None]:
+    """Requests made in this process keep its database connection open, as Django's test Client does.
+
+    A WSGI request closes the connection when it ends (``close_old_connections``); inside a test's
+    transaction that would close the test database under the next request.
+    """
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        signals.request_started.connect(close_old_connections)
+        signals.request_finished.connect(close_old_connections)
+
+
 def run_lab(max_examples: int, all_methods: bool, check: Callable[[str, Any, Any], None] | None = None) -> Findings:
     """Both callers over every chosen operation (Django set up, a database ready, the lab up)."""
     from django.core.wsgi import get_wsgi_application
@@ -135,7 +154,7 @@ def run_lab(max_examples: int, all_methods: bool, check: Callable[[str, Any, Any
     app = get_wsgi_application()
     agent_token = services.issue_agent_token(lab["host"])
     findings = Findings()
-    with jobs_parked():
+    with jobs_parked(), connections_kept():
         for caller in ("admin", "demo"):
             token = keystone_token(lab, caller)
             schema = load_schema(app, token)

@@ -62,6 +62,7 @@ def test_it_shows_a_member_no_attribute_neutron_refuses_it(
 def test_alt_gets_no_admin_only_attribute_either(
     lab: dict[str, Any], client: Client, tokens: dict[str, str]  # noqa: F811
 ) -> None:
+    refresh_all(lab["host"])
     alt = get_topology(client, tokens["alt"]).json()
     assert alt["nodes"], "alt sees the public network at least"
     for node in alt["nodes"]:
