@@ -38,8 +38,8 @@ def vm(graph: dict[str, Any], name: str) -> str:
 
 
 def test_it_names_the_hosts_whose_report_is_older_than_the_bound() -> None:
-    received = {"a": NOW - BOUND - timedelta(seconds=1), "b": NOW - BOUND, "c": NOW - timedelta(seconds=5)}
-    assert stale_hosts(received, NOW, BOUND) == {"a": (NOW - BOUND - timedelta(seconds=1)).isoformat()}
+    received = {"a": NOW - BOUND - timedelta(seconds=1.5), "b": NOW - BOUND, "c": NOW - timedelta(seconds=5)}
+    assert stale_hosts(received, NOW, BOUND) == {"a": "2026-12-02T11:56:58+00:00"}  # to the second
     assert stale_hosts({}, NOW, BOUND) == {}
 
 

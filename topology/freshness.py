@@ -27,8 +27,8 @@ def stale_message(host: str, since: str) -> str:
 
 
 def stale_hosts(received: Mapping[str, datetime], now: datetime, max_age: timedelta) -> dict[str, str]:
-    """Host -> when its last report arrived (ISO 8601), for the reports older than ``max_age`` at ``now``."""
-    return {host: at.isoformat() for host, at in sorted(received.items()) if now - at > max_age}
+    """Host -> when its last report arrived (ISO 8601, to the second), for those older than ``max_age`` at ``now``."""
+    return {host: at.replace(microsecond=0).isoformat() for host, at in sorted(received.items()) if now - at > max_age}
 
 
 def mark_stale(graph: dict[str, list[Any]], stale: Mapping[str, str]) -> dict[str, list[Any]]:
