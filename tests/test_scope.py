@@ -69,9 +69,12 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
 
 
 def test_it_removes_what_neutron_shows_only_to_admins() -> None:
+    from typing import Any
+
     from topology.scope import ADMIN_ONLY_ATTRS, scope_graph
 
-    port = {"id": "port:p1", "kind": "port", "label": "10.0.0.5", "host": "compute1", "project_id": "demo",
+    port: dict[str, Any] = {
+        "id": "port:p1", "kind": "port", "label": "10.0.0.5", "host": "compute1", "project_id": "demo",
             "attrs": {"binding_host_id": "compute1", "vif_type": "ovs", "vif_details": {"port_filter": True},
                       "fixed_ips": [{"ip_address": "10.0.0.5"}], "network_id": "n1"}}
     net = {"id": "network:n1", "kind": "network", "label": "private", "project_id": "demo",
