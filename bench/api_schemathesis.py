@@ -100,16 +100,11 @@ def call_all(
     """Each operation's generated cases, called with ``headers``; a 5xx is recorded (and ``check`` may assert)."""
     from hypothesis import HealthCheck, given, settings
 
-    for operation in operations(schema, all_methods):
-        name = f"{operation.method.upper()} {operation.path}"
-        call_headers = dict(headers)
-        if operation.path == AGENT_REPORT_PATH:
-            call_headers["Authorization"] = f"Bearer {agent_token}"
-
+    def cases_of(operation: Any, name: str, call_headers: dict[str, str]) -> Callable[[], None]:
         @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
-        def run(case: Any, name: str = name, call_headers: dict[str, str] = call_headers) -> None:
+        def run(case: Any) -> None:
             response = case.call(headers=call_headers)
             findings.counts[(caller, name, response.status_code)] += 1
             if response.status_code >= 500:
@@ -120,7 +115,14 @@ def call_all(
             if check is not None:
                 check(caller, case, response)
 
-        run()
+        return run
+
+    for operation in operations(schema, all_methods):
+        name = f"{operation.method.upper()} {operation.path}"
+        call_headers = dict(headers)
+        if operation.path == AGENT_REPORT_PATH:
+            call_headers["Authorization"] = f"Bearer {agent_token}"
+        cases_of(operation, name, call_headers)()
 
 
 @contextmanager
