@@ -266,7 +266,7 @@ def test_an_orphan_gateway_port_is_named_refused_to_tenants_and_repaired_by_the_
 
     repair = run(admin, "POST", f"/routers/{router}/repair/")
     if repair.state == JobState.UNCONFIRMED:
-        # Seen in 2 of 3 runs in session 4: Neutron is repaired (the orphan port is gone), but the L3 agent
+        # Seen in 3 of 4 runs in session 4: Neutron is repaired (the orphan port is gone), but the L3 agent
         # had not dropped the orphan's qg- within DASHBOARD_CONFIRM_TIMEOUT, and the job said so. That much
         # is checked here; the repair's data-plane half is an open defect of issue 23, not a success.
         assert orphan.id in repair.message and "qg-" in repair.message, repair.message
