@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tests.test_actions_lab import stop_worker
+
 REPO = Path(__file__).resolve().parent.parent
 HOST = "controller"
 
@@ -26,16 +28,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
 
 
 @contextmanager
@@ -70,5 +62,5 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
         yield
     finally:
         if agent is not None:
-            stop(agent)
-        stop(daphne)
+            stop_worker(agent, grace=20)
+        stop_worker(daphne, grace=20)

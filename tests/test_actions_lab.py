@@ -86,11 +86,12 @@ def start_worker(log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
     return proc
 
 
-def stop_worker(proc: subprocess.Popen[bytes]) -> None:
+def stop_worker(proc: subprocess.Popen[bytes], grace: float = 30) -> None:
+    """Terminate ``proc`` (a worker, a server, an agent), killing it after ``grace`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(30)
+            proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
