@@ -17,6 +17,7 @@ from bench.synthetic import iface
 
 JsonDict = dict[str, Any]
 MARKER_ID = re.compile(r"^iface:([^:]+):-:(mk\d+)$")
+MARKER_IN_BODY = re.compile(r'"iface:[^":]+:-:(mk\d+)"')  # a marker node's id in a topology body
 
 
 @dataclass
@@ -113,32 +114,42 @@ def status_counts(posts: Iterable[Post]) -> Counter[str]:
 
 def refusals(posts: Iterable[Post], width: int = 160) -> Counter[str]:
     """What refused reports were told, by status and the answer's first ``width`` characters."""
-    return Counter(f"{p.status} {p.detail[:width]}" for p in posts if p.status not in ("202", "not sent"))
+    return Counter(f"{p.status} {gist(p.detail)[:width]}" for p in posts if p.status not in ("202", "not sent"))
+
+
+def gist(detail: str) -> str:
+    """An answer's text on one line; an HTML error page by its title."""
+    title = re.search(r"<title>(.*?)</title>", detail, re.DOTALL)
+    return " ".join((title.group(1) if title else detail).split())
 
 
 @dataclass
 class Delivery:
     latencies: list[float]  # seconds from the POST's start to the delta naming its marker
-    never: list[Post]  # accepted, and their marker never seen on the websocket
-    superseded: int  # of those, how many a later accepted report of the same host (seen) replaced
+    never: list[Post]  # accepted, and their marker never seen on the websocket (nor in a resync's REST read)
+    by_resync: int  # accepted, not named by any delta but seen in a REST read after a reconnection
+    superseded: int  # of the never delivered, how many a later accepted report of the same host (seen) replaced
 
 
-def delivery(posts: Iterable[Post], seen: Mapping[str, float]) -> Delivery:
+def delivery(posts: Iterable[Post], seen: Mapping[str, float],
+             seen_rest: Mapping[str, float] | None = None) -> Delivery:
     """Match accepted posts' markers with the times the websocket first named them."""
     accepted = [p for p in posts if p.accepted and p.marker is not None]
-    latencies, never = [], []
+    latencies, never, by_resync = [], [], 0
     for post in accepted:
         at = seen.get(post.marker or "")
-        if at is None:
-            never.append(post)
-        else:
+        if at is not None:
             latencies.append(at - post.started)
+        elif (post.marker or "") in (seen_rest or {}):
+            by_resync += 1
+        else:
+            never.append(post)
     last_seen: dict[str, float] = {}
     for post in accepted:
-        if (post.marker or "") in seen:
+        if (post.marker or "") in seen or (post.marker or "") in (seen_rest or {}):
             last_seen[post.host] = max(last_seen.get(post.host, 0.0), post.started)
     superseded = sum(1 for p in never if last_seen.get(p.host, 0.0) > p.started)
-    return Delivery(latencies, never, superseded)
+    return Delivery(latencies, never, by_resync, superseded)
 
 
 def ms(seconds: float) -> str:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import struct
 
+import orjson
+
 from bench.ingest_stats import (
+    MARKER_IN_BODY,
     Post,
     agent_shaped,
     delivery,
@@ -55,6 +58,8 @@ def test_a_marker_report_is_valid_and_its_delta_names_it() -> None:
     back = {"type": "topology.delta", "revision": 3, "base": 2, **g.diff(new, old)}
     assert markers_in(back) == []
     assert markers_in({"type": "topology.resync", "added": message["added"]}) == []
+    body = orjson.dumps({"revision": 2, **new}).decode()
+    assert set(MARKER_IN_BODY.findall(body)) == {"mk000042"}  # its node (and the edges naming it)
 
 
 def test_synthetic_network_node_reports_are_refused_unless_agent_shaped() -> None:
@@ -78,8 +83,11 @@ def test_delivery_matches_accepted_markers_with_first_sightings() -> None:
     seen_later = {**seen, "mk000005": 16.0}
     posts.append(Post("h2", "mk000005", due=0.0, started=15.0, ended=15.1, status="202"))
     assert delivery(posts, seen_later).superseded == 1  # mk000001 replaced by h2's later report, which was seen
+    assert delivery(posts, seen, {"mk000001": 20.0}).by_resync == 1  # read from REST after a reconnection
     assert status_counts(posts) == {"202": 4, "500": 1, "not sent": 1}
     assert refusals(posts) == {"500 database is locked": 1}
+    page = "\n<!doctype html>\n<html><head>\n  <title>Server Error (500)</title>\n</head><body></body></html>"
+    assert refusals([Post("h1", None, 0.0, status="500", detail=page)]) == {"500 Server Error (500)": 1}
 
 
 def test_status_labels_and_ratios() -> None:
