@@ -1,4 +1,4 @@
-"""REST API v1 of actions and jobs (../shared/DESIGN.md "REST API v1").
+"""REST API v1 of actions and jobs (docs/design.md "REST API v1").
 
 Every action reads its object as the caller first (Neutron's 404 for another
 project's object is ours too), is pre-checked where Neutron's answer can be

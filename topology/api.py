@@ -1,4 +1,4 @@
-"""REST API v1 of the topology (../shared/DESIGN.md "REST API v1")."""
+"""REST API v1 of the topology (docs/design.md "REST API v1")."""
 
 from __future__ import annotations
 
