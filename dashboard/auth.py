@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
@@ -26,6 +26,7 @@ from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
 from dashboard import sessiontokens
+from dashboard.isotime import parse_time
 from dashboard.sealing import SealBroken
 
 log = logging.getLogger(__name__)
@@ -63,10 +64,6 @@ class Caller:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Caller:
         return cls(**{**data, "roles": tuple(data.get("roles", ()))})
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def caller_from_token_body(body: dict[str, Any], token: str) -> Caller:
@@ -165,14 +162,21 @@ def shadow_user(caller: Caller) -> Any:
 
 def session_caller(request: HttpRequest) -> Caller | None:
     """The session's caller, with its token unsealed (None: not logged in, expired, or sealed by another key)."""
-    data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
-    if not data or not request.user.is_authenticated:
+    if not hasattr(request, "session") or not request.user.is_authenticated:
+        return None
+    return kept_caller(request.session)
+
+
+def kept_caller(session: SessionBase) -> Caller | None:
+    """The caller a logged-in user's session keeps (None: none, expired, or sealed by another key)."""
+    data = session.get(SESSION_KEY)
+    if not data:
         return None
     caller = Caller.from_dict(data)
     if caller.expired():
         return None
     try:
-        secrets = sessiontokens.kept(request.session)
+        secrets = sessiontokens.kept(session)
     except SealBroken:
         log.warning("a session's Keystone tokens cannot be unsealed (SECRET_KEY changed?): logged out")
         return None
@@ -201,11 +205,12 @@ class SessionCallerAuthentication(authentication.SessionAuthentication):
     """The browser's session from the login page; CSRF enforced on writes (DRF does it)."""
 
     def authenticate(self, request: Request) -> tuple[Any, Caller] | None:
-        caller = session_caller(request._request)
-        if caller is None:
+        # DRF's own session check: the session's active user, CSRF enforced on writes
+        found = super().authenticate(request)
+        caller = kept_caller(request.session) if found is not None else None
+        if found is None or caller is None:
             return None
-        self.enforce_csrf(request)
-        return request._request.user, caller
+        return found[0], caller
 
 
 class IsProjectScoped(permissions.BasePermission):

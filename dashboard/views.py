@@ -23,6 +23,7 @@ from openstack import exceptions as sdk_exceptions
 from dashboard import sessiontokens, throttle
 from dashboard.auth import SESSION_KEY, Caller, forget_token, session_caller, shadow_user
 from dashboard.keystone import LoginFailed, Project, password_login, rescope, revoke_token, user_connection
+from dashboard.overview import project_resources
 from dashboard.sealing import SealBroken
 from dashboard.sessiontokens import KeystoneSecrets
 from topology.cloud import summarize
@@ -50,11 +51,12 @@ def page_context(request: HttpRequest, caller: Caller, **extra: Any) -> dict[str
 
 @login_required
 def home(request: HttpRequest, caller: Caller) -> HttpResponse:
-    """The cloud at a glance as Neutron shows it to this user: networks and routers."""
+    """The cloud at a glance as Neutron shows it to this user: networks, routers, VMs, ports, floating IPs."""
     context = page_context(request, caller)
     try:
         conn = user_connection(caller, sessiontokens.token_body(request.session) or {})
         context["summary"] = summarize(conn, caller.project_name or "")
+        context["resources"] = project_resources(conn)
     except (sdk_exceptions.SDKException, ksa_exceptions.ClientException) as exc:
         log.warning("cloud unreachable for %s: %s", caller.user_name, exc)
         context["error"] = f"The cloud did not answer: {exc}"

@@ -536,11 +536,6 @@ def locate(name: str) -> tuple[str, str]:
     return hosts.CONTROLLER, vms.namespace(name)
 
 
-def namespace_of(name: str) -> str:
-    """The namespace of a VM name (`cirros-01`), `outside`, or a namespace name as is."""
-    return locate(name)[1]
-
-
 def ping(vm: str, target: str, timeout: float = 90.0) -> bool:
     """Ping `target` from VM `vm` (or `outside`, or `host:namespace`) in its host's view,
     polling until a reply or `timeout` (the first ping on a new path is often lost)."""

@@ -1,4 +1,4 @@
-"""REST API v1 of actions and jobs (../shared/DESIGN.md "REST API v1").
+"""REST API v1 of actions and jobs (docs/design.md "REST API v1").
 
 Every action reads its object as the caller first (Neutron's 404 for another
 project's object is ours too), is pre-checked where Neutron's answer can be
@@ -83,10 +83,10 @@ class ActionView(APIView):
         return super().handle_exception(exc)
 
     def conn(self) -> Connection:
-        return neutron.caller_connection(self.request._request, caller_of(self.request))
+        return neutron.caller_connection(self.request, caller_of(self.request))
 
     def body_of(self, caller: Caller) -> dict[str, Any]:
-        return neutron.caller_body(self.request._request, caller)
+        return neutron.caller_body(self.request, caller)
 
     def queue(self, kind: str, target: str, params: dict[str, Any], exclusive: bool = True) -> Response:
         caller = caller_of(self.request)
@@ -127,7 +127,7 @@ class FloatingIPListView(ActionView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="The caller's floating IPs (admin: every project's)")
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
-        conn = neutron.reader(request._request, caller)
+        conn = neutron.reader(request, caller)
         return Response({"floating_ips": neutron.list_floating_ips(conn, caller),
                          "external_networks": neutron.external_networks(conn)})
 
@@ -203,7 +203,7 @@ class RouterListView(ActionView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Routers with gateway and interfaces")
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
-        conn = neutron.reader(request._request, caller)
+        conn = neutron.reader(request, caller)
         return Response({"routers": neutron.list_routers(conn, caller),
                          "external_networks": neutron.external_networks(conn),
                          "subnets": neutron.project_subnets(conn, caller)})

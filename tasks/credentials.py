@@ -14,7 +14,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dashboard.auth import Caller, parse_time
+from dashboard.auth import Caller
+from dashboard.isotime import parse_time
 from dashboard.sealing import SealBroken, open_json, seal_json
 from tasks.models import Job, JobCredential
 

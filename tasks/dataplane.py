@@ -2,7 +2,7 @@
 
 Each check takes the facts the Neutron check gathered (tasks/effects.py) and
 the latest reports of the hosts that reported since the job was requested
-(``{host: report}``, DESIGN.md "Agent report"), and answers an
+(``{host: report}``, docs/design.md "Agent report"), and answers an
 :class:`Observed` (``ok`` or not, with the evidence in words), or ``None``
 when no reporting host is where the effect would show (the router is hosted,
 or the port plugged, elsewhere): nothing to confirm in the data plane there.

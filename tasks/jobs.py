@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from dashboard.auth import Caller
+from dashboard.celery import app as celery_app
 from dashboard.keystone import user_connection
 from tasks import credentials
 from tasks.actions import ACTIONS, ActionRefused, Connection, Result
@@ -30,6 +31,16 @@ from tasks.models import AuditEntry, AuditResult, Job, JobState
 log = logging.getLogger(__name__)
 
 AUDIT_RESULT = {JobState.SUCCEEDED: AuditResult.SUCCEEDED, JobState.UNCONFIRMED: AuditResult.UNCONFIRMED}
+
+# The Celery tasks this module sends, by their registered names: tasks/tasks.py defines them and
+# imports this module, never the other way round (TasksConfig.ready registers them in every process).
+RUN_JOB = "tasks.run_job"
+REFRESH_CLOUD = "tasks.refresh_cloud"
+
+
+def task(name: str) -> Any:
+    """The registered Celery task ``name`` (celery is untyped here)."""
+    return celery_app.tasks[name]
 
 
 class JobDict(TypedDict):
@@ -150,10 +161,8 @@ def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params:
 
 def enqueue(job_id: int) -> None:
     """Send the job to the broker, or fail it at once: a job the broker never got must not hold its lock."""
-    from tasks.tasks import run_job
-
     try:
-        run_job.delay(job_id)
+        task(RUN_JOB).delay(job_id)
     except Exception as exc:  # kombu/redis connection errors, whatever the transport raises
         log.warning("job %s: could not be queued: %s", job_id, exc)
         finish(job_id, JobState.FAILED, QUEUE_DOWN)
@@ -236,9 +245,7 @@ def run(job_id: int) -> None:
 
 def refresh_map() -> None:
     """After a change, refresh the cloud snapshot so the map shows it (queued: never blocks the job)."""
-    from tasks.tasks import refresh_cloud
-
     try:
-        refresh_cloud.delay()
+        task(REFRESH_CLOUD).delay()
     except Exception as exc:
         log.warning("could not queue a cloud refresh: %s", exc)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from keystoneauth1 import exceptions as ksa_exceptions
+from rest_framework.request import Request
 
 from dashboard import sessiontokens
 from dashboard.auth import Caller, KeystoneUnavailable, keystone_unreachable
@@ -39,7 +40,7 @@ def token_body(token: str) -> dict[str, Any]:
     return dict(response.json())
 
 
-def caller_body(request: HttpRequest, caller: Caller) -> dict[str, Any]:
+def caller_body(request: HttpRequest | Request, caller: Caller) -> dict[str, Any]:
     """What acting as the caller needs besides the token: the token body kept at login, else Keystone's."""
     session = getattr(request, "session", None)
     from_session = session is not None and request.META.get("HTTP_X_AUTH_TOKEN") is None
@@ -47,11 +48,11 @@ def caller_body(request: HttpRequest, caller: Caller) -> dict[str, Any]:
     return body if body else token_body(caller.token)
 
 
-def caller_connection(request: HttpRequest, caller: Caller) -> Connection:
+def caller_connection(request: HttpRequest | Request, caller: Caller) -> Connection:
     return user_connection(caller, caller_body(request, caller))
 
 
-def reader(request: HttpRequest, caller: Caller) -> Connection:
+def reader(request: HttpRequest | Request, caller: Caller) -> Connection:
     """Who lists: the admin sees the whole cloud through the service account, a member as themselves."""
     return service_connection() if caller.is_admin else caller_connection(request, caller)
 

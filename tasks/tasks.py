@@ -7,6 +7,8 @@ from typing import Any
 from celery import Task, shared_task
 
 from tasks.actions import TransientCloudError
+from tasks.jobs import REFRESH_CLOUD, RUN_JOB, finish, run
+from tasks.models import JobState
 
 
 @shared_task(name="tasks.ping")
@@ -15,7 +17,7 @@ def ping() -> str:
     return "pong"
 
 
-@shared_task(name="tasks.refresh_cloud", ignore_result=True)
+@shared_task(name=REFRESH_CLOUD, ignore_result=True)
 def refresh_cloud() -> int:
     """Collect the cloud once for every browser; returns the graph revision."""
     from topology.services import graph_state
@@ -50,9 +52,6 @@ class JobTask(Task):
 
     def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                    einfo: Any) -> None:
-        from tasks.jobs import finish
-        from tasks.models import JobState
-
         job_id = args[0] if args else kwargs.get("job_id")
         if job_id is not None:
             finish(int(job_id), JobState.FAILED, f"gave up: {exc}")
@@ -61,7 +60,7 @@ class JobTask(Task):
 @shared_task(
     bind=True,
     base=JobTask,
-    name="tasks.run_job",
+    name=RUN_JOB,
     ignore_result=True,
     # The job's own idempotence makes a second delivery harmless; these make sure there is one
     # after a worker dies mid-job (the message is acknowledged only when the task returns).
@@ -75,6 +74,4 @@ class JobTask(Task):
 )
 def run_job(self: Task, job_id: int) -> None:
     """Run the action of Job ``job_id`` (the message carries the id only, never a token)."""
-    from tasks.jobs import run
-
     run(job_id)

@@ -89,3 +89,61 @@ def test_the_routers_page_offers_only_what_the_role_may_and_shows_names_as_text(
     finally:
         demo_cloud.network.delete_router(router.id, ignore_missing=True)
 
+
+
+def test_the_association_dialog_previews_the_way_in_beside_the_way_out_and_disassociate_asks_first(
+        lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection) -> None:
+    ubuntu = lab["vms"]["ubuntu-01"]
+    public = demo_cloud.network.find_network("public")
+    assert public is not None
+    fip = demo_cloud.network.create_ip(floating_network_id=public.id, description="dialog test")
+    address = fip.floating_ip_address
+    dialogs: list[str] = []
+    try:
+        with chromium() as browser:
+            page = browser.new_page()
+            login(page, served, "demo", lab_password(lab, "demo"), next_url="/floating-ips/")
+            row = f'#fips tr[data-id="{fip.id}"]'
+            page.click(f"{row} button.associate", timeout=30000)
+            page.check(f'#targets input[data-port="{ubuntu["port_id"]}"]')
+            page.wait_for_selector("#path-preview .way-out .hops li", timeout=30000)
+            ways = page.locator("#path-preview > div")
+            assert [ways.nth(i).get_attribute("class") for i in range(ways.count())] == ["way way-in", "way way-out"]
+            way_in = [t.strip() for t in page.locator("#path-preview .way-in .hops li").all_text_contents()]
+            assert len(way_in) == 5, way_in
+            assert "outside" in way_in[0] and address in way_in[0], way_in  # it starts outside, at the FIP
+            assert any(f"DNATs {address} to {ubuntu['ip']}" in step for step in way_in), way_in
+            assert ubuntu["ip"] in way_in[-1] and "VM" in way_in[-1], way_in  # and ends at the VM
+            heading = page.locator("#path-preview .way-in h2").text_content() or ""
+            assert heading == f"Way in: outside → {address} → {ubuntu['ip']}"
+            out_heading = page.locator("#path-preview .way-out h2").text_content() or ""
+            assert out_heading == f"Way out: {ubuntu['ip']} → outside"
+            assert page.locator("#path-preview .way-out .hops li").count() >= 3  # the explainer's own walk
+            page.screenshot(path=str(SHOTS / "fips-preview-ways.png"), full_page=True)
+            page.click("#associate-cancel")
+
+            # Associated (through Neutron: the page's association is tested above), then disassociated.
+            demo_cloud.network.update_ip(fip, port_id=ubuntu["port_id"], fixed_ip_address=ubuntu["ip"])
+            page.reload()
+            page.wait_for_selector(f"{row} button.disassociate", timeout=30000)
+
+            def answer(accept: bool) -> Any:
+                def on_dialog(dialog: Any) -> None:
+                    dialogs.append(f"{dialog.type}: {dialog.message}")
+                    dialog.accept() if accept else dialog.dismiss()
+                return on_dialog
+
+            page.once("dialog", answer(False))
+            page.click(f"{row} button.disassociate")
+            assert dialogs == [f"confirm: Disassociate {address} from {ubuntu['ip']}?"]
+            assert not Job.objects.filter(kind=JobKind.FIP_DISASSOCIATE).exists()  # cancelled: nothing queued
+            assert demo_cloud.network.get_ip(fip.id).port_id == ubuntu["port_id"]
+
+            page.once("dialog", answer(True))
+            page.click(f"{row} button.disassociate")
+            page.wait_for_selector("#job-feed li.state-succeeded", timeout=60000)
+            assert len(dialogs) == 2
+            assert Job.objects.filter(kind=JobKind.FIP_DISASSOCIATE).count() == 1
+            assert demo_cloud.network.get_ip(fip.id).port_id is None
+    finally:
+        demo_cloud.network.delete_ip(fip.id, ignore_missing=True)

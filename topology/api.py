@@ -1,4 +1,4 @@
-"""REST API v1 of the topology (../shared/DESIGN.md "REST API v1")."""
+"""REST API v1 of the topology (docs/design.md "REST API v1")."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ class RefreshView(APIView):
 class StatusView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Freshness of the inputs of the graph")
     def get(self, request: Request) -> Response:
-        snapshot = CloudSnapshot.objects.order_by("-id").first()
+        snapshot = CloudSnapshot.objects.latest_snapshot()
         body: dict[str, Any] = {
             "revision": services.current_revision(),
             "cloud": None
@@ -120,7 +120,8 @@ class StatusView(APIView):
 
 def read_body(request: Request) -> bytes:
     """The raw body, at most MAX_REPORT_BYTES (gzip/deflate decoded with the same bound)."""
-    raw = request._request.read(MAX_REPORT_BYTES + 1)
+    stream = request.stream  # None for an empty body
+    raw = stream.read(MAX_REPORT_BYTES + 1) if stream is not None else b""
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "").lower()
     if encoding in ("gzip", "deflate") and len(raw) <= MAX_REPORT_BYTES:
         wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
@@ -259,7 +260,7 @@ _INDEXED: dict[GraphKey, tuple[dict[str, Any], Topo]] = {}
 
 
 def graph_key() -> GraphKey:
-    row = GraphState.objects.filter(id=1).values_list("revision", "generated_at").first()
+    row = GraphState.objects.the_row().values_list("revision", "generated_at").first()
     return (row[0], row[1].isoformat() if row[1] else "") if row else (0, "")
 
 

@@ -52,9 +52,9 @@ def caller_of_session(session_key: str | None) -> Caller | None:
 
 def current_graph() -> tuple[int, GraphDict]:
     """The current revision and graph; the graph is read once per revision per process."""
-    revision = GraphState.objects.filter(id=1).values_list("revision", flat=True).first() or 0
+    revision = GraphState.objects.the_row().values_list("revision", flat=True).first() or 0
     if revision not in _GRAPH_CACHE:
-        state = GraphState.objects.filter(id=1).first()
+        state = GraphState.objects.the_row().first()
         revision = state.revision if state else 0
         _GRAPH_CACHE.clear()
         _GRAPH_CACHE[revision] = (state.graph if state else None) or {"nodes": [], "edges": []}

@@ -1,6 +1,6 @@
 """The joined graph: nodes and edges with stable ids, and deltas between two graphs.
 
-Node ids follow ../shared/DESIGN.md ("Node ids (contract)"); a node is a plain
+Node ids follow docs/design.md ("Node ids (contract)"); a node is a plain
 dict so that it serializes as the REST contract says, unchanged.
 """
 

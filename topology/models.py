@@ -12,8 +12,16 @@ import orjson
 from django.db import models
 
 
+class CloudSnapshotManager(models.Manager["CloudSnapshot"]):
+    def latest_snapshot(self) -> CloudSnapshot | None:
+        """The newest snapshot, None before the first refresh."""
+        return self.order_by("-id").first()
+
+
 class CloudSnapshot(models.Model):
     """The cloud's logical state from its API (one row, replaced on each refresh)."""
+
+    objects = CloudSnapshotManager()
 
     cloud = models.CharField(max_length=255)
     collected_at = models.DateTimeField()
@@ -67,13 +75,25 @@ class HostReportChange(models.Model):
         return f"{self.host} at {self.received_at}"
 
 
+GRAPH_STATE_ID = 1
+"""The primary key of GraphState's single row."""
+
+
+class GraphStateManager(models.Manager["GraphState"]):
+    def the_row(self) -> models.QuerySet[GraphState]:
+        """The single row (empty before the first join)."""
+        return self.filter(id=GRAPH_STATE_ID)
+
+
 class GraphState(models.Model):
-    """The joined graph and its revision (a single row, id 1).
+    """The joined graph and its revision (a single row, id GRAPH_STATE_ID).
 
     The graph is kept as orjson bytes, not a JSONField: on a 20,000-port cloud the
     standard library's json takes 3 s to write it and 2.4 s to read it; orjson
     0.2 s and 1.9 s. Read ``revision`` alone with ``.only("revision")``.
     """
+
+    objects = GraphStateManager()
 
     revision = models.PositiveBigIntegerField(default=0)
     generated_at = models.DateTimeField(null=True)

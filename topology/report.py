@@ -1,4 +1,4 @@
-"""The node agent's report (DESIGN.md "Agent report (contract, version 1)").
+"""The node agent's report (docs/design.md "Agent report (contract, version 1)").
 
 Pure Python, no Django import: the agent builds reports with these shapes on
 compute/network nodes and the server's ingest view validates what it

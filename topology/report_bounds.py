@@ -1,6 +1,6 @@
 """Bounds on a decoded report as a whole: depth, value kinds and the size of unknown fields.
 
-The contract keeps unknown fields (DESIGN.md "Agent report"), but whatever is
+The contract keeps unknown fields (docs/design.md "Agent report"), but whatever is
 stored is later joined, saved in the database and encoded by ``orjson`` for
 every view: a value nested deeper than ``orjson`` encodes (254 levels), a
 non-finite float, an integer past 64 bits, a string with a NUL (PostgreSQL's

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -23,12 +23,21 @@ from django.db import transaction
 from django.utils import timezone
 from keystoneauth1 import exceptions as ksa_exceptions
 
+from dashboard.isotime import parse_time
 from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.freshness import mark_stale, stale_hosts
 from topology.join import InputDigests, JoinCache, digest, join
-from topology.models import AgentToken, CloudSnapshot, GraphState, GraphView, HostReport, HostReportChange
+from topology.models import (
+    GRAPH_STATE_ID,
+    AgentToken,
+    CloudSnapshot,
+    GraphState,
+    GraphView,
+    HostReport,
+    HostReportChange,
+)
 from topology.scope import VIEWS, scope_graph
 
 log = logging.getLogger(__name__)
@@ -85,10 +94,6 @@ def summarize_report_change(old: dict[str, Any] | None, new: dict[str, Any]) -> 
     }
 
 
-def parse_collected_at(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
 def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
     """Keep the latest report of ``host`` and a history entry when something changed."""
     now = timezone.now()
@@ -100,7 +105,7 @@ def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
         row, _ = HostReport.objects.update_or_create(
             host=host,
             defaults={
-                "collected_at": parse_collected_at(report["collected_at"]),
+                "collected_at": parse_time(report["collected_at"]),
                 "received_at": now,
                 "size": size,
                 "report": report,
@@ -121,7 +126,7 @@ def refresh_cloud() -> CloudSnapshot:
         # The kept connection may hold sockets a restarted API server has closed: start afresh once.
         cached_service_connection.cache_clear()
         collected = collect_cloud(service_connection())
-    snapshot = CloudSnapshot.objects.order_by("-id").first() or CloudSnapshot()
+    snapshot = CloudSnapshot.objects.latest_snapshot() or CloudSnapshot()
     snapshot.cloud = settings.DASHBOARD_CLOUD
     snapshot.collected_at = timezone.now()
     snapshot.data = collected.data
@@ -145,7 +150,7 @@ def hex_digest(value: object) -> str:
 
 def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]], InputDigests]:
     """The latest cloud snapshot, each host's latest report, and their digests as stored."""
-    snapshot = CloudSnapshot.objects.order_by("-id").first()
+    snapshot = CloudSnapshot.objects.latest_snapshot()
     rows = list(HostReport.objects.all())
     digests = InputDigests(
         cloud=bytes.fromhex(snapshot.digest) if snapshot and snapshot.digest else None,
@@ -178,7 +183,7 @@ def rebuild_graph() -> GraphState:
     with JOIN_LOCK:
         new = mark_stale(join(cloud, reports, cache=JOIN_CACHE, digests=digests).to_dict(), stale)
     with transaction.atomic():
-        state, _ = GraphState.objects.select_for_update().get_or_create(id=1)
+        state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
         delta = g.diff(state.graph or {}, new)
         if g.is_empty(delta) and state.revision:
             return state
@@ -230,9 +235,9 @@ def graph_view(view: str, scope: str | None) -> bytes:
 
 
 def current_revision() -> int:
-    return GraphState.objects.filter(id=1).values_list("revision", flat=True).first() or 0
+    return GraphState.objects.the_row().values_list("revision", flat=True).first() or 0
 
 
 def graph_state() -> GraphState:
-    state = GraphState.objects.filter(id=1).first()
+    state = GraphState.objects.the_row().first()
     return state if state is not None else rebuild_graph()

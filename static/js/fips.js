@@ -30,8 +30,12 @@
     const base = `${config.api.floatingIps}${fip.id}/`;
     if (can.associate && !fip.port_id) actions.append(button("Associate", () => openPicker(fip), "small associate"));
     if (can.disassociate && fip.port_id) {
-      actions.append(button("Disassociate", () => act("POST", `${base}disassociate/`, undefined,
-        `disassociate ${fip.floating_ip_address}`), "small disassociate"));
+      actions.append(button("Disassociate", () => {
+        // as Release (and Horizon for both): the VM stops being reachable from outside at once
+        if (confirm(`Disassociate ${fip.floating_ip_address} from ${fip.fixed_ip_address}?`)) {
+          act("POST", `${base}disassociate/`, undefined, `disassociate ${fip.floating_ip_address}`);
+        }
+      }, "small disassociate"));
     }
     if (can.release) {
       actions.append(button("Release", () => {
@@ -108,18 +112,40 @@
     return li;
   }
 
+  // The way in is what an association is for: outside -> floating IP -> VM. The explainer can only
+  // walk it once Neutron has the association, so it is told from the target and the router the way
+  // out crosses (its walk names legacy or DVR); the way out is the explainer's own walk, beside it.
   async function showPreview(target) {
     preview.replaceChildren(el("p", "Path preview…", "muted"));
     if (!picking || !picking.outsideIp) {
       preview.replaceChildren(el("p", "No path preview: the external network has no gateway address.", "muted"));
       return;
     }
-    const query = new URLSearchParams({ src: `port:${target.port_id}`, dst: picking.outsideIp });
+    const fip = picking;
+    const query = new URLSearchParams({ src: `port:${target.port_id}`, dst: fip.outsideIp });
     try {
       const path = await api("GET", `${config.api.path}?${query}`);
+      const dvr = String(path.scenario).endsWith("-dvr");
+      const wayIn = el("div", null, "way way-in");
+      const steps = el("ol", null, "hops");
+      const router = target.router_id ? `router ${target.router_id.slice(0, 8)}` : "the router";
+      [
+        `a host outside (${fip.outsideIp}) sends to ${fip.floating_ip_address}`,
+        dvr ? `fg- in the fip namespace on the VM's host answers ARP for ${fip.floating_ip_address}, `
+          + "routes it over fpr-/rfp- into the distributed router"
+          : `qg- of ${router} on the external network answers ARP for ${fip.floating_ip_address}`,
+        `the qrouter namespace DNATs ${fip.floating_ip_address} to ${target.fixed_ip}`,
+        `qr- hands it to subnet ${target.subnet_name || target.subnet_id}`,
+        `the VM's port ${target.port_name || target.port_id.slice(0, 8)} receives it at ${target.fixed_ip}`
+          + " (if its security groups allow the protocol in)",
+      ].forEach((what) => steps.append(el("li", what, "hop")));
+      wayIn.append(el("h2", `Way in: outside → ${fip.floating_ip_address} → ${target.fixed_ip}`),
+        el("p", "What the association sets up (the explainer checks it on the map once it is made).", "muted"),
+        steps);
+      const wayOut = el("div", null, "way way-out");
       const head = el("p", null, `verdict verdict-${path.verdict}`);
-      head.append(el("strong", `Path ${target.fixed_ip} ⇄ outside (${picking.outsideIp}): ${path.verdict}`),
-        el("span", ` ${path.scenario}: the router and bridges its floating IP's traffic will cross`, "muted"));
+      head.append(el("strong", `Path ${target.fixed_ip} → outside (${fip.outsideIp}): ${path.verdict}`),
+        el("span", ` ${path.scenario}: the router and bridges the VM's traffic crosses today`, "muted"));
       const hops = el("ol", null, "hops");
       path.hops.forEach((hop) => {
         const li = el("li", null, `hop status-${hop.status}`);
@@ -128,7 +154,8 @@
       });
       const problems = el("ul", null, "problems");
       path.problems.forEach((p) => problems.append(el("li", p.message, "warn")));
-      preview.replaceChildren(head, hops, problems);
+      wayOut.append(el("h2", `Way out: ${target.fixed_ip} → outside`), head, hops, problems);
+      preview.replaceChildren(wayIn, wayOut);
     } catch (error) {
       preview.replaceChildren(el("p", `No path preview: ${error.message}`, "muted"));
     }

@@ -32,7 +32,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m topology.agent",
         description="Collect this node's namespaces, links, routes, rules, iptables, OVS bridges and flows "
-        "and POST them to the dashboard (DESIGN.md agent report, version 1).",
+        "and POST them to the dashboard (docs/design.md: agent report, version 1).",
     )
     parser.add_argument("--url", default=DEFAULT_URL, help="report endpoint (default: %(default)s)")
     tokens = parser.add_mutually_exclusive_group()

@@ -1,4 +1,4 @@
-"""One full agent report (DESIGN.md "Agent report (contract, version 1)").
+"""One full agent report (docs/design.md "Agent report (contract, version 1)").
 
 Order of work, chosen for the 1,000-namespace budget: the flow dumps are
 spawned first and run while the agent walks the namespaces; each namespace

@@ -77,11 +77,6 @@ class FlowDumps:
         return self.result
 
 
-def dump_flows(bridges: dict[str, Sequence[str]]) -> FlowDump:
-    """Flows of every bridge (name -> its OVSDB ``protocols``), the dumps run in parallel."""
-    return FlowDumps(bridges).finish()
-
-
 def _wait(process: subprocess.Popen[bytes]) -> tuple[str, str, int]:
     try:
         out, err = process.communicate(timeout=TIMEOUT_S)
