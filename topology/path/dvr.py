@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from topology import graph as g
-from topology.kinds import DeviceOwner
+from topology.kinds import DeviceOwner, NamespacePrefix
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
@@ -43,7 +43,7 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
     ew = EastWest.of(topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "")
     host = vm_out(walk, source.node)
     walk.br_int(host or "?", f"switches it to the gateway of its subnet, router {ew.name}'s qr- port")
-    ns = router_namespace(walk, ew.router, "qrouter-", host, walk.hops[-1])
+    ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
     leaving = route_inside(walk, ns, ew, host)
     rewrite = dvr_mac_rewrite(walk, host, leaving)
     mac, evidence, flows = (f" {rewrite[0]}", f"DVR MAC {rewrite[0]}: {rewrite[1]}", [rewrite[1]]) if rewrite \
@@ -61,7 +61,7 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     topo = walk.topo
     name = topo.nodes[out.router]["label"]
     walk.br_int(out.host or "?", f"switches it to the distributed router {name}'s qr- port on this host")
-    ns = router_namespace(walk, out.router, "qrouter-", out.host, walk.hops[-1])
+    ns = router_namespace(walk, out.router, NamespacePrefix.QROUTER, out.host, walk.hops[-1])
     enter_router(walk, out.router, out.router_port(topo), out.host, f"qr- of distributed router {name} on {out.host}")
     if out.fip_address:
         fip_out(walk, out, ns)
@@ -88,7 +88,7 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     sg_ip = vm_ip(topo, snat_ports[0]) if snat_ports else "?"
     hop = walk.hop(ns, f"qrouter on {host} routes it by policy to the SNAT port {sg_ip} of its subnet", host=host)
     hop.evidence = policy_rules(topo, ns, ".")
-    snat = router_namespace(walk, out.router, "snat-", None, hop)
+    snat = router_namespace(walk, out.router, NamespacePrefix.SNAT, None, hop)
     if snat is None:
         return
     snat_host = topo.nodes[snat].get("host")
@@ -107,7 +107,7 @@ def fip_in(walk: Walk, into: Arriving) -> str:
     external_in(walk, host, into.external, address)
     fg_leg(walk, host, into.external, f"fg- in the fip namespace answers ARP for {address} (proxy ARP)", out=False)
     rfp, fpr = rfp_fpr(topo, into.router, host)
-    ns_fip = namespace_on(topo, into.external, "fip-", host)
+    ns_fip = namespace_on(topo, into.external, NamespacePrefix.FIP, host)
     fip_routes = topo.attrs(ns_fip).get("routes", []) if ns_fip else []
     routes = [r for r in fip_routes if str(r.get("dst", "")).startswith(f"{address}/")]
     fpr_hop = walk.device_hop(fpr, g.device_name("fpr-", into.router), host,
@@ -115,7 +115,7 @@ def fip_in(walk: Walk, into: Arriving) -> str:
     if routes:
         fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
     walk.device_hop(rfp, g.device_name("rfp-", into.router), host, "enters the distributed router's qrouter on rfp-")
-    ns = router_namespace(walk, into.router, "qrouter-", host, walk.hops[-1])
+    ns = router_namespace(walk, into.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
     nat_hop(walk, ns, host, f"qrouter DNATs {address} to {into.fixed}",
             ("PREROUTING", f"-d {address}/32", f"--to-destination {into.fixed}"),
             Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {host}")

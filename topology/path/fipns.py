@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from topology import graph as g
-from topology.kinds import DeviceOwner, EdgeKind
+from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix
 from topology.path.external import external_out
 from topology.path.model import Problem
 from topology.path.router import enter_router, leave_router, split_devices
@@ -33,7 +33,7 @@ def fip_gateway_port(topo: Topo, host: str | None, external: str) -> str | None:
 def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) -> None:
     topo = walk.topo
     fg = fip_gateway_port(topo, host, external)
-    namespace = namespace_on(topo, external, "fip-", host)
+    namespace = namespace_on(topo, external, NamespacePrefix.FIP, host)
     ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
     if host is not None:
         walk.check_agent(host, "L3 agent", ns_hop)

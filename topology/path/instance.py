@@ -4,7 +4,7 @@ network (external, DHCP, bridge mappings)."""
 from __future__ import annotations
 
 from topology import graph as g
-from topology.kinds import DeviceOwner, EdgeKind, NodeKind
+from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix, NodeKind
 from topology.path.model import Hop, Problem
 from topology.path.secgroups import check_ingress
 from topology.path.topo import devices_of, namespaces_of, network_of, subnets_of, vm_ip
@@ -84,7 +84,7 @@ def check_network_of_vm(walk: Walk, port: str, hop: Hop) -> None:
         ):
             walk.fail(hop, Problem.NO_DHCP_PORT, f"subnet {topo.nodes[subnet]['label']} has DHCP enabled but no "
                       "DHCP port: the instance gets no address (is a DHCP agent alive and hosting the network?)")
-    for namespace in namespaces_of(topo, network, "qdhcp-"):
+    for namespace in namespaces_of(topo, network, NamespacePrefix.QDHCP):
         walk.check_agent(str(topo.nodes[namespace].get("host")), "DHCP agent", hop)
 
 

@@ -3,6 +3,7 @@ namespace of one L3 agent's host, out and in through its qg- and br-ex."""
 
 from __future__ import annotations
 
+from topology.kinds import NamespacePrefix
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.instance import vm_in, vm_out
@@ -37,7 +38,7 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
     ew = EastWest.of(topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "")
     host = vm_out(walk, source.node)
     walk.br_int(host or "?", f"switches it to the gateway of its subnet, router {ew.name}'s qr- port")
-    ns = router_namespace(walk, ew.router, "qrouter-", None, walk.hops[-1])
+    ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, None, walk.hops[-1])
     if ns is None:
         return Scenario.EAST_WEST
     router_host = topo.nodes[ns].get("host")
@@ -53,7 +54,7 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     topo = walk.topo
     name = topo.nodes[out.router]["label"]
     walk.br_int(out.host or "?", f"switches it toward the subnet's gateway, router {name}'s qr- port")
-    ns = router_namespace(walk, out.router, "qrouter-", None, walk.hops[-1])
+    ns = router_namespace(walk, out.router, NamespacePrefix.QROUTER, None, walk.hops[-1])
     if ns is None:
         return False  # no router to route it: nothing further to walk
     router_host = topo.nodes[ns].get("host")
@@ -76,7 +77,7 @@ def fip_in(walk: Walk, into: Arriving) -> str:
     """In through br-ex and the qg- that holds the floating IP, DNAT in the qrouter, out on qr- to the VM."""
     topo = walk.topo
     name = topo.nodes[into.router]["label"]
-    ns = router_namespace(walk, into.router, "qrouter-", None, walk.hops[-1])
+    ns = router_namespace(walk, into.router, NamespacePrefix.QROUTER, None, walk.hops[-1])
     if ns is None:
         return Scenario.INBOUND_FIP
     router_host = topo.nodes[ns].get("host")
