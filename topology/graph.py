@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from topology.kinds import DEV_NAME_LEN
+
 Node = dict[str, Any]
 EdgeKey = tuple[str, str, str]  # (source, target, kind)
 
@@ -61,6 +63,27 @@ def bridge_id(host: str, name: str) -> str:
 
 def iface_id(host: str, namespace: str | None, name: str) -> str:
     return f"iface:{host}:{namespace or '-'}:{name}"
+
+
+def id_kind(node_id: str) -> str:
+    """The kind an id names: "port" of "port:<uuid>"."""
+    return node_id.split(":", 1)[0]
+
+
+def id_key(node_id: str) -> str:
+    """What follows the kind: the uuid of "port:<uuid>", the host of "host:<host>" ("" for no id)."""
+    return node_id.split(":", 1)[1] if ":" in node_id else ""
+
+
+def netns_name(node_id: str) -> str:
+    """The namespace's name in "netns:<host>:<namespace>"."""
+    return node_id.split(":", 2)[2]
+
+
+def device_name(prefix: str, node_id: str) -> str:
+    """The device Neutron names after an object: ``prefix`` + as much of its uuid as fits in 14 characters
+    ("qvo" + port uuid[:11], "rfp-" + router uuid[:10])."""
+    return prefix + id_key(node_id)[: DEV_NAME_LEN - len(prefix)]
 
 
 @dataclass

@@ -91,3 +91,6 @@ DEVICE_ROLE: Final = {
     "rfp-": "rfp",
     "fpr-": "fpr",
 }
+
+# OVS interface types that are tunnels (Interface.type): one list for the agent, the join, the explainer and the map.
+TUNNEL_TYPES: Final[frozenset[str]] = frozenset({"vxlan", "gre", "geneve", "stt", "erspan", "ip6gre", "ip6erspan"})

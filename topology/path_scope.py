@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from topology import graph as g
 from topology.kinds import NodeKind
 from topology.path import JsonDict, PathError, Probe, Topo, as_source, explain_endpoints, redact_path, resolve
 
@@ -37,7 +38,7 @@ WORD = re.compile(r"\w[\w.\-]*")
 
 def object_tokens(node: Mapping[str, Any]) -> set[str]:
     """What names a logical object in text: its uuid and prefixes, name/label, addresses and MAC."""
-    uuid = str(node["id"]).split(":", 1)[1]
+    uuid = g.id_key(str(node["id"]))
     tokens = {*(uuid[:n] for n in ID_PREFIXES), str(node.get("label") or "")}
     attrs = node.get("attrs", {})
     tokens.add(str(attrs.get("name") or ""))

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from dashboard.auth import Caller
 from dashboard.views import login_required, page_context
+from topology.vocabulary import map_vocabulary
 
 # Above this many drawn elements (nodes + edges) the map draws on a canvas instead of SVG.
 CANVAS_THRESHOLD = 3000
@@ -26,6 +27,7 @@ def map_config(caller: Caller) -> dict[str, Any]:
         "scopeKey": f"{caller.user_id}:{caller.project_id}",
         "canvasThreshold": CANVAS_THRESHOLD,
         "collapseHostsAbove": COLLAPSE_HOSTS_ABOVE,
+        "vocabulary": map_vocabulary(),
     }
 
 

@@ -20,12 +20,12 @@ from typing import Any
 
 from ovsdbapp.backend.ovs_idl import connection, idlutils
 
+from topology.kinds import TUNNEL_TYPES
 from topology.report import OvsBridge, OvsInterface, OvsPort
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_REMOTE = "unix:/var/run/openvswitch/db.sock"
-TUNNEL_TYPES = ("vxlan", "gre", "geneve", "stt", "erspan", "ip6gre", "ip6erspan")
 
 MONITORED = {
     "Open_vSwitch": ("bridges", "other_config", "external_ids", "ovs_version"),

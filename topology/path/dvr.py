@@ -1,0 +1,124 @@
+"""ML2/OVS walks with distributed routers (DVR): routed in the qrouter namespace of the sending
+host, SNAT in the snat namespace of the SNAT host, floating IPs through the host's fip namespace."""
+
+from __future__ import annotations
+
+import re
+
+from topology import graph as g
+from topology.kinds import DeviceOwner, NamespacePrefix
+from topology.path.context import Arriving, EastWest, Leaving
+from topology.path.external import external_in, gateway_leg
+from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
+from topology.path.instance import vm_in, vm_out
+from topology.path.model import Endpoint, Problem, Scenario
+from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
+from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of, vm_ip
+from topology.path.walk import Walk
+
+
+def dvr_mac_rewrite(walk: Walk, host: str | None, qr_port: str | None) -> tuple[str, str] | None:
+    """The host's DVR MAC and the br-tun flow (DVR_PROCESS table) that puts it on a routed packet.
+
+    A distributed router's qr- MAC is the same on every host, so before a routed packet enters
+    the tunnel br-tun replaces it with the sending host's own DVR MAC (`mod_dl_src`).
+    """
+    if host is None or qr_port is None:
+        return None
+    qr_mac = str(walk.topo.attrs(qr_port).get("mac_address") or "")
+    if not qr_mac:
+        return None
+    for line in walk.topo.flows(host, "br-tun"):
+        if f"dl_src={qr_mac}" not in line:
+            continue
+        found = re.search(r"mod_dl_src:([0-9a-f:]{17})|set_field:([0-9a-f:]{17})->eth_src", line)
+        if found:
+            return found.group(1) or found.group(2), line.strip()
+    return None
+
+
+def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None = None) -> str:
+    """Routed by the distributed router's qrouter on the sending host; br-tun puts on its DVR MAC."""
+    topo = walk.topo
+    ew = EastWest.of(topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "")
+    host = vm_out(walk, source.node)
+    walk.br_int(host or "?", f"switches it to the gateway of its subnet, router {ew.name}'s qr- port")
+    ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
+    leaving = route_inside(walk, ns, ew, host)
+    rewrite = dvr_mac_rewrite(walk, host, leaving)
+    mac, evidence, flows = (f" {rewrite[0]}", f"DVR MAC {rewrite[0]}: {rewrite[1]}", [rewrite[1]]) if rewrite \
+        else ("", "", [])
+    walk.cross(host, ew.dst_host, network_of(topo, target.node),
+               f" (br-tun rewrites the source MAC to {host}'s DVR MAC{mac})", evidence, flows)
+    if ew.dst_host != host:
+        walk.br_int(str(ew.dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
+    vm_in(walk, target.node, ew.dst_host, source.ip)
+    return Scenario.EAST_WEST_DVR
+
+
+def router_out(walk: Walk, out: Leaving) -> bool:
+    """Into the distributed router on the VM's host; out by its fip namespace (floating IP) or the snat one."""
+    topo = walk.topo
+    name = topo.nodes[out.router]["label"]
+    walk.br_int(out.host or "?", f"switches it to the distributed router {name}'s qr- port on this host")
+    ns = router_namespace(walk, out.router, NamespacePrefix.QROUTER, out.host, walk.hops[-1])
+    enter_router(walk, out.router, out.router_port(topo), out.host, f"qr- of distributed router {name} on {out.host}")
+    if out.fip_address:
+        fip_out(walk, out, ns)
+    else:
+        snat_out(walk, out, ns)
+    return True
+
+
+def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
+    hop = nat_hop(walk, ns, out.host, f"qrouter's policy routing sends {out.ip} to the fip namespace and SNATs it "
+                  f"to its floating IP {out.fip_address}", (f"-s {out.ip}/32", f"--to-source {out.fip_address}"),
+                  Problem.FIP_NOT_ASSOCIATED,
+                  f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter namespace on {out.host}")
+    rules = policy_rules(walk.topo, ns, out.ip)
+    hop.evidence = "; ".join(x for x in (rules, hop.evidence) if x)
+    rfp_fpr_out(walk, out.router, out.host)
+    fg_leg(walk, out.host, out.external, "leaves the fip namespace on fg- towards the external network", out=True)
+
+
+def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
+    topo, host = walk.topo, out.host
+    snat_ports = [p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT)
+                  if out.subnet in subnets_of(topo, p)]
+    sg_ip = vm_ip(topo, snat_ports[0]) if snat_ports else "?"
+    hop = walk.hop(ns, f"qrouter on {host} routes it by policy to the SNAT port {sg_ip} of its subnet", host=host)
+    hop.evidence = policy_rules(topo, ns, ".")
+    snat = router_namespace(walk, out.router, NamespacePrefix.SNAT, None, hop)
+    if snat is None:
+        return
+    snat_host = topo.nodes[snat].get("host")
+    walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
+    walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
+    enter_router(walk, out.router, snat_ports[0] if snat_ports else None, snat_host,
+                 f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it")
+    nat_hop(walk, snat, snat_host, "the snat namespace SNATs it to the router's gateway IP", ("-j SNAT", "-o qg-"),
+            Problem.ROUTER_NO_GATEWAY, "no SNAT rule in the snat namespace (is enable_snat off?)")
+    gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-")
+
+
+def fip_in(walk: Walk, into: Arriving) -> str:
+    """In through br-ex and fg- of the VM host's fip namespace, over fpr-/rfp- into its qrouter, DNAT, to the VM."""
+    topo, host, address = walk.topo, into.vm_host, into.address
+    external_in(walk, host, into.external, address)
+    fg_leg(walk, host, into.external, f"fg- in the fip namespace answers ARP for {address} (proxy ARP)", out=False)
+    rfp, fpr = rfp_fpr(topo, into.router, host)
+    ns_fip = namespace_on(topo, into.external, NamespacePrefix.FIP, host)
+    fip_routes = topo.attrs(ns_fip).get("routes", []) if ns_fip else []
+    routes = [r for r in fip_routes if str(r.get("dst", "")).startswith(f"{address}/")]
+    fpr_hop = walk.device_hop(fpr, g.device_name("fpr-", into.router), host,
+                              f"the fip namespace routes {address} over fpr-")
+    if routes:
+        fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
+    walk.device_hop(rfp, g.device_name("rfp-", into.router), host, "enters the distributed router's qrouter on rfp-")
+    ns = router_namespace(walk, into.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
+    nat_hop(walk, ns, host, f"qrouter DNATs {address} to {into.fixed}",
+            ("PREROUTING", f"-d {address}/32", f"--to-destination {into.fixed}"),
+            Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {host}")
+    leave_router(walk, into.router_port(topo), host, "qr- hands it to the tenant network")
+    vm_in(walk, into.port, host, into.src_ip)
+    return Scenario.INBOUND_FIP_DVR

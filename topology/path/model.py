@@ -1,0 +1,128 @@
+"""The explainer's result model: problem codes, scenarios, hops, probes and endpoints."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+JsonDict = dict[str, Any]
+Status = Literal["ok", "warn", "fail", "unknown"]
+
+
+class Problem:
+    """Problem codes: stable strings clients can key on."""
+
+    ROUTER_NO_GATEWAY = "router_no_gateway"
+    SUBNET_NO_ROUTER = "subnet_no_router"
+    FIP_NOT_ASSOCIATED = "fip_not_associated"
+    FIP_UNREACHABLE = "fip_unreachable"
+    PORT_DOWN = "port_down"
+    PORT_ADMIN_DOWN = "port_admin_down"
+    PORT_UNBOUND = "port_unbound"
+    HOST_NO_REPORT = "host_no_report"
+    HOST_STALE = "host_stale"
+    AGENT_DEAD = "agent_dead"
+    NAMESPACE_MISSING = "namespace_missing"
+    DEVICE_MISSING = "device_missing"
+    NO_QG_PORT = "no_qg_port"
+    NO_FG_PORT = "no_fg_port"
+    BR_EX_NO_PHYSICAL_PORT = "br_ex_no_physical_port"
+    BRIDGE_MAPPING_MISSING = "bridge_mapping_missing"
+    VM_ON_EXTERNAL_NETWORK = "vm_on_external_network"
+    SG_NO_INGRESS = "sg_no_ingress"
+    VXLAN_MTU = "vxlan_mtu_too_high"
+    NO_DHCP_PORT = "no_dhcp_port"
+    NO_TUNNEL = "no_tunnel"
+    UNKNOWN_ENDPOINT = "unknown_endpoint"
+    NO_ROUTE = "no_route"
+    # Neutron says the router has no gateway, but its gateway port and qg- are left and still route (drift)
+    GATEWAY_PORT_ORPHANED = "gateway_port_orphaned"
+
+
+@dataclass(frozen=True)
+class ScenarioText:
+    """What the map says of a scenario, and whether its reply retraces the same nodes in reverse."""
+
+    label: str
+    symmetric: bool
+
+
+class Scenario:
+    """Scenario names: which walk explained the path (the API's ``scenario``; served to the map)."""
+
+    NORTH_SOUTH_SNAT: Final = "north-south-snat"
+    NORTH_SOUTH_SNAT_DVR: Final = "north-south-snat-dvr"
+    NORTH_SOUTH_FIP: Final = "north-south-fip"
+    NORTH_SOUTH_FIP_DVR: Final = "north-south-fip-dvr"
+    INBOUND_FIP: Final = "inbound-fip"
+    INBOUND_FIP_DVR: Final = "inbound-fip-dvr"
+    EAST_WEST: Final = "east-west"
+    EAST_WEST_DVR: Final = "east-west-dvr"
+    SAME_NETWORK: Final = "same-network"
+
+    # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
+    ABOUT: Final[dict[str, ScenarioText]] = {
+        NORTH_SOUTH_SNAT: ScenarioText("north-south: out through the router's SNAT", True),
+        NORTH_SOUTH_SNAT_DVR: ScenarioText("north-south (DVR): out through the snat namespace", False),
+        NORTH_SOUTH_FIP: ScenarioText("north-south with a floating IP", True),
+        NORTH_SOUTH_FIP_DVR: ScenarioText("north-south with a floating IP (DVR, through the fip namespace)", True),
+        INBOUND_FIP: ScenarioText("inbound to a floating IP", True),
+        INBOUND_FIP_DVR: ScenarioText("inbound to a floating IP (DVR, through the fip namespace)", True),
+        EAST_WEST: ScenarioText("east-west through the router", True),
+        EAST_WEST_DVR: ScenarioText("east-west (DVR, routed on each compute host)", False),
+        SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
+    }
+
+
+class PathError(ValueError):
+    """An endpoint that names nothing in the graph (the API answers 400/404 with it)."""
+
+
+@dataclass
+class Hop:
+    node: str
+    host: str | None
+    what: str
+    status: Status = "ok"
+    evidence: str = ""
+    flows: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> JsonDict:
+        hop: JsonDict = {"node": self.node, "host": self.host, "what": self.what, "status": self.status,
+                         "evidence": self.evidence}
+        if self.flows:
+            hop["flows"] = self.flows
+        return hop
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the packet is: ICMP echo, or TCP to a port (SSH = tcp/22)."""
+
+    protocol: str = "icmp"
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Probe:
+        text = (text or "icmp").lower()
+        if text in ("icmp", "ping"):
+            return cls("icmp")
+        if text == "ssh":
+            return cls("tcp", 22)
+        match = re.fullmatch(r"(tcp|udp)[:/](\d+)", text)
+        if match:
+            return cls(match.group(1), int(match.group(2)))
+        raise PathError(f"probe {text!r}: use icmp, ssh, tcp:PORT or udp:PORT")
+
+    def describe(self) -> str:
+        return "ICMP" if self.protocol == "icmp" else f"{self.protocol.upper()}/{self.port}"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A resolved source or destination: a port (with its IP), a floating IP, or the outside."""
+
+    kind: Literal["port", "fip", "outside"]
+    node: str  # port:/fip:/network: id (the external network for "outside")
+    ip: str | None
