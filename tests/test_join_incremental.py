@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bench.synthetic import synthetic_cloud, uid
-from topology import join as join_module
+from topology.join import cache as join_module  # where JoinCache looks digest up
 from topology.join import InputDigests, JoinCache, digest, join
 
 Inputs = tuple[dict[str, Any], dict[str, dict[str, Any]]]

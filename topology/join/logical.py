@@ -1,0 +1,372 @@
+"""The logical part of the join: networks, subnets, routers, servers, ports, floating IPs, security groups."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from topology import graph as g
+from topology import scheduling
+from topology.join.parts import CloudSnapshot, Edges, JsonDict, Nodes, drop_dangling
+from topology.kinds import (
+    DEV_NAME_LEN,
+    ID_PREFIX_LEN,
+    DeviceOwner,
+    EdgeKind,
+    NodeKind,
+)
+
+_PORT = NodeKind.PORT
+
+
+@dataclass
+class LogicalPart:
+    """The logical subgraph and the lookups the cross joins need, made from the cloud snapshot alone."""
+
+    nodes: Nodes
+    edges: Edges
+    ports: list[JsonDict]  # the snapshot's ports, in its order
+    port_uuids: set[str]
+    port_node_ids: list[str | None]  # the node id of each port, in order (None: it has none)
+    # what each port is and its fixed IPs, as an interface bound to it says them: made on first use
+    port_words: list[tuple[str, str] | None]
+    routers_by_fragment: dict[str, str]  # router id[:10] (as in rfp-/fpr-) -> router node id
+    router_labels: dict[str, str]  # router id -> its node's label (said in its ports' devices' describe)
+    servers_by_port_id11: dict[str, str]  # VM port id[:11] -> server node id
+    router_node_ids: list[str]
+    agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
+    bound_hosts: set[str]  # every port binding:host_id
+    # where Neutron scheduled routers and DHCP servers (None: the snapshot does not say)
+    schedule: scheduling.Schedule | None = None
+
+    def words(self, position: int) -> tuple[str, str]:
+        """What the port at ``position`` is and its fixed IPs (:func:`describe_port`), said once."""
+        words = self.port_words[position]
+        if words is None:
+            words = self.port_words[position] = describe_port(self.router_labels, self.ports[position])
+        return words
+
+
+def logical_part(cloud: CloudSnapshot) -> LogicalPart:
+    """The logical subgraph of ``cloud`` and its lookups for the cross joins."""
+    graph = g.Graph()
+    lookups = add_logical(graph, cloud)
+    drop_dangling(graph.nodes, graph.edges)
+    ports = list(cloud.get("ports", []))
+    rfp_len = DEV_NAME_LEN - len("rfp-")
+    return LogicalPart(
+        nodes=graph.nodes,
+        edges=graph.edges,
+        ports=ports,
+        port_uuids=lookups.port_uuids,
+        port_node_ids=lookups.port_node_ids,
+        port_words=[None] * len(ports),
+        routers_by_fragment={r["id"][:rfp_len]: g.router_id(r["id"]) for r in cloud.get("routers", [])},
+        router_labels={r["id"]: graph.nodes[g.router_id(r["id"])]["label"] for r in cloud.get("routers", [])},
+        servers_by_port_id11=lookups.servers_by_port_id11,
+        router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
+        agents=agents_by_host(cloud),
+        bound_hosts=lookups.bound_hosts,
+        schedule=scheduling.schedule_of(cloud),
+    )
+
+
+def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
+    networks = {n["id"]: n for n in cloud.get("networks", [])}
+    for net in networks.values():
+        graph.add_node(
+            g.network_id(net["id"]),
+            NodeKind.NETWORK,
+            net.get("name") or net["id"][:8],
+            project_id=net.get("project_id") or net.get("tenant_id"),
+            status=net.get("status"),
+            name=net.get("name", ""),
+            external=bool(net.get("router:external")),
+            shared=bool(net.get("shared")),
+            admin_state_up=net.get("admin_state_up", True),
+            mtu=net.get("mtu"),
+            network_type=net.get("provider:network_type"),
+            physical_network=net.get("provider:physical_network"),
+            segmentation_id=net.get("provider:segmentation_id"),
+        )
+    for subnet in cloud.get("subnets", []):
+        node_id = g.subnet_id(subnet["id"])
+        graph.add_node(
+            node_id,
+            NodeKind.SUBNET,
+            subnet.get("name") or subnet.get("cidr", subnet["id"][:8]),
+            project_id=subnet.get("project_id") or subnet.get("tenant_id"),
+            name=subnet.get("name", ""),
+            cidr=subnet.get("cidr"),
+            ip_version=subnet.get("ip_version"),
+            gateway_ip=subnet.get("gateway_ip"),
+            enable_dhcp=bool(subnet.get("enable_dhcp")),
+            allocation_pools=subnet.get("allocation_pools") or [],
+            network_id=subnet.get("network_id"),
+        )
+        if subnet.get("network_id") in networks:
+            graph.add_edge(g.network_id(subnet["network_id"]), node_id, EdgeKind.MEMBER)
+    add_routers(graph, cloud, networks)
+    lookups = add_ports(graph, cloud)
+    add_floatingips(graph, cloud)
+    add_secgroups(graph, cloud)
+    return lookups
+
+
+def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, JsonDict]) -> None:
+    for router in cloud.get("routers", []):
+        gateway = router.get("external_gateway_info") or {}
+        node_id = g.router_id(router["id"])
+        graph.add_node(
+            node_id,
+            NodeKind.ROUTER,
+            router.get("name") or router["id"][:8],
+            project_id=router.get("project_id") or router.get("tenant_id"),
+            status=router.get("status"),
+            name=router.get("name", ""),
+            admin_state_up=router.get("admin_state_up", True),
+            distributed=bool(router.get("distributed")),
+            ha=bool(router.get("ha")),
+            gateway_network_id=gateway.get("network_id"),
+            enable_snat=gateway.get("enable_snat"),
+            external_fixed_ips=gateway.get("external_fixed_ips") or [],
+            routes=router.get("routes") or [],
+        )
+        if gateway.get("network_id") in networks:
+            graph.add_edge(node_id, g.network_id(gateway["network_id"]), EdgeKind.GATEWAY)
+
+
+SERVER_OPTIONAL_KEYS = ("host", "project_id", "status")
+
+
+@dataclass
+class PortLookups:
+    """What the cross joins look ports up by, made in the same pass as the port nodes."""
+
+    port_uuids: set[str] = field(default_factory=set)
+    port_node_ids: list[str | None] = field(default_factory=list)  # per port, in order (None: no node)
+    servers_by_port_id11: dict[str, str] = field(default_factory=dict)  # VM port id[:11] -> server node id
+    bound_hosts: set[str] = field(default_factory=set)  # every port binding:host_id
+
+
+def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
+    """Servers and ports and their edges (the logical part's bulk: lookups inlined), and the port lookups."""
+    nodes, edges = graph.nodes, graph.edges
+    server_kind = NodeKind.SERVER
+    server_ids: dict[str, str] = {}  # server uuid -> node id
+    for server in cloud.get("servers", []):
+        get = server.get
+        node_id = server_ids[server["id"]] = f"server:{server['id']}"
+        node: g.Node = {
+            "id": node_id,
+            "kind": server_kind,
+            "label": get("name") or server["id"][:8],
+            "attrs": {"name": get("name", "")},
+            "host": get("OS-EXT-SRV-ATTR:host"),
+            "project_id": get("tenant_id") or get("project_id"),
+            "status": get("status"),
+        }
+        for key in SERVER_OPTIONAL_KEYS:
+            if node[key] is None:
+                del node[key]
+        nodes[node_id] = node
+    on_network, in_subnet, secured_by = EdgeKind.ON_NETWORK, EdgeKind.IN_SUBNET, EdgeKind.SECURED_BY
+    floatingip, compute = DeviceOwner.FLOATINGIP, DeviceOwner.COMPUTE_PREFIX
+    lookups = PortLookups()
+    port_uuids, port_node_ids, servers_by_port_id11, bound_hosts = (
+        lookups.port_uuids,
+        lookups.port_node_ids,
+        lookups.servers_by_port_id11,
+        lookups.bound_hosts,
+    )
+    for port in cloud.get("ports", []):
+        port_uuid = port["id"]
+        get = port.get
+        port_uuids.add(port_uuid)
+        host = get("binding:host_id")
+        if host:
+            bound_hosts.add(host)
+        owner = get("device_owner") or ""
+        if owner.startswith(compute) and get("device_id"):
+            server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
+            servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
+        if owner == floatingip:
+            port_node_ids.append(None)
+            continue  # the floating IP's own node stands for it
+        node_id = f"port:{port_uuid}"
+        port_node_ids.append(node_id)
+        nodes[node_id] = port_node(node_id, port, owner)
+        edges[(node_id, f"network:{port['network_id']}", on_network)] = None
+        for fixed in get("fixed_ips") or ():
+            edges[(node_id, f"subnet:{fixed['subnet_id']}", in_subnet)] = None
+        for group in get("security_groups") or ():
+            edges[(node_id, f"secgroup:{group}", secured_by)] = None
+        if owner:
+            add_port_owner_edges(graph, port, node_id, owner, server_ids)
+    return lookups
+
+
+def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
+    get = port.get
+    host = get("binding:host_id")
+    fixed_ips = get("fixed_ips") or []
+    # the label: its first IPv4 address, else its name, MAC or id
+    label = None
+    for fixed in fixed_ips:
+        if ":" not in fixed.get("ip_address", ":"):
+            label = str(fixed["ip_address"])
+            break
+    # one literal with every key (a dict grown past 5 keys is resized), those the port lacks then dropped
+    node: g.Node = {
+        "id": node_id,
+        "kind": _PORT,
+        "label": label or get("name") or get("mac_address") or port["id"][:8],
+        "attrs": {
+            "name": get("name", ""),
+            "device_owner": owner,
+            "device_id": get("device_id") or "",
+            "mac_address": get("mac_address"),
+            "fixed_ips": fixed_ips,
+            "admin_state_up": get("admin_state_up", True),
+            "network_id": get("network_id"),
+            "binding_host_id": host or "",
+            "vif_type": get("binding:vif_type"),
+            "vif_details": get("binding:vif_details") or {},
+            "port_security_enabled": get("port_security_enabled", True),
+            "security_groups": get("security_groups") or [],
+        },
+        "host": host,
+        "project_id": get("project_id") or get("tenant_id"),
+        "status": get("status"),
+    }
+    if not host:
+        del node["host"]
+    if not node["project_id"]:
+        del node["project_id"]
+    if node["status"] is None:
+        del node["status"]
+    return node
+
+
+def add_port_owner_edges(
+    graph: g.Graph, port: JsonDict, node_id: str, owner: str, server_ids: Mapping[str, str]
+) -> None:
+    """``server_ids``: server uuid -> node id, for the servers the cloud lists."""
+    device = port.get("device_id") or ""
+    if owner in DeviceOwner.ROUTER_INTERFACES:
+        graph.add_edge(g.router_id(device), node_id, EdgeKind.ROUTER_INTERFACE)
+    elif owner in (DeviceOwner.ROUTER_GATEWAY, DeviceOwner.ROUTER_SNAT, DeviceOwner.ROUTER_HA_INTERFACE):
+        graph.add_edge(g.router_id(device), node_id, EdgeKind.MEMBER)
+    elif owner.startswith(DeviceOwner.COMPUTE_PREFIX) and device:
+        server = server_ids.get(device) or g.server_id(device)
+        if device not in server_ids and server not in graph.nodes:
+            # No compute API: the instance is known only by its ports' device_id.
+            graph.add_node(
+                server,
+                NodeKind.SERVER,
+                f"instance {device[:8]}",
+                project_id=port.get("project_id") or port.get("tenant_id"),
+                name="",
+                derived_from_ports=True,
+            )
+        graph.add_edge(server, node_id, EdgeKind.RUNS)
+
+
+def add_floatingips(graph: g.Graph, cloud: CloudSnapshot) -> None:
+    for fip in cloud.get("floatingips", []):
+        node_id = g.fip_id(fip["id"])
+        graph.add_node(
+            node_id,
+            NodeKind.FLOATINGIP,
+            fip.get("floating_ip_address") or fip["id"][:8],
+            project_id=fip.get("project_id") or fip.get("tenant_id"),
+            status=fip.get("status"),
+            floating_ip_address=fip.get("floating_ip_address"),
+            fixed_ip_address=fip.get("fixed_ip_address"),
+            floating_network_id=fip.get("floating_network_id"),
+            port_id=fip.get("port_id"),
+            router_id=fip.get("router_id"),
+        )
+        graph.add_edge(node_id, g.network_id(fip["floating_network_id"]), EdgeKind.ON_NETWORK)
+        if fip.get("port_id"):
+            graph.add_edge(node_id, g.port_id(fip["port_id"]), EdgeKind.NAT)
+
+
+def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
+    rules: dict[str, list[JsonDict]] = defaultdict(list)
+    for rule in cloud.get("security_group_rules", []):
+        rules[rule["security_group_id"]].append(
+            {
+                key: rule.get(key)
+                for key in (
+                    "id",
+                    "direction",
+                    "ethertype",
+                    "protocol",
+                    "port_range_min",
+                    "port_range_max",
+                    "remote_ip_prefix",
+                    "remote_group_id",
+                )
+            }
+        )
+    for group in cloud.get("security_groups", []):
+        graph.add_node(
+            g.secgroup_id(group["id"]),
+            NodeKind.SECGROUP,
+            group.get("name") or group["id"][:8],
+            project_id=group.get("project_id") or group.get("tenant_id"),
+            name=group.get("name", ""),
+            rules=rules.get(group["id"], []),
+        )
+
+
+OWNER_WORDS: dict[str, str] = {
+    DeviceOwner.DHCP: "DHCP port",
+    DeviceOwner.ROUTER_GATEWAY: "gateway port",
+    DeviceOwner.ROUTER_SNAT: "SNAT port",
+    DeviceOwner.FIP_AGENT_GATEWAY: "floating IP agent gateway port",
+    DeviceOwner.ROUTER_HA_INTERFACE: "HA port",
+}
+
+
+def describe_port(router_labels: Mapping[str, str], port: JsonDict) -> tuple[str, str]:
+    """What a port is ("interface of router router1") and its fixed IPs, said once per port.
+
+    ``router_labels``: router id -> its node's label (LogicalPart.router_labels).
+    """
+    get = port.get
+    owner = get("device_owner") or ""
+    what = OWNER_WORDS.get(owner)
+    if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
+        what = "interface"
+    if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
+        what = "VM port"
+    label = router_labels.get(get("device_id") or "")
+    of = f" of router {label}" if label is not None else ""
+    fixed = ", ".join([ip["ip_address"] for ip in get("fixed_ips") or ()])
+    return f"{what or 'port'}{of}", fixed
+
+
+def agents_by_host(cloud: CloudSnapshot) -> dict[str, list[JsonDict]]:
+    hosts: dict[str, list[JsonDict]] = defaultdict(list)
+    for agent in cloud.get("agents", []):
+        config = agent.get("configurations") or {}
+        hosts[agent["host"]].append(
+            {
+                "id": agent.get("id"),
+                "agent_type": agent.get("agent_type"),
+                "binary": agent.get("binary"),
+                "alive": bool(agent.get("alive")),
+                "admin_state_up": agent.get("admin_state_up", True),
+                "agent_mode": config.get("agent_mode"),
+                "bridge_mappings": config.get("bridge_mappings") or {},
+                "tunneling_ip": config.get("tunneling_ip"),
+                "tunnel_types": config.get("tunnel_types") or [],
+                "firewall_driver": config.get("firewall_driver"),
+                "l2_population": config.get("l2_population"),
+                "enable_distributed_routing": config.get("enable_distributed_routing"),
+            }
+        )
+    return hosts
