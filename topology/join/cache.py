@@ -44,7 +44,7 @@ class JoinCache:
 
     hosts: dict[str, tuple[bytes, HostPhysical]] = field(default_factory=dict)
     logical: tuple[bytes, LogicalPart] | None = None
-    # the interfaces that ports bound in the last join, as described (see bind_ports)
+    # the interfaces that ports bound in the last join, as described (see PortBinder)
     described: Described = field(default_factory=dict)
     rebuilt_hosts: list[str] = field(default_factory=list)
     rebuilt_logical: bool = False

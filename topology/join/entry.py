@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from topology import graph as g
 from topology import quarantine
 from topology.drift import mark_drift
-from topology.join.binding import ColdBinding, bind_ports
+from topology.join.binding import PortBinder
 from topology.join.cache import InputDigests, JoinCache
 from topology.join.cross import add_hosts, add_tunnels, bind_namespaces
 from topology.join.gcpause import gc_paused
@@ -69,7 +69,7 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     logical = logical_part(cloud)
     graph = g.Graph(nodes=logical.nodes, edges=logical.edges)
     tunnels = add_hosts(graph, logical, reports)
-    binding = ColdBinding.start(graph, logical)
+    binder = PortBinder.start(graph, logical)
     nodes_update, edges_update = graph.nodes.update, graph.edges.update
     indexes: dict[str, HostIndex] = {}
     for host, report in sorted(reports.items()):
@@ -80,9 +80,9 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
         nodes_update(piece.nodes)
         edges_update(piece.edges)
         indexes[host] = piece.index
-        binding.host(host, piece)
+        binder.host(host, piece.index)
     add_tunnels(graph, indexes, tunnels)
-    binding.finish(indexes)
+    binder.finish(indexes)
     bind_namespaces(graph, logical, indexes)
     mark_drift(graph, logical, indexes, reports)
     return graph
@@ -106,7 +106,10 @@ def join_parts(
         edges_update(piece.edges)
     indexes = {host: piece.index for host, piece in pieces.items()}
     add_tunnels(graph, indexes, tunnels)
-    cache.described = bind_ports(graph, logical, indexes, cache.described)
+    binder = PortBinder.start(graph, logical, cache.described)
+    for host, index in indexes.items():
+        binder.host(host, index)
+    cache.described = binder.finish(indexes)
     bind_namespaces(graph, logical, indexes)
     mark_drift(graph, logical, indexes, reports)
     return graph
