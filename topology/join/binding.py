@@ -191,13 +191,12 @@ def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes:
 def describe_iface(node: g.Node, port_uuid: str, what: str, fixed: str) -> None:
     """Say what an interface is in Neutron's terms, e.g. "qr interface of router router1, 10.0.0.1/24"."""
     attrs = node["attrs"]
-    get = attrs.get
-    text = (get("role") or "device") + " " + what
-    tag = get("tag")
+    text = (attrs.get("role") or "device") + " " + what
+    tag = attrs.get("tag")
     if tag is not None:
         text += f", VLAN tag {tag}"
     # A device inside a namespace carries the port's address; one on a bridge only a link-local one.
-    own = get("addresses")
+    own = attrs.get("addresses")
     addresses = (", ".join(a for a in own if not a.startswith("fe80:")) if own else "") or fixed
     if addresses:
         text += ", " + addresses

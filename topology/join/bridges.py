@@ -7,7 +7,6 @@ from typing import Any
 
 from topology import graph as g
 from topology.join.devices import (
-    _BRIDGE,
     _IFACE_STATUS_AS_SPELT,
     add_iface,
     device_prefix,
@@ -21,7 +20,6 @@ from topology.kinds import (
     NodeKind,
 )
 
-_MEMBER, _VETH = EdgeKind.MEMBER, EdgeKind.VETH
 TUNNEL_TYPES = frozenset({"vxlan", "gre", "geneve"})
 
 
@@ -63,22 +61,22 @@ def add_ovs_bridges(piece: HostPhysical, bridges: list[JsonDict], flows: Mapping
 
 def add_ovs_interface(piece: HostPhysical, bridge_node: str, ovs_bridge: str, tag: Any, intf: JsonDict) -> None:
     index = piece.index
-    get = intf.get
     node_id = index.by_name.get(intf["name"])
     if node_id is None:
         # Patch and userspace tunnel ports have no kernel device: OVS is all we know.
-        node_id = add_iface(piece, None, {"name": intf["name"], "kind": get("type") or "ovs"}, piece.root_iface_prefix)
-    external_ids = get("external_ids") or {}
-    options = get("options") or {}
-    kind = get("type")
+        device = {"name": intf["name"], "kind": intf.get("type") or "ovs"}
+        node_id = add_iface(piece, None, device, piece.root_iface_prefix)
+    external_ids = intf.get("external_ids") or {}
+    options = intf.get("options") or {}
+    kind = intf.get("type")
     attrs = piece.nodes[node_id]["attrs"]
     attrs["ovs_bridge"] = ovs_bridge
     attrs["ovs_type"] = kind or "system"
     attrs["tag"] = tag
-    attrs["ofport"] = get("ofport")
+    attrs["ofport"] = intf.get("ofport")
     attrs["options"] = options
     attrs["external_ids"] = external_ids
-    piece.edges[(bridge_node, node_id, _MEMBER)] = None
+    piece.edges[(bridge_node, node_id, EdgeKind.MEMBER)] = None
     index.on_bridge.add(node_id)
     iface_id = external_ids.get("iface-id")
     if iface_id:
@@ -104,10 +102,8 @@ def add_linux_bridges_and_links(
         ns: {i["name"]: i for i in ifs} for ns, ifs, _ in scopes if ns is not None
     }
     on_bridge = index.on_bridge
-    member = EdgeKind.MEMBER
     bridge_prefix = f"bridge:{host}:"
     iface_prefix = f"iface:{host}:"
-    veth = EdgeKind.VETH
     masters: list[g.EdgeKey] = []  # bridge -> member edges: the report may name a bridge it lacks
     for namespace, ifaces, node_ids in scopes:
         if namespace is not None:
@@ -116,26 +112,25 @@ def add_linux_bridges_and_links(
                     add_veth(piece, namespace, iface, node_id, names_in)
             continue
         for iface, node_id in zip(ifaces, node_ids, strict=True):
-            get = iface.get
             name = iface["name"]
             if name in plain:
                 add_linux_bridge(piece, iface, was_iface=False)
             elif node_id not in nodes:
                 continue
-            elif get("kind") == "bridge" and name not in ovs_bridges:
+            elif iface.get("kind") == "bridge" and name not in ovs_bridges:
                 add_linux_bridge(piece, iface)
-            master = get("master")
+            master = iface.get("master")
             if master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges:
-                key = (bridge_prefix + master, node_id, member)
+                key = (bridge_prefix + master, node_id, EdgeKind.MEMBER)
                 edges[key] = None
                 masters.append(key)
                 on_bridge.add(node_id)
-            peer_name = get("peer")
+            peer_name = iface.get("peer")
             if peer_name and node_id in nodes:  # a bridge device (dropped above) is no veth end
-                peer_ns = get("peer_netns")
+                peer_ns = iface.get("peer_netns")
                 peer = f"{iface_prefix}{peer_ns or '-'}:{peer_name}"
                 if peer in nodes:  # add_veth, inlined for the root namespace (a null peer_netns: root)
-                    edges[(node_id, peer, veth) if node_id <= peer else (peer, node_id, veth)] = None
+                    add_link(edges, node_id, peer, EdgeKind.VETH)
                 else:
                     add_veth(piece, namespace, iface, node_id, names_in)
     if not piece.maybe_dangling:
@@ -161,7 +156,7 @@ def add_linux_bridge(piece: HostPhysical, iface: JsonDict, was_iface: bool = Tru
     state = iface.get("state")
     node: g.Node = {
         "id": node_id,
-        "kind": _BRIDGE,
+        "kind": NodeKind.BRIDGE,
         "label": name,
         "attrs": {
             "type": "linux",
@@ -176,7 +171,7 @@ def add_linux_bridge(piece: HostPhysical, iface: JsonDict, was_iface: bool = Tru
         del node["status"]
     piece.nodes[node_id] = node
     piece.index.linux_bridges[name] = node_id
-    piece.edges[(piece.host_node, node_id, _MEMBER)] = None
+    piece.edges[(piece.host_node, node_id, EdgeKind.MEMBER)] = None
 
 
 def add_veth(
@@ -195,7 +190,7 @@ def add_veth(
             peer_ns = namespace
     peer = f"iface:{piece.host}:{peer_ns or '-'}:{peer_name}"
     if peer in piece.nodes:
-        piece.edges[(node_id, peer, _VETH) if node_id <= peer else (peer, node_id, _VETH)] = None
+        add_link(piece.edges, node_id, peer, EdgeKind.VETH)
     else:
         where = f"namespace {peer_ns}" if peer_ns else "the root namespace"
         attrs = piece.nodes[node_id]["attrs"]

@@ -17,10 +17,6 @@ from topology.kinds import (
 _PREFIX_HEAD = {p[:3]: p for p in DEVICE_PREFIXES}
 
 
-# looked up once per node or edge in the hot loops
-_IFACE, _PORT, _BRIDGE = NodeKind.IFACE, NodeKind.PORT, NodeKind.BRIDGE
-
-
 ROUTER_DEVICE_ROLES = frozenset(DEVICE_ROLE[p] for p in ROUTER_DEVICE_PREFIXES)  # rfp, fpr
 
 
@@ -70,22 +66,21 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict, id_pr
     if prefix is not None and (len(name) <= len(prefix) or (len(prefix) == 4 and name[3] != "-")):
         prefix = None
     role = DEVICE_ROLE[prefix] if prefix else None
-    get = iface.get
-    addresses = get("addresses")
+    addresses = iface.get("addresses")
     if not addresses and addresses.__class__ is not list:
         addresses = []
-    state = get("state")
+    state = iface.get("state")
     # one literal with every key: a 6th key added to a 5-key dict would resize it
     node: g.Node = {
         "id": node_id,
-        "kind": _IFACE,
+        "kind": NodeKind.IFACE,
         "label": name,
         "attrs": {
             "namespace": namespace,
             "name": name,
-            "if_kind": get("kind"),
-            "mac": get("mac"),
-            "mtu": get("mtu"),
+            "if_kind": iface.get("kind"),
+            "mac": iface.get("mac"),
+            "mtu": iface.get("mtu"),
             "state": state,
             "addresses": addresses,  # the report's own list (a new one only if it has none)
             "role": role,

@@ -70,15 +70,14 @@ def join_cold(cloud: CloudSnapshot, reports: Mapping[str, JsonDict]) -> g.Graph:
     graph = g.Graph(nodes=logical.nodes, edges=logical.edges)
     tunnels = add_hosts(graph, logical, reports)
     binder = PortBinder.start(graph, logical)
-    nodes_update, edges_update = graph.nodes.update, graph.edges.update
     indexes: dict[str, HostIndex] = {}
     for host, report in sorted(reports.items()):
         piece, failed = quarantine.build_part(host, report, host_physical)
         if piece is None or failed is not None:
             graph.warn(g.host_id(host), (failed or quarantine.not_encodable(host)).warning(host))
             continue
-        nodes_update(piece.nodes)
-        edges_update(piece.edges)
+        graph.nodes.update(piece.nodes)
+        graph.edges.update(piece.edges)
         indexes[host] = piece.index
         binder.host(host, piece.index)
     add_tunnels(graph, indexes, tunnels)
@@ -100,10 +99,9 @@ def join_parts(
     tunnels = add_hosts(graph, logical, reports)
     for host, failed in cache.quarantined.items():
         graph.warn(g.host_id(host), failed.warning(host))
-    nodes_update, edges_update = graph.nodes.update, graph.edges.update
     for piece in pieces.values():
-        nodes_update(piece.nodes)
-        edges_update(piece.edges)
+        graph.nodes.update(piece.nodes)
+        graph.edges.update(piece.edges)
     indexes = {host: piece.index for host, piece in pieces.items()}
     add_tunnels(graph, indexes, tunnels)
     binder = PortBinder.start(graph, logical, cache.described)

@@ -17,8 +17,6 @@ from topology.kinds import (
     NodeKind,
 )
 
-_PORT = NodeKind.PORT
-
 
 @dataclass
 class LogicalPart:
@@ -153,64 +151,52 @@ class PortLookups:
 def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
     """Servers and ports and their edges (the logical part's bulk: lookups inlined), and the port lookups."""
     nodes, edges = graph.nodes, graph.edges
-    server_kind = NodeKind.SERVER
     server_ids: dict[str, str] = {}  # server uuid -> node id
     for server in cloud.get("servers", []):
-        get = server.get
         node_id = server_ids[server["id"]] = f"server:{server['id']}"
         node: g.Node = {
             "id": node_id,
-            "kind": server_kind,
-            "label": get("name") or server["id"][:8],
-            "attrs": {"name": get("name", "")},
-            "host": get("OS-EXT-SRV-ATTR:host"),
-            "project_id": get("tenant_id") or get("project_id"),
-            "status": get("status"),
+            "kind": NodeKind.SERVER,
+            "label": server.get("name") or server["id"][:8],
+            "attrs": {"name": server.get("name", "")},
+            "host": server.get("OS-EXT-SRV-ATTR:host"),
+            "project_id": server.get("tenant_id") or server.get("project_id"),
+            "status": server.get("status"),
         }
         for key in SERVER_OPTIONAL_KEYS:
             if node[key] is None:
                 del node[key]
         nodes[node_id] = node
-    on_network, in_subnet, secured_by = EdgeKind.ON_NETWORK, EdgeKind.IN_SUBNET, EdgeKind.SECURED_BY
-    floatingip, compute = DeviceOwner.FLOATINGIP, DeviceOwner.COMPUTE_PREFIX
     lookups = PortLookups()
-    port_uuids, port_node_ids, servers_by_port_id11, bound_hosts = (
-        lookups.port_uuids,
-        lookups.port_node_ids,
-        lookups.servers_by_port_id11,
-        lookups.bound_hosts,
-    )
     for port in cloud.get("ports", []):
         port_uuid = port["id"]
-        get = port.get
-        port_uuids.add(port_uuid)
-        host = get("binding:host_id")
+        lookups.port_uuids.add(port_uuid)
+        host = port.get("binding:host_id")
         if host:
-            bound_hosts.add(host)
-        owner = get("device_owner") or ""
-        if owner.startswith(compute) and get("device_id"):
+            lookups.bound_hosts.add(host)
+        owner = port.get("device_owner") or ""
+        if owner.startswith(DeviceOwner.COMPUTE_PREFIX) and port.get("device_id"):
             server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
-            servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
-        if owner == floatingip:
-            port_node_ids.append(None)
+            lookups.servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
+        if owner == DeviceOwner.FLOATINGIP:
+            lookups.port_node_ids.append(None)
             continue  # the floating IP's own node stands for it
         node_id = f"port:{port_uuid}"
-        port_node_ids.append(node_id)
+        lookups.port_node_ids.append(node_id)
         nodes[node_id] = port_node(node_id, port, owner)
-        edges[(node_id, f"network:{port['network_id']}", on_network)] = None
-        for fixed in get("fixed_ips") or ():
-            edges[(node_id, f"subnet:{fixed['subnet_id']}", in_subnet)] = None
-        for group in get("security_groups") or ():
-            edges[(node_id, f"secgroup:{group}", secured_by)] = None
+        edges[(node_id, f"network:{port['network_id']}", EdgeKind.ON_NETWORK)] = None
+        for fixed in port.get("fixed_ips") or ():
+            edges[(node_id, f"subnet:{fixed['subnet_id']}", EdgeKind.IN_SUBNET)] = None
+        for group in port.get("security_groups") or ():
+            edges[(node_id, f"secgroup:{group}", EdgeKind.SECURED_BY)] = None
         if owner:
             add_port_owner_edges(graph, port, node_id, owner, server_ids)
     return lookups
 
 
 def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
-    get = port.get
-    host = get("binding:host_id")
-    fixed_ips = get("fixed_ips") or []
+    host = port.get("binding:host_id")
+    fixed_ips = port.get("fixed_ips") or []
     # the label: its first IPv4 address, else its name, MAC or id
     label = None
     for fixed in fixed_ips:
@@ -220,25 +206,25 @@ def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
     # one literal with every key (a dict grown past 5 keys is resized), those the port lacks then dropped
     node: g.Node = {
         "id": node_id,
-        "kind": _PORT,
-        "label": label or get("name") or get("mac_address") or port["id"][:8],
+        "kind": NodeKind.PORT,
+        "label": label or port.get("name") or port.get("mac_address") or port["id"][:8],
         "attrs": {
-            "name": get("name", ""),
+            "name": port.get("name", ""),
             "device_owner": owner,
-            "device_id": get("device_id") or "",
-            "mac_address": get("mac_address"),
+            "device_id": port.get("device_id") or "",
+            "mac_address": port.get("mac_address"),
             "fixed_ips": fixed_ips,
-            "admin_state_up": get("admin_state_up", True),
-            "network_id": get("network_id"),
+            "admin_state_up": port.get("admin_state_up", True),
+            "network_id": port.get("network_id"),
             "binding_host_id": host or "",
-            "vif_type": get("binding:vif_type"),
-            "vif_details": get("binding:vif_details") or {},
-            "port_security_enabled": get("port_security_enabled", True),
-            "security_groups": get("security_groups") or [],
+            "vif_type": port.get("binding:vif_type"),
+            "vif_details": port.get("binding:vif_details") or {},
+            "port_security_enabled": port.get("port_security_enabled", True),
+            "security_groups": port.get("security_groups") or [],
         },
         "host": host,
-        "project_id": get("project_id") or get("tenant_id"),
-        "status": get("status"),
+        "project_id": port.get("project_id") or port.get("tenant_id"),
+        "status": port.get("status"),
     }
     if not host:
         del node["host"]
@@ -336,16 +322,15 @@ def describe_port(router_labels: Mapping[str, str], port: JsonDict) -> tuple[str
 
     ``router_labels``: router id -> its node's label (LogicalPart.router_labels).
     """
-    get = port.get
-    owner = get("device_owner") or ""
+    owner = port.get("device_owner") or ""
     what = OWNER_WORDS.get(owner)
     if what is None and owner in DeviceOwner.ROUTER_INTERFACES:
         what = "interface"
     if what is None and owner.startswith(DeviceOwner.COMPUTE_PREFIX):
         what = "VM port"
-    label = router_labels.get(get("device_id") or "")
+    label = router_labels.get(port.get("device_id") or "")
     of = f" of router {label}" if label is not None else ""
-    fixed = ", ".join([ip["ip_address"] for ip in get("fixed_ips") or ()])
+    fixed = ", ".join([ip["ip_address"] for ip in port.get("fixed_ips") or ()])
     return f"{what or 'port'}{of}", fixed
 
 
