@@ -7,7 +7,6 @@ from typing import Any
 
 from topology import graph as g
 from topology.join.devices import (
-    _IFACE_STATUS_AS_SPELT,
     add_iface,
     device_prefix,
     drop_iface,
@@ -28,26 +27,23 @@ OVS_DATAPATH_MASTER = "ovs-system"
 
 
 def add_ovs_bridges(piece: HostPhysical, bridges: list[JsonDict], flows: Mapping[str, list[str]]) -> None:
-    host, nodes, edges, host_node = piece.host, piece.nodes, piece.edges, piece.host_node
     for bridge in bridges:
         name = bridge["name"]
-        bridge_node = g.bridge_id(host, name)
-        own = nodes.get(g.iface_id(host, None, name))
-        nodes[bridge_node] = {
-            "id": bridge_node,
-            "kind": NodeKind.BRIDGE,
-            "label": name,
-            "attrs": {
-                "type": "ovs",
-                "name": name,
-                "datapath_type": bridge.get("datapath_type"),
-                "fail_mode": bridge.get("fail_mode"),
-                "addresses": (own or {}).get("attrs", {}).get("addresses", []),
-                "flow_count": len(flows.get(name, [])),
-            },
-            "host": host,
-        }
-        edges[(host_node, bridge_node, EdgeKind.MEMBER)] = None
+        bridge_node = g.bridge_id(piece.host, name)
+        own = piece.nodes.get(g.iface_id(piece.host, None, name))
+        piece.graph.add_node(
+            bridge_node,
+            NodeKind.BRIDGE,
+            name,
+            host=piece.host,
+            type="ovs",
+            name=name,
+            datapath_type=bridge.get("datapath_type"),
+            fail_mode=bridge.get("fail_mode"),
+            addresses=(own or {}).get("attrs", {}).get("addresses", []),
+            flow_count=len(flows.get(name, [])),
+        )
+        piece.graph.add_edge(piece.host_node, bridge_node, EdgeKind.MEMBER)
         if own is not None:  # the bridge's own internal port is the bridge itself on the map
             # only an earlier bridge's member edge can point at a root interface yet
             drop_iface(piece, own["id"], name, linked=own["id"] in piece.index.on_bridge)
@@ -64,8 +60,7 @@ def add_ovs_interface(piece: HostPhysical, bridge_node: str, ovs_bridge: str, ta
     node_id = index.by_name.get(intf["name"])
     if node_id is None:
         # Patch and userspace tunnel ports have no kernel device: OVS is all we know.
-        device = {"name": intf["name"], "kind": intf.get("type") or "ovs"}
-        node_id = add_iface(piece, None, device, piece.root_iface_prefix)
+        node_id = add_iface(piece, None, {"name": intf["name"], "kind": intf.get("type") or "ovs"})
     external_ids = intf.get("external_ids") or {}
     options = intf.get("options") or {}
     kind = intf.get("type")
@@ -76,7 +71,7 @@ def add_ovs_interface(piece: HostPhysical, bridge_node: str, ovs_bridge: str, ta
     attrs["ofport"] = intf.get("ofport")
     attrs["options"] = options
     attrs["external_ids"] = external_ids
-    piece.edges[(bridge_node, node_id, EdgeKind.MEMBER)] = None
+    piece.graph.add_edge(bridge_node, node_id, EdgeKind.MEMBER)
     index.on_bridge.add(node_id)
     iface_id = external_ids.get("iface-id")
     if iface_id:
@@ -102,8 +97,6 @@ def add_linux_bridges_and_links(
         ns: {i["name"]: i for i in ifs} for ns, ifs, _ in scopes if ns is not None
     }
     on_bridge = index.on_bridge
-    bridge_prefix = f"bridge:{host}:"
-    iface_prefix = f"iface:{host}:"
     masters: list[g.EdgeKey] = []  # bridge -> member edges: the report may name a bridge it lacks
     for namespace, ifaces, node_ids in scopes:
         if namespace is not None:
@@ -121,18 +114,12 @@ def add_linux_bridges_and_links(
                 add_linux_bridge(piece, iface)
             master = iface.get("master")
             if master and master != OVS_DATAPATH_MASTER and master not in ovs_bridges:
-                key = (bridge_prefix + master, node_id, EdgeKind.MEMBER)
+                key = (g.bridge_id(host, master), node_id, EdgeKind.MEMBER)
                 edges[key] = None
                 masters.append(key)
                 on_bridge.add(node_id)
-            peer_name = iface.get("peer")
-            if peer_name and node_id in nodes:  # a bridge device (dropped above) is no veth end
-                peer_ns = iface.get("peer_netns")
-                peer = f"{iface_prefix}{peer_ns or '-'}:{peer_name}"
-                if peer in nodes:  # add_veth, inlined for the root namespace (a null peer_netns: root)
-                    add_link(edges, node_id, peer, EdgeKind.VETH)
-                else:
-                    add_veth(piece, namespace, iface, node_id, names_in)
+            if iface.get("peer") and node_id in nodes:  # a bridge device (dropped above) is no veth end
+                add_veth(piece, namespace, iface, node_id, names_in)
     if not piece.maybe_dangling:
         piece.maybe_dangling = any(source not in nodes or target not in nodes for source, target, _ in masters)
     patch_ports = index.patch_ports
@@ -148,30 +135,24 @@ def add_linux_bridges_and_links(
 def add_linux_bridge(piece: HostPhysical, iface: JsonDict, was_iface: bool = True) -> None:
     """A root Linux bridge device drawn as a bridge (``was_iface``: it was an interface node first)."""
     host, name = piece.host, iface["name"]
-    node_id = f"bridge:{host}:{name}"
+    node_id = g.bridge_id(host, name)
     # The bridge device itself is drawn as the bridge, not as an interface.
     if was_iface:
         drop_iface(piece, g.iface_id(host, None, name), name)
     prefix = device_prefix(name)
-    state = iface.get("state")
-    node: g.Node = {
-        "id": node_id,
-        "kind": NodeKind.BRIDGE,
-        "label": name,
-        "attrs": {
-            "type": "linux",
-            "name": name,
-            "role": DEVICE_ROLE[prefix] if prefix else None,
-            "mtu": iface.get("mtu"),
-        },
-        "host": host,
-        "status": _IFACE_STATUS_AS_SPELT.get(state) or iface_status(state),
-    }
-    if node["status"] is None:
-        del node["status"]
-    piece.nodes[node_id] = node
+    piece.graph.add_node(
+        node_id,
+        NodeKind.BRIDGE,
+        name,
+        host=host,
+        status=iface_status(iface.get("state")),
+        type="linux",
+        name=name,
+        role=DEVICE_ROLE[prefix] if prefix else None,
+        mtu=iface.get("mtu"),
+    )
     piece.index.linux_bridges[name] = node_id
-    piece.edges[(piece.host_node, node_id, EdgeKind.MEMBER)] = None
+    piece.graph.add_edge(piece.host_node, node_id, EdgeKind.MEMBER)
 
 
 def add_veth(
@@ -188,7 +169,7 @@ def add_veth(
         same = names_in.get(namespace, {}).get(peer_name)
         if same is not None and same.get("peer") == iface["name"]:
             peer_ns = namespace
-    peer = f"iface:{piece.host}:{peer_ns or '-'}:{peer_name}"
+    peer = g.iface_id(piece.host, peer_ns, peer_name)
     if peer in piece.nodes:
         add_link(piece.edges, node_id, peer, EdgeKind.VETH)
     else:

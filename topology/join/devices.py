@@ -45,52 +45,32 @@ def namespace_role(name: str) -> tuple[str, str | None]:
 _IFACE_STATUS = {"UP": "ACTIVE", "UNKNOWN": "ACTIVE", "DOWN": "DOWN"}
 
 
-# the same for operstates as spelt, looked up before upper-casing one
-_IFACE_STATUS_AS_SPELT: dict[str | None, str] = {
-    spelt: status for state, status in _IFACE_STATUS.items() for spelt in (state, state.lower())
-}
-
-
 def iface_status(state: str | None) -> str | None:
     """The node status of a device in this operstate (None: unknown, no status)."""
-    return _IFACE_STATUS_AS_SPELT.get(state) or _IFACE_STATUS.get(state.upper() if state else "")
+    return _IFACE_STATUS.get(state.upper()) if state else None
 
 
-def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict, id_prefix: str) -> str:
-    """An interface node; ``id_prefix``: its namespace's iface node id prefix (see g.iface_id)."""
-    # The hottest function of the join (~70,000 calls on a 20,000-port cloud): lookups inlined.
+def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> str:
+    """An interface node of ``namespace`` (None: the root namespace); returns its id."""
     name = iface["name"]
-    host = piece.host
-    node_id = id_prefix + name
-    prefix = _PREFIX_HEAD.get(name[:3])  # device_prefix(name), inlined
-    if prefix is not None and (len(name) <= len(prefix) or (len(prefix) == 4 and name[3] != "-")):
-        prefix = None
+    node_id = g.iface_id(piece.host, namespace, name)
+    prefix = device_prefix(name)
     role = DEVICE_ROLE[prefix] if prefix else None
-    addresses = iface.get("addresses")
-    if not addresses and addresses.__class__ is not list:
-        addresses = []
-    state = iface.get("state")
-    # one literal with every key: a 6th key added to a 5-key dict would resize it
-    node: g.Node = {
-        "id": node_id,
-        "kind": NodeKind.IFACE,
-        "label": name,
-        "attrs": {
-            "namespace": namespace,
-            "name": name,
-            "if_kind": iface.get("kind"),
-            "mac": iface.get("mac"),
-            "mtu": iface.get("mtu"),
-            "state": state,
-            "addresses": addresses,  # the report's own list (a new one only if it has none)
-            "role": role,
-        },
-        "host": host,
-        "status": _IFACE_STATUS_AS_SPELT.get(state) or iface_status(state),
-    }
-    if node["status"] is None:
-        del node["status"]
-    piece.nodes[node_id] = node
+    piece.graph.add_node(
+        node_id,
+        NodeKind.IFACE,
+        name,
+        host=piece.host,
+        status=iface_status(iface.get("state")),
+        namespace=namespace,
+        name=name,
+        if_kind=iface.get("kind"),
+        mac=iface.get("mac"),
+        mtu=iface.get("mtu"),
+        state=iface.get("state"),
+        addresses=iface.get("addresses") or [],
+        role=role,
+    )
     index = piece.index
     by_name = index.by_name
     if name not in by_name:
@@ -126,30 +106,25 @@ def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
     host = piece.host
     role, ref = namespace_role(name)
     node_id = g.netns_id(host, name)
-    iptables = namespace.get("iptables") or {}
-    piece.nodes[node_id] = {
-        "id": node_id,
-        "kind": NodeKind.NETNS,
-        "label": name,
-        "attrs": {
-            "name": name,
-            "role": role,
-            "ref": ref,
-            "routes": namespace.get("routes") or [],
-            "rules": namespace.get("rules") or [],
-            "has_iptables": bool(iptables),
-        },
-        "host": host,
-    }
-    index, edges = piece.index, piece.edges
-    index.namespaces[name] = node_id
-    edges[(piece.host_node, node_id, EdgeKind.MEMBER)] = None
+    piece.graph.add_node(
+        node_id,
+        NodeKind.NETNS,
+        name,
+        host=host,
+        name=name,
+        role=role,
+        ref=ref,
+        routes=namespace.get("routes") or [],
+        rules=namespace.get("rules") or [],
+        has_iptables=bool(namespace.get("iptables")),
+    )
+    piece.index.namespaces[name] = node_id
+    piece.graph.add_edge(piece.host_node, node_id, EdgeKind.MEMBER)
     ids = []
-    id_prefix = f"iface:{host}:{name}:"
     for iface in namespace.get("interfaces") or []:
-        iface_node = add_iface(piece, name, iface, id_prefix)
+        iface_node = add_iface(piece, name, iface)
         ids.append(iface_node)
-        edges[(node_id, iface_node, EdgeKind.MEMBER)] = None
+        piece.graph.add_edge(node_id, iface_node, EdgeKind.MEMBER)
         if iface.get("peer"):
-            index.veth_peers[name].append(iface["peer"])
+            piece.index.veth_peers[name].append(iface["peer"])
     return ids

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from topology import graph as g
 from topology.join.bridges import add_linux_bridges_and_links, add_ovs_bridges
 from topology.join.devices import add_iface, add_namespace
 from topology.join.parts import HostIndex, HostPhysical, JsonDict, drop_dangling
@@ -21,9 +22,8 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
     interfaces = report.get("interfaces") or []
     namespaces = report.get("namespaces") or []
     plain = plain_linux_bridges(interfaces, namespaces, bridges, ovs_bridges)
-    root_prefix = piece.root_iface_prefix
     root = [
-        root_prefix + iface["name"] if iface["name"] in plain else add_iface(piece, None, iface, root_prefix)
+        g.iface_id(host, None, iface["name"]) if iface["name"] in plain else add_iface(piece, None, iface)
         for iface in interfaces
     ]
     in_namespaces = [add_namespace(piece, namespace) for namespace in namespaces]
@@ -32,12 +32,11 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
     scopes += [(ns["name"], ns.get("interfaces") or [], ids) for ns, ids in zip(namespaces, in_namespaces, strict=True)]
     add_linux_bridges_and_links(piece, scopes, ovs_bridges, plain)
     # Root-namespace interfaces that sit on a bridge belong to the bridge, not to the host.
-    nodes, edges, on_bridge, host_node = piece.nodes, piece.edges, piece.index.on_bridge, piece.host_node
     for node_id in root:
-        if node_id in nodes and node_id not in on_bridge:
-            edges[(host_node, node_id, EdgeKind.MEMBER)] = None
+        if node_id in piece.nodes and node_id not in piece.index.on_bridge:
+            piece.graph.add_edge(piece.host_node, node_id, EdgeKind.MEMBER)
     if piece.maybe_dangling:
-        drop_dangling(nodes, edges, also=host_node)
+        drop_dangling(piece.nodes, piece.edges, also=piece.host_node)
         forget_dropped(piece)
     return piece
 

@@ -135,9 +135,6 @@ def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, Jso
             graph.add_edge(node_id, g.network_id(gateway["network_id"]), EdgeKind.GATEWAY)
 
 
-SERVER_OPTIONAL_KEYS = ("host", "project_id", "status")
-
-
 @dataclass
 class PortLookups:
     """What the cross joins look ports up by, made in the same pass as the port nodes."""
@@ -149,90 +146,81 @@ class PortLookups:
 
 
 def add_ports(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
-    """Servers and ports and their edges (the logical part's bulk: lookups inlined), and the port lookups."""
-    nodes, edges = graph.nodes, graph.edges
-    server_ids: dict[str, str] = {}  # server uuid -> node id
-    for server in cloud.get("servers", []):
-        node_id = server_ids[server["id"]] = f"server:{server['id']}"
-        node: g.Node = {
-            "id": node_id,
-            "kind": NodeKind.SERVER,
-            "label": server.get("name") or server["id"][:8],
-            "attrs": {"name": server.get("name", "")},
-            "host": server.get("OS-EXT-SRV-ATTR:host"),
-            "project_id": server.get("tenant_id") or server.get("project_id"),
-            "status": server.get("status"),
-        }
-        for key in SERVER_OPTIONAL_KEYS:
-            if node[key] is None:
-                del node[key]
-        nodes[node_id] = node
+    """Servers and ports and their edges, and the port lookups."""
+    server_ids = {server["id"]: add_server(graph, server) for server in cloud.get("servers", [])}
     lookups = PortLookups()
     for port in cloud.get("ports", []):
-        port_uuid = port["id"]
-        lookups.port_uuids.add(port_uuid)
-        host = port.get("binding:host_id")
-        if host:
-            lookups.bound_hosts.add(host)
-        owner = port.get("device_owner") or ""
-        if owner.startswith(DeviceOwner.COMPUTE_PREFIX) and port.get("device_id"):
-            server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
-            lookups.servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
-        if owner == DeviceOwner.FLOATINGIP:
-            lookups.port_node_ids.append(None)
-            continue  # the floating IP's own node stands for it
-        node_id = f"port:{port_uuid}"
-        lookups.port_node_ids.append(node_id)
-        nodes[node_id] = port_node(node_id, port, owner)
-        edges[(node_id, f"network:{port['network_id']}", EdgeKind.ON_NETWORK)] = None
-        for fixed in port.get("fixed_ips") or ():
-            edges[(node_id, f"subnet:{fixed['subnet_id']}", EdgeKind.IN_SUBNET)] = None
-        for group in port.get("security_groups") or ():
-            edges[(node_id, f"secgroup:{group}", EdgeKind.SECURED_BY)] = None
-        if owner:
-            add_port_owner_edges(graph, port, node_id, owner, server_ids)
+        add_port(graph, port, server_ids, lookups)
     return lookups
 
 
-def port_node(node_id: str, port: JsonDict, owner: str) -> g.Node:
-    host = port.get("binding:host_id")
+def add_server(graph: g.Graph, server: JsonDict) -> str:
+    """A server's node; returns its id."""
+    node_id = g.server_id(server["id"])
+    graph.add_node(
+        node_id,
+        NodeKind.SERVER,
+        server.get("name") or server["id"][:8],
+        host=server.get("OS-EXT-SRV-ATTR:host"),
+        project_id=server.get("tenant_id") or server.get("project_id"),
+        status=server.get("status"),
+        name=server.get("name", ""),
+    )
+    return node_id
+
+
+def add_port(graph: g.Graph, port: JsonDict, server_ids: Mapping[str, str], lookups: PortLookups) -> None:
+    """A port's node and edges, and its lookups (no node for a floating IP's port: the floating IP's stands for it).
+
+    ``server_ids``: server uuid -> node id, for the servers the cloud lists.
+    """
+    port_uuid = port["id"]
+    lookups.port_uuids.add(port_uuid)
+    if port.get("binding:host_id"):
+        lookups.bound_hosts.add(port["binding:host_id"])
+    owner = port.get("device_owner") or ""
+    if owner.startswith(DeviceOwner.COMPUTE_PREFIX) and port.get("device_id"):
+        server_id = server_ids.get(port["device_id"]) or g.server_id(port["device_id"])
+        lookups.servers_by_port_id11[port_uuid[:ID_PREFIX_LEN]] = server_id
+    if owner == DeviceOwner.FLOATINGIP:
+        lookups.port_node_ids.append(None)
+        return
+    node_id = g.port_id(port_uuid)
+    lookups.port_node_ids.append(node_id)
+    add_port_node(graph, node_id, port, owner)
+    graph.add_edge(node_id, g.network_id(port["network_id"]), EdgeKind.ON_NETWORK)
+    for fixed in port.get("fixed_ips") or ():
+        graph.add_edge(node_id, g.subnet_id(fixed["subnet_id"]), EdgeKind.IN_SUBNET)
+    for group in port.get("security_groups") or ():
+        graph.add_edge(node_id, g.secgroup_id(group), EdgeKind.SECURED_BY)
+    if owner:
+        add_port_owner_edges(graph, port, node_id, owner, server_ids)
+
+
+def add_port_node(graph: g.Graph, node_id: str, port: JsonDict, owner: str) -> None:
     fixed_ips = port.get("fixed_ips") or []
     # the label: its first IPv4 address, else its name, MAC or id
-    label = None
-    for fixed in fixed_ips:
-        if ":" not in fixed.get("ip_address", ":"):
-            label = str(fixed["ip_address"])
-            break
-    # one literal with every key (a dict grown past 5 keys is resized), those the port lacks then dropped
-    node: g.Node = {
-        "id": node_id,
-        "kind": NodeKind.PORT,
-        "label": label or port.get("name") or port.get("mac_address") or port["id"][:8],
-        "attrs": {
-            "name": port.get("name", ""),
-            "device_owner": owner,
-            "device_id": port.get("device_id") or "",
-            "mac_address": port.get("mac_address"),
-            "fixed_ips": fixed_ips,
-            "admin_state_up": port.get("admin_state_up", True),
-            "network_id": port.get("network_id"),
-            "binding_host_id": host or "",
-            "vif_type": port.get("binding:vif_type"),
-            "vif_details": port.get("binding:vif_details") or {},
-            "port_security_enabled": port.get("port_security_enabled", True),
-            "security_groups": port.get("security_groups") or [],
-        },
-        "host": host,
-        "project_id": port.get("project_id") or port.get("tenant_id"),
-        "status": port.get("status"),
-    }
-    if not host:
-        del node["host"]
-    if not node["project_id"]:
-        del node["project_id"]
-    if node["status"] is None:
-        del node["status"]
-    return node
+    ipv4 = next((str(fixed["ip_address"]) for fixed in fixed_ips if ":" not in fixed.get("ip_address", ":")), None)
+    graph.add_node(
+        node_id,
+        NodeKind.PORT,
+        ipv4 or port.get("name") or port.get("mac_address") or port["id"][:8],
+        host=port.get("binding:host_id") or None,
+        project_id=port.get("project_id") or port.get("tenant_id") or None,
+        status=port.get("status"),
+        name=port.get("name", ""),
+        device_owner=owner,
+        device_id=port.get("device_id") or "",
+        mac_address=port.get("mac_address"),
+        fixed_ips=fixed_ips,
+        admin_state_up=port.get("admin_state_up", True),
+        network_id=port.get("network_id"),
+        binding_host_id=port.get("binding:host_id") or "",
+        vif_type=port.get("binding:vif_type"),
+        vif_details=port.get("binding:vif_details") or {},
+        port_security_enabled=port.get("port_security_enabled", True),
+        security_groups=port.get("security_groups") or [],
+    )
 
 
 def add_port_owner_edges(

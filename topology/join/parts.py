@@ -66,11 +66,11 @@ class HostPhysical:
     # while it is made: whether an edge may point at a node it dropped or never had (then checked)
     maybe_dangling: bool = False
     host_node: str = field(init=False)  # the host's node id
-    root_iface_prefix: str = field(init=False)  # its root namespace's iface node ids start so
+    graph: g.Graph = field(init=False, repr=False)  # the part's nodes and edges, to add to
 
     def __post_init__(self) -> None:
         self.host_node = g.host_id(self.host)
-        self.root_iface_prefix = f"iface:{self.host}:-:"
+        self.graph = g.Graph(nodes=self.nodes, edges=self.edges)
 
 
 def drop_dangling(nodes: Nodes, edges: Edges, also: str | None = None) -> None:
