@@ -74,13 +74,15 @@ class HostPhysical:
 
 
 def drop_dangling(nodes: Nodes, edges: Edges, also: str | None = None) -> None:
-    """Edges to objects the input does not hold (e.g. a router the caller cannot list)."""
-    if also is not None:
-        nodes[also] = {}  # counted as present while checking, removed after
-    dangling = [key for key in edges if key[0] not in nodes or key[1] not in nodes]
-    if also is not None:
-        del nodes[also]
-    for key in dangling:
+    """Edges to objects the input does not hold (e.g. a router the caller cannot list).
+
+    ``also``: a node held elsewhere that edges may point at (a host part's host node).
+    """
+
+    def held(node_id: str) -> bool:
+        return node_id in nodes or node_id == also
+
+    for key in [key for key in edges if not (held(key[0]) and held(key[1]))]:
         del edges[key]
 
 
