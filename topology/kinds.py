@@ -91,3 +91,5 @@ DEVICE_ROLE: Final = {
     "rfp-": "rfp",
     "fpr-": "fpr",
 }
+
+TUNNEL_TYPES: Final[frozenset[str]] = frozenset({"vxlan", "gre", "geneve", "stt", "erspan", "ip6gre", "ip6erspan"})

@@ -43,7 +43,6 @@ from topology.join.binding import (
 )
 from topology.join.bridges import (
     OVS_DATAPATH_MASTER,
-    TUNNEL_TYPES,
     add_linux_bridge,
     add_linux_bridges_and_links,
     add_ovs_bridges,
@@ -99,6 +98,7 @@ from topology.join.parts import (
     add_link,
     drop_dangling,
 )
+from topology.kinds import TUNNEL_TYPES  # the join's tunnel types are OVS's, listed once there
 
 __all__ = [
     "OVS_DATAPATH_MASTER",

@@ -15,12 +15,10 @@ from topology.join.devices import (
 from topology.join.parts import HostPhysical, JsonDict, add_link
 from topology.kinds import (
     DEVICE_ROLE,
+    TUNNEL_TYPES,
     EdgeKind,
     NodeKind,
 )
-
-TUNNEL_TYPES = frozenset({"vxlan", "gre", "geneve"})
-
 
 # A kernel OVS datapath enslaves its ports to this device; it is not a bridge of ours.
 OVS_DATAPATH_MASTER = "ovs-system"
