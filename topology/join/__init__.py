@@ -32,12 +32,9 @@ parts' cache and the inputs' digests), :mod:`.gcpause` (the GC during a join),
 :mod:`.entry` (:func:`join`). This package re-exports their public names."""
 
 from topology.join.binding import (
-    UNBOUND_OWNERS,
     PortBinder,
     describe_iface,
-    devices_host,
     port_devices,
-    ports_by_host,
     warn_unbound_port,
     warn_unknown_iface_ids,
 )
@@ -72,6 +69,7 @@ from topology.join.gcpause import gc_paused
 from topology.join.host import forget_dropped, host_physical, plain_linux_bridges
 from topology.join.logical import (
     OWNER_WORDS,
+    UNBOUND_OWNERS,
     LogicalPart,
     PortLookups,
     add_floatingips,
@@ -85,7 +83,9 @@ from topology.join.logical import (
     add_server,
     agents_by_host,
     describe_port,
+    devices_host,
     logical_part,
+    ports_by_host,
 )
 from topology.join.parts import (
     CloudSnapshot,

@@ -10,11 +10,8 @@ from topology.join.logical import LogicalPart
 from topology.join.parts import Described, HostIndex, JsonDict
 from topology.kinds import (
     ID_PREFIX_LEN,
-    DeviceOwner,
     EdgeKind,
 )
-
-UNBOUND_OWNERS = frozenset({DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwner.HA_REPLICATED_INTERFACE})
 
 
 @dataclass
@@ -42,7 +39,7 @@ class PortBinder:
 
     @classmethod
     def start(cls, graph: g.Graph, logical: LogicalPart, last: Described | None = None) -> PortBinder:
-        on_host, everywhere = ports_by_host(logical.ports)
+        on_host, everywhere = logical.ports_on_host, logical.ports_everywhere
         return cls(graph, logical, last or {}, on_host, everywhere, [None] * len(logical.ports))
 
     def host(self, host: str, index: HostIndex) -> None:
@@ -152,32 +149,6 @@ def warn_unknown_iface_ids(graph: g.Graph, logical: LogicalPart, indexes: Mappin
             if iface_id_value not in port_uuids:
                 for node_id in node_ids:
                     graph.warn(node_id, f"external_ids:iface-id {iface_id_value} matches no Neutron port")
-
-
-def devices_host(port: JsonDict) -> str | None:
-    """The host a port's devices are on: its binding host; None when they may be on every host
-    (unbound, or a distributed router's interfaces and HA replicated ones, plugged wherever needed)."""
-    host = port.get("binding:host_id")
-    if host and (port.get("device_owner") or "") not in UNBOUND_OWNERS:
-        return host
-    return None
-
-
-def ports_by_host(ports: list[JsonDict]) -> tuple[dict[str, list[int]], list[int]]:
-    """Positions of the ports whose devices are on each host, and of those that may be on every host."""
-    on_host: dict[str, list[int]] = {}
-    everywhere: list[int] = []
-    for position, port in enumerate(ports):
-        host = devices_host(port)
-        if host is not None:
-            positions = on_host.get(host)
-            if positions is None:
-                on_host[host] = [position]
-            else:
-                positions.append(position)
-        else:
-            everywhere.append(position)
-    return on_host, everywhere
 
 
 def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex]) -> None:

@@ -35,6 +35,8 @@ class LogicalPart:
     router_node_ids: list[str]
     agents: dict[str, list[JsonDict]]  # host -> its Neutron agents
     bound_hosts: set[str]  # every port binding:host_id
+    ports_on_host: dict[str, list[int]]  # host -> positions of the ports whose devices are on it
+    ports_everywhere: list[int]  # positions of the ports whose devices may be on every host (devices_host)
     # where Neutron scheduled routers and DHCP servers (None: the snapshot does not say)
     schedule: scheduling.Schedule | None = None
 
@@ -53,6 +55,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")
+    ports_on_host, ports_everywhere = ports_by_host(ports)
     return LogicalPart(
         nodes=graph.nodes,
         edges=graph.edges,
@@ -66,6 +69,8 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         router_node_ids=[g.router_id(r["id"]) for r in cloud.get("routers", [])],
         agents=agents_by_host(cloud),
         bound_hosts=lookups.bound_hosts,
+        ports_on_host=ports_on_host,
+        ports_everywhere=ports_everywhere,
         schedule=scheduling.schedule_of(cloud),
     )
 
@@ -294,6 +299,31 @@ def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
             name=group.get("name", ""),
             rules=rules.get(group["id"], []),
         )
+
+
+UNBOUND_OWNERS = frozenset({DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwner.HA_REPLICATED_INTERFACE})
+
+
+def devices_host(port: JsonDict) -> str | None:
+    """The host a port's devices are on: its binding host; None when they may be on every host
+    (unbound, or a distributed router's interfaces and HA replicated ones, plugged wherever needed)."""
+    host = port.get("binding:host_id")
+    if host and (port.get("device_owner") or "") not in UNBOUND_OWNERS:
+        return host
+    return None
+
+
+def ports_by_host(ports: list[JsonDict]) -> tuple[dict[str, list[int]], list[int]]:
+    """Positions of the ports whose devices are on each host, and of those that may be on every host."""
+    on_host: dict[str, list[int]] = {}
+    everywhere: list[int] = []
+    for position, port in enumerate(ports):
+        host = devices_host(port)
+        if host is not None:
+            on_host.setdefault(host, []).append(position)
+        else:
+            everywhere.append(position)
+    return on_host, everywhere
 
 
 OWNER_WORDS: dict[str, str] = {
