@@ -78,11 +78,8 @@ def drop_dangling(nodes: Nodes, edges: Edges, also: str | None = None) -> None:
 
     ``also``: a node held elsewhere that edges may point at (a host part's host node).
     """
-
-    def held(node_id: str) -> bool:
-        return node_id in nodes or node_id == also
-
-    for key in [key for key in edges if not (held(key[0]) and held(key[1]))]:
+    held = nodes.keys() | {also} if also is not None else nodes.keys()
+    for key in [key for key in edges if key[0] not in held or key[1] not in held]:
         del edges[key]
 
 
