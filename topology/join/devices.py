@@ -56,21 +56,28 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     node_id = g.iface_id(piece.host, namespace, name)
     prefix = device_prefix(name)
     role = DEVICE_ROLE[prefix] if prefix else None
-    piece.graph.add_node(
-        node_id,
-        NodeKind.IFACE,
-        name,
-        host=piece.host,
-        status=iface_status(iface.get("state")),
-        namespace=namespace,
-        name=name,
-        if_kind=iface.get("kind"),
-        mac=iface.get("mac"),
-        mtu=iface.get("mtu"),
-        state=iface.get("state"),
-        addresses=iface.get("addresses") or [],
-        role=role,
-    )
+    # a literal, not Graph.add_node: this is the join's hottest function (~70,000 calls on the
+    # 1,000-host cloud) and add_node's keyword call cost 610 M instructions there (+12%, issue 14)
+    node: g.Node = {
+        "id": node_id,
+        "kind": NodeKind.IFACE,
+        "label": name,
+        "attrs": {
+            "namespace": namespace,
+            "name": name,
+            "if_kind": iface.get("kind"),
+            "mac": iface.get("mac"),
+            "mtu": iface.get("mtu"),
+            "state": iface.get("state"),
+            "addresses": iface.get("addresses") or [],
+            "role": role,
+        },
+        "host": piece.host,
+        "status": iface_status(iface.get("state")),
+    }
+    if node["status"] is None:
+        del node["status"]
+    piece.nodes[node_id] = node
     index = piece.index
     by_name = index.by_name
     if name not in by_name:
