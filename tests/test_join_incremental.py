@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from bench.synthetic import synthetic_cloud, uid
-from topology import join as join_module
 from topology.join import InputDigests, JoinCache, digest, join
+from topology.join import cache as join_module  # where JoinCache looks digest up
 
 Inputs = tuple[dict[str, Any], dict[str, dict[str, Any]]]
 
