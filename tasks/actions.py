@@ -25,6 +25,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 from openstack import exceptions as sdk_exceptions
 
 from tasks.models import Job, JobKind
+from tasks.resync import resync_router
 from topology.cloud import service_connection
 from topology.kinds import DeviceOwner
 
@@ -227,7 +228,8 @@ def clear_router_gateway(conn: Connection, job: Job, progress: Progress) -> Resu
 
 def repair_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result:
     """Admin only: remove the gateway ports the router's gateway does not account for, then make the
-    L3 agent resync the router so the orphan's qg- goes from its namespace.
+    L3 agent process the router again (tasks/resync.py) so the orphan's qg- goes from its namespace;
+    tasks/confirm.py then waits for a node report without it.
 
     Neutron refuses to delete a port owned by a router (ServicePortInUse): the port is released from
     the router first (device_owner and device_id emptied), which only an admin may do.
@@ -245,12 +247,12 @@ def repair_router_gateway(conn: Connection, job: Job, progress: Progress) -> Res
             conn.network.update_port(port, device_owner="", device_id="")
             conn.network.delete_port(port, ignore_missing=True)
         removed.append({"port_id": port.id, "ips": port_ips(port)})
-    progress(80, "asking the L3 agent to resync the router")
-    with neutron_call():  # any router update notifies the L3 agents, which then drop the stale qg-
-        conn.network.update_router(router, description=router.description or "")
+    progress(80, "making the L3 agent process the router again")
+    with neutron_call():  # a real change, on every path (a retry too): see tasks/resync.py for why
+        resynced = resync_router(conn, router.id)
     message = (f"removed the orphan gateway port {', '.join(r['port_id'] for r in removed)}" if removed
                else "the router had no orphan gateway port")
-    return {"message": message, "router_id": router.id, "removed": removed}
+    return {"message": message, "router_id": router.id, "removed": removed, "resync": resynced}
 
 
 def gateway_result(router: Any, message: str) -> Result:
