@@ -43,7 +43,7 @@ class AgentChannelConsumer(AsyncJsonWebsocketConsumer):
             return
         self.host: str | None = host
         self.group = group_of(host)
-        self.pending: dict[str, tuple[str, float]] = {}  # request id -> (reply channel, deadline)
+        self.pending: dict[str, tuple[str, float]] = {}  # request id -> (reply key, deadline)
         self.presence = Presence(host, self.channel_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.presence.mark()
@@ -70,8 +70,7 @@ class AgentChannelConsumer(AsyncJsonWebsocketConsumer):
         result = content.get("result")
         if not isinstance(result, dict):
             result = {"ok": False, "error": "the agent's answer is not an object"}
-        await self.channel_layer.send(entry[0], {"type": "probe.result", "id": request_id, "host": self.host,
-                                                 "result": result})
+        await self.presence.reply(entry[0], result)
 
     async def probe_request(self, event: dict[str, Any]) -> None:
         """From the group: forward the request to the agent, remember who waits for it."""
@@ -79,9 +78,7 @@ class AgentChannelConsumer(AsyncJsonWebsocketConsumer):
         for request_id in [k for k, (_, deadline) in self.pending.items() if deadline < now]:
             del self.pending[request_id]
         if len(self.pending) >= MAX_PENDING:
-            await self.channel_layer.send(event["reply"], {
-                "type": "probe.result", "id": event["id"], "host": self.host,
-                "result": {"ok": False, "error": f"busy: {MAX_PENDING} probes waiting on this host"}})
+            await self.presence.reply(event["reply"], {"ok": False, "error": f"busy: {MAX_PENDING} probes waiting"})
             return
         self.pending[event["id"]] = (event["reply"], now + float(event["timeout"]) + 5)
         await self.send_json({"type": "probe.request", "id": event["id"], "kind": event["kind"],

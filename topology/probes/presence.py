@@ -14,12 +14,15 @@ database the dashboard runs on.
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 import redis
 import redis.asyncio as aioredis
 from django.conf import settings
 
 PRESENCE_TTL_S = 30
+REPLY_TTL_S = 120  # an answer nobody waits for any more goes away
 
 
 def instance_tag() -> str:
@@ -40,8 +43,8 @@ def presence_key(host: str) -> str:
     return f"neutron-map:{instance_tag()}:agent-channel:{host_digest(host)}"
 
 
-def sync_client() -> redis.Redis:
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+def sync_client(socket_timeout: float = 5) -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=socket_timeout)
 
 
 def is_connected(host: str) -> bool:
@@ -62,6 +65,13 @@ class Presence:
 
     async def mark(self) -> None:
         await self.client.set(self.key, self.channel_name, ex=PRESENCE_TTL_S)
+
+    async def reply(self, key: str, result: dict[str, Any]) -> None:
+        """Hand an answer to the requester waiting on ``key`` (topology/probes/request.py)."""
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, json.dumps(result))
+            pipe.expire(key, REPLY_TTL_S)
+            await pipe.execute()
 
     async def clear(self) -> None:
         try:
