@@ -85,7 +85,7 @@ def test_an_agent_without_a_valid_token_is_refused(hosts: dict[str, str], token:
     async def run() -> tuple[bool, Any]:
         communicator = agent_socket(token)
         connected, code = await communicator.connect()
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=10)
         return connected, code
 
     assert async_to_sync(run)() == (False, 4401)
@@ -98,7 +98,7 @@ def test_presence_follows_the_socket(hosts: dict[str, str]) -> None:
         connected, _ = await communicator.connect()
         assert connected
         during = await database_sync_to_async(is_connected)("node-a")
-        await communicator.disconnect()
+        await communicator.disconnect(timeout=10)
         return during, await database_sync_to_async(is_connected)("node-a")
 
     assert async_to_sync(run)() == (True, False)
@@ -149,8 +149,8 @@ def test_a_request_reaches_its_hosts_agent_and_the_answer_comes_back(hosts: dict
         response = await asyncio.to_thread(post, admin, "node-a", PROBE)
         request = await answered
         assert await agent_b.receive_nothing(timeout=0.5)  # node-b's agent never saw node-a's request
-        await agent_a.disconnect()
-        await agent_b.disconnect()
+        await agent_a.disconnect(timeout=10)
+        await agent_b.disconnect(timeout=10)
         return request, response
 
     request, response = async_to_sync(run)()
@@ -171,8 +171,8 @@ def test_an_agent_cannot_answer_for_another_host(hosts: dict[str, str], admin: C
         assert not pending.done()
         await agent_a.send_json_to({"type": "probe.result", "id": request["id"], "result": {"ok": True, "real": 1}})
         response = await pending
-        await agent_a.disconnect()
-        await agent_b.disconnect()
+        await agent_a.disconnect(timeout=10)
+        await agent_b.disconnect(timeout=10)
         return response
 
     response = async_to_sync(run)()
@@ -189,7 +189,7 @@ def test_the_agents_timeout_answer_is_a_504_with_its_result(hosts: dict[str, str
         answered = asyncio.ensure_future(serve_one(agent_a, timed_out))
         response = await asyncio.to_thread(post, admin, "node-a", PROBE)
         await answered
-        await agent_a.disconnect()
+        await agent_a.disconnect(timeout=10)
         return response
 
     response = async_to_sync(run)()
