@@ -45,7 +45,7 @@ LOGS = ARTIFACTS / "probes"
 
 
 def probe(client: Client, host: str, body: dict[str, Any]) -> Any:
-    return call(client, "POST", f"hosts/{host}/probes/", body)
+    return call(client, "POST", f"/hosts/{host}/probes/", body)
 
 
 def wait_connected(host: str, timeout: float = 60) -> None:
