@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from django.core.asgi import get_asgi_application
 
@@ -15,13 +16,23 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from dashboard.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.routing import AGENT_CHANNEL_PATH, agent_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
+
+browser_websockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+agent_websockets = URLRouter(agent_websocket_urlpatterns)
+
+
+async def websockets(scope: Any, receive: Any, send: Any) -> None:
+    """Node agents (host token, no Origin) on /ws/agents/; browsers (session, same origin) elsewhere."""
+    app = agent_websockets if scope.get("path") == AGENT_CHANNEL_PATH else browser_websockets
+    await app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
         # The dashboard serves its own static files (d3 among them): one
         # process to run, no web server in front needed on a lab machine.
         "http": ASGIStaticFilesHandler(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": websockets,
     }
 )

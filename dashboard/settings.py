@@ -121,7 +121,10 @@ REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # redis-py 8 reads with a 5 s socket timeout by default, the length of channels_redis's
+        # blocking pop: an idle consumer's receive then fails ("Timeout reading") and the socket
+        # closes with 1011 every few seconds. A longer socket timeout keeps idle sockets open.
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
     },
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)

@@ -31,10 +31,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[None]:
+def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[str]:
     """daphne + the node agent of ``controller`` writing HostReport rows into sqlite ``database``.
 
-    Returns once the first report is stored (or raises after 60 s).
+    Returns once the first report is stored (or raises after 60 s); yields the report URL on that daphne.
     """
     from topology.models import HostReport
     from topology.services import issue_agent_token
@@ -54,12 +54,13 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
                 [sys.executable, "-m", "topology.agent", "--host", HOST, "--token", token, "--interval", str(interval),
                  "--url", f"http://127.0.0.1:{port}/api/v1/agents/report/"],
                 cwd=REPO, env=env, stdout=out, stderr=out)
+        url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
         deadline = time.monotonic() + 60
         while not HostReport.objects.filter(host=HOST).exists():
             if time.monotonic() > deadline or agent.poll() is not None:
                 raise RuntimeError(f"no report from the {HOST} agent (see {log_dir})")
             time.sleep(0.5)
-        yield
+        yield url
     finally:
         if agent is not None:
             stop_worker(agent, grace=20)

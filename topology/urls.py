@@ -2,6 +2,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from topology import api
+from topology.probes.api import HostProbeView
 
 urlpatterns = [
     path("topology/", api.TopologyView.as_view(), name="api-topology"),
@@ -9,5 +10,6 @@ urlpatterns = [
     path("status/", api.StatusView.as_view(), name="api-status"),
     path("path/", api.PathView.as_view(), name="api-path"),
     path("agents/report/", api.AgentReportView.as_view(), name="api-agent-report"),
+    path("hosts/<str:host>/probes/", HostProbeView.as_view(), name="api-host-probes"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from topology.agent.channel import ProbeChannel, channel_url
 from topology.agent.collect import DEFAULT_NETNS_DIR, Collector
 from topology.agent.ovs import DEFAULT_REMOTE
 from topology.agent.send import DEFAULT_URL, ReportRejected, SendFailed, Target, post_report
@@ -51,6 +52,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--tunnel-ip", help="tunnel endpoint address to report (default: from OVS tunnel ports)")
     parser.add_argument("--gzip", action="store_true", help="send the report gzip-compressed")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds (default: 30)")
+    parser.add_argument("--channel-url",
+                        help="probe channel websocket (default: ws(s)://<host of --url>/ws/agents/)")
+    parser.add_argument("--no-channel", action="store_true",
+                        help="do not open the probe channel (no read-only probes on request)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.interval <= 0 or args.debounce < 0:
@@ -117,9 +122,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             sink(report, "once")
             return 0
         watcher = Watcher(collector, sink, interval=args.interval, debounce=args.debounce)
+        channel = None
+        if not args.print_only and not args.no_channel:
+            channel = ProbeChannel(args.channel_url or channel_url(args.url), target.token).start()
         try:
             watcher.run()
         finally:
+            if channel is not None:
+                channel.stop()
             watcher.close()
         return 0
     except ReportRejected as exc:

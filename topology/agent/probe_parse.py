@@ -1,0 +1,193 @@
+"""Pure parsers of the probes' outputs (tests/data/probes/ holds real ones captured from the lab).
+
+* ``ovs-appctl ofproto/trace``: the bridges crossed, the final flow, the
+  megaflow and the datapath actions, split at top-level commas; the plain
+  numbers among them are datapath output ports, named by ``dpif/show``;
+* ``ovs-appctl dpif/show``: datapath port number -> (bridge, port, OpenFlow port);
+* ``ip route get``: dst, dev, via, src and the rest of the key/value words;
+* ``ip rule``: priority, selector and action of each rule;
+* ``ip route show``: one route per line, dst first then key/value words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypedDict
+
+
+class TraceOutput(TypedDict, total=False):
+    dp_port: int
+    bridge: str
+    port: str
+    ofport: int
+
+
+class Trace(TypedDict):
+    bridges: list[str]
+    final_flow: str | None
+    megaflow: str | None
+    datapath_actions: str | None
+    actions: list[str]
+    outputs: list[TraceOutput]
+    dropped: bool
+    conntrack: bool  # the packet met ct(): without --ct-next the trace stops at the recirculation
+
+
+BRIDGE_RE = re.compile(r'^bridge\("([^"]+)"\)\s*$')
+DPIF_PORT_RE = re.compile(r"^\s+(\S+) (\d+|none)/(\d+|none):")
+DPIF_BRIDGE_RE = re.compile(r"^  (\S+):\s*$")
+
+
+def split_actions(text: str) -> list[str]:
+    """Datapath actions split at commas outside parentheses: ``ct(commit,zone=1),recirc(0x1)`` is two."""
+    actions: list[str] = []
+    depth, start = 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        elif char == "," and depth == 0:
+            actions.append(text[start:index].strip())
+            start = index + 1
+    tail = text[start:].strip()
+    if tail:
+        actions.append(tail)
+    return [action for action in actions if action]
+
+
+def parse_trace(text: str) -> Trace:
+    bridges: list[str] = []
+    final_flow = megaflow = datapath = None
+    for line in text.splitlines():
+        match = BRIDGE_RE.match(line.strip())
+        if match:
+            if match.group(1) not in bridges:
+                bridges.append(match.group(1))
+        elif line.startswith("Final flow: "):
+            final_flow = line[len("Final flow: "):].strip()
+        elif line.startswith("Megaflow: "):
+            megaflow = line[len("Megaflow: "):].strip()
+        elif line.startswith("Datapath actions: "):
+            datapath = line[len("Datapath actions: "):].strip()  # the last one wins: after --ct-next
+    actions = split_actions(datapath or "")
+    outputs: list[TraceOutput] = [{"dp_port": int(action)} for action in actions if action.isdigit()]
+    return {
+        "bridges": bridges,
+        "final_flow": final_flow,
+        "megaflow": megaflow,
+        "datapath_actions": datapath,
+        "actions": actions,
+        "outputs": outputs,
+        "dropped": actions == ["drop"] or (datapath is not None and not outputs and not any(
+            a.startswith(("ct(", "recirc(", "userspace(", "tnl_push(", "clone(")) for a in actions)),
+        "conntrack": any(action.startswith("ct(") for action in actions),
+    }
+
+
+def parse_dpif_show(text: str) -> dict[int, TraceOutput]:
+    """Datapath port number -> where it is, from ``ovs-appctl dpif/show``."""
+    ports: dict[int, TraceOutput] = {}
+    bridge = None
+    for line in text.splitlines():
+        bridge_match = DPIF_BRIDGE_RE.match(line)
+        if bridge_match:
+            bridge = bridge_match.group(1)
+            continue
+        match = DPIF_PORT_RE.match(line)
+        if match and bridge is not None and match.group(3) != "none":
+            entry: TraceOutput = {"dp_port": int(match.group(3)), "bridge": bridge, "port": match.group(1)}
+            if match.group(2) != "none":
+                entry["ofport"] = int(match.group(2))
+            ports[entry["dp_port"]] = entry
+    return ports
+
+
+def name_output(output: TraceOutput, ports: dict[int, TraceOutput]) -> TraceOutput:
+    return ports.get(output["dp_port"], output)
+
+
+# Words of `ip route` output that take a value; the others (onlink, linkdown, cache...) are flags.
+VALUED = {"dev", "via", "src", "from", "iif", "oif", "table", "proto", "scope", "metric", "uid", "mark",
+          "mtu", "expires", "realm", "realms", "tos", "pref", "advmss", "hoplimit", "error", "nhid", "weight",
+          "rto_min", "ipid", "age", "users", "used", "initcwnd", "initrwnd", "quickack", "features"}
+ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat",
+               "anycast"}
+
+
+def _words(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    flags: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word in VALUED and index + 1 < len(words):
+            values.setdefault(word, words[index + 1])
+            index += 2
+        else:
+            flags.append(word)
+            index += 1
+    return values, flags
+
+
+def _route(words: list[str]) -> dict[str, Any]:
+    route_type = None
+    if words and words[0] in ROUTE_TYPES:
+        route_type, words = words[0], words[1:]
+    if not words:
+        return {}
+    values, flags = _words(words[1:])
+    route: dict[str, Any] = {"dst": words[0], "dev": values.get("dev"), "via": values.get("via"),
+                             "src": values.get("src"), "type": route_type or "unicast"}
+    for key in ("from", "iif", "table", "proto", "scope", "metric", "mark"):
+        if key in values:
+            route[key] = values[key]
+    if flags:
+        route["flags"] = flags
+    return route
+
+
+def parse_route_get(text: str) -> dict[str, Any]:
+    """``ip route get``: the first route; its continuation lines (``cache ...``) are part of it."""
+    words = " ".join(line.strip() for line in text.splitlines() if line.strip()).split()
+    return _route(words) or {"dst": None, "dev": None, "via": None, "src": None, "type": None}
+
+
+def parse_routes(text: str) -> list[dict[str, Any]]:
+    routes: list[dict[str, Any]] = []
+    for line in text.splitlines():
+        if line.startswith((" ", "\t")) and routes:  # nexthop lines of a multipath route
+            routes[-1].setdefault("nexthops", []).append(_words(line.split())[0])
+            continue
+        route = _route(line.split())
+        if route:
+            routes.append(route)
+    return routes
+
+
+def parse_ip_rule(text: str) -> list[dict[str, Any]]:
+    """``ip rule``: ``<prio>:\\t<selector...> <action> <arg>``."""
+    rules = []
+    for line in text.splitlines():
+        priority, _, rest = line.partition(":")
+        if not priority.strip().isdigit():
+            continue
+        words = rest.split()
+        rule: dict[str, Any] = {"priority": int(priority), "from": None, "to": None, "table": None,
+                                "action": None}
+        index = 0
+        while index < len(words):
+            word = words[index]
+            value = words[index + 1] if index + 1 < len(words) else None
+            if word in ("from", "to", "iif", "oif", "fwmark", "lookup", "table", "goto", "tos", "pref"):
+                key = {"lookup": "table"}.get(word, word)
+                rule[key] = value if not (word in ("from", "to") and value == "all") else None
+                if word in ("lookup", "table", "goto"):
+                    rule["action"] = "lookup" if word != "goto" else "goto"
+                index += 2
+            else:
+                if word in ("blackhole", "unreachable", "prohibit", "nop"):
+                    rule["action"] = word
+                index += 1
+        rules.append(rule)
+    return rules

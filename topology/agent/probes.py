@@ -1,0 +1,362 @@
+"""Read-only probes a node agent runs on request: a closed set, typed arguments, argv lists only.
+
+Each probe kind has a validator that turns the request's JSON arguments into
+canonical typed values (``validate``) and a builder that turns those into an
+argv list (``argv_of``): nothing the dashboard sends is ever passed to a shell
+or copied into an argument unparsed. The dashboard validates too, and also
+checks names against the host's last report (topology/probes/validate.py);
+the agent validates again because it must not trust the channel either.
+
+Kinds:
+
+* ``ofproto_trace``: ``ovs-appctl ofproto/trace <bridge> <flow> [--ct-next <flags>]``
+  followed by ``ovs-appctl dpif/show`` to name the datapath ports of the answer;
+* ``route_get``: ``ip [-netns NS] route get <dst> [from <src>] [iif <dev>]``;
+* ``ip_rule``: ``ip [-netns NS] rule show``;
+* ``route_table``: ``ip [-netns NS] route show table <N>``.
+
+Parsing of the outputs is in topology/agent/probe_parse.py (pure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import re
+import select
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from topology.agent import probe_parse
+
+KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table")
+DEFAULT_TIMEOUT_S = 10.0
+MAX_TIMEOUT_S = 30.0
+MAX_OUTPUT_BYTES = 256 * 1024
+APPCTL = "ovs-appctl"
+IP = "ip"
+
+# Kernel and OVS names: letters, digits and . _ - : only, a leading letter or digit (no option-like "-x").
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+NETNS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+CT_FLAGS = ("new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat")
+PROTOS = ("ip", "icmp", "tcp", "udp", "arp", "ipv6", "icmp6", "tcp6", "udp6")
+TABLE_NAMES = {"main": 254, "local": 255, "default": 253}
+
+
+class ProbeInvalid(ValueError):
+    """The request's arguments are not a valid probe; the message says which and why."""
+
+
+Args = dict[str, Any]
+
+
+def _name(args: Mapping[str, Any], key: str, required: bool, pattern: re.Pattern[str] = NAME_RE) -> str | None:
+    value = args.get(key)
+    if value is None:
+        if required:
+            raise ProbeInvalid(f"{key} is required")
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise ProbeInvalid(f"{key} must be a device, bridge or namespace name "
+                           f"(letters, digits, . _ - :), got {str(value)[:80]!r}")
+    return value
+
+
+def _int(args: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
+    value = args.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ProbeInvalid(f"{key} must be an integer from {low} to {high}, got {str(value)[:80]!r}")
+    return value
+
+
+def _ip(args: Mapping[str, Any], key: str, required: bool) -> str | None:
+    value = args.get(key)
+    if value is None:
+        if required:
+            raise ProbeInvalid(f"{key} is required")
+        return None
+    try:
+        return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+    except ValueError:
+        raise ProbeInvalid(f"{key} must be an IPv4 or IPv6 address, got {str(value)[:80]!r}") from None
+
+
+def _mac(args: Mapping[str, Any], key: str) -> str | None:
+    value = args.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not MAC_RE.match(value.lower()):
+        raise ProbeInvalid(f"{key} must be a MAC address like fa:16:3e:00:00:01, got {str(value)[:80]!r}")
+    return value.lower()
+
+
+def _only(args: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = sorted(set(args) - set(allowed))
+    if unknown:
+        raise ProbeInvalid(f"unknown argument(s) {', '.join(k[:40] for k in unknown[:5])}; "
+                           f"allowed: {', '.join(allowed)}")
+
+
+TRACE_ARGS = ("bridge", "in_port", "dl_src", "dl_dst", "dl_vlan", "proto", "nw_src", "nw_dst", "nw_ttl",
+              "tp_src", "tp_dst", "icmp_type", "icmp_code", "tun_id", "ct_next")
+
+
+def validate_trace(args: Mapping[str, Any]) -> Args:
+    _only(args, TRACE_ARGS)
+    clean: Args = {"bridge": _name(args, "bridge", True)}
+    in_port = args.get("in_port")
+    if isinstance(in_port, str):
+        clean["in_port"] = _name(args, "in_port", True)
+    elif in_port is not None:
+        clean["in_port"] = _int(args, "in_port", 0, 0xFEFF)
+    else:
+        raise ProbeInvalid("in_port is required (an OpenFlow port number or a port name on the bridge)")
+    for key in ("dl_src", "dl_dst"):
+        clean[key] = _mac(args, key)
+    clean["dl_vlan"] = _int(args, "dl_vlan", 0, 4095)
+    clean["tun_id"] = _int(args, "tun_id", 0, 2**64 - 1)
+    proto = args.get("proto")
+    if proto is not None and proto not in PROTOS:
+        raise ProbeInvalid(f"proto must be one of {', '.join(PROTOS)}, got {str(proto)[:40]!r}")
+    clean["proto"] = proto
+    clean["nw_src"], clean["nw_dst"] = _ip(args, "nw_src", False), _ip(args, "nw_dst", False)
+    if (clean["nw_src"] or clean["nw_dst"]) and proto in (None, "arp"):
+        raise ProbeInvalid("nw_src/nw_dst need proto ip, icmp, tcp, udp (or their IPv6 kinds)")
+    v6 = proto in ("ipv6", "icmp6", "tcp6", "udp6")
+    for key in ("nw_src", "nw_dst"):
+        if clean[key] and (ipaddress.ip_address(clean[key]).version == 6) != v6:
+            raise ProbeInvalid(f"{key} {clean[key]} does not match proto {proto}")
+    clean["nw_ttl"] = _int(args, "nw_ttl", 0, 255)
+    for key in ("tp_src", "tp_dst"):
+        clean[key] = _int(args, key, 0, 65535)
+        if clean[key] is not None and proto not in ("tcp", "udp", "tcp6", "udp6"):
+            raise ProbeInvalid(f"{key} needs proto tcp or udp")
+    for key in ("icmp_type", "icmp_code"):
+        clean[key] = _int(args, key, 0, 255)
+        if clean[key] is not None and proto not in ("icmp", "icmp6"):
+            raise ProbeInvalid(f"{key} needs proto icmp or icmp6")
+    ct_next = args.get("ct_next")
+    if ct_next is not None:
+        if not isinstance(ct_next, list) or not ct_next or any(flag not in CT_FLAGS for flag in ct_next):
+            raise ProbeInvalid(f"ct_next must be a non-empty list of {', '.join(CT_FLAGS)}")
+        clean["ct_next"] = list(dict.fromkeys(ct_next))
+    return {key: value for key, value in clean.items() if value is not None}
+
+
+def validate_route_get(args: Mapping[str, Any]) -> Args:
+    _only(args, ("namespace", "dst", "src", "iif", "mark"))
+    clean: Args = {
+        "namespace": _name(args, "namespace", False, NETNS_RE),
+        "dst": _ip(args, "dst", True),
+        "src": _ip(args, "src", False),
+        "iif": _name(args, "iif", False),
+        "mark": _int(args, "mark", 0, 2**32 - 1),
+    }
+    if clean["src"] and ipaddress.ip_address(clean["src"]).version != ipaddress.ip_address(clean["dst"]).version:
+        raise ProbeInvalid("src and dst must be of the same address family")
+    return {key: value for key, value in clean.items() if value is not None}
+
+
+def validate_ip_rule(args: Mapping[str, Any]) -> Args:
+    _only(args, ("namespace", "family"))
+    family = _int(args, "family", 4, 6)
+    if family not in (None, 4, 6):
+        raise ProbeInvalid("family must be 4 or 6")
+    clean = {"namespace": _name(args, "namespace", False, NETNS_RE), "family": family}
+    return {key: value for key, value in clean.items() if value is not None}
+
+
+def validate_route_table(args: Mapping[str, Any]) -> Args:
+    _only(args, ("namespace", "table", "family"))
+    table = args.get("table")
+    if isinstance(table, str) and table in TABLE_NAMES:
+        table = TABLE_NAMES[table]
+    clean = validate_ip_rule({k: v for k, v in args.items() if k != "table"})
+    clean["table"] = _int({"table": table}, "table", 0, 2**32 - 1)
+    if clean["table"] is None:
+        raise ProbeInvalid("table is required (a number, or main, local, default)")
+    return clean
+
+
+VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
+    "ofproto_trace": validate_trace,
+    "route_get": validate_route_get,
+    "ip_rule": validate_ip_rule,
+    "route_table": validate_route_table,
+}
+
+
+def validate(kind: Any, args: Any) -> Args:
+    """The canonical arguments of a probe; raises ProbeInvalid with the reason."""
+    if kind not in VALIDATORS:
+        raise ProbeInvalid(f"kind must be one of {', '.join(KINDS)}, got {str(kind)[:40]!r}")
+    if not isinstance(args, dict):
+        raise ProbeInvalid("args must be an object")
+    return VALIDATORS[kind](args)
+
+
+def trace_flow(args: Mapping[str, Any]) -> str:
+    """The flow of ofproto/trace in OVS's syntax, made only from validated values."""
+    fields = [f"in_port={args['in_port']}"]
+    if "proto" in args:
+        fields.append(args["proto"])
+    if "tun_id" in args:
+        fields.append(f"tun_id={args['tun_id']:#x}")
+    if "dl_vlan" in args:
+        fields.append(f"dl_vlan={args['dl_vlan']}")
+    v6 = args.get("proto") in ("ipv6", "icmp6", "tcp6", "udp6")
+    for key in ("dl_src", "dl_dst", "nw_src", "nw_dst", "nw_ttl", "tp_src", "tp_dst", "icmp_type", "icmp_code"):
+        if key in args:
+            name = key.replace("nw_", "ipv6_") if v6 and key in ("nw_src", "nw_dst") else key
+            if v6 and key.startswith("icmp_"):
+                name = key.replace("icmp_", "icmpv6_")
+            fields.append(f"{name}={args[key]}")
+    return ",".join(fields)
+
+
+def ip_prefix(args: Mapping[str, Any]) -> list[str]:
+    prefix = [IP]
+    if args.get("family"):
+        prefix.append(f"-{args['family']}")
+    if args.get("namespace"):
+        prefix += ["-netns", args["namespace"]]
+    return prefix
+
+
+def argv_of(kind: str, args: Mapping[str, Any]) -> list[str]:
+    """The command of a validated probe."""
+    if kind == "ofproto_trace":
+        argv = [APPCTL, "ofproto/trace", args["bridge"], trace_flow(args)]
+        if "ct_next" in args:
+            argv += ["--ct-next", ",".join(args["ct_next"])]
+        return argv
+    if kind == "route_get":
+        argv = [*ip_prefix(args), "route", "get", args["dst"]]
+        for key, word in (("src", "from"), ("iif", "iif"), ("mark", "mark")):
+            if key in args:
+                argv += [word, str(args[key])]
+        return argv
+    if kind == "ip_rule":
+        return [*ip_prefix(args), "rule", "show"]
+    if kind == "route_table":
+        return [*ip_prefix(args), "route", "show", "table", str(args["table"])]
+    raise ProbeInvalid(f"unknown kind {kind!r}")
+
+
+@dataclass
+class Run:
+    argv: list[str]
+    exit_status: int | None  # None: killed (timeout or output limit)
+    output: str
+    errors: str
+    timed_out: bool = False
+    truncated: bool = False
+    duration_ms: int = 0
+
+
+def run_bounded(argv: Sequence[str], timeout: float, limit: int = MAX_OUTPUT_BYTES) -> Run:
+    """Run argv (no shell) for at most ``timeout`` s, reading at most ``limit`` bytes of stdout and of stderr."""
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as exc:
+        return Run(list(argv), 127, "", f"{argv[0]}: {exc}")
+    assert process.stdout is not None and process.stderr is not None
+    out_fd, err_fd = process.stdout.fileno(), process.stderr.fileno()
+    chunks: dict[int, list[bytes]] = {out_fd: [], err_fd: []}
+    sizes = dict.fromkeys(chunks, 0)
+    open_fds = set(chunks)
+    timed_out = truncated = False
+    while open_fds:
+        left = started + timeout - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select(list(open_fds), [], [], left)
+        for fd in ready:
+            data = os.read(fd, 65536)
+            if not data:
+                open_fds.discard(fd)
+                continue
+            keep = data[: max(limit - sizes[fd], 0)]
+            chunks[fd].append(keep)
+            sizes[fd] += len(data)
+            if sizes[fd] > limit:
+                truncated = True
+                open_fds.clear()
+                break
+    if timed_out or truncated:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+    status = process.wait()
+    process.stdout.close()  # after reading: the fds stay valid until here
+    process.stderr.close()
+    return Run(
+        argv=list(argv),
+        exit_status=None if (timed_out or truncated) else status,
+        output=b"".join(chunks[out_fd]).decode(errors="replace"),
+        errors=b"".join(chunks[err_fd]).decode(errors="replace"),
+        timed_out=timed_out,
+        truncated=truncated,
+        duration_ms=round((time.monotonic() - started) * 1000),
+    )
+
+
+def run_probe(kind: Any, raw_args: Any, timeout: float = DEFAULT_TIMEOUT_S,
+              runner: Callable[[Sequence[str], float], Run] = run_bounded) -> dict[str, Any]:
+    """Validate, run and parse one probe; always a result dict (``ok`` false with ``error`` when it failed)."""
+    try:
+        args = validate(kind, raw_args)
+    except ProbeInvalid as exc:
+        return {"ok": False, "error": f"invalid probe: {exc}", "invalid": True}
+    timeout = min(max(float(timeout), 0.1), MAX_TIMEOUT_S)
+    deadline = time.monotonic() + timeout
+    run = runner(argv_of(kind, args), timeout)
+    result: dict[str, Any] = {
+        "ok": run.exit_status == 0,
+        "argv": run.argv,
+        "exit_status": run.exit_status,
+        "output": run.output,
+        "stderr": run.errors,
+        "timed_out": run.timed_out,
+        "truncated": run.truncated,
+        "duration_ms": run.duration_ms,
+    }
+    if run.timed_out:
+        result["error"] = f"{run.argv[0]} did not answer within {timeout:g} s"
+    elif run.truncated:
+        result["error"] = f"output larger than {MAX_OUTPUT_BYTES} bytes: cut"
+    elif run.exit_status != 0:
+        result["error"] = (run.errors.strip() or run.output.strip() or f"exit status {run.exit_status}")[:2000]
+    else:
+        result["parsed"] = parse(kind, args, run.output, deadline, runner)
+    return result
+
+
+def parse(kind: str, args: Mapping[str, Any], output: str, deadline: float,
+          runner: Callable[[Sequence[str], float], Run]) -> dict[str, Any]:
+    if kind == "ofproto_trace":
+        trace = probe_parse.parse_trace(output)
+        # Datapath port numbers are not OpenFlow ports: dpif/show names them.
+        left = deadline - time.monotonic()
+        if trace["outputs"] and left > 0:
+            ports = runner([APPCTL, "dpif/show"], left)
+            if ports.exit_status == 0:
+                names = probe_parse.parse_dpif_show(ports.output)
+                trace["outputs"] = [probe_parse.name_output(out, names) for out in trace["outputs"]]
+        return dict(trace)
+    if kind == "route_get":
+        return dict(probe_parse.parse_route_get(output))
+    if kind == "ip_rule":
+        return {"rules": probe_parse.parse_ip_rule(output)}
+    return {"routes": probe_parse.parse_routes(output)}
