@@ -1,4 +1,4 @@
-"""The map page: the live D3 map of the joined graph (static/js/map.js draws it)."""
+"""The map page: the live D3 map of the joined graph (static/js/map/ draws it)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from dashboard.auth import Caller
 from dashboard.views import login_required, page_context
+from topology.vocabulary import map_vocabulary
 
 # Above this many drawn elements (nodes + edges) the map draws on a canvas instead of SVG.
 CANVAS_THRESHOLD = 3000
@@ -18,7 +19,7 @@ COLLAPSE_HOSTS_ABOVE = 600
 
 
 def map_config(caller: Caller) -> dict[str, Any]:
-    """What map.js needs to start (rendered with json_script: no user string reaches HTML unescaped)."""
+    """What the map's modules need to start (rendered with json_script: no user string reaches HTML unescaped)."""
     return {
         "api": reverse("api-topology"),
         "ws": "/ws/topology/",
@@ -26,6 +27,7 @@ def map_config(caller: Caller) -> dict[str, Any]:
         "scopeKey": f"{caller.user_id}:{caller.project_id}",
         "canvasThreshold": CANVAS_THRESHOLD,
         "collapseHostsAbove": COLLAPSE_HOSTS_ABOVE,
+        "vocabulary": map_vocabulary(),
     }
 
 
