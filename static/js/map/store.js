@@ -38,32 +38,35 @@ export function fetchGraph(view) {
   return request(config.api + "?view=" + encodeURIComponent(view));
 }
 
+// Adds (or replaces) nodes of this view and the edges between nodes the store holds; returns the
+// node ids put. The REST load, the deltas and a later per-host fetch (a collapsed host's content) share it.
+export function mergeGraph(nodes, edges) {
+  const kinds = kindsOf(state.view);
+  const touched = new Set();
+  for (const n of nodes) {
+    if (!kinds.has(n.kind)) continue;
+    state.nodes.set(n.id, n);
+    touched.add(n.id);
+  }
+  for (const e of edges) if (state.nodes.has(e.source) && state.nodes.has(e.target)) state.edges.set(edgeKey(e), e);
+  return touched;
+}
+
 export function loadGraph(data) {
   state.nodes = new Map();
   state.edges = new Map();
-  const kinds = kindsOf(state.view);
-  for (const n of data.nodes) if (kinds.has(n.kind)) state.nodes.set(n.id, n);
-  for (const e of data.edges) if (state.nodes.has(e.source) && state.nodes.has(e.target)) state.edges.set(edgeKey(e), e);
+  mergeGraph(data.nodes, data.edges);
   state.revision = data.revision;
 }
 
 // Applies one delta to the store; returns the ids of the nodes it added or changed.
 export function applyDelta(msg) {
-  const kinds = kindsOf(state.view);
-  const touched = new Set();
   for (const e of msg.removed.edges) state.edges.delete(edgeKey(e));
   for (const id of msg.removed.nodes) {
     state.nodes.delete(id);
     state.positions.delete(id);
   }
-  for (const n of msg.added.nodes.concat(msg.changed.nodes)) {
-    if (!kinds.has(n.kind)) continue;
-    state.nodes.set(n.id, n);
-    touched.add(n.id);
-  }
-  for (const e of msg.added.edges) {
-    if (state.nodes.has(e.source) && state.nodes.has(e.target)) state.edges.set(edgeKey(e), e);
-  }
+  const touched = mergeGraph(msg.added.nodes.concat(msg.changed.nodes), msg.added.edges);
   for (const [k, e] of state.edges) if (!state.nodes.has(e.source) || !state.nodes.has(e.target)) state.edges.delete(k);
   state.revision = msg.revision;
   return touched;
