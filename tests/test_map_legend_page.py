@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from bench.synthetic import uid
 from tests.browser import caller, daphne_server, open_map
 from tests.conftest import ARTIFACTS
-from tests.map_fixtures import dvr_graph, publish_graph
+from tests.map_fixtures import dvr_graph, pingable, publish_graph, synthetic_graph
 from tests.test_map_return_path import VM0, VM1, VM2, explain
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -25,6 +26,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def server(transactional_db: None) -> Iterator[str]:
     publish_graph(dvr_graph())
     with daphne_server(ARTIFACTS / "daphne-map-legend.log") as url:
+        yield url
+
+
+@pytest.fixture
+def synthetic_server(transactional_db: None) -> Iterator[str]:
+    publish_graph(pingable(synthetic_graph()))
+    with daphne_server(ARTIFACTS / "daphne-map-legend-synthetic.log") as url:
         yield url
 
 
@@ -72,3 +80,18 @@ def test_hop_one_is_never_under_the_legend(server: str, browser: Any, dst: str) 
     page.click("#fit")
     settled(page)
     assert_clear_of_legend(page, "the default fit, legend folded")
+
+
+def test_a_path_on_the_second_host_is_clear_of_the_legend_in_a_smaller_window(
+        synthetic_server: str, browser: Any) -> None:
+    """vm-1 on compute0001 (the lower host box, where the legend sits) to the outside, window 1200x800:
+    before the fit kept clear of the legend, its tap's badge sat under the legend at the default fit."""
+    page = open_map(browser, synthetic_server, caller("admin", "admin-project", admin=True), "/map/#view=physical")
+    page.evaluate(f"window.neutronMap.path.explain('server:{uid('server', 1)}', '192.168.1.1')")
+    page.wait_for_function("window.neutronMap.path.result && window.neutronMap.path.badges().length > 0")
+    assert hop_one(page).get_attribute("data-id").startswith("iface:compute0001:")
+    page.set_viewport_size({"width": 1200, "height": 800})
+    page.click("#fit")
+    settled(page)
+    assert_clear_of_legend(page, "the default fit, 1200x800")
+    page.screenshot(path=str(ARTIFACTS / "map-legend-clear-second-host.png"))
