@@ -1,4 +1,4 @@
-"""The map page: the live D3 map of the joined graph (static/js/map.js draws it)."""
+"""The map page: the live D3 map of the joined graph (static/js/map/ draws it)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ COLLAPSE_HOSTS_ABOVE = 600
 
 
 def map_config(caller: Caller) -> dict[str, Any]:
-    """What map.js needs to start (rendered with json_script: no user string reaches HTML unescaped)."""
+    """What the map's modules need to start (rendered with json_script: no user string reaches HTML unescaped)."""
     return {
         "api": reverse("api-topology"),
         "ws": "/ws/topology/",

@@ -1,10 +1,12 @@
 /* Jobs: live progress over /ws/jobs/, shared by the Floating IPs, Routers and Jobs pages.
  *
- * window.neutronJobs gives the page scripts: api() (fetch with the form's CSRF
+ * window.neutronJobs gives the page scripts: api() (lib/net.js: fetch with the form's CSRF
  * token), track(jobId, label) (a line in #job-feed, updated live), onUpdate(fn)
  * and el() (elements whose text is set with .textContent: names come from tenants).
  * On the Jobs page it also renders the jobs table and the audit log.
  */
+import { api, liveSocket } from "./lib/net.js";
+
 (function () {
   "use strict";
 
@@ -13,7 +15,7 @@
   const FINISHED = new Set(["succeeded", "failed", "unconfirmed"]);
   const listeners = [];
   const jobs = new Map(); // id -> last job dict seen
-  let socket = null;
+  let live = null;
   let pollTimer = null;
 
   function messageRow(text, columns) {
@@ -29,31 +31,6 @@
     if (text !== undefined && text !== null) node.textContent = String(text);
     if (className) node.className = className;
     return node;
-  }
-
-  function csrfToken() {
-    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-
-  async function api(method, url, body) {
-    const init = { method, credentials: "same-origin", headers: { Accept: "application/json" } };
-    if (method !== "GET") {
-      init.headers["X-CSRFToken"] = csrfToken();
-      if (body !== undefined) {
-        init.headers["Content-Type"] = "application/json";
-        init.body = JSON.stringify(body);
-      }
-    }
-    const response = await fetch(url, init);
-    let data = {};
-    try { data = await response.json(); } catch (e) { data = {}; }
-    if (!response.ok) {
-      const error = new Error(data.detail || `${response.status} ${response.statusText}`);
-      error.status = response.status;
-      throw error;
-    }
-    return data;
   }
 
   function feedLine(id) {
@@ -95,8 +72,7 @@
   }
 
   function watch(id) {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "job.watch", job: id }));
-    else schedulePoll();
+    if (!live || !live.send({ type: "job.watch", job: id })) schedulePoll();
   }
 
   // Without a socket, unfinished jobs are polled: the page never depends on the live channel.
@@ -108,26 +84,24 @@
       for (const job of open) {
         try { receive(await api("GET", `${config.api.jobs}${job.id}/`)); } catch (e) { /* next round */ }
       }
-      if ((!socket || socket.readyState !== WebSocket.OPEN) && open.length) schedulePoll();
+      if ((!live || !live.isOpen()) && open.length) schedulePoll();
     }, 2000);
   }
 
-  function connect(delay) {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}${config.ws}`);
-    socket.addEventListener("open", () => {
-      document.body.dataset.jobsLive = "open";
-      jobs.forEach((job) => { if (!FINISHED.has(job.state)) watch(job.id); });
-    });
-    socket.addEventListener("message", (event) => {
-      const message = JSON.parse(event.data);
-      if (message.type === "job.update") receive(message.job);
-    });
-    socket.addEventListener("close", (event) => {
-      document.body.dataset.jobsLive = "closed";
-      if (event.code === 4401) return; // logged out: the next page load goes to the login page
-      schedulePoll();
-      setTimeout(() => connect(Math.min((delay || 1000) * 2, 30000)), delay || 1000);
+  // The live channel: reopened after 1 s, 2 s, 4 s… (at most 30 s) without being reset by an open.
+  function connect() {
+    live = liveSocket(config.ws, {
+      delay: (attempt) => Math.min(1000 * 2 ** (attempt - 1), 30000),
+      resetOnOpen: false,
+      open: () => {
+        document.body.dataset.jobsLive = "open";
+        jobs.forEach((job) => { if (!FINISHED.has(job.state)) watch(job.id); });
+      },
+      message: (message) => { if (message.type === "job.update") receive(message.job); },
+      close: (event) => {
+        document.body.dataset.jobsLive = "closed";
+        if (event.code !== 4401) schedulePoll(); // logged out: the next page load goes to the login page
+      },
     });
   }
 

@@ -1,0 +1,89 @@
+/* The permalink: the view, zoom, selection, focus, collapsed hosts and the open path in the URL
+ * hash, written (debounced) as they change, read at start and when a pasted link changes it.
+ */
+import { state } from "./store.js";
+import { zoomTo } from "./stage.js";
+import { render } from "./render.js";
+import { hopsInput, select } from "./interaction.js";
+import { explainPath, setProbe, setShowReturn } from "./path-form.js";
+import { path, setEndpoint } from "./path-state.js";
+import { setLive } from "./live.js";
+
+// What the hash asked for that can only be done once the graph is loaded (live.js applies it).
+export const pending = { hash: null, path: false };
+
+let hashTimer = null;
+export function scheduleHash() {
+  clearTimeout(hashTimer);
+  hashTimer = setTimeout(writeHash, 250);
+}
+
+function permalink() {
+  const t = state.transform;
+  const parts = ["view=" + state.view, "t=" + [t.k.toFixed(3), t.x.toFixed(0), t.y.toFixed(0)].join(",")];
+  if (state.selected) parts.push("sel=" + encodeURIComponent(state.selected));
+  if (state.focus) parts.push("focus=" + encodeURIComponent(state.focus), "hops=" + state.hops);
+  if (state.toggled.size && state.toggled.size <= 50) parts.push("toggle=" + Array.from(state.toggled).map(encodeURIComponent).join(","));
+  if (path.src.value && path.dst.value) {
+    parts.push("src=" + encodeURIComponent(path.src.value), "dst=" + encodeURIComponent(path.dst.value));
+    if (path.probe !== "icmp") parts.push("probe=" + encodeURIComponent(path.probe));
+    if (!path.showReturn) parts.push("back=0");
+  }
+  return location.pathname + "#" + parts.join("&");
+}
+
+function writeHash() {
+  history.replaceState(null, "", permalink());
+}
+
+// Reads the hash into the state; what needs the graph goes to `pending`.
+export function readHash() {
+  const h = new URLSearchParams(location.hash.slice(1));
+  const out = {};
+  if (h.get("view") === "logical" || h.get("view") === "physical") state.view = h.get("view");
+  if (h.get("hops")) state.hops = Math.max(1, Math.min(6, parseInt(h.get("hops"), 10) || 2));
+  hopsInput.value = state.hops;
+  if (h.get("focus")) out.focus = h.get("focus");
+  if (h.get("sel")) out.selected = h.get("sel");
+  if (h.get("toggle")) for (const id of h.get("toggle").split(",")) state.toggled.add(id);
+  if (h.get("src") && h.get("dst")) {
+    setProbe(h.get("probe") || "icmp");
+    setEndpoint("src", h.get("src"));
+    setEndpoint("dst", h.get("dst"));
+    path.showReturn = h.get("back") !== "0";
+    pending.path = true;
+    path.hashTransform = !!h.get("t");
+  }
+  const t = (h.get("t") || "").split(",").map(Number);
+  if (t.length === 3 && t.every(Number.isFinite)) out.transform = d3.zoomIdentity.translate(t[1], t[2]).scale(t[0]);
+  pending.hash = out.focus || out.selected || out.transform ? out : null;
+}
+
+export function applyPendingHash() {
+  if (!pending.hash) return;
+  const h = pending.hash;
+  pending.hash = null;
+  if (h.transform) zoomTo(h.transform);
+  if (h.focus && state.nodes.has(h.focus)) { state.focus = h.focus; state.selected = h.focus; render(); }
+  if (h.selected && state.nodes.has(h.selected)) select(h.selected);
+}
+
+export function initPermalink() {
+  // A permalink pasted into this tab: only the hash changes, the page stays; the path follows it.
+  window.addEventListener("hashchange", () => {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const src = h.get("src"), dst = h.get("dst"), probe = h.get("probe") || "icmp";
+    if (src && dst && (h.get("back") !== "0") !== path.showReturn) setShowReturn(h.get("back") !== "0");
+    if (!src || !dst || (src === path.src.value && dst === path.dst.value && probe === path.probe)) return;
+    setProbe(probe);
+    setEndpoint("src", src);
+    setEndpoint("dst", dst);
+    explainPath(true);
+  });
+  document.getElementById("permalink").addEventListener("click", () => {
+    writeHash();
+    const url = location.href;
+    if (navigator.clipboard) navigator.clipboard.writeText(url).catch(() => {});
+    setLive("link copied: " + url.slice(0, 60) + (url.length > 60 ? "…" : ""));
+  });
+}
