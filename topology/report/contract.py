@@ -1,0 +1,120 @@
+"""The report's shapes (contract version 1) as TypedDicts, with its version and size bounds."""
+
+from __future__ import annotations
+
+from typing import Final, NotRequired, TypedDict
+
+REPORT_VERSION: Final = 1
+
+# A host with 1,000 router namespaces, each carrying a few KiB of
+# iptables-save text, plus br-int/br-tun flow tables of tens of thousands of
+# lines comes to roughly 10-15 MiB of JSON (see docs/benchmarks.md); 32 MiB
+# leaves room for twice that while still bounding what one POST may cost.
+MAX_REPORT_BYTES: Final = 32 * 1024 * 1024
+
+# Stop listing reasons after this many: a report broken in every namespace
+# would otherwise produce a 400 body as big as the report itself.
+MAX_REASONS: Final = 50
+
+MAX_NAME_LENGTH: Final = 255
+
+
+class Interface(TypedDict):
+    name: str
+    kind: str  # veth|tap|bridge|ovs-internal|vxlan|physical|loopback|<kernel kind>
+    mac: str | None
+    mtu: int | None
+    state: str | None  # operstate as `ip link` prints it: UP, DOWN, UNKNOWN, LOWERLAYERDOWN...
+    addresses: list[str]  # CIDR, e.g. "10.0.0.1/24", IPv4 and IPv6
+    master: str | None  # Linux bridge (qbr...) or bond the interface is enslaved to
+    peer: str | None  # veth peer's name
+    peer_netns: str | None  # namespace of the veth peer; null when the peer is in the root namespace or the same one
+    ifindex: NotRequired[int]
+    admin_up: NotRequired[bool]
+
+
+class Route(TypedDict):
+    dst: str  # CIDR; "0.0.0.0/0" / "::/0" for the default route
+    gateway: str | None
+    dev: str | None
+    table: int  # 254 = main; DVR uses e.g. 16 and <n> for `from <subnet> lookup <n>`
+    src: str | None  # preferred source (RTA_PREFSRC)
+    family: NotRequired[int]  # 4 or 6
+    type: NotRequired[str]  # unicast, blackhole, unreachable, prohibit, ...
+    scope: NotRequired[str]
+    proto: NotRequired[str]
+    metric: NotRequired[int | None]
+    nexthops: NotRequired[list[dict[str, str | None]]]  # multipath: [{"gateway", "dev"}]
+
+
+# Declared functionally because "from" is a Python keyword.
+Rule = TypedDict(
+    "Rule",
+    {
+        "priority": int,
+        "from": str | None,  # CIDR, null = all
+        "to": str | None,  # CIDR, null = all
+        "table": int,
+        "iif": str | None,
+        "oif": str | None,
+        "action": NotRequired[str],  # lookup, blackhole, unreachable, prohibit, goto, nop
+        "family": NotRequired[int],
+        "fwmark": NotRequired[int | None],
+        "fwmask": NotRequired[int | None],
+    },
+)
+
+
+class Iptables(TypedDict):
+    nat: str  # `iptables-save -c` text of the table: "*nat" ... "COMMIT", with [packets:bytes] counters
+    filter: str
+    mangle: NotRequired[str]  # present when the namespace has the table (DVR marks, metadata)
+    raw: NotRequired[str]
+
+
+class Namespace(TypedDict):
+    name: str
+    interfaces: list[Interface]
+    routes: list[Route]
+    rules: list[Rule]
+    iptables: Iptables
+
+
+class OvsInterface(TypedDict):
+    name: str
+    type: str  # "" (system), internal, patch, vxlan, gre, geneve, ...
+    options: dict[str, str]
+    external_ids: dict[str, str]  # iface-id, attached-mac, iface-status, vm-uuid
+    ofport: int | None
+
+
+class OvsPort(TypedDict):
+    name: str
+    tag: int | None  # local VLAN of the network on br-int
+    interfaces: list[OvsInterface]
+
+
+class OvsBridge(TypedDict):
+    name: str
+    datapath_type: str
+    fail_mode: str | None
+    ports: list[OvsPort]
+
+
+class Ovs(TypedDict):
+    bridges: list[OvsBridge]
+    flows: dict[str, list[str]]  # bridge name -> `ovs-ofctl dump-flows` lines, n_packets included
+
+
+class Report(TypedDict):
+    version: int
+    host: str
+    collected_at: str  # ISO 8601 with a zone, "2026-11-21T09:00:00.123Z"
+    tunnel_ip: str | None
+    namespaces: list[Namespace]
+    interfaces: list[Interface]  # the root namespace's
+    ovs: Ovs
+    routes: NotRequired[list[Route]]  # the root namespace's
+    rules: NotRequired[list[Rule]]
+    iptables: NotRequired[Iptables]  # the root namespace's (iptables_hybrid security groups live there)
+    errors: NotRequired[list[str]]  # what the agent could not collect (OVS down, a flow dump failed...)
