@@ -55,7 +55,7 @@ def with_marker(report: JsonDict, seq: int, collected_at: str) -> JsonDict:
 def agent_shaped(report: JsonDict) -> JsonDict:
     """The report as the agent sends it: every namespace's ``iptables`` has its ``nat`` and ``filter`` text
     (empty when the namespace has no table). bench/synthetic.py gives qdhcp- namespaces ``{}``, which
-    the endpoint's validator (topology/report.py) now refuses with a 400."""
+    the endpoint's validator (topology/report/) now refuses with a 400."""
     for ns in report.get("namespaces", []):
         tables = ns.setdefault("iptables", {})
         for table in ("nat", "filter"):

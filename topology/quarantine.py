@@ -1,6 +1,6 @@
 """One host's bad report fails alone: its physical part is quarantined, the graph keeps moving.
 
-Ingest refuses what it can see is wrong (topology/report.py), but a stored report
+Ingest refuses what it can see is wrong (topology/report/), but a stored report
 may still fail the join: one stored before a check existed, or a shape the checks
 let through that the join cannot read. Without this, that one host's report would
 make every rebuild fail, for every other agent and for the cloud refresh, until
