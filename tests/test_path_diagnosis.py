@@ -17,15 +17,20 @@ import pytest
 
 from tests.diagnosis_clouds import (
     COMPUTE,
+    GW_PORT,
     NETWORK_NODE,
     OUTSIDE,
+    QROUTER,
+    ROUTER,
     VM1_PORT,
     Cloud,
     JsonDict,
     diagnosed,
     dvr,
+    fip_address,
     instance,
     legacy,
+    namespace,
     port,
     the_failed_hop,
     the_problem,
@@ -33,6 +38,11 @@ from tests.diagnosis_clouds import (
     vm1_qvo_untagged,
     walk,
 )
+
+__all__ = [  # what tests/test_drift.py imports from here (they now live in tests/diagnosis_clouds.py)
+    "COMPUTE", "GW_PORT", "NETWORK_NODE", "OUTSIDE", "QROUTER", "ROUTER", "VM1_PORT", "fip_address",
+    "legacy", "namespace", "port", "the_problem", "walk",
+]
 
 # --------------------------------------------------------------------------- the healthy walks
 
