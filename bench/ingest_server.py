@@ -1,0 +1,162 @@
+"""The stack under bench.ingest: scratch database, the stored cloud, daphne (and a worker), their CPU and RSS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import orjson
+import psutil  # type: ignore[import-untyped]
+import requests
+
+from bench.ingest_stats import JsonDict
+
+REPO = Path(__file__).resolve().parent.parent
+DB = REPO / "var" / "bench-ingest.sqlite3"
+LOG_DIR = REPO / "var" / "log"
+
+
+def server_env(redis_url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{DB}", "REDIS_URL": redis_url,
+           "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PYTHONUNBUFFERED": "1"}
+    key = REPO / "var" / "secret-key"
+    if "DJANGO_SECRET_KEY" not in env and "DJANGO_SECRET_KEY_FILE" not in env and key.exists():
+        env["DJANGO_SECRET_KEY_FILE"] = str(key)
+    return env
+
+
+def setup_django(env: dict[str, str]) -> None:
+    """A fresh scratch database, migrated; this process's Django on it (same key and Redis as the server)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DB}{suffix}").unlink(missing_ok=True)
+    subprocess.run([str(REPO / "bin" / "redis")], cwd=REPO, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=REPO, check=True, env=env)
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")})
+    if "DJANGO_SECRET_KEY_FILE" in env:
+        os.environ["DJANGO_SECRET_KEY_FILE"] = env["DJANGO_SECRET_KEY_FILE"]
+    import django
+
+    django.setup()
+
+
+def store_cloud(cloud: JsonDict) -> int:
+    """The snapshot as ``services.refresh_cloud`` stores it, then its rebuild; returns the revision."""
+    from django.utils import timezone
+
+    from topology import services
+    from topology.models import CloudSnapshot
+
+    CloudSnapshot.objects.create(cloud="synthetic", collected_at=timezone.now(), data=cloud,
+                                 digest=services.hex_digest(cloud), api_calls=0, duration=0)
+    return services.rebuild_graph().revision
+
+
+def preload(reports: dict[str, JsonDict]) -> None:
+    """--preload: every host's first report stored as the endpoint stores it, then one rebuild, in this
+    process before the server starts (not through the API: to measure the stream where the first
+    reports through the API do not all get in)."""
+    from topology import services
+
+    started = time.monotonic()
+    for host, report in reports.items():
+        services.store_report(host, report, len(orjson.dumps(report)))
+    revision = services.rebuild_graph().revision
+    print(f"preloaded (not through the API): {len(reports)} first reports stored and joined once in "
+          f"{time.monotonic() - started:.1f} s, revision {revision}")
+
+
+def admin_session() -> str:
+    """A logged-in admin's session key, as the login view makes it (tests/browser.py)."""
+    from tests.browser import caller, session_for
+
+    return session_for(caller("admin", "admin-project", admin=True, minutes=240))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{proc.args!r} exited with {proc.returncode} (logs in {LOG_DIR})")
+        try:
+            requests.get(url, timeout=5)
+            return
+        except requests.RequestException:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s")
+
+
+@contextmanager
+def stack(env: dict[str, str], port: int, worker: bool) -> Iterator[list[psutil.Process]]:
+    """daphne (and a Celery worker) as bin/run starts them; yields their processes."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    commands = [[str(REPO / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]]
+    if worker:
+        commands.append([str(REPO / ".venv/bin/celery"), "-A", "dashboard", "worker", "--loglevel", "INFO",
+                         "--concurrency", "2", "-n", f"bench-ingest-{port}@%h"])
+    procs = []
+    for command, name in zip(commands, ("daphne", "celery"), strict=False):
+        with open(LOG_DIR / f"bench-ingest-{name}.log", "ab") as log:
+            procs.append(subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/login/", procs)
+        yield [psutil.Process(p.pid) for p in procs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Resources:
+    """The server processes' CPU seconds (with children) and peak RSS, sampled every second."""
+
+    def __init__(self, procs: list[psutil.Process]) -> None:
+        self.procs = procs
+        self.peak_rss = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def tree(self) -> list[psutil.Process]:
+        return [q for p in self.procs for q in (p, *p.children(recursive=True))]
+
+    def cpu(self) -> float:
+        total = 0.0
+        for p in self.tree():
+            with suppress(psutil.NoSuchProcess):
+                t = p.cpu_times()
+                total += t.user + t.system
+        return total
+
+    def rss(self) -> int:
+        total = 0
+        for p in self.tree():
+            with suppress(psutil.NoSuchProcess):
+                total += p.memory_info().rss
+        return total
+
+    def sample(self) -> None:
+        while not self.stopping.wait(1.0):
+            self.peak_rss = max(self.peak_rss, self.rss())
+
+
+def daphne_log() -> Path:
+    return LOG_DIR / "bench-ingest-daphne.log"
