@@ -11,11 +11,14 @@ from typing import Any
 
 import openstack.connection
 import pytest
+from django.conf import settings
 
 from tasks.models import Job, JobKind
+from tests.agent_feed import agent_feed
 from tests.browser import chromium, daphne_server, login
 from tests.conftest import ARTIFACTS, lab_password
 from tests.test_actions_lab import JOBS_BROKER_URL, celery_worker
+from tests.test_topology_lab import refresh_all
 
 pytestmark = [pytest.mark.lab, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -100,7 +103,12 @@ def test_the_association_dialog_previews_the_way_in_beside_the_way_out_and_disas
     address = fip.floating_ip_address
     dialogs: list[str] = []
     try:
-        with chromium() as browser:
+        # The way out is the explainer's walk over the stored topology graph, which Celery beat and the
+        # node agent keep in a running dashboard; this test's fresh database has none until it is made.
+        # Once a host has reported, a job waits for its next report to confirm the change in the data
+        # plane: the lab's real node agent keeps reporting here for as long as the page is driven.
+        with agent_feed(settings.DATABASES["default"]["NAME"], SHOTS / "dialog-agent"), chromium() as browser:
+            refresh_all(lab["host"])
             page = browser.new_page()
             login(page, served, "demo", lab_password(lab, "demo"), next_url="/floating-ips/")
             row = f'#fips tr[data-id="{fip.id}"]'

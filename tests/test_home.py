@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
@@ -57,24 +59,28 @@ def test_admin_sees_every_project_and_logs_out(lab: dict[str, Any], client: Clie
 
 
 @pytest.fixture
-def alt_vm(lab: dict[str, Any], alt_cloud: Any) -> Any:
-    """A VM port and a floating IP of project alt (the lab's allinone gives alt nothing of its own)."""
+def alt_vm(lab: dict[str, Any], alt_cloud: Any, admin_cloud: Any) -> Iterator[dict[str, Any]]:
+    """A VM port and a floating IP of project alt (the lab's allinone gives alt nothing of its own).
+
+    alt makes them (so they are alt's); the admin cloud takes them away, since Neutron's policy lets a
+    tenant not delete a ``compute:nova`` port (that is Nova's to do). Each object goes even when a later
+    step or the test fails.
+    """
     import uuid
 
-    public = alt_cloud.network.find_network("public")
-    net = alt_cloud.network.create_network(name="alt-home-net")
-    subnet = alt_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.98.0.0/24",
-                                            name="alt-home-subnet")
-    port = alt_cloud.network.create_port(network_id=net.id, name="alt-home-vm", device_owner="compute:nova",
-                                         device_id=str(uuid.uuid4()))
-    fip = alt_cloud.network.create_ip(floating_network_id=public.id)
-    try:
+    with ExitStack() as cleanup:
+        public = alt_cloud.network.find_network("public")
+        net = alt_cloud.network.create_network(name="alt-home-net")
+        cleanup.callback(admin_cloud.network.delete_network, net.id, ignore_missing=True)
+        subnet = alt_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.98.0.0/24",
+                                                name="alt-home-subnet")
+        cleanup.callback(admin_cloud.network.delete_subnet, subnet.id, ignore_missing=True)
+        port = alt_cloud.network.create_port(network_id=net.id, name="alt-home-vm", device_owner="compute:nova",
+                                             device_id=str(uuid.uuid4()))
+        cleanup.callback(admin_cloud.network.delete_port, port.id, ignore_missing=True)
+        fip = alt_cloud.network.create_ip(floating_network_id=public.id)
+        cleanup.callback(admin_cloud.network.delete_ip, fip.id, ignore_missing=True)
         yield {"port": port, "fip": fip, "ip": port.fixed_ips[0]["ip_address"]}
-    finally:
-        alt_cloud.network.delete_ip(fip.id, ignore_missing=True)
-        alt_cloud.network.delete_port(port.id, ignore_missing=True)
-        alt_cloud.network.delete_subnet(subnet.id, ignore_missing=True)
-        alt_cloud.network.delete_network(net.id, ignore_missing=True)
 
 
 def shows(page: str, token: str) -> bool:
