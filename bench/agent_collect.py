@@ -108,8 +108,10 @@ def namespaces(count: int) -> Iterator[None]:
         ip_batch([f"link add {ns_name(i)}r type veth peer name {ns_name(i)}n netns {ns_name(i)}" for i in range(count)])
         for i in range(count):
             configure_inside(i, root_fd)
-        print(f"setup: {count} namespaces with a veth pair, an address and a route in "
-              f"{time.perf_counter() - started:.1f} s")
+        print(
+            f"setup: {count} namespaces with a veth pair, an address and a route in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         yield
     finally:
         started = time.perf_counter()
@@ -147,8 +149,10 @@ def iptables_save_costs(names: list[str], root_fd: int) -> tuple[float, float]:
 
 
 def report_line(label: str, median: float, worst: float, report: dict[str, Any], runs: int) -> None:
-    print(f"{label}: median {median:.2f} s, max {worst:.2f} s, iptables-save runs {runs}, "
-          f"{len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces")
+    print(
+        f"{label}: median {median:.2f} s, max {worst:.2f} s, iptables-save runs {runs}, "
+        f"{len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces"
+    )
 
 
 def main() -> None:
@@ -161,8 +165,10 @@ def main() -> None:
         raise SystemExit("needs root (creates namespaces)")
     # `kill` of the benchmark must still remove its namespaces (the `finally` below).
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
-    print(f"host: {socket.gethostname()}, {os.cpu_count()} CPUs; namespaces already present: "
-          f"{len(list_namespaces(NETNS_DIR))}")
+    print(
+        f"host: {socket.gethostname()}, {os.cpu_count()} CPUs; namespaces already present: "
+        f"{len(list_namespaces(NETNS_DIR))}"
+    )
     with namespaces(args.namespaces):
         collector = Collector("bench", ovsdb=None)
         try:
@@ -175,24 +181,38 @@ def main() -> None:
             print(f"setup: SNAT rule in {len(nat_names)} namespaces in {time.perf_counter() - started:.1f} s")
 
             median, worst, report = timed(collector.collect, args.repeat)
-            report_line(f"full collection, SNAT in {len(nat_names)} (fresh: every iptables-save runs)", median,
-                        worst, report, collector.iptables.spawned)
+            report_line(
+                f"full collection, SNAT in {len(nat_names)} (fresh: every iptables-save runs)",
+                median,
+                worst,
+                report,
+                collector.iptables.spawned,
+            )
             median, worst, report = timed(lambda: collector.collect(fresh=False), args.repeat)
-            report_line("event-driven collection (nf_tables generation cache)", median, worst, report,
-                        collector.iptables.spawned)
+            report_line(
+                "event-driven collection (nf_tables generation cache)",
+                median,
+                worst,
+                report,
+                collector.iptables.spawned,
+            )
 
             body = json.dumps(report, separators=(",", ":")).encode()
             started = time.perf_counter()
             reasons = validate_report(json.loads(body))
             validation = time.perf_counter() - started
-            print(f"report: {len(body) / 1e6:.1f} MB JSON ({len(gzip.compress(body, 1)) / 1e6:.2f} MB gzip -1), "
-                  f"limit {MAX_REPORT_BYTES / 2**20:.0f} MiB; json.loads + validate_report {validation * 1000:.0f} ms, "
-                  f"{len(reasons)} reasons")
+            print(
+                f"report: {len(body) / 1e6:.1f} MB JSON ({len(gzip.compress(body, 1)) / 1e6:.2f} MB gzip -1), "
+                f"limit {MAX_REPORT_BYTES / 2**20:.0f} MiB; json.loads + validate_report {validation * 1000:.0f} ms, "
+                f"{len(reasons)} reasons"
+            )
 
             sample = nat_names[:100] or [ns_name(i) for i in range(min(100, args.namespaces))]
             exec_cost, setns_cost = iptables_save_costs(sample, collector.root_fd)
-            print(f"iptables-save per namespace (sequential, {len(sample)} samples): ip netns exec "
-                  f"{exec_cost * 1000:.1f} ms, setns + spawn {setns_cost * 1000:.1f} ms")
+            print(
+                f"iptables-save per namespace (sequential, {len(sample)} samples): ip netns exec "
+                f"{exec_cost * 1000:.1f} ms, setns + spawn {setns_cost * 1000:.1f} ms"
+            )
         finally:
             collector.close()
 

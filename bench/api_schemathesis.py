@@ -48,8 +48,14 @@ def keystone_token(lab: dict[str, Any], user: str) -> str:
 
     with open(lab["clouds_yaml"]) as fh:
         password = yaml.safe_load(fh)["clouds"][f"lab-{user}"]["auth"]["password"]
-    auth = v3.Password(auth_url=lab["keystone_url"], username=user, password=password, project_name=user,
-                       user_domain_name="Default", project_domain_name="Default")
+    auth = v3.Password(
+        auth_url=lab["keystone_url"],
+        username=user,
+        password=password,
+        project_name=user,
+        user_domain_name="Default",
+        project_domain_name="Default",
+    )
     return str(ksa_session.Session(auth=auth).get_token())
 
 
@@ -101,8 +107,13 @@ def call_all(
     from hypothesis import HealthCheck, given, settings
 
     def cases_of(operation: Any, name: str, call_headers: dict[str, str]) -> Callable[[], None]:
-        @settings(max_examples=max_examples, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
             response = case.call(headers=call_headers)
@@ -160,8 +171,7 @@ def run_lab(max_examples: int, all_methods: bool, check: Callable[[str, Any, Any
         for caller in ("admin", "demo"):
             token = keystone_token(lab, caller)
             schema = load_schema(app, token)
-            call_all(schema, caller, {"X-Auth-Token": token}, agent_token, max_examples, all_methods, findings,
-                     check)
+            call_all(schema, caller, {"X-Auth-Token": token}, agent_token, max_examples, all_methods, findings, check)
     return findings
 
 

@@ -40,10 +40,16 @@ from tests.agent_feed import agent_feed  # noqa: E402
 Sample = tuple[float, float, str]  # wall seconds, data-plane seconds, end state
 
 
-def run_kind(conn: openstack.connection.Connection, kind: str, target: str, params: dict[str, object],
-             samples: dict[str, list[Sample]]) -> dict[str, object]:
-    job = Job.objects.create(kind=kind, user_id="bench", user_name="bench", project_id="bench", target=target,
-                             params=params)
+def run_kind(
+    conn: openstack.connection.Connection,
+    kind: str,
+    target: str,
+    params: dict[str, object],
+    samples: dict[str, list[Sample]],
+) -> dict[str, object]:
+    job = Job.objects.create(
+        kind=kind, user_id="bench", user_name="bench", project_id="bench", target=target, params=params
+    )
     result = ACTIONS[kind](conn, job, lambda pct, msg: None)
     started = time.monotonic()
     done = confirm(conn, job, result, lambda pct, msg: None)
@@ -54,8 +60,13 @@ def run_kind(conn: openstack.connection.Connection, kind: str, target: str, para
     return done.result
 
 
-def cycle(conn: openstack.connection.Connection, state: dict[str, object], router: str, subnet: str,
-          samples: dict[str, list[Sample]]) -> None:
+def cycle(
+    conn: openstack.connection.Connection,
+    state: dict[str, object],
+    router: str,
+    subnet: str,
+    samples: dict[str, list[Sample]],
+) -> None:
     public = state["networks"]["public"]  # type: ignore[index]
     ubuntu = state["vms"]["ubuntu-01"]["port_id"]  # type: ignore[index]
     group = state["security_groups"]["demo:default"]  # type: ignore[index]
@@ -107,10 +118,16 @@ def main(runs: int) -> None:
         if kind not in samples:
             continue
         walls, waits = [s[0] for s in samples[kind]], [s[1] for s in samples[kind]]
-        states = ", ".join(f"{s} {n}" for s, n in sorted(
-            {st: [x[2] for x in samples[kind]].count(st) for st in {x[2] for x in samples[kind]}}.items()))
-        print(f"{kind:34} {len(walls):>2} {statistics.median(walls):6.2f} {percentile(walls, 0.95):6.2f} "
-              f"{statistics.median(waits):6.2f} {percentile(waits, 0.95):6.2f}  {states}")
+        states = ", ".join(
+            f"{s} {n}"
+            for s, n in sorted(
+                {st: [x[2] for x in samples[kind]].count(st) for st in {x[2] for x in samples[kind]}}.items()
+            )
+        )
+        print(
+            f"{kind:34} {len(walls):>2} {statistics.median(walls):6.2f} {percentile(walls, 0.95):6.2f} "
+            f"{statistics.median(waits):6.2f} {percentile(waits, 0.95):6.2f}  {states}"
+        )
 
 
 if __name__ == "__main__":

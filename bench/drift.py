@@ -45,9 +45,11 @@ def main() -> None:
         join(cloud, reports, cache)
         timings.append(time.perf_counter() - start)
     print(f"{args.hosts} hosts, {len(cloud['ports'])} ports, {len(cloud['routers'])} routers, {fips} floating IPs")
-    print(f"join (cold cache) median {sorted(timings)[len(timings) // 2] * 1000:.1f} ms; "
-          f"mark_drift median {sorted(spent)[len(spent) // 2] * 1000:.1f} ms "
-          f"({sorted(spent)[len(spent) // 2] / sorted(timings)[len(timings) // 2] * 100:.1f}% of the join)")
+    print(
+        f"join (cold cache) median {sorted(timings)[len(timings) // 2] * 1000:.1f} ms; "
+        f"mark_drift median {sorted(spent)[len(spent) // 2] * 1000:.1f} ms "
+        f"({sorted(spent)[len(spent) // 2] / sorted(timings)[len(timings) // 2] * 100:.1f}% of the join)"
+    )
 
 
 if __name__ == "__main__":

@@ -102,9 +102,7 @@ class IngestFuzz:
     def stored(self) -> tuple[list[tuple[str, str, str]], int]:
         from topology.models import HostReport, HostReportChange
 
-        rows = [
-            (r.host, r.digest, json.dumps(r.report, sort_keys=True)) for r in HostReport.objects.order_by("host")
-        ]
+        rows = [(r.host, r.digest, json.dumps(r.report, sort_keys=True)) for r in HostReport.objects.order_by("host")]
         return rows, HostReportChange.objects.count()
 
     def revision(self) -> int:

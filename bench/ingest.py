@@ -81,9 +81,30 @@ from bench.ingest_stats import (
 )
 
 __all__ = [  # what this module defined before the split into ingest_server and ingest_client
-    "DB", "LOG_DIR", "REPO", "REPORT_URL", "Poster", "Resources", "admin_session", "daphne_log", "first_render",
-    "free_port", "load", "main", "marked_body", "now_iso", "page_read", "preload", "render_line", "run",
-    "server_env", "setup_django", "stack", "store_cloud", "stream", "wait_http",
+    "DB",
+    "LOG_DIR",
+    "REPO",
+    "REPORT_URL",
+    "Poster",
+    "Resources",
+    "admin_session",
+    "daphne_log",
+    "first_render",
+    "free_port",
+    "load",
+    "main",
+    "marked_body",
+    "now_iso",
+    "page_read",
+    "preload",
+    "render_line",
+    "run",
+    "server_env",
+    "setup_django",
+    "stack",
+    "store_cloud",
+    "stream",
+    "wait_http",
 ]
 
 # Issue 13's targets at 1,000 hosts (its "How it is measured").
@@ -97,16 +118,20 @@ def loadavg() -> str:
 def print_posts(title: str, posts: list[Post], elapsed: float) -> None:
     sent = [p for p in posts if p.status != "not sent"]
     accepted = [p for p in sent if p.accepted]
-    print(f"{title}: {len(accepted)} of {len(posts)} accepted in {elapsed:.1f} s "
-          f"({len(accepted) / max(elapsed, 1e-9):.2f}/s); status: {counts_line(status_counts(posts))}")
+    print(
+        f"{title}: {len(accepted)} of {len(posts)} accepted in {elapsed:.1f} s "
+        f"({len(accepted) / max(elapsed, 1e-9):.2f}/s); status: {counts_line(status_counts(posts))}"
+    )
     print(f"  POST latency: {latency_line([p.latency for p in sent])}")
     for what, n in refusals(posts).most_common(5):
         print(f"  refused x{n}: {what}")
     if len(sent) >= 10:
         tenth = max(1, len(sent) // 10)
         ordered = sorted(sent, key=lambda p: p.started)
-        print(f"  first tenth p50 {ms(percentile([p.latency for p in ordered[:tenth]], 0.5))}, "
-              f"last tenth p50 {ms(percentile([p.latency for p in ordered[-tenth:]], 0.5))}")
+        print(
+            f"  first tenth p50 {ms(percentile([p.latency for p in ordered[:tenth]], 0.5))}, "
+            f"last tenth p50 {ms(percentile([p.latency for p in ordered[-tenth:]], 0.5))}"
+        )
     lag = [p.started - p.due for p in sent]
     if lag and title.startswith("stream"):
         print(f"  wait in the client queue before sending: {latency_line(lag)}")
@@ -125,8 +150,10 @@ def run(args: argparse.Namespace) -> None:
     cloud, reports = synthetic_cloud(args.hosts, ports, projects, min(args.network_nodes, args.hosts))
     reports = {host: agent_shaped(report) for host, report in reports.items()}
     size = sum(len(orjson.dumps(r)) for r in reports.values())
-    print(f"synthetic cloud: {args.hosts} hosts, {ports} ports, {projects} projects; reports "
-          f"{size / len(reports) / 1e3:.0f} kB each on average")
+    print(
+        f"synthetic cloud: {args.hosts} hosts, {ports} ports, {projects} projects; reports "
+        f"{size / len(reports) / 1e3:.0f} kB each on average"
+    )
     store_cloud(cloud)
     if args.preload:
         preload(reports)
@@ -146,16 +173,22 @@ def run(args: argparse.Namespace) -> None:
         cpu1 = res.cpu()
         ok = set(reports) if args.preload else hosts_in(loaded)
         if not args.preload:
-            print(f"first reports: {len(ok)} of {len(reports)} hosts in after {load_s:.1f} s, {len(loaded)} "
-                  f"attempts (retried as the agent does)")
+            print(
+                f"first reports: {len(ok)} of {len(reports)} hosts in after {load_s:.1f} s, {len(loaded)} "
+                f"attempts (retried as the agent does)"
+            )
             print_posts("  attempts", loaded, load_s)
-            print(f"  server CPU per accepted first report: {(cpu1 - cpu0) / max(1, len(ok)):.2f} s; "
-                  f"RSS {res.rss() / 1e6:.0f} MB; load average {loadavg()}")
+            print(
+                f"  server CPU per accepted first report: {(cpu1 - cpu0) / max(1, len(ok)):.2f} s; "
+                f"RSS {res.rss() / 1e6:.0f} MB; load average {loadavg()}"
+            )
         line, _ = render_line(base, cookie, 3)
         print(f"first render, GET topology physical: {line}")
         if len(ok) < len(reports):
-            print(f"first reports unfinished: {len(ok)} of {len(reports)} hosts got in by --load-timeout "
-                  f"{args.load_timeout:.0f} s; streaming skipped (issue 13 stopped here too)")
+            print(
+                f"first reports unfinished: {len(ok)} of {len(reports)} hosts got in by --load-timeout "
+                f"{args.load_timeout:.0f} s; streaming skipped (issue 13 stopped here too)"
+            )
             print_resources(res, cpu1 - cpu0, len(ok), "first reports")
             print_log_errors(log_at)
             return
@@ -166,8 +199,15 @@ def run(args: argparse.Namespace) -> None:
     print(f"load average at end: {loadavg()}")
 
 
-def measure_stream(args: argparse.Namespace, poster: Poster, res: Resources, reports: dict[str, JsonDict],
-                   hosts: list[str], port: int, cookie: str) -> None:
+def measure_stream(
+    args: argparse.Namespace,
+    poster: Poster,
+    res: Resources,
+    reports: dict[str, JsonDict],
+    hosts: list[str],
+    port: int,
+    cookie: str,
+) -> None:
     from bench.ingest_ws import TopologyStream
 
     ws = TopologyStream(port, cookie, partial(page_read, f"http://127.0.0.1:{port}", cookie))
@@ -183,21 +223,27 @@ def measure_stream(args: argparse.Namespace, poster: Poster, res: Resources, rep
     ws.stop()
     accepted = [p for p in posts if p.accepted]
     got = delivery(posts, ws.seen, ws.seen_rest)
-    print(f"stream: demand {rate:.2f} reports/s ({args.hosts} agents every 60 s x {args.rate_scale}) for "
-          f"{args.duration:.0f} s, {args.concurrency} at once; {len(posts)} due")
+    print(
+        f"stream: demand {rate:.2f} reports/s ({args.hosts} agents every 60 s x {args.rate_scale}) for "
+        f"{args.duration:.0f} s, {args.concurrency} at once; {len(posts)} due"
+    )
     print_posts("stream", posts, elapsed)
     print(f"  marker -> websocket delta: {latency_line(got.latencies)}")
-    print(f"  markers never delivered: {len(got.never)} of {len(accepted)} accepted "
-          f"({got.superseded} of them replaced by a later report of the same host that was); "
-          f"{got.by_resync} seen only in the REST read after a reconnection")
+    print(
+        f"  markers never delivered: {len(got.never)} of {len(accepted)} accepted "
+        f"({got.superseded} of them replaced by a later report of the same host that was); "
+        f"{got.by_resync} seen only in the REST read after a reconnection"
+    )
     print(f"  websocket: {ws.summary()}")
     print_resources(res, cpu1 - cpu0, len(accepted), "stream")
     capacity = len(accepted) / max(elapsed, args.duration)
     post_p95 = percentile([p.latency for p in posts if p.status != "not sent"], 0.95)
     delta_p95 = percentile(got.latencies, 0.95)
-    print(f"ratios: accepted rate / demand {ratio(capacity, rate)}; POST p95 / 50 ms target "
-          f"{ratio(post_p95, TARGET_POST_P95)}; delta p95 / 1 s target {ratio(delta_p95, TARGET_DELTA_P95)}; "
-          f"peak RSS / 1 GB target {ratio(res.peak_rss, TARGET_RSS)}")
+    print(
+        f"ratios: accepted rate / demand {ratio(capacity, rate)}; POST p95 / 50 ms target "
+        f"{ratio(post_p95, TARGET_POST_P95)}; delta p95 / 1 s target {ratio(delta_p95, TARGET_DELTA_P95)}; "
+        f"peak RSS / 1 GB target {ratio(res.peak_rss, TARGET_RSS)}"
+    )
 
 
 def print_log_errors(offset: int) -> None:
@@ -205,15 +251,19 @@ def print_log_errors(offset: int) -> None:
         log.seek(offset)
         text = log.read().decode(errors="replace")
     errors = log_errors(text)
-    print(f"server log ({daphne_log().relative_to(REPO)}): {sum(errors.values())} exceptions"
-          + "".join(f"\n  x{n}: {what}" for what, n in errors.most_common(6)))
+    print(
+        f"server log ({daphne_log().relative_to(REPO)}): {sum(errors.values())} exceptions"
+        + "".join(f"\n  x{n}: {what}" for what, n in errors.most_common(6))
+    )
 
 
 def print_resources(res: Resources, cpu: float, reports: int, phase: str) -> None:
     per = f"{cpu / reports:.2f} s" if reports else "n/a"
-    print(f"  server ({len(res.procs)} process{'es' if len(res.procs) > 1 else ''}): {cpu:.1f} s CPU in the {phase}, "
-          f"{per} per accepted report; RSS now {res.rss() / 1e6:.0f} MB, peak {res.peak_rss / 1e6:.0f} MB; "
-          f"load average {loadavg()}")
+    print(
+        f"  server ({len(res.procs)} process{'es' if len(res.procs) > 1 else ''}): {cpu:.1f} s CPU in the {phase}, "
+        f"{per} per accepted report; RSS now {res.rss() / 1e6:.0f} MB, peak {res.peak_rss / 1e6:.0f} MB; "
+        f"load average {loadavg()}"
+    )
 
 
 def main() -> None:
@@ -228,8 +278,11 @@ def main() -> None:
     parser.add_argument("--load-timeout", type=float, default=600, help="seconds for the first reports")
     parser.add_argument("--timeout", type=float, default=30, help="seconds a POST may take (the agent's 30)")
     parser.add_argument("--drain", type=float, default=15, help="seconds to wait for markers after the stream")
-    parser.add_argument("--preload", action="store_true",
-                        help="store the first reports in-process before the server starts (not through the API)")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="store the first reports in-process before the server starts (not through the API)",
+    )
     parser.add_argument("--worker", action="store_true", help="also start a Celery worker (bin/run's)")
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
     run(parser.parse_args())

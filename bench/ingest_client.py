@@ -39,8 +39,12 @@ class Poster:
         data = body()
         post.started = time.monotonic()
         try:
-            answer = self.session().post(self.base + REPORT_URL, data=data, timeout=self.timeout, headers={
-                "Authorization": f"Bearer {self.tokens[post.host]}", "Content-Type": "application/json"})
+            answer = self.session().post(
+                self.base + REPORT_URL,
+                data=data,
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self.tokens[post.host]}", "Content-Type": "application/json"},
+            )
             post.status = status_label(answer.status_code)
             if answer.status_code != 202:
                 post.detail = answer.text[:500]
@@ -78,8 +82,10 @@ def load(poster: Poster, reports: dict[str, JsonDict], timeout: float) -> tuple[
     ``timeout``; every attempt is returned."""
     start = time.monotonic()
     deadline = start + timeout
-    futures = [poster.pool.submit(poster.send_until_in, host, partial(orjson.dumps, report), deadline)
-               for host, report in reports.items()]
+    futures = [
+        poster.pool.submit(poster.send_until_in, host, partial(orjson.dumps, report), deadline)
+        for host, report in reports.items()
+    ]
     posts = [post for f in futures for post in f.result()]
     return posts, time.monotonic() - start
 
@@ -89,8 +95,9 @@ def marked_body(report: JsonDict, seq: int) -> bytes:
     return orjson.dumps(with_marker(report, seq, now_iso()))
 
 
-def stream(poster: Poster, reports: dict[str, JsonDict], hosts: list[str], rate: float,
-           duration: float) -> tuple[list[Post], float]:
+def stream(
+    poster: Poster, reports: dict[str, JsonDict], hosts: list[str], rate: float, duration: float
+) -> tuple[list[Post], float]:
     """Reports at ``rate`` per second for ``duration`` s, host after host, each with a new marker."""
     start = time.monotonic()
     end = start + duration
@@ -115,8 +122,12 @@ def first_render(base: str, cookie: str, repeat: int = 3, timeout: float = 180) 
     raw = b""
     for _ in range(repeat):
         started = time.monotonic()
-        answer = requests.get(base + "/api/v1/topology/?view=physical", timeout=timeout, stream=True,
-                              headers={"Cookie": cookie, "Accept-Encoding": "gzip"})
+        answer = requests.get(
+            base + "/api/v1/topology/?view=physical",
+            timeout=timeout,
+            stream=True,
+            headers={"Cookie": cookie, "Accept-Encoding": "gzip"},
+        )
         raw = answer.raw.read(decode_content=False)
         times.append(time.monotonic() - started)
         answer.raise_for_status()

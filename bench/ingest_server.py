@@ -23,8 +23,13 @@ LOG_DIR = REPO / "var" / "log"
 
 
 def server_env(redis_url: str) -> dict[str, str]:
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{DB}", "REDIS_URL": redis_url,
-           "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{DB}",
+        "REDIS_URL": redis_url,
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
     key = REPO / "var" / "secret-key"
     if "DJANGO_SECRET_KEY" not in env and "DJANGO_SECRET_KEY_FILE" not in env and key.exists():
         env["DJANGO_SECRET_KEY_FILE"] = str(key)
@@ -52,8 +57,14 @@ def store_cloud(cloud: JsonDict) -> int:
     from topology import services
     from topology.models import CloudSnapshot
 
-    CloudSnapshot.objects.create(cloud="synthetic", collected_at=timezone.now(), data=cloud,
-                                 digest=services.hex_digest(cloud), api_calls=0, duration=0)
+    CloudSnapshot.objects.create(
+        cloud="synthetic",
+        collected_at=timezone.now(),
+        data=cloud,
+        digest=services.hex_digest(cloud),
+        api_calls=0,
+        duration=0,
+    )
     return services.rebuild_graph().revision
 
 
@@ -67,8 +78,10 @@ def preload(reports: dict[str, JsonDict]) -> None:
     for host, report in reports.items():
         services.store_report(host, report, len(orjson.dumps(report)))
     revision = services.rebuild_graph().revision
-    print(f"preloaded (not through the API): {len(reports)} first reports stored and joined once in "
-          f"{time.monotonic() - started:.1f} s, revision {revision}")
+    print(
+        f"preloaded (not through the API): {len(reports)} first reports stored and joined once in "
+        f"{time.monotonic() - started:.1f} s, revision {revision}"
+    )
 
 
 def admin_session() -> str:
@@ -106,8 +119,20 @@ def stack(env: dict[str, str], port: int, worker: bool) -> Iterator[list[psutil.
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     commands = [[str(REPO / ".venv/bin/daphne"), "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]]
     if worker:
-        commands.append([str(REPO / ".venv/bin/celery"), "-A", "dashboard", "worker", "--loglevel", "INFO",
-                         "--concurrency", "2", "-n", f"bench-ingest-{port}@%h"])
+        commands.append(
+            [
+                str(REPO / ".venv/bin/celery"),
+                "-A",
+                "dashboard",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+                "-n",
+                f"bench-ingest-{port}@%h",
+            ]
+        )
     procs = []
     for command, name in zip(commands, ("daphne", "celery"), strict=False):
         with open(LOG_DIR / f"bench-ingest-{name}.log", "ab") as log:

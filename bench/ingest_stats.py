@@ -131,8 +131,9 @@ class Delivery:
     superseded: int  # of the never delivered, how many a later accepted report of the same host (seen) replaced
 
 
-def delivery(posts: Iterable[Post], seen: Mapping[str, float],
-             seen_rest: Mapping[str, float] | None = None) -> Delivery:
+def delivery(
+    posts: Iterable[Post], seen: Mapping[str, float], seen_rest: Mapping[str, float] | None = None
+) -> Delivery:
     """Match accepted posts' markers with the times the websocket first named them."""
     accepted = [p for p in posts if p.accepted and p.marker is not None]
     latencies, never, by_resync = [], [], 0
@@ -159,8 +160,9 @@ def ms(seconds: float) -> str:
 def latency_line(values: list[float]) -> str:
     if not values:
         return "none"
-    return (f"p50 {ms(percentile(values, 0.5))}, p95 {ms(percentile(values, 0.95))}, max {ms(max(values))} "
-            f"({len(values)})")
+    return (
+        f"p50 {ms(percentile(values, 0.5))}, p95 {ms(percentile(values, 0.95))}, max {ms(max(values))} ({len(values)})"
+    )
 
 
 def counts_line(counts: Mapping[str, int]) -> str:

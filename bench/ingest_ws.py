@@ -84,9 +84,13 @@ class TopologyStream:
         self.buffer = b""
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
         key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall((f"GET /ws/topology/ HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Origin: http://127.0.0.1:{self.port}\r\nCookie: {self.cookie}\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"GET /ws/topology/ HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: http://127.0.0.1:{self.port}\r\nCookie: {self.cookie}\r\n\r\n"
+            ).encode()
+        )
         self.sock = sock
         while b"\r\n\r\n" not in self.buffer:
             chunk = sock.recv(65536)
@@ -170,5 +174,7 @@ class TopologyStream:
     def summary(self) -> str:
         kinds = ", ".join(f"{k} {v}" for k, v in sorted(self.types.items())) or "none"
         closes = "; ".join(self.closes[:3]) + (" ..." if len(self.closes) > 3 else "")
-        return (f"{sum(self.types.values())} messages ({kinds}), {self.bytes / 1e6:.1f} MB; "
-                f"{len(self.closes)} disconnections{': ' + closes if closes else ''}")
+        return (
+            f"{sum(self.types.values())} messages ({kinds}), {self.bytes / 1e6:.1f} MB; "
+            f"{len(self.closes)} disconnections{': ' + closes if closes else ''}"
+        )

@@ -155,8 +155,10 @@ def main() -> None:
     refreshed = refreshed_cloud(cloud, 0)
     refreshed_digests = InputDigests(digest(refreshed), current_digests)
     warm_mb = peak_mb(lambda: join(refreshed, current, cache=cache, digests=refreshed_digests))
-    print(f"peak memory (tracemalloc): cold join {cold_mb:.0f} MB ({cold_mb / TARGET_MB:.2f}x of the 500 MB target); "
-          f"warm rebuild {warm_mb:.0f} MB on top of the cache")
+    print(
+        f"peak memory (tracemalloc): cold join {cold_mb:.0f} MB ({cold_mb / TARGET_MB:.2f}x of the 500 MB target); "
+        f"warm rebuild {warm_mb:.0f} MB on top of the cache"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

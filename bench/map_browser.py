@@ -92,8 +92,10 @@ def latency(args: argparse.Namespace) -> None:
             timings.append(page.evaluate("window.neutronMap.stats.drawnAt") - started)
         drawn = page.evaluate("window.neutronMap.visibleIds().length")
     print(f"graph: {drawn} nodes drawn (physical view, SVG), {args.changes} changes (tap DOWN/UP)")
-    print(f"agent report -> join -> delta -> websocket -> drawn: p50 {percentile(timings, 0.5):.0f} ms, "
-          f"p95 {percentile(timings, 0.95):.0f} ms, max {max(timings):.0f} ms (target p95 <= 1000 ms)")
+    print(
+        f"agent report -> join -> delta -> websocket -> drawn: p50 {percentile(timings, 0.5):.0f} ms, "
+        f"p95 {percentile(timings, 0.95):.0f} ms, max {max(timings):.0f} ms (target p95 <= 1000 ms)"
+    )
 
 
 def agent_event(host: str, report: dict[str, Any]) -> Any:
@@ -133,8 +135,10 @@ def fps(args: argparse.Namespace) -> None:
         page.wait_for_function("window.neutronMap && window.neutronMap.stats.draws > 0", timeout=60000)
         page.click("#expand-all")
         page.wait_for_function("window.neutronMap.stats.draws > 1")
-        elements = page.evaluate("document.getElementById('map-page').dataset.renderer") , page.evaluate(
-            "window.neutronMap.visibleIds().length")
+        elements = (
+            page.evaluate("document.getElementById('map-page').dataset.renderer"),
+            page.evaluate("window.neutronMap.visibleIds().length"),
+        )
         result = page.evaluate(
             """(seconds) => new Promise((done) => {
                 const start = performance.now(); let frames = 0;
@@ -152,8 +156,10 @@ def fps(args: argparse.Namespace) -> None:
         )
         drawn = page.evaluate("window.neutronMap.elements()")
     rate = result["frames"] / (result["ms"] / 1000)
-    print(f"graph: {drawn['nodes']} nodes + {drawn['links']} links = {drawn['nodes'] + drawn['links']} elements "
-          f"drawn ({elements[0]}), hosts expanded")
+    print(
+        f"graph: {drawn['nodes']} nodes + {drawn['links']} links = {drawn['nodes'] + drawn['links']} elements "
+        f"drawn ({elements[0]}), hosts expanded"
+    )
     print(f"panning + zooming for {args.seconds}s: {rate:.1f} frames/s (target >= 30; headless rAF caps at 60)")
 
 
@@ -163,18 +169,22 @@ def first_render(args: argparse.Namespace) -> None:
     for _ in range(args.repeat):
         with browser_page(admin_session(), "/map/#view=physical") as page:
             page.wait_for_function("window.neutronMap && window.neutronMap.stats.draws > 0", timeout=120000)
-            runs.append(page.evaluate("""() => {
+            runs.append(
+                page.evaluate("""() => {
                 const api = performance.getEntriesByType('resource').find((e) => e.name.includes('/api/v1/topology/'));
                 return {first: window.neutronMap.stats.firstDrawnAt, draw: window.neutronMap.stats.lastDrawMs,
                         api: api ? api.responseEnd - api.startTime : null, size: api ? api.encodedBodySize : null,
                         shown: window.neutronMap.visibleIds().length, renderer: window.neutronMap.renderer};
-            }"""))
+            }""")
+            )
     last = runs[-1]
     print(f"synthetic cloud: {args.hosts} hosts, {args.ports} ports: {nodes} nodes, {edges} edges in the graph")
     print(f"physical view: {last['size'] / 1e6:.1f} MB from the API, {last['shown']} boxes drawn ({last['renderer']})")
-    print(f"navigation -> first frame: median {statistics.median(r['first'] for r in runs):.0f} ms "
-          f"(API answer {statistics.median(r['api'] for r in runs):.0f} ms, model+layout+draw "
-          f"{statistics.median(r['draw'] for r in runs):.0f} ms) over {len(runs)} runs (target <= 2000 ms)")
+    print(
+        f"navigation -> first frame: median {statistics.median(r['first'] for r in runs):.0f} ms "
+        f"(API answer {statistics.median(r['api'] for r in runs):.0f} ms, model+layout+draw "
+        f"{statistics.median(r['draw'] for r in runs):.0f} ms) over {len(runs)} runs (target <= 2000 ms)"
+    )
 
 
 def main() -> None:

@@ -46,31 +46,66 @@ def add_gateways_and_fips(cloud: JsonDict, reports: dict[str, JsonDict], fip_eve
         gw_port, ip = uid("port", "gw", p), f"192.168.{1 + p // 250}.{1 + p % 250}"
         gateway_ip[router_id] = ip
         routers[router_id]["external_gateway_info"]["external_fixed_ips"] = [
-            {"subnet_id": public_subnet, "ip_address": ip}]
-        cloud["ports"].append({"id": gw_port, "network_id": public, "device_owner": "network:router_gateway",
-                               "device_id": router_id, "project_id": "", "status": "ACTIVE",
-                               "binding:host_id": ns_host, "mac_address": mac(3_000_000 + p),
-                               "fixed_ips": [{"subnet_id": public_subnet, "ip_address": ip}]})
-        ns["interfaces"].append(iface(f"qg-{gw_port[:11]}", "veth", peer=f"tap{gw_port[:11]}",
-                                      addresses=[f"{ip}/16"], n=3_000_000 + p))
+            {"subnet_id": public_subnet, "ip_address": ip}
+        ]
+        cloud["ports"].append(
+            {
+                "id": gw_port,
+                "network_id": public,
+                "device_owner": "network:router_gateway",
+                "device_id": router_id,
+                "project_id": "",
+                "status": "ACTIVE",
+                "binding:host_id": ns_host,
+                "mac_address": mac(3_000_000 + p),
+                "fixed_ips": [{"subnet_id": public_subnet, "ip_address": ip}],
+            }
+        )
+        ns["interfaces"].append(
+            iface(f"qg-{gw_port[:11]}", "veth", peer=f"tap{gw_port[:11]}", addresses=[f"{ip}/16"], n=3_000_000 + p)
+        )
         ns["routes"] = [{"dst": "default", "gateway": OUTSIDE, "dev": f"qg-{gw_port[:11]}"}]
-        ns["iptables"]["nat"] = (f"*nat\n[0:0] -A neutron-l3-agent-snat -o qg-{gw_port[:11]} -j SNAT "
-                                 f"--to-source {ip} --random-fully\nCOMMIT\n")
+        ns["iptables"]["nat"] = (
+            f"*nat\n[0:0] -A neutron-l3-agent-snat -o qg-{gw_port[:11]} -j SNAT "
+            f"--to-source {ip} --random-fully\nCOMMIT\n"
+        )
         report = reports[ns_host]
-        report["interfaces"].append(iface(f"tap{gw_port[:11]}", "veth", peer=f"qg-{gw_port[:11]}",
-                                          peer_netns=f"qrouter-{router_id}"))
-        report["ovs"]["bridges"][0]["ports"].append({"name": f"tap{gw_port[:11]}", "tag": 4001, "interfaces": [
-            ovs_iface(f"tap{gw_port[:11]}", external_ids={"iface-id": gw_port})]})
+        report["interfaces"].append(
+            iface(f"tap{gw_port[:11]}", "veth", peer=f"qg-{gw_port[:11]}", peer_netns=f"qrouter-{router_id}")
+        )
+        report["ovs"]["bridges"][0]["ports"].append(
+            {
+                "name": f"tap{gw_port[:11]}",
+                "tag": 4001,
+                "interfaces": [ovs_iface(f"tap{gw_port[:11]}", external_ids={"iface-id": gw_port})],
+            }
+        )
     for report in reports.values():
         if not any(ns["name"].startswith("qrouter-") for ns in report["namespaces"]):
             continue
         bridges = report["ovs"]["bridges"]
-        bridges[0]["ports"].append({"name": "int-br-ex", "tag": None, "interfaces": [
-            ovs_iface("int-br-ex", kind="patch", options={"peer": "phy-br-ex"})]})
-        bridges.append({"name": "br-ex", "datapath_type": "netdev", "fail_mode": "secure", "ports": [
-            {"name": "phy-br-ex", "tag": None,
-             "interfaces": [ovs_iface("phy-br-ex", kind="patch", options={"peer": "int-br-ex"})]},
-            {"name": "eth1", "tag": None, "interfaces": [ovs_iface("eth1")]}]})
+        bridges[0]["ports"].append(
+            {
+                "name": "int-br-ex",
+                "tag": None,
+                "interfaces": [ovs_iface("int-br-ex", kind="patch", options={"peer": "phy-br-ex"})],
+            }
+        )
+        bridges.append(
+            {
+                "name": "br-ex",
+                "datapath_type": "netdev",
+                "fail_mode": "secure",
+                "ports": [
+                    {
+                        "name": "phy-br-ex",
+                        "tag": None,
+                        "interfaces": [ovs_iface("phy-br-ex", kind="patch", options={"peer": "int-br-ex"})],
+                    },
+                    {"name": "eth1", "tag": None, "interfaces": [ovs_iface("eth1")]},
+                ],
+            }
+        )
         report["interfaces"].append(iface("eth1", "physical", master="ovs-system"))
         report["ovs"]["flows"]["br-ex"] = []
     add_network_node_tunnels(reports)
@@ -80,30 +115,48 @@ def add_gateways_and_fips(cloud: JsonDict, reports: dict[str, JsonDict], fip_eve
         router_id = next(r for r in routers if uid("net", int(routers[r]["name"].split("-")[1])) == port["network_id"])
         fixed = port["fixed_ips"][0]["ip_address"]
         address = f"192.168.{100 + n // 250}.{1 + n % 250}"
-        cloud["floatingips"].append({"id": uid("fip", n), "floating_ip_address": address, "fixed_ip_address": fixed,
-                                     "floating_network_id": public, "port_id": port["id"], "router_id": router_id,
-                                     "project_id": port["project_id"], "status": "ACTIVE"})
+        cloud["floatingips"].append(
+            {
+                "id": uid("fip", n),
+                "floating_ip_address": address,
+                "fixed_ip_address": fixed,
+                "floating_network_id": public,
+                "port_id": port["id"],
+                "router_id": router_id,
+                "project_id": port["project_id"],
+                "status": "ACTIVE",
+            }
+        )
         _, ns = namespaces[f"qrouter-{router_id}"]
         rules = ns["iptables"]["nat"].removesuffix("COMMIT\n")
         ns["iptables"]["nat"] = rules + (
             f"[0:0] -A neutron-l3-agent-PREROUTING -d {address}/32 -j DNAT --to-destination {fixed}\n"
             f"[0:0] -A neutron-l3-agent-float-snat -s {fixed}/32 -j SNAT --to-source {address} --random-fully\n"
-            "COMMIT\n")
+            "COMMIT\n"
+        )
         for qg in ns["interfaces"]:
             if qg["name"].startswith("qg-"):
                 qg["addresses"].append(f"{address}/32")
         fips += 1
     for rule_sg in {p.get("security_groups", [""])[0] for p in vm_ports}:
-        cloud["security_group_rules"].append({"id": uid("rule", rule_sg), "security_group_id": rule_sg,
-                                              "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp",
-                                              "remote_ip_prefix": "0.0.0.0/0"})
+        cloud["security_group_rules"].append(
+            {
+                "id": uid("rule", rule_sg),
+                "security_group_id": rule_sg,
+                "direction": "ingress",
+                "ethertype": "IPv4",
+                "protocol": "icmp",
+                "remote_ip_prefix": "0.0.0.0/0",
+            }
+        )
     return fips
 
 
 def add_network_node_tunnels(reports: dict[str, JsonDict]) -> None:
     """Every host tunnels to the network nodes and back (l2population: they have a port on every network)."""
-    network_nodes = [h for h, rep in reports.items()
-                     if any(ns["name"].startswith("qrouter-") for ns in rep["namespaces"])]
+    network_nodes = [
+        h for h, rep in reports.items() if any(ns["name"].startswith("qrouter-") for ns in rep["namespaces"])
+    ]
     for host, report in reports.items():
         for other in network_nodes if host not in network_nodes else list(reports):
             if other == host:
@@ -113,9 +166,25 @@ def add_network_node_tunnels(reports: dict[str, JsonDict]) -> None:
             br_tun = report["ovs"]["bridges"][1]
             if any(p["name"] == name for p in br_tun["ports"]):
                 continue
-            br_tun["ports"].append({"name": name, "tag": None, "interfaces": [
-                ovs_iface(name, kind="vxlan", options={"remote_ip": remote, "local_ip": report["tunnel_ip"],
-                                                       "key": "flow", "in_key": "flow", "out_key": "flow"})]})
+            br_tun["ports"].append(
+                {
+                    "name": name,
+                    "tag": None,
+                    "interfaces": [
+                        ovs_iface(
+                            name,
+                            kind="vxlan",
+                            options={
+                                "remote_ip": remote,
+                                "local_ip": report["tunnel_ip"],
+                                "key": "flow",
+                                "in_key": "flow",
+                                "out_key": "flow",
+                            },
+                        )
+                    ],
+                }
+            )
 
 
 def pairs(graph: JsonDict, count: int, seed: int = 1) -> list[tuple[str, str, str]]:
@@ -157,8 +226,10 @@ def main() -> None:
     cloud, reports = synthetic_cloud(args.hosts, args.ports, args.projects, args.network_nodes)
     fips = add_gateways_and_fips(cloud, reports)
     graph: dict[str, Any] = join(cloud, reports).to_dict()
-    print(f"synthetic cloud: {args.hosts} hosts, {args.ports} ports, {args.projects} projects, {fips} floating IPs; "
-          f"graph {len(graph['nodes'])} nodes, {len(graph['edges'])} edges")
+    print(
+        f"synthetic cloud: {args.hosts} hosts, {args.ports} ports, {args.projects} projects, {fips} floating IPs; "
+        f"graph {len(graph['nodes'])} nodes, {len(graph['edges'])} edges"
+    )
     chosen = pairs(graph, args.pairs)
     started = time.perf_counter()
     topo = Topo(graph, {})
@@ -175,20 +246,26 @@ def main() -> None:
         verdicts.setdefault(kind, {})[label] = verdicts.setdefault(kind, {}).get(label, 0) + 1
     every = [t for ts in times.values() for t in ts]
     for kind, ts in times.items():
-        print(f"  {kind:12s} n={len(ts):3d} p50 {statistics.median(ts):7.1f} ms  p95 {percentile(ts, .95):7.1f} ms  "
-              f"{verdicts[kind]}")
-    p95 = percentile(every, .95)
-    print(f"explain_in on the built Topo, {len(every)} pairs: p50 {statistics.median(every):.1f} ms, p95 {p95:.1f} ms, "
-          f"max {max(every):.1f} ms (target p95 <= {TARGET_P95_MS:.0f} ms: {p95 / TARGET_P95_MS:.2f}x of target; "
-          f"load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"  {kind:12s} n={len(ts):3d} p50 {statistics.median(ts):7.1f} ms  p95 {percentile(ts, 0.95):7.1f} ms  "
+            f"{verdicts[kind]}"
+        )
+    p95 = percentile(every, 0.95)
+    print(
+        f"explain_in on the built Topo, {len(every)} pairs: p50 {statistics.median(every):.1f} ms, p95 {p95:.1f} ms, "
+        f"max {max(every):.1f} ms (target p95 <= {TARGET_P95_MS:.0f} ms: {p95 / TARGET_P95_MS:.2f}x of target; "
+        f"load average {os.getloadavg()[0]:.1f})"
+    )
     cold = []
-    for _, src, dst in chosen[:args.cold]:
+    for _, src, dst in chosen[: args.cold]:
         started = time.perf_counter()
         explain(graph, reports, src, dst)
         cold.append((time.perf_counter() - started) * 1000)
     if cold:
-        print(f"explain (builds Topo per call), {len(cold)} pairs: p50 {statistics.median(cold):.0f} ms, "
-              f"max {max(cold):.0f} ms")
+        print(
+            f"explain (builds Topo per call), {len(cold)} pairs: p50 {statistics.median(cold):.0f} ms, "
+            f"max {max(cold):.0f} ms"
+        )
     if args.profile:
         profiler = cProfile.Profile()
         profiler.enable()

@@ -37,8 +37,14 @@ def admin_token() -> str:
 
     with open(settings.DASHBOARD_CLOUDS_YAML) as fh:
         auth = yaml.safe_load(fh)["clouds"][settings.DASHBOARD_CLOUD]["auth"]
-    plugin = v3.Password(auth_url=auth["auth_url"], username=auth["username"], password=auth["password"],
-                         project_name=auth["project_name"], user_domain_name="Default", project_domain_name="Default")
+    plugin = v3.Password(
+        auth_url=auth["auth_url"],
+        username=auth["username"],
+        password=auth["password"],
+        project_name=auth["project_name"],
+        user_domain_name="Default",
+        project_domain_name="Default",
+    )
     return str(ksa_session.Session(auth=plugin).get_token())
 
 
@@ -72,12 +78,16 @@ def main() -> None:
     services.refresh_cloud()  # log in once, as a running worker already has
     results = {b: measure(b) for b in (1, 10)}
     for browsers, (calls, reads, seconds) in results.items():
-        print(f"{browsers:2d} browser(s): {calls} cloud API calls for {REFRESHES} refreshes "
-              f"({calls / REFRESHES:.1f} per refresh; includes one token validation per browser) "
-              f"while browsers made {reads} topology reads in {seconds:.1f} s")
+        print(
+            f"{browsers:2d} browser(s): {calls} cloud API calls for {REFRESHES} refreshes "
+            f"({calls / REFRESHES:.1f} per refresh; includes one token validation per browser) "
+            f"while browsers made {reads} topology reads in {seconds:.1f} s"
+        )
     one, ten = results[1][0], results[10][0]
-    print(f"calls per refresh, excluding token validations: 1 browser {(one - 1) / REFRESHES:.1f}, "
-          f"10 browsers {(ten - 10) / REFRESHES:.1f} (target: the same, <= 8); ratio {((ten - 10) / (one - 1)):.2f}")
+    print(
+        f"calls per refresh, excluding token validations: 1 browser {(one - 1) / REFRESHES:.1f}, "
+        f"10 browsers {(ten - 10) / REFRESHES:.1f} (target: the same, <= 8); ratio {((ten - 10) / (one - 1)):.2f}"
+    )
 
 
 if __name__ == "__main__":

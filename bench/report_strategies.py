@@ -33,8 +33,12 @@ def fuzz_cloud() -> tuple[JsonDict, dict[str, JsonDict]]:
             namespace["iptables"] = namespace.get("iptables") or {"nat": "", "filter": ""}
     # Neutron scheduled every router and network to the steady host: the fuzzed host's claims are claims
     cloud[L3_SCHEDULE_KEY] = [
-        {"agent_id": "l3", "host": STEADY_HOST, "agent_mode": "legacy",
-         "router_ids": [r["id"] for r in cloud["routers"]]}
+        {
+            "agent_id": "l3",
+            "host": STEADY_HOST,
+            "agent_mode": "legacy",
+            "router_ids": [r["id"] for r in cloud["routers"]],
+        }
     ]
     cloud[DHCP_SCHEDULE_KEY] = [
         {"agent_id": "dhcp", "host": STEADY_HOST, "network_ids": [n["id"] for n in cloud["networks"]]}

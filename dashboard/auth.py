@@ -130,14 +130,17 @@ def validate_token(token: str) -> Caller:
         if not keystone_unreachable(exc):
             raise
         log.warning("X-Auth-Token validation: Keystone unreachable: %r", exc)
-        raise KeystoneUnavailable(f"Keystone cannot be reached ({type(exc).__name__}): the X-Auth-Token "
-                                  "cannot be validated just now; retry later.") from exc
+        raise KeystoneUnavailable(
+            f"Keystone cannot be reached ({type(exc).__name__}): the X-Auth-Token "
+            "cannot be validated just now; retry later."
+        ) from exc
     if response.status_code in (401, 403, 404):
         raise TokenInvalid(f"Keystone answered {response.status_code}")
     if response.status_code >= 500:
         log.warning("X-Auth-Token validation: Keystone answered %s", response.status_code)
-        raise KeystoneUnavailable(f"Keystone answered {response.status_code}: the X-Auth-Token cannot be "
-                                  "validated just now; retry later.")
+        raise KeystoneUnavailable(
+            f"Keystone answered {response.status_code}: the X-Auth-Token cannot be validated just now; retry later."
+        )
     response.raise_for_status()
     caller = caller_from_token_body(response.json(), token)
     ttl = (parse_time(caller.expires_at) - timezone.now()).total_seconds()

@@ -55,10 +55,16 @@ def vm_rows(ports: list[JsonDict], fips: list[JsonDict], names: dict[str, str]) 
     for port in ports:
         if not port["device_owner"].startswith(DeviceOwner.COMPUTE_PREFIX) or not port["device_id"]:
             continue
-        vm = vms.setdefault(port["device_id"], {
-            "id": port["device_id"], "name": names.get(port["device_id"]) or port["name"],
-            "fixed_ips": [], "floating_ips": [], "ports": [],
-        })
+        vm = vms.setdefault(
+            port["device_id"],
+            {
+                "id": port["device_id"],
+                "name": names.get(port["device_id"]) or port["name"],
+                "fixed_ips": [],
+                "floating_ips": [],
+                "ports": [],
+            },
+        )
         vm["fixed_ips"] += port["fixed_ips"]
         vm["ports"].append(port["id"])
         if port["id"] in fip_of_port:

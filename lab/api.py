@@ -28,8 +28,21 @@ from lab.switching import _switch, reset_neutron
 from lab.teardown import _down, _kill_orphans, leftovers
 
 __all__ = [  # the public names this module had before its parts moved to the modules above
-    "State", "daemon_names", "down", "is_up", "leftovers", "locate", "namespaces", "ping", "read_state",
-    "reset_neutron", "run_in", "run_on", "status", "switch", "up",
+    "State",
+    "daemon_names",
+    "down",
+    "is_up",
+    "leftovers",
+    "locate",
+    "namespaces",
+    "ping",
+    "read_state",
+    "reset_neutron",
+    "run_in",
+    "run_on",
+    "status",
+    "switch",
+    "up",
 ]
 
 log = logging.getLogger(__name__)
@@ -83,7 +96,8 @@ def _borrow(other: Path, scenario: str) -> State:
     if state.get("status") != "up" or state.get("scenario") != scenario or not healthy:
         raise RuntimeError(
             f"the lab of {other} runs here (status {state.get('status')}, scenario {state.get('scenario')}): "
-            f"take it down there first (python manage.py lab down)")
+            f"take it down there first (python manage.py lab down)"
+        )
     log.warning("adopted the lab of %s (scenario %s): it stays that checkout's", other, scenario)
     paths.LAB_DIR.mkdir(parents=True, exist_ok=True)
     keystone.write_clouds_yaml()  # this checkout's settings look for it under its own LAB_DIR

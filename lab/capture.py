@@ -55,11 +55,17 @@ def _capture(argv: list[str], send: Callable[[], object], seconds: float, where:
     return out
 
 
-def icmp_sources(send: Callable[[], object], ns: str = ovs.OUTSIDE_NS, dev: str = "eth0",
-                 dst: str = ovs.OUTSIDE_IP, seconds: float = 8.0) -> set[tuple[str, str]]:
+def icmp_sources(
+    send: Callable[[], object],
+    ns: str = ovs.OUTSIDE_NS,
+    dev: str = "eth0",
+    dst: str = ovs.OUTSIDE_IP,
+    seconds: float = 8.0,
+) -> set[tuple[str, str]]:
     """Run `send()` while capturing; the (source MAC, source IP) of echo requests to `dst` seen on `dev`."""
-    out = _capture(["ip", "netns", "exec", ns, sys.executable, "-c", _SCRIPT, dev, dst, str(seconds)], send,
-                   seconds, f"in {ns}")
+    out = _capture(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", _SCRIPT, dev, dst, str(seconds)], send, seconds, f"in {ns}"
+    )
     return {(line.split()[0], line.split()[1]) for line in out.splitlines() if len(line.split()) == 2}
 
 

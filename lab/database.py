@@ -50,21 +50,48 @@ def init_cluster() -> None:
         shutil.chown(d, OWNER, OWNER)
         d.chmod(0o700)
     # Local socket (in a dir only root and postgres reach): trust; TCP: password.
-    procs.run(_as_owner([pg_bin("initdb"), "-D", str(DATA_DIR), "-U", "postgres", "-E", "UTF8",
-                         "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"]),
-              cwd=DATA_DIR)  # not the caller's: the checkout may be out of postgres' reach
+    procs.run(
+        _as_owner(
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(DATA_DIR),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ]
+        ),
+        cwd=DATA_DIR,
+    )  # not the caller's: the checkout may be out of postgres' reach
 
 
 def daemon() -> Daemon:
     return Daemon(
         name="postgres",
         argv=[
-            pg_bin("postgres"), "-D", str(DATA_DIR),
-            "-c", f"listen_addresses={HOST}", "-c", f"port={PORT}",
-            "-c", f"{SOCKET_OPTION}{SOCKET_DIR}",
-            "-c", "max_connections=300",
+            pg_bin("postgres"),
+            "-D",
+            str(DATA_DIR),
+            "-c",
+            f"listen_addresses={HOST}",
+            "-c",
+            f"port={PORT}",
+            "-c",
+            f"{SOCKET_OPTION}{SOCKET_DIR}",
+            "-c",
+            "max_connections=300",
             # A throwaway lab database: durability buys nothing here.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
         ],
         user=OWNER,
         cwd=DATA_DIR,
@@ -91,8 +118,24 @@ def socket_dir() -> str:
 
 
 def psql(sql: str, db: str = "postgres") -> str:
-    return procs.run([pg_bin("psql"), "-h", socket_dir(), "-p", str(PORT), "-U", "postgres",
-                      "-d", db, "-tA", "-v", "ON_ERROR_STOP=1", "-c", sql]).stdout
+    return procs.run(
+        [
+            pg_bin("psql"),
+            "-h",
+            socket_dir(),
+            "-p",
+            str(PORT),
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-tA",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ]
+    ).stdout
 
 
 def create_database() -> None:

@@ -42,11 +42,16 @@ def remove_neutron_chains() -> None:
         script = neutron_chain_cleanup(saved)
         if script:
             # -w: with the legacy backend, Neutron's agents may hold the xtables lock.
-            done = subprocess.run([f"{family}-restore", "-w", "--noflush"], input=script, text=True,
-                                  capture_output=True, check=False)
+            done = subprocess.run(
+                [f"{family}-restore", "-w", "--noflush"], input=script, text=True, capture_output=True, check=False
+            )
             if done.returncode != 0:
-                log.warning("%s-restore of the neutron chains' removal failed (%d): %s", family,
-                            done.returncode, done.stderr.strip())
+                log.warning(
+                    "%s-restore of the neutron chains' removal failed (%d): %s",
+                    family,
+                    done.returncode,
+                    done.stderr.strip(),
+                )
 
 
 def neutron_rules() -> list[str]:

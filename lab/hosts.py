@@ -88,20 +88,37 @@ def names() -> list[str]:
 def ovs_daemons() -> list[Daemon]:
     # In compute2's mount namespace /var/run/openvswitch is its own directory.
     return [
-        Daemon(f"{COMPUTE2}-ovsdb-server",
-               ["ovsdb-server", str(OVS_DIR / "conf.db"), f"--remote=punix:{ovs.DB_SOCK}",
-                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile"]),
-        Daemon(f"{COMPUTE2}-ovs-vswitchd",
-               ["ovs-vswitchd", ovs.OVSDB_CONNECTION, "--pidfile", "--disable-system",
-                f"--log-file={paths.LOG_DIR / f'{COMPUTE2}-ovs-vswitchd.vlog'}", "-vconsole:off"]),
+        Daemon(
+            f"{COMPUTE2}-ovsdb-server",
+            [
+                "ovsdb-server",
+                str(OVS_DIR / "conf.db"),
+                f"--remote=punix:{ovs.DB_SOCK}",
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+                "--pidfile",
+            ],
+        ),
+        Daemon(
+            f"{COMPUTE2}-ovs-vswitchd",
+            [
+                "ovs-vswitchd",
+                ovs.OVSDB_CONNECTION,
+                "--pidfile",
+                "--disable-system",
+                f"--log-file={paths.LOG_DIR / f'{COMPUTE2}-ovs-vswitchd.vlog'}",
+                "-vconsole:off",
+            ],
+        ),
     ]
 
 
 def agent_daemons() -> list[Daemon]:
     def agent(name: str, conf: Path) -> Daemon:
-        return Daemon(f"{COMPUTE2}-{name}",
-                      [str(paths.venv_bin(neutron.VENV, name)), "--config-file", str(CONF), "--config-file", str(conf)],
-                      stop_grace=neutron.STOP_GRACE)
+        return Daemon(
+            f"{COMPUTE2}-{name}",
+            [str(paths.venv_bin(neutron.VENV, name)), "--config-file", str(CONF), "--config-file", str(conf)],
+            stop_grace=neutron.STOP_GRACE,
+        )
 
     return [agent("neutron-openvswitch-agent", OVS_AGENT_CONF), agent("neutron-l3-agent", L3_AGENT_CONF)]
 
@@ -111,15 +128,16 @@ def daemon_names() -> list[str]:
 
 
 def _holder() -> Daemon:
-    script = " && ".join([
-        "mkdir -p /run/netns /run/openvswitch",
-        f"mount --bind {NETNS_DIR} /run/netns",
-        f"mount --bind {OVS_RUNDIR} /run/openvswitch",
-        # /sys describing compute2's network namespace, as `ip netns exec` does.
-        "{ umount -l /sys; mount -t sysfs sysfs /sys; ip link set lo up; exec sleep infinity; }",
-    ])
-    return Daemon(HOLDER, ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", script],
-                  stop_grace=1)
+    script = " && ".join(
+        [
+            "mkdir -p /run/netns /run/openvswitch",
+            f"mount --bind {NETNS_DIR} /run/netns",
+            f"mount --bind {OVS_RUNDIR} /run/openvswitch",
+            # /sys describing compute2's network namespace, as `ip netns exec` does.
+            "{ umount -l /sys; mount -t sysfs sysfs /sys; ip link set lo up; exec sleep infinity; }",
+        ]
+    )
+    return Daemon(HOLDER, ["unshare", "--net", "--mount", "--propagation", "private", "sh", "-c", script], stop_grace=1)
 
 
 def _relay(dashboard_url: str) -> Daemon:

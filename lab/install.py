@@ -65,7 +65,8 @@ VENVS = (KEYSTONE_VENV, NEUTRON_VENV)
 def missing_apt_packages(packages: tuple[str, ...] = APT_PACKAGES) -> list[str]:
     out = subprocess.run(
         ["dpkg-query", "-W", "-f=${Package} ${Status}\n", *packages],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     ).stdout
     installed = {line.split()[0] for line in out.splitlines() if line.endswith("install ok installed")}
     return [p for p in packages if p not in installed]
@@ -139,7 +140,9 @@ def install_venv(venv: Venv) -> None:
 def freeze_constraints(venv: Venv) -> None:
     out = subprocess.run(
         [str(venv.path / "bin" / "python"), "-m", "pip", "freeze", "--exclude-editable"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     paths.CONSTRAINTS_DIR.mkdir(parents=True, exist_ok=True)
     venv.constraints.write_text(out)

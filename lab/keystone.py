@@ -128,14 +128,22 @@ def _bootstrap() -> None:
     _manage("credential_setup", *root)
     _manage(
         "bootstrap",
-        "--bootstrap-password", ADMIN.password,
-        "--bootstrap-username", ADMIN.username,
-        "--bootstrap-project-name", ADMIN.project,
-        "--bootstrap-role-name", ADMIN.role,
-        "--bootstrap-region-id", REGION,
-        "--bootstrap-admin-url", PUBLIC_URL,
-        "--bootstrap-internal-url", PUBLIC_URL,
-        "--bootstrap-public-url", PUBLIC_URL,
+        "--bootstrap-password",
+        ADMIN.password,
+        "--bootstrap-username",
+        ADMIN.username,
+        "--bootstrap-project-name",
+        ADMIN.project,
+        "--bootstrap-role-name",
+        ADMIN.role,
+        "--bootstrap-region-id",
+        REGION,
+        "--bootstrap-admin-url",
+        PUBLIC_URL,
+        "--bootstrap-internal-url",
+        PUBLIC_URL,
+        "--bootstrap-public-url",
+        PUBLIC_URL,
     )
 
 
@@ -186,8 +194,9 @@ class Admin:
 
     def ensure_account(self, a: Account) -> None:
         project = self.ensure("projects", {"name": a.project, "domain_id": "default"})
-        user = self.ensure("users", {"name": a.username, "password": a.password,
-                                     "domain_id": "default", "default_project_id": project})
+        user = self.ensure(
+            "users", {"name": a.username, "password": a.password, "domain_id": "default", "default_project_id": project}
+        )
         role = self.ensure("roles", {"name": a.role})
         self.c.put(f"/projects/{project}/users/{user}/roles/{role}", {})
 
@@ -197,9 +206,17 @@ class Admin:
         have = {e["interface"] for e in existing}
         for interface in ("public", "internal", "admin"):
             if interface not in have:
-                self.c.post("/endpoints", {"endpoint": {
-                    "service_id": service, "interface": interface,
-                    "url": NEUTRON_ENDPOINT, "region_id": REGION}})
+                self.c.post(
+                    "/endpoints",
+                    {
+                        "endpoint": {
+                            "service_id": service,
+                            "interface": interface,
+                            "url": NEUTRON_ENDPOINT,
+                            "region_id": REGION,
+                        }
+                    },
+                )
 
 
 def create_accounts() -> None:

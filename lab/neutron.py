@@ -36,8 +36,14 @@ AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
 # OVS agent ignores SIGTERM for 20 s and more, the rpc-server for 15 s.
 STOP_GRACE = 3.0
 
-PRIVSEP_SECTIONS = ("privsep", "privsep_dhcp_release", "privsep_ovs_vsctl",
-                    "privsep_namespace", "privsep_conntrack", "privsep_link")
+PRIVSEP_SECTIONS = (
+    "privsep",
+    "privsep_dhcp_release",
+    "privsep_ovs_vsctl",
+    "privsep_namespace",
+    "privsep_conntrack",
+    "privsep_link",
+)
 
 
 def _bin(script: str) -> str:
@@ -58,7 +64,7 @@ allow_overlapping_ips = True
 auth_strategy = keystone
 transport_url = {rabbitmq.TRANSPORT_URL}
 state_path = {state_path}
-api_paste_config = {paths.VENVS_DIR / VENV / 'etc' / 'neutron' / 'api-paste.ini'}
+api_paste_config = {paths.VENVS_DIR / VENV / "etc" / "neutron" / "api-paste.ini"}
 # There is no Nova: ports are plugged by the lab itself.
 notify_nova_on_port_status_changes = False
 notify_nova_on_port_data_changes = False
@@ -92,7 +98,7 @@ interface = public
 service_token_roles_required = true
 
 [oslo_concurrency]
-lock_path = {state_path / 'lock'}
+lock_path = {state_path / "lock"}
 {privsep}"""
 
 
@@ -195,9 +201,11 @@ def write_config(dvr: bool = False) -> bool:
     ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     files = {
-        CONF: neutron_conf(), ML2_CONF: ML2,
+        CONF: neutron_conf(),
+        ML2_CONF: ML2,
         OVS_AGENT_CONF: ovs_agent_conf(DVR_LOCAL_IP, dvr=True) if dvr else ovs_agent_conf(),
-        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy"), DHCP_AGENT_CONF: DHCP_AGENT,
+        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy"),
+        DHCP_AGENT_CONF: DHCP_AGENT,
         DNSMASQ_CONF: DNSMASQ,
         UWSGI_INI: UWSGI,
     }
@@ -247,19 +255,34 @@ def server_daemons() -> list[Daemon]:
     return [
         # No arguments: oslo.config parses sys.argv.
         # SIGINT: uwsgi's immediate shutdown (its SIGTERM is a graceful reload).
-        Daemon("neutron-api", [_bin("uwsgi")], env=api_env, cwd=STATE_PATH, stop_signal=signal.SIGINT,
-               stop_grace=STOP_GRACE),
-        Daemon("neutron-rpc-server", [_bin("neutron-rpc-server"), *_server_args()], cwd=STATE_PATH,
-               stop_grace=STOP_GRACE),
-        Daemon("neutron-periodic-workers", [_bin("neutron-periodic-workers"), *_server_args()],
-               cwd=STATE_PATH, stop_grace=STOP_GRACE),
+        Daemon(
+            "neutron-api",
+            [_bin("uwsgi")],
+            env=api_env,
+            cwd=STATE_PATH,
+            stop_signal=signal.SIGINT,
+            stop_grace=STOP_GRACE,
+        ),
+        Daemon(
+            "neutron-rpc-server", [_bin("neutron-rpc-server"), *_server_args()], cwd=STATE_PATH, stop_grace=STOP_GRACE
+        ),
+        Daemon(
+            "neutron-periodic-workers",
+            [_bin("neutron-periodic-workers"), *_server_args()],
+            cwd=STATE_PATH,
+            stop_grace=STOP_GRACE,
+        ),
     ]
 
 
 def agent_daemons() -> list[Daemon]:
     def agent(name: str, conf: Path) -> Daemon:
-        return Daemon(name, [_bin(name), "--config-file", str(CONF), "--config-file", str(conf)],
-                      cwd=STATE_PATH, stop_grace=STOP_GRACE)
+        return Daemon(
+            name,
+            [_bin(name), "--config-file", str(CONF), "--config-file", str(conf)],
+            cwd=STATE_PATH,
+            stop_grace=STOP_GRACE,
+        )
 
     return [
         agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
@@ -301,12 +324,16 @@ def agents(admin: rest.Client) -> list[rest.Json]:
     return list(admin.get("/v2.0/agents")["agents"])
 
 
-def agents_alive(admin: rest.Client, host: str = HOST, types: tuple[str, ...] = AGENT_TYPES,
-                 started_after: str = "") -> bool:
+def agents_alive(
+    admin: rest.Client, host: str = HOST, types: tuple[str, ...] = AGENT_TYPES, started_after: str = ""
+) -> bool:
     """All `types` of `host` alive; with `started_after` ("YYYY-MM-DD HH:MM:SS", UTC), started since then
     (an agent stopped a moment ago still counts as alive for agent_down_time)."""
-    alive = {a["agent_type"] for a in agents(admin)
-             if a["alive"] and a["host"] == host and (a.get("started_at") or "") >= started_after}
+    alive = {
+        a["agent_type"]
+        for a in agents(admin)
+        if a["alive"] and a["host"] == host and (a.get("started_at") or "") >= started_after
+    }
     return all(t in alive for t in types)
 
 
@@ -315,8 +342,13 @@ def now_utc() -> str:
     return (datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def wait_agents_alive(admin: rest.Client, timeout: float = 120, host: str = HOST,
-                      types: tuple[str, ...] = AGENT_TYPES, started_after: str = "") -> None:
+def wait_agents_alive(
+    admin: rest.Client,
+    timeout: float = 120,
+    host: str = HOST,
+    types: tuple[str, ...] = AGENT_TYPES,
+    started_after: str = "",
+) -> None:
     if not procs.wait_for(lambda: agents_alive(admin, host, types, started_after), timeout, interval=1):
         raise RuntimeError(f"{host}'s agents not alive after {timeout:.0f} s: {agents(admin)}")
     # The OVS agent reports before it has made its bridges.

@@ -44,14 +44,25 @@ def daemons() -> list[Daemon]:
     return [
         Daemon(
             name="ovsdb-server",
-            argv=["ovsdb-server", str(DB_FILE), f"--remote=punix:{DB_SOCK}",
-                  "--remote=db:Open_vSwitch,Open_vSwitch,manager_options", "--pidfile"],
+            argv=[
+                "ovsdb-server",
+                str(DB_FILE),
+                f"--remote=punix:{DB_SOCK}",
+                "--remote=db:Open_vSwitch,Open_vSwitch,manager_options",
+                "--pidfile",
+            ],
         ),
         Daemon(
             name="ovs-vswitchd",
             # Its log file names the lab dir on its command line (see procs.kill_orphans).
-            argv=["ovs-vswitchd", OVSDB_CONNECTION, "--pidfile", "--disable-system",
-                  f"--log-file={paths.LOG_DIR / 'ovs-vswitchd.vlog'}", "-vconsole:off"],
+            argv=[
+                "ovs-vswitchd",
+                OVSDB_CONNECTION,
+                "--pidfile",
+                "--disable-system",
+                f"--log-file={paths.LOG_DIR / 'ovs-vswitchd.vlog'}",
+                "-vconsole:off",
+            ],
         ),
     ]
 
@@ -100,7 +111,6 @@ def add_port(bridge: str, port: str, *interface_settings: str) -> None:
 
 def bridges() -> list[str]:
     return vsctl("list-br").split()
-
 
 
 def disable_tx_offload(dev: str, netns: str | None = None) -> None:

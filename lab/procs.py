@@ -170,6 +170,7 @@ def stop(*names: str) -> None:
         _signal_group(pid, sig)
         deadline[name] = time.monotonic() + grace
     for name, pid in running.items():
+
         def gone(pid: int = pid) -> bool:
             return not group_members(pid)
 

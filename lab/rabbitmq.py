@@ -55,8 +55,7 @@ def write_config() -> None:
     (ETC_DIR / "rabbitmq-env.conf").write_text("")
     (ETC_DIR / "enabled_plugins").write_text("[].\n")
     (ETC_DIR / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = {HOST}:{PORT}\n"
-        "log.console = true\nlog.file = false\n"
+        f"listeners.tcp.default = {HOST}:{PORT}\nlog.console = true\nlog.file = false\n"
     )
 
 

@@ -25,8 +25,9 @@ class HttpError(RuntimeError):
         self.body = body
 
 
-def request(method: str, url: str, body: Json | None = None, token: str | None = None,
-            timeout: float = 60.0) -> tuple[int, dict[str, str], Json | None]:
+def request(
+    method: str, url: str, body: Json | None = None, token: str | None = None, timeout: float = 60.0
+) -> tuple[int, dict[str, str], Json | None]:
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(url, data=data, method=method)
     req.add_header("Accept", "application/json")
@@ -53,11 +54,15 @@ def status_of(url: str, timeout: float = 2.0) -> int | None:
 
 
 def password_token(username: str, password: str, project: str) -> str:
-    body = {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": username, "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"id": "default"}}},
-    }}
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": username, "domain": {"id": "default"}, "password": password}},
+            },
+            "scope": {"project": {"name": project, "domain": {"id": "default"}}},
+        }
+    }
     _, headers, _ = request("POST", f"{KEYSTONE_URL}/auth/tokens", body)
     return headers["X-Subject-Token"]
 

@@ -56,9 +56,13 @@ def main() -> int:
         report["final_down_s"] = round(api.down(), 1)
         report["final_leftovers"] = api.leftovers()
 
-    ok = (all(report["pings"].values()) and all(report["pings_after_down_up"].values())
-          and not report["leftovers_after_down"] and report["up_again_noop_s"] < 5
-          and not report.get("final_leftovers"))
+    ok = (
+        all(report["pings"].values())
+        and all(report["pings_after_down_up"].values())
+        and not report["leftovers_after_down"]
+        and report["up_again_noop_s"] < 5
+        and not report.get("final_leftovers")
+    )
     report["ok"] = ok
     print(json.dumps(report, indent=2))
     return 0 if ok else 1

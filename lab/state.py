@@ -26,15 +26,26 @@ def daemon_names(state: State | None = None) -> list[str]:
     """The lab's daemons (compute2's when `state` has that host), and the VMs' DHCP clients."""
     vm_names = (state or {}).get("vms", {})
     second = hosts.daemon_names() if hosts.COMPUTE2 in (state or {}).get("hosts", {}) else []
-    return ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
-            *(d.name for d in ovs.daemons()), *(d.name for d in neutron.daemons()), *second,
-            *(vms.dhcp_client(name).name for name in vm_names)]
+    return [
+        "postgres",
+        *(d.name for d in rabbitmq.daemons()),
+        "keystone",
+        *(d.name for d in ovs.daemons()),
+        *(d.name for d in neutron.daemons()),
+        *second,
+        *(vms.dhcp_client(name).name for name in vm_names),
+    ]
 
 
 def _base_names() -> list[str]:
     """What a scenario switch keeps running: database, RabbitMQ, Keystone, OVS, Neutron's server."""
-    return ["postgres", *(d.name for d in rabbitmq.daemons()), "keystone",
-            *(d.name for d in ovs.daemons()), *(d.name for d in neutron.server_daemons())]
+    return [
+        "postgres",
+        *(d.name for d in rabbitmq.daemons()),
+        "keystone",
+        *(d.name for d in ovs.daemons()),
+        *(d.name for d in neutron.server_daemons()),
+    ]
 
 
 def _read_json(path: Path) -> State:

@@ -45,9 +45,14 @@ def _hosts(state: State, running: dict[str, int]) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for host, info in (state.get("hosts") or ({hosts.CONTROLLER: {}} if state else {})).items():
         alive = host == hosts.CONTROLLER or hosts.HOLDER in running
-        result[host] = {**info, "alive": alive,
-                        "node_agent": {"running": nodeagent.name(host) in running,
-                                       "token_file": nodeagent.token_file(host).exists()}}
+        result[host] = {
+            **info,
+            "alive": alive,
+            "node_agent": {
+                "running": nodeagent.name(host) in running,
+                "token_file": nodeagent.token_file(host).exists(),
+            },
+        }
     return result
 
 
@@ -63,7 +68,9 @@ def _agents() -> list[dict[str, Any]]:
     if not neutron.api_answers():
         return []
     try:
-        return [{"agent_type": a["agent_type"], "host": a["host"], "alive": a["alive"]}
-                for a in neutron.agents(neutron.client(keystone.ADMIN))]
+        return [
+            {"agent_type": a["agent_type"], "host": a["host"], "alive": a["alive"]}
+            for a in neutron.agents(neutron.client(keystone.ADMIN))
+        ]
     except (rest.HttpError, OSError):
         return []

@@ -50,8 +50,12 @@ def _switch(old: State, scenario: str) -> State:
     running = procs.daemon_pids()
     host1_ok = all(d.name in running for d in neutron.agent_daemons())
     compute2_ok = all(n in running for n in hosts.daemon_names())
-    if (dvr != (neutron.agent_mode() == "dvr_snat") or not host1_ok or (dvr and not compute2_ok)
-            or (not dvr and hosts.running())):
+    if (
+        dvr != (neutron.agent_mode() == "dvr_snat")
+        or not host1_ok
+        or (dvr and not compute2_ok)
+        or (not dvr and hosts.running())
+    ):
         _restart_agents(dvr)
         lap("agents")
     built = SCENARIOS[scenario]()
@@ -79,6 +83,7 @@ def reset_neutron(admin: rest.Client) -> None:
 
     A failed delete is logged, not raised: the next scenario's `_ensure` reuses what is left by name.
     """
+
     def delete(path: str) -> None:
         try:
             admin.delete(path)

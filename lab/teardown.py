@@ -69,9 +69,11 @@ def _down() -> float:
 def leftovers() -> list[str]:
     """What the lab would have left behind after `down()`: empty when the machine is clean."""
     found = [f"namespace {ns}" for ns in netns.list_namespaces() if netns.LAB_NAMESPACE.match(ns)]
-    found += [f"link {link}" for link in netns.root_links()
-              if netns.PORT_LINK.match(link) or netns.DVR_LINK.match(link)
-              or link in (ovs.OUTSIDE_PORT, *ovs.LAB_BRIDGES)]
+    found += [
+        f"link {link}"
+        for link in netns.root_links()
+        if netns.PORT_LINK.match(link) or netns.DVR_LINK.match(link) or link in (ovs.OUTSIDE_PORT, *ovs.LAB_BRIDGES)
+    ]
     found += hosts.leftovers()
     if ovs.DB_SOCK.exists():
         found.append(f"socket {ovs.DB_SOCK}")

@@ -89,7 +89,8 @@ def plug(vm: str, port_id: str, mac: str, device_id: str, mtu: int) -> None:
         ovs.disable_tx_offload(dev)
     ovs.disable_tx_offload("eth0", ns)
     ovs.add_port(
-        ovs.INTEGRATION_BRIDGE, n.qvo,
+        ovs.INTEGRATION_BRIDGE,
+        n.qvo,
         f"external-ids:iface-id={port_id}",
         "external-ids:iface-status=active",
         f"external-ids:attached-mac={mac}",
@@ -102,8 +103,27 @@ def dhcp_client(vm: str) -> Daemon:
     # every second (-A 1) rather than the default 20 s while dnsmasq catches up.
     return Daemon(
         name=f"udhcpc-{vm}",
-        argv=["ip", "netns", "exec", namespace(vm), "busybox", "udhcpc", "-f", "-i", "eth0",
-              "-t", "5", "-T", "1", "-A", "1", "-O", "mtu", "-s", str(UDHCPC_SCRIPT)],
+        argv=[
+            "ip",
+            "netns",
+            "exec",
+            namespace(vm),
+            "busybox",
+            "udhcpc",
+            "-f",
+            "-i",
+            "eth0",
+            "-t",
+            "5",
+            "-T",
+            "1",
+            "-A",
+            "1",
+            "-O",
+            "mtu",
+            "-s",
+            str(UDHCPC_SCRIPT),
+        ],
     )
 
 
@@ -136,5 +156,6 @@ def ping(ns: str, target: str, timeout: float = 90.0) -> bool:
     """Ping `target` from namespace `ns` until one reply comes back or `timeout` passes."""
     return procs.wait_for(
         lambda: netns.execute(ns, "ping", "-c", "1", "-W", "1", target, timeout=5).returncode == 0,
-        timeout, interval=0.2,
+        timeout,
+        interval=0.2,
     )

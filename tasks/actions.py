@@ -93,8 +93,11 @@ def allocate_floating_ip(conn: Connection, job: Job, progress: Progress) -> Resu
         with neutron_call():
             fip = conn.network.create_ip(floating_network_id=job.target, description=marker)
         done = "allocated"
-    return {"message": f"{done} {fip.floating_ip_address}", "floating_ip_id": fip.id,
-            "floating_ip_address": fip.floating_ip_address}
+    return {
+        "message": f"{done} {fip.floating_ip_address}",
+        "floating_ip_id": fip.id,
+        "floating_ip_address": fip.floating_ip_address,
+    }
 
 
 def associate_floating_ip(conn: Connection, job: Job, progress: Progress) -> Result:
@@ -139,13 +142,22 @@ def release_floating_ip(conn: Connection, job: Job, progress: Progress) -> Resul
     progress(50, "releasing")
     with neutron_call():
         conn.network.delete_ip(fip, ignore_missing=True, if_revision=fip.revision_number)
-    return {"message": f"released {fip.floating_ip_address}", "floating_ip_id": fip.id,
-            "floating_ip_address": fip.floating_ip_address}
+    return {
+        "message": f"released {fip.floating_ip_address}",
+        "floating_ip_id": fip.id,
+        "floating_ip_address": fip.floating_ip_address,
+    }
 
 
 def fip_result(fip: Any, message: str) -> Result:
-    return {"message": message, "floating_ip_id": fip.id, "floating_ip_address": fip.floating_ip_address,
-            "port_id": fip.port_id, "fixed_ip_address": fip.fixed_ip_address, "router_id": fip.router_id}
+    return {
+        "message": message,
+        "floating_ip_id": fip.id,
+        "floating_ip_address": fip.floating_ip_address,
+        "port_id": fip.port_id,
+        "fixed_ip_address": fip.fixed_ip_address,
+        "router_id": fip.router_id,
+    }
 
 
 # --------------------------------------------------------------------------- routers
@@ -161,8 +173,11 @@ def set_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result
         return gateway_result(router, "the gateway already is on that network")
     orphans = orphan_gateway_ports(router, gateway_ports(router.id))
     if orphans:  # Neutron would answer "Router already has a port on subnet ...": say why, and the fix
-        raise ActionRefused(f"the router still has the gateway port {describe_ports(orphans)} that an earlier "
-                            f"clear left behind: {orphan_fix(router.id)}", 409)
+        raise ActionRefused(
+            f"the router still has the gateway port {describe_ports(orphans)} that an earlier "
+            f"clear left behind: {orphan_fix(router.id)}",
+            409,
+        )
     pause()
     progress(50, "setting the external gateway")
     # A member's request carries network_id only: Neutron refuses any explicit enable_snat from members.
@@ -170,8 +185,7 @@ def set_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result
     if enable_snat is not None:
         gateway["enable_snat"] = enable_snat
     with neutron_call():
-        router = conn.network.update_router(router, if_revision=router.revision_number,
-                                            external_gateway_info=gateway)
+        router = conn.network.update_router(router, if_revision=router.revision_number, external_gateway_info=gateway)
     return gateway_result(router, "gateway set")
 
 
@@ -198,8 +212,9 @@ def describe_ports(ports: list[Any]) -> str:
 
 
 def orphan_fix(router_id: str) -> str:
-    return (f"an admin removes it with POST /api/v1/routers/{router_id}/repair/ "
-            "(Routers page: Remove orphan gateway port)")
+    return (
+        f"an admin removes it with POST /api/v1/routers/{router_id}/repair/ (Routers page: Remove orphan gateway port)"
+    )
 
 
 def clear_router_gateway(conn: Connection, job: Job, progress: Progress) -> Result:
@@ -212,8 +227,11 @@ def clear_router_gateway(conn: Connection, job: Job, progress: Progress) -> Resu
     orphans = orphan_gateway_ports(router, gateway_ports(router.id))
     if not router.external_gateway_info:
         if orphans:  # a half-done clear (ours or anyone's): never "nothing to do"
-            raise ActionRefused(f"the router has no gateway in Neutron, but its gateway port "
-                                f"{describe_ports(orphans)} is still there and routes: {orphan_fix(router.id)}", 409)
+            raise ActionRefused(
+                f"the router has no gateway in Neutron, but its gateway port "
+                f"{describe_ports(orphans)} is still there and routes: {orphan_fix(router.id)}",
+                409,
+            )
         return gateway_result(router, "the router had no gateway")
     pause()
     with neutron_call():
@@ -237,8 +255,9 @@ def repair_router_gateway(conn: Connection, job: Job, progress: Progress) -> Res
     progress(20, "reading the router and its gateway ports")
     with neutron_call():
         router = conn.network.get_router(job.target)
-        orphans = orphan_gateway_ports(router, list(conn.network.ports(
-            device_id=router.id, device_owner=DeviceOwner.ROUTER_GATEWAY)))
+        orphans = orphan_gateway_ports(
+            router, list(conn.network.ports(device_id=router.id, device_owner=DeviceOwner.ROUTER_GATEWAY))
+        )
     removed = []
     for port in orphans:
         pause()
@@ -250,15 +269,22 @@ def repair_router_gateway(conn: Connection, job: Job, progress: Progress) -> Res
     progress(80, "making the L3 agent process the router again")
     with neutron_call():  # a real change, on every path (a retry too): see tasks/resync.py for why
         resynced = resync_router(conn, router.id)
-    message = (f"removed the orphan gateway port {', '.join(r['port_id'] for r in removed)}" if removed
-               else "the router had no orphan gateway port")
+    message = (
+        f"removed the orphan gateway port {', '.join(r['port_id'] for r in removed)}"
+        if removed
+        else "the router had no orphan gateway port"
+    )
     return {"message": message, "router_id": router.id, "removed": removed, "resync": resynced}
 
 
 def gateway_result(router: Any, message: str) -> Result:
     info = router.external_gateway_info or {}
-    return {"message": message, "router_id": router.id, "network_id": info.get("network_id"),
-            "external_fixed_ips": info.get("external_fixed_ips", [])}
+    return {
+        "message": message,
+        "router_id": router.id,
+        "network_id": info.get("network_id"),
+        "external_fixed_ips": info.get("external_fixed_ips", []),
+    }
 
 
 def router_interface_port(conn: Connection, router_id: str, subnet_id: str) -> Any | None:
@@ -277,14 +303,22 @@ def add_router_interface(conn: Connection, job: Job, progress: Progress) -> Resu
     progress(20, "reading the router's interfaces")
     port = router_interface_port(conn, job.target, subnet_id)
     if port is not None:
-        return {"message": "the router already has an interface on that subnet", "router_id": job.target,
-                "subnet_id": subnet_id, "port_id": port.id}
+        return {
+            "message": "the router already has an interface on that subnet",
+            "router_id": job.target,
+            "subnet_id": subnet_id,
+            "port_id": port.id,
+        }
     pause()
     progress(50, "adding the interface")
     with neutron_call():
         answer = conn.network.add_interface_to_router(job.target, subnet=subnet_id)
-    return {"message": "interface added", "router_id": job.target, "subnet_id": subnet_id,
-            "port_id": answer.get("port_id")}
+    return {
+        "message": "interface added",
+        "router_id": job.target,
+        "subnet_id": subnet_id,
+        "port_id": answer.get("port_id"),
+    }
 
 
 def remove_router_interface(conn: Connection, job: Job, progress: Progress) -> Result:
@@ -292,8 +326,11 @@ def remove_router_interface(conn: Connection, job: Job, progress: Progress) -> R
     progress(20, "reading the router's interfaces")
     port = router_interface_port(conn, job.target, subnet_id)
     if port is None:
-        return {"message": "the router has no interface on that subnet", "router_id": job.target,
-                "subnet_id": subnet_id}
+        return {
+            "message": "the router has no interface on that subnet",
+            "router_id": job.target,
+            "subnet_id": subnet_id,
+        }
     pause()
     progress(50, "removing the interface")
     with neutron_call():
@@ -314,8 +351,11 @@ def open_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
     progress(20, "reading the security group's rules")
     with neutron_call():
         rules = list(conn.network.security_group_rules(security_group_id=job.target, direction="ingress"))
-    have = {(r.protocol, r.port_range_min, r.port_range_max) for r in rules
-            if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")}
+    have = {
+        (r.protocol, r.port_range_min, r.port_range_max)
+        for r in rules
+        if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")
+    }
     added = []
     for rule in ICMP_SSH_RULES:
         key = (rule["protocol"], rule["port_range_min"], rule["port_range_max"])
@@ -325,7 +365,8 @@ def open_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
         try:
             with neutron_call():
                 conn.network.create_security_group_rule(
-                    security_group_id=job.target, direction="ingress", ether_type="IPv4", **rule)
+                    security_group_id=job.target, direction="ingress", ether_type="IPv4", **rule
+                )
         except ActionRefused as exc:
             if exc.status != 409:  # 409: the rule exists (a concurrent run made it)
                 raise
@@ -339,8 +380,14 @@ def icmp_ssh_rules(conn: Connection, group_id: str) -> list[Any]:
     with neutron_call():
         rules = list(conn.network.security_group_rules(security_group_id=group_id, direction="ingress"))
     wanted = {(r["protocol"], r["port_range_min"], r["port_range_max"]) for r in ICMP_SSH_RULES}
-    return [r for r in rules if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in
-            (None, "0.0.0.0/0") and (r.protocol, r.port_range_min, r.port_range_max) in wanted]
+    return [
+        r
+        for r in rules
+        if r.ether_type == "IPv4"
+        and r.remote_group_id is None
+        and r.remote_ip_prefix in (None, "0.0.0.0/0")
+        and (r.protocol, r.port_range_min, r.port_range_max) in wanted
+    ]
 
 
 def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:

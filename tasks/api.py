@@ -49,8 +49,14 @@ JobSerializer = inline_serializer(
         "finished_at": serializers.DateTimeField(allow_null=True),
     },
 )
-ACTION_RESPONSES = {202: JobAccepted, 400: ErrorSerializer, 403: ErrorSerializer, 404: ErrorSerializer,
-                    409: ErrorSerializer, 503: ErrorSerializer}
+ACTION_RESPONSES = {
+    202: JobAccepted,
+    400: ErrorSerializer,
+    403: ErrorSerializer,
+    404: ErrorSerializer,
+    409: ErrorSerializer,
+    503: ErrorSerializer,
+}
 
 
 class Refused(Exception):
@@ -128,14 +134,20 @@ class FloatingIPListView(ActionView):
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
         conn = neutron.reader(request, caller)
-        return Response({"floating_ips": neutron.list_floating_ips(conn, caller),
-                         "external_networks": neutron.external_networks(conn)})
+        return Response(
+            {
+                "floating_ips": neutron.list_floating_ips(conn, caller),
+                "external_networks": neutron.external_networks(conn),
+            }
+        )
 
-    @extend_schema(request=inline_serializer("Allocate", {"floating_network_id": serializers.CharField()}),
-                   responses=ACTION_RESPONSES, summary="Allocate a floating IP from an external network")
+    @extend_schema(
+        request=inline_serializer("Allocate", {"floating_network_id": serializers.CharField()}),
+        responses=ACTION_RESPONSES,
+        summary="Allocate a floating IP from an external network",
+    )
     def post(self, request: Request) -> Response:
-        network_id = string_field(request, "floating_network_id", required=False) or string_field(
-            request, "network_id")
+        network_id = string_field(request, "floating_network_id", required=False) or string_field(request, "network_id")
         assert network_id is not None
         network = get_as_caller(self.conn().network.get_network, network_id, "Network")
         if not network.is_router_external:
@@ -153,26 +165,34 @@ class FloatingIPView(ActionView):
 
 
 class FloatingIPTargetsView(ActionView):
-    @extend_schema(responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer},
-                   summary="Fixed IPs the floating IP can point at, and the others with the reason")
+    @extend_schema(
+        responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer},
+        summary="Fixed IPs the floating IP can point at, and the others with the reason",
+    )
     def get(self, request: Request, pk: str) -> Response:
         conn = self.conn()
         fip = get_as_caller(conn.network.get_ip, pk, "Floating IP")
         targets = neutron.targets_for(conn, fip)
-        return Response({
-            "floating_ip": neutron.fip_dict(fip),
-            "targets": [t.to_dict() for t in targets],
-            # The outside end for a path preview (GET /api/v1/path/?src=port:<id>&dst=<this>).
-            "outside_ip": neutron.external_gateway_ip(conn, fip.floating_network_id),
-        })
+        return Response(
+            {
+                "floating_ip": neutron.fip_dict(fip),
+                "targets": [t.to_dict() for t in targets],
+                # The outside end for a path preview (GET /api/v1/path/?src=port:<id>&dst=<this>).
+                "outside_ip": neutron.external_gateway_ip(conn, fip.floating_network_id),
+            }
+        )
 
 
 class FloatingIPAssociateView(ActionView):
     action = JobKind.FIP_ASSOCIATE
 
-    @extend_schema(request=inline_serializer("Associate", {"port_id": serializers.CharField(),
-                                                           "fixed_ip": serializers.CharField(required=False)}),
-                   responses=ACTION_RESPONSES, summary="Point a floating IP at a port's fixed IP (pre-checked)")
+    @extend_schema(
+        request=inline_serializer(
+            "Associate", {"port_id": serializers.CharField(), "fixed_ip": serializers.CharField(required=False)}
+        ),
+        responses=ACTION_RESPONSES,
+        summary="Point a floating IP at a port's fixed IP (pre-checked)",
+    )
     def post(self, request: Request, pk: str) -> Response:
         port_id, fixed_ip = string_field(request, "port_id"), string_field(request, "fixed_ip", required=False)
         assert port_id is not None
@@ -204,17 +224,25 @@ class RouterListView(ActionView):
     def get(self, request: Request) -> Response:
         caller = caller_of(request)
         conn = neutron.reader(request, caller)
-        return Response({"routers": neutron.list_routers(conn, caller),
-                         "external_networks": neutron.external_networks(conn),
-                         "subnets": neutron.project_subnets(conn, caller)})
+        return Response(
+            {
+                "routers": neutron.list_routers(conn, caller),
+                "external_networks": neutron.external_networks(conn),
+                "subnets": neutron.project_subnets(conn, caller),
+            }
+        )
 
 
 class RouterGatewayView(ActionView):
     action = JobKind.GATEWAY_SET
 
-    @extend_schema(request=inline_serializer("Gateway", {"network_id": serializers.CharField(),
-                                                         "enable_snat": serializers.BooleanField(required=False)}),
-                   responses=ACTION_RESPONSES, summary="Set a router's external gateway")
+    @extend_schema(
+        request=inline_serializer(
+            "Gateway", {"network_id": serializers.CharField(), "enable_snat": serializers.BooleanField(required=False)}
+        ),
+        responses=ACTION_RESPONSES,
+        summary="Set a router's external gateway",
+    )
     def put(self, request: Request, router_id: str) -> Response:
         caller = caller_of(request)
         network_id = string_field(request, "network_id")
@@ -245,14 +273,17 @@ class RouterGatewayView(ActionView):
 class RouterRepairView(ActionView):
     action = JobKind.GATEWAY_REPAIR
 
-    @extend_schema(request=None, responses=ACTION_RESPONSES,
-                   summary="Admin only: remove the gateway ports the router's gateway does not account for",
-                   description="A network:router_gateway port left on a router whose external_gateway_info is "
-                               "empty (or does not list its address) keeps the router routing and blocks setting "
-                               "the gateway again. The job releases and deletes it, makes the L3 agent resync "
-                               "the router, and is confirmed like the others (the port gone in Neutron, its qg- "
-                               "gone from the router's namespace). 403 for anyone but an admin; 409 when the "
-                               "router has no such port.")
+    @extend_schema(
+        request=None,
+        responses=ACTION_RESPONSES,
+        summary="Admin only: remove the gateway ports the router's gateway does not account for",
+        description="A network:router_gateway port left on a router whose external_gateway_info is "
+        "empty (or does not list its address) keeps the router routing and blocks setting "
+        "the gateway again. The job releases and deletes it, makes the L3 agent resync "
+        "the router, and is confirmed like the others (the port gone in Neutron, its qg- "
+        "gone from the router's namespace). 403 for anyone but an admin; 409 when the "
+        "router has no such port.",
+    )
     def post(self, request: Request, router_id: str) -> Response:
         caller = caller_of(request)
         if not caller.is_admin:
@@ -267,8 +298,11 @@ class RouterRepairView(ActionView):
 class RouterInterfacesView(ActionView):
     action = JobKind.INTERFACE_ADD
 
-    @extend_schema(request=inline_serializer("Interface", {"subnet_id": serializers.CharField()}),
-                   responses=ACTION_RESPONSES, summary="Add a router interface on a subnet")
+    @extend_schema(
+        request=inline_serializer("Interface", {"subnet_id": serializers.CharField()}),
+        responses=ACTION_RESPONSES,
+        summary="Add a router interface on a subnet",
+    )
     def post(self, request: Request, router_id: str) -> Response:
         subnet_id = string_field(request, "subnet_id")
         assert subnet_id is not None
@@ -292,14 +326,18 @@ class RouterInterfaceView(ActionView):
 class SecurityGroupOpenView(ActionView):
     action = JobKind.SECGROUP_OPEN
 
-    @extend_schema(request=None, responses=ACTION_RESPONSES,
-                   summary="Open ICMP and SSH ingress (IPv4) in a security group")
+    @extend_schema(
+        request=None, responses=ACTION_RESPONSES, summary="Open ICMP and SSH ingress (IPv4) in a security group"
+    )
     def post(self, request: Request, pk: str) -> Response:
         get_as_caller(self.conn().network.get_security_group, pk, "Security group")
         return self.queue(JobKind.SECGROUP_OPEN, pk, {})
 
-    @extend_schema(request=None, responses=ACTION_RESPONSES,
-                   summary="Remove the ICMP and SSH ingress rules from anywhere (IPv4) of a security group")
+    @extend_schema(
+        request=None,
+        responses=ACTION_RESPONSES,
+        summary="Remove the ICMP and SSH ingress rules from anywhere (IPv4) of a security group",
+    )
     def delete(self, request: Request, pk: str) -> Response:
         self.action = JobKind.SECGROUP_CLOSE
         get_as_caller(self.conn().network.get_security_group, pk, "Security group")
@@ -331,9 +369,17 @@ class JobView(APIView):
 
 
 def audit_dict(entry: AuditEntry) -> dict[str, Any]:
-    return {"at": entry.at.isoformat(), "user_name": entry.user_name, "user_id": entry.user_id,
-            "project_id": entry.project_id, "action": entry.action, "target": entry.target,
-            "result": entry.result, "message": entry.message, "job": entry.job_id}
+    return {
+        "at": entry.at.isoformat(),
+        "user_name": entry.user_name,
+        "user_id": entry.user_id,
+        "project_id": entry.project_id,
+        "action": entry.action,
+        "target": entry.target,
+        "result": entry.result,
+        "message": entry.message,
+        "job": entry.job_id,
+    }
 
 
 class AuditView(APIView):
@@ -342,4 +388,3 @@ class AuditView(APIView):
         caller = caller_of(request)
         entries = AuditEntry.objects.all() if caller.is_admin else AuditEntry.objects.filter(user_id=caller.user_id)
         return Response({"entries": [audit_dict(e) for e in entries[:200]]})
-

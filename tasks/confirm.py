@@ -72,8 +72,9 @@ def reports_since(since: datetime) -> tuple[dict[str, dict[str, Any]], set[str]]
     return {r.host: r.report for r in rows if r.received_at >= since}, {r.host for r in rows}
 
 
-def watch_dataplane(check: DataplaneCheck, facts: Facts, since: datetime,
-                    progress: Progress) -> tuple[Observed | None, float]:
+def watch_dataplane(
+    check: DataplaneCheck, facts: Facts, since: datetime, progress: Progress
+) -> tuple[Observed | None, float]:
     """The first fresh observation that shows the effect, or the last one at the bound (None: nothing to see)."""
     started = time.monotonic()
     deadline = started + seconds("DASHBOARD_CONFIRM_TIMEOUT", 30)
@@ -105,22 +106,30 @@ def confirm(conn: Connection, job: Job, result: Result, progress: Progress) -> C
     observed: dict[str, Any] = {"neutron": neutron.message, "dataplane": None, "dataplane_ok": None, "seconds": 0.0}
     if not neutron.ok:
         observed.update(neutron.facts)
-        return Confirmation(JobState.FAILED, f"{said}, but Neutron shows: {neutron.message}",
-                            {**result, "observed": observed})
+        return Confirmation(
+            JobState.FAILED, f"{said}, but Neutron shows: {neutron.message}", {**result, "observed": observed}
+        )
     if dataplane_check is None:
-        return Confirmation(JobState.SUCCEEDED, f"{said}; Neutron: {neutron.message}",
-                            {**result, "observed": observed})
+        return Confirmation(JobState.SUCCEEDED, f"{said}; Neutron: {neutron.message}", {**result, "observed": observed})
     seen, elapsed = watch_dataplane(dataplane_check, neutron.facts, job.created_at, progress)
     observed["seconds"] = round(elapsed, 2)
     if seen is None:
         observed["dataplane"] = "not checked: no node agent reports where this shows"
-        return Confirmation(JobState.SUCCEEDED, f"{said}; Neutron: {neutron.message}; data plane not checked "
-                                                "(no node agent reports where this shows)",
-                            {**result, "observed": observed})
+        return Confirmation(
+            JobState.SUCCEEDED,
+            f"{said}; Neutron: {neutron.message}; data plane not checked (no node agent reports where this shows)",
+            {**result, "observed": observed},
+        )
     observed.update(dataplane=seen.message, dataplane_ok=seen.ok)
     if not seen.ok:
-        return Confirmation(JobState.UNCONFIRMED, f"{said}; Neutron: {neutron.message}; not confirmed in the "
-                                                  f"data plane after {elapsed:.0f} s: {seen.message}",
-                            {**result, "observed": observed})
-    return Confirmation(JobState.SUCCEEDED, f"{said}; Neutron: {neutron.message}; data plane: {seen.message} "
-                                            f"(after {elapsed:.1f} s)", {**result, "observed": observed})
+        return Confirmation(
+            JobState.UNCONFIRMED,
+            f"{said}; Neutron: {neutron.message}; not confirmed in the "
+            f"data plane after {elapsed:.0f} s: {seen.message}",
+            {**result, "observed": observed},
+        )
+    return Confirmation(
+        JobState.SUCCEEDED,
+        f"{said}; Neutron: {neutron.message}; data plane: {seen.message} (after {elapsed:.1f} s)",
+        {**result, "observed": observed},
+    )

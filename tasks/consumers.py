@@ -55,14 +55,20 @@ class JobsConsumer(SessionCallerConsumer):
             return
         wanted = content.get("job") if isinstance(content, dict) and content.get("type") == "job.watch" else None
         if not isinstance(wanted, int) or isinstance(wanted, bool):
-            await self.send_json({"type": "job.error", "status": 400,
-                                  "detail": 'this socket only answers {"type": "job.watch", "job": <id>}; '
-                                            "actions go through the REST API"})
+            await self.send_json(
+                {
+                    "type": "job.error",
+                    "status": 400,
+                    "detail": 'this socket only answers {"type": "job.watch", "job": <id>}; '
+                    "actions go through the REST API",
+                }
+            )
             return
         job = await database_sync_to_async(own_job)(caller, wanted)
         if job is None:
-            await self.send_json({"type": "job.error", "status": 404, "job": wanted,
-                                  "detail": f"Job {wanted} could not be found."})
+            await self.send_json(
+                {"type": "job.error", "status": 404, "job": wanted, "detail": f"Job {wanted} could not be found."}
+            )
             return
         await self.send_json({"type": "job.update", "job": job})
 

@@ -50,8 +50,11 @@ def router_namespaces(reports: Reports, router_id: str) -> Iterator[tuple[str, R
 
 def devices(ns: Report, prefix: str) -> dict[str, list[str]]:
     """The namespace's interfaces named ``prefix...``, with their addresses."""
-    return {str(i.get("name")): list(i.get("addresses") or []) for i in ns.get("interfaces") or []
-            if str(i.get("name", "")).startswith(prefix)}
+    return {
+        str(i.get("name")): list(i.get("addresses") or [])
+        for i in ns.get("interfaces") or []
+        if str(i.get("name", "")).startswith(prefix)
+    }
 
 
 def device_name(prefix: str, port_id: str) -> str:
@@ -134,8 +137,9 @@ def gateway_devices_only(facts: Facts, reports: Reports) -> Observed | None:
     router, keep = facts["router_id"], facts.get("gateway_port_id")
     allowed = {device_name("qg-", keep)} if keep else set()
     hosted = list(router_namespaces(reports, router))
-    extra = [f"{name} in {host}:{ns['name']}" for host, ns in hosted for name in devices(ns, "qg-")
-             if name not in allowed]
+    extra = [
+        f"{name} in {host}:{ns['name']}" for host, ns in hosted for name in devices(ns, "qg-") if name not in allowed
+    ]
     if extra:
         return Observed(False, f"still routing out by {', '.join(extra)}")
     where = ", ".join(f"{h}:{ns['name']}" for h, ns in hosted) or f"no namespace of the router on {', '.join(reports)}"
@@ -176,8 +180,12 @@ def interface_device_absent(facts: Facts, reports: Reports) -> Observed | None:
     hosted = list(router_namespaces(reports, router))
     if not reports:
         return None
-    left = [f"{name} ({', '.join(found)}) in {host}:{ns['name']}" for host, ns in hosted
-            for name, addresses in devices(ns, "qr-").items() if (found := in_subnet(addresses, cidr))]
+    left = [
+        f"{name} ({', '.join(found)}) in {host}:{ns['name']}"
+        for host, ns in hosted
+        for name, addresses in devices(ns, "qr-").items()
+        if (found := in_subnet(addresses, cidr))
+    ]
     if left:
         return Observed(False, f"still on {cidr}: {', '.join(left)}")
     where = ", ".join(f"{h}:{ns['name']}" for h, ns in hosted) or f"no namespace of the router on {', '.join(reports)}"
@@ -194,7 +202,7 @@ def port_chains(facts: Facts, reports: Reports) -> list[tuple[str, str, set[str]
         rules = list(rule_lines((report.get("iptables") or {}).get("filter") or ""))
         for port in facts["port_ids"]:
             chain = SG_INGRESS_CHAIN.format(port=port)
-            mine = {r[len(f"-A {chain} "):] for r in rules if r.startswith(f"-A {chain} ")}
+            mine = {r[len(f"-A {chain} ") :] for r in rules if r.startswith(f"-A {chain} ")}
             if mine:
                 found.append((host, chain, mine))
     return found
@@ -205,8 +213,9 @@ def firewall_rules(facts: Facts, reports: Reports, present: bool) -> Observed | 
     if not chains:
         return None
     wanted = {ICMP_RULE, SSH_RULE}
-    wrong = [f"{host}:{chain}" for host, chain, rules in chains
-             if (not wanted <= rules if present else bool(wanted & rules))]
+    wrong = [
+        f"{host}:{chain}" for host, chain, rules in chains if (not wanted <= rules if present else bool(wanted & rules))
+    ]
     if wrong:
         return Observed(False, f"{', '.join(wrong)} {'do not yet allow' if present else 'still allow'} ICMP and SSH")
     where = ", ".join(f"{h}:{c}" for h, c, _ in chains)

@@ -44,10 +44,15 @@ def fip_associated(conn: Connection, job: Job, result: Result) -> Observed:
         fip = conn.network.get_ip(job.target)
     port_id, fixed_ip = job.params["port_id"], job.params.get("fixed_ip")
     if fip.port_id != port_id or fixed_ip not in (None, fip.fixed_ip_address) or not fip.router_id:
-        return Observed(False, f"{fip.floating_ip_address} points at port {fip.port_id} "
-                               f"({fip.fixed_ip_address}), router {fip.router_id}")
-    facts = {"floating_ip_address": fip.floating_ip_address, "fixed_ip_address": fip.fixed_ip_address,
-             "router_id": fip.router_id}
+        return Observed(
+            False,
+            f"{fip.floating_ip_address} points at port {fip.port_id} ({fip.fixed_ip_address}), router {fip.router_id}",
+        )
+    facts = {
+        "floating_ip_address": fip.floating_ip_address,
+        "fixed_ip_address": fip.fixed_ip_address,
+        "router_id": fip.router_id,
+    }
     return Observed(True, f"{fip.floating_ip_address} -> {fip.fixed_ip_address} by router {fip.router_id}", facts)
 
 
@@ -80,8 +85,10 @@ def gateway_set(conn: Connection, job: Job, result: Result) -> Observed:
     orphans = orphan_gateway_ports(router, ports)
     current = [p for p in ports if p not in orphans]
     if len(current) != 1 or orphans:
-        return Observed(False, f"gateway ports: {describe_ports(current) or 'none'}; "
-                               f"unaccounted for: {describe_ports(orphans) or 'none'}")
+        return Observed(
+            False,
+            f"gateway ports: {describe_ports(current) or 'none'}; unaccounted for: {describe_ports(orphans) or 'none'}",
+        )
     port = current[0]
     facts = {"router_id": router.id, "gateway_port_id": port.id, "gateway_ips": port_ips(port)}
     return Observed(True, f"gateway port {port.id} with {', '.join(port_ips(port))}", facts)
@@ -94,9 +101,13 @@ def gateway_cleared(conn: Connection, job: Job, result: Result) -> Observed:
         return Observed(False, "the router still has external_gateway_info")
     left = gateway_ports(router.id)
     if left:
-        return Observed(False, f"Neutron left the gateway port {describe_ports(left)} on the router while its "
-                               f"external_gateway_info is empty, so the router keeps routing by it: "
-                               f"{orphan_fix(router.id)}", {"orphan_port_ids": [p.id for p in left]})
+        return Observed(
+            False,
+            f"Neutron left the gateway port {describe_ports(left)} on the router while its "
+            f"external_gateway_info is empty, so the router keeps routing by it: "
+            f"{orphan_fix(router.id)}",
+            {"orphan_port_ids": [p.id for p in left]},
+        )
     return Observed(True, "no gateway and no network:router_gateway port", {"router_id": router.id})
 
 
@@ -163,5 +174,6 @@ def secgroup_closed(conn: Connection, job: Job, result: Result) -> Observed:
     if have:
         return Observed(False, f"ingress from anywhere still allows {', '.join(sorted(have))}")
     ports = group_ports(conn, job.target)
-    return Observed(True, f"no ICMP or SSH ingress rule from anywhere ({len(ports)} port(s) in the group)",
-                    {"port_ids": ports})
+    return Observed(
+        True, f"no ICMP or SSH ingress rule from anywhere ({len(ports)} port(s) in the group)", {"port_ids": ports}
+    )

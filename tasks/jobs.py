@@ -109,8 +109,14 @@ def publish(job: Job) -> None:
 
 def audit(caller: Caller, action: str, target: str, result: str, message: str = "", job: Job | None = None) -> None:
     AuditEntry.objects.create(
-        user_id=caller.user_id, user_name=caller.user_name, project_id=caller.project_id or "",
-        action=action, target=target, result=result, message=message[:2000], job=job,
+        user_id=caller.user_id,
+        user_name=caller.user_name,
+        project_id=caller.project_id or "",
+        action=action,
+        target=target,
+        result=result,
+        message=message[:2000],
+        job=job,
     )
 
 
@@ -127,8 +133,9 @@ def same_request(job: Job, caller: Caller, kind: str, params: dict[str, Any]) ->
     return job.user_id == caller.user_id and job.kind == kind and job.params == params
 
 
-def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params: dict[str, Any],
-           exclusive: bool = True) -> tuple[Job, bool]:
+def submit(
+    caller: Caller, body: dict[str, Any], kind: str, target: str, params: dict[str, Any], exclusive: bool = True
+) -> tuple[Job, bool]:
     """Queue a job (after commit, so the worker finds the row); returns (job, created).
 
     An identical request while the first is queued or running gets the first job
@@ -141,8 +148,13 @@ def submit(caller: Caller, body: dict[str, Any], kind: str, target: str, params:
         try:
             with transaction.atomic():
                 job = Job.objects.create(
-                    kind=kind, user_id=caller.user_id, user_name=caller.user_name,
-                    project_id=caller.project_id or "", target=target, params=params, lock=lock,
+                    kind=kind,
+                    user_id=caller.user_id,
+                    user_name=caller.user_name,
+                    project_id=caller.project_id or "",
+                    target=target,
+                    params=params,
+                    lock=lock,
                 )
                 credentials.store(job, caller, body)
                 audit(caller, kind, target, AuditResult.ACCEPTED, json.dumps(params, sort_keys=True), job)
@@ -193,7 +205,9 @@ def start(job_id: int) -> Job | None:
     """
     cap = settings.JOB_MAX_ATTEMPTS
     claimed = Job.objects.filter(
-        pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING], attempts__lt=cap,
+        pk=job_id,
+        state__in=[JobState.QUEUED, JobState.RUNNING],
+        attempts__lt=cap,
     ).update(state=JobState.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now())
     if not claimed:
         finish(job_id, JobState.FAILED, f"gave up after {cap} attempts (the job never ended by itself)")
@@ -206,7 +220,11 @@ def start(job_id: int) -> Job | None:
 def finish(job_id: int, state: str, message: str, result: Result | None = None) -> bool:
     """Finish the job once: the first finisher wins, later ones (a duplicate run) change nothing."""
     done = Job.objects.filter(pk=job_id, state__in=[JobState.QUEUED, JobState.RUNNING]).update(
-        state=state, message=message[:2000], result=result, lock=None, finished_at=timezone.now(),
+        state=state,
+        message=message[:2000],
+        result=result,
+        lock=None,
+        finished_at=timezone.now(),
         **({"progress": 100} if state != JobState.FAILED else {}),
     )
     credentials.forget(job_id)
@@ -214,9 +232,14 @@ def finish(job_id: int, state: str, message: str, result: Result | None = None) 
         return False
     job = Job.objects.get(pk=job_id)
     AuditEntry.objects.create(
-        user_id=job.user_id, user_name=job.user_name, project_id=job.project_id, action=job.kind,
-        target=job.target, result=AUDIT_RESULT.get(state, AuditResult.FAILED),
-        message=message[:2000], job=job,
+        user_id=job.user_id,
+        user_name=job.user_name,
+        project_id=job.project_id,
+        action=job.kind,
+        target=job.target,
+        result=AUDIT_RESULT.get(state, AuditResult.FAILED),
+        message=message[:2000],
+        job=job,
     )
     publish(job)
     return True

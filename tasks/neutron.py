@@ -31,7 +31,8 @@ def token_body(token: str) -> dict[str, Any]:
 
     try:
         response = service_connection().session.get(
-            keystone_url().rstrip("/") + "/auth/tokens", headers={"X-Subject-Token": token})
+            keystone_url().rstrip("/") + "/auth/tokens", headers={"X-Subject-Token": token}
+        )
     except ksa_exceptions.ClientException as exc:
         # The token's validation may come from the cache while Keystone is down: 503, not 500.
         if keystone_unreachable(exc):
@@ -84,7 +85,9 @@ def router_dict(router: Any, interfaces: list[JsonDict]) -> JsonDict:
             "network_id": info.get("network_id"),
             "enable_snat": info.get("enable_snat"),
             "external_fixed_ips": info.get("external_fixed_ips", []),
-        } if info else None,
+        }
+        if info
+        else None,
         "interfaces": interfaces,
     }
 
@@ -105,8 +108,13 @@ def list_routers(conn: Connection, caller: Caller) -> list[JsonDict]:
     for port in ports:
         for ip in port.fixed_ips or []:
             interfaces.setdefault(port.device_id, []).append(
-                {"port_id": port.id, "subnet_id": ip["subnet_id"], "ip_address": ip["ip_address"],
-                 "device_owner": port.device_owner})
+                {
+                    "port_id": port.id,
+                    "subnet_id": ip["subnet_id"],
+                    "ip_address": ip["ip_address"],
+                    "device_owner": port.device_owner,
+                }
+            )
     listed = sorted((router_dict(r, interfaces.get(r.id, [])) for r in routers), key=lambda r: (r["name"], r["id"]))
     if caller.is_admin:  # gateway ports have no project: only the whole-cloud view can list them
         add_orphan_gateway_ports(conn, routers, listed)
@@ -122,8 +130,9 @@ def add_orphan_gateway_ports(conn: Connection, routers: list[Any], listed: list[
         by_router.setdefault(port.device_id, []).append(port)
     found = {r.id: orphan_gateway_ports(r, by_router.get(r.id, [])) for r in routers}
     for router in listed:
-        router["orphan_gateway_ports"] = [{"port_id": p.id, "ips": port_ips(p), "status": p.status}
-                                          for p in found.get(router["id"], [])]
+        router["orphan_gateway_ports"] = [
+            {"port_id": p.id, "ips": port_ips(p), "status": p.status} for p in found.get(router["id"], [])
+        ]
 
 
 def external_networks(conn: Connection) -> list[JsonDict]:
@@ -137,9 +146,20 @@ def project_subnets(conn: Connection, caller: Caller) -> list[JsonDict]:
     with neutron_call():
         external = {n["id"] for n in external_networks(conn)}
         subnets = conn.network.subnets(**({} if caller.is_admin else {"project_id": caller.project_id}))
-        return sorted(({"id": s.id, "name": s.name or "", "cidr": s.cidr, "network_id": s.network_id,
-                        "project_id": s.project_id} for s in subnets if s.network_id not in external),
-                      key=lambda s: (s["name"], s["cidr"]))
+        return sorted(
+            (
+                {
+                    "id": s.id,
+                    "name": s.name or "",
+                    "cidr": s.cidr,
+                    "network_id": s.network_id,
+                    "project_id": s.project_id,
+                }
+                for s in subnets
+                if s.network_id not in external
+            ),
+            key=lambda s: (s["name"], s["cidr"]),
+        )
 
 
 def targets_for(conn: Connection, fip: Any) -> list[Target]:
@@ -155,10 +175,16 @@ def targets_for(conn: Connection, fip: Any) -> list[Target]:
         subnets = {s.id: s.to_dict() for s in conn.network.subnets()}
         fips = [f.to_dict() for f in conn.network.ips(project_id=fip.project_id)]
         routers = [r.to_dict() for r in service.network.routers()]
-        wanted = {r["id"] for r in routers
-                  if (r.get("external_gateway_info") or {}).get("network_id") == fip.floating_network_id}
-        router_ports = [p.to_dict() for p in service.network.ports(device_owner=sorted(DeviceOwner.ROUTER_INTERFACES))
-                        if p.device_id in wanted]
+        wanted = {
+            r["id"]
+            for r in routers
+            if (r.get("external_gateway_info") or {}).get("network_id") == fip.floating_network_id
+        }
+        router_ports = [
+            p.to_dict()
+            for p in service.network.ports(device_owner=sorted(DeviceOwner.ROUTER_INTERFACES))
+            if p.device_id in wanted
+        ]
     return fip_targets(fip_dict(fip), ports, subnets, routers, router_ports, fips)
 
 

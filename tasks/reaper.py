@@ -26,21 +26,27 @@ def reason_to_reap(job: Job, now: datetime, max_age: timedelta) -> str | None:
     if credential is None:
         return "its credential is gone, so it can no longer act: reaped"
     if credential.expires_at <= now:
-        return (f"the Keystone token it acts with expired at {credential.expires_at.isoformat()} "
-                f"before it ended: reaped, log in again and retry")
+        return (
+            f"the Keystone token it acts with expired at {credential.expires_at.isoformat()} "
+            f"before it ended: reaped, log in again and retry"
+        )
     if job.created_at <= now - max_age:
         where = "queued" if job.state == JobState.QUEUED else "running"
-        return (f"still {where} {int(max_age.total_seconds()) // 60} min after it was accepted "
-                f"(its message or its worker was lost): reaped, retry it")
+        return (
+            f"still {where} {int(max_age.total_seconds()) // 60} min after it was accepted "
+            f"(its message or its worker was lost): reaped, retry it"
+        )
     return None
 
 
 def reap_stuck_jobs(now: datetime) -> list[int]:
     """Fail every unfinished job past JOB_MAX_AGE_SECONDS or past its token's expiry; their ids."""
     max_age = timedelta(seconds=settings.JOB_MAX_AGE_SECONDS)
-    candidates = Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING]).filter(
-        Q(created_at__lte=now - max_age) | Q(credential__isnull=True) | Q(credential__expires_at__lte=now)
-    ).select_related("credential")
+    candidates = (
+        Job.objects.filter(state__in=[JobState.QUEUED, JobState.RUNNING])
+        .filter(Q(created_at__lte=now - max_age) | Q(credential__isnull=True) | Q(credential__expires_at__lte=now))
+        .select_related("credential")
+    )
     reaped = []
     for job in candidates:
         reason = reason_to_reap(job, now, max_age)

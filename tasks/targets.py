@@ -61,13 +61,21 @@ def candidate(port: JsonDict, project_id: str) -> bool:
     return port.get("project_id") == project_id and not owner.startswith("network:")
 
 
-def fip_targets(fip: JsonDict, ports: Iterable[JsonDict], subnets: Mapping[str, JsonDict],
-                routers: Iterable[JsonDict], router_ports: Iterable[JsonDict],
-                fips: Iterable[JsonDict] = ()) -> list[Target]:
+def fip_targets(
+    fip: JsonDict,
+    ports: Iterable[JsonDict],
+    subnets: Mapping[str, JsonDict],
+    routers: Iterable[JsonDict],
+    router_ports: Iterable[JsonDict],
+    fips: Iterable[JsonDict] = (),
+) -> list[Target]:
     network_id = fip["floating_network_id"]
     reachable = attached_subnets(router_ports, gateway_routers(routers, network_id))
-    taken = {(f.get("port_id"), f.get("fixed_ip_address")): f.get("floating_ip_address")
-             for f in fips if f.get("port_id") and f.get("id") != fip.get("id")}
+    taken = {
+        (f.get("port_id"), f.get("fixed_ip_address")): f.get("floating_ip_address")
+        for f in fips
+        if f.get("port_id") and f.get("id") != fip.get("id")
+    }
     targets = []
     for port in ports:
         if not candidate(port, fip.get("project_id") or ""):
@@ -75,13 +83,22 @@ def fip_targets(fip: JsonDict, ports: Iterable[JsonDict], subnets: Mapping[str, 
         for ip in port.get("fixed_ips") or []:
             subnet = subnets.get(ip["subnet_id"], {})
             reason = why_not(port, ip, subnet, network_id, reachable)
-            targets.append(Target(
-                port_id=port["id"], port_name=port.get("name") or "", device_id=port.get("device_id") or "",
-                device_owner=port.get("device_owner") or "", network_id=port["network_id"],
-                subnet_id=ip["subnet_id"], subnet_name=subnet.get("name") or "", fixed_ip=ip["ip_address"],
-                reachable=not reason, reason=reason, router_id=reachable.get(ip["subnet_id"]) if not reason else None,
-                floating_ip=taken.get((port["id"], ip["ip_address"])),
-            ))
+            targets.append(
+                Target(
+                    port_id=port["id"],
+                    port_name=port.get("name") or "",
+                    device_id=port.get("device_id") or "",
+                    device_owner=port.get("device_owner") or "",
+                    network_id=port["network_id"],
+                    subnet_id=ip["subnet_id"],
+                    subnet_name=subnet.get("name") or "",
+                    fixed_ip=ip["ip_address"],
+                    reachable=not reason,
+                    reason=reason,
+                    router_id=reachable.get(ip["subnet_id"]) if not reason else None,
+                    floating_ip=taken.get((port["id"], ip["ip_address"])),
+                )
+            )
     return sorted(targets, key=lambda t: (not t.reachable, t.port_name, t.fixed_ip))
 
 
@@ -94,8 +111,10 @@ def why_not(port: JsonDict, ip: JsonDict, subnet: JsonDict, network_id: str, rea
     if ip["subnet_id"] not in reachable:
         label = subnet.get("name") or ip["subnet_id"]
         cidr = f" ({subnet['cidr']})" if subnet.get("cidr") else ""
-        return (f"subnet {label}{cidr} is not attached to a router whose gateway is on the floating IP's "
-                "network: the external network is not reachable from it")
+        return (
+            f"subnet {label}{cidr} is not attached to a router whose gateway is on the floating IP's "
+            "network: the external network is not reachable from it"
+        )
     return ""
 
 

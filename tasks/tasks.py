@@ -50,8 +50,9 @@ def prune() -> dict[str, int]:
 class JobTask(Task):
     """Fails the Job row when the task gives up (retries exhausted, or an unexpected error)."""
 
-    def on_failure(self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                   einfo: Any) -> None:
+    def on_failure(
+        self, exc: BaseException, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any], einfo: Any
+    ) -> None:
         job_id = args[0] if args else kwargs.get("job_id")
         if job_id is not None:
             finish(int(job_id), JobState.FAILED, f"gave up: {exc}")

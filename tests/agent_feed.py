@@ -45,15 +45,35 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
     bindir = Path(sys.executable).parent
     log_dir.mkdir(parents=True, exist_ok=True)
     with open(log_dir / "daphne.log", "ab") as out:
-        daphne = subprocess.Popen([str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                                   "dashboard.asgi:application"], cwd=REPO, env=env, stdout=out, stderr=out)
+        daphne = subprocess.Popen(
+            [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
     agent: subprocess.Popen[bytes] | None = None
     try:
         with open(log_dir / "agent.log", "ab") as out:
             agent = subprocess.Popen(
-                [sys.executable, "-m", "topology.agent", "--host", HOST, "--token", token, "--interval", str(interval),
-                 "--url", f"http://127.0.0.1:{port}/api/v1/agents/report/"],
-                cwd=REPO, env=env, stdout=out, stderr=out)
+                [
+                    sys.executable,
+                    "-m",
+                    "topology.agent",
+                    "--host",
+                    HOST,
+                    "--token",
+                    token,
+                    "--interval",
+                    str(interval),
+                    "--url",
+                    f"http://127.0.0.1:{port}/api/v1/agents/report/",
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
         url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
         deadline = time.monotonic() + 60
         while not HostReport.objects.filter(host=HOST).exists():

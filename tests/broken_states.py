@@ -61,10 +61,15 @@ def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> It
     try:
         yield
     finally:
-        cloud.network.update_router(router["id"], external_gateway_info={
-            "network_id": state["networks"]["public"],
-            "external_fixed_ips": [{"subnet_id": state["subnets"]["public_subnet"],
-                                    "ip_address": router["gateway_ip"]}]})
+        cloud.network.update_router(
+            router["id"],
+            external_gateway_info={
+                "network_id": state["networks"]["public"],
+                "external_fixed_ips": [
+                    {"subnet_id": state["subnets"]["public_subnet"], "ip_address": router["gateway_ip"]}
+                ],
+            },
+        )
 
 
 @contextlib.contextmanager
@@ -81,8 +86,11 @@ def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, sub
 def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
     """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
     group = state["security_groups"]["demo:default"]
-    rules = [r for r in cloud.network.security_group_rules(security_group_id=group)
-             if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None]
+    rules = [
+        r
+        for r in cloud.network.security_group_rules(security_group_id=group)
+        if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None
+    ]
     assert rules, "the lab opens ICMP in demo's default group"
     for rule in rules:
         cloud.network.delete_security_group_rule(rule)
@@ -91,8 +99,13 @@ def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
     finally:
         for rule in rules:
             cloud.network.create_security_group_rule(
-                security_group_id=group, direction="ingress", ethertype=rule.ether_type, protocol="icmp",
-                remote_ip_prefix=rule.remote_ip_prefix, project_id=rule.project_id)
+                security_group_id=group,
+                direction="ingress",
+                ethertype=rule.ether_type,
+                protocol="icmp",
+                remote_ip_prefix=rule.remote_ip_prefix,
+                project_id=rule.project_id,
+            )
 
 
 @contextlib.contextmanager

@@ -30,21 +30,34 @@ from tests.conftest import REPO, free_port
 
 T = TypeVar("T")
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @contextmanager
 def daphne_server(log_path: Path) -> Iterator[str]:
     """``daphne dashboard.asgi:application`` on a free port, on the database this test uses."""
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-           "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -102,8 +115,9 @@ def csp_safe_waits() -> Iterator[None]:
 
     original = Page.wait_for_function
 
-    def wait_for_function(self: Any, expression: str, *, arg: Any = None, timeout: float | None = None,
-                          polling: float | str | None = None) -> Any:
+    def wait_for_function(
+        self: Any, expression: str, *, arg: Any = None, timeout: float | None = None, polling: float | str | None = None
+    ) -> Any:
         interval = polling if isinstance(polling, int | float) else 50
         # Playwright's meaning: None is its default of 30 s, 0 waits for ever.
         deadline = time.monotonic() + (30000 if timeout is None else timeout or 1e12) / 1000
@@ -154,7 +168,10 @@ def watch_csp(browser: Any) -> list[str]:
 
 def caller(name: str, project_id: str | None, *, admin: bool = False, minutes: int = 60) -> Caller:
     return Caller(
-        user_id=f"user-{name}", user_name=name, project_id=project_id, project_name=project_id,
+        user_id=f"user-{name}",
+        user_name=name,
+        project_id=project_id,
+        project_name=project_id,
         roles=("admin", "member") if admin else ("member",),
         expires_at=(timezone.now() + timedelta(minutes=minutes)).isoformat(),
     )
@@ -192,8 +209,9 @@ def wait_drawn(page: Any, revision: int | None = None, timeout: float = 15000) -
     if revision is None:
         page.wait_for_function("window.neutronMap && window.neutronMap.stats.draws > 0", timeout=timeout)
     else:
-        page.wait_for_function(f"window.neutronMap && window.neutronMap.stats.drawnRevision >= {revision}",
-                               timeout=timeout)
+        page.wait_for_function(
+            f"window.neutronMap && window.neutronMap.stats.drawnRevision >= {revision}", timeout=timeout
+        )
 
 
 def off_loop(fn: Callable[..., T], *args: Any) -> T:

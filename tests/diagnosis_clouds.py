@@ -51,43 +51,95 @@ def _dvr() -> Cloud:
     for agent in cloud["agents"]:
         agent["configurations"]["agent_mode"] = "dvr_snat" if agent["host"] == NETWORK_NODE else "dvr"
     l3_agent = uid("agent", COMPUTE, "neutron-l3-agent")
-    cloud["agents"].append({"id": l3_agent, "host": COMPUTE, "agent_type": "L3 agent", "binary": "neutron-l3-agent",
-                            "alive": True, "admin_state_up": True, "configurations": {"agent_mode": "dvr"}})
+    cloud["agents"].append(
+        {
+            "id": l3_agent,
+            "host": COMPUTE,
+            "agent_type": "L3 agent",
+            "binary": "neutron-l3-agent",
+            "alive": True,
+            "admin_state_up": True,
+            "configurations": {"agent_mode": "dvr"},
+        }
+    )
     fg_ip = "192.168.50.2"
-    cloud["ports"].append({"id": FG_PORT, "network_id": PUBLIC, "device_owner": "network:floatingip_agent_gateway",
-                           "device_id": l3_agent, "project_id": "", "status": "ACTIVE", "binding:host_id": COMPUTE,
-                           "mac_address": mac(4_000_000),
-                           "fixed_ips": [{"subnet_id": uid("subnet", "public"), "ip_address": fg_ip}]})
+    cloud["ports"].append(
+        {
+            "id": FG_PORT,
+            "network_id": PUBLIC,
+            "device_owner": "network:floatingip_agent_gateway",
+            "device_id": l3_agent,
+            "project_id": "",
+            "status": "ACTIVE",
+            "binding:host_id": COMPUTE,
+            "mac_address": mac(4_000_000),
+            "fixed_ips": [{"subnet_id": uid("subnet", "public"), "ip_address": fg_ip}],
+        }
+    )
     r10, qr11, fg11 = ROUTER[:10], QR_PORT[:11], FG_PORT[:11]
     report = reports[COMPUTE]
     report["namespaces"] += [
-        {"name": QROUTER, "routes": [], "rules": [{"from": fixed, "table": 16}],
-         "iptables": {"filter": "", "nat": (
-             f"*nat\n[0:0] -A neutron-l3-agent-PREROUTING -d {address}/32 -j DNAT --to-destination {fixed}\n"
-             f"[0:0] -A neutron-l3-agent-float-snat -s {fixed}/32 -j SNAT --to-source {address}\nCOMMIT\n")},
-         "interfaces": [iface(f"qr-{qr11}", "veth", peer=f"tap{qr11}", n=1),
-                        iface(f"rfp-{r10}", "veth", peer=f"fpr-{r10}", peer_netns=FIP_NS,
-                              addresses=["169.254.106.114/31"], n=2)]},
-        {"name": FIP_NS, "routes": [{"dst": f"{address}/32", "gateway": "169.254.106.114", "dev": f"fpr-{r10}"}],
-         "rules": [], "iptables": {},
-         "interfaces": [iface(f"fpr-{r10}", "veth", peer=f"rfp-{r10}", peer_netns=QROUTER,
-                              addresses=["169.254.106.115/31"], n=3),
-                        iface(f"fg-{fg11}", "veth", peer=f"tap{fg11}", addresses=[f"{fg_ip}/16"], n=4)]},
+        {
+            "name": QROUTER,
+            "routes": [],
+            "rules": [{"from": fixed, "table": 16}],
+            "iptables": {
+                "filter": "",
+                "nat": (
+                    f"*nat\n[0:0] -A neutron-l3-agent-PREROUTING -d {address}/32 -j DNAT --to-destination {fixed}\n"
+                    f"[0:0] -A neutron-l3-agent-float-snat -s {fixed}/32 -j SNAT --to-source {address}\nCOMMIT\n"
+                ),
+            },
+            "interfaces": [
+                iface(f"qr-{qr11}", "veth", peer=f"tap{qr11}", n=1),
+                iface(
+                    f"rfp-{r10}", "veth", peer=f"fpr-{r10}", peer_netns=FIP_NS, addresses=["169.254.106.114/31"], n=2
+                ),
+            ],
+        },
+        {
+            "name": FIP_NS,
+            "routes": [{"dst": f"{address}/32", "gateway": "169.254.106.114", "dev": f"fpr-{r10}"}],
+            "rules": [],
+            "iptables": {},
+            "interfaces": [
+                iface(
+                    f"fpr-{r10}", "veth", peer=f"rfp-{r10}", peer_netns=QROUTER, addresses=["169.254.106.115/31"], n=3
+                ),
+                iface(f"fg-{fg11}", "veth", peer=f"tap{fg11}", addresses=[f"{fg_ip}/16"], n=4),
+            ],
+        },
     ]
-    report["interfaces"] += [iface(f"tap{qr11}", "veth", peer=f"qr-{qr11}", peer_netns=QROUTER),
-                             iface(f"tap{fg11}", "veth", peer=f"fg-{fg11}", peer_netns=FIP_NS),
-                             iface("eth1", "physical", master="ovs-system")]
+    report["interfaces"] += [
+        iface(f"tap{qr11}", "veth", peer=f"qr-{qr11}", peer_netns=QROUTER),
+        iface(f"tap{fg11}", "veth", peer=f"fg-{fg11}", peer_netns=FIP_NS),
+        iface("eth1", "physical", master="ovs-system"),
+    ]
     bridges = report["ovs"]["bridges"]
     bridges[0]["ports"] += [
         {"name": f"tap{qr11}", "tag": 1, "interfaces": [ovs_iface(f"tap{qr11}", external_ids={"iface-id": QR_PORT})]},
         {"name": f"tap{fg11}", "tag": 2, "interfaces": [ovs_iface(f"tap{fg11}", external_ids={"iface-id": FG_PORT})]},
-        {"name": "int-br-ex", "tag": None,
-         "interfaces": [ovs_iface("int-br-ex", kind="patch", options={"peer": "phy-br-ex"})]},
+        {
+            "name": "int-br-ex",
+            "tag": None,
+            "interfaces": [ovs_iface("int-br-ex", kind="patch", options={"peer": "phy-br-ex"})],
+        },
     ]
-    bridges.append({"name": "br-ex", "datapath_type": "netdev", "fail_mode": "secure", "ports": [
-        {"name": "phy-br-ex", "tag": None,
-         "interfaces": [ovs_iface("phy-br-ex", kind="patch", options={"peer": "int-br-ex"})]},
-        {"name": "eth1", "tag": None, "interfaces": [ovs_iface("eth1")]}]})
+    bridges.append(
+        {
+            "name": "br-ex",
+            "datapath_type": "netdev",
+            "fail_mode": "secure",
+            "ports": [
+                {
+                    "name": "phy-br-ex",
+                    "tag": None,
+                    "interfaces": [ovs_iface("phy-br-ex", kind="patch", options={"peer": "int-br-ex"})],
+                },
+                {"name": "eth1", "tag": None, "interfaces": [ovs_iface("eth1")]},
+            ],
+        }
+    )
     report["ovs"]["flows"]["br-ex"] = []
     return cloud, reports
 

@@ -26,6 +26,7 @@ API = "/api/v1"
 
 # --------------------------------------------------------------------------- a real worker
 
+
 @pytest.fixture(autouse=True)
 def shared_broker_restored() -> Iterator[None]:
     """Give the next test files back the broker they expect (use_own_broker switches it)."""
@@ -65,9 +66,22 @@ def start_worker(log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "celery"), "-A", "dashboard", "worker", "--pool", "solo",
-             "-n", f"jobs-{os.getpid()}-{time.monotonic_ns()}@localhost", "--loglevel", "INFO"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                str(Path(sys.executable).parent / "celery"),
+                "-A",
+                "dashboard",
+                "worker",
+                "--pool",
+                "solo",
+                "-n",
+                f"jobs-{os.getpid()}-{time.monotonic_ns()}@localhost",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     return proc
 
@@ -98,7 +112,7 @@ def wait_job(job_id: int, timeout: float = 90, until: Any = None) -> Job:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = Job.objects.get(pk=job_id)
-        if (until(job) if until else job.finished):
+        if until(job) if until else job.finished:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job {job_id} still {Job.objects.get(pk=job_id).state} after {timeout}s")
@@ -106,14 +120,21 @@ def wait_job(job_id: int, timeout: float = 90, until: Any = None) -> Job:
 
 # --------------------------------------------------------------------------- logging in for real
 
+
 def login(lab: dict[str, Any], user: str) -> Client:
     """A browser-like client logged in through the real login page (Keystone), CSRF enforced."""
     client = Client(enforce_csrf_checks=True)
     client.get("/login/")
-    response = client.post("/login/", {
-        "username": user, "password": lab_password(lab, user), "domain": "Default",
-        "csrfmiddlewaretoken": client.cookies["csrftoken"].value, "next": "/",
-    })
+    response = client.post(
+        "/login/",
+        {
+            "username": user,
+            "password": lab_password(lab, user),
+            "domain": "Default",
+            "csrfmiddlewaretoken": client.cookies["csrftoken"].value,
+            "next": "/",
+        },
+    )
     assert response.status_code == 302, response.content[:500]
     return client
 

@@ -47,8 +47,9 @@ def objects_of(admin: Cloud, project_id: str) -> list[dict[str, Any]]:
 
 
 def public_objects(admin: Cloud) -> list[dict[str, Any]]:
-    networks = [n for n in admin.network.get("/networks").json()["networks"]
-                if n.get("router:external") or n.get("shared")]
+    networks = [
+        n for n in admin.network.get("/networks").json()["networks"] if n.get("router:external") or n.get("shared")
+    ]
     ids = {n["id"] for n in networks}
     return networks + [s for s in admin.network.get("/subnets").json()["subnets"] if s["network_id"] in ids]
 

@@ -27,8 +27,15 @@ def pingable(graph: GraphDict) -> GraphDict:
     out = copy.deepcopy(graph)
     for node in out["nodes"]:
         if node["kind"] == "secgroup":
-            node["attrs"]["rules"] = [{"id": "icmp-in", "direction": "ingress", "ethertype": "IPv4",
-                                       "protocol": "icmp", "remote_ip_prefix": "0.0.0.0/0"}]
+            node["attrs"]["rules"] = [
+                {
+                    "id": "icmp-in",
+                    "direction": "ingress",
+                    "ethertype": "IPv4",
+                    "protocol": "icmp",
+                    "remote_ip_prefix": "0.0.0.0/0",
+                }
+            ]
     return out
 
 
@@ -52,27 +59,59 @@ def dvr_cloud(*, qrouter_on_second_host: bool = True) -> tuple[dict[str, Any], d
     qr_a, qr_b = uid("port", "qr", 0), uid("port", "qr", "dvr-b")
     for router in cloud["routers"]:
         router["distributed"] = True
-    cloud["networks"].append({"id": net_b, "name": "net-b", "status": "ACTIVE", "project_id": project,
-                              "provider:network_type": "vxlan", "provider:segmentation_id": 200, "mtu": 1450})
-    cloud["subnets"].append({"id": sub_b, "network_id": net_b, "cidr": "10.1.0.0/24", "gateway_ip": "10.1.0.1",
-                             "ip_version": 4, "enable_dhcp": False, "project_id": project})
+    cloud["networks"].append(
+        {
+            "id": net_b,
+            "name": "net-b",
+            "status": "ACTIVE",
+            "project_id": project,
+            "provider:network_type": "vxlan",
+            "provider:segmentation_id": 200,
+            "mtu": 1450,
+        }
+    )
+    cloud["subnets"].append(
+        {
+            "id": sub_b,
+            "network_id": net_b,
+            "cidr": "10.1.0.0/24",
+            "gateway_ip": "10.1.0.1",
+            "ip_version": 4,
+            "enable_dhcp": False,
+            "project_id": project,
+        }
+    )
     for port in cloud["ports"]:
         if port["id"] == qr_a:
             port["device_owner"] = "network:router_interface_distributed"
         if port["id"] == uid("vmport", 1):
             port["network_id"] = net_b
             port["fixed_ips"] = [{"subnet_id": sub_b, "ip_address": "10.1.0.11"}]
-    cloud["ports"].append({"id": qr_b, "network_id": net_b, "device_owner": "network:router_interface_distributed",
-                           "device_id": DVR_ROUTER, "project_id": project, "status": "ACTIVE",
-                           "binding:host_id": "", "mac_address": mac(77),
-                           "fixed_ips": [{"subnet_id": sub_b, "ip_address": "10.1.0.1"}]})
+    cloud["ports"].append(
+        {
+            "id": qr_b,
+            "network_id": net_b,
+            "device_owner": "network:router_interface_distributed",
+            "device_id": DVR_ROUTER,
+            "project_id": project,
+            "status": "ACTIVE",
+            "binding:host_id": "",
+            "mac_address": mac(77),
+            "fixed_ips": [{"subnet_id": sub_b, "ip_address": "10.1.0.1"}],
+        }
+    )
     tags = {qr_a: 1, qr_b: 2}
     for host in DVR_HOSTS if qrouter_on_second_host else DVR_HOSTS[:1]:
         report = reports[host]
         namespace = next((n for n in report["namespaces"] if n["name"] == f"qrouter-{DVR_ROUTER}"), None)
         if namespace is None:
-            namespace = {"name": f"qrouter-{DVR_ROUTER}", "routes": [], "rules": [], "interfaces": [],
-                         "iptables": {"nat": "*nat\nCOMMIT\n", "filter": ""}}
+            namespace = {
+                "name": f"qrouter-{DVR_ROUTER}",
+                "routes": [],
+                "rules": [],
+                "interfaces": [],
+                "iptables": {"nat": "*nat\nCOMMIT\n", "filter": ""},
+            }
             report["namespaces"].append(namespace)
         present = {i["name"] for i in namespace["interfaces"]}
         br_int = report["ovs"]["bridges"][0]
@@ -80,18 +119,34 @@ def dvr_cloud(*, qrouter_on_second_host: bool = True) -> tuple[dict[str, Any], d
             if f"qr-{port_id[:11]}" in present:
                 continue
             namespace["interfaces"].append(iface(f"qr-{port_id[:11]}", "veth", peer=f"tap{port_id[:11]}", n=5))
-            report["interfaces"].append(iface(f"tap{port_id[:11]}", "veth", peer=f"qr-{port_id[:11]}",
-                                              peer_netns=f"qrouter-{DVR_ROUTER}"))
-            br_int["ports"].append({"name": f"tap{port_id[:11]}", "tag": tag, "interfaces": [
-                ovs_iface(f"tap{port_id[:11]}", external_ids={"iface-id": port_id, "attached-mac": mac(5)})]})
+            report["interfaces"].append(
+                iface(f"tap{port_id[:11]}", "veth", peer=f"qr-{port_id[:11]}", peer_netns=f"qrouter-{DVR_ROUTER}")
+            )
+            br_int["ports"].append(
+                {
+                    "name": f"tap{port_id[:11]}",
+                    "tag": tag,
+                    "interfaces": [
+                        ovs_iface(f"tap{port_id[:11]}", external_ids={"iface-id": port_id, "attached-mac": mac(5)})
+                    ],
+                }
+            )
     for port in reports[DVR_HOSTS[1]]["ovs"]["bridges"][0]["ports"]:
         if port["name"] == f"qvo{uid('vmport', 1)[:11]}":
             port["tag"] = 2  # net-b's local VLAN there
     for agent in cloud["agents"]:
         agent["configurations"]["agent_mode"] = "dvr_snat" if agent["host"] == DVR_HOSTS[0] else "dvr"
-    cloud["agents"].append({"id": uid("agent", DVR_HOSTS[1], "neutron-l3-agent"), "host": DVR_HOSTS[1],
-                            "agent_type": "L3 agent", "binary": "neutron-l3-agent", "alive": True,
-                            "admin_state_up": True, "configurations": {"agent_mode": "dvr"}})
+    cloud["agents"].append(
+        {
+            "id": uid("agent", DVR_HOSTS[1], "neutron-l3-agent"),
+            "host": DVR_HOSTS[1],
+            "agent_type": "L3 agent",
+            "binary": "neutron-l3-agent",
+            "alive": True,
+            "admin_state_up": True,
+            "configurations": {"agent_mode": "dvr"},
+        }
+    )
     return cloud, reports
 
 
@@ -121,7 +176,20 @@ def publish_graph(new: GraphDict) -> int:
 
 def with_network(graph: GraphDict, uuid: str, name: str, project_id: str) -> GraphDict:
     out = copy.deepcopy(graph)
-    out["nodes"].append({"id": f"network:{uuid}", "kind": "network", "label": name, "project_id": project_id,
-                         "status": "ACTIVE", "attrs": {"name": name, "external": False, "shared": False,
-                                                       "network_type": "vxlan", "segmentation_id": 999}})
+    out["nodes"].append(
+        {
+            "id": f"network:{uuid}",
+            "kind": "network",
+            "label": name,
+            "project_id": project_id,
+            "status": "ACTIVE",
+            "attrs": {
+                "name": name,
+                "external": False,
+                "shared": False,
+                "network_type": "vxlan",
+                "segmentation_id": 999,
+            },
+        }
+    )
     return out

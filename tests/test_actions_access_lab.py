@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 
 def test_alt_can_neither_see_nor_touch_demos_objects(
-        lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     demo, alt = login(lab, "demo"), login(lab, "alt")
     router = lab["routers"]["router1"]["id"]
     public = lab["networks"]["public"]
@@ -30,8 +31,14 @@ def test_alt_can_neither_see_nor_touch_demos_objects(
     before_router = demo_cloud.network.get_router(router)
     # A job row of demo's (not run: only whether alt may read it matters).
     who = demo.session["keystone"]
-    demo_job = Job.objects.create(kind="floatingip.disassociate", user_id=who["user_id"], user_name="demo",
-                                  project_id=who["project_id"], target=fresh_fip.id, state=JobState.SUCCEEDED)
+    demo_job = Job.objects.create(
+        kind="floatingip.disassociate",
+        user_id=who["user_id"],
+        user_name="demo",
+        project_id=who["project_id"],
+        target=fresh_fip.id,
+        state=JobState.SUCCEEDED,
+    )
 
     listed = call(alt, "GET", "/floating-ips/").json()["floating_ips"]
     assert fresh_fip.id not in {f["id"] for f in listed}
@@ -66,9 +73,14 @@ def test_alt_can_neither_see_nor_touch_demos_objects(
     # Over the websocket: demo's job is "not found" for alt.
     async def watch() -> dict[str, Any]:
         communicator = WebsocketCommunicator(
-            application(), "/ws/jobs/",
-            headers=[(b"origin", b"http://127.0.0.1"), (b"host", b"127.0.0.1"),
-                     (b"cookie", f"sessionid={alt.cookies['sessionid'].value}".encode())])
+            application(),
+            "/ws/jobs/",
+            headers=[
+                (b"origin", b"http://127.0.0.1"),
+                (b"host", b"127.0.0.1"),
+                (b"cookie", f"sessionid={alt.cookies['sessionid'].value}".encode()),
+            ],
+        )
         connected, _ = await communicator.connect()
         assert connected
         await communicator.send_json_to({"type": "job.watch", "job": demo_job.pk})

@@ -117,9 +117,15 @@ def restore_lab(lab: dict[str, Any], admin: Cloud) -> None:
         admin.network.update_ip(fip["id"], port_id=None)
         if info:
             admin.network.update_router(router["id"], external_gateway_info={})
-        admin.network.update_router(router["id"], external_gateway_info={
-            "network_id": lab["networks"]["public"],
-            "external_fixed_ips": [{"subnet_id": lab["subnets"]["public_subnet"], "ip_address": router["gateway_ip"]}]})
+        admin.network.update_router(
+            router["id"],
+            external_gateway_info={
+                "network_id": lab["networks"]["public"],
+                "external_fixed_ips": [
+                    {"subnet_id": lab["subnets"]["public_subnet"], "ip_address": router["gateway_ip"]}
+                ],
+            },
+        )
     subnet = lab["subnets"]["private_subnet"]
     attached = {ip["subnet_id"] for p in admin.network.ports(device_id=router["id"]) for ip in p.fixed_ips or []}
     if subnet not in attached:
@@ -133,8 +139,15 @@ def restore_lab(lab: dict[str, Any], admin: Cloud) -> None:
     for protocol, port in (("icmp", None), ("tcp", 22)):
         if (protocol, port) not in have:
             admin.network.create_security_group_rule(
-                security_group_id=group, direction="ingress", ethertype="IPv4", protocol=protocol,
-                port_range_min=port, port_range_max=port, remote_ip_prefix="0.0.0.0/0", project_id=project)
+                security_group_id=group,
+                direction="ingress",
+                ethertype="IPv4",
+                protocol=protocol,
+                port_range_min=port,
+                port_range_max=port,
+                remote_ip_prefix="0.0.0.0/0",
+                project_id=project,
+            )
     assert api.ping("outside", fip["floating_ip_address"], timeout=90), "the lab's floating IP answers again"
 
 
@@ -150,7 +163,8 @@ def restored(lab: dict[str, Any], admin_cloud: Cloud) -> Iterator[None]:
 
 
 def test_floating_ip_jobs_are_confirmed_by_the_nat_rules_and_a_ping(
-        lab: dict[str, Any], worker: None, demo_cloud: Cloud) -> None:
+    lab: dict[str, Any], worker: None, demo_cloud: Cloud
+) -> None:
     demo = login(lab, "demo")
     ubuntu = lab["vms"]["ubuntu-01"]
     job = run(demo, "POST", "/floating-ips/", {"floating_network_id": lab["networks"]["public"]})
@@ -174,7 +188,8 @@ def test_floating_ip_jobs_are_confirmed_by_the_nat_rules_and_a_ping(
 
 
 def test_disassociate_then_clear_the_gateway_at_once_leaves_no_orphan_and_ping_agrees(
-        lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud) -> None:
+    lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud
+) -> None:
     """Issue 23's sequence, as demo does it on the pages: the clear used to end "had no gateway"."""
     demo = login(lab, "demo")
     router = lab["routers"]["router1"]["id"]
@@ -194,7 +209,8 @@ def test_disassociate_then_clear_the_gateway_at_once_leaves_no_orphan_and_ping_a
 
 
 def test_router_interface_jobs_are_confirmed_by_the_qr_device_and_a_ping(
-        lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud) -> None:
+    lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud
+) -> None:
     demo = login(lab, "demo")
     router, subnet = lab["routers"]["router1"]["id"], lab["subnets"]["private_subnet"]
     admin_cloud.network.update_ip(lab["floating_ips"]["cirros-01"]["id"], port_id=None)  # Neutron needs it free
@@ -210,7 +226,8 @@ def test_router_interface_jobs_are_confirmed_by_the_qr_device_and_a_ping(
 
 
 def test_security_group_jobs_are_confirmed_by_the_firewall_chains_and_a_ping(
-        lab: dict[str, Any], worker: None, restored: None, demo_cloud: Cloud) -> None:
+    lab: dict[str, Any], worker: None, restored: None, demo_cloud: Cloud
+) -> None:
     demo = login(lab, "demo")
     group, cirros = lab["security_groups"]["demo:default"], lab["vms"]["cirros-01"]
     address = lab["floating_ips"]["cirros-01"]["floating_ip_address"]
@@ -219,8 +236,9 @@ def test_security_group_jobs_are_confirmed_by_the_firewall_chains_and_a_ping(
     assert not api.ping("outside", address, timeout=NO_REPLY)
     seen = confirmed(run(demo, "POST", f"/security-groups/{group}/open-icmp-ssh/"))
     assert "allow ICMP and SSH" in seen["dataplane"]
-    protocols = {r.protocol for r in demo_cloud.network.security_group_rules(security_group_id=group,
-                                                                            direction="ingress")}
+    protocols = {
+        r.protocol for r in demo_cloud.network.security_group_rules(security_group_id=group, direction="ingress")
+    }
     assert {"icmp", "tcp"} <= protocols
     assert api.ping("outside", address, timeout=60)
 
@@ -229,7 +247,8 @@ def test_security_group_jobs_are_confirmed_by_the_firewall_chains_and_a_ping(
 
 
 def test_two_jobs_on_one_router_at_once_both_end_truthfully(
-        lab: dict[str, Any], feed: None, restored: None, admin_cloud: Cloud) -> None:
+    lab: dict[str, Any], feed: None, restored: None, admin_cloud: Cloud
+) -> None:
     """Associate a FIP behind router1 and clear router1's gateway at once, on two workers: Neutron lets
     one through and refuses the other, and each job says which, as the cloud and a ping then show."""
     demo = login(lab, "demo")
@@ -255,7 +274,8 @@ def test_two_jobs_on_one_router_at_once_both_end_truthfully(
 
 
 def test_an_orphan_gateway_port_is_named_refused_to_tenants_and_repaired_by_the_admin_job(
-        lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud, demo_cloud: Cloud) -> None:
+    lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud, demo_cloud: Cloud
+) -> None:
     router = lab["routers"]["router1"]["id"]
     admin_cloud.network.update_ip(lab["floating_ips"]["cirros-01"]["id"], port_id=None)
     # The orphan, made for real: the raw If-Match clear Neutron 29 answers 412 after committing half of it.

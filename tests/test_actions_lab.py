@@ -30,15 +30,24 @@ from tests.lab_jobs import shared_broker_restored as shared_broker_restored  # a
 from tests.lab_jobs import worker as worker  # a fixture, used by name
 
 __all__ = [  # what other test files import from here (the helpers now live in tests/lab_jobs.py)
-    "JOBS_BROKER_URL", "accepted", "call", "celery_worker", "fresh_fip", "login", "shared_broker_restored",
-    "start_worker", "stop_worker", "wait_job",
+    "JOBS_BROKER_URL",
+    "accepted",
+    "call",
+    "celery_worker",
+    "fresh_fip",
+    "login",
+    "shared_broker_restored",
+    "start_worker",
+    "stop_worker",
+    "wait_job",
 ]
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 
 def test_demo_allocates_associates_and_releases_through_jobs(
-        lab: dict[str, Any], worker: Any, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], worker: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     demo = login(lab, "demo")
     job_id = accepted(call(demo, "POST", "/floating-ips/", {"floating_network_id": lab["networks"]["public"]}))
     job = wait_job(job_id)
@@ -52,8 +61,9 @@ def test_demo_allocates_associates_and_releases_through_jobs(
         ubuntu = lab["vms"]["ubuntu-01"]
         target = next(t for t in targets if t["port_id"] == ubuntu["port_id"])
         assert target["reachable"] and target["fixed_ip"] == ubuntu["ip"]
-        job = wait_job(accepted(call(demo, "POST", f"/floating-ips/{fip_id}/associate/",
-                                     {"port_id": ubuntu["port_id"]})))
+        job = wait_job(
+            accepted(call(demo, "POST", f"/floating-ips/{fip_id}/associate/", {"port_id": ubuntu["port_id"]}))
+        )
         assert job.state == JobState.SUCCEEDED, job.message
         assert demo_cloud.network.get_ip(fip_id).port_id == ubuntu["port_id"]
         job = wait_job(accepted(call(demo, "POST", f"/floating-ips/{fip_id}/disassociate/")))
@@ -64,8 +74,11 @@ def test_demo_allocates_associates_and_releases_through_jobs(
         # Every action is in the audit log: who, what, how it ended.
         log = call(demo, "GET", "/audit/").json()["entries"]
         assert {(e["action"], e["result"]) for e in log} >= {
-            ("floatingip.allocate", "succeeded"), ("floatingip.associate", "succeeded"),
-            ("floatingip.disassociate", "succeeded"), ("floatingip.release", "succeeded")}
+            ("floatingip.allocate", "succeeded"),
+            ("floatingip.associate", "succeeded"),
+            ("floatingip.disassociate", "succeeded"),
+            ("floatingip.release", "succeeded"),
+        }
         assert {e["user_name"] for e in log} == {"demo"}
     finally:
         if fip_id:
@@ -73,12 +86,16 @@ def test_demo_allocates_associates_and_releases_through_jobs(
 
 
 def test_an_association_without_a_route_is_refused_with_the_reason(
-        lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection,
-        admin_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any],
+    fresh_fip: Any,
+    demo_cloud: openstack.connection.Connection,
+    admin_cloud: openstack.connection.Connection,
+) -> None:
     net = demo_cloud.network.create_network(name="jobs-isolated")
     try:
-        subnet = demo_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.77.0.0/24",
-                                                  name="jobs-isolated-subnet")
+        subnet = demo_cloud.network.create_subnet(
+            network_id=net.id, ip_version=4, cidr="10.77.0.0/24", name="jobs-isolated-subnet"
+        )
         port = demo_cloud.network.create_port(network_id=net.id, name="jobs-isolated-vm", device_owner="compute:nova")
         demo = login(lab, "demo")
         targets = call(demo, "GET", f"/floating-ips/{fresh_fip.id}/targets/").json()["targets"]
@@ -96,8 +113,9 @@ def test_an_association_without_a_route_is_refused_with_the_reason(
         admin_cloud.network.delete_network(net.id, ignore_missing=True)  # takes its DHCP port with it
 
 
-def test_a_neutron_409_shows_its_message(lab: dict[str, Any], worker: Any, fresh_fip: Any,
-                                         demo_cloud: openstack.connection.Connection) -> None:
+def test_a_neutron_409_shows_its_message(
+    lab: dict[str, Any], worker: Any, fresh_fip: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     demo = login(lab, "demo")
     cirros = lab["vms"]["cirros-01"]["port_id"]  # already has its floating IP: Neutron answers 409
     job = wait_job(accepted(call(demo, "POST", f"/floating-ips/{fresh_fip.id}/associate/", {"port_id": cirros})))
@@ -110,7 +128,8 @@ def test_a_neutron_409_shows_its_message(lab: dict[str, Any], worker: Any, fresh
 
 
 def test_targets_behind_a_distributed_router(
-        dvr_lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    dvr_lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     """Horizon bug 1388305: ports behind a DVR router are targets; the association answers from compute2."""
     from lab import api
     from tests.test_topology_dvr import joined
@@ -125,8 +144,9 @@ def test_targets_behind_a_distributed_router(
         target = next(t for t in targets if t["port_id"] == app["port_id"])
         assert target["reachable"] and target["fixed_ip"] == app["ip"], target
         with celery_worker("dvr-worker.log"):
-            job = wait_job(accepted(call(demo, "POST", f"/floating-ips/{fip.id}/associate/",
-                                         {"port_id": app["port_id"]})))
+            job = wait_job(
+                accepted(call(demo, "POST", f"/floating-ips/{fip.id}/associate/", {"port_id": app["port_id"]}))
+            )
         assert job.state == JobState.SUCCEEDED, job.message
         assert api.ping("outside", fip.floating_ip_address, timeout=150)
         # ... answered by compute2's own fip namespace, not by host 1

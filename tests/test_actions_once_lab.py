@@ -30,7 +30,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 
 def test_two_identical_requests_at_once_associate_once(
-        lab: dict[str, Any], worker: Any, fresh_fip: Any, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], worker: Any, fresh_fip: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     demo = login(lab, "demo")
     port = lab["vms"]["ubuntu-01"]["port_id"]
     answers: list[Any] = []
@@ -57,7 +58,8 @@ def test_two_identical_requests_at_once_associate_once(
 
 
 def test_a_killed_worker_finishes_the_association_exactly_once_when_it_returns(
-        lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], fresh_fip: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     demo = login(lab, "demo")
     port = lab["vms"]["ubuntu-01"]["port_id"]
     use_own_broker()

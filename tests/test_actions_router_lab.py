@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 
 
 def test_router_gateway_and_interfaces_through_jobs(
-        lab: dict[str, Any], worker: Any, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], worker: Any, demo_cloud: openstack.connection.Connection
+) -> None:
     """On a router of the test's own (router1 is left alone)."""
     public = lab["networks"]["public"]
     router = demo_cloud.network.create_router(name="jobs-test-router")

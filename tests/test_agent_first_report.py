@@ -48,7 +48,8 @@ def host_in_graph() -> bool:
 
 
 def test_the_physical_view_has_the_host_within_seconds_of_the_server_listening(
-        tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
+    tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
     if os.geteuid() != 0:
         pytest.skip("the agent reads iptables as root")
     port = free_port()
@@ -57,23 +58,53 @@ def test_the_physical_view_has_the_host_within_seconds_of_the_server_listening(
     (tmp_path / "netns").mkdir()
     agent_log = tmp_path / "agent.log"
     with agent_log.open("wb") as out:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "topology.agent", "--host", HOST, "--token-file", str(token),
-             "--url", f"http://127.0.0.1:{port}/api/v1/agents/report/", "--ovsdb", "none",
-             "--netns-dir", str(tmp_path / "netns"), "--interval", "300"],
-            cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=out, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "topology.agent",
+                    "--host",
+                    HOST,
+                    "--token-file",
+                    str(token),
+                    "--url",
+                    f"http://127.0.0.1:{port}/api/v1/agents/report/",
+                    "--ovsdb",
+                    "none",
+                    "--netns-dir",
+                    str(tmp_path / "netns"),
+                    "--interval",
+                    "300",
+                ],
+                cwd=REPO,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        )
     deadline = time.monotonic() + 60
     while agent_log.read_text().count("not delivered") < 3 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert agent_log.read_text().count("not delivered") >= 3, agent_log.read_text()
     assert not HostReport.objects.filter(host=HOST).exists()
 
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
-           "DJANGO_SETTINGS_MODULE": "dashboard.settings", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "dashboard.settings",
+        "PYTHONUNBUFFERED": "1",
+    }
     with (tmp_path / "daphne.log").open("wb") as out:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        )
     wait_http(f"http://127.0.0.1:{port}/login/", processes[-1], timeout=60)
     listening = time.monotonic()
     deadline = listening + 60  # generous: the old agent gave up after 3 s and waited for its 300 s resync

@@ -111,7 +111,10 @@ def assert_unchanged(before: list[tuple[str, str]], revision: int) -> None:
     ],
 )
 def test_it_refuses_malformed_reports_with_a_reason(
-    client: Client, accepted: tuple[str, list[tuple[str, str]], int], real_report: dict[str, Any], mutate: Any,
+    client: Client,
+    accepted: tuple[str, list[tuple[str, str]], int],
+    real_report: dict[str, Any],
+    mutate: Any,
     reason: str,
 ) -> None:
     token, before, revision = accepted

@@ -113,15 +113,19 @@ def test_client_frames_are_masked_and_decode() -> None:
         elif n == 127:
             (n,), at = struct.unpack("!Q", data[2:10]), 10
         assert n == size
-        mask, body = data[at:at + 4], data[at + 4:]
+        mask, body = data[at : at + 4], data[at + 4 :]
         assert bytes(b ^ mask[i % 4] for i, b in enumerate(body)) == payload
 
 
 def test_the_agents_retry_policy_and_who_got_in() -> None:
-    assert [s for s in ("202", "400", "401", "403", "429", "500", "503", "timeout", "ConnectionError")
-            if retried(s)] == ["429", "500", "503", "timeout", "ConnectionError"]
-    posts = [Post("h1", None, 0.0, status="500"), Post("h1", None, 0.0, status="202"),
-             Post("h2", None, 0.0, status="timeout")]
+    assert [
+        s for s in ("202", "400", "401", "403", "429", "500", "503", "timeout", "ConnectionError") if retried(s)
+    ] == ["429", "500", "503", "timeout", "ConnectionError"]
+    posts = [
+        Post("h1", None, 0.0, status="500"),
+        Post("h1", None, 0.0, status="202"),
+        Post("h2", None, 0.0, status="timeout"),
+    ]
     assert hosts_in(posts) == {"h1"}
 
 
@@ -138,5 +142,7 @@ django.db.utils.OperationalError: database is locked
 127.0.0.1:5555 - - [02/Dec/2026:18:47:59] "POST /api/v1/agents/report/" 500 145
 django.db.utils.OperationalError: database is locked
 """
-    assert log_errors(log) == {"sqlite3.OperationalError: database is locked": 1,
-                               "django.db.utils.OperationalError: database is locked": 2}
+    assert log_errors(log) == {
+        "sqlite3.OperationalError: database is locked": 1,
+        "django.db.utils.OperationalError: database is locked": 2,
+    }

@@ -42,10 +42,16 @@ def report(qg: bool = True, dnat: bool = True, qr: bool = True, open_sg: bool = 
     if open_sg:
         filt += [f"[0:0] -A {chain} -p icmp -j RETURN", f"[0:0] -A {chain} -p tcp -m tcp --dport 22 -j RETURN"]
     filt.append(f"[0:0] -A {chain} -j neutron-openvswi-sg-fallback")
-    return {"version": 1, "host": "controller", "collected_at": "2026-12-02T11:00:00Z",
-            "namespaces": [{"name": f"qrouter-{ROUTER}", "interfaces": interfaces,
-                            "iptables": {"nat": "\n".join(nat), "filter": ""}}],
-            "interfaces": [], "iptables": {"filter": "\n".join(filt), "nat": ""}}
+    return {
+        "version": 1,
+        "host": "controller",
+        "collected_at": "2026-12-02T11:00:00Z",
+        "namespaces": [
+            {"name": f"qrouter-{ROUTER}", "interfaces": interfaces, "iptables": {"nat": "\n".join(nat), "filter": ""}}
+        ],
+        "interfaces": [],
+        "iptables": {"filter": "\n".join(filt), "nat": ""},
+    }
 
 
 FIP = {"floating_ip_address": "192.168.1.96", "fixed_ip_address": "10.0.0.127", "router_id": ROUTER}
@@ -106,13 +112,20 @@ def stand_in(ok: bool) -> Any:
 
 def stored(rep: dict[str, Any], ago: float = 0.0) -> None:
     at = timezone.now() - timedelta(seconds=ago)
-    HostReport.objects.update_or_create(host="controller", defaults={
-        "collected_at": at, "received_at": at, "size": 1, "report": rep})
+    HostReport.objects.update_or_create(
+        host="controller", defaults={"collected_at": at, "received_at": at, "size": 1, "report": rep}
+    )
 
 
 def job() -> Job:
-    return Job.objects.create(kind=JobKind.FIP_ASSOCIATE, user_id="u", user_name="demo", project_id="p",
-                              target="fip", params={"port_id": "p1"})
+    return Job.objects.create(
+        kind=JobKind.FIP_ASSOCIATE,
+        user_id="u",
+        user_name="demo",
+        project_id="p",
+        target="fip",
+        params={"port_id": "p1"},
+    )
 
 
 @pytest.fixture
@@ -122,8 +135,9 @@ def quick(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(confirm, "POLL", 0.05)
 
 
-def run_confirm(monkeypatch: pytest.MonkeyPatch, rep: dict[str, Any], ago: float = 0.0,
-                neutron_ok: bool = True) -> confirm.Confirmation:
+def run_confirm(
+    monkeypatch: pytest.MonkeyPatch, rep: dict[str, Any], ago: float = 0.0, neutron_ok: bool = True
+) -> confirm.Confirmation:
     """A job asked for now, then the agent's report (``ago`` seconds old), then the confirmation."""
     j = job()
     stored(rep, ago)
@@ -160,7 +174,8 @@ def test_neutron_not_showing_it_fails_the_job(monkeypatch: pytest.MonkeyPatch, q
 
 @pytest.mark.django_db
 def test_without_node_agents_the_message_says_the_data_plane_was_not_checked(
-        monkeypatch: pytest.MonkeyPatch, quick: None) -> None:
+    monkeypatch: pytest.MonkeyPatch, quick: None
+) -> None:
     done = run_confirm(monkeypatch, report(), ago=3600)  # an agent that stopped an hour ago
     assert done.state == JobState.SUCCEEDED and "data plane not checked" in done.message
     assert done.result["observed"]["dataplane_ok"] is None

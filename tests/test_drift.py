@@ -149,8 +149,9 @@ def test_an_active_floating_ip_without_its_dnat_rule() -> None:
     cloud, reports = legacy()
     address = fip_address(cloud, VM1_PORT)
     ns = namespace(reports, NETWORK_NODE, QROUTER)
-    ns["iptables"]["nat"] = "".join(line + "\n" for line in ns["iptables"]["nat"].splitlines()
-                                    if f"-d {address}/32" not in line)
+    ns["iptables"]["nat"] = "".join(
+        line + "\n" for line in ns["iptables"]["nat"].splitlines() if f"-d {address}/32" not in line
+    )
     nodes = graph_of(cloud, reports)
     fip = vm1_fip(cloud)
     text = warning(nodes[f"fip:{fip['id']}"], DriftKind.FIP_NAT_MISSING)

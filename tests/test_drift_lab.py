@@ -42,9 +42,13 @@ def remove_orphan(cloud: Cloud, port_id: str) -> None:
 
 def set_gateway_back(cloud: Cloud, lab: dict[str, Any]) -> None:
     router = lab["routers"]["router1"]
-    cloud.network.update_router(router["id"], external_gateway_info={
-        "network_id": lab["networks"]["public"],
-        "external_fixed_ips": [{"subnet_id": lab["subnets"]["public_subnet"], "ip_address": router["gateway_ip"]}]})
+    cloud.network.update_router(
+        router["id"],
+        external_gateway_info={
+            "network_id": lab["networks"]["public"],
+            "external_fixed_ips": [{"subnet_id": lab["subnets"]["public_subnet"], "ip_address": router["gateway_ip"]}],
+        },
+    )
 
 
 @contextlib.contextmanager
@@ -59,8 +63,12 @@ def orphan_gateway_made(cloud: Cloud, lab: dict[str, Any]) -> Iterator[str]:
             assert ping_stops("outside", lab["vms"]["cirros-01"]["floating_ip"])
             try:
                 revision = cloud.network.get_router(router).revision_number
-                answer = cloud.network.put(f"/routers/{router}", json={"router": {"external_gateway_info": {}}},
-                                           headers={"If-Match": f"revision_number={revision}"}, raise_exc=False)
+                answer = cloud.network.put(
+                    f"/routers/{router}",
+                    json={"router": {"external_gateway_info": {}}},
+                    headers={"If-Match": f"revision_number={revision}"},
+                    raise_exc=False,
+                )
                 assert answer.status_code == 412, (answer.status_code, answer.text)
                 assert not cloud.network.get_router(router).external_gateway_info
                 (orphan,) = gateway_ports(cloud, router)
@@ -131,8 +139,9 @@ def test_an_orphan_gateway_port_is_flagged_and_the_explainer_follows_the_packets
 
 
 def qrouter_nat(router: str, *argv: str, stdin: str | None = None) -> str:
-    done = subprocess.run(["ip", "netns", "exec", f"qrouter-{router}", *argv], input=stdin,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        ["ip", "netns", "exec", f"qrouter-{router}", *argv], input=stdin, capture_output=True, text=True, check=True
+    )
     return done.stdout
 
 
@@ -158,8 +167,20 @@ def test_a_floating_ip_without_its_dnat_rule_is_flagged_and_broken(lab: dict[str
     assert not drift_warnings(nodes_by_id(refresh_all(host).graph)[fip])
     saved = qrouter_nat(router, "iptables-save", "-t", "nat")
     try:
-        qrouter_nat(router, "iptables", "-t", "nat", "-D", "neutron-l3-agent-PREROUTING", "-d", f"{address}/32",
-                    "-j", "DNAT", "--to-destination", fixed)
+        qrouter_nat(
+            router,
+            "iptables",
+            "-t",
+            "nat",
+            "-D",
+            "neutron-l3-agent-PREROUTING",
+            "-d",
+            f"{address}/32",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            fixed,
+        )
         graph = refresh_all(host).graph
         nodes = nodes_by_id(graph)
         (text,) = drift_warnings(nodes[fip])

@@ -35,7 +35,8 @@ def served(lab: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_demo_associates_a_floating_ip_in_the_page_and_the_outside_pings_it(
-        lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection
+) -> None:
     from lab import api as lab_api
 
     ubuntu = lab["vms"]["ubuntu-01"]
@@ -58,8 +59,9 @@ def test_demo_associates_a_floating_ip_in_the_page_and_the_outside_pings_it(
             page.wait_for_selector("#path-preview p", timeout=15000)
             page.screenshot(path=str(SHOTS / "fips-picker.png"), full_page=True)
             page.click("#associate-submit")
-            page.wait_for_function("document.querySelectorAll('#job-feed li.state-succeeded').length >= 2",
-                                   timeout=60000)
+            page.wait_for_function(
+                "document.querySelectorAll('#job-feed li.state-succeeded').length >= 2", timeout=60000
+            )
             line = page.locator("#job-feed li").first
             assert line.locator(".job-state").text_content() == "succeeded"
             assert ubuntu["ip"] in (line.locator(".job-message").text_content() or "")
@@ -73,7 +75,8 @@ def test_demo_associates_a_floating_ip_in_the_page_and_the_outside_pings_it(
 
 
 def test_the_routers_page_offers_only_what_the_role_may_and_shows_names_as_text(
-        lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection
+) -> None:
     nasty = '<img src=x onerror="window.pwned=1">'
     router = demo_cloud.network.create_router(name=nasty)
     try:
@@ -93,9 +96,9 @@ def test_the_routers_page_offers_only_what_the_role_may_and_shows_names_as_text(
         demo_cloud.network.delete_router(router.id, ignore_missing=True)
 
 
-
 def test_the_association_dialog_previews_the_way_in_beside_the_way_out_and_disassociate_asks_first(
-        lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], served: str, demo_cloud: openstack.connection.Connection
+) -> None:
     ubuntu = lab["vms"]["ubuntu-01"]
     public = demo_cloud.network.find_network("public")
     assert public is not None
@@ -139,6 +142,7 @@ def test_the_association_dialog_previews_the_way_in_beside_the_way_out_and_disas
                 def on_dialog(dialog: Any) -> None:
                     dialogs.append(f"{dialog.type}: {dialog.message}")
                     dialog.accept() if accept else dialog.dismiss()
+
                 return on_dialog
 
             page.once("dialog", answer(False))

@@ -23,10 +23,24 @@ SUBNETS = {
 }
 
 
-def port(pid: str, subnet: str, ip: str, owner: str = "compute:nova", project: str = "demo",
-         network: str = "net-a", device: str = "vm") -> dict[str, Any]:
-    return {"id": pid, "name": pid, "project_id": project, "device_owner": owner, "device_id": device,
-            "network_id": network, "fixed_ips": [{"subnet_id": subnet, "ip_address": ip}]}
+def port(
+    pid: str,
+    subnet: str,
+    ip: str,
+    owner: str = "compute:nova",
+    project: str = "demo",
+    network: str = "net-a",
+    device: str = "vm",
+) -> dict[str, Any]:
+    return {
+        "id": pid,
+        "name": pid,
+        "project_id": project,
+        "device_owner": owner,
+        "device_id": device,
+        "network_id": network,
+        "fixed_ips": [{"subnet_id": subnet, "ip_address": ip}],
+    }
 
 
 def router(rid: str, network: str | None = PUBLIC) -> dict[str, Any]:
@@ -35,8 +49,13 @@ def router(rid: str, network: str | None = PUBLIC) -> dict[str, Any]:
 
 @pytest.mark.parametrize("owner", sorted(DeviceOwner.ROUTER_INTERFACES))
 def test_it_counts_every_router_interface_owner(owner: str) -> None:
-    targets = fip_targets(FIP, [port("vm1", "sub-a", "10.0.0.5")], SUBNETS, [router("r1")],
-                          [port("ri", "sub-a", "10.0.0.1", owner=owner, device="r1")])
+    targets = fip_targets(
+        FIP,
+        [port("vm1", "sub-a", "10.0.0.5")],
+        SUBNETS,
+        [router("r1")],
+        [port("ri", "sub-a", "10.0.0.1", owner=owner, device="r1")],
+    )
     assert [(t.port_id, t.fixed_ip, t.reachable, t.router_id) for t in targets] == [("vm1", "10.0.0.5", True, "r1")]
 
 
@@ -51,24 +70,33 @@ def test_it_lists_an_unreachable_port_with_the_reason() -> None:
 
 
 def test_it_needs_the_gateway_on_the_floating_ips_network() -> None:
-    targets = fip_targets(FIP, [port("vm1", "sub-a", "10.0.0.5")], SUBNETS, [router("r1", "net-other")],
-                          [port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE, device="r1")])
+    targets = fip_targets(
+        FIP,
+        [port("vm1", "sub-a", "10.0.0.5")],
+        SUBNETS,
+        [router("r1", "net-other")],
+        [port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE, device="r1")],
+    )
     assert not targets[0].reachable
 
 
 def test_it_never_lists_other_projects_ports_or_neutrons_own() -> None:
-    ports = [port("theirs", "sub-a", "10.0.0.9", project="alt"),
-             port("dhcp", "sub-a", "10.0.0.2", owner=DeviceOwner.DHCP),
-             port("ri", "sub-a", "10.0.0.1", owner=DeviceOwner.ROUTER_INTERFACE, device="r1"),
-             port("mine", "sub-a", "10.0.0.5")]
+    ports = [
+        port("theirs", "sub-a", "10.0.0.9", project="alt"),
+        port("dhcp", "sub-a", "10.0.0.2", owner=DeviceOwner.DHCP),
+        port("ri", "sub-a", "10.0.0.1", owner=DeviceOwner.ROUTER_INTERFACE, device="r1"),
+        port("mine", "sub-a", "10.0.0.5"),
+    ]
     targets = fip_targets(FIP, ports, SUBNETS, [router("r1")], ports)
     assert [t.port_id for t in targets] == ["mine"]
 
 
 def test_each_fixed_ip_is_its_own_target_and_ipv6_has_a_reason() -> None:
     multi = port("vm1", "sub-a", "10.0.0.5")
-    multi["fixed_ips"] += [{"subnet_id": "sub-a", "ip_address": "10.0.0.6"},
-                           {"subnet_id": "sub-v6", "ip_address": "fd00::5"}]
+    multi["fixed_ips"] += [
+        {"subnet_id": "sub-a", "ip_address": "10.0.0.6"},
+        {"subnet_id": "sub-v6", "ip_address": "fd00::5"},
+    ]
     ri = port("ri", "sub-a", "10.0.0.1", DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, device="r1")
     targets = fip_targets(FIP, [multi], SUBNETS, [router("r1")], [ri])
     assert [(t.fixed_ip, t.reachable) for t in targets] == [("10.0.0.5", True), ("10.0.0.6", True), ("fd00::5", False)]

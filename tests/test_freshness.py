@@ -83,10 +83,14 @@ def test_the_explainer_warns_on_every_hop_on_the_stale_host() -> None:
     since = (NOW - timedelta(hours=2)).isoformat()
     result = explain(mark_stale(graph, {COMPUTE: since}), reports, vm(graph, "vm-1"), OUTSIDE)
     assert result["verdict"] == "ok"  # the last report still says it works: a warning, not a verdict
-    assert result["problems"] == [{
-        "code": Problem.HOST_STALE, "node": f"host:{COMPUTE}", "severity": "warn",
-        "message": f"no fresh report from host {COMPUTE} since {since}: what is shown of it may no longer be true",
-    }]
+    assert result["problems"] == [
+        {
+            "code": Problem.HOST_STALE,
+            "node": f"host:{COMPUTE}",
+            "severity": "warn",
+            "message": f"no fresh report from host {COMPUTE} since {since}: what is shown of it may no longer be true",
+        }
+    ]
     on_stale = [h for h in result["hops"] if h["host"] == COMPUTE]
     assert on_stale and all(h["status"] == "warn" for h in on_stale)
     others = [(h["node"], h["status"]) for h in result["hops"] if h["host"] != COMPUTE]

@@ -72,11 +72,13 @@ def alt_vm(lab: dict[str, Any], alt_cloud: Any, admin_cloud: Any) -> Iterator[di
         public = alt_cloud.network.find_network("public")
         net = alt_cloud.network.create_network(name="alt-home-net")
         cleanup.callback(admin_cloud.network.delete_network, net.id, ignore_missing=True)
-        subnet = alt_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.98.0.0/24",
-                                                name="alt-home-subnet")
+        subnet = alt_cloud.network.create_subnet(
+            network_id=net.id, ip_version=4, cidr="10.98.0.0/24", name="alt-home-subnet"
+        )
         cleanup.callback(admin_cloud.network.delete_subnet, subnet.id, ignore_missing=True)
-        port = alt_cloud.network.create_port(network_id=net.id, name="alt-home-vm", device_owner="compute:nova",
-                                             device_id=str(uuid.uuid4()))
+        port = alt_cloud.network.create_port(
+            network_id=net.id, name="alt-home-vm", device_owner="compute:nova", device_id=str(uuid.uuid4())
+        )
         cleanup.callback(admin_cloud.network.delete_port, port.id, ignore_missing=True)
         fip = alt_cloud.network.create_ip(floating_network_id=public.id)
         cleanup.callback(admin_cloud.network.delete_ip, fip.id, ignore_missing=True)
@@ -98,7 +100,8 @@ def tokens_of_demo(lab: dict[str, Any]) -> list[str]:
 
 
 def test_demo_sees_its_vms_ports_and_floating_ips_and_nothing_of_alt(
-        lab: dict[str, Any], client: Client, alt_vm: dict[str, Any]) -> None:
+    lab: dict[str, Any], client: Client, alt_vm: dict[str, Any]
+) -> None:
     assert login(client, lab, "demo").status_code == 302
     page = client.get("/").content.decode()
     cirros = lab["vms"]["cirros-01"]
@@ -110,18 +113,30 @@ def test_demo_sees_its_vms_ports_and_floating_ips_and_nothing_of_alt(
     assert f'<td class="floating-ips">{cirros["floating_ip"]}</td>' in page  # on its VM's row
     for token in tokens_of_demo(lab):
         assert shows(page, token), token
-    for token in ("alt-home-vm", alt_vm["port"].id, alt_vm["port"].device_id, alt_vm["ip"],
-                  alt_vm["fip"].id, alt_vm["fip"].floating_ip_address):
+    for token in (
+        "alt-home-vm",
+        alt_vm["port"].id,
+        alt_vm["port"].device_id,
+        alt_vm["ip"],
+        alt_vm["fip"].id,
+        alt_vm["fip"].floating_ip_address,
+    ):
         assert not shows(page, token), f"demo's home page shows alt's {token}"
 
 
 def test_alt_sees_its_own_vm_and_floating_ip_and_nothing_of_demo(
-        lab: dict[str, Any], client: Client, alt_vm: dict[str, Any]) -> None:
+    lab: dict[str, Any], client: Client, alt_vm: dict[str, Any]
+) -> None:
     assert login(client, lab, "alt").status_code == 302
     page = client.get("/").content.decode()
     assert '<td class="name">alt-home-vm</td>' in page
-    for token in (alt_vm["port"].id, alt_vm["port"].device_id, alt_vm["ip"],
-                  alt_vm["fip"].id, alt_vm["fip"].floating_ip_address):
+    for token in (
+        alt_vm["port"].id,
+        alt_vm["port"].device_id,
+        alt_vm["ip"],
+        alt_vm["fip"].id,
+        alt_vm["fip"].floating_ip_address,
+    ):
         assert shows(page, token), token
     for token in tokens_of_demo(lab):
         assert not shows(page, token), f"alt's home page shows demo's {token}"

@@ -40,8 +40,9 @@ def deep_route_report(depth: int = 300) -> dict[str, Any]:
         {
             "name": "qrouter-deep",
             "interfaces": [],
-            "routes": [{"dst": "0.0.0.0/0", "gateway": None, "dev": None, "table": 254, "src": None,
-                        "extra": nested(depth)}],
+            "routes": [
+                {"dst": "0.0.0.0/0", "gateway": None, "dev": None, "table": 254, "src": None, "extra": nested(depth)}
+            ],
             "rules": [],
             "iptables": {"nat": "", "filter": ""},
         }
@@ -129,8 +130,15 @@ def test_an_ovs_interface_named_like_a_bridge_does_not_break_the_tunnels() -> No
     but stayed in the index, and the cross joins failed on it (500 and a frozen graph)."""
     reports = copy.deepcopy(REPORTS)
     bridges = reports[FUZZ_HOST]["ovs"]["bridges"]
-    bridges[0]["ports"].append({"name": "eth0", "tag": None, "interfaces": [
-        {"name": "eth0", "type": "vxlan", "options": {"remote_ip": "10.9.9.9"}, "external_ids": {}, "ofport": 9}]})
+    bridges[0]["ports"].append(
+        {
+            "name": "eth0",
+            "tag": None,
+            "interfaces": [
+                {"name": "eth0", "type": "vxlan", "options": {"remote_ip": "10.9.9.9"}, "external_ids": {}, "ofport": 9}
+            ],
+        }
+    )
     bridges.append({"name": "eth0", "datapath_type": "netdev", "fail_mode": None, "ports": []})
     for cache in (None, JoinCache()):
         graph = join(CLOUD, reports, cache=cache)
@@ -169,11 +177,13 @@ def test_a_part_that_breaks_the_cross_joins_is_quarantined_with_its_last_good_pa
     steady["interfaces"].append({**steady["interfaces"][0], "name": "moved"})
     poisoned[STEADY_HOST] = steady  # the other host's change still goes through
     graph = join(CLOUD, poisoned, cache=cache)
-    assert any("the join failed on it: KeyError" in w and "last good" in w
-               for w in warnings_of(graph, g.host_id(FUZZ_HOST)))
+    assert any(
+        "the join failed on it: KeyError" in w and "last good" in w for w in warnings_of(graph, g.host_id(FUZZ_HOST))
+    )
     assert g.netns_id(FUZZ_HOST, "poison") not in graph.nodes
     assert {k for k in graph.nodes if k.startswith(f"bridge:{FUZZ_HOST}:")} == {
-        k for k in healthy.nodes if k.startswith(f"bridge:{FUZZ_HOST}:")}
+        k for k in healthy.nodes if k.startswith(f"bridge:{FUZZ_HOST}:")
+    }
     assert g.iface_id(STEADY_HOST, None, "moved") in graph.nodes
     # the same report is not tried again; the next good one lifts the quarantine
     assert "warnings" in join(CLOUD, poisoned, cache=cache).nodes[g.host_id(FUZZ_HOST)]["attrs"]

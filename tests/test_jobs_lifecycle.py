@@ -56,8 +56,15 @@ def test_it_fails_the_job_and_frees_its_object_when_redis_is_down(tmp_path: Path
 
 def lost_job(who: Any = DEMO, state: str = JobState.QUEUED, target: str = "fip-1") -> Job:
     """A job row as submit() makes it, its message never sent (as if the broker lost it)."""
-    job = Job.objects.create(kind=JobKind.FIP_DISASSOCIATE, user_id=who.user_id, user_name=who.user_name,
-                             project_id=who.project_id, target=target, lock=f"object:{target}", state=state)
+    job = Job.objects.create(
+        kind=JobKind.FIP_DISASSOCIATE,
+        user_id=who.user_id,
+        user_name=who.user_name,
+        project_id=who.project_id,
+        target=target,
+        lock=f"object:{target}",
+        state=state,
+    )
     credentials.store(job, who, BODY)
     return job
 

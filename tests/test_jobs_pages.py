@@ -29,15 +29,34 @@ def page_config(html: str) -> dict[str, object]:
 
 
 def test_it_shows_a_job_to_its_actor_and_the_admin_only() -> None:
-    job = Job.objects.create(kind="floatingip.release", user_id=DEMO.user_id, user_name="demo",
-                             project_id="p-demo", target="fip-1", state=JobState.SUCCEEDED, progress=100)
-    AuditEntry.objects.create(user_id=DEMO.user_id, user_name="demo", project_id="p-demo",
-                              action="floatingip.release", target="fip-1", result="succeeded", job=job)
+    job = Job.objects.create(
+        kind="floatingip.release",
+        user_id=DEMO.user_id,
+        user_name="demo",
+        project_id="p-demo",
+        target="fip-1",
+        state=JobState.SUCCEEDED,
+        progress=100,
+    )
+    AuditEntry.objects.create(
+        user_id=DEMO.user_id,
+        user_name="demo",
+        project_id="p-demo",
+        action="floatingip.release",
+        target="fip-1",
+        result="succeeded",
+        job=job,
+    )
     demo, alt, admin = client_for(DEMO), client_for(ALT), client_for(ADMIN)
     body = demo.get(f"/api/v1/jobs/{job.pk}/").json()
     assert {k: body[k] for k in ("id", "kind", "state", "progress", "message", "result")} == {
-        "id": job.pk, "kind": "floatingip.release", "state": "succeeded", "progress": 100, "message": "",
-        "result": None}
+        "id": job.pk,
+        "kind": "floatingip.release",
+        "state": "succeeded",
+        "progress": 100,
+        "message": "",
+        "result": None,
+    }
     assert alt.get(f"/api/v1/jobs/{job.pk}/").status_code == 404
     assert alt.get("/api/v1/jobs/").json()["jobs"] == []
     assert alt.get("/api/v1/audit/").json()["entries"] == []
@@ -48,8 +67,16 @@ def test_it_shows_a_job_to_its_actor_and_the_admin_only() -> None:
 
 def test_the_pages_offer_only_what_the_role_may() -> None:
     member = page_config(client_for(DEMO).get("/routers/").content.decode())
-    assert member["can"] == {"allocate": True, "associate": True, "disassociate": True, "release": True,
-                             "gateway": True, "enable_snat": False, "interfaces": True, "all_projects": False}
+    assert member["can"] == {
+        "allocate": True,
+        "associate": True,
+        "disassociate": True,
+        "release": True,
+        "gateway": True,
+        "enable_snat": False,
+        "interfaces": True,
+        "all_projects": False,
+    }
     admin = page_config(client_for(ADMIN).get("/routers/").content.decode())
     assert admin["can"]["enable_snat"] is True  # type: ignore[index]
     reader = caller("reader", "p-demo")

@@ -36,7 +36,8 @@ def worker_on(server: OwnRedis, log_name: str) -> Iterator[subprocess.Popen[byte
 
 
 def test_it_answers_503_and_frees_the_object_while_redis_is_down_then_accepts_again(
-        lab: dict[str, Any], fresh_fip: Any, tmp_path: Path) -> None:
+    lab: dict[str, Any], fresh_fip: Any, tmp_path: Path
+) -> None:
     demo = login(lab, "demo")
     with own_redis(tmp_path / "redis") as server:
         server.stop()
@@ -48,7 +49,9 @@ def test_it_answers_503_and_frees_the_object_while_redis_is_down_then_accepts_ag
         assert (job.state, job.lock, job.message) == (JobState.FAILED, None, body["detail"])
         assert not JobCredential.objects.filter(job=job).exists()
         assert list(AuditEntry.objects.filter(job=job).order_by("id").values_list("result", flat=True)) == [
-            "accepted", "failed"]
+            "accepted",
+            "failed",
+        ]
         # The demo's job list tells the same story.
         listed = call(demo, "GET", "/jobs/").json()["jobs"]
         assert [(j["state"], j["message"]) for j in listed if j["id"] == job.pk] == [("failed", body["detail"])]
@@ -63,7 +66,8 @@ def test_it_answers_503_and_frees_the_object_while_redis_is_down_then_accepts_ag
 
 
 def test_a_queued_job_survives_a_redis_crash_and_runs_after(
-        lab: dict[str, Any], fresh_fip: Any, tmp_path: Path, demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], fresh_fip: Any, tmp_path: Path, demo_cloud: openstack.connection.Connection
+) -> None:
     demo = login(lab, "demo")
     port = lab["vms"]["ubuntu-01"]["port_id"]
     with own_redis(tmp_path / "redis") as server:

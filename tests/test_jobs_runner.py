@@ -48,8 +48,12 @@ def fake_action(monkeypatch: pytest.MonkeyPatch, fn: Any, kind: str = JobKind.FI
     monkeypatch.setattr("tasks.jobs.ACTIONS", actions.ACTIONS)
     # No cloud to re-read here: the fake's answer stands for the observed effect. The confirmation
     # itself is tested against the real lab (test_actions_confirm_lab.py) and on reports (test_confirm.py).
-    monkeypatch.setattr("tasks.jobs.confirm", lambda conn, job, result, progress: Confirmation(
-        JobState.SUCCEEDED, str(result.get("message", "done")), result))
+    monkeypatch.setattr(
+        "tasks.jobs.confirm",
+        lambda conn, job, result, progress: Confirmation(
+            JobState.SUCCEEDED, str(result.get("message", "done")), result
+        ),
+    )
 
 
 def neutron_error(status: int, message: str) -> sdk_exceptions.HttpException:
@@ -65,8 +69,9 @@ def test_it_seals_the_credential_and_never_stores_the_token_in_clear() -> None:
 
 def test_identical_requests_at_once_make_one_job(queued: list[int]) -> None:
     first, created = jobs.submit(DEMO, BODY, JobKind.FIP_ASSOCIATE, "fip-1", {"port_id": "p1", "fixed_ip": "10.0.0.5"})
-    again, created_again = jobs.submit(DEMO, BODY, JobKind.FIP_ASSOCIATE, "fip-1",
-                                       {"port_id": "p1", "fixed_ip": "10.0.0.5"})
+    again, created_again = jobs.submit(
+        DEMO, BODY, JobKind.FIP_ASSOCIATE, "fip-1", {"port_id": "p1", "fixed_ip": "10.0.0.5"}
+    )
     assert created and not created_again and again.pk == first.pk
     with pytest.raises(jobs.JobBusy):
         jobs.submit(DEMO, BODY, JobKind.FIP_ASSOCIATE, "fip-1", {"port_id": "p2", "fixed_ip": "10.0.0.6"})
@@ -92,7 +97,9 @@ def test_a_job_succeeds_once_and_its_credential_is_gone(queued: list[int], monke
     assert calls == [job.pk]
     assert not JobCredential.objects.filter(job=job).exists()
     assert list(AuditEntry.objects.filter(job=job).order_by("id").values_list("result", flat=True)) == [
-        "accepted", "succeeded"]
+        "accepted",
+        "succeeded",
+    ]
     assert not jobs.finish(job.pk, JobState.FAILED, "late duplicate")  # the first finisher won
     # The object is free again: a new request makes a new job.
     assert jobs.submit(DEMO, BODY, JobKind.FIP_DISASSOCIATE, "fip-1", {})[1]

@@ -117,8 +117,17 @@ def test_no_edge_points_at_a_device_the_report_lacks_or_that_is_drawn_as_a_bridg
     plug(hosts[1], 0, qbr1["name"])
     plug(hosts[2], 0, "br-tun")
     reports[hosts[2]]["interfaces"].append(
-        {"name": "br-tun", "kind": "openvswitch", "mac": None, "mtu": 1450, "state": "UP", "addresses": [],
-         "master": "ovs-system", "peer": None, "peer_netns": None}
+        {
+            "name": "br-tun",
+            "kind": "openvswitch",
+            "mac": None,
+            "mtu": 1450,
+            "state": "UP",
+            "addresses": [],
+            "master": "ovs-system",
+            "peer": None,
+            "peer_netns": None,
+        }
     )
     graph = join(cloud, reports)
     assert not [key for key in graph.edges if key[0] not in graph.nodes or key[1] not in graph.nodes]
@@ -138,8 +147,19 @@ def test_it_joins_native_ovs_firewall_ports_without_qbr() -> None:
     id11 = vm_port(cloud)["id"][:11]
     # openvswitch firewall driver: the tap goes straight onto br-int
     report["interfaces"] = [i for i in report["interfaces"] if i["name"][3:] != id11]
-    report["interfaces"].append({"name": f"tap{id11}", "kind": "tun", "mac": None, "mtu": 1450, "state": "UP",
-                                 "addresses": [], "master": None, "peer": None, "peer_netns": None})
+    report["interfaces"].append(
+        {
+            "name": f"tap{id11}",
+            "kind": "tun",
+            "mac": None,
+            "mtu": 1450,
+            "state": "UP",
+            "addresses": [],
+            "master": None,
+            "peer": None,
+            "peer_netns": None,
+        }
+    )
     qvo_port = next(p for p in report["ovs"]["bridges"][0]["ports"] if p["name"] == f"qvo{id11}")
     qvo_port["name"] = qvo_port["interfaces"][0]["name"] = f"tap{id11}"
     graph = join(cloud, reports)

@@ -18,12 +18,19 @@ def scheduled(cloud: dict[str, Any]) -> dict[str, Any]:
     """The synthetic cloud with the schedule the collector reads: every router and network on the network node."""
     cloud = copy.deepcopy(cloud)
     cloud[L3_SCHEDULE_KEY] = [
-        {"agent_id": uid("agent", NETWORK_NODE, "neutron-l3-agent"), "host": NETWORK_NODE, "agent_mode": "legacy",
-         "router_ids": [r["id"] for r in cloud["routers"]]}
+        {
+            "agent_id": uid("agent", NETWORK_NODE, "neutron-l3-agent"),
+            "host": NETWORK_NODE,
+            "agent_mode": "legacy",
+            "router_ids": [r["id"] for r in cloud["routers"]],
+        }
     ]
     cloud[DHCP_SCHEDULE_KEY] = [
-        {"agent_id": uid("agent", NETWORK_NODE, "neutron-dhcp-agent"), "host": NETWORK_NODE,
-         "network_ids": [n["id"] for n in cloud["networks"][1:]]}
+        {
+            "agent_id": uid("agent", NETWORK_NODE, "neutron-dhcp-agent"),
+            "host": NETWORK_NODE,
+            "network_ids": [n["id"] for n in cloud["networks"][1:]],
+        }
     ]
     return cloud
 
@@ -120,8 +127,14 @@ def dvr_cloud() -> tuple[dict[str, Any], dict[str, Any]]:
     for agent in cloud["agents"]:
         agent["configurations"]["agent_mode"] = "dvr_snat" if agent["host"] == NETWORK_NODE else "dvr"
     cloud["agents"] += [
-        {"id": uid("agent", host, "l3"), "host": host, "agent_type": "L3 agent", "binary": "neutron-l3-agent",
-         "alive": True, "configurations": {"agent_mode": "dvr"}}
+        {
+            "id": uid("agent", host, "l3"),
+            "host": host,
+            "agent_type": "L3 agent",
+            "binary": "neutron-l3-agent",
+            "alive": True,
+            "configurations": {"agent_mode": "dvr"},
+        }
         for host in (COMPUTE, "compute0002")
     ]
     cloud[L3_SCHEDULE_KEY] = [

@@ -17,8 +17,12 @@ KEYSTONE = "http://127.0.0.1:5000/v3"
 
 def password_auth(user: str, password: str, **scope: Any) -> v3.Password:
     return v3.Password(
-        auth_url=KEYSTONE, username=user, password=password,
-        user_domain_name="Default", project_domain_name="Default", **scope,
+        auth_url=KEYSTONE,
+        username=user,
+        password=password,
+        user_domain_name="Default",
+        project_domain_name="Default",
+        **scope,
     )
 
 

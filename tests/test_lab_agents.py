@@ -33,8 +33,13 @@ def dashboard_on_8000(tmp_path: Path) -> Iterator[None]:
     """daphne on 127.0.0.1:8000 (where the lab's agents post) on the test database."""
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}"}
     log = (tmp_path / "daphne.log").open("w")
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", "8000",
-                             "dashboard.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", "8000", "dashboard.asgi:application"],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         yield
     finally:
@@ -62,8 +67,7 @@ def agent_tokens() -> Iterator[None]:
                 nodeagent.token_file(host).unlink(missing_ok=True)
 
 
-def test_both_hosts_report_their_own_view(dvr_lab: dict[str, Any], dashboard_on_8000: None,
-                                          agent_tokens: None) -> None:
+def test_both_hosts_report_their_own_view(dvr_lab: dict[str, Any], dashboard_on_8000: None, agent_tokens: None) -> None:
     from lab import api
 
     api.up("dvr")  # already up: starts the node agents now that their tokens exist

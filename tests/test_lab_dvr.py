@@ -53,18 +53,26 @@ def test_state_names_both_hosts_and_where_each_vm_runs(dvr: dict[str, Any]) -> N
 
 
 def test_neutron_has_a_distributed_router_and_agents_on_both_hosts(
-        dvr: dict[str, Any], admin_cloud: openstack.connection.Connection) -> None:
+    dvr: dict[str, Any], admin_cloud: openstack.connection.Connection
+) -> None:
     net = admin_cloud.network
     router = net.get_router(dvr["routers"]["dvr-router"]["id"])
     assert router.is_distributed
     interfaces = list(net.ports(device_id=router.id, device_owner="network:router_interface_distributed"))
     assert {ip["subnet_id"] for p in interfaces for ip in p.fixed_ips} == {
-        dvr["subnets"]["private_subnet"], dvr["subnets"]["private2_subnet"]}
+        dvr["subnets"]["private_subnet"],
+        dvr["subnets"]["private2_subnet"],
+    }
     snat = list(net.ports(device_id=router.id, device_owner="network:router_centralized_snat"))
     assert len(snat) == 2
     alive = {(a.agent_type, a.host) for a in net.agents() if a.is_alive}
-    assert {("Open vSwitch agent", "controller"), ("L3 agent", "controller"), ("DHCP agent", "controller"),
-            ("Open vSwitch agent", "compute2"), ("L3 agent", "compute2")} <= alive
+    assert {
+        ("Open vSwitch agent", "controller"),
+        ("L3 agent", "controller"),
+        ("DHCP agent", "controller"),
+        ("Open vSwitch agent", "compute2"),
+        ("L3 agent", "compute2"),
+    } <= alive
     modes = {a.host: a.configuration.get("agent_mode") for a in net.agents() if a.agent_type == "L3 agent"}
     assert modes == {"controller": "dvr_snat", "compute2": "dvr"}
     for name, vm in dvr["vms"].items():

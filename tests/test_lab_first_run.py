@@ -63,9 +63,14 @@ def closed_checkout(tmp_path: Path) -> Path:
 def lab_python(lab_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     """The lab's code run as `lab up` runs it: from inside the checkout, with its LAB_DIR."""
     checkout = lab_dir.parents[1]
-    return subprocess.run([sys.executable, "-c", SCRIPT, *argv], cwd=checkout,
-                          env={**os.environ, "LAB_DIR": str(lab_dir), "PYTHONPATH": str(REPO)},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT, *argv],
+        cwd=checkout,
+        env={**os.environ, "LAB_DIR": str(lab_dir), "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def naming(*dirs: Path) -> list[int]:
@@ -95,9 +100,25 @@ def test_postgres_starts_from_a_checkout_only_root_can_enter_and_leaves_nothing(
         assert (shared / "postgres" / "PG_VERSION").exists()
         # A real login as Neutron's user, with its password, over TCP.
         login = subprocess.run(
-            [database.pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", database.DB_USER,
-             "-d", database.DB_NAME, "-tA", "-c", "SELECT current_user, current_database()"],
-            env={**os.environ, "PGPASSWORD": database.DB_PASSWORD}, capture_output=True, text=True, timeout=30)
+            [
+                database.pg_bin("psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                database.DB_USER,
+                "-d",
+                database.DB_NAME,
+                "-tA",
+                "-c",
+                "SELECT current_user, current_database()",
+            ],
+            env={**os.environ, "PGPASSWORD": database.DB_PASSWORD},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert login.returncode == 0, login.stderr
         assert login.stdout.strip() == f"{database.DB_USER}|{database.DB_NAME}"
     finally:
@@ -112,12 +133,22 @@ def test_postgres_starts_from_a_checkout_only_root_can_enter_and_leaves_nothing(
 def dnsmasq_argv(files: Path, conf: str) -> list[str]:
     """What Neutron's DHCP agent runs (neutron/agent/linux/dhcp.py), on a test range; no DNS."""
     return [
-        "dnsmasq", "--keep-in-foreground", "--log-facility=-", "--port=0",
-        "--no-hosts", "--no-resolv", f"--pid-file={files / 'pid'}",
-        f"--dhcp-hostsfile={files / 'host'}", f"--addn-hosts={files / 'addn_hosts'}",
-        f"--dhcp-optsfile={files / 'opts'}", f"--dhcp-leasefile={files / 'leases'}",
-        "--dhcp-match=set:ipxe,175", "--local-service", "--bind-dynamic",
-        "--dhcp-range=set:subnet-test,10.249.9.0,static,255.255.255.0,86400s", f"--conf-file={conf}",
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--log-facility=-",
+        "--port=0",
+        "--no-hosts",
+        "--no-resolv",
+        f"--pid-file={files / 'pid'}",
+        f"--dhcp-hostsfile={files / 'host'}",
+        f"--addn-hosts={files / 'addn_hosts'}",
+        f"--dhcp-optsfile={files / 'opts'}",
+        f"--dhcp-leasefile={files / 'leases'}",
+        "--dhcp-match=set:ipxe,175",
+        "--local-service",
+        "--bind-dynamic",
+        "--dhcp-range=set:subnet-test,10.249.9.0,static,255.255.255.0,86400s",
+        f"--conf-file={conf}",
     ]
 
 
@@ -133,8 +164,12 @@ def namespace() -> Iterator[str]:
 
 def run_dnsmasq(ns: str, files: Path, conf: str) -> tuple[str, str]:
     """(user it ran as, its log) after a start and one reload, as the DHCP agent reloads it."""
-    proc = subprocess.Popen(["ip", "netns", "exec", ns, *dnsmasq_argv(files, conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        ["ip", "netns", "exec", ns, *dnsmasq_argv(files, conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         assert procs.wait_for(lambda: (files / "pid").exists() and (files / "pid").read_text().strip() != "", 10)
         pid = int((files / "pid").read_text())
@@ -149,7 +184,8 @@ def run_dnsmasq(ns: str, files: Path, conf: str) -> tuple[str, str]:
 
 
 def test_dnsmasq_reads_its_hosts_file_from_a_checkout_only_root_can_enter(
-        closed_checkout: Path, namespace: str) -> None:
+    closed_checkout: Path, namespace: str
+) -> None:
     needs_root_and_packages()
     files = closed_checkout / "run" / "neutron" / "dhcp" / "net"
     files.mkdir(parents=True)

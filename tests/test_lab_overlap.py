@@ -48,8 +48,9 @@ def test_each_router_has_its_namespace(overlap: dict[str, Any]) -> None:
     names = api.namespaces("controller")
     for router in overlap["routers"].values():
         assert router["namespace"] in names
-        addrs = api.run_on("controller", ["ip", "netns", "exec", router["namespace"], "ip", "-4", "-o", "addr"],
-                           capture=True).stdout
+        addrs = api.run_on(
+            "controller", ["ip", "netns", "exec", router["namespace"], "ip", "-4", "-o", "addr"], capture=True
+        ).stdout
         assert "192.168.101.1/24" in addrs and f"{router['gateway_ip']}/24" in addrs
 
 
@@ -59,6 +60,7 @@ def test_each_vm_reaches_outside_through_its_own_router(overlap: dict[str, Any])
 
     for vm, router in (("vm01", "router01"), ("vm02", "router02")):
         assert api.ping(vm, OUTSIDE, timeout=90), vm
+
         def three_pings(vm: str = vm) -> None:
             api.run_in(vm, ["ping", "-c", "3", "-i", "0.3", "-W", "1", OUTSIDE])
 

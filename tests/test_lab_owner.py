@@ -95,12 +95,19 @@ def test_release_forgets_only_our_own_record(dirs: tuple[Path, Path, Path]) -> N
     assert not record.exists()
 
 
-@pytest.mark.parametrize(("environ", "kept"), [
-    ({}, False), ({"LAB_KEEP": ""}, False), ({"LAB_KEEP": "0"}, False),
-    ({"LAB_KEEP": "1"}, True), ({"LAB_KEEP": "true"}, True), ({"LAB_KEEP": "YES"}, True),
-    # The old flag means nothing now: the lab goes unless LAB_KEEP keeps it.
-    ({"LAB_DOWN_AFTER_TESTS": "0"}, False),
-])
+@pytest.mark.parametrize(
+    ("environ", "kept"),
+    [
+        ({}, False),
+        ({"LAB_KEEP": ""}, False),
+        ({"LAB_KEEP": "0"}, False),
+        ({"LAB_KEEP": "1"}, True),
+        ({"LAB_KEEP": "true"}, True),
+        ({"LAB_KEEP": "YES"}, True),
+        # The old flag means nothing now: the lab goes unless LAB_KEEP keeps it.
+        ({"LAB_DOWN_AFTER_TESTS": "0"}, False),
+    ],
+)
 def test_the_session_takes_the_lab_down_unless_LAB_KEEP(environ: dict[str, str], kept: bool) -> None:
     downs: list[str] = []
     assert keep_lab(environ) is kept

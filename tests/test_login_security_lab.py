@@ -28,10 +28,15 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
 def login(lab: dict[str, Any], user: str, password: str | None = None, address: str = "127.0.0.1") -> Any:
     client = Client(REMOTE_ADDR=address)
-    response = client.post("/login/", {
-        "username": user, "password": lab_password(lab, user) if password is None else password,
-        "domain": "Default", "next": "/",
-    })
+    response = client.post(
+        "/login/",
+        {
+            "username": user,
+            "password": lab_password(lab, user) if password is None else password,
+            "domain": "Default",
+            "next": "/",
+        },
+    )
     response.client = client
     return response
 
@@ -44,8 +49,9 @@ def logged_in(lab: dict[str, Any], user: str) -> Client:
 
 def keystone_status(admin_cloud: openstack.connection.Connection, token: str) -> int:
     """What Keystone answers when asked to validate ``token``."""
-    return int(admin_cloud.identity.get("/auth/tokens", headers={"X-Subject-Token": token},
-                                        raise_exc=False).status_code)
+    return int(
+        admin_cloud.identity.get("/auth/tokens", headers={"X-Subject-Token": token}, raise_exc=False).status_code
+    )
 
 
 def session_secrets(client: Client) -> tuple[str, KeystoneSecrets]:
@@ -58,7 +64,8 @@ def session_secrets(client: Client) -> tuple[str, KeystoneSecrets]:
 
 
 def test_the_session_row_holds_no_keystone_token_in_clear(
-        lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], admin_cloud: openstack.connection.Connection
+) -> None:
     demo = logged_in(lab, "demo")
     raw, secrets = session_secrets(demo)
     # The tokens are real, and good: the session acts with them.
@@ -77,7 +84,8 @@ def test_the_session_row_holds_no_keystone_token_in_clear(
 
 
 def test_a_project_switch_rescopes_from_the_sealed_unscoped_token(
-        lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], admin_cloud: openstack.connection.Connection
+) -> None:
     demo = logged_in(lab, "demo")
     _, before = session_secrets(demo)
     # demo has one project: switching to it still rescopes, with the unscoped token from the seal.
@@ -92,7 +100,8 @@ def test_a_project_switch_rescopes_from_the_sealed_unscoped_token(
 
 
 def test_logout_has_keystone_revoke_the_sessions_tokens(
-        lab: dict[str, Any], admin_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], admin_cloud: openstack.connection.Connection
+) -> None:
     demo = logged_in(lab, "demo")
     _, secrets = session_secrets(demo)
     # The scoped token also works as an API client's X-Auth-Token (and is cached as valid) ...
@@ -132,7 +141,8 @@ def test_wrong_passwords_lock_that_user_from_that_address_only(lab: dict[str, An
 
 
 def test_keystones_own_error_text_goes_to_the_log_not_to_the_page(
-        lab: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    lab: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     # Keystone refuses an empty user name with a 400 in its schema's words (a long one gets a plain 401).
     response = login(lab, "", "whatever", "10.91.0.3")
     page = response.content.decode()
@@ -144,7 +154,8 @@ def test_keystones_own_error_text_goes_to_the_log_not_to_the_page(
 
 
 def test_the_login_page_says_keystone_is_down_without_its_error_text(
-        lab: dict[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    lab: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
     port = free_port()  # nothing listens there: connections are refused, as to a Keystone that is down
     with override_settings(KEYSTONE_URL=f"http://127.0.0.1:{port}/v3", AXES_FAILURE_LIMIT=2):
         for _ in range(3):
@@ -159,7 +170,8 @@ def test_the_login_page_says_keystone_is_down_without_its_error_text(
 
 
 def test_an_api_call_answers_503_with_retry_after_while_keystone_is_down(
-        lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     from dashboard.auth import forget_token
 
     token = str(demo_cloud.auth_token)
@@ -176,7 +188,8 @@ def test_an_api_call_answers_503_with_retry_after_while_keystone_is_down(
 
 
 def test_a_cached_token_still_gets_503_not_500_when_acting_needs_keystone(
-        lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     """Listing floating IPs as an API client asks Keystone for the token's catalog, after validation
     (which the cache may answer while Keystone is down)."""
     token = str(demo_cloud.auth_token)

@@ -92,8 +92,9 @@ async def _test_a_tenant_gets_only_what_its_project_may_see(base_graph: dict[str
     await publish(with_network(base_graph, "theirs", "theirs", project_of(1)))
     assert await communicator.receive_nothing(0.5)
     # its own network: exactly that, chained on the revision it has
-    revision = await publish(with_network(with_network(base_graph, "theirs", "theirs", project_of(1)),
-                                          "mine", "mine", project_of(0)))
+    revision = await publish(
+        with_network(with_network(base_graph, "theirs", "theirs", project_of(1)), "mine", "mine", project_of(0))
+    )
     message = await communicator.receive_json_from(5)
     assert ids(message, "added") == {"network:mine"}
     assert (message["revision"], message["base"]) == (revision, 1)

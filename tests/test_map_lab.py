@@ -46,7 +46,8 @@ def refreshed(host: str) -> int:
 
 
 def test_the_allinone_map_shows_router1_its_namespace_bridges_and_both_vms(
-        server: str, browser: Any, lab: dict[str, Any]) -> None:
+    server: str, browser: Any, lab: dict[str, Any]
+) -> None:
     host, router = lab["host"], lab["routers"]["router1"]["id"]
     page = map_as(browser, server, lab, "admin", "view=physical")
     qrouter = f"netns:{host}:qrouter-{router}"
@@ -74,7 +75,8 @@ def test_the_allinone_map_shows_router1_its_namespace_bridges_and_both_vms(
 
 
 def test_a_new_network_appears_live_and_nothing_moves(
-        server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     page = map_as(browser, server, lab, "demo", "view=logical")
     before = page.evaluate("window.neutronMap.positions()")
     loads = []
@@ -105,7 +107,8 @@ def test_searching_an_ip_focuses_its_port(server: str, browser: Any, lab: dict[s
 
 
 def test_a_hostile_network_name_is_only_text(
-        server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     hostile = "<img src=x onerror=alert(1)>"
     page = map_as(browser, server, lab, "demo", "view=logical")
     dialogs: list[str] = []
@@ -134,8 +137,12 @@ def test_a_hostile_network_name_is_only_text(
 
 
 def test_alts_page_never_receives_demos_nodes(
-        server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection,
-        alt_cloud: openstack.connection.Connection) -> None:
+    server: str,
+    browser: Any,
+    lab: dict[str, Any],
+    demo_cloud: openstack.connection.Connection,
+    alt_cloud: openstack.connection.Connection,
+) -> None:
     frames: list[str] = []
     page = browser.new_context().new_page()
     page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(str(payload))))
@@ -150,8 +157,14 @@ def test_alts_page_never_receives_demos_nodes(
         # alt's own change arrived over the websocket, after demo's: demo's had its turn and was withheld
         assert any(alt_net.id in f for f in frames)
         received = "\n".join(frames)
-        demo_ids = [demo_net.id, demo_net.name, lab["routers"]["router1"]["id"], lab["networks"]["private"],
-                    *(vm["port_id"] for vm in lab["vms"].values()), *(vm["server_id"] for vm in lab["vms"].values())]
+        demo_ids = [
+            demo_net.id,
+            demo_net.name,
+            lab["routers"]["router1"]["id"],
+            lab["networks"]["private"],
+            *(vm["port_id"] for vm in lab["vms"].values()),
+            *(vm["server_id"] for vm in lab["vms"].values()),
+        ]
         for secret in demo_ids:
             assert secret not in received
         for frame in frames:

@@ -20,8 +20,9 @@ __all__ = ["server"]  # the lab map's daphne, shared with test_map_path_lab
 
 
 @pytest.mark.parametrize("user", ["demo", "admin"])
-def test_hop_one_is_clear_of_the_legend_on_the_physical_view(server: str, browser: Any, lab: dict[str, Any],
-                                                             user: str) -> None:
+def test_hop_one_is_clear_of_the_legend_on_the_physical_view(
+    server: str, browser: Any, lab: dict[str, Any], user: str
+) -> None:
     page = map_as(browser, server, lab, user, "view=physical")
     pick(page, "src", "cirros", "cirros-01 (VM)")
     pick(page, "dst", OUTSIDE, "IP address")

@@ -57,11 +57,19 @@ def assert_clear_of_legend(page: Any, what: str) -> None:
     stage = page.locator("#map-stage").bounding_box()
     assert badge and legend and stage, (badge, legend, stage)
     # hop 1 is on the stage (visible), and its box does not meet the legend's
-    inside = (stage["x"] <= badge["x"] and badge["x"] + badge["width"] <= stage["x"] + stage["width"]
-              and stage["y"] <= badge["y"] and badge["y"] + badge["height"] <= stage["y"] + stage["height"])
+    inside = (
+        stage["x"] <= badge["x"]
+        and badge["x"] + badge["width"] <= stage["x"] + stage["width"]
+        and stage["y"] <= badge["y"]
+        and badge["y"] + badge["height"] <= stage["y"] + stage["height"]
+    )
     assert inside, (what, badge, stage)
-    apart = (badge["x"] + badge["width"] <= legend["x"] or legend["x"] + legend["width"] <= badge["x"]
-             or badge["y"] + badge["height"] <= legend["y"] or legend["y"] + legend["height"] <= badge["y"])
+    apart = (
+        badge["x"] + badge["width"] <= legend["x"]
+        or legend["x"] + legend["width"] <= badge["x"]
+        or badge["y"] + badge["height"] <= legend["y"]
+        or legend["y"] + legend["height"] <= badge["y"]
+    )
     assert apart, (what, badge, legend)
 
 
@@ -83,7 +91,8 @@ def test_hop_one_is_never_under_the_legend(server: str, browser: Any, dst: str) 
 
 
 def test_a_path_on_the_second_host_is_clear_of_the_legend_in_a_smaller_window(
-        synthetic_server: str, browser: Any) -> None:
+    synthetic_server: str, browser: Any
+) -> None:
     """vm-1 on compute0001 (the lower host box, where the legend sits) to the outside, window 1200x800:
     before the fit kept clear of the legend, its tap's badge sat under the legend at the default fit."""
     page = open_map(browser, synthetic_server, caller("admin", "admin-project", admin=True), "/map/#view=physical")

@@ -34,7 +34,8 @@ def test_it_draws_the_physical_and_logical_views(server: str, browser: Any) -> N
     page.screenshot(path=str(ARTIFACTS / "map-synthetic-physical.png"))
     page.click("#view-logical")
     page.wait_for_function(
-        "window.neutronMap.view === 'logical' && document.querySelectorAll('g.box.kind-router').length == 2")
+        "window.neutronMap.view === 'logical' && document.querySelectorAll('g.box.kind-router').length == 2"
+    )
     page.screenshot(path=str(ARTIFACTS / "map-synthetic-logical.png"))
 
 

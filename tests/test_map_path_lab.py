@@ -55,8 +55,9 @@ def pick(page: Any, field: str, text: str, choice: str) -> None:
 
 
 def wait_path(page: Any, verdict: str | None = None, timeout: float = 30000) -> dict[str, Any]:
-    condition = "window.neutronMap.path.result" + (f" && window.neutronMap.path.result.verdict === '{verdict}'"
-                                                   if verdict else "")
+    condition = "window.neutronMap.path.result" + (
+        f" && window.neutronMap.path.result.verdict === '{verdict}'" if verdict else ""
+    )
     page.wait_for_function(condition, timeout=timeout)
     return dict(page.evaluate("window.neutronMap.path.result"))
 
@@ -66,7 +67,8 @@ def badge_ids(page: Any) -> set[str]:
 
 
 def test_admin_picks_cirros_and_the_outside_and_the_fip_path_lights_up(
-        server: str, browser: Any, lab: dict[str, Any]) -> None:
+    server: str, browser: Any, lab: dict[str, Any]
+) -> None:
     host, router = lab["host"], lab["routers"]["router1"]["id"]
     cirros = lab["vms"]["cirros-01"]
     page = map_as(browser, server, lab, "admin", "view=physical")
@@ -81,7 +83,8 @@ def test_admin_picks_cirros_and_the_outside_and_the_fip_path_lights_up(
     numbers = [n for n, h in enumerate(result["hops"], 1) if h["node"] == f"bridge:{host}:br-int"]
     assert len(numbers) == 2  # br-int is crossed twice: one badge carries both numbers
     assert page.locator(f"g.path-badge[data-id='bridge:{host}:br-int'] text").text_content() == ",".join(
-        map(str, numbers))
+        map(str, numbers)
+    )
     assert page.locator("path.path-line").count() == 1
     # the narrative: verdict, hops grouped by host, SNAT to the floating IP with the rule's counters
     panel = page.locator("#path-result")
@@ -104,8 +107,9 @@ def test_admin_picks_cirros_and_the_outside_and_the_fip_path_lights_up(
     # a click on ubuntu-01's VM on the map, "set as source": the SNAT walk through the router's gateway IP
     page.locator(f"g.box[data-id='netns:{host}:vm-ubuntu-01'] > rect").click(position={"x": 12, "y": 8})
     page.locator("#panel-body button.set-src").click()
-    page.wait_for_function("window.neutronMap.path.result && window.neutronMap.path.result.scenario === "
-                           "'north-south-snat'")
+    page.wait_for_function(
+        "window.neutronMap.path.result && window.neutronMap.path.result.scenario === 'north-south-snat'"
+    )
     snat = page.locator(f"#path-result li.hop[data-node='{qrouter}'] .hop-evidence").text_content()
     assert f"SNAT --to-source {lab['routers']['router1']['gateway_ip']}" in snat
     page.wait_for_function("location.hash.includes('src=') && location.hash.includes('dst=')")
@@ -137,8 +141,12 @@ def restore_ubuntu_port(lab: dict[str, Any], admin_cloud: openstack.connection.C
 
 
 def test_an_admin_down_port_turns_the_open_path_red_live(
-        server: str, browser: Any, lab: dict[str, Any], admin_cloud: openstack.connection.Connection,
-        restore_ubuntu_port: str) -> None:
+    server: str,
+    browser: Any,
+    lab: dict[str, Any],
+    admin_cloud: openstack.connection.Connection,
+    restore_ubuntu_port: str,
+) -> None:
     ubuntu = lab["vms"]["ubuntu-01"]
     page = map_as(browser, server, lab, "admin", "view=physical")
     page.fill("#path-src", f"server:{ubuntu['server_id']}")  # an id typed as is
@@ -179,7 +187,8 @@ def test_a_tenant_cannot_trace_another_projects_vm(server: str, browser: Any, la
 
 
 def test_demo_sees_its_path_and_infrastructure_steps_without_others_objects(
-        server: str, browser: Any, lab: dict[str, Any]) -> None:
+    server: str, browser: Any, lab: dict[str, Any]
+) -> None:
     cirros = lab["vms"]["cirros-01"]
     page = map_as(browser, server, lab, "demo")
     pick(page, "src", "cirros", "cirros-01 (VM)")
@@ -196,7 +205,8 @@ def test_demo_sees_its_path_and_infrastructure_steps_without_others_objects(
 
 
 def test_a_hostile_port_name_stays_text(
-        server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection) -> None:
+    server: str, browser: Any, lab: dict[str, Any], demo_cloud: openstack.connection.Connection
+) -> None:
     hostile = f"<img src=x onerror=alert(1)>{uuid.uuid4().hex[:4]}"
     port = demo_cloud.network.create_port(network_id=lab["networks"]["private"], name=hostile)
     try:

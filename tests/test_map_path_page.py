@@ -48,8 +48,10 @@ def test_a_same_network_path_in_the_logical_view_follows_a_live_change(server: s
     badges = {b["id"] for b in page.evaluate("window.neutronMap.path.badges()")}
     assert {f"port:{uid('vmport', 0)}", f"port:{uid('vmport', 2)}"} <= badges
     assert page.locator("g.path-badge").count() == len(badges)
-    page.wait_for_function(f"location.hash.includes('src={vm0.replace(':', '%3A')}') && "
-                           f"location.hash.includes('dst={vm2.replace(':', '%3A')}')")  # the permalink
+    page.wait_for_function(
+        f"location.hash.includes('src={vm0.replace(':', '%3A')}') && "
+        f"location.hash.includes('dst={vm2.replace(':', '%3A')}')"
+    )  # the permalink
     off_loop(publish_graph, admin_down(pingable(synthetic_graph()), f"port:{uid('vmport', 0)}"))
     page.wait_for_function("window.neutronMap.path.result.verdict === 'broken'")
     assert page.locator("#path-result li.hop.status-fail").count() >= 1

@@ -36,8 +36,10 @@ def explain(page: Any, src: str, dst: str) -> dict[str, Any]:
     """Explain ``src`` -> ``dst`` (servers) and wait for the answer drawn."""
     port = f"port:{uid('vmport', int(dst == VM1) or 2 * int(dst == VM2))}"
     page.evaluate(f"window.neutronMap.path.explain({src!r}, {dst!r})")
-    page.wait_for_function(f"window.neutronMap.path.result && window.neutronMap.path.result.dst.node === {port!r} "
-                           "&& !document.getElementById('path-result').classList.contains('loading')")
+    page.wait_for_function(
+        f"window.neutronMap.path.result && window.neutronMap.path.result.dst.node === {port!r} "
+        "&& !document.getElementById('path-result').classList.contains('loading')"
+    )
     return dict(page.evaluate("window.neutronMap.path.result"))
 
 
@@ -86,7 +88,9 @@ def test_the_reply_routed_by_the_destination_hosts_qrouter_is_drawn_as_its_own_p
     assert section.locator("li.hop").count() == len(back)
     assert section.locator(".return-count").text_content() == f"{len(back)} hops"
     assert section.locator("> ol.return-hops > li.host-group > .host-name").all_text_contents() == [
-        f"on {DVR_HOSTS[1]}", f"on {DVR_HOSTS[0]}"]
+        f"on {DVR_HOSTS[1]}",
+        f"on {DVR_HOSTS[0]}",
+    ]
     assert section.locator("li.hop .hop-no").first.text_content() == "R1"
     assert f"{len(back)} back" in page.locator("#path-result .path-summary").text_content()
     assert page.locator("#path-result > ol.path-hops li.hop").count() == len(result["hops"])
@@ -144,8 +148,10 @@ def test_a_broken_way_back_is_red_while_the_way_there_works(server: str, browser
     assert page.locator("g.path-badge.status-fail").count() == 0
     assert page.locator("path.return-line.after-fail").count() == 1
     assert page.locator("#path-result section.path-return li.hop.status-fail").count() >= 1
-    assert "is missing on compute0001" in page.locator(
-        "#path-result section.path-return li.hop.status-fail .hop-evidence").first.text_content()
+    assert (
+        "is missing on compute0001"
+        in page.locator("#path-result section.path-return li.hop.status-fail .hop-evidence").first.text_content()
+    )
     assert "lost" in page.locator("#path-result .path-verdict .return-verdict").text_content()
     assert page.locator("#path-result .path-verdict .verdict").text_content() == "✓ the way there works"
     assert "lost at R" in page.locator("#path-result section.path-return .return-note").text_content()

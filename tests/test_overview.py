@@ -8,8 +8,15 @@ from dashboard.overview import vm_rows
 
 
 def port(port_id: str, name: str, owner: str, device: str, ips: list[str]) -> dict[str, Any]:
-    return {"id": port_id, "name": name, "device_owner": owner, "device_id": device, "status": "ACTIVE",
-            "fixed_ips": ips, "network_id": "net"}
+    return {
+        "id": port_id,
+        "name": name,
+        "device_owner": owner,
+        "device_id": device,
+        "status": "ACTIVE",
+        "fixed_ips": ips,
+        "network_id": "net",
+    }
 
 
 def test_a_vm_is_a_nova_device_with_its_ports_addresses_and_floating_ips() -> None:
@@ -22,14 +29,29 @@ def test_a_vm_is_a_nova_device_with_its_ports_addresses_and_floating_ips() -> No
         port("p-free", "spare", "", "", ["10.0.0.77"]),
     ]
     fips: list[dict[str, Any]] = [
-        {"id": "f1", "floating_ip_address": "192.168.1.60", "fixed_ip_address": "10.1.0.5", "port_id": "p-web-2",
-         "status": "ACTIVE"},
-        {"id": "f2", "floating_ip_address": "192.168.1.61", "fixed_ip_address": None, "port_id": None,
-         "status": "DOWN"},
+        {
+            "id": "f1",
+            "floating_ip_address": "192.168.1.60",
+            "fixed_ip_address": "10.1.0.5",
+            "port_id": "p-web-2",
+            "status": "ACTIVE",
+        },
+        {
+            "id": "f2",
+            "floating_ip_address": "192.168.1.61",
+            "fixed_ip_address": None,
+            "port_id": None,
+            "status": "DOWN",
+        },
     ]
     rows = vm_rows(ports, fips, {"vm-db": "database"})  # Nova's name wins over the port's
     assert rows == [
         {"id": "vm-db", "name": "database", "fixed_ips": ["10.0.0.9"], "floating_ips": [], "ports": ["p-db"]},
-        {"id": "vm-web", "name": "web-eth0", "fixed_ips": ["10.0.0.5", "10.1.0.5"], "floating_ips": ["192.168.1.60"],
-         "ports": ["p-web-1", "p-web-2"]},
+        {
+            "id": "vm-web",
+            "name": "web-eth0",
+            "fixed_ips": ["10.0.0.5", "10.1.0.5"],
+            "floating_ips": ["192.168.1.60"],
+            "ports": ["p-web-1", "p-web-2"],
+        },
     ]

@@ -76,8 +76,10 @@ def test_legacy_icmp_ingress_removed(lab: dict[str, Any], admin_cloud: Cloud) ->
 
 
 def test_legacy_interface_removed(lab: dict[str, Any], admin_cloud: Cloud) -> None:
-    with fips_disassociated(admin_cloud, lab, "cirros-01"), \
-            interface_removed(admin_cloud, lab, "router1", "private_subnet"):
+    with (
+        fips_disassociated(admin_cloud, lab, "cirros-01"),
+        interface_removed(admin_cloud, lab, "router1", "private_subnet"),
+    ):
         result = legacy_walk(lab, server(lab, "ubuntu-01"), OUTSIDE)
         assert_broken(result, "subnet_no_router")
         assert ping_stops("ubuntu-01", OUTSIDE)
@@ -103,8 +105,9 @@ def test_legacy_l3_agent_stopped(lab: dict[str, Any], admin_cloud: Cloud) -> Non
 
     ubuntu, cirros = lab["vms"]["ubuntu-01"], lab["vms"]["cirros-01"]
     with l3_agent_stopped(admin_cloud, lab["host"]):
-        fip = admin_cloud.network.create_ip(floating_network_id=lab["networks"]["public"],
-                                            port_id=ubuntu["port_id"], project_id=lab["projects"]["demo"])
+        fip = admin_cloud.network.create_ip(
+            floating_network_id=lab["networks"]["public"], port_id=ubuntu["port_id"], project_id=lab["projects"]["demo"]
+        )
         try:
             result = legacy_walk(lab, OUTSIDE, fip.floating_ip_address)
             assert result["verdict"] == "broken", result
@@ -124,8 +127,10 @@ def test_legacy_l3_agent_stopped(lab: dict[str, Any], admin_cloud: Cloud) -> Non
 
 
 def test_dvr_gateway_cleared(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
-    with fips_disassociated(admin_cloud, dvr_lab, "vm-web-1", "vm-db-1"), \
-            gateway_cleared(admin_cloud, dvr_lab, "dvr-router"):
+    with (
+        fips_disassociated(admin_cloud, dvr_lab, "vm-web-1", "vm-db-1"),
+        gateway_cleared(admin_cloud, dvr_lab, "dvr-router"),
+    ):
         result = dvr_walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)
         assert_broken(result, "router_no_gateway")
         assert ping_stops("vm-app-1", OUTSIDE)
@@ -164,8 +169,10 @@ def test_dvr_port_admin_down(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> Non
 
 def test_dvr_interface_removed(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
     db = dvr_lab["vms"]["vm-db-1"]
-    with fips_disassociated(admin_cloud, dvr_lab, "vm-db-1"), \
-            interface_removed(admin_cloud, dvr_lab, "dvr-router", "private2_subnet"):
+    with (
+        fips_disassociated(admin_cloud, dvr_lab, "vm-db-1"),
+        interface_removed(admin_cloud, dvr_lab, "dvr-router", "private2_subnet"),
+    ):
         result = dvr_walk(dvr_lab, server(dvr_lab, "vm-web-1"), server(dvr_lab, "vm-db-1"))
         assert_broken(result, "subnet_no_router")
         assert ping_stops("vm-web-1", db["ip"])

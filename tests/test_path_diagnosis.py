@@ -40,26 +40,42 @@ from tests.diagnosis_clouds import (
 )
 
 __all__ = [  # what tests/test_drift.py imports from here (they now live in tests/diagnosis_clouds.py)
-    "COMPUTE", "GW_PORT", "NETWORK_NODE", "OUTSIDE", "QROUTER", "ROUTER", "VM1_PORT", "fip_address",
-    "legacy", "namespace", "port", "the_problem", "walk",
+    "COMPUTE",
+    "GW_PORT",
+    "NETWORK_NODE",
+    "OUTSIDE",
+    "QROUTER",
+    "ROUTER",
+    "VM1_PORT",
+    "fip_address",
+    "legacy",
+    "namespace",
+    "port",
+    "the_problem",
+    "walk",
 ]
 
 # --------------------------------------------------------------------------- the healthy walks
 
 
-@pytest.mark.parametrize(("build", "src", "dst", "scenario"), [
-    (legacy, "vm-1", OUTSIDE, "north-south-fip"),
-    (legacy, OUTSIDE, "fip:vm-1", "inbound-fip"),
-    (legacy, "vm-1", "vm-0", "same-network"),
-    (dvr, "vm-1", OUTSIDE, "north-south-fip-dvr"),
-    (dvr, OUTSIDE, "fip:vm-1", "inbound-fip-dvr"),
-])
-def test_the_healthy_clouds_walk_ok_across_both_hosts(build: Callable[[], Cloud], src: str, dst: str,
-                                                       scenario: str) -> None:
+@pytest.mark.parametrize(
+    ("build", "src", "dst", "scenario"),
+    [
+        (legacy, "vm-1", OUTSIDE, "north-south-fip"),
+        (legacy, OUTSIDE, "fip:vm-1", "inbound-fip"),
+        (legacy, "vm-1", "vm-0", "same-network"),
+        (dvr, "vm-1", OUTSIDE, "north-south-fip-dvr"),
+        (dvr, OUTSIDE, "fip:vm-1", "inbound-fip-dvr"),
+    ],
+)
+def test_the_healthy_clouds_walk_ok_across_both_hosts(
+    build: Callable[[], Cloud], src: str, dst: str, scenario: str
+) -> None:
     result = walk(build(), src, dst)
     assert (result["scenario"], result["verdict"], result["problems"]) == (scenario, "ok", [])
     assert {h["host"] for h in result["hops"] if h["host"]} == (
-        {NETWORK_NODE, COMPUTE} if build is legacy else {COMPUTE})
+        {NETWORK_NODE, COMPUTE} if build is legacy else {COMPUTE}
+    )
 
 
 # --------------------------------------------------------------------------- ports
@@ -109,6 +125,7 @@ def test_a_port_never_bound() -> None:
 
 def test_a_host_whose_node_agent_sends_no_report() -> None:
     """What is on a host without a report is unknown: the report is the fault, not missing devices."""
+
     def node_agent_stopped(cloud: JsonDict, reports: dict[str, JsonDict]) -> None:
         del reports[COMPUTE]
 
@@ -124,6 +141,7 @@ def test_a_host_whose_node_agent_sends_no_report() -> None:
 
 def test_a_tap_device_gone_from_the_host() -> None:
     """The instance's tap is gone (instance shut off or crashed) while Neutron's port stays ACTIVE."""
+
     def tap_gone(cloud: JsonDict, reports: dict[str, JsonDict]) -> None:
         interfaces = reports[COMPUTE]["interfaces"]
         interfaces.remove(next(i for i in interfaces if i["name"] == f"tap{VM1_PORT[:11]}"))

@@ -27,10 +27,13 @@ from tests.diagnosis_clouds import (
 # --------------------------------------------------------------------------- agents
 
 
-@pytest.mark.parametrize(("make", "agent_type", "host"), [
-    (ovs_agent_dead, "Open vSwitch agent", COMPUTE),
-    (dhcp_agent_dead, "DHCP agent", NETWORK_NODE),
-])
+@pytest.mark.parametrize(
+    ("make", "agent_type", "host"),
+    [
+        (ovs_agent_dead, "Open vSwitch agent", COMPUTE),
+        (dhcp_agent_dead, "DHCP agent", NETWORK_NODE),
+    ],
+)
 def test_a_dead_agent_warns_while_what_it_set_up_still_works(make: Break, agent_type: str, host: str) -> None:
     result = diagnosed(legacy, "vm-1", OUTSIDE, make)
     assert result["verdict"] == "ok"

@@ -48,10 +48,13 @@ def test_a_dhcp_enabled_subnet_without_its_dhcp_port() -> None:
     assert hop["node"] == instance(result, "src") and hop["host"] == COMPUTE
 
 
-@pytest.mark.parametrize(("gone_on", "sender", "receiver"), [
-    (COMPUTE, COMPUTE, NETWORK_NODE),  # no way out of the sender
-    (NETWORK_NODE, COMPUTE, NETWORK_NODE),  # no port back: OVS on the receiver drops the packet
-])
+@pytest.mark.parametrize(
+    ("gone_on", "sender", "receiver"),
+    [
+        (COMPUTE, COMPUTE, NETWORK_NODE),  # no way out of the sender
+        (NETWORK_NODE, COMPUTE, NETWORK_NODE),  # no port back: OVS on the receiver drops the packet
+    ],
+)
 def test_a_missing_vxlan_tunnel_port(gone_on: str, sender: str, receiver: str) -> None:
     result = diagnosed(legacy, "vm-1", OUTSIDE, tunnel_ports_gone(gone_on))
     assert result["verdict"] == "broken"

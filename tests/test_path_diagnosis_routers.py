@@ -70,6 +70,7 @@ def test_a_floating_ip_whose_subnet_has_no_router_in_the_snapshot() -> None:
     """Neutron refuses this state (RouterInterfaceInUseByFloatingIP; association checks reachability), but a
     snapshot can show it: ports listed before the user added the router interface, floating IPs listed after
     they associated the floating IP (the collector lists ports first)."""
+
     def listed_before_the_interface(cloud: JsonDict, reports: dict[str, JsonDict]) -> None:
         cloud["ports"].remove(port(cloud, QR_PORT))
 
@@ -84,15 +85,32 @@ def test_a_floating_ip_whose_subnet_has_no_router_in_the_snapshot() -> None:
 def test_a_second_router_on_the_subnet_does_not_make_the_floating_ip_unreachable() -> None:
     """A subnet on two routers (an internal one attached by a port of its own): Neutron's floating IP goes
     through the router its router_id names, the instances' default route through the gateway IP's router."""
+
     def internal_router_added(cloud: JsonDict, reports: dict[str, JsonDict]) -> None:
         internal = "00000000-0000-4000-8000-000000000001"  # sorts before router-0
         project = cloud["routers"][0]["project_id"]
-        cloud["routers"].append({"id": internal, "name": "internal", "status": "ACTIVE", "project_id": project,
-                                 "external_gateway_info": None})
-        cloud["ports"].append({"id": uid("port", "internal"), "network_id": NET0, "project_id": project,
-                               "device_owner": "network:router_interface", "device_id": internal,
-                               "status": "ACTIVE", "binding:host_id": NETWORK_NODE, "mac_address": mac(99),
-                               "fixed_ips": [{"subnet_id": uid("subnet", 0), "ip_address": "10.0.0.254"}]})
+        cloud["routers"].append(
+            {
+                "id": internal,
+                "name": "internal",
+                "status": "ACTIVE",
+                "project_id": project,
+                "external_gateway_info": None,
+            }
+        )
+        cloud["ports"].append(
+            {
+                "id": uid("port", "internal"),
+                "network_id": NET0,
+                "project_id": project,
+                "device_owner": "network:router_interface",
+                "device_id": internal,
+                "status": "ACTIVE",
+                "binding:host_id": NETWORK_NODE,
+                "mac_address": mac(99),
+                "fixed_ips": [{"subnet_id": uid("subnet", 0), "ip_address": "10.0.0.254"}],
+            }
+        )
 
     for src, dst in ((OUTSIDE, "fip:vm-1"), ("vm-1", OUTSIDE)):
         result = diagnosed(legacy, src, dst, internal_router_added)
@@ -110,13 +128,16 @@ def test_an_external_network_the_network_nodes_ovs_agent_does_not_map(make: Brea
     assert result["verdict"] == "broken"
     problem = the_problem(result, "bridge_mapping_missing")
     physnet = "physnet1" if make is physnet_renamed else "external"
-    assert f"physical network {physnet} is not in the bridge_mappings of {NETWORK_NODE}'s OVS agent" in (
-        problem["message"])
+    assert (
+        f"physical network {physnet} is not in the bridge_mappings of {NETWORK_NODE}'s OVS agent"
+        in (problem["message"])
+    )
     assert the_failed_hop(result)["node"] == f"bridge:{NETWORK_NODE}:br-int"
 
 
 def test_a_vm_plugged_straight_into_the_external_network() -> None:
     """Seed 000's mistake: the instance's port on public, not on a tenant network behind router-0."""
+
     def on_public(cloud: JsonDict, reports: dict[str, JsonDict]) -> None:
         vm1 = port(cloud, VM1_PORT)
         vm1["network_id"] = PUBLIC

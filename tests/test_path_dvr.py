@@ -52,8 +52,17 @@ def test_snat_walk_from_compute2_goes_through_host1s_snat_namespace(dvr_lab: dic
     result = explain(graph, StoredReports(), server(dvr_lab, "vm-app-1"), OUTSIDE)
     assert (result["scenario"], result["verdict"]) == ("north-south-snat-dvr", "ok"), result
     hops = crossed(result)
-    assert in_order(hops, ["bridge:compute2:br-int", f"netns:compute2:qrouter-{router}", "bridge:compute2:br-tun",
-                           "bridge:controller:br-tun", f"netns:controller:snat-{router}", "bridge:controller:br-ex"])
+    assert in_order(
+        hops,
+        [
+            "bridge:compute2:br-int",
+            f"netns:compute2:qrouter-{router}",
+            "bridge:compute2:br-tun",
+            "bridge:controller:br-tun",
+            f"netns:controller:snat-{router}",
+            "bridge:controller:br-ex",
+        ],
+    )
     snat = next(h for h in result["hops"] if h["node"] == f"netns:controller:snat-{router}")
     assert f"--to-source {dvr_lab['routers']['dvr-router']['gateway_ip']}" in snat["evidence"]
     assert api.ping("vm-app-1", OUTSIDE, timeout=120)
@@ -73,10 +82,16 @@ def test_fip_walks_use_the_local_fip_namespace_both_ways(dvr_lab: dict[str, Any]
     graph = joined(dvr_lab)
     out = explain(graph, StoredReports(), server(dvr_lab, "vm-web-1"), OUTSIDE)
     assert (out["scenario"], out["verdict"]) == ("north-south-fip-dvr", "ok"), out
-    assert in_order(crossed(out), [f"netns:controller:qrouter-{router}",
-                                   f"iface:controller:qrouter-{router}:rfp-{router[:10]}",
-                                   f"iface:controller:fip-{public}:fpr-{router[:10]}",
-                                   f"netns:controller:fip-{public}", "bridge:controller:br-ex"])
+    assert in_order(
+        crossed(out),
+        [
+            f"netns:controller:qrouter-{router}",
+            f"iface:controller:qrouter-{router}:rfp-{router[:10]}",
+            f"iface:controller:fip-{public}:fpr-{router[:10]}",
+            f"netns:controller:fip-{public}",
+            "bridge:controller:br-ex",
+        ],
+    )
     # the outside sees the fip namespace's fg- MAC (not the router's) and the floating IP
     outside_sees_the_explained_exit(out, graph, lambda: api.ping("vm-web-1", OUTSIDE, timeout=30))
     assert nat_packets(walk(dvr_lab, server(dvr_lab, "vm-web-1"), OUTSIDE)) > nat_packets(out)
@@ -84,8 +99,15 @@ def test_fip_walks_use_the_local_fip_namespace_both_ways(dvr_lab: dict[str, Any]
     inbound = walk(dvr_lab, OUTSIDE, db["floating_ip"])
     assert (inbound["scenario"], inbound["verdict"]) == ("inbound-fip-dvr", "ok"), inbound
     hops = crossed(inbound)
-    assert in_order(hops, [f"netns:compute2:fip-{public}", f"iface:compute2:fip-{public}:fpr-{router[:10]}",
-                           f"iface:compute2:qrouter-{router}:rfp-{router[:10]}", f"netns:compute2:qrouter-{router}"])
+    assert in_order(
+        hops,
+        [
+            f"netns:compute2:fip-{public}",
+            f"iface:compute2:fip-{public}:fpr-{router[:10]}",
+            f"iface:compute2:qrouter-{router}:rfp-{router[:10]}",
+            f"netns:compute2:qrouter-{router}",
+        ],
+    )
     assert not any(h.startswith("netns:controller:") for h in hops)  # compute2 answers for its own FIP
     dnat = next(h for h in inbound["hops"] if h["node"] == f"netns:compute2:qrouter-{router}")
     assert f"--to-destination {db['ip']}" in dnat["evidence"]
@@ -100,8 +122,15 @@ def test_east_west_across_hosts_is_routed_on_the_senders_host(dvr_lab: dict[str,
     result = walk(dvr_lab, server(dvr_lab, "vm-web-1"), server(dvr_lab, "vm-db-1"))
     assert (result["scenario"], result["verdict"]) == ("east-west-dvr", "ok"), result
     hops = crossed(result)
-    assert in_order(hops, [f"netns:controller:qrouter-{router}", "bridge:controller:br-tun",
-                           "bridge:compute2:br-tun", "bridge:compute2:br-int"])
+    assert in_order(
+        hops,
+        [
+            f"netns:controller:qrouter-{router}",
+            "bridge:controller:br-tun",
+            "bridge:compute2:br-tun",
+            "bridge:compute2:br-int",
+        ],
+    )
     assert f"netns:compute2:qrouter-{router}" not in hops  # seed 001: not through compute2's qrouter
     assert f"netns:compute2:qrouter-{router}" in [h["node"] for h in result["return_hops"]]
     assert any("DVR MAC" in h["what"] for h in result["hops"])
@@ -121,8 +150,11 @@ def test_a_dead_l3_agent_on_compute2_breaks_what_it_should_set_up(
     from lab import api
 
     app = dvr_lab["vms"]["vm-app-1"]  # on compute2, no floating IP yet
-    fip = admin_cloud.network.create_ip(floating_network_id=dvr_lab["networks"]["public"], port_id=app["port_id"],
-                                        project_id=dvr_lab["projects"]["demo"])
+    fip = admin_cloud.network.create_ip(
+        floating_network_id=dvr_lab["networks"]["public"],
+        port_id=app["port_id"],
+        project_id=dvr_lab["projects"]["demo"],
+    )
     try:
         result = walk(dvr_lab, OUTSIDE, fip.floating_ip_address)
         assert result["scenario"] == "inbound-fip-dvr"
@@ -152,8 +184,7 @@ def test_east_west_leaves_host1s_br_tun_with_host1s_dvr_mac(dvr_lab: dict[str, A
     dvr_macs = {host: mac.replace("-", ":").lower() for host, mac in (row.split("|") for row in rows)}
     assert named == dvr_macs["controller"] != dvr_macs["compute2"]
     assert "table=1," in tun["flows"][0] and named in tun["flows"][0]  # DVR_PROCESS rewrites the source MAC
-    seen = capture.vxlan_echo_requests(lambda: api.ping("vm-web-1", db["ip"], timeout=30),
-                                       hosts.TUNNEL_LINKS[0])
+    seen = capture.vxlan_echo_requests(lambda: api.ping("vm-web-1", db["ip"], timeout=30), hosts.TUNNEL_LINKS[0])
     private2_vni = next(n for n in joined(dvr_lab)["nodes"] if n["id"] == f"network:{dvr_lab['networks']['private2']}")
     assert (private2_vni["attrs"]["segmentation_id"], named, web["ip"], db["ip"]) in seen, seen
     assert not any(mac == web["mac"] for _, mac, _, _ in seen), "the VM's own MAC never crosses the tunnel"

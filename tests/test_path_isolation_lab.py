@@ -32,11 +32,15 @@ def tenant_ports(cloud: Cloud, name: str, cidr: str, ips: list[str]) -> Iterator
     as the tenant of ``cloud`` and deleted afterwards."""
     network = cloud.network.create_network(name=name)
     try:
-        subnet = cloud.network.create_subnet(network_id=network.id, cidr=cidr, ip_version=4, name=f"{name}-subnet",
-                                             enable_dhcp=False)
-        ports = [cloud.network.create_port(network_id=network.id, name=f"{name}-port{i}",
-                                           fixed_ips=[{"subnet_id": subnet.id, "ip_address": ip}])
-                 for i, ip in enumerate(ips)]
+        subnet = cloud.network.create_subnet(
+            network_id=network.id, cidr=cidr, ip_version=4, name=f"{name}-subnet", enable_dhcp=False
+        )
+        ports = [
+            cloud.network.create_port(
+                network_id=network.id, name=f"{name}-port{i}", fixed_ips=[{"subnet_id": subnet.id, "ip_address": ip}]
+            )
+            for i, ip in enumerate(ips)
+        ]
         yield [p.to_dict() for p in ports]
     finally:
         for port in cloud.network.ports(network_id=network.id):
@@ -49,8 +53,9 @@ def ask(client: Client, token: str, src: str, dst: str, probe: str = "icmp") -> 
     return response.status_code, response.content.decode()
 
 
-def assert_tells_nothing(client: Client, token: str, secrets: set[str], questions: list[tuple[str, str]],
-                         probes: tuple[str, ...] = PROBES) -> list[tuple[int, str]]:
+def assert_tells_nothing(
+    client: Client, token: str, secrets: set[str], questions: list[tuple[str, str]], probes: tuple[str, ...] = PROBES
+) -> list[tuple[int, str]]:
     answers = []
     for src, dst in questions:
         for probe in probes:
@@ -70,14 +75,16 @@ def state_secrets(state: dict[str, Any], admin: Cloud, of: str, caller: str) -> 
 @pytest.fixture
 def allinone_alt_ports(lab: dict[str, Any], admin_cloud: Cloud) -> Iterator[list[dict[str, Any]]]:
     """alt gets demo's subnet again (10.0.0.0/24) with cirros-01's address, and an address of its own."""
-    with tenant_ports(lab_connection("lab-alt"), "leak-alt", "10.0.0.0/24",
-                      [lab["vms"]["cirros-01"]["ip"], "10.0.0.200"]) as ports:
+    with tenant_ports(
+        lab_connection("lab-alt"), "leak-alt", "10.0.0.0/24", [lab["vms"]["cirros-01"]["ip"], "10.0.0.200"]
+    ) as ports:
         joined(lab)
         yield ports
 
 
-def test_alt_learns_nothing_of_demo_by_address_or_node_id(lab: dict[str, Any], admin_cloud: Cloud, client: Client,
-                                                          allinone_alt_ports: list[dict[str, Any]]) -> None:
+def test_alt_learns_nothing_of_demo_by_address_or_node_id(
+    lab: dict[str, Any], admin_cloud: Cloud, client: Client, allinone_alt_ports: list[dict[str, Any]]
+) -> None:
     cirros, ubuntu = lab["vms"]["cirros-01"], lab["vms"]["ubuntu-01"]
     secrets = state_secrets(lab, admin_cloud, "demo", "alt")
     assert cirros["port_id"] in secrets and cirros["floating_ip"] in secrets and "router1" in secrets
@@ -86,17 +93,22 @@ def test_alt_learns_nothing_of_demo_by_address_or_node_id(lab: dict[str, Any], a
     # the check can fail: the admin's answer names demo's port (by its device prefix, in qbr/qvo names)
     assert admin_status == 200 and cirros["port_id"][:11] in leaks(admin_body, secrets), "the grep finds demo's port"
     alt = keystone_token(lab, "alt")
-    answers = assert_tells_nothing(client, alt, secrets, [
-        (OUTSIDE, cirros["floating_ip"]),  # the issue's first question
-        (own, ubuntu["ip"]),  # its own port to demo's fixed IP
-        (own, cirros["floating_ip"]),
-        (ubuntu["ip"], cirros["floating_ip"]),  # two of demo's addresses
-        (cirros["floating_ip"], OUTSIDE),
-        (OUTSIDE, f"port:{cirros['port_id']}"),  # by node id
-        (OUTSIDE, f"server:{cirros['server_id']}"),
-        (OUTSIDE, f"fip:{lab['floating_ips']['cirros-01']['id']}"),
-        (f"port:{ubuntu['port_id']}", OUTSIDE),
-    ])
+    answers = assert_tells_nothing(
+        client,
+        alt,
+        secrets,
+        [
+            (OUTSIDE, cirros["floating_ip"]),  # the issue's first question
+            (own, ubuntu["ip"]),  # its own port to demo's fixed IP
+            (own, cirros["floating_ip"]),
+            (ubuntu["ip"], cirros["floating_ip"]),  # two of demo's addresses
+            (cirros["floating_ip"], OUTSIDE),
+            (OUTSIDE, f"port:{cirros['port_id']}"),  # by node id
+            (OUTSIDE, f"server:{cirros['server_id']}"),
+            (OUTSIDE, f"fip:{lab['floating_ips']['cirros-01']['id']}"),
+            (f"port:{ubuntu['port_id']}", OUTSIDE),
+        ],
+    )
     first = json.loads(answers[0][1])
     assert answers[0][0] == 404 and "one end must be a port" in first["detail"], "demo's FIP is just outside to alt"
     to_fip = json.loads(answers[2 * len(PROBES)][1])
@@ -104,8 +116,9 @@ def test_alt_learns_nothing_of_demo_by_address_or_node_id(lab: dict[str, Any], a
     assert all("sg_no_ingress" not in body for _, body in answers), "demo's security groups are not judged for alt"
 
 
-def test_an_address_both_projects_hold_is_each_ones_own(lab: dict[str, Any], admin_cloud: Cloud, client: Client,
-                                                        allinone_alt_ports: list[dict[str, Any]]) -> None:
+def test_an_address_both_projects_hold_is_each_ones_own(
+    lab: dict[str, Any], admin_cloud: Cloud, client: Client, allinone_alt_ports: list[dict[str, Any]]
+) -> None:
     cirros = lab["vms"]["cirros-01"]
     alt, demo = keystone_token(lab, "alt"), keystone_token(lab, "demo")
     status, body = ask(client, alt, OUTSIDE, cirros["ip"])
@@ -116,19 +129,25 @@ def test_an_address_both_projects_hold_is_each_ones_own(lab: dict[str, Any], adm
     assert leaks(body, state_secrets(lab, admin_cloud, "alt", "demo")) == []
 
 
-def test_demo_learns_nothing_of_alt(lab: dict[str, Any], admin_cloud: Cloud, client: Client,
-                                    allinone_alt_ports: list[dict[str, Any]]) -> None:
+def test_demo_learns_nothing_of_alt(
+    lab: dict[str, Any], admin_cloud: Cloud, client: Client, allinone_alt_ports: list[dict[str, Any]]
+) -> None:
     secrets = state_secrets(lab, admin_cloud, "alt", "demo")
     theirs = allinone_alt_ports[1]
     assert theirs["id"] in secrets and "10.0.0.200" in secrets and "leak-alt" in secrets
     demo = keystone_token(lab, "demo")
     cirros = f"server:{lab['vms']['cirros-01']['server_id']}"
-    answers = assert_tells_nothing(client, demo, secrets, [
-        (cirros, "10.0.0.200"),  # alt's address inside demo's own CIDR
-        (OUTSIDE, "10.0.0.200"),
-        (cirros, f"port:{theirs['id']}"),
-        (f"port:{theirs['id']}", OUTSIDE),
-    ])
+    answers = assert_tells_nothing(
+        client,
+        demo,
+        secrets,
+        [
+            (cirros, "10.0.0.200"),  # alt's address inside demo's own CIDR
+            (OUTSIDE, "10.0.0.200"),
+            (cirros, f"port:{theirs['id']}"),
+            (f"port:{theirs['id']}", OUTSIDE),
+        ],
+    )
     own_walk = json.loads(answers[0][1])
     assert own_walk["src"]["node"] == f"port:{lab['vms']['cirros-01']['port_id']}" and own_walk["hops"]
 
@@ -141,45 +160,58 @@ def overlap_demo_ports(overlap_lab: dict[str, Any]) -> Iterator[list[dict[str, A
         yield ports
 
 
-def test_overlapping_subnets_tell_neither_project_of_the_other(overlap_lab: dict[str, Any], admin_cloud: Cloud,
-                                                               client: Client,
-                                                               overlap_demo_ports: list[dict[str, Any]]) -> None:
+def test_overlapping_subnets_tell_neither_project_of_the_other(
+    overlap_lab: dict[str, Any], admin_cloud: Cloud, client: Client, overlap_demo_ports: list[dict[str, Any]]
+) -> None:
     vms = overlap_lab["vms"]
     alt, demo = keystone_token(overlap_lab, "alt"), keystone_token(overlap_lab, "demo")
     alt_secrets = state_secrets(overlap_lab, admin_cloud, "alt", "demo")
     assert vms["vm01"]["port_id"] in alt_secrets and "router01" in alt_secrets
     assert vms["vm01"]["ip"] in alt_secrets, "demo holds the same CIDR, but not that address (its port has .4)"
     own = f"port:{overlap_demo_ports[0]['id']}"
-    answers = assert_tells_nothing(client, demo, alt_secrets, [
-        (OUTSIDE, vms["vm01"]["floating_ip"]),
-        (OUTSIDE, vms["vm01"]["ip"]),  # two alt ports hold it, none of demo's: the 404 named alt's ports
-        (own, vms["vm01"]["ip"]),
-        (own, vms["vm02"]["floating_ip"]),
-        (vms["vm01"]["floating_ip"], vms["vm02"]["floating_ip"]),
-        (OUTSIDE, f"server:{vms['vm01']['server_id']}"),
-    ])
+    answers = assert_tells_nothing(
+        client,
+        demo,
+        alt_secrets,
+        [
+            (OUTSIDE, vms["vm01"]["floating_ip"]),
+            (OUTSIDE, vms["vm01"]["ip"]),  # two alt ports hold it, none of demo's: the 404 named alt's ports
+            (own, vms["vm01"]["ip"]),
+            (own, vms["vm02"]["floating_ip"]),
+            (vms["vm01"]["floating_ip"], vms["vm02"]["floating_ip"]),
+            (OUTSIDE, f"server:{vms['vm01']['server_id']}"),
+        ],
+    )
     assert all(status == 404 for status, _ in answers[: 2 * len(PROBES)])
 
     demo_secrets = state_secrets(overlap_lab, admin_cloud, "demo", "alt")
     assert overlap_demo_ports[0]["id"] in demo_secrets and "192.168.101.4" in demo_secrets
     vm01 = f"server:{vms['vm01']['server_id']}"
-    answers = assert_tells_nothing(client, alt, demo_secrets, [
-        (vm01, "192.168.101.4"),  # demo's address in alt's own CIDR
-        (OUTSIDE, "192.168.101.4"),
-        (vm01, own),
-        (OUTSIDE, vms["vm01"]["ip"]),  # alt's two ports hold it: the 404 names those, never demo's
-    ])
+    answers = assert_tells_nothing(
+        client,
+        alt,
+        demo_secrets,
+        [
+            (vm01, "192.168.101.4"),  # demo's address in alt's own CIDR
+            (OUTSIDE, "192.168.101.4"),
+            (vm01, own),
+            (OUTSIDE, vms["vm01"]["ip"]),  # alt's two ports hold it: the 404 names those, never demo's
+        ],
+    )
     ambiguous = json.loads(answers[-1][1])["detail"]
     assert vms["vm01"]["port_id"] in ambiguous and vms["vm02"]["port_id"] in ambiguous
 
 
-def test_a_tenants_own_walk_keeps_its_own_names(overlap_lab: dict[str, Any], admin_cloud: Cloud, client: Client,
-                                                overlap_demo_ports: list[dict[str, Any]]) -> None:
+def test_a_tenants_own_walk_keeps_its_own_names(
+    overlap_lab: dict[str, Any], admin_cloud: Cloud, client: Client, overlap_demo_ports: list[dict[str, Any]]
+) -> None:
     """Scrubbing takes other projects' words out, not the caller's: alt's own DNAT and SNAT stay named."""
     vm01 = overlap_lab["vms"]["vm01"]
     alt = keystone_token(overlap_lab, "alt")
-    for src, dst, needle in ((OUTSIDE, vm01["floating_ip"], f"--to-destination {vm01['ip']}"),
-                             (f"server:{vm01['server_id']}", OUTSIDE, f"--to-source {vm01['floating_ip']}")):
+    for src, dst, needle in (
+        (OUTSIDE, vm01["floating_ip"], f"--to-destination {vm01['ip']}"),
+        (f"server:{vm01['server_id']}", OUTSIDE, f"--to-source {vm01['floating_ip']}"),
+    ):
         status, body = ask(client, alt, src, dst)
         result = json.loads(body)
         assert status == 200 and result["verdict"] == "ok", result

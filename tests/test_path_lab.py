@@ -52,8 +52,14 @@ def test_snat_walk_is_explained_and_pings(lab: dict[str, Any]) -> None:
     assert result["scenario"] == "north-south-snat" and result["verdict"] == "ok", result
     host, router, port = lab["host"], lab["routers"]["router1"]["id"], lab["vms"]["ubuntu-01"]["port_id"]
     hops = nodes_of(result)
-    expected = [f"iface:{host}:-:tap{port[:11]}", f"bridge:{host}:qbr{port[:11]}", f"iface:{host}:-:qvo{port[:11]}",
-                f"bridge:{host}:br-int", f"netns:{host}:qrouter-{router}", f"bridge:{host}:br-ex"]
+    expected = [
+        f"iface:{host}:-:tap{port[:11]}",
+        f"bridge:{host}:qbr{port[:11]}",
+        f"iface:{host}:-:qvo{port[:11]}",
+        f"bridge:{host}:br-int",
+        f"netns:{host}:qrouter-{router}",
+        f"bridge:{host}:br-ex",
+    ]
     first = [hops.index(h) for h in expected]  # each is crossed, in this order
     assert first == sorted(first)
     snat = next(h for h in result["hops"] if h["node"] == f"netns:{host}:qrouter-{router}")
@@ -123,15 +129,22 @@ def test_an_admin_down_port_is_broken_and_does_not_ping(lab: dict[str, Any], ubu
 def test_the_path_api_keeps_tenants_to_their_own(lab: dict[str, Any], client: Client) -> None:
     fresh_graph(lab)
     cirros = lab["vms"]["cirros-01"]
-    demo = client.get("/api/v1/path/", {"src": "192.168.1.1", "dst": cirros["floating_ip"]},
-                      HTTP_X_AUTH_TOKEN=keystone_token(lab, "demo"))
+    demo = client.get(
+        "/api/v1/path/",
+        {"src": "192.168.1.1", "dst": cirros["floating_ip"]},
+        HTTP_X_AUTH_TOKEN=keystone_token(lab, "demo"),
+    )
     assert demo.status_code == 200 and demo.json()["verdict"] == "ok"
-    alt = client.get("/api/v1/path/", {"src": "192.168.1.1", "dst": f"port:{cirros['port_id']}"},
-                     HTTP_X_AUTH_TOKEN=keystone_token(lab, "alt"))
+    alt = client.get(
+        "/api/v1/path/",
+        {"src": "192.168.1.1", "dst": f"port:{cirros['port_id']}"},
+        HTTP_X_AUTH_TOKEN=keystone_token(lab, "alt"),
+    )
     assert alt.status_code == 404
     assert cirros["ip"] not in alt.content.decode()
-    bad = client.get("/api/v1/path/", {"src": "nonsense", "dst": "192.168.1.1"},
-                     HTTP_X_AUTH_TOKEN=keystone_token(lab, "admin"))
+    bad = client.get(
+        "/api/v1/path/", {"src": "nonsense", "dst": "192.168.1.1"}, HTTP_X_AUTH_TOKEN=keystone_token(lab, "admin")
+    )
     assert bad.status_code == 400 and "neither a node id" in bad.json()["detail"]
 
 

@@ -47,10 +47,15 @@ def test_a_reply_lost_on_the_way_back_breaks_the_path_and_says_where() -> None:
 
 def test_the_dvr_mac_the_sending_hosts_br_tun_writes_is_named_with_its_flow() -> None:
     cloud, _ = dvr_cloud()
-    qr_b = next(p for p in cloud["ports"] if p["device_owner"] == "network:router_interface_distributed"
-                and p["fixed_ips"][0]["ip_address"] == "10.1.0.1")
-    flow = (f"cookie=0x1, table=1, n_packets=7, n_bytes=686, priority=1,dl_vlan=2,dl_src={qr_b['mac_address']} "
-            "actions=set_field:fa:16:3f:00:00:01->eth_src,goto_table:2")
+    qr_b = next(
+        p
+        for p in cloud["ports"]
+        if p["device_owner"] == "network:router_interface_distributed" and p["fixed_ips"][0]["ip_address"] == "10.1.0.1"
+    )
+    flow = (
+        f"cookie=0x1, table=1, n_packets=7, n_bytes=686, priority=1,dl_vlan=2,dl_src={qr_b['mac_address']} "
+        "actions=set_field:fa:16:3f:00:00:01->eth_src,goto_table:2"
+    )
     result = explained(flows={DVR_HOSTS[0]: [flow]})
     tun = next(h for h in result["hops"] if h["node"] == f"bridge:{DVR_HOSTS[0]}:br-tun")
     assert tun["evidence"].startswith("DVR MAC fa:16:3f:00:00:01") and tun["flows"][0] == flow
@@ -59,8 +64,11 @@ def test_the_dvr_mac_the_sending_hosts_br_tun_writes_is_named_with_its_flow() ->
 
 def test_a_tenant_sees_the_way_back_redacted_like_the_way_there() -> None:
     cloud, _ = dvr_cloud()
-    qr_a = next(p for p in cloud["ports"] if p["fixed_ips"][0]["ip_address"] == "10.0.0.1"
-                and p["device_owner"] == "network:router_interface_distributed")
+    qr_a = next(
+        p
+        for p in cloud["ports"]
+        if p["fixed_ips"][0]["ip_address"] == "10.0.0.1" and p["device_owner"] == "network:router_interface_distributed"
+    )
     flow = f"table=1, priority=1,dl_vlan=1,dl_src={qr_a['mac_address']} actions=mod_dl_src:fa:16:3f:00:00:02"
     result = explained(flows={DVR_HOSTS[1]: [flow]})
     tun = f"bridge:{DVR_HOSTS[1]}:br-tun"
@@ -76,11 +84,16 @@ def test_a_tenant_sees_the_way_back_redacted_like_the_way_there() -> None:
 
 def test_a_subnet_detached_from_the_router_is_named_not_just_unrouted() -> None:
     cloud, reports = dvr_cloud()
-    cloud["ports"] = [p for p in cloud["ports"] if p["fixed_ips"][0]["ip_address"] != "10.1.0.1"
-                      or p["device_owner"] != "network:router_interface_distributed"]
+    cloud["ports"] = [
+        p
+        for p in cloud["ports"]
+        if p["fixed_ips"][0]["ip_address"] != "10.1.0.1" or p["device_owner"] != "network:router_interface_distributed"
+    ]
     graph = pingable(join(cloud, reports).to_dict())
-    vm0, vm1 = (next(n["id"] for n in graph["nodes"] if n["kind"] == "server" and n["label"] == name)
-                for name in ("vm-0", "vm-1"))
+    vm0, vm1 = (
+        next(n["id"] for n in graph["nodes"] if n["kind"] == "server" and n["label"] == name)
+        for name in ("vm-0", "vm-1")
+    )
     result = explain(graph, reports, vm0, vm1)
     assert result["verdict"] == "broken"
     (problem,) = result["problems"]

@@ -29,11 +29,16 @@ from topology.services import issue_agent_token
 pytestmark = [pytest.mark.django_db(transaction=True)]
 QROUTER = "qrouter-1"
 REPORT: dict[str, Any] = {
-    "version": 1, "host": "node-a", "collected_at": "2026-12-02T18:00:00Z", "tunnel_ip": None,
+    "version": 1,
+    "host": "node-a",
+    "collected_at": "2026-12-02T18:00:00Z",
+    "tunnel_ip": None,
     "interfaces": [{"name": "eth0"}],
     "namespaces": [{"name": QROUTER, "interfaces": [{"name": "qr-1"}, {"name": "qg-1"}]}],
-    "ovs": {"bridges": [{"name": "br-int", "ports": [{"name": "tap1", "interfaces": [
-        {"name": "tap1", "ofport": 3}]}]}], "flows": {}},
+    "ovs": {
+        "bridges": [{"name": "br-int", "ports": [{"name": "tap1", "interfaces": [{"name": "tap1", "ofport": 3}]}]}],
+        "flows": {},
+    },
 }
 PROBE: dict[str, Any] = {"kind": "route_get", "args": {"namespace": QROUTER, "dst": "192.168.1.1"}, "timeout": 1}
 
@@ -43,8 +48,15 @@ def url(host: str) -> str:
 
 
 def stored(host: str) -> None:
-    HostReport.objects.update_or_create(host=host, defaults={
-        "collected_at": timezone.now(), "received_at": timezone.now(), "size": 1, "report": {**REPORT, "host": host}})
+    HostReport.objects.update_or_create(
+        host=host,
+        defaults={
+            "collected_at": timezone.now(),
+            "received_at": timezone.now(),
+            "size": 1,
+            "report": {**REPORT, "host": host},
+        },
+    )
 
 
 @pytest.fixture

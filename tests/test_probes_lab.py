@@ -77,15 +77,30 @@ def vm_eth0(report: dict[str, Any], vm: str) -> dict[str, Any]:
 
 
 def test_ofproto_trace_of_a_vms_packet_leaves_br_int_by_the_other_vms_port(
-        lab: dict[str, Any], feed: dict[str, Any]) -> None:
+    lab: dict[str, Any], feed: dict[str, Any]
+) -> None:
     src, dst = vm_eth0(feed, "vm-ubuntu-01"), vm_eth0(feed, "vm-cirros-01")
     src_port, dst_port = br_int_port_of(feed, src["mac"]), br_int_port_of(feed, dst["mac"])
     dst_ip = dst["addresses"][0].split("/")[0]
     assert lab_api.ping("vm-ubuntu-01", dst_ip), "the two VMs must reach each other for br-int to learn the MACs"
     admin = login(lab, "admin")
-    response = probe(admin, HOST, {"kind": "ofproto_trace", "args": {
-        "bridge": "br-int", "in_port": src_port["name"], "dl_src": src["mac"], "dl_dst": dst["mac"],
-        "proto": "icmp", "nw_src": src["addresses"][0].split("/")[0], "nw_dst": dst_ip, "icmp_type": 8}})
+    response = probe(
+        admin,
+        HOST,
+        {
+            "kind": "ofproto_trace",
+            "args": {
+                "bridge": "br-int",
+                "in_port": src_port["name"],
+                "dl_src": src["mac"],
+                "dl_dst": dst["mac"],
+                "proto": "icmp",
+                "nw_src": src["addresses"][0].split("/")[0],
+                "nw_dst": dst_ip,
+                "icmp_type": 8,
+            },
+        },
+    )
     assert response.status_code == 200, response.content[:800]
     result = response.json()["result"]
     assert result["ok"], result
@@ -93,11 +108,13 @@ def test_ofproto_trace_of_a_vms_packet_leaves_br_int_by_the_other_vms_port(
     trace = result["parsed"]
     assert trace["bridges"][0] == "br-int" and not trace["dropped"]
     assert [(o["bridge"], o["port"], o["ofport"]) for o in trace["outputs"]] == [
-        ("br-int", dst_port["name"], dst_port["ofport"])], result["output"]
+        ("br-int", dst_port["name"], dst_port["ofport"])
+    ], result["output"]
 
 
 def test_route_get_in_the_qrouter_namespace_goes_out_by_the_gateway_port(
-        lab: dict[str, Any], feed: dict[str, Any]) -> None:
+    lab: dict[str, Any], feed: dict[str, Any]
+) -> None:
     qrouter = namespace(feed, "qrouter-")
     gateway = [i["name"] for i in qrouter["interfaces"] if i["name"].startswith("qg-")]
     admin = login(lab, "admin")
@@ -126,8 +143,13 @@ def test_refused_before_the_agent_and_not_connected_at_once(lab: dict[str, Any],
         response = probe(admin, HOST, body)
         assert response.status_code == 400, (body, response.content[:400])
     offline = "offline-node"
-    HostReport.objects.create(host=offline, collected_at=timezone.now(), received_at=timezone.now(), size=1,
-                              report={**{k: v for k, v in feed.items() if k != "report_url"}, "host": offline})
+    HostReport.objects.create(
+        host=offline,
+        collected_at=timezone.now(),
+        received_at=timezone.now(),
+        size=1,
+        report={**{k: v for k, v in feed.items() if k != "report_url"}, "host": offline},
+    )
     response = probe(admin, offline, {"kind": "route_get", "args": {"namespace": qrouter, "dst": OUTSIDE}})
     assert response.status_code == 503 and response.json()["connected"] is False
     assert probe(admin, "no-such-host", {"kind": "ip_rule", "args": {}}).status_code == 404
@@ -152,16 +174,36 @@ def wedged_vswitchd(directory: Path) -> tuple[Any, socket.socket]:
 
 
 def test_a_probe_that_hangs_is_answered_with_a_timeout(
-        lab: dict[str, Any], feed: dict[str, Any], tmp_path: Path) -> None:
+    lab: dict[str, Any], feed: dict[str, Any], tmp_path: Path
+) -> None:
     host = "hangnode"
     pidfile, control = wedged_vswitchd(tmp_path / "ovs-run")
     url = feed["report_url"]  # the feed's daphne
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
-           "OVS_RUNDIR": str(tmp_path / "ovs-run")}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{settings.DATABASES['default']['NAME']}",
+        "OVS_RUNDIR": str(tmp_path / "ovs-run"),
+    }
     with open(LOGS / "hangnode-agent.log", "ab") as out:
-        agent = subprocess.Popen([sys.executable, "-m", "topology.agent", "--host", host, "--token",
-                                  issue_agent_token(host), "--interval", "600", "--url", url],
-                                 cwd=REPO, env=env, stdout=out, stderr=out)
+        agent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "topology.agent",
+                "--host",
+                host,
+                "--token",
+                issue_agent_token(host),
+                "--interval",
+                "600",
+                "--url",
+                url,
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
     try:
         deadline = time.monotonic() + 60
         while not HostReport.objects.filter(host=host).exists():
@@ -169,8 +211,9 @@ def test_a_probe_that_hangs_is_answered_with_a_timeout(
             time.sleep(0.5)
         wait_connected(host)
         admin = login(lab, "admin")
-        response = probe(admin, host, {"kind": "ofproto_trace", "timeout": 2,
-                                       "args": {"bridge": "br-int", "in_port": 1}})
+        response = probe(
+            admin, host, {"kind": "ofproto_trace", "timeout": 2, "args": {"bridge": "br-int", "in_port": 1}}
+        )
         assert response.status_code == 504, response.content[:600]
         result = response.json()["result"]
         assert result["timed_out"] and result["exit_status"] is None and "did not answer within 2 s" in result["error"]
@@ -181,4 +224,3 @@ def test_a_probe_that_hangs_is_answered_with_a_timeout(
         stop_worker(agent, grace=20)
         control.close()
         pidfile.close()
-

@@ -85,38 +85,68 @@ def test_ip_rule_and_a_route_table() -> None:
 
 
 def test_validated_arguments_make_the_argv_and_nothing_else() -> None:
-    args = validate("ofproto_trace", {"bridge": "br-int", "in_port": 3, "dl_src": "FA:16:3E:C5:93:E6",
-                                      "proto": "tcp", "nw_src": "10.0.0.127", "nw_dst": "10.0.0.84",
-                                      "tp_dst": 22, "ct_next": ["trk", "new"]})
+    args = validate(
+        "ofproto_trace",
+        {
+            "bridge": "br-int",
+            "in_port": 3,
+            "dl_src": "FA:16:3E:C5:93:E6",
+            "proto": "tcp",
+            "nw_src": "10.0.0.127",
+            "nw_dst": "10.0.0.84",
+            "tp_dst": 22,
+            "ct_next": ["trk", "new"],
+        },
+    )
     assert argv_of("ofproto_trace", args) == [
-        "ovs-appctl", "ofproto/trace", "br-int",
+        "ovs-appctl",
+        "ofproto/trace",
+        "br-int",
         "in_port=3,tcp,dl_src=fa:16:3e:c5:93:e6,nw_src=10.0.0.127,nw_dst=10.0.0.84,tp_dst=22",
-        "--ct-next", "trk,new"]
-    route = validate("route_get", {"namespace": QROUTER, "dst": "192.168.1.1", "src": "10.0.0.127",
-                                   "iif": "qr-6d680e34-eb"})
-    assert argv_of("route_get", route) == ["ip", "-netns", QROUTER, "route", "get", "192.168.1.1",
-                                           "from", "10.0.0.127", "iif", "qr-6d680e34-eb"]
+        "--ct-next",
+        "trk,new",
+    ]
+    route = validate(
+        "route_get", {"namespace": QROUTER, "dst": "192.168.1.1", "src": "10.0.0.127", "iif": "qr-6d680e34-eb"}
+    )
+    assert argv_of("route_get", route) == [
+        "ip",
+        "-netns",
+        QROUTER,
+        "route",
+        "get",
+        "192.168.1.1",
+        "from",
+        "10.0.0.127",
+        "iif",
+        "qr-6d680e34-eb",
+    ]
     assert argv_of("route_table", validate("route_table", {"namespace": QROUTER, "table": "main"}))[-2:] == [
-        "table", "254"]
+        "table",
+        "254",
+    ]
 
 
-@pytest.mark.parametrize(("kind", "args", "reason"), [
-    ("shell", {}, "kind must be one of"),
-    ("ofproto_trace", {"bridge": "br-int; reboot", "in_port": 1}, "bridge must be"),
-    ("ofproto_trace", {"bridge": "-br-int", "in_port": 1}, "bridge must be"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 70000}, "in_port must be an integer"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": True}, "in_port must be an integer"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "dl_src": "fa:16:3e:00:00:01,actions=drop"}, "dl_src"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "proto": "icmp", "tp_dst": 22}, "tp_dst needs"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "nw_dst": "10.0.0.1"}, "need proto"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "ct_next": ["trk", "$(id)"]}, "ct_next"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "flow": "in_port=1"}, "unknown argument"),
-    ("ofproto_trace", {"bridge": "b" * 65, "in_port": 1}, "bridge must be"),
-    ("route_get", {"dst": "10.0.0.1 && id"}, "dst must be an IPv4 or IPv6"),
-    ("route_get", {"dst": "10.0.0.1", "src": "fe80::1"}, "same address family"),
-    ("route_get", {"namespace": "../../etc", "dst": "10.0.0.1"}, "namespace must be"),
-    ("route_table", {"table": "main; id"}, "table must be"),
-])
+@pytest.mark.parametrize(
+    ("kind", "args", "reason"),
+    [
+        ("shell", {}, "kind must be one of"),
+        ("ofproto_trace", {"bridge": "br-int; reboot", "in_port": 1}, "bridge must be"),
+        ("ofproto_trace", {"bridge": "-br-int", "in_port": 1}, "bridge must be"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 70000}, "in_port must be an integer"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": True}, "in_port must be an integer"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "dl_src": "fa:16:3e:00:00:01,actions=drop"}, "dl_src"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "proto": "icmp", "tp_dst": 22}, "tp_dst needs"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "nw_dst": "10.0.0.1"}, "need proto"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "ct_next": ["trk", "$(id)"]}, "ct_next"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 1, "flow": "in_port=1"}, "unknown argument"),
+        ("ofproto_trace", {"bridge": "b" * 65, "in_port": 1}, "bridge must be"),
+        ("route_get", {"dst": "10.0.0.1 && id"}, "dst must be an IPv4 or IPv6"),
+        ("route_get", {"dst": "10.0.0.1", "src": "fe80::1"}, "same address family"),
+        ("route_get", {"namespace": "../../etc", "dst": "10.0.0.1"}, "namespace must be"),
+        ("route_table", {"table": "main; id"}, "table must be"),
+    ],
+)
 def test_hostile_or_wrong_arguments_are_refused_with_the_reason(kind: str, args: dict[str, Any], reason: str) -> None:
     with pytest.raises(ProbeInvalid, match=reason.replace("$", r"\$").replace("(", r"\(")):
         validate(kind, args)
@@ -128,19 +158,28 @@ REPORT: dict[str, Any] = {
     "host": "node-a",
     "interfaces": [{"name": "eth0"}],
     "namespaces": [{"name": QROUTER, "interfaces": [{"name": "qr-6d680e34-eb"}, {"name": "qg-a44d4d7f-ea"}]}],
-    "ovs": {"bridges": [{"name": "br-int", "ports": [{"name": "qvo643ed321-ba", "interfaces": [
-        {"name": "qvo643ed321-ba", "ofport": 3}]}]}]},
+    "ovs": {
+        "bridges": [
+            {
+                "name": "br-int",
+                "ports": [{"name": "qvo643ed321-ba", "interfaces": [{"name": "qvo643ed321-ba", "ofport": 3}]}],
+            }
+        ]
+    },
 }
 
 
-@pytest.mark.parametrize(("kind", "args", "reason"), [
-    ("ofproto_trace", {"bridge": "br-ex", "in_port": 1}, "bridge 'br-ex' is not in the host's last report"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": 4}, "in_port 4 is not a port of bridge 'br-int'"),
-    ("ofproto_trace", {"bridge": "br-int", "in_port": "qvoother"}, "in_port 'qvoother' is not a port"),
-    ("route_get", {"namespace": "qrouter-other", "dst": "10.0.0.1"}, "namespace 'qrouter-other' is not in"),
-    ("route_get", {"namespace": QROUTER, "dst": "10.0.0.1", "iif": "eth0"}, "iif 'eth0' is not an interface"),
-    ("route_get", {"dst": "10.0.0.1", "iif": "qr-6d680e34-eb"}, "of the root namespace"),
-])
+@pytest.mark.parametrize(
+    ("kind", "args", "reason"),
+    [
+        ("ofproto_trace", {"bridge": "br-ex", "in_port": 1}, "bridge 'br-ex' is not in the host's last report"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": 4}, "in_port 4 is not a port of bridge 'br-int'"),
+        ("ofproto_trace", {"bridge": "br-int", "in_port": "qvoother"}, "in_port 'qvoother' is not a port"),
+        ("route_get", {"namespace": "qrouter-other", "dst": "10.0.0.1"}, "namespace 'qrouter-other' is not in"),
+        ("route_get", {"namespace": QROUTER, "dst": "10.0.0.1", "iif": "eth0"}, "iif 'eth0' is not an interface"),
+        ("route_get", {"dst": "10.0.0.1", "iif": "qr-6d680e34-eb"}, "of the root namespace"),
+    ],
+)
 def test_names_must_be_in_the_hosts_last_report(kind: str, args: dict[str, Any], reason: str) -> None:
     with pytest.raises(ProbeInvalid, match=reason):
         validate_for_host(kind, args, REPORT)
@@ -149,8 +188,12 @@ def test_names_must_be_in_the_hosts_last_report(kind: str, args: dict[str, Any],
 def test_names_the_host_reported_pass() -> None:
     assert validate_for_host("ofproto_trace", {"bridge": "br-int", "in_port": "qvo643ed321-ba"}, REPORT)
     assert validate_for_host("ofproto_trace", {"bridge": "br-int", "in_port": 3}, REPORT)["in_port"] == 3
-    assert validate_for_host("route_get", {"namespace": QROUTER, "dst": "192.168.1.1",
-                                           "iif": "qr-6d680e34-eb"}, REPORT)["iif"] == "qr-6d680e34-eb"
+    assert (
+        validate_for_host("route_get", {"namespace": QROUTER, "dst": "192.168.1.1", "iif": "qr-6d680e34-eb"}, REPORT)[
+            "iif"
+        ]
+        == "qr-6d680e34-eb"
+    )
 
 
 def test_a_command_that_hangs_is_killed_at_its_timeout() -> None:

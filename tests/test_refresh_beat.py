@@ -26,9 +26,25 @@ def test_beat_refreshes_the_cloud_and_bumps_the_revision(lab: dict[str, Any], tm
     }
     log = (tmp_path / "celery.log").open("w")
     worker = subprocess.Popen(
-        [Path(sys.executable).parent / "celery", "-A", "dashboard", "worker", "--beat", "--pool", "solo",
-         "--schedule", str(tmp_path / "beat-schedule"), "-n", f"beat-{os.getpid()}@localhost", "--loglevel", "INFO"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            Path(sys.executable).parent / "celery",
+            "-A",
+            "dashboard",
+            "worker",
+            "--beat",
+            "--pool",
+            "solo",
+            "--schedule",
+            str(tmp_path / "beat-schedule"),
+            "-n",
+            f"beat-{os.getpid()}@localhost",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 90

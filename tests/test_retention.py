@@ -32,16 +32,28 @@ def change(age: timedelta) -> HostReportChange:
 
 
 def audit_entry(age: timedelta, job: Job | None = None) -> AuditEntry:
-    entry = AuditEntry.objects.create(user_id="u-demo", user_name="demo", project_id="p-demo",
-                                      action=JobKind.FIP_RELEASE, target="fip-1", result="accepted", job=job)
+    entry = AuditEntry.objects.create(
+        user_id="u-demo",
+        user_name="demo",
+        project_id="p-demo",
+        action=JobKind.FIP_RELEASE,
+        target="fip-1",
+        result="accepted",
+        job=job,
+    )
     AuditEntry.objects.filter(pk=entry.pk).update(at=timezone.now() - age)  # `at` is auto_now_add
     return entry
 
 
 def job(state: str, finished_age: timedelta | None) -> Job:
     return Job.objects.create(
-        kind=JobKind.FIP_RELEASE, user_id="u-demo", user_name="demo", project_id="p-demo", target="fip-1",
-        state=state, finished_at=timezone.now() - finished_age if finished_age is not None else None,
+        kind=JobKind.FIP_RELEASE,
+        user_id="u-demo",
+        user_name="demo",
+        project_id="p-demo",
+        target="fip-1",
+        state=state,
+        finished_at=timezone.now() - finished_age if finished_age is not None else None,
     )
 
 

@@ -30,8 +30,12 @@ def test_a_tenant_sees_its_own_objects_and_the_public_network_only() -> None:
     assert f"network:{cloud['networks'][0]['id']}" in ids  # public
     own = [p for p in cloud["ports"] if p["project_id"] == project(0) and p["device_owner"] == "compute:nova"]
     host = own[0]["binding:host_id"]
-    assert {f"port:{own[0]['id']}", f"iface:{host}:-:qvo{own[0]['id'][:11]}", f"bridge:{host}:br-int",
-            f"host:{host}"} <= ids
+    assert {
+        f"port:{own[0]['id']}",
+        f"iface:{host}:-:qvo{own[0]['id'][:11]}",
+        f"bridge:{host}:br-int",
+        f"host:{host}",
+    } <= ids
     assert all(e["source"] in ids and e["target"] in ids for e in seen["edges"])
 
 
@@ -50,14 +54,35 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
     cloud, reports = synthetic_cloud(hosts=1, ports=2, projects=2)
     public = cloud["networks"][0]["id"]
     router = cloud["routers"][0]["id"]
-    reports["compute0000"]["namespaces"].append({
-        "name": f"fip-{public}", "iptables": {},
-        "routes": [{"dst": "192.168.7.7/32", "gateway": "169.254.106.114", "dev": f"fpr-{router[:10]}",
-                    "table": 254, "src": None}],
-        "rules": [],
-        "interfaces": [{"name": f"fpr-{router[:10]}", "kind": "veth", "mac": None, "mtu": 1500, "state": "UP",
-                        "addresses": ["169.254.106.115/31"], "master": None, "peer": None, "peer_netns": None}],
-    })
+    reports["compute0000"]["namespaces"].append(
+        {
+            "name": f"fip-{public}",
+            "iptables": {},
+            "routes": [
+                {
+                    "dst": "192.168.7.7/32",
+                    "gateway": "169.254.106.114",
+                    "dev": f"fpr-{router[:10]}",
+                    "table": 254,
+                    "src": None,
+                }
+            ],
+            "rules": [],
+            "interfaces": [
+                {
+                    "name": f"fpr-{router[:10]}",
+                    "kind": "veth",
+                    "mac": None,
+                    "mtu": 1500,
+                    "state": "UP",
+                    "addresses": ["169.254.106.115/31"],
+                    "master": None,
+                    "peer": None,
+                    "peer_netns": None,
+                }
+            ],
+        }
+    )
     graph = join(cloud, reports).to_dict()
     seen = scope_graph(graph, "full", project(0))
     fip_ns = next(n for n in seen["nodes"] if n["id"] == f"netns:compute0000:fip-{public}")
@@ -74,11 +99,26 @@ def test_it_removes_what_neutron_shows_only_to_admins() -> None:
     from topology.scope import ADMIN_ONLY_ATTRS, scope_graph
 
     port: dict[str, Any] = {
-        "id": "port:p1", "kind": "port", "label": "10.0.0.5", "host": "compute1", "project_id": "demo",
-            "attrs": {"binding_host_id": "compute1", "vif_type": "ovs", "vif_details": {"port_filter": True},
-                      "fixed_ips": [{"ip_address": "10.0.0.5"}], "network_id": "n1"}}
-    net = {"id": "network:n1", "kind": "network", "label": "private", "project_id": "demo",
-           "attrs": {"name": "private", "network_type": "vxlan", "segmentation_id": 42, "physical_network": None}}
+        "id": "port:p1",
+        "kind": "port",
+        "label": "10.0.0.5",
+        "host": "compute1",
+        "project_id": "demo",
+        "attrs": {
+            "binding_host_id": "compute1",
+            "vif_type": "ovs",
+            "vif_details": {"port_filter": True},
+            "fixed_ips": [{"ip_address": "10.0.0.5"}],
+            "network_id": "n1",
+        },
+    }
+    net = {
+        "id": "network:n1",
+        "kind": "network",
+        "label": "private",
+        "project_id": "demo",
+        "attrs": {"name": "private", "network_type": "vxlan", "segmentation_id": 42, "physical_network": None},
+    }
     graph = {"nodes": [port, net], "edges": []}
     demo = {n["id"]: n for n in scope_graph(graph, "full", "demo")["nodes"]}
     assert set(demo) == {"port:p1", "network:n1"}

@@ -19,10 +19,18 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
 # Neutron's attribute name -> the name the join gives it, per resource.
 NEUTRON_NAMES = {
-    "port": {"binding:host_id": "binding_host_id", "binding:vif_type": "vif_type",
-             "binding:vif_details": "vif_details", "binding:profile": "binding_profile"},
-    "network": {"provider:network_type": "network_type", "provider:physical_network": "physical_network",
-                "provider:segmentation_id": "segmentation_id", "segments": "segments"},
+    "port": {
+        "binding:host_id": "binding_host_id",
+        "binding:vif_type": "vif_type",
+        "binding:vif_details": "vif_details",
+        "binding:profile": "binding_profile",
+    },
+    "network": {
+        "provider:network_type": "network_type",
+        "provider:physical_network": "physical_network",
+        "provider:segmentation_id": "segmentation_id",
+        "segments": "segments",
+    },
     "router": {"distributed": "distributed", "ha": "ha"},
 }
 
@@ -37,7 +45,10 @@ def by_id(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_it_shows_a_member_no_attribute_neutron_refuses_it(
-    lab: dict[str, Any], client: Client, tokens: dict[str, str], demo_cloud: openstack.connection.Connection,  # noqa: F811
+    lab: dict[str, Any],
+    client: Client,
+    tokens: dict[str, str],  # noqa: F811
+    demo_cloud: openstack.connection.Connection,
 ) -> None:
     refresh_all(lab["host"])
     cirros, router = lab["vms"]["cirros-01"], lab["routers"]["router1"]["id"]
@@ -60,7 +71,9 @@ def test_it_shows_a_member_no_attribute_neutron_refuses_it(
 
 
 def test_alt_gets_no_admin_only_attribute_either(
-    lab: dict[str, Any], client: Client, tokens: dict[str, str]  # noqa: F811
+    lab: dict[str, Any],
+    client: Client,
+    tokens: dict[str, str],  # noqa: F811
 ) -> None:
     refresh_all(lab["host"])
     alt = get_topology(client, tokens["alt"]).json()

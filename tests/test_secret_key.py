@@ -21,8 +21,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def import_settings(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "import dashboard.settings as s; print(s.SECRET_KEY)"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", "import dashboard.settings as s; print(s.SECRET_KEY)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_settings_refuse_to_start_without_a_key_when_debug_is_off(tmp_path: Path) -> None:
@@ -58,8 +64,9 @@ def test_settings_use_the_checkouts_key_file_when_it_exists(tmp_path: Path) -> N
 
 
 def run_secret_key(env: dict[str, str]) -> str:
-    result = subprocess.run([str(REPO / "bin" / "secret-key")], cwd="/", env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(REPO / "bin" / "secret-key")], cwd="/", env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -90,16 +97,27 @@ def test_a_key_file_others_may_read_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(KeyFileUnsafe, match="chmod 600"):
         ensure_key_file(path)
-    result = subprocess.run([sys.executable, "-m", "dashboard.secretkey", str(path)], cwd=REPO,
-                            env=clean_env(), capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "dashboard.secretkey", str(path)],
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "readable by others" in result.stderr
 
 
 def test_manage_py_uses_the_checkouts_key_file(tmp_path: Path) -> None:
     env = clean_env(DASHBOARD_VAR_DIR=str(tmp_path))
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c",
-                             "from django.conf import settings; print(settings.SECRET_KEY)"],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == (tmp_path / "secret-key").read_text().strip()

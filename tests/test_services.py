@@ -38,7 +38,9 @@ def daphne(tmp_path: Path) -> Iterator[str]:
     log = (tmp_path / "daphne.log").open("w")
     proc = subprocess.Popen(
         [BIN / "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield f"http://127.0.0.1:{port}"
@@ -66,7 +68,9 @@ def test_a_celery_worker_answers_over_real_redis(tmp_path: Path) -> None:
     log = (tmp_path / "celery.log").open("w")
     proc = subprocess.Popen(
         [BIN / "celery", "-A", "dashboard", "worker", "--pool", "solo", "-n", name, "--loglevel", "INFO"],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -47,7 +47,8 @@ def stored_host() -> dict[str, Any]:
 
 
 def test_a_silent_host_turns_stale_after_a_rebuild_and_fresh_on_its_next_report(
-        lab: dict[str, Any], dashboard_on_8000: None, agent_tokens: None) -> None:
+    lab: dict[str, Any], dashboard_on_8000: None, agent_tokens: None
+) -> None:
     from lab import api, nodeagent
 
     api.up("allinone")  # already up: starts the node agents now that their tokens exist
@@ -66,8 +67,7 @@ def test_a_silent_host_turns_stale_after_a_rebuild_and_fresh_on_its_next_report(
         admin, demo = login(lab, "admin"), login(lab, "demo")
         shown = host_node(call(admin, "GET", "/topology/?view=physical").json())
         assert (shown["status"], shown["attrs"]["stale"]) == ("STALE", since)
-        assert f"no fresh report from host {HOST} since {since}" in " ".join(
-            shown["attrs"]["warnings"])
+        assert f"no fresh report from host {HOST} since {since}" in " ".join(shown["attrs"]["warnings"])
 
         vms = lab["vms"]
         path = call(demo, "GET", f"/path/?src={vms['cirros-01']['ip']}&dst={vms['ubuntu-01']['ip']}")

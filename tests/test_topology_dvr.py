@@ -21,8 +21,9 @@ def host_report(state: dict[str, Any], host: str) -> dict[str, Any]:
 
     if host == state["host"]:
         return dict(collect_report(host))
-    result = api.run_on(host, [sys.executable, "-m", "topology.agent", "--once", "--print", "--host", host],
-                        capture=True)
+    result = api.run_on(
+        host, [sys.executable, "-m", "topology.agent", "--once", "--print", "--host", host], capture=True
+    )
     assert result.returncode == 0, result.stderr
     return dict(json.loads(result.stdout))
 

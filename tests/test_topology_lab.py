@@ -39,9 +39,7 @@ def nodes(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def has_edge(graph: dict[str, Any], a: str, b: str, kind: str) -> bool:
-    return any(
-        e["kind"] == kind and {e["source"], e["target"]} == {a, b} for e in graph["edges"]
-    )
+    return any(e["kind"] == kind and {e["source"], e["target"]} == {a, b} for e in graph["edges"])
 
 
 def members(graph: dict[str, Any], parent: str) -> list[str]:
@@ -61,8 +59,11 @@ def test_router1_is_joined_to_its_qrouter_namespace(lab: dict[str, Any], graph: 
     assert len(qg) == 1 and f"{lab['routers']['router1']['gateway_ip']}/24" in qg[0]["attrs"]["addresses"]
     # qg- leads to br-ex: Neutron plugs it into br-int (ovs_use_veth: its veth peer tap...) with the
     # external network's local VLAN, and br-int reaches br-ex through the int-br-ex/phy-br-ex patch.
-    peers = [e["source"] if e["target"] == qg[0]["id"] else e["target"]
-             for e in graph["edges"] if e["kind"] == "veth" and qg[0]["id"] in (e["source"], e["target"])]
+    peers = [
+        e["source"] if e["target"] == qg[0]["id"] else e["target"]
+        for e in graph["edges"]
+        if e["kind"] == "veth" and qg[0]["id"] in (e["source"], e["target"])
+    ]
     assert peers and peers[0] in members(graph, f"bridge:{host}:br-int")
     assert isinstance(by_id[peers[0]]["attrs"]["tag"], int)
     assert has_edge(graph, f"iface:{host}:-:int-br-ex", f"iface:{host}:-:phy-br-ex", "patch")
@@ -104,8 +105,9 @@ def test_br_int_and_br_tun_are_patched_and_qdhcp_serves_private(lab: dict[str, A
     assert has_edge(graph, f"network:{private}", f"netns:{host}:qdhcp-{private}", "binds")
 
 
-def test_a_new_network_shows_in_the_next_revision(lab: dict[str, Any], demo_cloud: openstack.connection.Connection,
-                                                  graph: dict[str, Any]) -> None:
+def test_a_new_network_shows_in_the_next_revision(
+    lab: dict[str, Any], demo_cloud: openstack.connection.Connection, graph: dict[str, Any]
+) -> None:
     before = services.graph_state().revision
     name = f"probe-{uuid.uuid4().hex[:6]}"
     net = demo_cloud.network.create_network(name=name)
@@ -140,7 +142,8 @@ def test_one_refresh_makes_one_call_per_resource_type(lab: dict[str, Any]) -> No
     # nothing per port, nothing per browser.
     snapshot = CloudSnapshot.objects.get()
     scheduling = [
-        a for a in snapshot.data["agents"]
+        a
+        for a in snapshot.data["agents"]
         if a["agent_type"] == "DHCP agent"
         or (a["agent_type"] == "L3 agent" and (a.get("configurations") or {}).get("agent_mode") != "dvr")
     ]
@@ -149,8 +152,14 @@ def test_one_refresh_makes_one_call_per_resource_type(lab: dict[str, Any]) -> No
 
 
 def keystone_token(lab: dict[str, Any], user: str) -> str:
-    auth = v3.Password(auth_url=lab["keystone_url"], username=user, password=lab_password(lab, user),
-                       project_name=user, user_domain_name="Default", project_domain_name="Default")
+    auth = v3.Password(
+        auth_url=lab["keystone_url"],
+        username=user,
+        password=lab_password(lab, user),
+        project_name=user,
+        user_domain_name="Default",
+        project_domain_name="Default",
+    )
     return str(ksa_session.Session(auth=auth).get_token())
 
 
@@ -164,8 +173,9 @@ def get_topology(client: Client, token: str | None, view: str = "full") -> Any:
     return client.get(f"/api/v1/topology/?view={view}", **headers)
 
 
-def test_the_api_scopes_the_graph_to_the_callers_project(lab: dict[str, Any], graph: dict[str, Any], client: Client,
-                                                         tokens: dict[str, str]) -> None:
+def test_the_api_scopes_the_graph_to_the_callers_project(
+    lab: dict[str, Any], graph: dict[str, Any], client: Client, tokens: dict[str, str]
+) -> None:
     router, cirros = lab["routers"]["router1"]["id"], lab["vms"]["cirros-01"]
     demo = get_topology(client, tokens["demo"]).json()
     demo_ids = {n["id"] for n in demo["nodes"]}
@@ -174,8 +184,15 @@ def test_the_api_scopes_the_graph_to_the_callers_project(lab: dict[str, Any], gr
     alt = get_topology(client, tokens["alt"])
     assert alt.status_code == 200
     text = alt.content.decode()
-    for secret in (router, cirros["port_id"], cirros["ip"], cirros["mac"], cirros["port_id"][:11], "router1",
-                   lab["networks"]["private"]):
+    for secret in (
+        router,
+        cirros["port_id"],
+        cirros["ip"],
+        cirros["mac"],
+        cirros["port_id"][:11],
+        "router1",
+        lab["networks"]["private"],
+    ):
         assert secret not in text
     assert f"network:{lab['networks']['public']}" in {n["id"] for n in alt.json()["nodes"]}
     admin = get_topology(client, tokens["admin"]).json()
@@ -199,9 +216,21 @@ def test_the_api_refuses_an_unknown_view(lab: dict[str, Any], client: Client, to
 def test_the_node_agent_posts_its_report_to_the_dashboard(lab: dict[str, Any], live_server: Any) -> None:
     token = services.issue_agent_token(lab["host"])
     result = subprocess.run(
-        [sys.executable, "-m", "topology.agent", "--once", "--host", lab["host"], "--token", token,
-         "--url", f"{live_server.url}/api/v1/agents/report/"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "topology.agent",
+            "--once",
+            "--host",
+            lab["host"],
+            "--token",
+            token,
+            "--url",
+            f"{live_server.url}/api/v1/agents/report/",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     state = services.graph_state()

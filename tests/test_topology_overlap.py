@@ -31,15 +31,20 @@ def test_overlapping_vms_are_joined_to_their_own_ports_and_routers(
         port = f"port:{vms[name]['port_id']}"
         assert has_edge(overlap_graph, port, f"iface:{host}:-:qvo{vms[name]['port_id'][:11]}", "binds")
         assert has_edge(overlap_graph, port, f"network:{overlap_lab['networks'][net]}", "on_network")
-        subnet_of[name] = next(e["target"] for e in overlap_graph["edges"]
-                               if e["source"] == port and e["kind"] == "in_subnet")
+        subnet_of[name] = next(
+            e["target"] for e in overlap_graph["edges"] if e["source"] == port and e["kind"] == "in_subnet"
+        )
     assert subnet_of["vm01"] != subnet_of["vm02"]
     for name, router in (("vm01", "router01"), ("vm02", "router02")):
         other = "vm02" if name == "vm01" else "vm01"
-        interfaces = [e["target"] for e in overlap_graph["edges"] if e["kind"] == "router_interface"
-                      and e["source"] == f"router:{overlap_lab['routers'][router]['id']}"]
-        attached = {e["target"] for e in overlap_graph["edges"]
-                    if e["kind"] == "in_subnet" and e["source"] in interfaces}
+        interfaces = [
+            e["target"]
+            for e in overlap_graph["edges"]
+            if e["kind"] == "router_interface" and e["source"] == f"router:{overlap_lab['routers'][router]['id']}"
+        ]
+        attached = {
+            e["target"] for e in overlap_graph["edges"] if e["kind"] == "in_subnet" and e["source"] in interfaces
+        }
         assert subnet_of[name] in attached and subnet_of[other] not in attached, router
 
 

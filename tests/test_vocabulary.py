@@ -58,7 +58,8 @@ def test_it_reaches_the_map_page_as_json(client: Client) -> None:
     client.cookies[settings.SESSION_COOKIE_NAME] = session_for(caller("demo", "demo-project"))
     response = client.get("/map/")
     assert response.status_code == 200
-    found = re.search(r'<script id="map-config" type="application/json">(.*?)</script>', response.content.decode(),
-                      re.S)
+    found = re.search(
+        r'<script id="map-config" type="application/json">(.*?)</script>', response.content.decode(), re.S
+    )
     assert found is not None
     assert json.loads(found.group(1))["vocabulary"] == json.loads(json.dumps(map_vocabulary()))

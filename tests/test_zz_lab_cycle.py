@@ -23,8 +23,19 @@ def run(*argv: str) -> str:
 
 def lab_processes() -> list[str]:
     out = run("ps", "-eo", "pid,args")
-    patterns = ("neutron-", "keystone", "uwsgi", "rabbitmq", "beam.smp", "epmd", "ovsdb-server", "ovs-vswitchd",
-                "dnsmasq", "udhcpc", "var/lab")
+    patterns = (
+        "neutron-",
+        "keystone",
+        "uwsgi",
+        "rabbitmq",
+        "beam.smp",
+        "epmd",
+        "ovsdb-server",
+        "ovs-vswitchd",
+        "dnsmasq",
+        "udhcpc",
+        "var/lab",
+    )
     return [line for line in out.splitlines()[1:] if any(p in line for p in patterns) and "pytest" not in line]
 
 

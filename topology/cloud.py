@@ -34,8 +34,7 @@ def cached_service_connection(cloud: str, clouds_yaml: str) -> openstack.connect
     files = [clouds_yaml] if clouds_yaml else None
     if files and not Path(files[0]).exists():
         raise CloudNotConfigured(
-            f"{files[0]} does not exist: run `python manage.py lab up` or set OS_CLOUD "
-            "to a cloud of your clouds.yaml"
+            f"{files[0]} does not exist: run `python manage.py lab up` or set OS_CLOUD to a cloud of your clouds.yaml"
         )
     config = loader.OpenStackConfig(config_files=files, load_envvars=False)
     try:

@@ -102,8 +102,12 @@ def collect_scheduling(proxy: Any, agents: list[JsonDict]) -> dict[str, list[Jso
             if agent.get("agent_type") == "L3 agent" and mode != "dvr":
                 routers = list_all(proxy, f"/agents/{agent['id']}/l3-routers", "routers")
                 l3.append(
-                    {"agent_id": agent["id"], "host": agent["host"], "agent_mode": mode or "legacy",
-                     "router_ids": [r["id"] for r in routers]}
+                    {
+                        "agent_id": agent["id"],
+                        "host": agent["host"],
+                        "agent_mode": mode or "legacy",
+                        "router_ids": [r["id"] for r in routers],
+                    }
                 )
             elif agent.get("agent_type") == "DHCP agent":
                 networks = list_all(proxy, f"/agents/{agent['id']}/dhcp-networks", "networks")

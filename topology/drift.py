@@ -48,8 +48,7 @@ class DriftKind:
 
 
 def orphan_fix(port_uuid: str) -> str:
-    return (f"remove the orphan gateway port {port_uuid} (admin repair on the Routers page) "
-            "or set the gateway again")
+    return f"remove the orphan gateway port {port_uuid} (admin repair on the Routers page) or set the gateway again"
 
 
 def warn(graph: g.Graph, node_id: str, kind: str, message: str) -> None:
@@ -112,12 +111,18 @@ def gateway_port_drift(graph: g.Graph, port: JsonDict, indexes: Mapping[str, Hos
         return
     uuid, label = port["id"], router["label"]
     fix = orphan_fix(uuid)
-    neutron = (f"Neutron says router {label} has no external gateway, but its gateway port {uuid} "
-               f"({ips_of(port)}, {port.get('status')}) still exists")
+    neutron = (
+        f"Neutron says router {label} has no external gateway, but its gateway port {uuid} "
+        f"({ips_of(port)}, {port.get('status')}) still exists"
+    )
     device = qg_device(graph, port, indexes)
     if device is None:
-        warn(graph, router_id, DriftKind.GATEWAY_PORT_ORPHANED, f"drift: {neutron}; no node holds its qg- device. "
-             f"Fix: {fix}")
+        warn(
+            graph,
+            router_id,
+            DriftKind.GATEWAY_PORT_ORPHANED,
+            f"drift: {neutron}; no node holds its qg- device. Fix: {fix}",
+        )
     else:
         node = graph.nodes[device]
         _, host, namespace, name = device.split(":", 3)
@@ -125,15 +130,30 @@ def gateway_port_drift(graph: g.Graph, port: JsonDict, indexes: Mapping[str, Hos
         routes = graph.nodes.get(g.netns_id(host, namespace), {}).get("attrs", {}).get("routes") or []
         route = default_route_dev(routes, name)
         held = f"{name} still holds {', '.join(addresses) or 'no address'}"
-        out = (" and the default route goes out of it: packets still leave by it" if route and addresses
-               else ": nothing routes out of it")
-        warn(graph, router_id, DriftKind.GATEWAY_PORT_ORPHANED,
-             f"drift: {neutron}; on the node its {held} in {namespace}{out}. Fix: {fix}")
-        warn(graph, device, DriftKind.GATEWAY_PORT_ORPHANED,
-             f"drift: {held} in {namespace} on {host}{out}, but Neutron says router {label} has no external "
-             f"gateway (its gateway port {uuid} is orphaned). Fix: {fix}")
-    warn(graph, g.port_id(uuid), DriftKind.GATEWAY_PORT_ORPHANED,
-         f"drift: gateway port of router {label}, which Neutron says has no external gateway: orphaned. Fix: {fix}")
+        out = (
+            " and the default route goes out of it: packets still leave by it"
+            if route and addresses
+            else ": nothing routes out of it"
+        )
+        warn(
+            graph,
+            router_id,
+            DriftKind.GATEWAY_PORT_ORPHANED,
+            f"drift: {neutron}; on the node its {held} in {namespace}{out}. Fix: {fix}",
+        )
+        warn(
+            graph,
+            device,
+            DriftKind.GATEWAY_PORT_ORPHANED,
+            f"drift: {held} in {namespace} on {host}{out}, but Neutron says router {label} has no external "
+            f"gateway (its gateway port {uuid} is orphaned). Fix: {fix}",
+        )
+    warn(
+        graph,
+        g.port_id(uuid),
+        DriftKind.GATEWAY_PORT_ORPHANED,
+        f"drift: gateway port of router {label}, which Neutron says has no external gateway: orphaned. Fix: {fix}",
+    )
 
 
 @dataclass(frozen=True)
@@ -203,14 +223,24 @@ def fip_drift(
             said = "not associated with any port" if not associated else "DOWN"
             host, namespace, target = held[0]
             again = "" if associated else ", or associate the floating IP again if it should be"
-            fix = ("the L3 agent there has not applied Neutron's change: restart it (it rewrites the router's "
-                   "rules from Neutron)" + again)
-            warn(graph, fip["id"], DriftKind.FIP_NAT_WITHOUT_ASSOCIATION,
-                 f"drift: Neutron says floating IP {address} is {said}, but a router's namespace still DNATs it "
-                 f"to {target}: packets to {address} still reach it. Fix: {fix}")
-            warn(graph, g.netns_id(host, namespace), DriftKind.FIP_NAT_WITHOUT_ASSOCIATION,
-                 f"drift: DNAT {address} -> {target} still here on {host}, but Neutron says floating IP {address} "
-                 f"is {said}. Fix: {fix}")
+            fix = (
+                "the L3 agent there has not applied Neutron's change: restart it (it rewrites the router's "
+                "rules from Neutron)" + again
+            )
+            warn(
+                graph,
+                fip["id"],
+                DriftKind.FIP_NAT_WITHOUT_ASSOCIATION,
+                f"drift: Neutron says floating IP {address} is {said}, but a router's namespace still DNATs it "
+                f"to {target}: packets to {address} still reach it. Fix: {fix}",
+            )
+            warn(
+                graph,
+                g.netns_id(host, namespace),
+                DriftKind.FIP_NAT_WITHOUT_ASSOCIATION,
+                f"drift: DNAT {address} -> {target} still here on {host}, but Neutron says floating IP {address} "
+                f"is {said}. Fix: {fix}",
+            )
         elif associated and fip.get("status") == "ACTIVE" and attrs.get("router_id") and not held:
             missing_dnat(graph, fip, indexes)
 
@@ -231,14 +261,24 @@ def missing_dnat(graph: g.Graph, fip: g.Node, indexes: Mapping[str, HostIndex]) 
         namespace = index.namespaces.get(name) if index is not None else None
         if namespace is None or not graph.nodes[namespace]["attrs"].get("has_iptables"):
             continue
-        fix = ("restart the L3 agent there (it rewrites the floating IP's rules from Neutron), "
-               "or disassociate and associate the floating IP again")
-        warn(graph, fip["id"], DriftKind.FIP_NAT_MISSING,
-             f"drift: Neutron says floating IP {address} is ACTIVE on {fixed}, but router {router['label']}'s "
-             f"namespace has no DNAT rule for it: packets to {address} are not forwarded. Fix: {fix}")
-        warn(graph, namespace, DriftKind.FIP_NAT_MISSING,
-             f"drift: no DNAT rule for floating IP {address} -> {fixed} here on {host}, though Neutron says it is "
-             f"ACTIVE. Fix: {fix}")
+        fix = (
+            "restart the L3 agent there (it rewrites the floating IP's rules from Neutron), "
+            "or disassociate and associate the floating IP again"
+        )
+        warn(
+            graph,
+            fip["id"],
+            DriftKind.FIP_NAT_MISSING,
+            f"drift: Neutron says floating IP {address} is ACTIVE on {fixed}, but router {router['label']}'s "
+            f"namespace has no DNAT rule for it: packets to {address} are not forwarded. Fix: {fix}",
+        )
+        warn(
+            graph,
+            namespace,
+            DriftKind.FIP_NAT_MISSING,
+            f"drift: no DNAT rule for floating IP {address} -> {fixed} here on {host}, though Neutron says it is "
+            f"ACTIVE. Fix: {fix}",
+        )
 
 
 # --------------------------------------------------------------------------- VM ports and their devices
@@ -255,9 +295,13 @@ def vm_device_drift(graph: g.Graph, port: JsonDict, indexes: Mapping[str, HostIn
     devices = index.by_id11.get(id11) or []
     if not devices or "tap" + id11 in index.by_name:
         return
-    warn(graph, g.port_id(port["id"]), DriftKind.PORT_DEVICE_MISSING,
-         f"drift: Neutron says this port is ACTIVE on {host}, but tap{id11} is not on {host}: the instance is "
-         "unplugged. Fix: hard-reboot the instance (Nova plugs its tap again), then check the OVS agent there")
+    warn(
+        graph,
+        g.port_id(port["id"]),
+        DriftKind.PORT_DEVICE_MISSING,
+        f"drift: Neutron says this port is ACTIVE on {host}, but tap{id11} is not on {host}: the instance is "
+        "unplugged. Fix: hard-reboot the instance (Nova plugs its tap again), then check the OVS agent there",
+    )
 
 
 def leftover_devices(graph: g.Graph, port_id11s: set[str], indexes: Mapping[str, HostIndex]) -> None:
@@ -268,7 +312,11 @@ def leftover_devices(graph: g.Graph, port_id11s: set[str], indexes: Mapping[str,
                 continue
             for device in devices:
                 name = graph.nodes[device]["label"]
-                warn(graph, device, DriftKind.DEVICE_WITHOUT_PORT,
-                     f"drift: {name} on {host} is named after port {id11}..., which Neutron no longer has: "
-                     f"a leftover of a deleted port. Fix: delete it (`ovs-vsctl --if-exists del-port {name}`, "
-                     f"`ip link delete {name}`)")
+                warn(
+                    graph,
+                    device,
+                    DriftKind.DEVICE_WITHOUT_PORT,
+                    f"drift: {name} on {host} is named after port {id11}..., which Neutron no longer has: "
+                    f"a leftover of a deleted port. Fix: delete it (`ovs-vsctl --if-exists del-port {name}`, "
+                    f"`ip link delete {name}`)",
+                )

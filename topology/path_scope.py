@@ -80,12 +80,15 @@ class Secrets:
             at = match.start()
             if at and low[at - 1] in HEX_WORD and not low[:at].endswith(HEX_ENDED_PREFIXES):
                 continue
-            size = next((n for n in ID_PREFIXES if low[at:at + n] in self.tokens), 0)
+            size = next((n for n in ID_PREFIXES if low[at : at + n] in self.tokens), 0)
             if size:
                 spans.append((at, at + size))
         for pattern in (ADDRESS, WORD):
-            spans += [(m.start(), m.end()) for m in pattern.finditer(text)
-                      if m.group(0) in self.tokens or m.group(0).lower() in self.tokens]
+            spans += [
+                (m.start(), m.end())
+                for m in pattern.finditer(text)
+                if m.group(0) in self.tokens or m.group(0).lower() in self.tokens
+            ]
         for phrase in self.phrases:
             at = text.find(phrase)
             while at >= 0:
@@ -120,8 +123,9 @@ def cut(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(out)
 
 
-def explain_for_project(topo: Topo, visible: Mapping[str, list[Any]], secrets: Secrets,
-                        src: str, dst: str, probe: str = "icmp") -> JsonDict:
+def explain_for_project(
+    topo: Topo, visible: Mapping[str, list[Any]], secrets: Secrets, src: str, dst: str, probe: str = "icmp"
+) -> JsonDict:
     """The explainer's answer for a project member who may see ``visible`` (``scope_graph``'s).
 
     Raises PathError with a scrubbed message for an endpoint the caller may not name.

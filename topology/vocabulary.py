@@ -9,7 +9,8 @@ from topology.path.model import Scenario
 def map_vocabulary() -> dict[str, object]:
     """Scenario names with their label and whether the reply retraces the way there; the tunnel types."""
     return {
-        "scenarios": {name: {"label": about.label, "symmetric": about.symmetric}
-                      for name, about in Scenario.ABOUT.items()},
+        "scenarios": {
+            name: {"label": about.label, "symmetric": about.symmetric} for name, about in Scenario.ABOUT.items()
+        },
         "tunnel_types": sorted(TUNNEL_TYPES),
     }

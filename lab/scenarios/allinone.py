@@ -53,29 +53,56 @@ def _ensure(client: rest.Client, collection: str, body: Json, **filters: str) ->
 
 
 def public_network(admin: rest.Client) -> tuple[Json, Json]:
-    net = _ensure(admin, "networks", {
-        "name": "public", "router:external": True,
-        "provider:network_type": "flat", "provider:physical_network": ovs.PHYSNET,
-    }, name="public")
-    subnet = _ensure(admin, "subnets", {
-        "name": "public_subnet", "network_id": net["id"], "ip_version": 4, "cidr": PUBLIC_CIDR,
-        "enable_dhcp": False, "gateway_ip": PUBLIC_GATEWAY,
-        "allocation_pools": [{"start": PUBLIC_POOL[0], "end": PUBLIC_POOL[1]}],
-        "dns_nameservers": [PUBLIC_GATEWAY],
-    }, name="public_subnet", network_id=net["id"])
+    net = _ensure(
+        admin,
+        "networks",
+        {
+            "name": "public",
+            "router:external": True,
+            "provider:network_type": "flat",
+            "provider:physical_network": ovs.PHYSNET,
+        },
+        name="public",
+    )
+    subnet = _ensure(
+        admin,
+        "subnets",
+        {
+            "name": "public_subnet",
+            "network_id": net["id"],
+            "ip_version": 4,
+            "cidr": PUBLIC_CIDR,
+            "enable_dhcp": False,
+            "gateway_ip": PUBLIC_GATEWAY,
+            "allocation_pools": [{"start": PUBLIC_POOL[0], "end": PUBLIC_POOL[1]}],
+            "dns_nameservers": [PUBLIC_GATEWAY],
+        },
+        name="public_subnet",
+        network_id=net["id"],
+    )
     return net, subnet
 
 
 def demo_network(demo: rest.Client, public_id: str) -> tuple[Json, Json, Json]:
     net = _ensure(demo, "networks", {"name": "private"}, name="private")
-    subnet = _ensure(demo, "subnets", {
-        "name": "private_subnet", "network_id": net["id"], "ip_version": 4, "cidr": PRIVATE_CIDR,
-    }, name="private_subnet", network_id=net["id"])
+    subnet = _ensure(
+        demo,
+        "subnets",
+        {
+            "name": "private_subnet",
+            "network_id": net["id"],
+            "ip_version": 4,
+            "cidr": PRIVATE_CIDR,
+        },
+        name="private_subnet",
+        network_id=net["id"],
+    )
     router = _ensure(demo, "routers", {"name": "router1"}, name="router1")
     if not router.get("external_gateway_info"):
         # A member may give only network_id (explicit enable_snat is refused by policy).
-        router = demo.put(f"/v2.0/routers/{router['id']}",
-                          {"router": {"external_gateway_info": {"network_id": public_id}}})["router"]
+        router = demo.put(
+            f"/v2.0/routers/{router['id']}", {"router": {"external_gateway_info": {"network_id": public_id}}}
+        )["router"]
     if not _one(demo, "ports", device_id=router["id"], network_id=net["id"]):
         demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
     return net, subnet, router
@@ -91,20 +118,38 @@ def open_default_security_group(demo: rest.Client, project_id: str) -> Json:
     have = {(r["protocol"], r["port_range_min"]) for r in rules["security_group_rules"]}
     for rule in wanted:
         if (rule["protocol"], rule.get("port_range_min")) not in have:
-            demo.post("/v2.0/security-group-rules", {"security_group_rule": {
-                "security_group_id": sg["id"], "direction": "ingress", "ethertype": "IPv4", **rule}})
+            demo.post(
+                "/v2.0/security-group-rules",
+                {
+                    "security_group_rule": {
+                        "security_group_id": sg["id"],
+                        "direction": "ingress",
+                        "ethertype": "IPv4",
+                        **rule,
+                    }
+                },
+            )
     return sg
 
 
-def vm_port(admin: rest.Client, name: str, network_id: str, project_id: str, host: str = neutron.HOST,
-            fixed_ips: list[Json] | None = None) -> Json:
+def vm_port(
+    admin: rest.Client,
+    name: str,
+    network_id: str,
+    project_id: str,
+    host: str = neutron.HOST,
+    fixed_ips: list[Json] | None = None,
+) -> Json:
     """The port Nova would create for server `name`: compute:nova, bound to `host`."""
     existing = _one(admin, "ports", network_id=network_id, device_owner="compute:nova", name=name)
     if existing:
         return existing
     body: Json = {
-        "name": name, "network_id": network_id, "project_id": project_id,
-        "device_owner": "compute:nova", "device_id": str(uuid.uuid4()),
+        "name": name,
+        "network_id": network_id,
+        "project_id": project_id,
+        "device_owner": "compute:nova",
+        "device_id": str(uuid.uuid4()),
         "binding:host_id": host,
     }
     if fixed_ips:
@@ -130,9 +175,16 @@ def boot_vm(admin: rest.Client, name: str, port: Json, net: Json, host: str = ne
         raise RuntimeError(f"{name} got no DHCP lease")
     if ip != port["fixed_ips"][0]["ip_address"]:
         raise RuntimeError(f"{name} leased {ip}, Neutron says {port['fixed_ips'][0]['ip_address']}")
-    return {"server_id": port["device_id"], "port_id": port["id"], "mac": port["mac_address"],
-            "ip": ip, "namespace": vm.namespace(name), "host": host, "network_id": net["id"],
-            "floating_ip": None}
+    return {
+        "server_id": port["device_id"],
+        "port_id": port["id"],
+        "mac": port["mac_address"],
+        "ip": ip,
+        "namespace": vm.namespace(name),
+        "host": host,
+        "network_id": net["id"],
+        "floating_ip": None,
+    }
 
 
 def associate_floating_ip(demo: rest.Client, public_id: str, port_id: str) -> Json:
@@ -178,12 +230,24 @@ def build() -> dict[str, Any]:
         "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
         "networks": {"public": public["id"], "private": private["id"]},
         "subnets": {"public_subnet": public_subnet["id"], "private_subnet": private_subnet["id"]},
-        "routers": {"router1": {"id": router["id"], "gateway_ip": gateway_ip, "distributed": False,
-                                "namespace": f"qrouter-{router['id']}", "hosts": [neutron.HOST]}},
+        "routers": {
+            "router1": {
+                "id": router["id"],
+                "gateway_ip": gateway_ip,
+                "distributed": False,
+                "namespace": f"qrouter-{router['id']}",
+                "hosts": [neutron.HOST],
+            }
+        },
         "security_groups": {"demo:default": sg["id"]},
         "vms": vms,
-        "floating_ips": {FIP_VM: {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"],
-                                  "port_id": fip["port_id"]}},
-        "outside": {"namespace": ovs.OUTSIDE_NS, "ip": ovs.OUTSIDE_IP, "bridge": ovs.EXTERNAL_BRIDGE,
-                    "port": ovs.OUTSIDE_PORT},
+        "floating_ips": {
+            FIP_VM: {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"], "port_id": fip["port_id"]}
+        },
+        "outside": {
+            "namespace": ovs.OUTSIDE_NS,
+            "ip": ovs.OUTSIDE_IP,
+            "bridge": ovs.EXTERNAL_BRIDGE,
+            "port": ovs.OUTSIDE_PORT,
+        },
     }

@@ -50,11 +50,15 @@ Json = dict[str, Any]
 def distributed_router(admin: rest.Client, demo: rest.Client, project_id: str, public_id: str) -> Json:
     router = _one(demo, "routers", name=ROUTER)
     if router is None:
-        router = dict(admin.post("/v2.0/routers", {"router": {
-            "name": ROUTER, "project_id": project_id, "distributed": True}})["router"])
+        router = dict(
+            admin.post("/v2.0/routers", {"router": {"name": ROUTER, "project_id": project_id, "distributed": True}})[
+                "router"
+            ]
+        )
     if not router.get("external_gateway_info"):
-        router = demo.put(f"/v2.0/routers/{router['id']}",
-                          {"router": {"external_gateway_info": {"network_id": public_id}}})["router"]
+        router = demo.put(
+            f"/v2.0/routers/{router['id']}", {"router": {"external_gateway_info": {"network_id": public_id}}}
+        )["router"]
     return router
 
 
@@ -68,6 +72,7 @@ def ping_or_fail(where: str, target: str, what: str, timeout: float = 150) -> No
 
 def source_seen(vm_name: str) -> set[str]:
     """Source addresses of `vm_name`'s pings as they reach the outside host."""
+
     def send() -> None:
         with procs.view(hosts.view(VMS[vm_name][0])):
             netns.execute(vm.namespace(vm_name), "ping", "-c", "2", "-i", "0.3", "-W", "1", ovs.OUTSIDE_IP, timeout=10)
@@ -99,13 +104,27 @@ def build() -> dict[str, Any]:
     subnets: dict[str, Json] = {}
     for name, cidr in NETWORKS.items():
         nets[name] = _ensure(demo, "networks", {"name": name}, name=name)
-        subnets[name] = _ensure(demo, "subnets", {
-            "name": f"{name}_subnet", "network_id": nets[name]["id"], "ip_version": 4, "cidr": cidr,
-        }, name=f"{name}_subnet", network_id=nets[name]["id"])
+        subnets[name] = _ensure(
+            demo,
+            "subnets",
+            {
+                "name": f"{name}_subnet",
+                "network_id": nets[name]["id"],
+                "ip_version": 4,
+                "cidr": cidr,
+            },
+            name=f"{name}_subnet",
+            network_id=nets[name]["id"],
+        )
     router = distributed_router(admin, demo, demo_id, public["id"])
     for name in NETWORKS:
-        if not _one(demo, "ports", device_id=router["id"], network_id=nets[name]["id"],
-                    device_owner="network:router_interface_distributed"):
+        if not _one(
+            demo,
+            "ports",
+            device_id=router["id"],
+            network_id=nets[name]["id"],
+            device_owner="network:router_interface_distributed",
+        ):
             demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnets[name]["id"]})
     sg = open_default_security_group(demo, demo_id)
     log.info("networks, %s (distributed) and security group ready", ROUTER)
@@ -113,8 +132,7 @@ def build() -> dict[str, Any]:
     ports = {name: vm_port(admin, name, nets[net]["id"], demo_id, host=host) for name, (host, net) in VMS.items()}
     fips = {name: associate_floating_ip(demo, public["id"], ports[name]["id"]) for name in FIP_VMS}
     with ThreadPoolExecutor(max_workers=len(VMS)) as pool:
-        booted = pool.map(lambda name: boot_vm(admin, name, ports[name], nets[VMS[name][1]], host=VMS[name][0]),
-                          VMS)
+        booted = pool.map(lambda name: boot_vm(admin, name, ports[name], nets[VMS[name][1]], host=VMS[name][0]), VMS)
         vms = dict(zip(VMS, booted, strict=True))
     for name, fip in fips.items():
         vms[name]["floating_ip"] = fip["floating_ip_address"]
@@ -148,25 +166,51 @@ def build() -> dict[str, Any]:
     return {
         "projects": projects,
         "hosts": {
-            hosts.CONTROLLER: {"tunnel_ip": hosts.TUNNEL_IPS[hosts.CONTROLLER], "l3_agent_mode": "dvr_snat",
-                               "netns_dir": "/run/netns", "bridge": hosts.PHY_BRIDGE},
-            hosts.COMPUTE2: {"tunnel_ip": hosts.TUNNEL_IPS[hosts.COMPUTE2], "l3_agent_mode": "dvr",
-                             "netns_dir": str(hosts.NETNS_DIR), "bridge": hosts.PHY_BRIDGE,
-                             "holder_pid": hosts.holder_pid()},
+            hosts.CONTROLLER: {
+                "tunnel_ip": hosts.TUNNEL_IPS[hosts.CONTROLLER],
+                "l3_agent_mode": "dvr_snat",
+                "netns_dir": "/run/netns",
+                "bridge": hosts.PHY_BRIDGE,
+            },
+            hosts.COMPUTE2: {
+                "tunnel_ip": hosts.TUNNEL_IPS[hosts.COMPUTE2],
+                "l3_agent_mode": "dvr",
+                "netns_dir": str(hosts.NETNS_DIR),
+                "bridge": hosts.PHY_BRIDGE,
+                "holder_pid": hosts.holder_pid(),
+            },
         },
         "networks": {"public": public["id"], **{n: nets[n]["id"] for n in NETWORKS}},
         "subnets": {"public_subnet": public_subnet["id"], **{f"{n}_subnet": subnets[n]["id"] for n in NETWORKS}},
-        "routers": {ROUTER: {
-            "id": router["id"], "gateway_ip": gateway_ip, "distributed": True,
-            "namespace": f"qrouter-{router['id']}", "snat_namespace": f"snat-{router['id']}",
-            "snat_host": hosts.CONTROLLER, "hosts": [hosts.CONTROLLER, hosts.COMPUTE2],
-            "snat_ips": sorted(ip["ip_address"] for p in snat_ports["ports"] for ip in p["fixed_ips"]),
-        }},
+        "routers": {
+            ROUTER: {
+                "id": router["id"],
+                "gateway_ip": gateway_ip,
+                "distributed": True,
+                "namespace": f"qrouter-{router['id']}",
+                "snat_namespace": f"snat-{router['id']}",
+                "snat_host": hosts.CONTROLLER,
+                "hosts": [hosts.CONTROLLER, hosts.COMPUTE2],
+                "snat_ips": sorted(ip["ip_address"] for p in snat_ports["ports"] for ip in p["fixed_ips"]),
+            }
+        },
         "fip_namespaces": {hosts.CONTROLLER: fip_namespace, hosts.COMPUTE2: fip_namespace},
         "security_groups": {"demo:default": sg["id"]},
         "vms": vms,
-        "floating_ips": {name: {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"],
-                                "port_id": fip["port_id"], "host": VMS[name][0]} for name, fip in fips.items()},
-        "outside": {"namespace": ovs.OUTSIDE_NS, "ip": ovs.OUTSIDE_IP, "bridge": ovs.EXTERNAL_BRIDGE,
-                    "port": ovs.OUTSIDE_PORT, "host": hosts.CONTROLLER},
+        "floating_ips": {
+            name: {
+                "id": fip["id"],
+                "floating_ip_address": fip["floating_ip_address"],
+                "port_id": fip["port_id"],
+                "host": VMS[name][0],
+            }
+            for name, fip in fips.items()
+        },
+        "outside": {
+            "namespace": ovs.OUTSIDE_NS,
+            "ip": ovs.OUTSIDE_IP,
+            "bridge": ovs.EXTERNAL_BRIDGE,
+            "port": ovs.OUTSIDE_PORT,
+            "host": hosts.CONTROLLER,
+        },
     }

@@ -38,20 +38,31 @@ LAYOUT = {"vm01": ("router01", "net01"), "vm02": ("router02", "net02")}
 Json = dict[str, Any]
 
 
-def tenant_side(admin: rest.Client, alt: rest.Client, alt_id: str, public_id: str, vm_name: str,
-                router_name: str, net_name: str) -> tuple[Json, Json, Json, Json]:
+def tenant_side(
+    admin: rest.Client, alt: rest.Client, alt_id: str, public_id: str, vm_name: str, router_name: str, net_name: str
+) -> tuple[Json, Json, Json, Json]:
     """Network, subnet, the VM's port (right after the subnet, before the DHCP agent takes an
     address for its port: Neutron allocates at random), router with gateway and interface."""
     net = _ensure(alt, "networks", {"name": net_name}, name=net_name)
     subnet_name = f"{net_name}_subnet01"
-    subnet = _ensure(alt, "subnets", {
-        "name": subnet_name, "network_id": net["id"], "ip_version": 4, "cidr": CIDR,
-    }, name=subnet_name, network_id=net["id"])
+    subnet = _ensure(
+        alt,
+        "subnets",
+        {
+            "name": subnet_name,
+            "network_id": net["id"],
+            "ip_version": 4,
+            "cidr": CIDR,
+        },
+        name=subnet_name,
+        network_id=net["id"],
+    )
     port = vm_port(admin, vm_name, net["id"], alt_id, fixed_ips=[{"subnet_id": subnet["id"], "ip_address": VM_IP}])
     router = _ensure(alt, "routers", {"name": router_name}, name=router_name)
     if not router.get("external_gateway_info"):
-        router = alt.put(f"/v2.0/routers/{router['id']}",
-                         {"router": {"external_gateway_info": {"network_id": public_id}}})["router"]
+        router = alt.put(
+            f"/v2.0/routers/{router['id']}", {"router": {"external_gateway_info": {"network_id": public_id}}}
+        )["router"]
     if not _one(alt, "ports", device_id=router["id"], network_id=net["id"]):
         alt.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
     return net, subnet, router, port
@@ -85,8 +96,10 @@ def build() -> dict[str, Any]:
             if not vm.ping(vm.namespace(src) if src in LAYOUT else src, target, timeout=120):
                 raise RuntimeError(f"{src} cannot ping {target}")
 
-    checks = [*((name, ovs.OUTSIDE_IP) for name in LAYOUT),
-              *((ovs.OUTSIDE_NS, fip["floating_ip_address"]) for fip in fips.values())]
+    checks = [
+        *((name, ovs.OUTSIDE_IP) for name in LAYOUT),
+        *((ovs.OUTSIDE_NS, fip["floating_ip_address"]) for fip in fips.values()),
+    ]
     with ThreadPoolExecutor(max_workers=len(checks)) as pool:
         for f in [pool.submit(check, *c) for c in checks]:
             f.result()
@@ -97,22 +110,40 @@ def build() -> dict[str, Any]:
         router = admin.get(f"/v2.0/routers/{sides[vm_name][2]['id']}")["router"]
         gw = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
         gw_port = _one(admin, "ports", device_id=router["id"], device_owner="network:router_gateway")
-        routers[router_name] = {"id": router["id"], "gateway_ip": gw, "distributed": False,
-                                "gateway_mac": gw_port["mac_address"] if gw_port else None,
-                                "namespace": f"qrouter-{router['id']}", "hosts": [hosts.CONTROLLER],
-                                "network": net_name}
+        routers[router_name] = {
+            "id": router["id"],
+            "gateway_ip": gw,
+            "distributed": False,
+            "gateway_mac": gw_port["mac_address"] if gw_port else None,
+            "namespace": f"qrouter-{router['id']}",
+            "hosts": [hosts.CONTROLLER],
+            "network": net_name,
+        }
     return {
         "projects": projects,
-        "hosts": {hosts.CONTROLLER: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy",
-                                     "netns_dir": "/run/netns"}},
+        "hosts": {hosts.CONTROLLER: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
         "networks": {"public": public["id"], **{net: sides[v][0]["id"] for v, (_, net) in LAYOUT.items()}},
-        "subnets": {"public_subnet": public_subnet["id"],
-                    **{f"{net}_subnet01": sides[v][1]["id"] for v, (_, net) in LAYOUT.items()}},
+        "subnets": {
+            "public_subnet": public_subnet["id"],
+            **{f"{net}_subnet01": sides[v][1]["id"] for v, (_, net) in LAYOUT.items()},
+        },
         "routers": routers,
         "security_groups": {"alt:default": sg["id"]},
         "vms": vms,
-        "floating_ips": {name: {"id": fip["id"], "floating_ip_address": fip["floating_ip_address"],
-                                "port_id": fip["port_id"], "router": LAYOUT[name][0]} for name, fip in fips.items()},
-        "outside": {"namespace": ovs.OUTSIDE_NS, "ip": ovs.OUTSIDE_IP, "bridge": ovs.EXTERNAL_BRIDGE,
-                    "port": ovs.OUTSIDE_PORT, "host": hosts.CONTROLLER},
+        "floating_ips": {
+            name: {
+                "id": fip["id"],
+                "floating_ip_address": fip["floating_ip_address"],
+                "port_id": fip["port_id"],
+                "router": LAYOUT[name][0],
+            }
+            for name, fip in fips.items()
+        },
+        "outside": {
+            "namespace": ovs.OUTSIDE_NS,
+            "ip": ovs.OUTSIDE_IP,
+            "bridge": ovs.EXTERNAL_BRIDGE,
+            "port": ovs.OUTSIDE_PORT,
+            "host": hosts.CONTROLLER,
+        },
     }

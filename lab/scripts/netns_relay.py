@@ -73,8 +73,10 @@ def handler(port: int):  # type: ignore[no-untyped-def]
 
 
 async def main(netns_path: str, ports: list[int]) -> None:
-    servers = [await asyncio.start_server(handler(port), sock=sock)
-               for port, sock in zip(ports, listening_sockets(netns_path, ports), strict=True)]
+    servers = [
+        await asyncio.start_server(handler(port), sock=sock)
+        for port, sock in zip(ports, listening_sockets(netns_path, ports), strict=True)
+    ]
     print(f"relaying 127.0.0.1:{ports} from {netns_path}", flush=True)
     await asyncio.gather(*(s.serve_forever() for s in servers))
 

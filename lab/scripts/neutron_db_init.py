@@ -26,12 +26,25 @@ INGRESS = "Legacy default SG rule for ingress traffic"
 def default_rule_templates() -> list[SecurityGroupDefaultRule]:
     rules = []
     for ethertype in (constants.IPv4, constants.IPv6):
-        rules.append(SecurityGroupDefaultRule(
-            direction=constants.EGRESS_DIRECTION, ethertype=ethertype,
-            used_in_default_sg=True, used_in_non_default_sg=True, description=EGRESS))
-        rules.append(SecurityGroupDefaultRule(
-            direction=constants.INGRESS_DIRECTION, ethertype=ethertype, remote_group_id="PARENT",
-            used_in_default_sg=True, used_in_non_default_sg=False, description=INGRESS))
+        rules.append(
+            SecurityGroupDefaultRule(
+                direction=constants.EGRESS_DIRECTION,
+                ethertype=ethertype,
+                used_in_default_sg=True,
+                used_in_non_default_sg=True,
+                description=EGRESS,
+            )
+        )
+        rules.append(
+            SecurityGroupDefaultRule(
+                direction=constants.INGRESS_DIRECTION,
+                ethertype=ethertype,
+                remote_group_id="PARENT",
+                used_in_default_sg=True,
+                used_in_non_default_sg=False,
+                description=INGRESS,
+            )
+        )
     return rules
 
 

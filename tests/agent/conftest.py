@@ -26,8 +26,10 @@ def sh(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(args, check=False, capture_output=True, text=True)
     if check and done.returncode != 0:
         # CalledProcessError's message drops stderr: the reason would be lost.
-        raise CommandFailed(f"{' '.join(args)} exited with {done.returncode}: "
-                            f"stderr: {done.stderr.strip() or '(empty)'}; stdout: {done.stdout.strip() or '(empty)'}")
+        raise CommandFailed(
+            f"{' '.join(args)} exited with {done.returncode}: "
+            f"stderr: {done.stderr.strip() or '(empty)'}; stdout: {done.stdout.strip() or '(empty)'}"
+        )
     return done
 
 
@@ -73,8 +75,14 @@ def topology() -> Iterator[Topology]:
     needs_root()
     needs_iptables()
     t = Topology(
-        router=f"agtr{SUFFIX}", fip=f"agtf{SUFFIX}", root_veth=f"agtR{SUFFIX}", router_root_veth=f"agtN{SUFFIX}",
-        rfp=f"agtp{SUFFIX}", fpr=f"agtq{SUFFIX}", bridge=f"agtb{SUFFIX}", bridge_port=f"agtx{SUFFIX}",
+        router=f"agtr{SUFFIX}",
+        fip=f"agtf{SUFFIX}",
+        root_veth=f"agtR{SUFFIX}",
+        router_root_veth=f"agtN{SUFFIX}",
+        rfp=f"agtp{SUFFIX}",
+        fpr=f"agtq{SUFFIX}",
+        bridge=f"agtb{SUFFIX}",
+        bridge_port=f"agtx{SUFFIX}",
         bridge_port_peer=f"agty{SUFFIX}",
     )
     try:
@@ -96,8 +104,25 @@ def topology() -> Iterator[Topology]:
         sh(*r, "route", "add", "default", "via", "10.249.0.2", "dev", t.rfp, "table", "16")
         sh(*r, "rule", "add", "from", "10.249.0.5", "lookup", "16", "priority", "32000")
         sh(*r, "rule", "add", "from", "10.249.3.1/24", "lookup", "3232236545", "priority", "32001")
-        sh("ip", "netns", "exec", t.router, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", "10.249.0.0/24",
-           "-o", t.rfp, "-j", "SNAT", "--to-source", "10.249.0.1")
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            t.router,
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "POSTROUTING",
+            "-s",
+            "10.249.0.0/24",
+            "-o",
+            t.rfp,
+            "-j",
+            "SNAT",
+            "--to-source",
+            "10.249.0.1",
+        )
         yield t
     finally:
         sh("ip", "link", "del", t.root_veth, check=False)

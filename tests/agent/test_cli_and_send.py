@@ -25,7 +25,11 @@ PYTHON = str(REPO / ".venv/bin/python")
 
 def run_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [PYTHON, "-m", "topology.agent", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+        [PYTHON, "-m", "topology.agent", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **(env or {})},
     )
 
@@ -124,8 +128,11 @@ def test_the_cli_reports_a_rejection_with_the_servers_reason(dashboard: str, tmp
 
 
 def test_it_waits_what_a_429_or_503_retry_after_says(dashboard: str) -> None:
-    Recorder.answers = [(429, {"detail": "slow down"}, {"Retry-After": "7"}),
-                        (503, {"detail": "busy"}, {"Retry-After": "0"}), (429, {"detail": "slow down"})]
+    Recorder.answers = [
+        (429, {"detail": "slow down"}, {"Retry-After": "7"}),
+        (503, {"detail": "busy"}, {"Retry-After": "0"}),
+        (429, {"detail": "slow down"}),
+    ]
     sleeps: list[float] = []
     assert post_report({}, Target(dashboard, "t"), sleep=sleeps.append)["revision"] == 1
     # A 429 is "later", not a rejection; without Retry-After it takes the backoff's turn.

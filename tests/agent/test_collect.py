@@ -69,7 +69,11 @@ def test_it_reports_bridge_masters_addresses_and_state(topology: Topology) -> No
 def test_it_reports_policy_rules_and_table_routes(topology: Topology) -> None:
     ns = namespace(collect_dict(ovsdb=None), topology.router)
     assert {
-        "dst": "0.0.0.0/0", "gateway": "10.249.0.2", "dev": topology.rfp, "table": 16, "src": None,
+        "dst": "0.0.0.0/0",
+        "gateway": "10.249.0.2",
+        "dev": topology.rfp,
+        "table": 16,
+        "src": None,
     }.items() <= next(r for r in ns["routes"] if r["table"] == 16).items()
     connected = next(r for r in ns["routes"] if r["dst"] == "10.249.0.0/24")
     assert (connected["table"], connected["src"], connected["scope"]) == (254, "10.249.0.1", "link")
@@ -90,7 +94,8 @@ def test_it_reports_nat_rules_with_counters(topology: Topology) -> None:
     nat = ns["iptables"]["nat"]
     match = re.search(
         rf"^\[(\d+):(\d+)\] -A POSTROUTING -s 10\.249\.0\.0/24 -o {topology.rfp} -j SNAT --to-source 10\.249\.0\.1$",
-        nat, re.MULTILINE,
+        nat,
+        re.MULTILINE,
     )
     assert match, nat
     assert int(match.group(1)) >= 1
@@ -116,9 +121,7 @@ def test_it_never_creates_a_missing_namespace(tmp_path: Path) -> None:
     assert missing not in sh("ip", "netns", "list").stdout
 
 
-def test_it_skips_namespaces_that_vanish_mid_collection(
-    topology: Topology, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_it_skips_namespaces_that_vanish_mid_collection(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
     missing = f"agt-gone-{SUFFIX}"
     real = collect.list_namespaces
     monkeypatch.setattr(collect, "list_namespaces", lambda d: [missing, *real(d)])
@@ -210,8 +213,23 @@ def test_unchanged_rulesets_reuse_their_text_until_a_fresh_collection(topology: 
         assert topology.router not in collector.iptables.ran, "unchanged ruleset: cached text"
         assert "SNAT" in namespace(report, topology.router)["iptables"]["nat"]
 
-        sh("ip", "netns", "exec", topology.router, "iptables", "-t", "nat", "-A", "PREROUTING", "-d",
-           "10.249.0.9/32", "-j", "DNAT", "--to-destination", "10.249.3.9")
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            topology.router,
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-d",
+            "10.249.0.9/32",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "10.249.3.9",
+        )
         report = dict(collector.collect(fresh=False))
         assert topology.router in collector.iptables.ran, "the ruleset changed"
         assert "DNAT --to-destination 10.249.3.9" in namespace(report, topology.router)["iptables"]["nat"]
@@ -224,7 +242,8 @@ def test_unchanged_rulesets_reuse_their_text_until_a_fresh_collection(topology: 
 
 
 def test_a_missing_iptables_save_is_an_error_in_the_report_not_a_crash(
-        topology: Topology, monkeypatch: pytest.MonkeyPatch) -> None:
+    topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # iptables is installed here: a program name that does not exist stands in for a
     # machine without it (a fresh one, before bin/setup), which the test cannot make.
     from topology.agent import iptables
@@ -232,8 +251,9 @@ def test_a_missing_iptables_save_is_an_error_in_the_report_not_a_crash(
     monkeypatch.setattr(iptables, "IPTABLES_SAVE", ("agt-no-such-iptables-save", "-c"))
     report = collect_dict(ovsdb=None)
     assert namespace(report, topology.router)["iptables"] == {"nat": "", "filter": ""}
-    assert any(e.startswith(f"iptables {topology.router}: agt-no-such-iptables-save could not run")
-               for e in report["errors"]), report["errors"]
+    assert any(
+        e.startswith(f"iptables {topology.router}: agt-no-such-iptables-save could not run") for e in report["errors"]
+    ), report["errors"]
     assert validate_report(report) == []
 
 

@@ -56,11 +56,31 @@ def agent(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
         (tmp_path / "token").write_text("tok-deliver\n")
         log = tmp_path / "agent.log"
         with log.open("wb") as out:
-            started.append(subprocess.Popen(
-                [PYTHON, "-m", "topology.agent", "--host", "agt-deliver", "--url", url, "--token-file",
-                 str(tmp_path / "token"), "--ovsdb", "none", "--netns-dir", str(tmp_path / "netns"),
-                 "--interval", "300"], cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                stdout=out, stderr=subprocess.STDOUT))
+            started.append(
+                subprocess.Popen(
+                    [
+                        PYTHON,
+                        "-m",
+                        "topology.agent",
+                        "--host",
+                        "agt-deliver",
+                        "--url",
+                        url,
+                        "--token-file",
+                        str(tmp_path / "token"),
+                        "--ovsdb",
+                        "none",
+                        "--netns-dir",
+                        str(tmp_path / "netns"),
+                        "--interval",
+                        "300",
+                    ],
+                    cwd=REPO,
+                    env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
         return log
 
     yield start

@@ -34,15 +34,41 @@ def bridge(lab_session: None) -> Iterator[str]:
     sh("ovs-vsctl", "--if-exists", "del-br", BRIDGE)
     try:
         sh(
-            "ovs-vsctl", "add-br", BRIDGE,
-            "--", "set", "bridge", BRIDGE, "datapath_type=netdev", "fail_mode=secure", "protocols=OpenFlow13",
-            "--", "add-port", BRIDGE, "agt-int0", "tag=5",
-            "--", "set", "interface", "agt-int0", "type=internal",
-            "external_ids:iface-id=11111111-2222-3333-4444-555555555555", "external_ids:attached-mac=fa:16:3e:00:00:01",
+            "ovs-vsctl",
+            "add-br",
+            BRIDGE,
+            "--",
+            "set",
+            "bridge",
+            BRIDGE,
+            "datapath_type=netdev",
+            "fail_mode=secure",
+            "protocols=OpenFlow13",
+            "--",
+            "add-port",
+            BRIDGE,
+            "agt-int0",
+            "tag=5",
+            "--",
+            "set",
+            "interface",
+            "agt-int0",
+            "type=internal",
+            "external_ids:iface-id=11111111-2222-3333-4444-555555555555",
+            "external_ids:attached-mac=fa:16:3e:00:00:01",
             # loopback endpoints: with fail_mode=secure and a drop flow nothing is sent anyway
-            "--", "add-port", BRIDGE, "agt-vx0",
-            "--", "set", "interface", "agt-vx0", "type=vxlan",
-            "options:local_ip=127.0.0.2", "options:remote_ip=127.0.0.3", "options:key=flow",
+            "--",
+            "add-port",
+            BRIDGE,
+            "agt-vx0",
+            "--",
+            "set",
+            "interface",
+            "agt-vx0",
+            "type=vxlan",
+            "options:local_ip=127.0.0.2",
+            "options:remote_ip=127.0.0.3",
+            "options:key=flow",
         )
         sh("ovs-ofctl", "-O", "OpenFlow13", "add-flow", BRIDGE, "priority=10,actions=drop")
         yield BRIDGE
@@ -111,11 +137,23 @@ def test_it_reports_again_when_ovsdb_changes(bridge: str) -> None:
 
 def vxlan_bridge(name: str, local_ips: list[str]) -> OvsBridge:
     return {
-        "name": name, "datapath_type": "netdev", "fail_mode": "secure",
+        "name": name,
+        "datapath_type": "netdev",
+        "fail_mode": "secure",
         "ports": [
-            {"name": f"vxlan-{i}", "tag": None, "interfaces": [
-                {"name": f"vxlan-{i}", "type": "vxlan", "options": {"local_ip": ip, "remote_ip": "10.0.1.99"},
-                 "external_ids": {}, "ofport": i}]}
+            {
+                "name": f"vxlan-{i}",
+                "tag": None,
+                "interfaces": [
+                    {
+                        "name": f"vxlan-{i}",
+                        "type": "vxlan",
+                        "options": {"local_ip": ip, "remote_ip": "10.0.1.99"},
+                        "external_ids": {},
+                        "ofport": i,
+                    }
+                ],
+            }
             for i, ip in enumerate(local_ips)
         ],
     }
@@ -135,7 +173,7 @@ def test_the_tunnel_ip_rule() -> None:
 def test_flow_lines_drop_headers_and_keep_flows() -> None:
     text = (
         "OFPST_FLOW reply (OF1.3) (xid=0x2):\n"
-        " cookie=0x9d, duration=5.1s, table=0, n_packets=12, n_bytes=900, priority=2,in_port=\"int-br-ex\" "
+        ' cookie=0x9d, duration=5.1s, table=0, n_packets=12, n_bytes=900, priority=2,in_port="int-br-ex" '
         "actions=drop\n"
         "NXST_FLOW reply (xid=0x4):\n"
         " cookie=0x0, duration=1.0s, table=0, n_packets=0, n_bytes=0, priority=0 actions=NORMAL\n"

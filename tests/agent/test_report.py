@@ -20,39 +20,102 @@ def good() -> dict[str, Any]:
             {
                 "name": "qrouter-8f1c1b5e-3b8f-4a52-9d0e-2b1f0a7c3d11",
                 "interfaces": [
-                    {"name": "qr-1a2b3c4d-5e", "kind": "ovs-internal", "mac": "fa:16:3e:00:00:01", "mtu": 1450,
-                     "state": "UP", "addresses": ["10.0.0.1/24"], "master": None, "peer": None, "peer_netns": None},
-                    {"name": "rfp-8f1c1b5e-3", "kind": "veth", "mac": "fa:16:3e:00:00:02", "mtu": 1500,
-                     "state": "UP", "addresses": ["169.254.106.114/31"], "master": None,
-                     "peer": "fpr-8f1c1b5e-3", "peer_netns": "fip-2f4e", "ifindex": 7},
+                    {
+                        "name": "qr-1a2b3c4d-5e",
+                        "kind": "ovs-internal",
+                        "mac": "fa:16:3e:00:00:01",
+                        "mtu": 1450,
+                        "state": "UP",
+                        "addresses": ["10.0.0.1/24"],
+                        "master": None,
+                        "peer": None,
+                        "peer_netns": None,
+                    },
+                    {
+                        "name": "rfp-8f1c1b5e-3",
+                        "kind": "veth",
+                        "mac": "fa:16:3e:00:00:02",
+                        "mtu": 1500,
+                        "state": "UP",
+                        "addresses": ["169.254.106.114/31"],
+                        "master": None,
+                        "peer": "fpr-8f1c1b5e-3",
+                        "peer_netns": "fip-2f4e",
+                        "ifindex": 7,
+                    },
                 ],
-                "routes": [{"dst": "0.0.0.0/0", "gateway": "169.254.106.115", "dev": "rfp-8f1c1b5e-3",
-                            "table": 16, "src": None}],
-                "rules": [{"priority": 57481, "from": "10.0.0.5/32", "to": None, "table": 16, "iif": None,
-                           "oif": None}],
-                "iptables": {"nat": "*nat\n[3:252] -A neutron-l3-agent-float-snat -s 10.0.0.5/32 -j SNAT "
-                                    "--to-source 192.168.1.10\nCOMMIT\n", "filter": ""},
+                "routes": [
+                    {
+                        "dst": "0.0.0.0/0",
+                        "gateway": "169.254.106.115",
+                        "dev": "rfp-8f1c1b5e-3",
+                        "table": 16,
+                        "src": None,
+                    }
+                ],
+                "rules": [
+                    {"priority": 57481, "from": "10.0.0.5/32", "to": None, "table": 16, "iif": None, "oif": None}
+                ],
+                "iptables": {
+                    "nat": "*nat\n[3:252] -A neutron-l3-agent-float-snat -s 10.0.0.5/32 -j SNAT "
+                    "--to-source 192.168.1.10\nCOMMIT\n",
+                    "filter": "",
+                },
                 "unknown_field": {"kept": True},
             }
         ],
         "interfaces": [
-            {"name": "qvo1a2b3c4d-5e", "kind": "veth", "mac": None, "mtu": 1450, "state": "UP", "addresses": [],
-             "master": None, "peer": "qvb1a2b3c4d-5e", "peer_netns": None},
+            {
+                "name": "qvo1a2b3c4d-5e",
+                "kind": "veth",
+                "mac": None,
+                "mtu": 1450,
+                "state": "UP",
+                "addresses": [],
+                "master": None,
+                "peer": "qvb1a2b3c4d-5e",
+                "peer_netns": None,
+            },
         ],
         "ovs": {
             "bridges": [
-                {"name": "br-int", "datapath_type": "netdev", "fail_mode": "secure", "ports": [
-                    {"name": "qvo1a2b3c4d-5e", "tag": 1, "interfaces": [
-                        {"name": "qvo1a2b3c4d-5e", "type": "", "options": {},
-                         "external_ids": {"iface-id": "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"}, "ofport": 5}]},
-                    {"name": "vxlan-0a00010c", "tag": None, "interfaces": [
-                        {"name": "vxlan-0a00010c", "type": "vxlan", "ofport": None,
-                         "options": {"local_ip": "10.0.1.11", "remote_ip": "10.0.1.12", "key": "flow"},
-                         "external_ids": {}}]},
-                ]},
+                {
+                    "name": "br-int",
+                    "datapath_type": "netdev",
+                    "fail_mode": "secure",
+                    "ports": [
+                        {
+                            "name": "qvo1a2b3c4d-5e",
+                            "tag": 1,
+                            "interfaces": [
+                                {
+                                    "name": "qvo1a2b3c4d-5e",
+                                    "type": "",
+                                    "options": {},
+                                    "external_ids": {"iface-id": "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"},
+                                    "ofport": 5,
+                                }
+                            ],
+                        },
+                        {
+                            "name": "vxlan-0a00010c",
+                            "tag": None,
+                            "interfaces": [
+                                {
+                                    "name": "vxlan-0a00010c",
+                                    "type": "vxlan",
+                                    "ofport": None,
+                                    "options": {"local_ip": "10.0.1.11", "remote_ip": "10.0.1.12", "key": "flow"},
+                                    "external_ids": {},
+                                }
+                            ],
+                        },
+                    ],
+                },
             ],
-            "flows": {"br-int": ["cookie=0x0, duration=1.0s, table=0, n_packets=3, n_bytes=180, priority=0 "
-                                 "actions=NORMAL"]},
+            "flows": {
+                "br-int": ["cookie=0x0, duration=1.0s, table=0, n_packets=3, n_bytes=180, priority=0 actions=NORMAL"]
+            },
         },
         "routes": [],
         "extra_top_level": 1,

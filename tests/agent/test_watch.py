@@ -41,8 +41,9 @@ def running() -> Iterator[Running]:
     needs_root()
     reports: queue.Queue[tuple[Report, str]] = queue.Queue()
     collector = Collector("agt-watch", ovsdb=None)
-    watcher = Watcher(collector, lambda report, trigger: reports.put((dict(report), trigger)),
-                      interval=300, debounce=0.2)
+    watcher = Watcher(
+        collector, lambda report, trigger: reports.put((dict(report), trigger)), interval=300, debounce=0.2
+    )
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
     try:
@@ -77,10 +78,24 @@ def test_it_reports_on_namespace_link_address_and_nat_changes(running: Running) 
 
         # A DNAT rule like a floating IP's: an nf_tables event, and the
         # iptables text cache must not hide it.
-        sh("ip", "netns", "exec", name, "iptables", "-t", "nat", "-A", "PREROUTING", "-d", "10.249.7.1/32",
-           "-j", "DNAT", "--to-destination", "10.249.7.2")
-        running.wait_for(lambda r: "DNAT" in ((namespace(r, name) or {}).get("iptables") or {})
-                                     .get("nat", ""))
+        sh(
+            "ip",
+            "netns",
+            "exec",
+            name,
+            "iptables",
+            "-t",
+            "nat",
+            "-A",
+            "PREROUTING",
+            "-d",
+            "10.249.7.1/32",
+            "-j",
+            "DNAT",
+            "--to-destination",
+            "10.249.7.2",
+        )
+        running.wait_for(lambda r: "DNAT" in ((namespace(r, name) or {}).get("iptables") or {}).get("nat", ""))
     finally:
         sh("ip", "netns", "del", name, check=False)
     running.wait_for(lambda r: namespace(r, name) is None)

@@ -41,21 +41,24 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     tokens.add_argument("--token-file", type=Path, help="file holding the token (first line)")
     parser.add_argument("--host", default=socket.gethostname(), help="host name to report as (default: %(default)s)")
     parser.add_argument("--once", action="store_true", help="collect and send one report, then exit")
-    parser.add_argument("--print", dest="print_only", action="store_true",
-                        help="print the report JSON to stdout instead of sending it")
+    parser.add_argument(
+        "--print", dest="print_only", action="store_true", help="print the report JSON to stdout instead of sending it"
+    )
     parser.add_argument("--interval", type=float, default=60.0, help="seconds between full resyncs (default: 60)")
-    parser.add_argument("--debounce", type=float, default=0.5,
-                        help="seconds of quiet after a change before reporting (default: 0.5)")
+    parser.add_argument(
+        "--debounce", type=float, default=0.5, help="seconds of quiet after a change before reporting (default: 0.5)"
+    )
     parser.add_argument("--netns-dir", type=Path, default=DEFAULT_NETNS_DIR, help="default: %(default)s")
-    parser.add_argument("--ovsdb", default=DEFAULT_REMOTE,
-                        help="OVSDB remote, or 'none' to skip OVS (default: %(default)s)")
+    parser.add_argument(
+        "--ovsdb", default=DEFAULT_REMOTE, help="OVSDB remote, or 'none' to skip OVS (default: %(default)s)"
+    )
     parser.add_argument("--tunnel-ip", help="tunnel endpoint address to report (default: from OVS tunnel ports)")
     parser.add_argument("--gzip", action="store_true", help="send the report gzip-compressed")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds (default: 30)")
-    parser.add_argument("--channel-url",
-                        help="probe channel websocket (default: ws(s)://<host of --url>/ws/agents/)")
-    parser.add_argument("--no-channel", action="store_true",
-                        help="do not open the probe channel (no read-only probes on request)")
+    parser.add_argument("--channel-url", help="probe channel websocket (default: ws(s)://<host of --url>/ws/agents/)")
+    parser.add_argument(
+        "--no-channel", action="store_true", help="do not open the probe channel (no read-only probes on request)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     args = parser.parse_args(argv)
     if args.interval <= 0 or args.debounce < 0:
@@ -91,8 +94,12 @@ def make_sender(target: Target, attempts: int) -> Sink:
         collection = extra.get("collection") or {}
         LOG.info(
             "report sent (%s): %d namespaces, %d root interfaces, %d bridges, collected in %s ms; revision %s",
-            trigger, len(report["namespaces"]), len(report["interfaces"]), len(report["ovs"]["bridges"]),
-            collection.get("duration_ms"), answer.get("revision"),
+            trigger,
+            len(report["namespaces"]),
+            len(report["interfaces"]),
+            len(report["ovs"]["bridges"]),
+            collection.get("duration_ms"),
+            answer.get("revision"),
         )
 
     return send
@@ -100,8 +107,11 @@ def make_sender(target: Target, attempts: int) -> Sink:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     # python-ovs logs every reconnection attempt at INFO: keep ours readable.
     logging.getLogger("ovsdbapp").setLevel(logging.WARNING)
     collector = Collector(

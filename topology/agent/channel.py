@@ -124,8 +124,9 @@ class ProbeChannel:
             timeout = message.get("timeout")
             timeout = float(timeout) if isinstance(timeout, int | float) else probes.DEFAULT_TIMEOUT_S
             result = probes.run_probe(message.get("kind"), message.get("args"), timeout)
-            LOG.info("probe %s %s: %s", message.get("kind"), request_id,
-                     "ok" if result.get("ok") else result.get("error"))
+            LOG.info(
+                "probe %s %s: %s", message.get("kind"), request_id, "ok" if result.get("ok") else result.get("error")
+            )
             self.answer(ws, request_id, result)
         finally:
             self._running.release()

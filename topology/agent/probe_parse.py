@@ -65,11 +65,11 @@ def parse_trace(text: str) -> Trace:
             if match.group(1) not in bridges:
                 bridges.append(match.group(1))
         elif line.startswith("Final flow: "):
-            final_flow = line[len("Final flow: "):].strip()
+            final_flow = line[len("Final flow: ") :].strip()
         elif line.startswith("Megaflow: "):
-            megaflow = line[len("Megaflow: "):].strip()
+            megaflow = line[len("Megaflow: ") :].strip()
         elif line.startswith("Datapath actions: "):
-            datapath = line[len("Datapath actions: "):].strip()  # the last one wins: after --ct-next
+            datapath = line[len("Datapath actions: ") :].strip()  # the last one wins: after --ct-next
     actions = split_actions(datapath or "")
     outputs: list[TraceOutput] = [{"dp_port": int(action)} for action in actions if action.isdigit()]
     return {
@@ -79,8 +79,12 @@ def parse_trace(text: str) -> Trace:
         "datapath_actions": datapath,
         "actions": actions,
         "outputs": outputs,
-        "dropped": actions == ["drop"] or (datapath is not None and not outputs and not any(
-            a.startswith(("ct(", "recirc(", "userspace(", "tnl_push(", "clone(")) for a in actions)),
+        "dropped": actions == ["drop"]
+        or (
+            datapath is not None
+            and not outputs
+            and not any(a.startswith(("ct(", "recirc(", "userspace(", "tnl_push(", "clone(")) for a in actions)
+        ),
         "conntrack": any(action.startswith("ct(") for action in actions),
     }
 
@@ -108,11 +112,52 @@ def name_output(output: TraceOutput, ports: dict[int, TraceOutput]) -> TraceOutp
 
 
 # Words of `ip route` output that take a value; the others (onlink, linkdown, cache...) are flags.
-VALUED = {"dev", "via", "src", "from", "iif", "oif", "table", "proto", "scope", "metric", "uid", "mark",
-          "mtu", "expires", "realm", "realms", "tos", "pref", "advmss", "hoplimit", "error", "nhid", "weight",
-          "rto_min", "ipid", "age", "users", "used", "initcwnd", "initrwnd", "quickack", "features"}
-ROUTE_TYPES = {"unicast", "local", "broadcast", "multicast", "throw", "unreachable", "prohibit", "blackhole", "nat",
-               "anycast"}
+VALUED = {
+    "dev",
+    "via",
+    "src",
+    "from",
+    "iif",
+    "oif",
+    "table",
+    "proto",
+    "scope",
+    "metric",
+    "uid",
+    "mark",
+    "mtu",
+    "expires",
+    "realm",
+    "realms",
+    "tos",
+    "pref",
+    "advmss",
+    "hoplimit",
+    "error",
+    "nhid",
+    "weight",
+    "rto_min",
+    "ipid",
+    "age",
+    "users",
+    "used",
+    "initcwnd",
+    "initrwnd",
+    "quickack",
+    "features",
+}
+ROUTE_TYPES = {
+    "unicast",
+    "local",
+    "broadcast",
+    "multicast",
+    "throw",
+    "unreachable",
+    "prohibit",
+    "blackhole",
+    "nat",
+    "anycast",
+}
 
 
 def _words(words: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -137,8 +182,13 @@ def _route(words: list[str]) -> dict[str, Any]:
     if not words:
         return {}
     values, flags = _words(words[1:])
-    route: dict[str, Any] = {"dst": words[0], "dev": values.get("dev"), "via": values.get("via"),
-                             "src": values.get("src"), "type": route_type or "unicast"}
+    route: dict[str, Any] = {
+        "dst": words[0],
+        "dev": values.get("dev"),
+        "via": values.get("via"),
+        "src": values.get("src"),
+        "type": route_type or "unicast",
+    }
     for key in ("from", "iif", "table", "proto", "scope", "metric", "mark"):
         if key in values:
             route[key] = values[key]
@@ -173,8 +223,7 @@ def parse_ip_rule(text: str) -> list[dict[str, Any]]:
         if not priority.strip().isdigit():
             continue
         words = rest.split()
-        rule: dict[str, Any] = {"priority": int(priority), "from": None, "to": None, "table": None,
-                                "action": None}
+        rule: dict[str, Any] = {"priority": int(priority), "from": None, "to": None, "table": None, "action": None}
         index = 0
         while index < len(words):
             word = words[index]

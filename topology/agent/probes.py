@@ -64,8 +64,9 @@ def _name(args: Mapping[str, Any], key: str, required: bool, pattern: re.Pattern
             raise ProbeInvalid(f"{key} is required")
         return None
     if not isinstance(value, str) or not pattern.match(value):
-        raise ProbeInvalid(f"{key} must be a device, bridge or namespace name "
-                           f"(letters, digits, . _ - :), got {str(value)[:80]!r}")
+        raise ProbeInvalid(
+            f"{key} must be a device, bridge or namespace name (letters, digits, . _ - :), got {str(value)[:80]!r}"
+        )
     return value
 
 
@@ -102,12 +103,28 @@ def _mac(args: Mapping[str, Any], key: str) -> str | None:
 def _only(args: Mapping[str, Any], allowed: Sequence[str]) -> None:
     unknown = sorted(set(args) - set(allowed))
     if unknown:
-        raise ProbeInvalid(f"unknown argument(s) {', '.join(k[:40] for k in unknown[:5])}; "
-                           f"allowed: {', '.join(allowed)}")
+        raise ProbeInvalid(
+            f"unknown argument(s) {', '.join(k[:40] for k in unknown[:5])}; allowed: {', '.join(allowed)}"
+        )
 
 
-TRACE_ARGS = ("bridge", "in_port", "dl_src", "dl_dst", "dl_vlan", "proto", "nw_src", "nw_dst", "nw_ttl",
-              "tp_src", "tp_dst", "icmp_type", "icmp_code", "tun_id", "ct_next")
+TRACE_ARGS = (
+    "bridge",
+    "in_port",
+    "dl_src",
+    "dl_dst",
+    "dl_vlan",
+    "proto",
+    "nw_src",
+    "nw_dst",
+    "nw_ttl",
+    "tp_src",
+    "tp_dst",
+    "icmp_type",
+    "icmp_code",
+    "tun_id",
+    "ct_next",
+)
 
 
 def validate_trace(args: Mapping[str, Any]) -> Args:
@@ -267,8 +284,9 @@ def run_bounded(argv: Sequence[str], timeout: float, limit: int = MAX_OUTPUT_BYT
     """Run argv (no shell) for at most ``timeout`` s, reading at most ``limit`` bytes of stdout and of stderr."""
     started = time.monotonic()
     try:
-        process = subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, start_new_session=True)
+        process = subprocess.Popen(
+            list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        )
     except OSError as exc:
         return Run(list(argv), 127, "", f"{argv[0]}: {exc}")
     assert process.stdout is not None and process.stderr is not None
@@ -312,8 +330,12 @@ def run_bounded(argv: Sequence[str], timeout: float, limit: int = MAX_OUTPUT_BYT
     )
 
 
-def run_probe(kind: Any, raw_args: Any, timeout: float = DEFAULT_TIMEOUT_S,
-              runner: Callable[[Sequence[str], float], Run] = run_bounded) -> dict[str, Any]:
+def run_probe(
+    kind: Any,
+    raw_args: Any,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    runner: Callable[[Sequence[str], float], Run] = run_bounded,
+) -> dict[str, Any]:
     """Validate, run and parse one probe; always a result dict (``ok`` false with ``error`` when it failed)."""
     try:
         args = validate(kind, raw_args)
@@ -343,8 +365,9 @@ def run_probe(kind: Any, raw_args: Any, timeout: float = DEFAULT_TIMEOUT_S,
     return result
 
 
-def parse(kind: str, args: Mapping[str, Any], output: str, deadline: float,
-          runner: Callable[[Sequence[str], float], Run]) -> dict[str, Any]:
+def parse(
+    kind: str, args: Mapping[str, Any], output: str, deadline: float, runner: Callable[[Sequence[str], float], Run]
+) -> dict[str, Any]:
     if kind == "ofproto_trace":
         trace = probe_parse.parse_trace(output)
         # Datapath port numbers are not OpenFlow ports: dpif/show names them.

@@ -121,8 +121,9 @@ def post_report(
             last_error = str(getattr(exc, "reason", exc))
         if attempt < attempts:
             wait = delay if hint is None else hint
-            LOG.warning("report to %s failed (%s), retry %d/%d in %.0f s", target.url, last_error, attempt,
-                        attempts - 1, wait)
+            LOG.warning(
+                "report to %s failed (%s), retry %d/%d in %.0f s", target.url, last_error, attempt, attempts - 1, wait
+            )
             sleep(wait)
             delay = min(delay * 2, max_backoff)
     raise SendFailed(f"{target.url}: {last_error} (after {attempts} attempts)", answered=answered, retry_after=hint)

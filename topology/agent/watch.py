@@ -49,8 +49,13 @@ RTMGRP_IPV6_IFADDR = 0x100
 RTMGRP_IPV6_ROUTE = 0x400
 RTMGRP_IPV6_RULE = 1 << (19 - 1)
 RTNL_GROUPS = (
-    RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV4_RULE
-    | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE | RTMGRP_IPV6_RULE
+    RTMGRP_LINK
+    | RTMGRP_IPV4_IFADDR
+    | RTMGRP_IPV4_ROUTE
+    | RTMGRP_IPV4_RULE
+    | RTMGRP_IPV6_IFADDR
+    | RTMGRP_IPV6_ROUTE
+    | RTMGRP_IPV6_RULE
 )
 NFT_GROUPS = 1 << (iptables.NFNLGRP_NFTABLES - 1)
 
@@ -174,8 +179,9 @@ class Watcher:
             return
         fd = _libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
-            LOG.warning("inotify unavailable (%s): new namespaces are seen at the next resync",
-                        os.strerror(ctypes.get_errno()))
+            LOG.warning(
+                "inotify unavailable (%s): new namespaces are seen at the next resync", os.strerror(ctypes.get_errno())
+            )
             return
         mask = IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF
         if _libc.inotify_add_watch(fd, os.fsencode(self.collector.netns_dir), mask) < 0:
@@ -204,8 +210,9 @@ class Watcher:
                 self._unwatch(name)
             except OSError as exc:
                 if exc.errno == 24:  # EMFILE: resync still covers the rest
-                    LOG.warning("out of file descriptors: namespaces beyond %d are only seen by resync",
-                                len(self.namespaces))
+                    LOG.warning(
+                        "out of file descriptors: namespaces beyond %d are only seen by resync", len(self.namespaces)
+                    )
                     self._fd_budget_exhausted = True
                 elif not netlink.is_missing(exc):
                     raise
@@ -308,8 +315,13 @@ class Watcher:
             # Sent again it would be refused again: wait for a change (or the resync).
             self.backoff.reset()
             self._hold_until = time.monotonic() + REJECTED_HOLD_S
-            LOG.error("the dashboard rejected the report (trigger %s): %s; not sent again: the next report "
-                      "goes after a change or the resync, not within %.0f s", trigger, exc, REJECTED_HOLD_S)
+            LOG.error(
+                "the dashboard rejected the report (trigger %s): %s; not sent again: the next report "
+                "goes after a change or the resync, not within %.0f s",
+                trigger,
+                exc,
+                REJECTED_HOLD_S,
+            )
         except Exception:  # a failed send must not stop the agent: the next report carries everything
             LOG.exception("could not deliver the report (trigger %s)", trigger)
         else:

@@ -38,8 +38,7 @@ class WebSocket:
         self.buffer = b""
 
     @classmethod
-    def connect(cls, url: str, headers: dict[str, str], timeout: float = 10.0,
-                max_message: int = 1 << 20) -> WebSocket:
+    def connect(cls, url: str, headers: dict[str, str], timeout: float = 10.0, max_message: int = 1 << 20) -> WebSocket:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise WebSocketError(f"not a ws:// or wss:// URL: {url}")
@@ -53,8 +52,14 @@ class WebSocket:
         key = base64.b64encode(os.urandom(16)).decode()
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         host = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
-                 f"Sec-WebSocket-Key: {key}", "Sec-WebSocket-Version: 13"]
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         ws = cls(sock, max_message)
         try:

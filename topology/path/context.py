@@ -21,8 +21,13 @@ class EastWest:
     def of(cls, topo: Topo, source_port: str, target_port: str, router: str) -> EastWest:
         src_subnet = next(s for s in subnets_of(topo, source_port) if router in routers_of_subnet(topo, s))
         dst_subnet = next(s for s in subnets_of(topo, target_port) if router in routers_of_subnet(topo, s))
-        return cls(router, router_label(topo, router), src_subnet, dst_subnet,
-                   topo.attrs(target_port).get("binding_host_id") or None)
+        return cls(
+            router,
+            router_label(topo, router),
+            src_subnet,
+            dst_subnet,
+            topo.attrs(target_port).get("binding_host_id") or None,
+        )
 
 
 @dataclass(frozen=True)

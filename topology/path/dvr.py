@@ -46,10 +46,17 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
     ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
     leaving = route_inside(walk, ns, ew, host)
     rewrite = dvr_mac_rewrite(walk, host, leaving)
-    mac, evidence, flows = (f" {rewrite[0]}", f"DVR MAC {rewrite[0]}: {rewrite[1]}", [rewrite[1]]) if rewrite \
-        else ("", "", [])
-    walk.cross(host, ew.dst_host, network_of(topo, target.node),
-               f" (br-tun rewrites the source MAC to {host}'s DVR MAC{mac})", evidence, flows)
+    mac, evidence, flows = (
+        (f" {rewrite[0]}", f"DVR MAC {rewrite[0]}: {rewrite[1]}", [rewrite[1]]) if rewrite else ("", "", [])
+    )
+    walk.cross(
+        host,
+        ew.dst_host,
+        network_of(topo, target.node),
+        f" (br-tun rewrites the source MAC to {host}'s DVR MAC{mac})",
+        evidence,
+        flows,
+    )
     if ew.dst_host != host:
         walk.br_int(str(ew.dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
     vm_in(walk, target.node, ew.dst_host, source.ip)
@@ -71,10 +78,16 @@ def router_out(walk: Walk, out: Leaving) -> bool:
 
 
 def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
-    hop = nat_hop(walk, ns, out.host, f"qrouter's policy routing sends {out.ip} to the fip namespace and SNATs it "
-                  f"to its floating IP {out.fip_address}", (f"-s {out.ip}/32", f"--to-source {out.fip_address}"),
-                  Problem.FIP_NOT_ASSOCIATED,
-                  f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter namespace on {out.host}")
+    hop = nat_hop(
+        walk,
+        ns,
+        out.host,
+        f"qrouter's policy routing sends {out.ip} to the fip namespace and SNATs it "
+        f"to its floating IP {out.fip_address}",
+        (f"-s {out.ip}/32", f"--to-source {out.fip_address}"),
+        Problem.FIP_NOT_ASSOCIATED,
+        f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter namespace on {out.host}",
+    )
     rules = policy_rules(walk.topo, ns, out.ip)
     hop.evidence = "; ".join(x for x in (rules, hop.evidence) if x)
     rfp_fpr_out(walk, out.router, out.host)
@@ -83,8 +96,9 @@ def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
 
 def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     topo, host = walk.topo, out.host
-    snat_ports = [p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT)
-                  if out.subnet in subnets_of(topo, p)]
+    snat_ports = [
+        p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT) if out.subnet in subnets_of(topo, p)
+    ]
     sg_ip = vm_ip(topo, snat_ports[0]) if snat_ports else "?"
     hop = walk.hop(ns, f"qrouter on {host} routes it by policy to the SNAT port {sg_ip} of its subnet", host=host)
     hop.evidence = policy_rules(topo, ns, ".")
@@ -94,10 +108,22 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     snat_host = topo.nodes[snat].get("host")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
     walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
-    enter_router(walk, out.router, snat_ports[0] if snat_ports else None, snat_host,
-                 f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it")
-    nat_hop(walk, snat, snat_host, "the snat namespace SNATs it to the router's gateway IP", ("-j SNAT", "-o qg-"),
-            Problem.ROUTER_NO_GATEWAY, "no SNAT rule in the snat namespace (is enable_snat off?)")
+    enter_router(
+        walk,
+        out.router,
+        snat_ports[0] if snat_ports else None,
+        snat_host,
+        f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it",
+    )
+    nat_hop(
+        walk,
+        snat,
+        snat_host,
+        "the snat namespace SNATs it to the router's gateway IP",
+        ("-j SNAT", "-o qg-"),
+        Problem.ROUTER_NO_GATEWAY,
+        "no SNAT rule in the snat namespace (is enable_snat off?)",
+    )
     gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-")
 
 
@@ -110,15 +136,22 @@ def fip_in(walk: Walk, into: Arriving) -> str:
     ns_fip = namespace_on(topo, into.external, NamespacePrefix.FIP, host)
     fip_routes = topo.attrs(ns_fip).get("routes", []) if ns_fip else []
     routes = [r for r in fip_routes if str(r.get("dst", "")).startswith(f"{address}/")]
-    fpr_hop = walk.device_hop(fpr, g.device_name("fpr-", into.router), host,
-                              f"the fip namespace routes {address} over fpr-")
+    fpr_hop = walk.device_hop(
+        fpr, g.device_name("fpr-", into.router), host, f"the fip namespace routes {address} over fpr-"
+    )
     if routes:
         fpr_hop.evidence = f"route {routes[0]['dst']} via {routes[0].get('gateway')} dev {routes[0].get('dev')}"
     walk.device_hop(rfp, g.device_name("rfp-", into.router), host, "enters the distributed router's qrouter on rfp-")
     ns = router_namespace(walk, into.router, NamespacePrefix.QROUTER, host, walk.hops[-1])
-    nat_hop(walk, ns, host, f"qrouter DNATs {address} to {into.fixed}",
-            ("PREROUTING", f"-d {address}/32", f"--to-destination {into.fixed}"),
-            Problem.FIP_NOT_ASSOCIATED, f"no DNAT rule for {address} in the qrouter namespace on {host}")
+    nat_hop(
+        walk,
+        ns,
+        host,
+        f"qrouter DNATs {address} to {into.fixed}",
+        ("PREROUTING", f"-d {address}/32", f"--to-destination {into.fixed}"),
+        Problem.FIP_NOT_ASSOCIATED,
+        f"no DNAT rule for {address} in the qrouter namespace on {host}",
+    )
     leave_router(walk, into.router_port(topo), host, "qr- hands it to the tenant network")
     vm_in(walk, into.port, host, into.src_ip)
     return Scenario.INBOUND_FIP_DVR

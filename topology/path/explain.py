@@ -13,8 +13,9 @@ from topology.path.verdict import finish, worst
 from topology.path.walk import Walk
 
 
-def explain(graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict], src: str, dst: str,
-            probe: str = "icmp") -> JsonDict:
+def explain(
+    graph: Mapping[str, list[Any]], reports: Mapping[str, JsonDict], src: str, dst: str, probe: str = "icmp"
+) -> JsonDict:
     """The path from ``src`` to ``dst`` (node ids or IPs) hop by hop, checked against the live state."""
     return explain_in(Topo(graph, reports), src, dst, probe)
 

@@ -32,13 +32,19 @@ def external_out(walk: Walk, host: str | None, external: str) -> None:
     if host is None:
         return
     topo = walk.topo
-    walk.br_int(host, "to br-ex over the int-br-ex / phy-br-ex patch (the external network's VLAN tag is "
-                "stripped for a flat network)")
+    walk.br_int(
+        host,
+        "to br-ex over the int-br-ex / phy-br-ex patch (the external network's VLAN tag is "
+        "stripped for a flat network)",
+    )
     check_bridge_mapping_host(walk, host, external, walk.hops[-1])
     int_side, ex_side = int_ex_patch(topo, host)
     if int_side is not None and ex_side is not None:
-        walk.hop(int_side, "patch port int-br-ex", flows=walk.flows_for(host, "br-int", "output:int-br-ex",
-                                                                       f"output:{topo.attrs(int_side).get('ofport')}"))
+        walk.hop(
+            int_side,
+            "patch port int-br-ex",
+            flows=walk.flows_for(host, "br-int", "output:int-br-ex", f"output:{topo.attrs(int_side).get('ofport')}"),
+        )
         walk.hop(ex_side, "patch port phy-br-ex into br-ex")
     br_ex = g.bridge_id(host, "br-ex")
     ex = walk.hop(br_ex, f"br-ex on {host}: the external bridge")
@@ -47,8 +53,11 @@ def external_out(walk: Walk, host: str | None, external: str) -> None:
         return
     physical = br_ex_physical_port(topo, host)
     if physical is None:
-        walk.fail(ex, Problem.BR_EX_NO_PHYSICAL_PORT, f"br-ex on {host} has no port to the outside: "
-                  "`ovs-vsctl add-port br-ex <NIC>`")
+        walk.fail(
+            ex,
+            Problem.BR_EX_NO_PHYSICAL_PORT,
+            f"br-ex on {host} has no port to the outside: `ovs-vsctl add-port br-ex <NIC>`",
+        )
         return
     walk.hop(physical, f"leaves br-ex on {topo.nodes[physical]['label']} to the external network")
 
@@ -60,8 +69,11 @@ def external_in(walk: Walk, host: str | None, external: str, address: str | None
     physical = br_ex_physical_port(topo, host)
     ex_hop = walk.hop(physical or g.bridge_id(host, "br-ex"), f"arrives from the external network for {address}")
     if physical is None:
-        walk.fail(ex_hop, Problem.BR_EX_NO_PHYSICAL_PORT, f"br-ex on {host} has no port to the outside: "
-                  "`ovs-vsctl add-port br-ex <NIC>`")
+        walk.fail(
+            ex_hop,
+            Problem.BR_EX_NO_PHYSICAL_PORT,
+            f"br-ex on {host} has no port to the outside: `ovs-vsctl add-port br-ex <NIC>`",
+        )
     walk.hop(g.bridge_id(host, "br-ex"), f"br-ex on {host} forwards it over the phy-br-ex / int-br-ex patch")
     int_side, ex_side = int_ex_patch(topo, host)
     if int_side is not None and ex_side is not None:
@@ -73,18 +85,26 @@ def external_in(walk: Walk, host: str | None, external: str, address: str | None
 
 def outside_hop(walk: Walk, external: str, address: str | None, what: str) -> Hop:
     label = walk.topo.nodes.get(external, {}).get("label", "the external network")
-    return walk.hop(external or None, f"{what} {address or ''} on external network {label}".strip(),
-                    status="ok" if external in walk.topo.nodes else "unknown")
+    return walk.hop(
+        external or None,
+        f"{what} {address or ''} on external network {label}".strip(),
+        status="ok" if external in walk.topo.nodes else "unknown",
+    )
 
 
 def check_bridge_mapping_host(walk: Walk, host: str, network: str, hop: Hop) -> None:
     physnet = walk.topo.attrs(network).get("physical_network")
     for agent in walk.topo.agents(host):
-        if physnet and agent.get("agent_type") == "Open vSwitch agent" and physnet not in (
-            agent.get("bridge_mappings") or {}
+        if (
+            physnet
+            and agent.get("agent_type") == "Open vSwitch agent"
+            and physnet not in (agent.get("bridge_mappings") or {})
         ):
-            walk.fail(hop, Problem.BRIDGE_MAPPING_MISSING, f"physical network {physnet} is not in the "
-                      f"bridge_mappings of {host}'s OVS agent: add {physnet}:br-ex")
+            walk.fail(
+                hop,
+                Problem.BRIDGE_MAPPING_MISSING,
+                f"physical network {physnet} is not in the bridge_mappings of {host}'s OVS agent: add {physnet}:br-ex",
+            )
 
 
 def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: str) -> None:

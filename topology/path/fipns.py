@@ -38,15 +38,26 @@ def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) ->
     if host is not None:
         walk.check_agent(host, "L3 agent", ns_hop)
     if namespace is None:
-        walk.fail(ns_hop, Problem.NAMESPACE_MISSING, f"fip-{g.id_key(external)} is missing on {host}: the DVR L3 "
-                  "agent there makes it when a router with a gateway has ports on the host")
+        walk.fail(
+            ns_hop,
+            Problem.NAMESPACE_MISSING,
+            f"fip-{g.id_key(external)} is missing on {host}: the DVR L3 "
+            "agent there makes it when a router with a gateway has ports on the host",
+        )
     if fg is None:
-        walk.fail(ns_hop, Problem.NO_FG_PORT, f"no fg- port on {host}: the floating IP agent gateway port is "
-                  "missing (L3 agent in dvr mode alive?)")
+        walk.fail(
+            ns_hop,
+            Problem.NO_FG_PORT,
+            f"no fg- port on {host}: the floating IP agent gateway port is missing (L3 agent in dvr mode alive?)",
+        )
         return
     if split_devices(topo, fg, host)[1] is None:
-        walk.fail(ns_hop, Problem.NO_FG_PORT, f"no {g.device_name('fg-', fg)} in the fip namespace on {host}: the "
-                  "L3 agent has not plugged the floating IP agent gateway port (L3 agent in dvr mode alive?)")
+        walk.fail(
+            ns_hop,
+            Problem.NO_FG_PORT,
+            f"no {g.device_name('fg-', fg)} in the fip namespace on {host}: the "
+            "L3 agent has not plugged the floating IP agent gateway port (L3 agent in dvr mode alive?)",
+        )
         return
     if out:
         leave_router(walk, fg, host, what)

@@ -36,14 +36,22 @@ def vm_out(walk: Walk, port: str) -> str | None:
     devices = devices_of(topo, port, host)
     walk.device_hop(devices.get("tap"), g.device_name("tap", port), host, "leaves the instance on its tap device")
     if "qbr" in devices:
-        walk.hop(devices["qbr"], "Linux bridge qbr: security groups track the connection's state "
-                 "(iptables_hybrid firewall, egress rules)")
+        walk.hop(
+            devices["qbr"],
+            "Linux bridge qbr: security groups track the connection's state (iptables_hybrid firewall, egress rules)",
+        )
         walk.device_hop(devices.get("qvb"), g.device_name("qvb", port), host, "veth qvb -> qvo into br-int")
-        walk.vlan_hop(devices.get("qvo"), g.device_name("qvo", port), host, network_of(topo, port),
-                      "enters br-int on qvo")
+        walk.vlan_hop(
+            devices.get("qvo"), g.device_name("qvo", port), host, network_of(topo, port), "enters br-int on qvo"
+        )
     else:
-        walk.vlan_hop(devices.get("tap"), g.device_name("tap", port), host, network_of(topo, port),
-                      "enters br-int on the tap (openvswitch firewall: security groups as conntrack flows)")
+        walk.vlan_hop(
+            devices.get("tap"),
+            g.device_name("tap", port),
+            host,
+            network_of(topo, port),
+            "enters br-int on the tap (openvswitch firewall: security groups as conntrack flows)",
+        )
     return host
 
 
@@ -56,14 +64,25 @@ def vm_in(walk: Walk, port: str, host: str | None, src_ip: str | None) -> None:
         host = bound
     devices = devices_of(topo, port, host)
     if "qbr" in devices:
-        walk.vlan_hop(devices.get("qvo"), g.device_name("qvo", port), host, network_of(topo, port),
-                      "br-int delivers to the instance's qvo")
+        walk.vlan_hop(
+            devices.get("qvo"),
+            g.device_name("qvo", port),
+            host,
+            network_of(topo, port),
+            "br-int delivers to the instance's qvo",
+        )
         walk.device_hop(devices.get("qvb"), g.device_name("qvb", port), host, "veth qvo -> qvb into qbr")
-        sg = walk.hop(devices["qbr"], "Linux bridge qbr: security groups filter the packet "
-                      "(ingress rules, connection tracking)")
+        sg = walk.hop(
+            devices["qbr"], "Linux bridge qbr: security groups filter the packet (ingress rules, connection tracking)"
+        )
     else:
-        sg = walk.vlan_hop(devices.get("tap"), g.device_name("tap", port), host, network_of(topo, port),
-                           "br-int delivers to the tap (openvswitch firewall: ingress rules as flows)")
+        sg = walk.vlan_hop(
+            devices.get("tap"),
+            g.device_name("tap", port),
+            host,
+            network_of(topo, port),
+            "br-int delivers to the tap (openvswitch firewall: ingress rules as flows)",
+        )
     check_ingress(walk, port, src_ip, sg)
     walk.device_hop(devices.get("tap"), g.device_name("tap", port), host, "tap hands the packet to the instance")
     last = walk.hop(instance_node(walk, port), f"{label} receives it on {vm_ip(topo, port)}")
@@ -74,16 +93,23 @@ def check_network_of_vm(walk: Walk, port: str, hop: Hop) -> None:
     topo = walk.topo
     network = network_of(topo, port)
     if topo.attrs(network).get("external"):
-        walk.fail(hop, Problem.VM_ON_EXTERNAL_NETWORK,
-                  f"the instance is plugged straight into external network {topo.nodes[network]['label']}: "
-                  "plug it into a tenant network behind a router, and give it a floating IP")
+        walk.fail(
+            hop,
+            Problem.VM_ON_EXTERNAL_NETWORK,
+            f"the instance is plugged straight into external network {topo.nodes[network]['label']}: "
+            "plug it into a tenant network behind a router, and give it a floating IP",
+        )
         check_bridge_mapping(walk, port, network, hop)
     for subnet in subnets_of(topo, port):
         if topo.attrs(subnet).get("enable_dhcp") and not any(
             topo.attrs(p).get("device_owner") == DeviceOwner.DHCP for p in topo.sources(subnet, EdgeKind.IN_SUBNET)
         ):
-            walk.fail(hop, Problem.NO_DHCP_PORT, f"subnet {topo.nodes[subnet]['label']} has DHCP enabled but no "
-                      "DHCP port: the instance gets no address (is a DHCP agent alive and hosting the network?)")
+            walk.fail(
+                hop,
+                Problem.NO_DHCP_PORT,
+                f"subnet {topo.nodes[subnet]['label']} has DHCP enabled but no "
+                "DHCP port: the instance gets no address (is a DHCP agent alive and hosting the network?)",
+            )
     for namespace in namespaces_of(topo, network, NamespacePrefix.QDHCP):
         walk.check_agent(str(topo.nodes[namespace].get("host")), "DHCP agent", hop)
 
@@ -95,5 +121,9 @@ def check_bridge_mapping(walk: Walk, port: str, network: str, hop: Hop) -> None:
         return
     for agent in walk.topo.agents(str(host)):
         if agent.get("agent_type") == "Open vSwitch agent" and physnet not in (agent.get("bridge_mappings") or {}):
-            walk.fail(hop, Problem.BRIDGE_MAPPING_MISSING, f"physical network {physnet} of "
-                      f"{walk.topo.nodes[network]['label']} is not in the bridge_mappings of {host}'s OVS agent")
+            walk.fail(
+                hop,
+                Problem.BRIDGE_MAPPING_MISSING,
+                f"physical network {physnet} of "
+                f"{walk.topo.nodes[network]['label']} is not in the bridge_mappings of {host}'s OVS agent",
+            )

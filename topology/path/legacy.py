@@ -61,14 +61,26 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     walk.cross(out.host, router_host, network_of(topo, out.port))
     enter_router(walk, out.router, out.router_port(topo), router_host, f"qr- of router {name}: the gateway receives it")
     if out.fip_address:
-        nat_hop(walk, ns, router_host, f"qrouter routes it to the default gateway and SNATs {out.ip} to its "
-                f"floating IP {out.fip_address}", (f"-s {out.ip}/32", f"--to-source {out.fip_address}"),
-                Problem.FIP_NOT_ASSOCIATED, f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter "
-                "namespace: the L3 agent has not applied the floating IP")
+        nat_hop(
+            walk,
+            ns,
+            router_host,
+            f"qrouter routes it to the default gateway and SNATs {out.ip} to its floating IP {out.fip_address}",
+            (f"-s {out.ip}/32", f"--to-source {out.fip_address}"),
+            Problem.FIP_NOT_ASSOCIATED,
+            f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter "
+            "namespace: the L3 agent has not applied the floating IP",
+        )
     else:
-        nat_hop(walk, ns, router_host, "qrouter routes it to the default gateway and SNATs it to the router's "
-                "gateway IP", ("-j SNAT", "-o qg-"), Problem.ROUTER_NO_GATEWAY,
-                "no SNAT rule in the qrouter namespace (is enable_snat off?)")
+        nat_hop(
+            walk,
+            ns,
+            router_host,
+            "qrouter routes it to the default gateway and SNATs it to the router's gateway IP",
+            ("-j SNAT", "-o qg-"),
+            Problem.ROUTER_NO_GATEWAY,
+            "no SNAT rule in the qrouter namespace (is enable_snat off?)",
+        )
     gateway_leg(walk, out.router, router_host, out.external, "leaves the router on qg-")
     return True
 
@@ -91,9 +103,15 @@ def fip_in(walk: Walk, into: Arriving) -> str:
     if into.address and f"{into.address}/32" not in topo.attrs(hop.node).get("addresses", []) and hop.status == "ok":
         hop.status = "warn"
         hop.evidence += f" ({into.address}/32 not on qg- yet)"
-    nat_hop(walk, ns, router_host, f"qrouter DNATs {into.address} to {into.fixed}",
-            ("PREROUTING", f"-d {into.address}/32", f"--to-destination {into.fixed}"), Problem.FIP_NOT_ASSOCIATED,
-            f"no DNAT rule for {into.address} in the qrouter namespace: the L3 agent has not applied the floating IP")
+    nat_hop(
+        walk,
+        ns,
+        router_host,
+        f"qrouter DNATs {into.address} to {into.fixed}",
+        ("PREROUTING", f"-d {into.address}/32", f"--to-destination {into.fixed}"),
+        Problem.FIP_NOT_ASSOCIATED,
+        f"no DNAT rule for {into.address} in the qrouter namespace: the L3 agent has not applied the floating IP",
+    )
     leave_router(walk, into.router_port(topo), router_host, "qr- hands it to the tenant network")
     walk.cross(router_host, into.vm_host, network_of(topo, into.port))
     vm_in(walk, into.port, into.vm_host, into.src_ip)

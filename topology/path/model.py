@@ -89,8 +89,13 @@ class Hop:
     flows: list[str] = field(default_factory=list)
 
     def to_dict(self) -> JsonDict:
-        hop: JsonDict = {"node": self.node, "host": self.host, "what": self.what, "status": self.status,
-                         "evidence": self.evidence}
+        hop: JsonDict = {
+            "node": self.node,
+            "host": self.host,
+            "what": self.what,
+            "status": self.status,
+            "evidence": self.evidence,
+        }
         if self.flows:
             hop["flows"] = self.flows
         return hop

@@ -27,6 +27,5 @@ def redact_hops(hops: list[JsonDict], visible: set[str]) -> list[JsonDict]:
             out.append(hop)
             continue
         # Another project's network is no more infrastructure than its ports (a public one is visible).
-        out.append({**hop, "node": node if g.id_kind(node) in INFRASTRUCTURE else "",
-                    "evidence": "", "flows": []})
+        out.append({**hop, "node": node if g.id_kind(node) in INFRASTRUCTURE else "", "evidence": "", "flows": []})
     return out

@@ -43,8 +43,10 @@ def resolve_ip(topo: Topo, address: str, near: Endpoint | None) -> Endpoint:
         # Overlapping tenant subnets (seed 004): the one the source can reach, through its own network/router.
         ports = [p for p in ports if reachable_from(topo, near.node, p["id"])] or ports
     if len(ports) > 1:
-        raise PathError(f"{address} is the address of {len(ports)} ports (overlapping subnets): "
-                        f"name one: {', '.join(p['id'] for p in ports)}")
+        raise PathError(
+            f"{address} is the address of {len(ports)} ports (overlapping subnets): "
+            f"name one: {', '.join(p['id'] for p in ports)}"
+        )
     if ports:
         return Endpoint("port", ports[0]["id"], address)
     return Endpoint("outside", external_network_for(topo, address) or "", address)

@@ -53,8 +53,7 @@ def backend_of(topo: Topo, router: str) -> Backend:
 
 
 EAST_WEST: Final[dict[Backend, RoutedWalk]] = {"legacy": legacy.east_west, "dvr": dvr.east_west}
-ROUTER_OUT: Final[dict[Backend, Callable[[Walk, Leaving], bool]]] = {"legacy": legacy.router_out,
-                                                                     "dvr": dvr.router_out}
+ROUTER_OUT: Final[dict[Backend, Callable[[Walk, Leaving], bool]]] = {"legacy": legacy.router_out, "dvr": dvr.router_out}
 FIP_IN: Final[dict[Backend, Callable[[Walk, Arriving], str]]] = {"legacy": legacy.fip_in, "dvr": dvr.fip_in}
 NORTH_SOUTH: Final[dict[tuple[Backend, bool], str]] = {  # (backend, with a floating IP)
     ("legacy", False): Scenario.NORTH_SOUTH_SNAT,
@@ -126,20 +125,36 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
     outside_hop(walk, external, src_ip, "a host on the outside,")
     if not attrs.get("port_id") or g.port_id(attrs["port_id"]) not in topo.nodes:
         hop = walk.hop(fip, f"floating IP {address}")
-        walk.fail(hop, Problem.FIP_NOT_ASSOCIATED, f"floating IP {address} is not associated with any port: "
-                  "`openstack floating ip set --port <port> <floating ip>`")
+        walk.fail(
+            hop,
+            Problem.FIP_NOT_ASSOCIATED,
+            f"floating IP {address} is not associated with any port: "
+            "`openstack floating ip set --port <port> <floating ip>`",
+        )
         return Scenario.INBOUND_FIP
     port = g.port_id(attrs["port_id"])
     router, subnet = serving_router(walk, port, g.router_id(attrs["router_id"]) if attrs.get("router_id") else None)
     if router is None or router_external(topo, router) != attrs.get("floating_network_id"):
         hop = walk.hop(fip, f"floating IP {address} -> {vm_ip(topo, port)}")
         where = f"subnet {topo.nodes[subnet]['label']}" if subnet in topo.nodes else "the port's subnet"
-        walk.fail(hop, Problem.FIP_UNREACHABLE, f"{where} is not attached to a router with a gateway on "
-                  f"{topo.nodes.get(external, {}).get('label', 'the external network')}: "
-                  "External network is not reachable from the port's subnet")
+        walk.fail(
+            hop,
+            Problem.FIP_UNREACHABLE,
+            f"{where} is not attached to a router with a gateway on "
+            f"{topo.nodes.get(external, {}).get('label', 'the external network')}: "
+            "External network is not reachable from the port's subnet",
+        )
         return Scenario.INBOUND_FIP
-    into = Arriving(port, router, subnet, external, address, attrs.get("fixed_ip_address") or vm_ip(topo, port),
-                    topo.attrs(port).get("binding_host_id") or None, src_ip)
+    into = Arriving(
+        port,
+        router,
+        subnet,
+        external,
+        address,
+        attrs.get("fixed_ip_address") or vm_ip(topo, port),
+        topo.attrs(port).get("binding_host_id") or None,
+        src_ip,
+    )
     return FIP_IN[backend_of(topo, router)](walk, into)
 
 
@@ -165,16 +180,23 @@ def from_outside_to_port(walk: Walk, source: Endpoint, target: Endpoint) -> str:
 
 def no_floating_ip(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     hop = walk.hop(target.node, f"{target.ip} has no floating IP")
-    walk.fail(hop, Problem.FIP_NOT_ASSOCIATED, f"{target.ip} is a fixed IP behind a router: the outside reaches "
-              "it only through a floating IP associated with its port")
+    walk.fail(
+        hop,
+        Problem.FIP_NOT_ASSOCIATED,
+        f"{target.ip} is a fixed IP behind a router: the outside reaches "
+        "it only through a floating IP associated with its port",
+    )
     return Scenario.INBOUND_FIP
 
 
 def no_router(walk: Walk, subnet: str | None, port: str) -> str:
     hop = walk.hop(subnet or port, "looks for a router to leave the network")
     label = walk.topo.nodes[subnet]["label"] if subnet in walk.topo.nodes else "the port's subnet"
-    walk.fail(hop, Problem.SUBNET_NO_ROUTER, f"subnet {label} is not attached to any router: "
-              "`openstack router add subnet <router> <subnet>`")
+    walk.fail(
+        hop,
+        Problem.SUBNET_NO_ROUTER,
+        f"subnet {label} is not attached to any router: `openstack router add subnet <router> <subnet>`",
+    )
     return Scenario.NORTH_SOUTH_SNAT
 
 
@@ -183,14 +205,21 @@ def unrouted(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     topo = walk.topo
     hop = walk.hop(target.node, f"{target.ip} is on another network")
     (src_router, src_subnet), (dst_router, dst_subnet) = (serving_router(walk, e.node) for e in (source, target))
-    lonely = [(subnet, other) for subnet, router, other in ((src_subnet, src_router, dst_router),
-                                                             (dst_subnet, dst_router, src_router)) if router is None]
+    lonely = [
+        (subnet, other)
+        for subnet, router, other in ((src_subnet, src_router, dst_router), (dst_subnet, dst_router, src_router))
+        if router is None
+    ]
     if lonely:
         subnet, other = lonely[0]
         label = topo.nodes[subnet]["label"] if subnet in topo.nodes else "a subnet"
         fix = router_label(topo, other) if other else "<router>"
-        walk.fail(hop, Problem.SUBNET_NO_ROUTER, f"subnet {label} is not attached to any router, so nothing routes "
-                  f"between the two networks: `openstack router add subnet {fix} {label}`")
+        walk.fail(
+            hop,
+            Problem.SUBNET_NO_ROUTER,
+            f"subnet {label} is not attached to any router, so nothing routes "
+            f"between the two networks: `openstack router add subnet {fix} {label}`",
+        )
     else:
         walk.fail(hop, Problem.NO_ROUTE, "no router joins the two subnets and the destination has no floating IP")
     return Scenario.EAST_WEST

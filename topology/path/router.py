@@ -22,8 +22,11 @@ from topology.path.topo import (
 from topology.path.walk import Walk
 
 # The device Neutron plugs a router-side port as, by the port's owner (qr- for the rest).
-DEVICE_PREFIX_OF_OWNER = {DeviceOwner.ROUTER_GATEWAY: "qg-", DeviceOwner.ROUTER_SNAT: "sg-",
-                          DeviceOwner.FIP_AGENT_GATEWAY: "fg-"}
+DEVICE_PREFIX_OF_OWNER = {
+    DeviceOwner.ROUTER_GATEWAY: "qg-",
+    DeviceOwner.ROUTER_SNAT: "sg-",
+    DeviceOwner.FIP_AGENT_GATEWAY: "fg-",
+}
 
 
 def split_devices(topo: Topo, port: str, host: str | None) -> tuple[str | None, str | None]:
@@ -55,8 +58,9 @@ def device_name(topo: Topo, port: str, inner: str | None) -> str:
 
 def router_namespace(walk: Walk, router: str, prefix: str, host: str | None, hop: Hop) -> str | None:
     """The router's ``prefix`` namespace (qrouter-/snat-) on ``host`` (any host if None)."""
-    found = [n for n in namespaces_of(walk.topo, router, prefix)
-             if host is None or walk.topo.nodes[n].get("host") == host]
+    found = [
+        n for n in namespaces_of(walk.topo, router, prefix) if host is None or walk.topo.nodes[n].get("host") == host
+    ]
     if found:
         # The namespace outlives its agent: a dead L3 agent no longer follows changes there.
         walk.check_agent(str(walk.topo.nodes[found[0]].get("host")), "L3 agent", hop)
@@ -64,11 +68,19 @@ def router_namespace(walk: Walk, router: str, prefix: str, host: str | None, hop
     at = host or router_bound_host(walk.topo, router)
     if host is None and at is not None:
         # A legacy router (or a DVR router's SNAT part) lives on one L3 agent's host: its ports are bound there.
-        hop = walk.hop(g.host_id(at), f"router {router_label(walk.topo, router)}'s {prefix} namespace "
-                       f"should be on {at}, where its ports are bound", host=at)
-    walk.fail(hop, Problem.NAMESPACE_MISSING, f"{prefix}{g.id_key(router)} of router "
-              f"{router_label(walk.topo, router)} is missing on {at or 'any host'}: is the L3 agent there alive "
-              "and is the router scheduled to it?")
+        hop = walk.hop(
+            g.host_id(at),
+            f"router {router_label(walk.topo, router)}'s {prefix} namespace "
+            f"should be on {at}, where its ports are bound",
+            host=at,
+        )
+    walk.fail(
+        hop,
+        Problem.NAMESPACE_MISSING,
+        f"{prefix}{g.id_key(router)} of router "
+        f"{router_label(walk.topo, router)} is missing on {at or 'any host'}: is the L3 agent there alive "
+        "and is the router scheduled to it?",
+    )
     if at is not None:
         walk.check_agent(at, "L3 agent", hop)
     return None
@@ -92,8 +104,9 @@ def enter_router(walk: Walk, router: str, port: str | None, host: str | None, wh
         return hop
     outer, inner = split_devices(topo, port, host)
     if outer != inner:
-        walk.vlan_hop(outer, g.device_name("tap", port), host, network_of(topo, port),
-                      "br-int hands it to the router's port")
+        walk.vlan_hop(
+            outer, g.device_name("tap", port), host, network_of(topo, port), "br-int hands it to the router's port"
+        )
     return walk.device_hop(inner, device_name(topo, port, inner), host, what)
 
 
@@ -111,16 +124,28 @@ def leave_router(walk: Walk, port: str | None, host: str | None, what: str) -> H
 def route_inside(walk: Walk, ns: str | None, ew: EastWest, router_host: str | None) -> str | None:
     """In on the source subnet's qr-, routed in the qrouter, out on the destination's; the port it leaves by."""
     topo = walk.topo
-    enter_router(walk, ew.router, router_port_on(topo, ew.router, ew.src_subnet), router_host,
-                 f"qr- of router {ew.name} ({topo.nodes[ew.src_subnet]['label']}'s gateway)")
+    enter_router(
+        walk,
+        ew.router,
+        router_port_on(topo, ew.router, ew.src_subnet),
+        router_host,
+        f"qr- of router {ew.name} ({topo.nodes[ew.src_subnet]['label']}'s gateway)",
+    )
     walk.hop(ns, f"qrouter on {router_host} routes it to {topo.nodes[ew.dst_subnet]['label']}", host=router_host)
     leaving = router_port_on(topo, ew.router, ew.dst_subnet)
     leave_router(walk, leaving, router_host, f"leaves on the qr- of {topo.nodes[ew.dst_subnet]['label']}")
     return leaving
 
 
-def nat_hop(walk: Walk, namespace: str | None, host: str | None, what: str, needles: tuple[str, ...],
-            code_if_missing: str | None = None, missing: str = "") -> Hop:
+def nat_hop(
+    walk: Walk,
+    namespace: str | None,
+    host: str | None,
+    what: str,
+    needles: tuple[str, ...],
+    code_if_missing: str | None = None,
+    missing: str = "",
+) -> Hop:
     hop = walk.hop(namespace, what, host=host)
     if namespace is None or host is None:
         return hop
@@ -134,8 +159,11 @@ def nat_hop(walk: Walk, namespace: str | None, host: str | None, what: str, need
 
 def policy_rules(topo: Topo, namespace: str | None, needle: str) -> str:
     rules = topo.attrs(namespace).get("rules", []) if namespace else []
-    text = [f"from {r.get('from')} lookup {r.get('table')}" for r in rules if needle and r.get("from")
-            and needle in str(r.get("from"))]
+    text = [
+        f"from {r.get('from')} lookup {r.get('table')}"
+        for r in rules
+        if needle and r.get("from") and needle in str(r.get("from"))
+    ]
     return "ip rule: " + "; ".join(text) if text else ""
 
 
@@ -154,8 +182,11 @@ def serving_router(walk: Walk, port: str, prefer: str | None = None) -> tuple[st
         if prefer in routers:
             return prefer, subnet
         gateway_ip = walk.topo.attrs(subnet).get("gateway_ip")
-        gateways = [r for r in routers if gateway_ip and gateway_ip in port_ips_of(walk.topo, router_port_on(
-            walk.topo, r, subnet))]
+        gateways = [
+            r
+            for r in routers
+            if gateway_ip and gateway_ip in port_ips_of(walk.topo, router_port_on(walk.topo, r, subnet))
+        ]
         if routers:
             return (gateways or routers)[0], subnet
     subnets = subnets_of(walk.topo, port)
@@ -171,8 +202,12 @@ def gateway_network(walk: Walk, router: str) -> str | None:
         if orphan is not None:
             return orphan.network
         hop = walk.hop(router, f"router {router_label(walk.topo, router)} looks for its external gateway")
-        walk.fail(hop, Problem.ROUTER_NO_GATEWAY, f"router {router_label(walk.topo, router)} has no external "
-                  "gateway: `openstack router set --external-gateway <external network> <router>`")
+        walk.fail(
+            hop,
+            Problem.ROUTER_NO_GATEWAY,
+            f"router {router_label(walk.topo, router)} has no external "
+            "gateway: `openstack router set --external-gateway <external network> <router>`",
+        )
         return None
     return g.network_id(network)
 
@@ -194,8 +229,12 @@ def gateway_port(walk: Walk, router: str, host: str | None, what: str) -> str | 
     _, inner = split_devices(walk.topo, gateway_ports[0], host)
     if inner is None:
         hop = walk.hop(None, what, host=host)
-        walk.fail(hop, Problem.NO_QG_PORT, f"no {g.device_name('qg-', gateway_ports[0])} on {host}: the L3 agent "
-                  "has not plugged the router's gateway (is it alive? is br-int there?)")
+        walk.fail(
+            hop,
+            Problem.NO_QG_PORT,
+            f"no {g.device_name('qg-', gateway_ports[0])} on {host}: the L3 agent "
+            "has not plugged the router's gateway (is it alive? is br-int there?)",
+        )
         return None
     return gateway_ports[0]
 
@@ -206,9 +245,11 @@ def orphaned(walk: Walk, router: str, hop: Hop) -> None:
     if orphan is None or hop.node != orphan.device:
         return
     uuid = g.id_key(orphan.port)
-    message = (f"Neutron says router {router_label(walk.topo, router)} has no external gateway, but its gateway "
-               f"port {uuid} is left (orphaned) and {walk.topo.nodes[orphan.device]['label']} still routes out "
-               f"of the router: packets still leave by it. Fix: {orphan_fix(uuid)}")
+    message = (
+        f"Neutron says router {router_label(walk.topo, router)} has no external gateway, but its gateway "
+        f"port {uuid} is left (orphaned) and {walk.topo.nodes[orphan.device]['label']} still routes out "
+        f"of the router: packets still leave by it. Fix: {orphan_fix(uuid)}"
+    )
     if hop.status == "ok":
         hop.status = "warn"
     hop.evidence = (hop.evidence + " " if hop.evidence else "") + "drift: " + message

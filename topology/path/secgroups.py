@@ -23,14 +23,20 @@ def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop) -> None:
     for group in groups:
         for rule in topo.attrs(group).get("rules", []):
             if rule_admits(topo, probe, rule, src_ip):
-                hop.evidence = (f"allowed by security group {topo.nodes[group]['label']}: ingress "
-                                f"{rule.get('protocol') or 'any'} {rule_ports(rule)}"
-                                f"from {rule.get('remote_ip_prefix') or rule.get('remote_group_id') or 'any'}")
+                hop.evidence = (
+                    f"allowed by security group {topo.nodes[group]['label']}: ingress "
+                    f"{rule.get('protocol') or 'any'} {rule_ports(rule)}"
+                    f"from {rule.get('remote_ip_prefix') or rule.get('remote_group_id') or 'any'}"
+                )
                 return
     names = ", ".join(topo.nodes[group]["label"] for group in groups) or "none"
-    walk.fail(hop, Problem.SG_NO_INGRESS, f"no ingress rule for {probe.describe()} in the port's security "
-              f"groups ({names}): add one (e.g. `openstack security group rule create --protocol "
-              f"{probe.protocol}{' --dst-port ' + str(probe.port) if probe.port else ''} <group>`)")
+    walk.fail(
+        hop,
+        Problem.SG_NO_INGRESS,
+        f"no ingress rule for {probe.describe()} in the port's security "
+        f"groups ({names}): add one (e.g. `openstack security group rule create --protocol "
+        f"{probe.protocol}{' --dst-port ' + str(probe.port) if probe.port else ''} <group>`)",
+    )
 
 
 def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) -> bool:

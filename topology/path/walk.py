@@ -16,8 +16,11 @@ VXLAN_MAX_MTU = 1450
 
 def agent_dead_message(agent_type: str, host: str, blamed: bool) -> str:
     """A dead agent's problem: a warning (what it set up still works), or the cause of what is missing."""
-    consequence = ("what is missing on that host is what it did not apply" if blamed
-                   else "what it set up still works, but no change since has been applied there")
+    consequence = (
+        "what is missing on that host is what it did not apply"
+        if blamed
+        else "what it set up still works, but no change since has been applied there"
+    )
     return f"the {agent_type} on {host} is dead: {consequence}; restart it"
 
 
@@ -30,12 +33,24 @@ class Walk:
     # (host, agent type) of each dead agent met, with its problem entry (verdict.blame_dead_agents).
     dead_agents: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
 
-    def hop(self, node: str | None, what: str, evidence: str = "", status: Status = "ok",
-            flows: list[str] | None = None, host: str | None = None) -> Hop:
+    def hop(
+        self,
+        node: str | None,
+        what: str,
+        evidence: str = "",
+        status: Status = "ok",
+        flows: list[str] | None = None,
+        host: str | None = None,
+    ) -> Hop:
         node_id = node or ""
-        hop = Hop(node=node_id, host=host or (self.topo.nodes.get(node_id, {}).get("host")), what=what,
-                  status=status if node_id in self.topo.nodes or status != "ok" else "unknown",
-                  evidence=evidence, flows=flows or [])
+        hop = Hop(
+            node=node_id,
+            host=host or (self.topo.nodes.get(node_id, {}).get("host")),
+            what=what,
+            status=status if node_id in self.topo.nodes or status != "ok" else "unknown",
+            evidence=evidence,
+            flows=flows or [],
+        )
         self.hops.append(hop)
         return hop
 
@@ -60,18 +75,27 @@ class Walk:
         if not attrs.get("admin_state_up", True):
             self.fail(hop, Problem.PORT_ADMIN_DOWN, f"port {label} is administratively down: set admin_state_up")
         elif self.topo.nodes[port].get("status") not in ("ACTIVE", None):
-            self.fail(hop, Problem.PORT_DOWN,
-                      f"port {label} is {self.topo.nodes[port].get('status')}: its L2 agent has not wired it")
+            self.fail(
+                hop,
+                Problem.PORT_DOWN,
+                f"port {label} is {self.topo.nodes[port].get('status')}: its L2 agent has not wired it",
+            )
         host = attrs.get("binding_host_id") or None
         if host is not None and attrs.get("vif_type") == "binding_failed":
-            self.fail(hop, Problem.PORT_UNBOUND,
-                      f"port {label} failed to bind on host {host} (vif_type binding_failed): no mechanism driver "
-                      f"could bind it there; check an Open vSwitch agent is alive on {host} under that `host` name")
+            self.fail(
+                hop,
+                Problem.PORT_UNBOUND,
+                f"port {label} failed to bind on host {host} (vif_type binding_failed): no mechanism driver "
+                f"could bind it there; check an Open vSwitch agent is alive on {host} under that `host` name",
+            )
             return None
         if host is None or attrs.get("vif_type") == "unbound":
-            self.fail(hop, Problem.PORT_UNBOUND,
-                      f"port {label} is not bound to a host (vif_type {attrs.get('vif_type')}): "
-                      "check the host name matches the agents' `host`")
+            self.fail(
+                hop,
+                Problem.PORT_UNBOUND,
+                f"port {label} is not bound to a host (vif_type {attrs.get('vif_type')}): "
+                "check the host name matches the agents' `host`",
+            )
             return None
         if not self.reported(host):
             self.fail(hop, Problem.HOST_NO_REPORT, f"host {host} sends no agent report: run the node agent there")
@@ -86,8 +110,12 @@ class Walk:
             if agent.get("agent_type") == agent_type and not agent.get("alive"):
                 if hop.status == "ok":
                     hop.status = "warn"
-                entry = self.problem(Problem.AGENT_DEAD, agent_dead_message(agent_type, host, blamed=False),
-                                     g.host_id(host), severity="warn")
+                entry = self.problem(
+                    Problem.AGENT_DEAD,
+                    agent_dead_message(agent_type, host, blamed=False),
+                    g.host_id(host),
+                    severity="warn",
+                )
                 self.dead_agents.setdefault((host, agent_type), entry)
 
     def reported(self, host: str | None) -> bool:
@@ -125,8 +153,14 @@ class Walk:
             self.fail(hop, Problem.PORT_DOWN, f"{name} has no VLAN tag on br-int: the OVS agent has not wired it")
         else:
             hop.what += f" (local VLAN tag {tag} of network {net})"
-            hop.flows = self.flows_for(host, "br-int", f"in_port={ofport},", f"dl_vlan={tag},",
-                                       f"vlan_vid={4096 + int(tag)}", f"set_field:{4096 + int(tag)}->vlan_vid")
+            hop.flows = self.flows_for(
+                host,
+                "br-int",
+                f"in_port={ofport},",
+                f"dl_vlan={tag},",
+                f"vlan_vid={4096 + int(tag)}",
+                f"set_field:{4096 + int(tag)}->vlan_vid",
+            )
         return hop
 
     def br_int(self, host: str, what: str) -> Hop:
@@ -134,8 +168,15 @@ class Walk:
 
     # ----------------------------------------------------------------- tunnel hops
 
-    def cross(self, src_host: str | None, dst_host: str | None, network: str, what: str = "", evidence: str = "",
-              lead_flows: Sequence[str] = ()) -> None:
+    def cross(
+        self,
+        src_host: str | None,
+        dst_host: str | None,
+        network: str,
+        what: str = "",
+        evidence: str = "",
+        lead_flows: Sequence[str] = (),
+    ) -> None:
         """br-int -> br-tun -> tunnel (VXLAN/GRE/Geneve) -> br-tun -> br-int when the next device is on another host.
 
         ``what``, ``evidence`` and ``lead_flows`` add to the sending br-tun's hop (DVR: the source MAC rewrite).
@@ -147,8 +188,12 @@ class Walk:
         kind = attrs.get("network_type") or "vxlan"
         vni_text = f"VNI {vni}" if vni is not None else "its VNI"
         flows = self.flows_for(src_host, "br-tun", f"set_field:{vni}->tun_id", f"tun_id={hex(vni) if vni else 'x'}")
-        tun = self.hop(g.bridge_id(src_host, "br-tun"), f"br-tun on {src_host}: local VLAN swapped for {kind} "
-                       f"{vni_text}{what}", evidence, flows=[*lead_flows, *flows][:6])
+        tun = self.hop(
+            g.bridge_id(src_host, "br-tun"),
+            f"br-tun on {src_host}: local VLAN swapped for {kind} {vni_text}{what}",
+            evidence,
+            flows=[*lead_flows, *flows][:6],
+        )
         if kind not in TUNNEL_TYPES:
             tun.what = f"{kind} network: over the provider bridge to {dst_host}"
             return
@@ -156,20 +201,34 @@ class Walk:
         if local is None and not self.reported(src_host):
             return
         if local is None:
-            self.fail(tun, Problem.NO_TUNNEL, f"no {kind} tunnel port from {src_host} to {dst_host}: check "
-                      "local_ip/tunneling_ip and that both OVS agents run (l2population creates tunnels on demand)")
+            self.fail(
+                tun,
+                Problem.NO_TUNNEL,
+                f"no {kind} tunnel port from {src_host} to {dst_host}: check "
+                "local_ip/tunneling_ip and that both OVS agents run (l2population creates tunnels on demand)",
+            )
             return
-        self.hop(local, f"encapsulated in {kind} ({vni_text}) to {dst_host} "
-                 f"({self.topo.attrs(local).get('options', {}).get('remote_ip')})")
+        self.hop(
+            local,
+            f"encapsulated in {kind} ({vni_text}) to {dst_host} "
+            f"({self.topo.attrs(local).get('options', {}).get('remote_ip')})",
+        )
         if remote is not None:
             self.hop(remote, f"{dst_host} receives the tunnel packet")
-        back = self.hop(g.bridge_id(dst_host, "br-tun"), f"br-tun on {dst_host}: {vni_text} mapped back to a local "
-                        "VLAN", flows=self.flows_for(dst_host, "br-tun", f"tun_id={hex(vni) if vni else 'x'}"))
+        back = self.hop(
+            g.bridge_id(dst_host, "br-tun"),
+            f"br-tun on {dst_host}: {vni_text} mapped back to a local VLAN",
+            flows=self.flows_for(dst_host, "br-tun", f"tun_id={hex(vni) if vni else 'x'}"),
+        )
         if remote is None and self.reported(dst_host):
             # OVS takes a tunnel packet in only on a port whose remote_ip is the sender's: none, it drops it.
-            self.fail(back, Problem.NO_TUNNEL, f"no {kind} tunnel port from {dst_host} back to {src_host}: "
-                      f"{dst_host} drops what {src_host} sends; check both OVS agents' local_ip/tunneling_ip "
-                      "and that they run (l2population creates tunnels on demand)")
+            self.fail(
+                back,
+                Problem.NO_TUNNEL,
+                f"no {kind} tunnel port from {dst_host} back to {src_host}: "
+                f"{dst_host} drops what {src_host} sends; check both OVS agents' local_ip/tunneling_ip "
+                "and that they run (l2population creates tunnels on demand)",
+            )
             return
         self.mtu_check(network)
 
@@ -183,6 +242,10 @@ class Walk:
     def mtu_check(self, network: str) -> None:
         attrs = self.topo.attrs(network)
         if attrs.get("network_type") == "vxlan" and (attrs.get("mtu") or 0) > VXLAN_MAX_MTU:
-            self.problem(Problem.VXLAN_MTU, f"network {self.topo.nodes[network]['label']} has MTU {attrs['mtu']} "
-                         f"over VXLAN: full-size packets exceed the underlay; set it to {VXLAN_MAX_MTU} or less",
-                         network, severity="warn")
+            self.problem(
+                Problem.VXLAN_MTU,
+                f"network {self.topo.nodes[network]['label']} has MTU {attrs['mtu']} "
+                f"over VXLAN: full-size packets exceed the underlay; set it to {VXLAN_MAX_MTU} or less",
+                network,
+                severity="warn",
+            )

@@ -53,8 +53,14 @@ class HostProbeView(APIView):
 
     @extend_schema(
         request=ProbeRequestSerializer,
-        responses={200: OpenApiTypes.OBJECT, 400: ProbeErrorSerializer, 403: ProbeErrorSerializer,
-                   404: ProbeErrorSerializer, 503: ProbeErrorSerializer, 504: OpenApiTypes.OBJECT},
+        responses={
+            200: OpenApiTypes.OBJECT,
+            400: ProbeErrorSerializer,
+            403: ProbeErrorSerializer,
+            404: ProbeErrorSerializer,
+            503: ProbeErrorSerializer,
+            504: OpenApiTypes.OBJECT,
+        },
         summary="Run a read-only probe (ofproto/trace, ip route get, ip rule, ip route show table) on a host (admin)",
     )
     def post(self, request: Request, host: str) -> Response:

@@ -30,7 +30,7 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name.lower() == b"authorization":
             text = value.decode("latin1")
-            return text[len("Bearer "):].strip() if text.startswith("Bearer ") else ""
+            return text[len("Bearer ") :].strip() if text.startswith("Bearer ") else ""
     return ""
 
 
@@ -81,5 +81,12 @@ class AgentChannelConsumer(AsyncJsonWebsocketConsumer):
             await self.presence.reply(event["reply"], {"ok": False, "error": f"busy: {MAX_PENDING} probes waiting"})
             return
         self.pending[event["id"]] = (event["reply"], now + float(event["timeout"]) + 5)
-        await self.send_json({"type": "probe.request", "id": event["id"], "kind": event["kind"],
-                              "args": event["args"], "timeout": event["timeout"]})
+        await self.send_json(
+            {
+                "type": "probe.request",
+                "id": event["id"],
+                "kind": event["kind"],
+                "args": event["args"],
+                "timeout": event["timeout"],
+            }
+        )

@@ -44,9 +44,17 @@ def run_on_host(host: str, kind: str, args: dict[str, Any], timeout: float) -> d
     request_id = uuid.uuid4().hex
     layer = get_channel_layer()
     assert layer is not None
-    async_to_sync(layer.group_send)(group_of(host), {
-        "type": "probe.request", "id": request_id, "kind": kind, "args": args, "timeout": timeout,
-        "reply": reply_key(request_id)})
+    async_to_sync(layer.group_send)(
+        group_of(host),
+        {
+            "type": "probe.request",
+            "id": request_id,
+            "kind": kind,
+            "args": args,
+            "timeout": timeout,
+            "reply": reply_key(request_id),
+        },
+    )
     bound = timeout + ANSWER_MARGIN_S
     client = sync_client(socket_timeout=bound + 5)
     try:

@@ -21,8 +21,11 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="action", required=True)
         up = sub.add_parser("up", help="install if needed, start everything, build a scenario")
         up.add_argument("--scenario", default="allinone", choices=sorted(SCENARIOS))
-        up.add_argument("--adopt", action="store_true",
-                        help="use the lab another checkout runs on this machine (refused without it)")
+        up.add_argument(
+            "--adopt",
+            action="store_true",
+            help="use the lab another checkout runs on this machine (refused without it)",
+        )
         scenario = sub.add_parser("scenario", help="switch the running lab to another scenario")
         scenario.add_argument("name", choices=sorted(SCENARIOS))
         sub.add_parser("down", help="remove everything the lab made")
@@ -76,8 +79,10 @@ class Command(BaseCommand):
         for name, h in s.get("lab_hosts", {}).items():
             agent = h["node_agent"]
             node = "running" if agent["running"] else ("no token" if not agent["token_file"] else "stopped")
-            w(f"  {name:12} {'up' if h['alive'] else 'DOWN':5} tunnel {h.get('tunnel_ip', '-'):11} "
-              f"L3 {h.get('l3_agent_mode', '-'):9} node agent {node}")
+            w(
+                f"  {name:12} {'up' if h['alive'] else 'DOWN':5} tunnel {h.get('tunnel_ip', '-'):11} "
+                f"L3 {h.get('l3_agent_mode', '-'):9} node agent {node}"
+            )
         w("services:")
         for name, svc in s["services"].items():
             w(f"  {name:36} {'alive' if svc['alive'] else 'DOWN':6} pid {svc['pid'] or '-'}")
@@ -87,6 +92,8 @@ class Command(BaseCommand):
         w("VMs:")
         for name, vm in s.get("vms", {}).items():
             fip = f", floating IP {vm['floating_ip']}" if vm.get("floating_ip") else ""
-            w(f"  {name:12} {vm.get('host', '-'):11} {vm['namespace']:16} "
-              f"{s['vm_addresses'].get(name) or 'no address'}{fip}")
+            w(
+                f"  {name:12} {vm.get('host', '-'):11} {vm['namespace']:16} "
+                f"{s['vm_addresses'].get(name) or 'no address'}{fip}"
+            )
         w(f"memory: {s['memory_mb']['rss']} MB RSS, {s['memory_mb']['pss']} MB PSS")

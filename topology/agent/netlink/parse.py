@@ -196,9 +196,7 @@ def _nexthops(data: bytes, span: tuple[int, int], family: int, names: dict[int, 
 
 def parse_rule(data: bytes) -> Rule | None:
     """One RTM_NEWRULE message, None for other families."""
-    family, dst_len, src_len, _tos, table, _res1, _res2, action, _flags = _RTMSG.unpack_from(
-        data, _NLMSG_HEADER.size
-    )
+    family, dst_len, src_len, _tos, table, _res1, _res2, action, _flags = _RTMSG.unpack_from(data, _NLMSG_HEADER.size)
     if family not in _FAMILIES:
         return None
     attrs = _attributes(data, _NLMSG_HEADER.size + _RTMSG.size, len(data))
