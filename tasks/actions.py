@@ -14,66 +14,27 @@ are transient (retry with backoff).
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import openstack.connection
-from keystoneauth1 import exceptions as ksa_exceptions
-from openstack import exceptions as sdk_exceptions
-
 from tasks.models import Job, JobKind
+from tasks.neutron_calls import (
+    Action,
+    ActionRefused,
+    Connection,
+    Progress,
+    Result,
+    TransientCloudError,
+    neutron_call,
+    neutron_message,
+    pause,
+)
 from tasks.resync import resync_router
+from tasks.secgroup_actions import close_icmp_ssh, icmp_ssh_rules, open_icmp_ssh
 from topology.cloud import service_connection
 from topology.kinds import DeviceOwner
 
-Progress = Callable[[int, str], None]
-Result = dict[str, Any]
-Connection = openstack.connection.Connection
-Action = Callable[[Connection, Job, Progress], Result]
-
 # The description a floating IP is allocated with, so a re-run finds the one its first run made.
 ALLOCATED_BY = "dashboard job {job}"
-
-
-class ActionRefused(Exception):
-    """Neutron (or a pre-check) said no: a 4xx. The job fails at once with this message."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-class TransientCloudError(Exception):
-    """Worth retrying: Neutron 5xx, 412 (changed under us: re-read), connection trouble."""
-
-
-def neutron_message(exc: sdk_exceptions.HttpException) -> str:
-    """Neutron's own sentence (its NeutronError message), not openstacksdk's wrapping of it."""
-    details = getattr(exc, "details", None)
-    return str(details or exc.message or exc)
-
-
-@contextmanager
-def neutron_call() -> Iterator[None]:
-    try:
-        yield
-    except sdk_exceptions.HttpException as exc:
-        status = exc.status_code
-        if status is None or status >= 500 or status == 412:
-            raise TransientCloudError(f"Neutron answered {status}: {neutron_message(exc)}") from exc
-        raise ActionRefused(neutron_message(exc), status) from exc
-    except (ksa_exceptions.ConnectionError, ksa_exceptions.RetriableConnectionFailure) as exc:
-        raise TransientCloudError(f"cannot reach the cloud: {exc}") from exc
-
-
-def pause() -> None:
-    """Between a job's steps: ``DASHBOARD_JOB_STEP_DELAY`` seconds (0 unless a test or demo widens the window)."""
-    delay = float(os.environ.get("DASHBOARD_JOB_STEP_DELAY", "0") or 0)
-    if delay > 0:
-        time.sleep(delay)
 
 
 # --------------------------------------------------------------------------- floating IPs
@@ -338,72 +299,6 @@ def remove_router_interface(conn: Connection, job: Job, progress: Progress) -> R
     return {"message": "interface removed", "router_id": job.target, "subnet_id": subnet_id, "port_id": port.id}
 
 
-# --------------------------------------------------------------------------- security groups
-
-# Seed 000's first troubleshooting step: let ping and ssh in.
-ICMP_SSH_RULES: tuple[dict[str, Any], ...] = (
-    {"protocol": "icmp", "port_range_min": None, "port_range_max": None},
-    {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22},
-)
-
-
-def open_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
-    progress(20, "reading the security group's rules")
-    with neutron_call():
-        rules = list(conn.network.security_group_rules(security_group_id=job.target, direction="ingress"))
-    have = {
-        (r.protocol, r.port_range_min, r.port_range_max)
-        for r in rules
-        if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")
-    }
-    added = []
-    for rule in ICMP_SSH_RULES:
-        key = (rule["protocol"], rule["port_range_min"], rule["port_range_max"])
-        if key in have:
-            continue
-        progress(50, f"adding the {rule['protocol']} rule")
-        try:
-            with neutron_call():
-                conn.network.create_security_group_rule(
-                    security_group_id=job.target, direction="ingress", ether_type="IPv4", **rule
-                )
-        except ActionRefused as exc:
-            if exc.status != 409:  # 409: the rule exists (a concurrent run made it)
-                raise
-        added.append(rule["protocol"])
-    message = f"added {', '.join(added)} ingress" if added else "ICMP and SSH were already open"
-    return {"message": message, "security_group_id": job.target, "added": added}
-
-
-def icmp_ssh_rules(conn: Connection, group_id: str) -> list[Any]:
-    """The group's IPv4 ingress rules from anywhere that match ICMP_SSH_RULES."""
-    with neutron_call():
-        rules = list(conn.network.security_group_rules(security_group_id=group_id, direction="ingress"))
-    wanted = {(r["protocol"], r["port_range_min"], r["port_range_max"]) for r in ICMP_SSH_RULES}
-    return [
-        r
-        for r in rules
-        if r.ether_type == "IPv4"
-        and r.remote_group_id is None
-        and r.remote_ip_prefix in (None, "0.0.0.0/0")
-        and (r.protocol, r.port_range_min, r.port_range_max) in wanted
-    ]
-
-
-def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
-    """The inverse of open_icmp_ssh: remove ICMP and SSH ingress from anywhere (IPv4)."""
-    progress(20, "reading the security group's rules")
-    removed = []
-    for rule in icmp_ssh_rules(conn, job.target):
-        pause()
-        progress(50, f"removing the {rule.protocol} rule")
-        with neutron_call():
-            conn.network.delete_security_group_rule(rule, ignore_missing=True)  # a concurrent run's 404 is fine
-        removed.append(rule.protocol)
-    message = f"removed {', '.join(removed)} ingress" if removed else "ICMP and SSH were already closed"
-    return {"message": message, "security_group_id": job.target, "removed": removed}
-
-
 ACTIONS: dict[str, Action] = {
     JobKind.FIP_ALLOCATE: allocate_floating_ip,
     JobKind.FIP_ASSOCIATE: associate_floating_ip,
@@ -417,3 +312,21 @@ ACTIONS: dict[str, Action] = {
     JobKind.SECGROUP_OPEN: open_icmp_ssh,
     JobKind.SECGROUP_CLOSE: close_icmp_ssh,
 }
+
+
+__all__ = [
+    "ACTIONS",
+    "ALLOCATED_BY",
+    "Action",
+    "ActionRefused",
+    "Connection",
+    "Progress",
+    "Result",
+    "TransientCloudError",
+    "close_icmp_ssh",
+    "icmp_ssh_rules",
+    "neutron_call",
+    "neutron_message",
+    "open_icmp_ssh",
+    "pause",
+]

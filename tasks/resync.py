@@ -51,7 +51,7 @@ def marked_description(original: str) -> str:
 def resync_router(conn: openstack.connection.Connection, router_id: str) -> dict[str, Any]:
     """Two real router updates (mark, then restore), each one an L3 agent notification.
 
-    Call it inside ``tasks.actions.neutron_call``. Both updates are written with
+    Call it inside ``tasks.neutron_calls.neutron_call``. Both updates are written with
     If-Match: a concurrent change answers 412, which the job retries (re-reading,
     so a description someone else set meanwhile is kept, not overwritten).
     """

@@ -1,0 +1,73 @@
+"""The security-group actions: open ICMP and SSH ingress on a group, and close them again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tasks.models import Job
+from tasks.neutron_calls import ActionRefused, Connection, Progress, Result, neutron_call, pause
+
+# --------------------------------------------------------------------------- security groups
+
+# Seed 000's first troubleshooting step: let ping and ssh in.
+ICMP_SSH_RULES: tuple[dict[str, Any], ...] = (
+    {"protocol": "icmp", "port_range_min": None, "port_range_max": None},
+    {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22},
+)
+
+
+def open_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
+    progress(20, "reading the security group's rules")
+    with neutron_call():
+        rules = list(conn.network.security_group_rules(security_group_id=job.target, direction="ingress"))
+    have = {
+        (r.protocol, r.port_range_min, r.port_range_max)
+        for r in rules
+        if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")
+    }
+    added = []
+    for rule in ICMP_SSH_RULES:
+        key = (rule["protocol"], rule["port_range_min"], rule["port_range_max"])
+        if key in have:
+            continue
+        progress(50, f"adding the {rule['protocol']} rule")
+        try:
+            with neutron_call():
+                conn.network.create_security_group_rule(
+                    security_group_id=job.target, direction="ingress", ether_type="IPv4", **rule
+                )
+        except ActionRefused as exc:
+            if exc.status != 409:  # 409: the rule exists (a concurrent run made it)
+                raise
+        added.append(rule["protocol"])
+    message = f"added {', '.join(added)} ingress" if added else "ICMP and SSH were already open"
+    return {"message": message, "security_group_id": job.target, "added": added}
+
+
+def icmp_ssh_rules(conn: Connection, group_id: str) -> list[Any]:
+    """The group's IPv4 ingress rules from anywhere that match ICMP_SSH_RULES."""
+    with neutron_call():
+        rules = list(conn.network.security_group_rules(security_group_id=group_id, direction="ingress"))
+    wanted = {(r["protocol"], r["port_range_min"], r["port_range_max"]) for r in ICMP_SSH_RULES}
+    return [
+        r
+        for r in rules
+        if r.ether_type == "IPv4"
+        and r.remote_group_id is None
+        and r.remote_ip_prefix in (None, "0.0.0.0/0")
+        and (r.protocol, r.port_range_min, r.port_range_max) in wanted
+    ]
+
+
+def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
+    """The inverse of open_icmp_ssh: remove ICMP and SSH ingress from anywhere (IPv4)."""
+    progress(20, "reading the security group's rules")
+    removed = []
+    for rule in icmp_ssh_rules(conn, job.target):
+        pause()
+        progress(50, f"removing the {rule.protocol} rule")
+        with neutron_call():
+            conn.network.delete_security_group_rule(rule, ignore_missing=True)  # a concurrent run's 404 is fine
+        removed.append(rule.protocol)
+    message = f"removed {', '.join(removed)} ingress" if removed else "ICMP and SSH were already closed"
+    return {"message": message, "security_group_id": job.target, "removed": removed}
