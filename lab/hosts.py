@@ -1,7 +1,6 @@
 """The lab's hosts: `controller` (this machine) and, for scenario dvr, `compute2`.
 
-compute2 is a second compute node on the same machine (see ../shared/LAB.md,
-"A second host on the same machine"):
+compute2 is a second compute node on the same machine:
 
 - a holder process (`unshare --net --mount --propagation private`, then
   `sleep`) keeps its network and mount namespaces; private directories under
