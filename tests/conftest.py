@@ -41,6 +41,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=scenario_rank)
 
 
+@pytest.fixture(autouse=True)
+def fresh_channel_layers() -> Iterator[None]:
+    """Each test gets its own Channels layer objects. Tests drive consumers and views from event
+    loops of their own (async_to_sync, WebsocketCommunicator), and channels_redis binds its receive
+    lock to the first loop that takes it: a consumer cut off with that lock held (a disconnect timing
+    out on a loaded machine) otherwise poisons every later test's receive with "bound to a different
+    event loop". A server process runs one loop, so this is the tests' own concern."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
 KEEP_ENV = "LAB_KEEP"
 
 

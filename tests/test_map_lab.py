@@ -66,7 +66,7 @@ def test_the_allinone_map_shows_router1_its_namespace_bridges_and_both_vms(
     shutil.copy(ARTIFACTS / "map-physical.png", REPO / "docs" / "screenshots" / "map.png")
 
     page.click("#view-logical")
-    page.wait_for_function("window.neutronMap.view === 'logical' && window.neutronMap.stats.draws > 1")
+    page.wait_for_function("window.neutronMap.drawnView === 'logical'")
     shown = set(page.evaluate("window.neutronMap.visibleIds()"))
     assert f"router:{router}" in shown
     for vm in lab["vms"].values():

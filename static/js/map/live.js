@@ -31,12 +31,14 @@ export async function resync(reason) {
   state.buffer = [];
   setLive("loading…");
   try {
-    const { status, ok, data } = await fetchGraph(state.view);
+    const view = state.view;
+    const { status, ok, data } = await fetchGraph(view);
     if (status === 401 || status === 403) { location.reload(); return; }
     if (!ok) throw new Error("HTTP " + status);
     if (!data) throw new Error("not JSON");
     const viewChanged = !state.model || state.model.view !== state.view;
     loadGraph(data);
+    state.loadedView = view;
     if (viewChanged) showView();
     render();
     if (viewChanged && !pending.hash) fit();

@@ -29,6 +29,8 @@ window.neutronMap = {
   get revision() { return state.revision; },
   get renderer() { return state.renderer; },
   get view() { return state.view; },
+  // The view last drawn: `view` changes at the click, this once that view's graph is loaded and drawn.
+  get drawnView() { return state.drawnView; },
   get selected() { return state.selected; },
   positions: () => Object.fromEntries(Array.from(state.model ? state.model.visibleIds : [], (id) => [id, state.positions.get(id)])),
   visibleIds: () => Array.from(state.model ? state.model.visibleIds : []),

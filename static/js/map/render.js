@@ -56,6 +56,7 @@ export function render() {
   }
   state.fresh.clear();
   stats.draws += 1;
+  state.drawnView = state.loadedView;
   stats.lastDrawMs = performance.now() - t0;
   stats.drawnRevision = state.revision;
   stats.drawnAt = Date.now();

@@ -22,6 +22,8 @@ export const state = {
   focus: null,
   hops: 2,
   model: null,
+  loadedView: null, // the view whose graph state.nodes holds (state.view changes at the click, before the load)
+  drawnView: null, // the loaded view, once drawn
   renderer: "svg",
   transform: d3.zoomIdentity,
   loading: false,
