@@ -23,9 +23,10 @@ from bench.ingest_stats import (
     status_label,
     with_marker,
 )
-from bench.ingest_ws import TEXT, frame
 from bench.synthetic import synthetic_cloud
 from topology import graph as g
+from topology.agent.wsclient import OP_TEXT as TEXT
+from topology.agent.wsclient import client_frame as frame
 from topology.join import join
 from topology.report import validate_report
 

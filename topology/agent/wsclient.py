@@ -22,6 +22,20 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
 
 
+def client_frame(opcode: int, payload: bytes) -> bytes:
+    """One client frame: FIN set, the payload masked as RFC 6455 requires of a client."""
+    header = bytes([0x80 | opcode])
+    size = len(payload)
+    if size < 126:
+        header += bytes([0x80 | size])
+    elif size < 1 << 16:
+        header += bytes([0x80 | 126]) + struct.pack("!H", size)
+    else:
+        header += bytes([0x80 | 127]) + struct.pack("!Q", size)
+    mask = os.urandom(4)
+    return header + mask + bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+
+
 class WebSocketError(Exception):
     """The connection failed, was refused or closed."""
 
@@ -103,19 +117,10 @@ class WebSocket:
         return data
 
     def send_frame(self, opcode: int, payload: bytes) -> None:
-        header = bytes([0x80 | opcode])
-        size = len(payload)
-        if size < 126:
-            header += bytes([0x80 | size])
-        elif size < 1 << 16:
-            header += bytes([0x80 | 126]) + struct.pack("!H", size)
-        else:
-            header += bytes([0x80 | 127]) + struct.pack("!Q", size)
-        mask = os.urandom(4)
-        masked = bytes(byte ^ mask[index % 4] for index, byte in enumerate(payload))
+        data = client_frame(opcode, payload)
         with self.send_lock:
             try:
-                self.sock.sendall(header + mask + masked)
+                self.sock.sendall(data)
             except OSError as exc:
                 raise WebSocketError(f"send failed: {exc}") from exc
 
