@@ -10,6 +10,7 @@ from typing import Any
 
 import openstack.connection
 
+from tasks.neutron import fip_dict
 from topology.kinds import DeviceOwner
 
 JsonDict = dict[str, Any]
@@ -28,16 +29,6 @@ def port_row(port: Any) -> JsonDict:
         "status": port.status,
         "fixed_ips": fixed_ips(port),
         "network_id": port.network_id,
-    }
-
-
-def fip_row(fip: Any) -> JsonDict:
-    return {
-        "id": fip.id,
-        "floating_ip_address": fip.floating_ip_address,
-        "fixed_ip_address": fip.fixed_ip_address,
-        "port_id": fip.port_id,
-        "status": fip.status,
     }
 
 
@@ -73,7 +64,10 @@ def vm_rows(ports: list[JsonDict], fips: list[JsonDict], names: dict[str, str]) 
 
 
 def project_resources(conn: openstack.connection.Connection) -> JsonDict:
-    """The caller's VMs, ports and floating IPs, as Neutron (and Nova) show them to that token."""
+    """The caller's VMs, ports and floating IPs, as Neutron (and Nova) show them to that token.
+
+    A floating IP is tasks.neutron.fip_dict, the Floating IPs page's and the API's row: the home
+    page's table shows its address, fixed IP, port, status and id, and vm_rows its port."""
     ports = sorted((port_row(p) for p in conn.network.ports()), key=lambda p: (str(p["name"]), p["id"]))
-    fips = sorted((fip_row(f) for f in conn.network.ips()), key=lambda f: str(f["floating_ip_address"]))
+    fips = sorted((fip_dict(f) for f in conn.network.ips()), key=lambda f: str(f["floating_ip_address"]))
     return {"vms": vm_rows(ports, fips, server_names(conn)), "ports": ports, "floating_ips": fips}
