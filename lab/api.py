@@ -25,7 +25,8 @@ from lab.startup import _finish, _rotate_logs, _start_agents, _start_node_agents
 from lab.state import State, _anything_running, _base_healthy, _read_json, _write_state, daemon_names, is_up, read_state
 from lab.status import status
 from lab.switching import _switch, reset_neutron
-from lab.teardown import _down, _kill_orphans, leftovers
+from lab.takeover import take_over
+from lab.teardown import _down, leftovers
 
 __all__ = [  # the public names this module had before its parts moved to the modules above
     "State",
@@ -53,18 +54,32 @@ def up(scenario: str = "allinone", adopt: bool = False) -> State:
 
     When another checkout's lab runs on this machine: owner.ForeignLab (which
     says how to take it down or adopt it), or, with `adopt`, use it as it is.
+    When the owner record names another checkout's dead lab (owner.dead: its
+    LAB_DIR gone, or none of its daemons running), what it left is removed
+    first (lab.takeover, logged) and this checkout builds its own.
     """
     with owner.exclusive():
-        other = owner.adoptable(adopt)
+        other = _claim(adopt)
         if other is not None:
             return _borrow(other, scenario)
-        gone = owner.stale()
-        if gone is not None:
-            _kill_orphans(gone)
-        owner.claim()
         state = _up(scenario)
         _start_node_agents(state)
         return state
+
+
+def _claim(adopt: bool, record: Path = owner.OWNER_FILE, lab_dir: Path | None = None) -> Path | None:
+    """Make the lab here this checkout's to build (None), a dead foreign lab's leftovers removed
+    first; or the LAB_DIR of the live foreign lab to borrow (`adopt`); or raise owner.ForeignLab.
+    Called under owner.exclusive() (see owner.dead); `record` and `lab_dir` as in lab.owner."""
+    dead = owner.dead(record, lab_dir)
+    if dead is not None:
+        take_over(dead)
+    else:
+        other = owner.adoptable(adopt, record, lab_dir)
+        if other is not None:
+            return other
+    owner.claim(record, lab_dir)
+    return None
 
 
 def switch(scenario: str, adopt: bool = False) -> State:

@@ -8,7 +8,6 @@ rules live in their namespaces and go with them.
 from __future__ import annotations
 
 import logging
-import subprocess
 
 from lab import procs
 
@@ -42,9 +41,8 @@ def remove_neutron_chains() -> None:
         script = neutron_chain_cleanup(saved)
         if script:
             # -w: with the legacy backend, Neutron's agents may hold the xtables lock.
-            done = subprocess.run(
-                [f"{family}-restore", "-w", "--noflush"], input=script, text=True, capture_output=True, check=False
-            )
+            # In the current view, as iptables-save above (lab.takeover runs it in a sandbox's in tests).
+            done = procs.run([f"{family}-restore", "-w", "--noflush"], check=False, input=script)
             if done.returncode != 0:
                 log.warning(
                     "%s-restore of the neutron chains' removal failed (%d): %s",

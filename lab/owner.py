@@ -81,6 +81,23 @@ def stale(record: Path = OWNER_FILE, lab_dir: Path | None = None) -> Path | None
     return owner
 
 
+def dead(record: Path = OWNER_FILE, lab_dir: Path | None = None) -> Path | None:
+    """LAB_DIR of another checkout recorded as running the lab here when that lab is dead, else None.
+
+    Dead: its LAB_DIR is gone, or not one of the daemons its pidfiles name runs (a pidfile
+    counts only while its pid runs with the start time it recorded: procs.read_pid), whatever
+    its state.json says; a run killed mid-test leaves `status: up` and namespaces behind.
+    Asked under exclusive(): an up or down holds it from before its first daemon starts to
+    after its last one stops, so a lab between daemons is never taken for dead.
+    """
+    owner = current(record)
+    if owner is None or owner == _mine(lab_dir):
+        return None
+    if owner.is_dir() and procs.daemon_pids(owner / "run"):
+        return None  # alive: foreign() and adoptable() refuse it
+    return owner
+
+
 def refusal(other: Path, mine: Path) -> str:
     """Why `up` stops, naming the other checkout, and the two ways on."""
     try:

@@ -1,11 +1,10 @@
-"""Taking the lab down: what it made removed, orphans of a deleted checkout ended, leftovers listed."""
+"""Taking the lab down: what it made removed, leftovers listed (a dead checkout's lab: lab.takeover)."""
 
 from __future__ import annotations
 
 import logging
 import shutil
 import time
-from pathlib import Path
 
 from lab import (
     database,
@@ -19,20 +18,10 @@ from lab import (
     paths,
     procs,
     rabbitmq,
+    takeover,
 )
 
 log = logging.getLogger(__name__)
-
-
-def _kill_orphans(gone: Path) -> None:
-    """A checkout whose lab ran here was deleted with its lab up: end what it left running."""
-    strays = rabbitmq.stray_epmds()
-    procs.kill(strays)
-    # Its PostgreSQL names only its shared dir (-D, the socket) on its command line.
-    killed = [*procs.kill_orphans(gone, paths.shared_dir(gone)), *strays]
-    paths.remove_shared_dir(gone)
-    if killed:
-        log.warning("killed %d processes of the lab of %s, which is gone", len(killed), gone)
 
 
 def _down() -> float:
@@ -43,13 +32,11 @@ def _down() -> float:
     hosts.stop_compute2()
     # Deleting a VM's namespace ends its udhcpc and its veth pair; the qbr and
     # qvb/qvo links go below with the other port-named links.
-    for ns in netns.list_namespaces():
-        if netns.LAB_NAMESPACE.match(ns):
-            netns.delete(ns)
+    for ns in takeover.lab_namespaces():
+        netns.delete(ns)
     ovs.teardown()
-    for link in netns.root_links():
-        if netns.PORT_LINK.match(link) or netns.DVR_LINK.match(link) or link in (ovs.OUTSIDE_PORT, *hosts.LINKS):
-            netns.delete_link(link)
+    for link in takeover.lab_links():
+        netns.delete_link(link)
     firewall.cleanup()
     procs.stop("keystone")
     rabbitmq.stop()
