@@ -15,11 +15,11 @@ Its parts, one concept a module: lab.state (state.json, health), lab.startup, la
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from lab import install, keystone, neutron, owner, paths
 from lab.hostcmd import locate, namespaces, ping, run_in, run_on
+from lab.laps import Laps
 from lab.scenarios import SCENARIOS, needs_dvr
 from lab.startup import _finish, _rotate_logs, _start_agents, _start_node_agents, _start_services
 from lab.state import State, _anything_running, _base_healthy, _read_json, _write_state, daemon_names, is_up, read_state
@@ -134,29 +134,21 @@ def _up(scenario: str) -> State:
     if _anything_running() or paths.STATE_FILE.exists():
         log.info("lab partly up or up with another scenario: taking it down first")
         _down()
-    timings: dict[str, float] = {}
-    t0 = last = time.monotonic()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        timings[name] = round(now - last, 1)
-        last = now
-
+    laps = Laps()
     install.install()
-    lap("install")
+    laps.lap("install")
     _rotate_logs()
     _write_state({"status": "starting", "scenario": scenario})
     try:
         _start_services(needs_dvr(scenario))
-        lap("services")
+        laps.lap("services")
         neutron.start_server()
-        lap("neutron_server")
+        laps.lap("neutron_server")
         _start_agents(needs_dvr(scenario))
-        lap("agents")
+        laps.lap("agents")
         built = SCENARIOS[scenario]()
-        lap("scenario")
+        laps.lap("scenario")
     except Exception as e:
         _write_state({"status": "failed", "scenario": scenario, "error": str(e)})
         raise
-    return _finish(scenario, built, timings, t0)
+    return _finish(scenario, built, laps.timings, laps.t0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 from lab import (
@@ -19,6 +18,7 @@ from lab import (
     rest,
 )
 from lab import vm as vms
+from lab.laps import Laps
 from lab.scenarios import SCENARIOS, needs_dvr
 from lab.startup import _finish, _start_agents
 from lab.state import State, _write_state
@@ -30,22 +30,14 @@ def _switch(old: State, scenario: str) -> State:
     """From the running scenario to another: the services stay, the old scenario's resources go,
     and the agents restart only when the mode changes (legacy on one host <-> dvr on two)."""
     log.info("switching scenario %s -> %s", old.get("scenario"), scenario)
-    timings: dict[str, float] = {}
-    t0 = last = time.monotonic()
-
-    def lap(name: str) -> None:
-        nonlocal last
-        now = time.monotonic()
-        timings[name] = round(now - last, 1)
-        last = now
-
+    laps = Laps()
     _write_state({**old, "status": "switching", "scenario": scenario, "previous_scenario": old.get("scenario")})
     procs.stop(*nodeagent.all_names())
     _clear_scenario(old)
     if netns.exists(ovs.OUTSIDE_NS):
         # The next scenario's gateways and FIPs reuse addresses with new MACs.
         procs.run(["ip", "-n", ovs.OUTSIDE_NS, "neigh", "flush", "all"], check=False)
-    lap("clear")
+    laps.lap("clear")
     dvr = needs_dvr(scenario)
     running = procs.daemon_pids()
     host1_ok = all(d.name in running for d in neutron.agent_daemons())
@@ -57,10 +49,10 @@ def _switch(old: State, scenario: str) -> State:
         or (not dvr and hosts.running())
     ):
         _restart_agents(dvr)
-        lap("agents")
+        laps.lap("agents")
     built = SCENARIOS[scenario]()
-    lap("scenario")
-    state = _finish(scenario, built, timings, t0)
+    laps.lap("scenario")
+    state = _finish(scenario, built, laps.timings, laps.t0)
     state["switched_from"] = old.get("scenario")
     _write_state(state)
     return state
