@@ -67,7 +67,6 @@ from bench.ingest_server import (
 from bench.ingest_stats import (
     JsonDict,
     Post,
-    agent_shaped,
     counts_line,
     delivery,
     hosts_in,
@@ -148,7 +147,6 @@ def run(args: argparse.Namespace) -> None:
     ports = args.hosts * args.ports_per_host
     projects = args.projects or max(2, args.hosts // 2)
     cloud, reports = synthetic_cloud(args.hosts, ports, projects, min(args.network_nodes, args.hosts))
-    reports = {host: agent_shaped(report) for host, report in reports.items()}
     size = sum(len(orjson.dumps(r)) for r in reports.values())
     print(
         f"synthetic cloud: {args.hosts} hosts, {ports} ports, {projects} projects; reports "

@@ -52,17 +52,6 @@ def with_marker(report: JsonDict, seq: int, collected_at: str) -> JsonDict:
     return {**report, "collected_at": collected_at, "interfaces": [*report["interfaces"], marker]}
 
 
-def agent_shaped(report: JsonDict) -> JsonDict:
-    """The report as the agent sends it: every namespace's ``iptables`` has its ``nat`` and ``filter`` text
-    (empty when the namespace has no table). bench/synthetic.py gives qdhcp- namespaces ``{}``, which
-    the endpoint's validator (topology/report/) now refuses with a 400."""
-    for ns in report.get("namespaces", []):
-        tables = ns.setdefault("iptables", {})
-        for table in ("nat", "filter"):
-            tables.setdefault(table, "")
-    return report
-
-
 def markers_in(message: Mapping[str, Any]) -> list[str]:
     """The markers a ``topology.delta`` websocket message adds (nothing for other messages)."""
     if message.get("type") != "topology.delta":

@@ -241,7 +241,8 @@ def add_project(cloud: JsonDict, reports: dict[str, JsonDict], network_nodes: li
             "name": f"qdhcp-{net}",
             "routes": [],
             "rules": [],
-            "iptables": {},
+            # As the agent sends a namespace without those tables (topology/agent/iptables.py): both, empty.
+            "iptables": {"nat": "", "filter": ""},
             "interfaces": [iface(f"tap{dhcp[:11]}", "veth", peer=f"tap{dhcp[:11]}x", n=p)],
         }
     )

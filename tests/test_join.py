@@ -188,7 +188,11 @@ def test_diff_reports_added_removed_and_changed() -> None:
 # sha256 of the serialized graph (nodes, edges, their order) of the cloud below, as the join
 # made it before it was split into cached parts (commit 9763642). Change it only with a
 # deliberate change of the join's output.
-PINNED_GRAPH_SHA256 = "dec32fc1671d4fdf04705380f05fe9bf817124d10ff90c6dc3caeb2b92dd2a6d"
+# Re-pinned once for an input change, not the join's: bench/synthetic.py's qdhcp- namespaces now carry
+# iptables {"nat": "", "filter": ""} as the agent sends them, not {} (which the validator refuses), so
+# their 3 netns nodes here get has_iptables true (bool of the dict, as every real report gives); nothing
+# else differs, and with those 3 namespaces given {} again the graph hashes to the previous pin, dec32fc1...
+PINNED_GRAPH_SHA256 = "90c1077b375abe71f4fad41aa44a5db7ad580432cc26cfe19841dead85826a36"
 
 
 def test_the_joined_graph_is_pinned() -> None:
