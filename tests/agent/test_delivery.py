@@ -18,6 +18,7 @@ from tests.agent.conftest import needs_root
 from tests.agent.test_cli_and_send import PYTHON, REPO, Recorder
 from tests.conftest import free_port
 from topology.agent.delivery import Backoff
+from topology.agent.netlink import current_namespace_fd, entered
 from topology.agent.send import SendFailed
 
 
@@ -46,12 +47,30 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
-    """Start `python -m topology.agent` posting to a URL (no OVS, no namespaces, resync in 300 s); its log."""
+def own_net() -> Iterator[int]:
+    """A network namespace of the test's own, held by a process (its pid): the agent runs and the
+    server listens there. In the machine's, any link, address or iptables change (a lab's, its
+    agents') is a netlink event: the agent reports afresh (trigger netlink) and that report, not
+    the first one sent again, is the one the server gets (seen 2 runs in 10 on a shared machine)."""
+    needs_root()
+    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link set lo up && exec sleep infinity"])
+    try:
+        cmdline = Path(f"/proc/{holder.pid}/cmdline")
+        assert wait_until(lambda: cmdline.read_bytes().startswith(b"sleep\0"), 30), "the holder did not start"
+        assert os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+        yield holder.pid
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
+def agent(tmp_path: Path, own_net: int) -> Iterator[Callable[[str], Path]]:
+    """Start `python -m topology.agent` posting to a URL (no OVS, no namespaces, resync in 300 s), in
+    the test's own network namespace (`own_net`); its log."""
     started: list[subprocess.Popen[bytes]] = []
 
     def start(url: str) -> Path:
-        needs_root()
         (tmp_path / "netns").mkdir()
         (tmp_path / "token").write_text("tok-deliver\n")
         log = tmp_path / "agent.log"
@@ -59,6 +78,10 @@ def agent(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
             started.append(
                 subprocess.Popen(
                     [
+                        "nsenter",  # execs the agent: its pid is the agent's
+                        "-t",
+                        str(own_net),
+                        "-n",
                         PYTHON,
                         "-m",
                         "topology.agent",
@@ -89,18 +112,26 @@ def agent(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
         proc.wait(10)
 
 
-def serve(port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", port), Recorder)
+def serve(port: int, net: int) -> ThreadingHTTPServer:
+    """The recording server on 127.0.0.1:`port` of the network namespace of process `net` (the
+    socket stays there; only this thread enters it, and only while it is made)."""
+    target, root = os.open(f"/proc/{net}/ns/net", os.O_RDONLY | os.O_CLOEXEC), current_namespace_fd()
+    try:
+        with entered(target, root):
+            server = ThreadingHTTPServer(("127.0.0.1", port), Recorder)
+    finally:
+        os.close(target)
+        os.close(root)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
 
-def test_the_first_report_arrives_once_the_server_listens(agent: Callable[[str], Path]) -> None:
+def test_the_first_report_arrives_once_the_server_listens(agent: Callable[[str], Path], own_net: int) -> None:
     Recorder.answers, Recorder.received = [], []
     port = free_port()
     log = agent(f"http://127.0.0.1:{port}/api/v1/agents/report/")
     assert wait_until(lambda: log.read_text().count("not delivered") >= 4, 60), log.read_text()
-    server = serve(port)  # 7 s and more after the agent's first attempt: the old sender had given up
+    server = serve(port, own_net)  # 7 s and more after the agent's first attempt: the old sender had given up
     try:
         listening = time.monotonic()
         assert wait_until(lambda: bool(Recorder.received), 30), log.read_text()
@@ -112,11 +143,13 @@ def test_the_first_report_arrives_once_the_server_listens(agent: Callable[[str],
         server.server_close()
 
 
-def test_a_rejection_is_not_sent_again_and_a_retry_after_is_honoured(agent: Callable[[str], Path]) -> None:
+def test_a_rejection_is_not_sent_again_and_a_retry_after_is_honoured(
+    agent: Callable[[str], Path], own_net: int
+) -> None:
     Recorder.received = []
     Recorder.answers = [(503, {"detail": "starting"}, {"Retry-After": "2"}), (401, {"detail": "unknown token"})]
     port = free_port()
-    server = serve(port)
+    server = serve(port, own_net)
     try:
         log = agent(f"http://127.0.0.1:{port}/api/v1/agents/report/")
         assert wait_until(lambda: "the dashboard rejected the report" in log.read_text(), 30), log.read_text()
