@@ -5,7 +5,8 @@ checkouts (say /work/main and a clean clone running CI) cannot each run a
 lab. The running lab's LAB_DIR is recorded in /run (gone on reboot, removed
 on `lab down`). Another checkout's `up` refuses to use that lab unless asked
 to (`--adopt`, or LAB_DIR naming it): a silent borrow ran one checkout's
-tests against another's lab and left it running.
+tests against another's lab and left it running. A dead one (`dead`: a run
+killed mid-test, a deleted checkout) is taken over instead (lab.takeover).
 
 Every function takes the record and this checkout's LAB_DIR as arguments
 (defaults: /run's record and paths.LAB_DIR) so that tests can use temporary ones.
