@@ -1,8 +1,10 @@
 """Refreshing, ingesting and re-joining: the only code that writes the graph.
 
-Every change goes through :func:`rebuild_graph`, which joins the stored cloud
-snapshot with the stored host reports, bumps the revision only if the graph
-really changed and publishes the delta to the Channels group ``topology``.
+Every change goes through the graph service's writer (topology/graphservice/):
+:func:`rebuild_graph` applies everything, ``graphservice.apply(hosts, cloud)``
+what changed; it bumps the revision only if the graph really changed and
+publishes the delta to the Channels group ``topology``. A view's response is
+made on demand, once per revision and scope (:func:`graph_view`).
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from keystoneauth1 import exceptions as ksa_exceptions
 
 from dashboard.isotime import parse_time
 from topology import graph as g
+from topology import graphservice
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
-from topology.freshness import mark_stale, stale_hosts
-from topology.join import InputDigests, JoinCache, digest, join
+from topology.freshness import stale_hosts
+from topology.join import JoinCache, digest
 from topology.models import (
-    GRAPH_STATE_ID,
     AgentToken,
     CloudSnapshot,
     GraphState,
@@ -38,7 +40,7 @@ from topology.models import (
     HostReport,
     HostReportChange,
 )
-from topology.scope import VIEWS, scope_graph
+from topology.scope import scope_graph
 
 log = logging.getLogger(__name__)
 TOPOLOGY_GROUP = "topology"
@@ -148,53 +150,27 @@ def hex_digest(value: object) -> str:
     return made.hex() if made is not None else ""
 
 
-def current_inputs() -> tuple[dict[str, Any], dict[str, dict[str, Any]], InputDigests]:
-    """The latest cloud snapshot, each host's latest report, and their digests as stored."""
-    snapshot = CloudSnapshot.objects.latest_snapshot()
-    rows = list(HostReport.objects.all())
-    digests = InputDigests(
-        cloud=bytes.fromhex(snapshot.digest) if snapshot and snapshot.digest else None,
-        reports={row.host: bytes.fromhex(row.digest) for row in rows if row.digest},
-    )
-    return (snapshot.data if snapshot else {}), {row.host: row.report for row in rows}, digests
-
-
 def stale_now() -> dict[str, str]:
     """Hosts whose last report arrived more than HOST_STALE_SECONDS ago (topology.freshness)."""
     received = dict(HostReport.objects.values_list("host", "received_at"))
     return stale_hosts(received, timezone.now(), timedelta(seconds=settings.HOST_STALE_SECONDS))
 
 
-# This process's last join, by part: a rebuild re-joins only the hosts whose report
-# changed (or the logical part after a cloud refresh) plus the cross joins. A join
-# updates the cache as it goes: one join at a time per process.
+# This process's last join, by part: the graph service's writer (topology/graphservice/)
+# re-joins only the hosts whose report changed (or the logical part after a cloud refresh)
+# plus the cross joins. A join updates the cache as it goes: one join at a time per process.
 JOIN_CACHE = JoinCache()
 JOIN_LOCK = threading.Lock()
 
 
 def rebuild_graph() -> GraphState:
-    """Join the stored inputs; if the graph changed, bump the revision and publish the delta.
+    """Apply everything: every stored input compared with the writer's by digest, re-joined;
+    if the graph changed, bump the revision, store the parts it touched and publish the delta.
 
     Hosts without a fresh report are marked stale: the beat refresh rebuilds, so a host
     turns stale without any report arriving, and fresh again with its next one.
     """
-    cloud, reports, digests = current_inputs()
-    stale = stale_now()
-    with JOIN_LOCK:
-        new = mark_stale(join(cloud, reports, cache=JOIN_CACHE, digests=digests).to_dict(), stale)
-    with transaction.atomic():
-        state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
-        delta = g.diff(state.graph or {}, new)
-        if g.is_empty(delta) and state.revision:
-            return state
-        state.revision += 1
-        state.generated_at = timezone.now()
-        state.graph = new
-        state.save()
-        for view in VIEWS:  # the admins' views, ready before any browser asks
-            store_view(state, view, None)
-    publish_delta(state.revision, delta)
-    return state
+    return graphservice.apply(everything=True)
 
 
 def publish_delta(revision: int, delta: g.Delta) -> None:
