@@ -110,7 +110,8 @@ class Run:
         assert by_id(assembled_graph((state.revision, state.generated_at))) == by_id(cold)
         after = stored_parts()
         rewritten = {key for key, (rev, _) in after.items() if rev == state.revision and state.revision != revision}
-        changed = {key for key in before.keys() | after.keys() if before.get(key, (0, b""))[1] != after.get(key, (0, b""))[1]}
+        body = lambda parts, key: parts.get(key, (0, b""))[1]  # noqa: E731
+        changed = {key for key in before.keys() | after.keys() if body(before, key) != body(after, key)}
         assert rewritten | (before.keys() - after.keys()) == changed
         # each node in the part it belongs to (a port bound elsewhere moved with its binding)
         assert all(node_part(n) == key for key, (_, body) in after.items() for n in orjson.loads(body)["nodes"])
