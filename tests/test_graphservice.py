@@ -12,6 +12,7 @@ only the parts that changed being rewritten.
 from __future__ import annotations
 
 import copy
+import gzip
 import random
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -27,9 +28,10 @@ from topology import services
 from topology.freshness import mark_stale
 from topology.graphservice import GraphWriter
 from topology.graphservice.parts import node_part
-from topology.graphservice.store import assembled_graph
+from topology.graphservice.store import assembled_graph, stored_fragments
 from topology.join import JoinCache, join_cold
 from topology.models import CloudSnapshot, GraphPart, GraphState, HostReport
+from topology.scope import VIEWS, scope_graph
 
 JsonDict = dict[str, Any]
 GraphDict = dict[str, list[Any]]
@@ -113,6 +115,13 @@ class Run:
         body = lambda parts, key: parts.get(key, (0, b""))[1]  # noqa: E731
         changed = {key for key in before.keys() | after.keys() if body(before, key) != body(after, key)}
         assert rewritten | (before.keys() - after.keys()) == changed
+        # an admin's views are the parts' fragments joined: the assembled graph scoped, in its order
+        assembled = assembled_graph((state.revision, state.generated_at))
+        assert stored_fragments() is not None
+        for view in VIEWS:
+            body = orjson.loads(gzip.decompress(services.serialize_view(state, view, None)))
+            at = state.generated_at.isoformat() if state.generated_at else None
+            assert body == {"revision": state.revision, "generated_at": at, **scope_graph(assembled, view, None)}
         # each node in the part it belongs to (a port bound elsewhere moved with its binding)
         assert all(node_part(n) == key for key, (_, body) in after.items() for n in orjson.loads(body)["nodes"])
         self.previous = cold

@@ -139,6 +139,9 @@ class GraphPart(models.Model):
     key = models.CharField(max_length=300, unique=True)
     revision = models.PositiveBigIntegerField()
     body = models.BinaryField()
+    # its admin views' JSON text (topology/graphservice/fragments.py); null: not made (then the
+    # views are scoped from the assembled graph)
+    fragments = models.BinaryField(null=True)
 
     def __str__(self) -> str:
         return f"{self.key} at revision {self.revision}"

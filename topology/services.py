@@ -14,7 +14,7 @@ import hashlib
 import logging
 import secrets
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -31,6 +31,8 @@ from topology import graphservice
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.freshness import stale_hosts
+from topology.graphservice import store
+from topology.graphservice.fragments import view_body
 from topology.join import JoinCache, digest
 from topology.models import (
     AgentToken,
@@ -184,7 +186,17 @@ def publish_delta(revision: int, delta: g.Delta) -> None:
 
 
 def serialize_view(state: GraphState, view: str, scope: str | None) -> bytes:
-    """The topology response body (gzip level 1: ~6x smaller, ~0.2 s per 50 MB)."""
+    """The topology response body (gzip level 1: ~6x smaller, ~0.2 s per 50 MB).
+
+    An admin's view is the stored parts' fragments joined (topology/graphservice/fragments.py),
+    read at ``state``'s revision; otherwise (a project's scope, parts without fragments, or a
+    revision written meanwhile) the assembled graph is scoped.
+    """
+    if scope is None:
+        fragments = store.stored_fragments()
+        if fragments is not None and current_state_key() == (state.revision, state.generated_at):
+            body_json = view_body(state.revision, state.generated_at, view, fragments)
+            return gzip.compress(body_json, compresslevel=1)
     body = {
         "revision": state.revision,
         "generated_at": state.generated_at.isoformat() if state.generated_at else None,
@@ -208,6 +220,11 @@ def graph_view(view: str, scope: str | None) -> bytes:
     if row is not None and revision:
         return bytes(row.body_gzip)
     return store_view(graph_state(), view, scope)
+
+
+def current_state_key() -> tuple[int, datetime | None] | None:
+    row = GraphState.objects.the_row().values_list("revision", "generated_at").first()
+    return (row[0], row[1]) if row else None
 
 
 def current_revision() -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 
 from topology import graph as g
+from topology.graphservice.fragments import part_fragments
 from topology.graphservice.parts import Partition, part_order
 from topology.models import GraphPart
 
@@ -50,15 +51,23 @@ def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collec
     if empty:
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
     rows = [
-        GraphPart(key=part, revision=revision, body=part_body(partition, nodes, part))
+        GraphPart(
+            key=part,
+            revision=revision,
+            body=part_body(partition, nodes, part),
+            fragments=part_fragments(partition.parts[part], nodes),
+        )
         for part in sorted(set(parts) - set(empty), key=part_order)
     ]
     for start in range(0, len(rows), 200):
         GraphPart.objects.bulk_create(
-            rows[start : start + 200], update_conflicts=True, unique_fields=["key"], update_fields=["revision", "body"]
+            rows[start : start + 200],
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["revision", "body", "fragments"],
         )
     written.rows += len(rows)
-    written.bytes += sum(len(row.body) for row in rows)
+    written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
     return written
 
 
@@ -85,6 +94,17 @@ def stored_graph() -> tuple[dict[str, g.Node], dict[g.EdgeKey, None], Partition]
             members.edges[key] = None
             partition.of_edge[key] = part
     return nodes, edges, partition
+
+
+def stored_fragments() -> list[bytes] | None:
+    """Every part's fragments in part order; None if a part has none (written before they existed)."""
+    rows = sorted(GraphPart.objects.values_list("key", "fragments"), key=lambda row: part_order(row[0]))
+    found: list[bytes] = []
+    for _, fragments in rows:
+        if fragments is None:
+            return None
+        found.append(bytes(fragments))
+    return found
 
 
 def assembled_graph(key: StateKey) -> GraphDict:

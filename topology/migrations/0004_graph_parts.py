@@ -54,6 +54,7 @@ class Migration(migrations.Migration):
                 ("key", models.CharField(max_length=300, unique=True)),
                 ("revision", models.PositiveBigIntegerField()),
                 ("body", models.BinaryField()),
+                ("fragments", models.BinaryField(null=True)),
             ],
         ),
         migrations.RunPython(split_graph_blob, join_graph_parts),
