@@ -50,24 +50,23 @@ def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collec
         partition.parts.pop(part, None)
     if empty:
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
-    rows = [
-        GraphPart(
-            key=part,
-            revision=revision,
-            body=part_body(partition, nodes, part),
-            fragments=part_fragments(partition.parts[part], nodes),
-        )
-        for part in sorted(set(parts) - set(empty), key=part_order)
-    ]
-    for start in range(0, len(rows), 200):
+    kept = sorted(set(parts) - set(empty), key=part_order)
+    for start in range(0, len(kept), 100):  # made and written 100 at a time: a start writes every part
+        rows = [
+            GraphPart(
+                key=part,
+                revision=revision,
+                body=part_body(partition, nodes, part),
+                fragments=part_fragments(partition.parts[part], nodes),
+            )
+            for part in kept[start : start + 100]
+        ]
         GraphPart.objects.bulk_create(
-            rows[start : start + 200],
-            update_conflicts=True,
-            unique_fields=["key"],
-            update_fields=["revision", "body", "fragments"],
+            rows, update_conflicts=True, unique_fields=["key"], update_fields=["revision", "body", "fragments"]
         )
-    written.rows += len(rows)
-    written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
+        written.rows += len(rows)
+        written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
+        del rows
     return written
 
 
