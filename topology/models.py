@@ -86,11 +86,12 @@ class GraphStateManager(models.Manager["GraphState"]):
 
 
 class GraphState(models.Model):
-    """The joined graph and its revision (a single row, id GRAPH_STATE_ID).
+    """The graph's revision (a single row, id GRAPH_STATE_ID); the graph itself is kept by part (GraphPart).
 
-    The graph is kept as orjson bytes, not a JSONField: on a 20,000-port cloud the
-    standard library's json takes 3 s to write it and 2.4 s to read it; orjson
-    0.2 s and 1.9 s. Read ``revision`` alone with ``.only("revision")``.
+    ``graph`` is the whole graph as the API serves it, assembled from the parts once per
+    revision per process (topology/graphservice/store.py); setting it and saving stores it
+    as parts. ``graph_json`` is the whole-graph blob of migrations 0002-0003, emptied by
+    0004 (which splits it into parts) and never written since.
     """
 
     objects = GraphStateManager()
@@ -106,14 +107,44 @@ class GraphState(models.Model):
     def graph(self) -> dict[str, Any]:
         cached: dict[str, Any] | None = getattr(self, "_graph", None)
         if cached is None:
-            cached = orjson.loads(bytes(self.graph_json) or b"{}")
+            from topology.graphservice.store import assembled_graph
+
+            cached = assembled_graph((self.revision, self.generated_at))
+            if not cached["nodes"] and bytes(self.graph_json or b"{}") != b"{}":
+                cached = orjson.loads(bytes(self.graph_json))
             self._graph = cached
         return cached
 
     @graph.setter
     def graph(self, value: dict[str, Any]) -> None:
         self._graph = value
-        self.graph_json = orjson.dumps(value)
+        self._graph_unsaved = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        super().save(*args, **kwargs)
+        if getattr(self, "_graph_unsaved", False):
+            from topology.graphservice.store import replace_graph
+
+            replace_graph(self._graph, self.revision)
+            self._graph_unsaved = False
+
+
+class GraphPart(models.Model):
+    """One part of the graph (topology/graphservice/parts.py): ``logical``, ``host:<name>`` or ``cross``.
+
+    ``body`` is orjson ``{"nodes": [...], "edges": [[source, target, kind], ...]}``; a change
+    rewrites only the parts it touched, ``revision`` the one that last wrote it.
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    revision = models.PositiveBigIntegerField()
+    body = models.BinaryField()
+    # its admin views' JSON text (topology/graphservice/fragments.py); null: not made (then the
+    # views are scoped from the assembled graph)
+    fragments = models.BinaryField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.key} at revision {self.revision}"
 
 
 class GraphView(models.Model):

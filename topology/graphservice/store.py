@@ -1,0 +1,138 @@
+"""The graph persisted by part (GraphPart rows) and assembled from them for the web processes.
+
+The writer rewrites only the parts a delta touched (:func:`write_parts`); a reader
+assembles the whole graph from the rows once per revision per process
+(:func:`assembled_graph`), in part order (the logical part, the hosts by name, the
+cross edges). The API's views and the explainer read that assembled graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from topology import graph as g
+from topology.graphservice.fragments import part_fragments
+from topology.graphservice.parts import Partition, part_order
+from topology.models import GraphPart
+
+GraphDict = dict[str, list[Any]]
+StateKey = tuple[int, datetime | None]
+
+# the assembled graph of one revision, per process: a big cloud's graph is hundreds of MB
+_ASSEMBLED: dict[StateKey, GraphDict] = {}
+
+
+@dataclass
+class Written:
+    """What a write did: rows written or deleted, and the bytes written."""
+
+    rows: int = 0
+    bytes: int = 0
+
+
+def part_body(partition: Partition, nodes: Mapping[str, g.Node], part: str) -> bytes:
+    members = partition.parts[part]
+    return orjson.dumps(
+        {"nodes": [nodes[node_id] for node_id in members.nodes], "edges": [list(key) for key in members.edges]}
+    )
+
+
+def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collection[str], revision: int) -> Written:
+    """Rewrite ``parts`` as ``partition`` holds them now (an empty part's row is deleted)."""
+    written = Written()
+    empty = [part for part in parts if partition.is_empty(part)]
+    for part in empty:
+        partition.parts.pop(part, None)
+    if empty:
+        written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
+    kept = sorted(set(parts) - set(empty), key=part_order)
+    for start in range(0, len(kept), 100):  # made and written 100 at a time: a start writes every part
+        rows = [
+            GraphPart(
+                key=part,
+                revision=revision,
+                body=part_body(partition, nodes, part),
+                fragments=part_fragments(partition.parts[part], nodes),
+            )
+            for part in kept[start : start + 100]
+        ]
+        GraphPart.objects.bulk_create(
+            rows, update_conflicts=True, unique_fields=["key"], update_fields=["revision", "body", "fragments"]
+        )
+        written.rows += len(rows)
+        written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
+        del rows
+    return written
+
+
+def stored_parts() -> list[tuple[str, bytes]]:
+    rows = [(key, bytes(body)) for key, body in GraphPart.objects.values_list("key", "body").iterator()]
+    return sorted(rows, key=lambda row: part_order(row[0]))
+
+
+def stored_graph() -> tuple[dict[str, g.Node], dict[g.EdgeKey, None], Partition]:
+    """The stored graph as the writer holds it: nodes by id, edge keys, and the parts they are in."""
+    nodes: dict[str, g.Node] = {}
+    edges: dict[g.EdgeKey, None] = {}
+    partition = Partition()
+    for part, body in stored_parts():
+        data = orjson.loads(body)
+        members = partition.members(part)
+        for node in data["nodes"]:
+            nodes[node["id"]] = node
+            members.nodes[node["id"]] = None
+            partition.of_node[node["id"]] = part
+        for source, target, kind in data["edges"]:
+            key = (source, target, kind)
+            edges[key] = None
+            members.edges[key] = None
+            partition.of_edge[key] = part
+    return nodes, edges, partition
+
+
+def stored_fragments() -> list[bytes] | None:
+    """Every part's fragments in part order; None if a part has none (written before they existed)."""
+    rows = sorted(GraphPart.objects.values_list("key", "fragments"), key=lambda row: part_order(row[0]))
+    found: list[bytes] = []
+    for _, fragments in rows:
+        if fragments is None:
+            return None
+        found.append(bytes(fragments))
+    return found
+
+
+def assembled_graph(key: StateKey) -> GraphDict:
+    """The whole graph as the API serves it (``{"nodes", "edges"}``), made from the parts once per ``key``.
+
+    Shared by every reader of the process: read it, do not change it.
+    """
+    graph = _ASSEMBLED.get(key)
+    if graph is None:
+        graph = {"nodes": [], "edges": []}
+        for _, body in stored_parts():
+            data = orjson.loads(body)
+            graph["nodes"].extend(data["nodes"])
+            graph["edges"].extend({"source": s, "target": t, "kind": k} for s, t, k in data["edges"])
+        _ASSEMBLED.clear()
+        _ASSEMBLED[key] = graph
+    return graph
+
+
+def forget_assembled() -> None:
+    _ASSEMBLED.clear()
+
+
+def replace_graph(graph: GraphDict, revision: int) -> Written:
+    """Store a whole graph as parts, replacing every stored part (what GraphState.save does with
+    a graph set on it; the writer writes by delta instead)."""
+    nodes = {node["id"]: node for node in graph.get("nodes", [])}
+    edges = [g.edge_key(edge) for edge in graph.get("edges", [])]
+    partition = Partition.of_graph(nodes, edges)
+    GraphPart.objects.all().delete()
+    forget_assembled()
+    return write_parts(partition, nodes, list(partition.parts), revision)

@@ -1,0 +1,135 @@
+"""The one writer: the graph in memory by part, re-joined and persisted by what changed.
+
+:class:`GraphWriter` holds its inputs (topology/graphservice/inputs.py), the join's
+cache (``services.JOIN_CACHE``: the join re-does only the parts whose input
+changed), the current graph and its partition. :meth:`GraphWriter.apply` re-reads
+the inputs named, re-joins, makes the delta by identity (delta.py), bumps the
+revision if the graph changed, rewrites the parts the delta touched and publishes
+the delta. The graph is the same as a cold join of the same inputs.
+
+Before each apply the writer checks that the stored revision is the one it wrote
+last; if not (its first apply, another writer, a reset database) it syncs from the
+database first: every input by digest and the stored graph by part.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from topology import graph as g
+from topology.freshness import stale_hosts, stale_node
+from topology.graphservice.delta import graph_delta
+from topology.graphservice.inputs import WriterInputs
+from topology.graphservice.parts import Partition
+from topology.graphservice.store import Written, stored_graph, write_parts
+from topology.join import JoinCache, join
+from topology.models import GRAPH_STATE_ID, GraphState
+
+StateKey = tuple[int, datetime | None]
+
+
+@dataclass
+class Applied:
+    """What one apply did (for benchmarks and logs)."""
+
+    revision: int = 0
+    changed: bool = False
+    synced: bool = False  # the writer synced from the database first
+    rows_read: int = 0
+    written: Written = field(default_factory=Written)
+    seconds: float = 0.0
+
+
+def mark_stale_nodes(graph: g.Graph, stale: dict[str, str]) -> None:
+    """topology.freshness.mark_stale on the joined graph's own node dict (copies, never changes, a node)."""
+    for host, since in stale.items():
+        node_id = g.host_id(host)
+        node = graph.nodes.get(node_id)
+        if node is not None:
+            graph.nodes[node_id] = stale_node(node, since)
+
+
+def state_key() -> StateKey | None:
+    row = GraphState.objects.the_row().values_list("revision", "generated_at").first()
+    return (row[0], row[1]) if row else None
+
+
+@dataclass
+class GraphWriter:
+    inputs: WriterInputs = field(default_factory=WriterInputs)
+    nodes: dict[str, g.Node] = field(default_factory=dict)
+    edges: dict[g.EdgeKey, None] = field(default_factory=dict)
+    partition: Partition = field(default_factory=Partition)
+    written_key: StateKey | None = None  # the revision this writer stored (or synced from) last
+    last: Applied = field(default_factory=Applied)
+
+    def sync(self) -> None:
+        """The stored graph and every input read again (the join's cache stays: it is keyed by input)."""
+        self.nodes, self.edges, self.partition = stored_graph()
+        self.inputs.sync_cloud(force=True)
+        self.inputs.sync_all_hosts()
+
+    def apply(
+        self, cache: JoinCache, hosts: Collection[str] = (), cloud: bool = False, everything: bool = False
+    ) -> GraphState:
+        """Apply what changed: these ``hosts``' reports, the cloud snapshot, or ``everything`` (each input
+        compared by its stored digest). The caller holds the join's lock."""
+        started = time.perf_counter()
+        for _ in range(3):
+            applied = Applied()
+            self.inputs.rows_read = 0
+            seen = state_key()
+            if seen is None or seen != self.written_key:
+                self.sync()
+                applied.synced = True
+            elif everything:
+                self.inputs.sync_cloud()
+                self.inputs.sync_all_hosts()
+            else:
+                if cloud:
+                    self.inputs.sync_cloud()
+                if hosts:
+                    self.inputs.sync_hosts(hosts)
+            state = self.join_and_store(cache, seen, applied)
+            if state is not None:
+                applied.rows_read = self.inputs.rows_read
+                applied.seconds = time.perf_counter() - started
+                self.last = applied
+                return state
+            self.written_key = None  # another writer stored a revision meanwhile: sync and join again
+        raise RuntimeError("the graph's revision kept changing under this writer")
+
+    def join_and_store(self, cache: JoinCache, seen: StateKey | None, applied: Applied) -> GraphState | None:
+        inputs = self.inputs
+        inputs.full_reports(cache)
+        graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
+        inputs.slim(cache)
+        now = timezone.now()
+        mark_stale_nodes(graph, stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS)))
+        delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
+        with transaction.atomic():
+            state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
+            if seen is not None and (state.revision, state.generated_at) != seen:
+                return None
+            self.nodes, self.edges = graph.nodes, graph.edges
+            if g.is_empty(delta) and state.revision:
+                self.written_key = (state.revision, state.generated_at)
+                applied.revision = state.revision
+                return state
+            state.revision += 1
+            state.generated_at = now
+            state.save(update_fields=["revision", "generated_at"])
+            applied.written = write_parts(self.partition, self.nodes, self.partition.apply(delta), state.revision)
+            self.written_key = (state.revision, state.generated_at)
+        applied.revision, applied.changed = state.revision, True
+        from topology.services import publish_delta  # services calls the writer: imported late
+
+        publish_delta(state.revision, delta)
+        return state
