@@ -187,10 +187,30 @@ def test_from_outside_a_tenant_subnets_address_is_not_routable(address: str, sce
     assert (result["verdict"], result["scenario"], codes(result)) == ("broken", scenario, ["not_routable_from_outside"])
 
 
-def test_a_router_or_dhcp_address_as_the_source_is_refused_not_taken_as_outside() -> None:
+@pytest.mark.parametrize(
+    ("source", "first"),
+    [(QR_IP, f"router:{ROUTER}"), (GATEWAY_IP, f"router:{ROUTER}"), (DHCP_IP, f"netns:{NETWORK_NODE}:qdhcp-{NET0}")],
+)
+def test_a_router_or_dhcp_address_as_the_source_reaches_a_vm_on_its_network(source: str, first: str) -> None:
+    """Not taken as outside (the issue: fip_not_associated): sent from its namespace, switched to the VM."""
+    result = walk(legacy(), source, "vm-1")
+    assert (result["verdict"], result["scenario"], result["problems"]) == ("ok", "same-network", []), result
+    assert result["src"]["kind"] in ("router", "dhcp") and result["hops"][0]["node"] == first
+    assert result["hops"][-1]["what"].startswith("vm-1 receives it")
+    assert not any("br-ex" in n for n in nodes(result))
+
+
+def test_a_router_or_dhcp_address_as_the_source_of_anything_else_is_refused() -> None:
     for source in (QR_IP, DHCP_IP):
-        with pytest.raises(PathError, match="not walked yet"):
-            walk(legacy(), source, "vm-1")
+        with pytest.raises(PathError, match="walked to a VM's port only"):
+            walk(legacy(), source, OUTSIDE)
+
+
+def test_a_vm_behind_the_dhcp_port_with_no_icmp_ingress_is_broken() -> None:
+    cloud, reports = legacy()
+    cloud["security_group_rules"] = [r for r in cloud["security_group_rules"] if r["direction"] != "ingress"]
+    result = walk((cloud, reports), DHCP_IP, "vm-1")
+    assert result["verdict"] == "broken" and codes(result) == ["sg_no_ingress"], result
 
 
 def test_the_new_scenarios_are_in_the_served_vocabulary() -> None:

@@ -101,6 +101,25 @@ def test_from_outside_the_routers_gateway_address_answers_on_qg(lab: dict[str, A
     assert not api.ping("outside", str(private_subnet(graph, lab)["attrs"]["gateway_ip"]), timeout=5)
 
 
+def test_the_dhcp_port_and_the_router_as_sources_reach_the_vm_as_explained(lab: dict[str, Any]) -> None:
+    """The issue's row: given as an IP, the DHCP port's or the router's address was taken as outside
+    (broken, fip_not_associated) while a ping from its namespace works on the same L2 segment."""
+    from lab import api
+
+    graph = fresh_graph(lab)
+    host, router, ubuntu = lab["host"], lab["routers"]["router1"], lab["vms"]["ubuntu-01"]
+    qdhcp = f"qdhcp-{lab['networks']['private']}"
+    rows = [
+        (dhcp_address(graph, lab), qdhcp, f"netns:{host}:{qdhcp}"),
+        (str(private_subnet(graph, lab)["attrs"]["gateway_ip"]), router["namespace"], f"router:{router['id']}"),
+    ]
+    for address, namespace, first in rows:
+        result = explained(graph, address, server(lab, "ubuntu-01"))
+        assert (result["verdict"], result["scenario"]) == ("ok", "same-network"), (address, result)
+        assert result["hops"][0]["node"] == first and result["hops"][-1]["what"].startswith("ubuntu-01 receives")
+        assert api.ping(namespace, ubuntu["ip"], timeout=90), f"from {namespace}: explained ok, so it pings"
+
+
 @pytest.mark.parametrize("address", ["127.0.0.1", "255.255.255.255", "224.0.0.1", "0.0.0.0"])
 def test_special_addresses_are_refused(lab: dict[str, Any], client: Client, address: str) -> None:
     graph = fresh_graph(lab)

@@ -13,9 +13,16 @@ from __future__ import annotations
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix
 from topology.path.external import external_in, outside_hop
-from topology.path.instance import vm_out
-from topology.path.model import Endpoint, Hop, Problem, Scenario
-from topology.path.router import enter_router, gateway_port, orphaned, router_namespace, split_devices
+from topology.path.instance import vm_in, vm_out
+from topology.path.model import Endpoint, Hop, PathError, Problem, Scenario
+from topology.path.router import (
+    enter_router,
+    gateway_port,
+    leave_router,
+    orphaned,
+    router_namespace,
+    split_devices,
+)
 from topology.path.topo import (
     Topo,
     is_distributed,
@@ -90,6 +97,14 @@ def router_answers(walk: Walk, source: Endpoint, target: Endpoint, subnet: str) 
             status="unknown",
         )
         return Scenario.TO_ROUTER
+    holder = None if gateway else interface_holding(topo, router, address)
+    if holder is not None and topo.attrs(holder).get("device_owner") == DeviceOwner.ROUTER_SNAT:
+        walk.hop(
+            holder,
+            f"{address} is router {name}'s sg- port, in the snat namespace of its SNAT host: not modelled yet",
+            status="unknown",
+        )
+        return Scenario.TO_ROUTER
     ns = router_namespace(walk, router, NamespacePrefix.QROUTER, host if distributed else None, walk.hops[-1])
     if ns is None:
         return Scenario.TO_ROUTER
@@ -101,7 +116,6 @@ def router_answers(walk: Walk, source: Endpoint, target: Endpoint, subnet: str) 
         holder = next(iter(router_ports(topo, router, DeviceOwner.ROUTER_GATEWAY)), None)
         what = "its gateway address, on qg- (delivered to the router itself: not SNATed, not forwarded out)"
     else:
-        holder = interface_holding(topo, router, address)
         on = subnet_label(topo, next(iter(subnets_of(topo, holder)), None)) if holder else "a subnet"
         what = f"its interface on {on}"
     hop = walk.hop(ns, f"qrouter on {router_host} answers: {address} is router {name}'s own address ({what})")
@@ -187,6 +201,59 @@ def subnet_broadcast(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     walk.hop(target.node, message, status="unknown")
     walk.problem(Problem.SUBNET_BROADCAST, message, target.node, severity="unknown")
     return Scenario.SAME_NETWORK
+
+
+# --------------------------------------------------------------------------- from the cloud's own ports
+
+
+def from_dhcp(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """From the qdhcp namespace (its DHCP port's address) to a VM on the same network: switched on br-int."""
+    topo, dhcp = walk.topo, source.node
+    network = network_of(topo, dhcp)
+    if network != network_of(topo, target.node):
+        raise PathError(f"{source.ip} is the DHCP port of another network than {target.ip}'s: not walked")
+    dhcp_host = topo.attrs(dhcp).get("binding_host_id") or None
+    ns = namespace_on(topo, network, NamespacePrefix.QDHCP, dhcp_host)
+    first = walk.hop(ns, f"qdhcp on {dhcp_host} sends {walk.probe.describe()} from {source.ip}", host=dhcp_host)
+    if ns is None:
+        walk.fail(
+            first,
+            Problem.NAMESPACE_MISSING,
+            f"{NamespacePrefix.QDHCP}{g.id_key(network)} is missing on {dhcp_host or 'any host'}: "
+            "is a DHCP agent alive and hosting the network?",
+        )
+    walk.check_port(dhcp, first)
+    outer, inner = split_devices(topo, dhcp, dhcp_host)
+    walk.device_hop(inner, g.device_name("tap", dhcp), dhcp_host, "leaves the qdhcp namespace on the DHCP port")
+    if outer is not None and outer != inner:
+        walk.vlan_hop(outer, g.device_name("tap", dhcp), dhcp_host, network, "enters br-int on the DHCP port's tap")
+    walk.br_int(dhcp_host or "?", "switches it within the network's local VLAN")
+    vm_host = topo.attrs(target.node).get("binding_host_id") or None
+    walk.cross(dhcp_host, vm_host, network)
+    vm_in(walk, target.node, vm_host, source.ip)
+    return Scenario.SAME_NETWORK
+
+
+def from_router(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """From a router's namespace to a VM on one of its subnets: out on that subnet's qr- (switched there)."""
+    topo, router = walk.topo, source.node
+    subnet = entry_subnet(topo, target.node, router)
+    if subnet is None:
+        raise PathError(f"router {router_label(topo, router)} has no interface on {target.ip}'s subnet: not walked")
+    vm_host = topo.attrs(target.node).get("binding_host_id") or None
+    distributed = is_distributed(topo, router)
+    first = walk.hop(router, f"router {router_label(topo, router)} sends {walk.probe.describe()} from {source.ip}")
+    ns = router_namespace(walk, router, NamespacePrefix.QROUTER, vm_host if distributed else None, first)
+    if ns is None:
+        return Scenario.TO_ROUTER
+    router_host = topo.nodes[ns].get("host")
+    walk.hop(ns, f"qrouter on {router_host} routes it to {subnet_label(topo, subnet)}", host=router_host)
+    leave_router(
+        walk, router_port_on(topo, router, subnet), router_host, f"leaves on the qr- of {subnet_label(topo, subnet)}"
+    )
+    walk.cross(router_host, vm_host, network_of(topo, target.node))
+    vm_in(walk, target.node, vm_host, source.ip)
+    return Scenario.SAME_NETWORK  # switched from the qr- to the VM on its network
 
 
 # --------------------------------------------------------------------------- from the outside

@@ -82,10 +82,10 @@ def port_relation(topo: Topo, source: str, target: str) -> str:
 
 
 def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
-    if source.kind in ("router", "dhcp"):
+    if source.kind in ("router", "dhcp") and target.kind != "port":
         raise PathError(
             f"{source.ip} is the address of a {'router' if source.kind == 'router' else 'DHCP port'}: "
-            "paths from the cloud's own ports are not walked yet; ask from a VM, a port or the outside"
+            "paths from the cloud's own ports are walked to a VM's port only; ask from a VM, a port or the outside"
         )
     found = WALKS.get(situation(walk.topo, source, target))
     if found is None:
@@ -261,5 +261,7 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("port", "unallocated", Relation.ANY): owned.unallocated,
     ("port", "broadcast", Relation.ANY): owned.subnet_broadcast,
     ("outside", "router", Relation.ANY): owned.private_from_outside,
+    ("dhcp", "port", Relation.ANY): owned.from_dhcp,
+    ("router", "port", Relation.ANY): owned.from_router,
     ("outside", "dhcp", Relation.ANY): owned.private_from_outside,
 }
