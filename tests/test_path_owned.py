@@ -213,6 +213,24 @@ def test_a_vm_behind_the_dhcp_port_with_no_icmp_ingress_is_broken() -> None:
     assert result["verdict"] == "broken" and codes(result) == ["sg_no_ingress"], result
 
 
+def test_a_router_or_dhcp_port_named_by_node_id_is_what_holds_it_not_a_vm() -> None:
+    """The map offers every port (and a router) as an endpoint: a qr-/qg-/DHCP port is walked to the
+    namespace that answers for it, never as a VM's port (no tap, qbr or qvo of its own)."""
+    gw_port, qr_port, dhcp_port = uid("port", "gw", 0), uid("port", "qr", 0), uid("port", "dhcp", 0)
+    router = {"kind": "router", "node": f"router:{ROUTER}"}
+    for dst, scenario, end in (
+        (f"router:{ROUTER}", "to-router", {**router, "ip": QR_IP}),  # from a VM: its gateway
+        (f"port:{qr_port}", "to-router", {**router, "ip": QR_IP}),
+        (f"port:{gw_port}", "to-router", {**router, "ip": GATEWAY_IP}),
+        (f"port:{dhcp_port}", "to-dhcp", {"kind": "dhcp", "node": f"port:{dhcp_port}", "ip": DHCP_IP}),
+    ):
+        result = walk(legacy(), "vm-1", dst)
+        assert (result["verdict"], result["scenario"], result["dst"]) == ("ok", scenario, end), (dst, result)
+    outside = walk(legacy(), OUTSIDE, f"router:{ROUTER}")
+    assert (outside["scenario"], outside["dst"]["ip"]) == ("to-router", GATEWAY_IP), "from outside: its gateway"
+    assert walk(legacy(), f"port:{dhcp_port}", "vm-1")["src"]["kind"] == "dhcp"
+
+
 def test_the_new_scenarios_are_in_the_served_vocabulary() -> None:
     served = map_vocabulary()["scenarios"]
     assert isinstance(served, dict)

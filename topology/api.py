@@ -210,8 +210,8 @@ class StoredReports(Mapping[str, dict[str, Any]]):
 class PathView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:) or IP"),
-            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:) or IP"),
+            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
+            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},

@@ -22,7 +22,8 @@ from topology.path.topo import (
 
 
 def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
-    """A node id (port, server, fip) or an IP address; ``near`` breaks ties between overlapping IPs."""
+    """A node id (port, server, fip, router) or an IP address; ``near`` breaks ties between overlapping IPs
+    and picks which of a router's addresses is meant (its interface on the source's subnet)."""
     text = text.strip()
     kind = g.id_kind(text) if ":" in text else ""
     if kind == NodeKind.SERVER:
@@ -34,7 +35,11 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
         if text not in topo.nodes:
             raise PathError(f"no port {g.id_key(text)}")
         ips = port_ips(topo.node(text))
-        return Endpoint("port", text, ips[0] if ips else None)
+        return owned_port(topo, text, ips[0] if ips else None) or Endpoint("port", text, ips[0] if ips else None)
+    if kind == NodeKind.ROUTER:
+        if text not in topo.nodes:
+            raise PathError(f"no router {g.id_key(text)}")
+        return Endpoint("router", text, router_address(topo, text, near))
     if kind == NodeKind.FLOATINGIP:
         if text not in topo.nodes:
             raise PathError(f"no floating IP {g.id_key(text)}")
@@ -42,7 +47,7 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise PathError(f"{text!r} is neither a node id (port:, server:, fip:) nor an IP address") from None
+        raise PathError(f"{text!r} is neither a node id (port:, server:, fip:, router:) nor an IP address") from None
     return resolve_ip(topo, str(address), near)
 
 
@@ -98,17 +103,42 @@ def on_link_subnet(topo: Topo, near: Endpoint | None, address: str) -> str | Non
     return None
 
 
+def owned_port(topo: Topo, port: str, address: str | None) -> Endpoint | None:
+    """A router's port (qr-, qg-, sg-) stands for its router, a DHCP port for what answers in qdhcp;
+    None for any other port (a VM's is walked as the VM)."""
+    attrs = topo.attrs(port)
+    owner = attrs.get("device_owner")
+    if owner in ROUTER_ADDRESS_OWNERS and attrs.get("device_id"):
+        return Endpoint("router", g.router_id(str(attrs["device_id"])), address)
+    if owner == DeviceOwner.DHCP:
+        return Endpoint("dhcp", port, address)
+    return None
+
+
+def router_address(topo: Topo, router: str, near: Endpoint | None) -> str | None:
+    """The address a router named by id is asked at: its interface on the source's subnet (the source's
+    gateway), else its gateway address, else its first interface's."""
+    interfaces = topo.targets(router, EdgeKind.ROUTER_INTERFACE)
+    if near is not None and near.kind == "port":
+        for subnet in subnets_of(topo, near.node):
+            for port in interfaces:
+                if subnet in subnets_of(topo, port) and port_ips(topo.nodes[port]):
+                    return port_ips(topo.nodes[port])[0]
+    gateway = [str(ip.get("ip_address")) for ip in topo.attrs(router).get("external_fixed_ips") or []]
+    firsts = [ip for port in interfaces for ip in port_ips(topo.nodes[port])]
+    found = gateway or firsts
+    return found[0] if found else None
+
+
 def on_link(topo: Topo, subnet: str, address: str) -> Endpoint:
     """An address of the source's own subnet: what holds it there, else nobody (or the subnet's broadcast)."""
     for port in topo.sources(subnet, EdgeKind.IN_SUBNET):
         if address not in port_ips(topo.nodes[port]):
             continue
-        attrs = topo.attrs(port)
-        owner = str(attrs.get("device_owner") or "")
-        if owner in ROUTER_ADDRESS_OWNERS and attrs.get("device_id"):
-            return Endpoint("router", g.router_id(str(attrs["device_id"])), address)
-        if owner == DeviceOwner.DHCP:
-            return Endpoint("dhcp", port, address)
+        owner = str(topo.attrs(port).get("device_owner") or "")
+        held = owned_port(topo, port, address)
+        if held is not None:
+            return held
         if owner.startswith("network:"):
             raise PathError(f"{address} is held by a {owner} port ({g.id_key(port)}): not walked to yet")
         return Endpoint("port", port, address)
