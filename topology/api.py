@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from dashboard.auth import Caller, IsCloudAdmin
 from topology import services
 from topology.models import CloudSnapshot, GraphState, HostReport
-from topology.path import PathError, Topo, explain_in
+from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
@@ -210,8 +210,8 @@ class StoredReports(Mapping[str, dict[str, Any]]):
 class PathView(APIView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:) or IP"),
-            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:) or IP"),
+            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
+            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
@@ -221,9 +221,13 @@ class PathView(APIView):
         src, dst = request.query_params.get("src", "").strip(), request.query_params.get("dst", "").strip()
         if not src or not dst:
             return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
+        probe = request.query_params.get("probe", "icmp")
+        try:
+            check_arguments(src, dst, probe)  # the same 400 for every caller: it needs nothing of the graph
+        except PathError as exc:
+            return Response({"detail": str(exc)}, status=400)
         key, graph, topo = indexed_graph()
         scope = caller_of(request).scope
-        probe = request.query_params.get("probe", "icmp")
         reports_topo = topo.with_reports(StoredReports())
         try:
             if scope is None:

@@ -18,6 +18,7 @@ Modules, by concept:
 
 - ``model``: the result model (Problem, Scenario, PathError, Hop, Probe, Endpoint);
 - ``topo``: the indexed graph (Topo) and its logical lookups;
+- ``special``: addresses that are no end of a path (loopback, broadcast, ...), the API's argument check;
 - ``resolve``: endpoint resolution (an id or an address -> a port, a floating IP, the outside);
 - ``walk``: the walk and its primitives (device, VLAN, bridge and tunnel hops, port and agent checks);
 - ``instance``, ``secgroups``: the VM's legs to and from br-int, and its security groups;
@@ -37,6 +38,7 @@ from topology.path.model import Endpoint, Hop, JsonDict, PathError, Probe, Probl
 from topology.path.redact import redact_hops, redact_path
 from topology.path.resolve import as_source, external_network_for, resolve, resolve_ip
 from topology.path.route import route
+from topology.path.special import check_arguments, special_reason
 from topology.path.topo import Topo, port_ips
 from topology.path.verdict import finish, verdict, worst
 from topology.path.walk import Walk
@@ -54,6 +56,7 @@ __all__ = [
     "Topo",
     "Walk",
     "as_source",
+    "check_arguments",
     "explain",
     "explain_endpoints",
     "explain_in",
@@ -65,6 +68,7 @@ __all__ = [
     "resolve",
     "resolve_ip",
     "route",
+    "special_reason",
     "verdict",
     "worst",
 ]

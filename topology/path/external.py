@@ -3,8 +3,10 @@ way out of a router through its gateway (qg-)."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from topology import graph as g
-from topology.kinds import EdgeKind
+from topology.kinds import EdgeKind, NodeKind
 from topology.path.model import Hop, Problem
 from topology.path.router import gateway_port, leave_router, orphaned
 from topology.path.topo import Topo
@@ -89,6 +91,31 @@ def outside_hop(walk: Walk, external: str, address: str | None, what: str) -> Ho
         external or None,
         f"{what} {address or ''} on external network {label}".strip(),
         status="ok" if external in walk.topo.nodes else "unknown",
+    )
+
+
+def outside_end(walk: Walk, external: str, address: str | None) -> Hop:
+    """Where a packet leaving to ``address`` ends in the cloud's view: the host itself when the external
+    network's subnets hold it, else the external network's gateway, beyond which the cloud sees nothing."""
+    topo = walk.topo
+    if address is None or any(
+        network == external and ipaddress.ip_address(address) in cidr for cidr, network in topo.external_subnets
+    ):
+        return outside_hop(walk, external, address, "reaches")
+    label = topo.nodes.get(external, {}).get("label", "the external network")
+    subnets = [s for s in topo.targets(external, EdgeKind.MEMBER) if g.id_kind(s) == NodeKind.SUBNET]
+    gateways = [str(topo.attrs(s)["gateway_ip"]) for s in subnets if topo.attrs(s).get("gateway_ip")]
+    if not gateways:
+        return walk.hop(
+            external or None,
+            f"{address} is off external network {label}, whose subnets have no gateway: nothing there "
+            "is known to route it further",
+            status="unknown",
+        )
+    return walk.hop(
+        external,
+        f"reaches external network {label}'s gateway {gateways[0]}, which routes it on toward {address}: "
+        "the cloud's view ends there (what lies beyond is not known here)",
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 JsonDict = dict[str, Any]
+MIN_PORT, MAX_PORT = 1, 65535  # a TCP/UDP port a probe may name (0 is no port)
 Status = Literal["ok", "warn", "fail", "unknown"]
 
 
@@ -36,6 +37,12 @@ class Problem:
     NO_TUNNEL = "no_tunnel"
     UNKNOWN_ENDPOINT = "unknown_endpoint"
     NO_ROUTE = "no_route"
+    # An address of the source's own subnet that no port holds: nobody answers ARP for it
+    ADDRESS_UNALLOCATED = "address_unallocated"
+    # A subnet's broadcast or network address: no one host's address
+    SUBNET_BROADCAST = "subnet_broadcast"
+    # An address of a tenant subnet (a router's qr-, a DHCP port) asked from the outside: not routable there
+    NOT_ROUTABLE_FROM_OUTSIDE = "not_routable_from_outside"
     # Neutron says the router has no gateway, but its gateway port and qg- are left and still route (drift)
     GATEWAY_PORT_ORPHANED = "gateway_port_orphaned"
 
@@ -60,6 +67,8 @@ class Scenario:
     EAST_WEST: Final = "east-west"
     EAST_WEST_DVR: Final = "east-west-dvr"
     SAME_NETWORK: Final = "same-network"
+    TO_ROUTER: Final = "to-router"
+    TO_DHCP: Final = "to-dhcp"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -72,6 +81,8 @@ class Scenario:
         EAST_WEST: ScenarioText("east-west through the router", True),
         EAST_WEST_DVR: ScenarioText("east-west (DVR, routed on each compute host)", False),
         SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
+        TO_ROUTER: ScenarioText("to the router's own address (answered in its namespace)", True),
+        TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
     }
 
 
@@ -117,7 +128,13 @@ class Probe:
             return cls("tcp", 22)
         match = re.fullmatch(r"(tcp|udp)[:/](\d+)", text)
         if match:
-            return cls(match.group(1), int(match.group(2)))
+            port = int(match.group(2))
+            if not MIN_PORT <= port <= MAX_PORT:
+                raise PathError(
+                    f"probe {text!r}: {match.group(1).upper()} port {port} does not exist "
+                    f"(ports are {MIN_PORT}-{MAX_PORT})"
+                )
+            return cls(match.group(1), port)
         raise PathError(f"probe {text!r}: use icmp, ssh, tcp:PORT or udp:PORT")
 
     def describe(self) -> str:
@@ -126,8 +143,11 @@ class Probe:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """A resolved source or destination: a port (with its IP), a floating IP, or the outside."""
+    """A resolved source or destination: a port (with its IP), a floating IP, the outside, an address
+    the cloud holds itself (a router's, a DHCP port's), or an address of a subnet no port holds."""
 
-    kind: Literal["port", "fip", "outside"]
-    node: str  # port:/fip:/network: id (the external network for "outside")
+    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast"]
+    # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port;
+    # the subnet for "unallocated"/"broadcast"
+    node: str
     ip: str | None

@@ -1,17 +1,29 @@
-"""Endpoint resolution: a node id or an IP address becomes a port, a floating IP or the outside."""
+"""Endpoint resolution: a node id or an IP address becomes a port, a floating IP, the outside, what
+the cloud holds itself (a router's address, a DHCP port), or an address of the source's own subnet
+that nobody holds (on-link: the source ARPs for it, so it is never "outside")."""
 
 from __future__ import annotations
 
 import ipaddress
 
 from topology import graph as g
-from topology.kinds import EdgeKind, NodeKind
+from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.model import Endpoint, PathError
-from topology.path.topo import Topo, port_ips, reachable_from
+from topology.path.special import refuse_special
+from topology.path.topo import (
+    ROUTER_ADDRESS_OWNERS,
+    Topo,
+    network_of,
+    port_ips,
+    reachable_from,
+    routers_of_subnet,
+    subnets_of,
+)
 
 
 def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
-    """A node id (port, server, fip) or an IP address; ``near`` breaks ties between overlapping IPs."""
+    """A node id (port, server, fip, router) or an IP address; ``near`` breaks ties between overlapping IPs
+    and picks which of a router's addresses is meant (its interface on the source's subnet)."""
     text = text.strip()
     kind = g.id_kind(text) if ":" in text else ""
     if kind == NodeKind.SERVER:
@@ -23,7 +35,11 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
         if text not in topo.nodes:
             raise PathError(f"no port {g.id_key(text)}")
         ips = port_ips(topo.node(text))
-        return Endpoint("port", text, ips[0] if ips else None)
+        return owned_port(topo, text, ips[0] if ips else None) or Endpoint("port", text, ips[0] if ips else None)
+    if kind == NodeKind.ROUTER:
+        if text not in topo.nodes:
+            raise PathError(f"no router {g.id_key(text)}")
+        return Endpoint("router", text, router_address(topo, text, near))
     if kind == NodeKind.FLOATINGIP:
         if text not in topo.nodes:
             raise PathError(f"no floating IP {g.id_key(text)}")
@@ -31,25 +47,106 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise PathError(f"{text!r} is neither a node id (port:, server:, fip:) nor an IP address") from None
+        raise PathError(f"{text!r} is neither a node id (port:, server:, fip:, router:) nor an IP address") from None
     return resolve_ip(topo, str(address), near)
 
 
 def resolve_ip(topo: Topo, address: str, near: Endpoint | None) -> Endpoint:
+    refuse_special(address)
     if address in topo.fips_by_address:
         return Endpoint("fip", topo.fips_by_address[address], address)
-    ports = [topo.nodes[p] for p in topo.ports_by_ip.get(address, [])]
-    if len(ports) > 1 and near is not None and near.kind == "port":
+    subnet = on_link_subnet(topo, near, address)
+    if subnet is not None:
+        return on_link(topo, subnet, address)
+    found = holders(topo, address)
+    if len(found) > 1 and near is not None and near.kind == "port":
         # Overlapping tenant subnets (seed 004): the one the source can reach, through its own network/router.
-        ports = [p for p in ports if reachable_from(topo, near.node, p["id"])] or ports
-    if len(ports) > 1:
+        found = [e for e in found if reaches(topo, near.node, e)] or found
+    if len(found) > 1:
         raise PathError(
-            f"{address} is the address of {len(ports)} ports (overlapping subnets): "
-            f"name one: {', '.join(p['id'] for p in ports)}"
+            f"{address} is the address of {len(found)} ports (overlapping subnets): "
+            f"name one: {', '.join(e.node for e in found)}"
         )
-    if ports:
-        return Endpoint("port", ports[0]["id"], address)
+    if found:
+        return found[0]
     return Endpoint("outside", external_network_for(topo, address) or "", address)
+
+
+def holders(topo: Topo, address: str) -> list[Endpoint]:
+    """What holds ``address``: VM (and other non-network) ports, routers (interfaces, gateway), DHCP ports."""
+    return [
+        *(Endpoint("port", p, address) for p in topo.ports_by_ip.get(address, [])),
+        *(Endpoint("router", r, address) for r in topo.routers_by_ip.get(address, [])),
+        *(Endpoint("dhcp", p, address) for p in topo.dhcp_by_ip.get(address, [])),
+    ]
+
+
+def reaches(topo: Topo, port: str, end: Endpoint) -> bool:
+    """Whether ``port`` reaches ``end`` through its own network or router."""
+    if end.kind == "router":
+        return any(end.node in routers_of_subnet(topo, s) for s in subnets_of(topo, port))
+    return reachable_from(topo, port, end.node)
+
+
+def on_link_subnet(topo: Topo, near: Endpoint | None, address: str) -> str | None:
+    """The subnet of the source port that ``address`` is in (the source ARPs for it: never "outside").
+
+    Not on an external network: hosts Neutron does not know live there (its gateway, the outside).
+    """
+    if near is None or near.kind != "port" or topo.attrs(network_of(topo, near.node)).get("external"):
+        return None
+    ip = ipaddress.ip_address(address)
+    for subnet in subnets_of(topo, near.node):
+        cidr = topo.attrs(subnet).get("cidr")
+        if cidr and ip in ipaddress.ip_network(cidr, strict=False):
+            return subnet
+    return None
+
+
+def owned_port(topo: Topo, port: str, address: str | None) -> Endpoint | None:
+    """A router's port (qr-, qg-, sg-) stands for its router, a DHCP port for what answers in qdhcp;
+    None for any other port (a VM's is walked as the VM)."""
+    attrs = topo.attrs(port)
+    owner = attrs.get("device_owner")
+    if owner in ROUTER_ADDRESS_OWNERS and attrs.get("device_id"):
+        return Endpoint("router", g.router_id(str(attrs["device_id"])), address)
+    if owner == DeviceOwner.DHCP:
+        return Endpoint("dhcp", port, address)
+    return None
+
+
+def router_address(topo: Topo, router: str, near: Endpoint | None) -> str | None:
+    """The address a router named by id is asked at: its interface on the source's subnet (the source's
+    gateway), else its gateway address, else its first interface's."""
+    interfaces = topo.targets(router, EdgeKind.ROUTER_INTERFACE)
+    if near is not None and near.kind == "port":
+        for subnet in subnets_of(topo, near.node):
+            for port in interfaces:
+                if subnet in subnets_of(topo, port) and port_ips(topo.nodes[port]):
+                    return port_ips(topo.nodes[port])[0]
+    gateway = [str(ip.get("ip_address")) for ip in topo.attrs(router).get("external_fixed_ips") or []]
+    firsts = [ip for port in interfaces for ip in port_ips(topo.nodes[port])]
+    found = gateway or firsts
+    return found[0] if found else None
+
+
+def on_link(topo: Topo, subnet: str, address: str) -> Endpoint:
+    """An address of the source's own subnet: what holds it there, else nobody (or the subnet's broadcast)."""
+    for port in topo.sources(subnet, EdgeKind.IN_SUBNET):
+        if address not in port_ips(topo.nodes[port]):
+            continue
+        owner = str(topo.attrs(port).get("device_owner") or "")
+        held = owned_port(topo, port, address)
+        if held is not None:
+            return held
+        if owner.startswith("network:"):
+            raise PathError(f"{address} is held by a {owner} port ({g.id_key(port)}): not walked to yet")
+        return Endpoint("port", port, address)
+    network = ipaddress.ip_network(str(topo.attrs(subnet).get("cidr")), strict=False)
+    ends = (network.network_address, network.broadcast_address)
+    if network.num_addresses > 2 and ipaddress.ip_address(address) in ends:
+        return Endpoint("broadcast", subnet, address)
+    return Endpoint("unallocated", subnet, address)
 
 
 def external_network_for(topo: Topo, address: str) -> str | None:

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dvr, legacy
+from topology.path import dvr, legacy, owned
 from topology.path.context import Arriving, Leaving
-from topology.path.external import outside_hop
+from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
 from topology.path.model import Endpoint, PathError, Problem, Scenario
 from topology.path.router import gateway_network, router_external, serving_router
@@ -82,6 +82,11 @@ def port_relation(topo: Topo, source: str, target: str) -> str:
 
 
 def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    if source.kind in ("router", "dhcp") and target.kind != "port":
+        raise PathError(
+            f"{source.ip} is the address of a {'router' if source.kind == 'router' else 'DHCP port'}: "
+            "paths from the cloud's own ports are walked to a VM's port only; ask from a VM, a port or the outside"
+        )
     found = WALKS.get(situation(walk.topo, source, target))
     if found is None:
         raise PathError("one end must be a port, a VM or a floating IP of the cloud")
@@ -114,7 +119,7 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     fip_address = topo.attrs(fip).get("floating_ip_address") if fip else None
     out = Leaving(port, source.ip or "?", host, router, subnet, external, fip_address)
     if ROUTER_OUT[backend](walk, out):
-        outside_hop(walk, external, target.ip if target.kind == "outside" else None, "reaches")
+        outside_end(walk, external, target.ip if target.kind == "outside" else None)
     return scenario
 
 
@@ -178,6 +183,22 @@ def from_outside_to_port(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     return inbound_fip(walk, fip_of_port(walk.topo, target.node) or "", source.ip)
 
 
+def to_router(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """To a router's own address: its qr- on the source's subnet answers (any of its addresses); another
+    router's gateway address is reached out through the source's router and answered on its qg-."""
+    topo = walk.topo
+    subnet = owned.entry_subnet(topo, source.node, target.node)
+    if subnet is not None:
+        return owned.router_answers(walk, source, target, subnet)
+    if not owned.is_gateway_address(topo, target.node, target.ip):
+        return owned.not_on_the_way(walk, source, target)
+    external = g.network_id(str(topo.attrs(target.node).get("gateway_network_id") or ""))
+    north_south(walk, source, Endpoint("outside", external, target.ip))
+    if any(h.status == "fail" for h in walk.hops):
+        return Scenario.TO_ROUTER
+    return owned.gateway_in(walk, target.node, target.ip, source.ip, came_in=True)
+
+
 def no_floating_ip(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     hop = walk.hop(target.node, f"{target.ip} has no floating IP")
     walk.fail(
@@ -235,4 +256,12 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("outside", "fip", Relation.ANY): from_outside,
     ("outside", "port", Relation.VIA_FIP): from_outside_to_port,
     ("outside", "port", Relation.NO_FIP): no_floating_ip,
+    ("port", "router", Relation.ANY): to_router,
+    ("port", "dhcp", Relation.ANY): owned.to_dhcp,
+    ("port", "unallocated", Relation.ANY): owned.unallocated,
+    ("port", "broadcast", Relation.ANY): owned.subnet_broadcast,
+    ("outside", "router", Relation.ANY): owned.private_from_outside,
+    ("dhcp", "port", Relation.ANY): owned.from_dhcp,
+    ("router", "port", Relation.ANY): owned.from_router,
+    ("outside", "dhcp", Relation.ANY): owned.private_from_outside,
 }

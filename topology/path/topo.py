@@ -12,6 +12,9 @@ from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.model import JsonDict
 
+# The ports whose addresses a router answers for itself (qr-, qg-, DVR's sg-).
+ROUTER_ADDRESS_OWNERS = DeviceOwner.ROUTER_INTERFACES | {DeviceOwner.ROUTER_GATEWAY, DeviceOwner.ROUTER_SNAT}
+
 
 class Topo:
     """The graph with the lookups a walk needs.
@@ -43,6 +46,9 @@ class Topo:
         self.fips_by_address: dict[str, str] = {}
         self.ports_by_ip: dict[str, list[str]] = defaultdict(list)
         self.external_subnets: list[tuple[Any, str]] = []
+        # Addresses the cloud itself holds: a router's (its interfaces and its gateway) and DHCP ports'.
+        self.routers_by_ip: dict[str, list[str]] = defaultdict(list)
+        self.dhcp_by_ip: dict[str, list[str]] = defaultdict(list)
         for node in self.nodes.values():
             self.index_node(node)
 
@@ -53,10 +59,24 @@ class Topo:
         elif node["kind"] == NodeKind.PORT and not attrs.get("device_owner", "").startswith("network:"):
             for ip in port_ips(node):
                 self.ports_by_ip[ip].append(node["id"])
+        elif node["kind"] == NodeKind.PORT and attrs.get("device_owner") in ROUTER_ADDRESS_OWNERS:
+            for ip in port_ips(node):
+                self.held_by_router(ip, g.router_id(str(attrs.get("device_id"))))
+        elif node["kind"] == NodeKind.PORT and attrs.get("device_owner") == DeviceOwner.DHCP:
+            for ip in port_ips(node):
+                self.dhcp_by_ip[ip].append(node["id"])
+        elif node["kind"] == NodeKind.ROUTER:
+            # The gateway port is nobody's project (Neutron leaves it without one): its address is the router's.
+            for ip in attrs.get("external_fixed_ips") or []:
+                self.held_by_router(str(ip.get("ip_address") or ""), node["id"])
         elif node["kind"] == NodeKind.SUBNET and attrs.get("cidr"):
             network = self.nodes.get(g.network_id(str(attrs.get("network_id"))))
             if network is not None and network["attrs"].get("external"):
                 self.external_subnets.append((ipaddress.ip_network(attrs["cidr"]), network["id"]))
+
+    def held_by_router(self, address: str, router: str) -> None:
+        if address and router not in self.routers_by_ip[address]:
+            self.routers_by_ip[address].append(router)
 
     def with_reports(self, reports: Mapping[str, JsonDict]) -> Topo:
         """The same indexes with other reports (a shallow copy)."""
