@@ -22,6 +22,7 @@ from topology import services
 from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, explain_in
 from topology.path_scope import Secrets, explain_for_project
+from topology.probes import path_verify
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
@@ -225,6 +226,11 @@ class PathView(APIView):
         scope = caller_of(request).scope
         probe = request.query_params.get("probe", "icmp")
         reports_topo = topo.with_reports(StoredReports())
+        if path_verify.asked(request.query_params):  # the nodes' tracers beside each hop (topology/probes/)
+            status_code, body = path_verify.verified(
+                caller_of(request), reports_topo, src, dst, probe, lambda: project_view(key, graph, str(scope))
+            )
+            return Response({"revision": key[0], **body} if status_code == 200 else body, status=status_code)
         try:
             if scope is None:
                 result = explain_in(reports_topo, src, dst, probe)
