@@ -70,6 +70,7 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
         "state": state,
         "answer": answer,
         "detail": {
+            "outputs": outputs,
             "bridges": parsed.get("bridges") or [],
             "datapath_actions": parsed.get("datapath_actions"),
             "final_flow": parsed.get("final_flow"),
