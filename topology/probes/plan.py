@@ -215,7 +215,9 @@ def crossing(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> str |
     (the walk says "back on br-int", then "br-int delivers to the instance's qvo")."""
     here = ovs_port(topo, str(hops[index].get("node") or ""))
     after = ovs_port(topo, str(hops[index + 1].get("node") or "")) if index + 1 < len(hops) else None
-    if here is None or after is None or is_patch(here) or is_patch(after):
+    if here is None or after is None or any(is_patch(a) or a.get("ovs_type") in TUNNEL_TYPES for a in (here, after)):
+        return None
+    if topo.nodes[str(hops[index]["node"])].get("host") != topo.nodes[str(hops[index + 1]["node"])].get("host"):
         return None
     return str(here["ovs_bridge"]) if here.get("ovs_bridge") == after.get("ovs_bridge") else None
 
@@ -342,6 +344,16 @@ def next_hop_address(topo: Topo, device: Mapping[str, Any], peer: str) -> str:
     raise Unknown(f"{peer} is not on {device.get('name')}'s subnet and its namespace reports no default gateway")
 
 
+def mac_of(topo: Topo, attrs: Mapping[str, Any] | None) -> str | None:
+    """The Neutron MAC of the port a device plugs (``attached-mac``, else the port's ``mac_address``)."""
+    if not attrs:
+        return None
+    mac = (attrs.get("external_ids") or {}).get("attached-mac")
+    if not mac and attrs.get("port_id"):
+        mac = topo.attrs(g.port_id(str(attrs["port_id"]))).get("mac_address")
+    return str(mac).lower() if mac else None
+
+
 def macs_of_entry(
     topo: Topo,
     hops: Sequence[Mapping[str, Any]],
@@ -352,9 +364,10 @@ def macs_of_entry(
     check: Check,
 ) -> None:
     """dl_src from the port the packet came from, dl_dst from the port the walk delivers it to."""
-    sender = before if not is_patch(before) else last_ovs_port(topo, hops, index)
-    if sender is not None and sender.get("external_ids", {}).get("attached-mac"):
-        check.args["dl_src"] = sender["external_ids"]["attached-mac"]
+    crossed = is_patch(before) or before.get("ovs_type") in TUNNEL_TYPES
+    sender = mac_of(topo, last_ovs_port(topo, hops, index) if crossed else before)
+    if sender:
+        check.args["dl_src"] = sender
     else:  # from outside the cloud: the router's ARP entry for the sender
         device = external_device(topo, hops, index, forward=True)
         neighbour = Neighbour(
@@ -363,9 +376,9 @@ def macs_of_entry(
         check.macs["dl_src"] = neighbour
     if out_index is None:
         return  # the walk says it stops: the packet as it came, to no one in particular
-    out = ovs_port(topo, str(hops[out_index].get("node") or "")) or {}
-    if out.get("external_ids", {}).get("attached-mac"):
-        check.args["dl_dst"] = out["external_ids"]["attached-mac"]
+    receiver = mac_of(topo, ovs_port(topo, str(hops[out_index].get("node") or "")))
+    if receiver:
+        check.args["dl_dst"] = receiver
         return
     device = external_device(topo, hops, index, forward=False)
     check.macs["dl_dst"] = Neighbour(
@@ -374,12 +387,14 @@ def macs_of_entry(
 
 
 def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
-    """The last non-patch OVS port the walk crossed before ``index`` (where a patched packet came from)."""
+    """The last access or physical OVS port the walk crossed before ``index``, across patches, bridges and
+    tunnels (where a patched or tunnelled packet came from); None when something else comes first."""
     for at in range(index - 1, -1, -1):
-        attrs = ovs_port(topo, str(hops[at].get("node") or ""))
-        if attrs is not None and not is_patch(attrs):
+        node = str(hops[at].get("node") or "")
+        attrs = ovs_port(topo, node)
+        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
             return attrs
-        if attrs is None and not is_ovs_bridge(topo, str(hops[at].get("node") or "")):
+        if attrs is None and not is_ovs_bridge(topo, node):
             return None
     return None
 
@@ -405,7 +420,7 @@ def namespace_check(
     src = known(addresses[index][0])  # routing sees the source before SNAT (POSTROUTING)...
     after = addresses[index + 1] if index + 1 < len(addresses) else addresses[index]
     dst = known(after[1])  # ...and the destination after DNAT (PREROUTING)
-    failed = first_failure(hops, index)
+    failed = first_failure(hops, min(index + 1, len(hops) - 1))  # the device it would leave by included
     if failed is not None:
         expect = failed
     else:
