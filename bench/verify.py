@@ -5,9 +5,10 @@
 The request goes through the real PathView as the real admin (Keystone login), in this process;
 the probes go over Redis and the channel layer to a real daphne and the real node agent of
 ``controller`` (tests/agent_feed.py), which runs ofproto/trace, ip route get and ip neigh and
-answers. Per walk of tests/test_path_lab.py, the path without verify and with verify=1 are asked
-in turn (interleaved, the same graph revision), RUNS times each; printed: p50/p95 of both, the
-probes each verify sent, and its agree / disagree / not checked counts.
+answers. Per walk of tests/test_path_lab.py, the path without verify, with verify=1 sending its
+probes one at a time (WORKERS=1) and with verify=1 sending up to 4 at once (WORKERS=4, the default)
+are asked in turn (interleaved A/B, the same graph revision), RUNS times each; printed: p50/p95 of
+each, the probes each verify sent, and its agree / disagree / not checked counts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lab import api  # noqa: E402
 from tests.agent_feed import HOST, agent_feed  # noqa: E402
 from tests.lab_jobs import login  # noqa: E402
 from tests.test_topology_lab import refresh_all  # noqa: E402
+from topology.probes import verify  # noqa: E402
 from topology.probes.presence import is_connected  # noqa: E402
 
 OUTSIDE = "192.168.1.1"
@@ -77,23 +79,28 @@ def main(runs: int) -> None:
             time.sleep(0.3)
         refresh_all(str(state["host"]))
         admin = login(state, "admin")
-        head = f"{'walk':14} {'hops':>4} {'probes':>6} {'plain p50':>9} {'p95':>6} {'verify p50':>10} {'p95':>6}"
-        print(head + "  checks")
+        columns = f"{'plain p50/p95':>14}  {'1 at once':>14}  {'4 at once':>14}"
+        print(f"{'walk':14} {'hops':>4} {'probes':>6}  {columns}  checks")
         for name, (src, dst) in walks(state).items():
             plain: list[float] = []
-            checked: list[float] = []
+            serial: list[float] = []
+            parallel: list[float] = []
             body: dict[str, Any] = {}
-            for _ in range(runs):  # interleaved: plain, verify, plain, verify...
+            for _ in range(runs):  # interleaved: plain, 1 at once, 4 at once, plain, ...
                 plain.append(timed(admin, {"src": src, "dst": dst})[0])
-                elapsed, body = timed(admin, {"src": src, "dst": dst, "verify": "1"})
-                checked.append(elapsed)
+                for workers, samples in ((1, serial), (4, parallel)):
+                    verify.WORKERS = workers
+                    elapsed, body = timed(admin, {"src": src, "dst": dst, "verify": "1"})
+                    samples.append(elapsed)
             v = body["verify"]
             print(
-                f"{name:14} {len(body['hops']):>4} {v['probes_sent']:>6} "
-                f"{statistics.median(plain) * 1000:7.0f}ms {percentile(plain, 0.95) * 1000:4.0f}ms "
-                f"{statistics.median(checked) * 1000:8.0f}ms {percentile(checked, 0.95) * 1000:4.0f}ms  "
-                f"{v['agree']} agree, {v['disagree']} disagree, {v['not_checked']} not checked"
+                f"{name:14} {len(body['hops']):>4} {v['probes_sent']:>6}  {ms(plain):>14}  {ms(serial):>14}  "
+                f"{ms(parallel):>14}  {v['agree']} agree, {v['disagree']} disagree, {v['not_checked']} not checked"
             )
+
+
+def ms(samples: list[float]) -> str:
+    return f"{statistics.median(samples) * 1000:.0f} / {percentile(samples, 0.95) * 1000:.0f} ms"
 
 
 if __name__ == "__main__":

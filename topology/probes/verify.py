@@ -13,7 +13,9 @@ Every probe is checked against its host's last report before it is sent
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +29,8 @@ from topology.probes.validate import validate_for_host
 
 JsonDict = dict[str, Any]
 PROBE_TIMEOUT_S = 5.0
+# Probes in flight at once per verify: an agent runs at most 4 at a time (topology/agent/channel.py).
+WORKERS = 4
 DISAGREES = "tracer_disagrees"
 Runner = Callable[[str, str, JsonDict, float], JsonDict]
 Reports = Callable[[str], Mapping[str, Any] | None]
@@ -42,8 +46,13 @@ class Asker:
     timeout: float = PROBE_TIMEOUT_S
     hosts: dict[str, str] = field(default_factory=dict)  # host -> "connected" | why not
     sent: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def host_state(self, host: str) -> str:
+        with self.lock:
+            return self._host_state(host)
+
+    def _host_state(self, host: str) -> str:
         if host not in self.hosts:
             if not host:
                 self.hosts[host] = "the hop names no host"
@@ -64,36 +73,34 @@ class Asker:
             clean = validate_for_host(kind, args, self.reports(host) or {})
         except ProbeInvalid as exc:
             return f"refused before the agent: {exc}"
-        self.sent += 1
+        with self.lock:
+            self.sent += 1
         try:
             return self.run(host, kind, clean, self.timeout)
         except NotConnected:
-            self.hosts[host] = f"the agent of host {host} is not connected"
+            with self.lock:
+                self.hosts[host] = f"the agent of host {host} is not connected"
             return self.hosts[host]
         except ProbeTimeout as exc:
             return str(exc)
 
 
-def neighbour_mac(asker: Asker, neighbour: Neighbour, cache: dict[Neighbour, str]) -> str:
+def neighbour_mac(answer: JsonDict | str, neighbour: Neighbour) -> str:
     """The router's ARP entry for a peer outside the cloud: its MAC, or a sentence why not."""
-    if neighbour not in cache:
-        answer = asker.ask(neighbour.host, "neigh_show", neighbour.args())
-        if isinstance(answer, str):
-            cache[neighbour] = answer
-        else:
-            entries = [e for e in (answer.get("parsed") or {}).get("neighbours") or [] if e.get("lladdr")]
-            cache[neighbour] = (
-                entries[0]["lladdr"]
-                if entries
-                else f"{neighbour.namespace} has no ARP entry for {neighbour.ip} on {neighbour.dev}: "
-                "the outside peer's MAC is not known"
-            )
-    return cache[neighbour]
+    if isinstance(answer, str):
+        return answer
+    entries = [e for e in (answer.get("parsed") or {}).get("neighbours") or [] if e.get("lladdr")]
+    if entries:
+        return str(entries[0]["lladdr"])
+    return (
+        f"{neighbour.namespace} has no ARP entry for {neighbour.ip} on {neighbour.dev}: "
+        "the outside peer's MAC is not known"
+    )
 
 
-def run_check(asker: Asker, check: Check, cache: dict[Neighbour, str]) -> JsonDict:
+def run_check(asker: Asker, check: Check, macs: Mapping[Neighbour, str]) -> JsonDict:
     for key, neighbour in check.macs.items():
-        mac = neighbour_mac(asker, neighbour, cache)
+        mac = macs[neighbour]
         if ":" not in mac or " " in mac:
             return not_checked(mac, check.tracer)
         check.args[key] = mac
@@ -107,15 +114,20 @@ def run_check(asker: Asker, check: Check, cache: dict[Neighbour, str]) -> JsonDi
 def verify_hops(
     asker: Asker, topo: Topo, hops: Sequence[Mapping[str, Any]], src_ip: str | None, dst_ip: str | None, probe: Probe
 ) -> list[JsonDict]:
-    """One ``verify`` object per hop."""
-    cache: dict[Neighbour, str] = {}
-    out = []
-    for item in plan(topo, hops, src_ip, dst_ip, probe):
-        if isinstance(item, NotChecked):
-            out.append(not_checked(item.reason, item.tracer))
-        else:
-            out.append(run_check(asker, item, cache))
-    return out
+    """One ``verify`` object per hop. The MACs of outside peers first, then every hop's probe, WORKERS at once."""
+    planned = plan(topo, hops, src_ip, dst_ip, probe)
+    checks = [item for item in planned if isinstance(item, Check)]
+    neighbours = list(dict.fromkeys(n for c in checks for n in c.macs.values()))
+    with ThreadPoolExecutor(max(1, WORKERS)) as pool:
+        answers = pool.map(lambda n: asker.ask(n.host, "neigh_show", n.args()), neighbours)
+        macs = {n: neighbour_mac(answer, n) for n, answer in zip(neighbours, answers, strict=True)}
+        verified = dict(
+            zip((c.hop for c in checks), pool.map(lambda c: run_check(asker, c, macs), checks), strict=True)
+        )
+    return [
+        not_checked(item.reason, item.tracer) if isinstance(item, NotChecked) else verified[item.hop]
+        for item in planned
+    ]
 
 
 def disagreement(hop: Mapping[str, Any], number: str, check: Mapping[str, Any]) -> JsonDict:
