@@ -7,12 +7,33 @@ router on the network node compute0000, the tunnel between them). No lab, no dat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.diagnosis_clouds import OUTSIDE, VM1_PORT, Cloud, fip_address, legacy, port, qg_gone, vm1_port_down, walk
+from tests.diagnosis_clouds import (
+    COMPUTE,
+    OUTSIDE,
+    VM1_PORT,
+    Cloud,
+    dhcp_agent_dead,
+    dvr,
+    fg_gone,
+    fip_address,
+    legacy,
+    mapping_dropped,
+    ovs_agent_dead,
+    physnet_renamed,
+    port,
+    qg_gone,
+    qrouter_gone,
+    tunnel_ports_gone,
+    vm1_port_down,
+    vm1_qvo_untagged,
+    walk,
+)
 from topology.agent import probe_parse
 from topology.agent.probes import ProbeInvalid, validate_neigh_show
 from topology.join import join
@@ -181,3 +202,48 @@ def test_a_host_without_its_agent_is_not_asked() -> None:
         f"the agent of host {h} is not connected" for h in verified["verify"]["hosts"]
     }
     assert Neighbour("a", "b", "c", "d").args() == {"namespace": "b", "dst": "d", "dev": "c"}
+
+
+BREAKS = (
+    None,
+    vm1_port_down,
+    vm1_qvo_untagged,
+    ovs_agent_dead,
+    dhcp_agent_dead,
+    qrouter_gone,
+    qg_gone,
+    fg_gone,
+    physnet_renamed,
+    mapping_dropped,
+    tunnel_ports_gone(COMPUTE),
+)
+ENDS = (("vm-1", OUTSIDE), (OUTSIDE, "fip:vm-1"), ("vm-1", "vm-0"), ("vm-0", "vm-1"), ("vm-1", "fip:vm-0"))
+
+
+@pytest.mark.parametrize("build", [legacy, dvr], ids=["legacy", "dvr"])
+def test_every_walk_of_every_broken_state_gets_a_plan_for_each_hop(build: Callable[[], Cloud]) -> None:
+    """Each hop has its probe or its reason, healthy or broken, legacy or DVR, the way back too."""
+    kinds: set[str] = set()
+    for brk in BREAKS:
+        if brk is fg_gone and build is legacy:
+            continue  # a DVR break: the legacy cloud has no fip namespace
+        cloud = build()
+        if brk is not None:
+            brk(*cloud)
+        topo = Topo(join(*cloud).to_dict(), cloud[1])
+        for src, dst in ENDS:
+            result = walk(cloud, src, dst)
+            for hops, ends in (
+                (result["hops"], (result["src"], result["dst"])),
+                (result.get("return_hops", []), (result["dst"], result["src"])),
+            ):
+                checks = plan(topo, hops, ends[0]["ip"], ends[1]["ip"], Probe.parse("icmp"))
+                assert [c.hop for c in checks] == list(range(len(hops)))
+                for item in checks:
+                    if isinstance(item, NotChecked):
+                        assert item.reason, item
+                    else:
+                        kinds.add(item.kind)
+                        assert item.host and (item.expect.port or item.expect.dev or item.expect.stops), item
+                        assert item.args["nw_src"] if item.kind == "ofproto_trace" else item.args["dst"]
+    assert kinds == {"ofproto_trace", "route_get"}
