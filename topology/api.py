@@ -214,6 +214,7 @@ class PathView(APIView):
             OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:) or IP"),
             OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:) or IP"),
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
+            OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="Explain the path of a packet from src to dst, hop by hop",
