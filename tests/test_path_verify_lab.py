@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import openstack.connection
 import pytest
 from django.conf import settings
 from django.test import Client, override_settings
@@ -173,6 +174,31 @@ def test_tenants_verify_only_their_own_paths_redacted(lab: dict[str, Any], feed:
             assert other.status_code == 404, other.content[:300]
             text = other.content.decode()
             assert cirros["ip"] not in text and cirros["port_id"][:8] not in text and cirros["mac"] not in text
+
+
+def test_demo_cannot_verify_alts_path(
+    lab: dict[str, Any], feed: None, alt_cloud: openstack.connection.Connection
+) -> None:
+    """Vice versa: a port of alt's own (a network and port made for the test), as demo and as admin."""
+    net = alt_cloud.network.create_network(name="verify-alt-net")
+    try:
+        subnet = alt_cloud.network.create_subnet(network_id=net.id, ip_version=4, cidr="10.93.0.0/24")
+        port = alt_cloud.network.create_port(network_id=net.id, name="verify-alt-port")
+        address = port.fixed_ips[0]["ip_address"]
+        refresh_all(lab["host"])
+        with override_settings(DASHBOARD_PATH_VERIFY_FOR_PROJECTS=True):
+            demo = verify(login(lab, "demo"), f"port:{port.id}", OUTSIDE)
+        assert demo.status_code == 404, demo.content[:300]
+        text = demo.content.decode()
+        assert (
+            port.id[:8] not in text and address not in text and "verify-alt" not in text and subnet.id[:8] not in text
+        )
+        admin = verify(login(lab, "admin"), f"port:{port.id}", OUTSIDE)
+        assert admin.status_code == 200 and "verify" in admin.json(), admin.content[:300]
+    finally:
+        for leftover in alt_cloud.network.ports(network_id=net.id):
+            alt_cloud.network.delete_port(leftover.id)
+        alt_cloud.network.delete_network(net.id, ignore_missing=True)
 
 
 def test_a_hostile_argument_is_refused_before_the_agent(lab: dict[str, Any], feed: None) -> None:
