@@ -38,8 +38,10 @@ from topology.agent import probe_parse
 from topology.agent.probes import ProbeInvalid, validate_neigh_show
 from topology.join import join
 from topology.path import Probe, Topo
+from topology.probes import verify
 from topology.probes.compare import compare
 from topology.probes.plan import Check, Expect, Neighbour, NotChecked, plan
+from topology.probes.request import ProbeTimeout
 from topology.probes.verify import Asker, verify_result
 
 DATA = Path(__file__).parent / "data" / "probes"
@@ -247,3 +249,25 @@ def test_every_walk_of_every_broken_state_gets_a_plan_for_each_hop(build: Callab
                         assert item.host and (item.expect.port or item.expect.dev or item.expect.stops), item
                         assert item.args["nw_src"] if item.kind == "ofproto_trace" else item.args["dst"]
     assert kinds == {"ofproto_trace", "route_get"}
+
+
+def test_a_host_that_does_not_answer_is_waited_for_once() -> None:
+    """The channel stand-in times out like a wedged agent (test_probes_lab.py makes one for real, per probe)."""
+    cloud = legacy()
+    result = walk(cloud, "vm-1", OUTSIDE)
+    asked: list[str] = []
+
+    def wedged(host: str, kind: str, args: dict[str, Any], timeout: float) -> dict[str, Any]:
+        asked.append(host)
+        raise ProbeTimeout(f"no answer from {host}'s agent within {timeout + 5:g} s")
+
+    verify.WORKERS = 1  # one at a time, so that the second probe to the host sees the first's timeout
+    try:
+        asker = Asker(reports=cloud[1].get, run=wedged, connected=lambda host: True)
+        verified = verify_result(asker, Topo(join(*cloud).to_dict(), cloud[1]), result, Probe.parse("icmp"))
+    finally:
+        verify.WORKERS = 4
+    assert asked == ["compute0000"], asked  # the network node, where the probes go: asked once, not per hop
+    states = {h["verify"]["state"] for h in verified["hops"]}
+    unanswered = [h for h in verified["hops"] if "did not answer" in h["verify"].get("reason", "")]
+    assert states == {"not_checked"} and len(unanswered) >= 3, verified["hops"]

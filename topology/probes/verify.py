@@ -82,7 +82,10 @@ class Asker:
                 self.hosts[host] = f"the agent of host {host} is not connected"
             return self.hosts[host]
         except ProbeTimeout as exc:
-            return str(exc)
+            # A wedged agent: its other hops are not waited for again (each would cost the whole bound).
+            with self.lock:
+                self.hosts[host] = f"the agent of host {host} did not answer: {exc}"
+            return self.hosts[host]
 
 
 def neighbour_mac(answer: JsonDict | str, neighbour: Neighbour) -> str:
