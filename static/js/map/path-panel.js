@@ -117,11 +117,12 @@ function verifyLine(li, v) {
     div.text(head + ": not checked (" + (v.reason || "no reason given") + ")");
     return;
   }
-  div.append("span").text(head + (v.state === "agree" ? " agrees: " : " disagrees: "));
-  if (v.state === "agree") {
-    div.append("span").text(v.answer || "");
-  } else if (v.model !== undefined) {
-    div.append("span").text("the explainer says the packet " + v.model + "; the tracer says it " + (v.answer || "?"));
+  // A hop hidden from a project member keeps only its state: no answer, no model.
+  div.append("span").text(head + (v.state === "agree" ? " agrees" : " disagrees") + (v.answer ? ": " : ""));
+  if (v.state === "agree" && v.answer) {
+    div.append("span").text(v.answer);
+  } else if (v.answer) {
+    div.append("span").text("the explainer says the packet " + v.model + "; the tracer says it " + v.answer);
   }
   if (v.packet) {
     const det = div.append("details").attr("class", "verify-packet");
