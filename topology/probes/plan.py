@@ -97,7 +97,8 @@ def plan(
             out.append(plan_hop(topo, hops, index, addresses, probe))
         except Unknown as exc:
             kind = g.id_kind(str(hop.get("node") or "")) if hop.get("node") else ""
-            out.append(NotChecked(index, str(exc), "ofproto/trace" if kind == NodeKind.BRIDGE else "ip route get"))
+            tracer = "ip route get" if kind == NodeKind.NETNS else "ofproto/trace"
+            out.append(NotChecked(index, str(exc), tracer))
     return out
 
 
