@@ -22,6 +22,7 @@ from topology import services
 from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
+from topology.probes import path_verify
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
@@ -213,6 +214,7 @@ class PathView(APIView):
             OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
             OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
+            OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="Explain the path of a packet from src to dst, hop by hop",
@@ -229,6 +231,11 @@ class PathView(APIView):
         key, graph, topo = indexed_graph()
         scope = caller_of(request).scope
         reports_topo = topo.with_reports(StoredReports())
+        if path_verify.asked(request.query_params):  # the nodes' tracers beside each hop (topology/probes/)
+            status_code, body = path_verify.verified(
+                caller_of(request), reports_topo, src, dst, probe, lambda: project_view(key, graph, str(scope))
+            )
+            return Response({"revision": key[0], **body} if status_code == 200 else body, status=status_code)
         try:
             if scope is None:
                 result = explain_in(reports_topo, src, dst, probe)

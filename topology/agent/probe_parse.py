@@ -6,7 +6,8 @@
 * ``ovs-appctl dpif/show``: datapath port number -> (bridge, port, OpenFlow port);
 * ``ip route get``: dst, dev, via, src and the rest of the key/value words;
 * ``ip rule``: priority, selector and action of each rule;
-* ``ip route show``: one route per line, dst first then key/value words.
+* ``ip route show``: one route per line, dst first then key/value words;
+* ``ip neigh show``: address, dev, lladdr and state of each entry.
 """
 
 from __future__ import annotations
@@ -240,3 +241,23 @@ def parse_ip_rule(text: str) -> list[dict[str, Any]]:
                 index += 1
         rules.append(rule)
     return rules
+
+
+NEIGH_STATES = {"PERMANENT", "NOARP", "REACHABLE", "STALE", "NONE", "INCOMPLETE", "DELAY", "PROBE", "FAILED"}
+
+
+def parse_neighbours(text: str) -> list[dict[str, Any]]:
+    """``ip neigh show``: ``<addr> [dev <dev>] [lladdr <mac>] [router] <STATE>`` per line."""
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words:
+            continue
+        values, flags = _words(words[1:])
+        lladdr = None
+        if "lladdr" in flags:
+            at = words.index("lladdr")
+            lladdr = words[at + 1].lower() if at + 1 < len(words) else None
+        state = next((w for w in words[1:] if w in NEIGH_STATES), None)
+        entries.append({"dst": words[0], "dev": values.get("dev"), "lladdr": lladdr, "state": state})
+    return entries

@@ -13,7 +13,9 @@ Kinds:
   followed by ``ovs-appctl dpif/show`` to name the datapath ports of the answer;
 * ``route_get``: ``ip [-netns NS] route get <dst> [from <src>] [iif <dev>]``;
 * ``ip_rule``: ``ip [-netns NS] rule show``;
-* ``route_table``: ``ip [-netns NS] route show table <N>``.
+* ``route_table``: ``ip [-netns NS] route show table <N>``;
+* ``neigh_show``: ``ip [-netns NS] neigh show to <ip> [dev <dev>]`` (a router's ARP/ND entry: the MAC of a
+  peer outside the cloud, which the path verifier needs to build the packet leaving to it).
 
 Parsing of the outputs is in topology/agent/probe_parse.py (pure).
 """
@@ -34,7 +36,7 @@ from typing import Any
 
 from topology.agent import probe_parse
 
-KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table")
+KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show")
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 30.0
 MAX_OUTPUT_BYTES = 256 * 1024
@@ -204,11 +206,22 @@ def validate_route_table(args: Mapping[str, Any]) -> Args:
     return clean
 
 
+def validate_neigh_show(args: Mapping[str, Any]) -> Args:
+    _only(args, ("namespace", "dst", "dev"))
+    clean: Args = {
+        "namespace": _name(args, "namespace", False, NETNS_RE),
+        "dst": _ip(args, "dst", True),
+        "dev": _name(args, "dev", False),
+    }
+    return {key: value for key, value in clean.items() if value is not None}
+
+
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
     "ofproto_trace": validate_trace,
     "route_get": validate_route_get,
     "ip_rule": validate_ip_rule,
     "route_table": validate_route_table,
+    "neigh_show": validate_neigh_show,
 }
 
 
@@ -266,6 +279,9 @@ def argv_of(kind: str, args: Mapping[str, Any]) -> list[str]:
         return [*ip_prefix(args), "rule", "show"]
     if kind == "route_table":
         return [*ip_prefix(args), "route", "show", "table", str(args["table"])]
+    if kind == "neigh_show":
+        argv = [*ip_prefix(args), "neigh", "show", "to", args["dst"]]
+        return argv + (["dev", args["dev"]] if "dev" in args else [])
     raise ProbeInvalid(f"unknown kind {kind!r}")
 
 
@@ -382,4 +398,6 @@ def parse(
         return dict(probe_parse.parse_route_get(output))
     if kind == "ip_rule":
         return {"rules": probe_parse.parse_ip_rule(output)}
+    if kind == "neigh_show":
+        return {"neighbours": probe_parse.parse_neighbours(output)}
     return {"routes": probe_parse.parse_routes(output)}

@@ -33,7 +33,7 @@ from topology.probes.validate import validate_for_host
 ProbeRequestSerializer = inline_serializer(
     "ProbeRequest",
     {
-        "kind": serializers.ChoiceField(choices=["ofproto_trace", "route_get", "ip_rule", "route_table"]),
+        "kind": serializers.ChoiceField(choices=["ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show"]),
         "args": serializers.DictField(),
         "timeout": serializers.FloatField(required=False, min_value=0.5, max_value=MAX_TIMEOUT_S),
     },

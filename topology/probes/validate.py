@@ -3,7 +3,7 @@
 On top of the agent's own syntax checks (topology/agent/probes.validate),
 every name must be one the host reported: the bridge (and the in_port, by
 name or OpenFlow number, on that bridge), the namespace, and ``iif`` among
-that namespace's interfaces (or the root namespace's when none is given).
+that namespace's interfaces, and so is ``dev`` (or the root namespace's when none is given).
 """
 
 from __future__ import annotations
@@ -49,8 +49,10 @@ def validate_for_host(kind: Any, args: Any, report: Mapping[str, Any]) -> Args:
         _check_in_port(_bridge(report, clean["bridge"]), clean["in_port"])
         return clean
     interfaces = _namespace(report, clean.get("namespace"))
-    iif = clean.get("iif")
-    if iif is not None and iif not in {interface.get("name") for interface in interfaces}:
-        where = f"namespace {clean['namespace']!r}" if clean.get("namespace") else "the root namespace"
-        raise ProbeInvalid(f"iif {iif!r} is not an interface of {where} in the host's last report")
+    names = {interface.get("name") for interface in interfaces}
+    for key in ("iif", "dev"):
+        device = clean.get(key)
+        if device is not None and device not in names:
+            where = f"namespace {clean['namespace']!r}" if clean.get("namespace") else "the root namespace"
+            raise ProbeInvalid(f"{key} {device!r} is not an interface of {where} in the host's last report")
     return clean

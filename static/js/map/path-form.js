@@ -124,9 +124,14 @@ export async function explainPath(userAsked) {
   stats.pathRequests = path.requests;
   page.classList.add("path-open");
   d3.select("#path-result").classed("loading", true);
-  const url = PATH_API + "?" + new URLSearchParams({ src: path.src.value, dst: path.dst.value, probe: path.probe });
+  const params = { src: path.src.value, dst: path.dst.value, probe: path.probe };
+  const verifying = path.verifyNext;
+  path.verifyNext = false; // a live update re-asks without the tracers (they run only when asked)
+  if (verifying) params.verify = "1";
+  const url = PATH_API + "?" + new URLSearchParams(params);
   try {
     const { status, ok, data: body } = await request(url);
+    if (verifying && status === 403 && body && body.detail) { showPathError(body.detail); return; }
     if (status === 401 || status === 403) { showPathError("Your session ended: log in again."); return; }
     if (status === 404) {
       showPathError("Not found: " + ((body && body.detail) || "no such endpoint") +
@@ -144,6 +149,13 @@ export async function explainPath(userAsked) {
     d3.select("#path-result").classed("loading", false);
     if (path.again) { path.again = false; explainPath(false); }
   }
+}
+
+// "Verify with the nodes": the same question, with each hop checked by its node's own tracer.
+export function verifyPath() {
+  if (!path.src.value || !path.dst.value) return;
+  path.verifyNext = true;
+  explainPath(false);
 }
 
 // The graph moved on: the path is asked again (debounced) so it follows live updates.

@@ -5,7 +5,7 @@
 import { state, vocabulary } from "./store.js";
 import { scene } from "./stage.js";
 import { reveal } from "./interaction.js";
-import { setShowReturn } from "./path-form.js";
+import { setShowReturn, verifyPath } from "./path-form.js";
 import { labelOfEndpoint, path } from "./path-state.js";
 
 const VERDICT_TEXT = { ok: "✓ the path works", broken: "✗ broken", unknown: "? unknown (missing evidence)" };
@@ -61,6 +61,7 @@ export function renderPathPanel() {
   box.append("p").attr("class", "path-summary")
     .text(r.probe + " from " + describeEnd(r.src, path.src) + " to " + describeEnd(r.dst, path.dst) +
       ": " + r.hops.length + " hops" + (back.length ? ", " + back.length + " back" : "") + ", revision " + r.revision + ".");
+  verifyBar(box, r);
   problems(box, r);
   const ov = scene && scene.path;
   narrative(box, r.hops, ov ? ov.drawn : [], "path-hops", "");
@@ -89,6 +90,47 @@ function returnSection(box, r, back) {
     .on("change", function () { setShowReturn(this.checked); });
   toggle.append("span").text(" draw it on the map (dashed, R1, R2…)");
   narrative(section, hops, back ? back.drawn : [], "path-hops return-hops", "R");
+}
+
+const VERIFY_MARK = { agree: "✓", disagree: "✗", not_checked: "–" };
+
+// The button that asks the nodes' tracers (verify=1), or the count of their answers once asked.
+function verifyBar(box, r) {
+  const bar = box.append("div").attr("class", "path-verify-bar");
+  const v = r.verify;
+  if (v) {
+    bar.append("span").attr("class", "verify-summary" + (v.disagree ? " disagree" : ""))
+      .text("Checked with the nodes' tracers: " + v.agree + " agree, " + v.disagree + " disagree, " +
+        v.not_checked + " not checked.");
+  }
+  bar.append("button").attr("type", "button").attr("class", "small").attr("id", "path-verify")
+    .attr("title", "Run ofproto/trace and ip route get on the hops' nodes, through their agents")
+    .text(v ? "Verify again" : "Verify with the nodes").on("click", verifyPath);
+}
+
+// One hop's tracer answer beside the model's (hops the tracers do not apply to say nothing).
+function verifyLine(li, v) {
+  if (!v || (v.state === "not_checked" && !v.tracer)) return;
+  const div = li.append("div").attr("class", "hop-verify verify-" + v.state).attr("data-verify", v.state);
+  const head = (VERIFY_MARK[v.state] || "") + " " + (v.tracer || "tracer");
+  if (v.state === "not_checked") {
+    div.text(head + ": not checked (" + (v.reason || "no reason given") + ")");
+    return;
+  }
+  // A hop hidden from a project member keeps only its state: no answer, no model.
+  div.append("span").text(head + (v.state === "agree" ? " agrees" : " disagrees") + (v.answer ? ": " : ""));
+  if (v.state === "agree" && v.answer) {
+    div.append("span").text(v.answer);
+  } else if (v.answer) {
+    div.append("span").text("the explainer says the packet " + v.model + "; the tracer says it " + v.answer);
+  }
+  if (v.packet) {
+    const det = div.append("details").attr("class", "verify-packet");
+    det.append("summary").text("the packet it traced" + (v.host ? " on " + v.host : ""));
+    det.append("pre").text(Object.entries(v.packet).map(([k, val]) => k + "=" + val).join(",") +
+      (v.notes && v.notes.length ? "\n" + v.notes.join("\n") : "") +
+      (v.detail && v.detail.datapath_actions ? "\nDatapath actions: " + v.detail.datapath_actions : ""));
+  }
 }
 
 function flows(li, hop) {
@@ -133,5 +175,6 @@ function narrative(parent, hops, drawn, cls, prefix) {
       li.append("pre").attr("class", "hop-evidence" + (hop.status === "fail" ? " reason" : "")).text(text);
     }
     if (hop.flows && hop.flows.length) flows(li, hop);
+    verifyLine(li, hop.verify);
   });
 }

@@ -22,6 +22,7 @@ export const path = {
   fitNext: false,
   hashTransform: false, // a permalink with a zoom keeps its zoom
   showReturn: true, // draw return_hops (when the API gives them) on the map
+  verifyNext: false, // the next request asks the nodes' tracers too (verify=1): once, on the button
 };
 
 export function firstAddress(addresses) {

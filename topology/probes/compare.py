@@ -1,0 +1,111 @@
+"""The tracer's answer beside the explainer's (pure): agree, disagree, or not checked.
+
+* ofproto/trace: the datapath ports the packet leaves by (``parsed.outputs``,
+  named by dpif/show) against the port the walk names next. A bridge's own
+  internal port (LOCAL, OpenFlow 65534) is the host's stack, not a way on:
+  an answer that reaches only LOCAL ports, or drops, is "it stops". A flood
+  (NORMAL, no learned MAC for the destination) that includes the walk's port
+  agrees: a learning switch delivers an unknown unicast that way.
+* ip route get: the route's device against the device the walk leaves the
+  namespace by; an unreachable/blackhole/prohibit route, or the kernel's
+  "RTNETLINK answers: ..." refusal, is "it stops".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from topology.probes.plan import LOCAL_OFPORT, Check
+
+JsonDict = dict[str, Any]
+State = Literal["agree", "disagree", "not_checked"]
+FLOODING = "no learned MAC for destination, flooding"
+NO_ROUTE_TYPES = ("unreachable", "blackhole", "prohibit", "throw")
+
+
+def not_checked(reason: str, tracer: str | None = None) -> JsonDict:
+    return {"state": "not_checked", "tracer": tracer, "reason": reason}
+
+
+def outputs_of(parsed: Mapping[str, Any]) -> list[str]:
+    """Where the trace leaves the datapath, as ``port (bridge)``; LOCAL ports left out."""
+    names = []
+    for out in parsed.get("outputs") or []:
+        if out.get("ofport") == LOCAL_OFPORT or (out.get("port") and out.get("port") == out.get("bridge")):
+            continue
+        names.append(f"{out.get('port', 'datapath port ' + str(out.get('dp_port')))} ({out.get('bridge', '?')})")
+    return names
+
+
+def trace_answer(parsed: Mapping[str, Any]) -> tuple[list[str], str]:
+    outputs = outputs_of(parsed)
+    if outputs:
+        return outputs, "leaves by " + ", ".join(outputs)
+    if parsed.get("dropped"):
+        return [], "dropped"
+    locals_only = bool(parsed.get("outputs"))
+    if locals_only:
+        return [], "only to the bridge's own internal port (LOCAL): no way on"
+    return [], f"no output (datapath actions: {parsed.get('datapath_actions') or 'none'})"
+
+
+def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
+    parsed = result.get("parsed") or {}
+    outputs, answer = trace_answer(parsed)
+    expect = check.expect
+    wanted = f"{expect.port} ({expect.bridge})"
+    if expect.stops:
+        state: State = "disagree" if outputs else "agree"
+    elif outputs == [wanted]:
+        state = "agree"
+    elif wanted in outputs and FLOODING in str(result.get("output") or ""):
+        # NORMAL floods a unicast whose MAC it has not learned (yet, or since it aged out): the model's port
+        # gets it, with every other port of the VLAN. That is how a learning switch delivers it.
+        state = "agree"
+        answer = f"is flooded (no learned MAC for {check.args.get('dl_dst')}): {answer}"
+    else:
+        state = "disagree"
+    return {
+        "state": state,
+        "answer": answer,
+        "detail": {
+            "outputs": outputs,
+            "bridges": parsed.get("bridges") or [],
+            "datapath_actions": parsed.get("datapath_actions"),
+            "final_flow": parsed.get("final_flow"),
+        },
+    }
+
+
+def compare_route(check: Check, result: Mapping[str, Any]) -> JsonDict:
+    expect = check.expect
+    if not result.get("ok"):
+        answer = "no route: " + str(result.get("error") or "")[:300]
+        return {"state": "agree" if expect.stops else "disagree", "answer": answer, "detail": {}}
+    route = dict(result.get("parsed") or {})
+    if route.get("type") in NO_ROUTE_TYPES:
+        answer = f"no route: {route.get('type')} {route.get('dst')}"
+        return {"state": "agree" if expect.stops else "disagree", "answer": answer, "detail": {"route": route}}
+    answer = f"routed out of {route.get('dev')}" + (f" via {route['via']}" if route.get("via") else "")
+    state: State = "disagree" if expect.stops else ("agree" if route.get("dev") == expect.dev else "disagree")
+    return {"state": state, "answer": answer, "detail": {"route": route}}
+
+
+def compare(check: Check, result: Mapping[str, Any]) -> JsonDict:
+    """The hop's ``verify`` object for an answered probe (the agent's result dict)."""
+    if result.get("timed_out"):
+        return not_checked(f"{check.tracer} did not answer in time on {check.host}", check.tracer)
+    if check.kind == "ofproto_trace" and not result.get("ok"):
+        return not_checked(f"{check.tracer} failed on {check.host}: {str(result.get('error'))[:300]}", check.tracer)
+    found = compare_trace(check, result) if check.kind == "ofproto_trace" else compare_route(check, result)
+    return {
+        "state": found["state"],
+        "tracer": check.tracer,
+        "host": check.host,
+        "packet": dict(check.args),
+        "model": check.expect.describe(),
+        "answer": found["answer"],
+        "notes": list(check.notes),
+        "detail": found["detail"],
+    }
