@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -217,9 +218,12 @@ def queued_report(host: str, report: dict[str, Any], size: int) -> Response:
             host,
             f"the graph writer is behind: its oldest unapplied report is {lag:.0f} s old (more than "
             f"{settings.GRAPH_MAX_LAG_SECONDS:g} s); this report was not taken: send it again after Retry-After",
-            stored=False,
         )
-    services.store_report(host, report, size)
+    try:
+        services.store_report(host, report, size)
+    except OperationalError as exc:  # SQLite's busy timeout ran out ("database is locked"): later, not a 500
+        log.warning("report of %s not stored: %s", host, exc)
+        return busy(host, f"the database is busy ({exc}): this report was not stored; send it again after Retry-After")
     try:
         ingest_queue.mark_and_schedule(host)
     except ingest_queue.QueueDown as exc:
@@ -233,7 +237,7 @@ def queued_report(host: str, report: dict[str, Any], size: int) -> Response:
     return Response({"host": host, "revision": services.current_revision(), "queued": True}, status=202)
 
 
-def busy(host: str, detail: str, *, stored: bool) -> Response:
+def busy(host: str, detail: str, *, stored: bool = False) -> Response:
     """503 with a Retry-After spread over [R, 2R] s so that many agents do not come back at once."""
     base = settings.GRAPH_RETRY_AFTER_SECONDS
     wait = base + random.randint(0, base)  # spreading retries, not a secret
