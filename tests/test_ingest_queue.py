@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from bench.ingest_stats import agent_shaped, marker_name, with_marker
@@ -208,3 +211,38 @@ def test_the_node_agent_waits_what_the_503_retry_after_says(
         assert caught.value.answered and caught.value.retry_after is not None and 5 <= caught.value.retry_after <= 10
         assert "HTTP 503" in str(caught.value)
         assert not HostReport.objects.filter(host=second).exists()
+
+
+@pytest.fixture
+def short_busy_timeout() -> Iterator[None]:
+    """This process's SQLite waits 1 s for the write lock instead of 20 s (the same busy timeout, shorter)."""
+    options = connection.settings_dict["OPTIONS"]
+    saved = options.get("timeout")
+    connection.close()
+    options["timeout"] = 1
+    try:
+        yield
+    finally:
+        connection.close()
+        options["timeout"] = saved
+
+
+def test_a_database_locked_past_the_busy_timeout_is_a_503_not_a_500(
+    client: Client, tmp_path: Path, small_cloud: Any, short_busy_timeout: None
+) -> None:
+    _, reports, tokens = small_cloud
+    host = sorted(reports)[0]
+    with queue_mode(tmp_path / "redis"):
+        # Another writer (a real second connection to the same file) holds SQLite's write lock.
+        holder = sqlite3.connect(connection.settings_dict["NAME"], timeout=1)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            response = post(client, reports[host], tokens[host])
+        finally:
+            holder.rollback()
+            holder.close()
+        assert response.status_code == 503, response.content
+        assert int(response["Retry-After"]) >= 1
+        assert "database is busy" in response.json()["detail"] and response.json()["stored"] is False
+        assert not HostReport.objects.filter(host=host).exists()
+        assert post(client, reports[host], tokens[host]).status_code == 202
