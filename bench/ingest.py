@@ -1,15 +1,17 @@
 """Agent-report ingest through the public API, the whole path, as real agents and a browser see it (issue 13).
 
     .venv/bin/python -m bench.ingest [--hosts 20] [--ports-per-host 20] [--duration 30]
-        [--rate-scale 1] [--concurrency 8] [--load-timeout 600] [--worker]
+        [--rate-scale 1] [--concurrency 8] [--load-timeout 600] [--worker] [--writer queue|inline]
 
 It starts the parts the README's run command (bin/run) starts, without the lab, on a
 scratch SQLite file (var/bench-ingest.sqlite3) and its own port: migrations, the
 cloud snapshot stored as the collector stores it (the synthetic cloud of
 bench/synthetic.py, then one rebuild as ``manage.py refresh_cloud`` does), daphne
-(``dashboard.asgi:application``), and with ``--worker`` a Celery worker (no beat:
-its cloud refresh would need a cloud; today's ingest runs in the request and needs
-none). Redis is bin/redis's server on its own database number (--redis-url).
+(``dashboard.asgi:application``), with ``--writer queue`` (the default, bin/run's) the
+graph writer (``celery worker -Q graph --concurrency 1 --pool solo``), and with
+``--worker`` the jobs' Celery worker (no beat: its cloud refresh would need a cloud).
+``--writer inline`` joins in the request, as before issue 13. Redis is bin/redis's
+server on its own database number (--redis-url).
 
 Then, over HTTP to daphne:
 
