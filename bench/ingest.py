@@ -1,15 +1,17 @@
 """Agent-report ingest through the public API, the whole path, as real agents and a browser see it (issue 13).
 
     .venv/bin/python -m bench.ingest [--hosts 20] [--ports-per-host 20] [--duration 30]
-        [--rate-scale 1] [--concurrency 8] [--load-timeout 600] [--worker]
+        [--rate-scale 1] [--concurrency 8] [--load-timeout 600] [--worker] [--writer queue|inline]
 
 It starts the parts the README's run command (bin/run) starts, without the lab, on a
 scratch SQLite file (var/bench-ingest.sqlite3) and its own port: migrations, the
 cloud snapshot stored as the collector stores it (the synthetic cloud of
 bench/synthetic.py, then one rebuild as ``manage.py refresh_cloud`` does), daphne
-(``dashboard.asgi:application``), and with ``--worker`` a Celery worker (no beat:
-its cloud refresh would need a cloud; today's ingest runs in the request and needs
-none). Redis is bin/redis's server on its own database number (--redis-url).
+(``dashboard.asgi:application``), with ``--writer queue`` (the default, bin/run's) the
+graph writer (``celery worker -Q graph --concurrency 1 --pool solo``), and with
+``--worker`` the jobs' Celery worker (no beat: its cloud refresh would need a cloud).
+``--writer inline`` joins in the request, as before issue 13. Redis is bin/redis's
+server on its own database number (--redis-url).
 
 Then, over HTTP to daphne:
 
@@ -139,7 +141,7 @@ def print_posts(title: str, posts: list[Post], elapsed: float) -> None:
 def run(args: argparse.Namespace) -> None:
     from bench.synthetic import synthetic_cloud
 
-    env = server_env(args.redis_url)
+    env = server_env(args.redis_url, args.writer)
     print(f"load average at start: {loadavg()} ({os.cpu_count()} CPUs)")
     setup_django(env)
     from topology.services import issue_agent_token
@@ -164,7 +166,7 @@ def run(args: argparse.Namespace) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with stack(env, port, args.worker) as procs:
-        res = Resources(procs)
+        res = Resources(list(procs.values()), list(procs))
         poster = Poster(base, tokens, args.concurrency, args.timeout)
         cpu0 = res.cpu()
         loaded, load_s = load(poster, {} if args.preload else reports, args.load_timeout)
@@ -180,6 +182,7 @@ def run(args: argparse.Namespace) -> None:
                 f"  server CPU per accepted first report: {(cpu1 - cpu0) / max(1, len(ok)):.2f} s; "
                 f"RSS {res.rss() / 1e6:.0f} MB; load average {loadavg()}"
             )
+        wait_writer(args.writer, args.load_timeout)
         line, _ = render_line(base, cookie, 3)
         print(f"first render, GET topology physical: {line}")
         if len(ok) < len(reports):
@@ -211,13 +214,14 @@ def measure_stream(
     ws = TopologyStream(port, cookie, partial(page_read, f"http://127.0.0.1:{port}", cookie))
     ws.start()
     rate = args.hosts / 60 * args.rate_scale
-    cpu0 = res.cpu()
+    cpu0, named0 = res.cpu(), cpu_by_name(res)
     posts, elapsed = stream(poster, reports, hosts, rate, args.duration)
-    cpu1 = res.cpu()
     drain_until = time.monotonic() + args.drain
     wanted = {p.marker for p in posts if p.accepted}
     while time.monotonic() < drain_until and not wanted <= ws.seen.keys():
         time.sleep(0.2)
+    # CPU up to the end of the drain: the writer's work on the stream's reports ends after the last POST.
+    cpu1, named1 = res.cpu(), cpu_by_name(res)
     ws.stop()
     accepted = [p for p in posts if p.accepted]
     got = delivery(posts, ws.seen, ws.seen_rest)
@@ -233,7 +237,8 @@ def measure_stream(
         f"{got.by_resync} seen only in the REST read after a reconnection"
     )
     print(f"  websocket: {ws.summary()}")
-    print_resources(res, cpu1 - cpu0, len(accepted), "stream")
+    print_resources(res, cpu1 - cpu0, len(accepted), "stream and drain", {n: named1[n] - named0[n] for n in named1})
+    print_writer(args.writer)
     capacity = len(accepted) / max(elapsed, args.duration)
     post_p95 = percentile([p.latency for p in posts if p.status != "not sent"], 0.95)
     delta_p95 = percentile(got.latencies, 0.95)
@@ -242,6 +247,19 @@ def measure_stream(
         f"{ratio(post_p95, TARGET_POST_P95)}; delta p95 / 1 s target {ratio(delta_p95, TARGET_DELTA_P95)}; "
         f"peak RSS / 1 GB target {ratio(res.peak_rss, TARGET_RSS)}"
     )
+
+
+def wait_writer(writer: str, timeout: float) -> None:
+    """Queue mode: until the graph writer applied every accepted first report (the map shows them)."""
+    if writer != "queue":
+        return
+    from topology import ingest_queue
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout and ingest_queue.backlog().pending:
+        time.sleep(0.5)
+    print(f"  graph writer: first reports applied {time.monotonic() - started:.1f} s after the last one was accepted")
+    print_writer(writer)
 
 
 def print_log_errors(offset: int) -> None:
@@ -255,12 +273,35 @@ def print_log_errors(offset: int) -> None:
     )
 
 
-def print_resources(res: Resources, cpu: float, reports: int, phase: str) -> None:
+def print_resources(
+    res: Resources, cpu: float, reports: int, phase: str, by_name: dict[str, float] | None = None
+) -> None:
     per = f"{cpu / reports:.2f} s" if reports else "n/a"
     print(
         f"  server ({len(res.procs)} process{'es' if len(res.procs) > 1 else ''}): {cpu:.1f} s CPU in the {phase}, "
         f"{per} per accepted report; RSS now {res.rss() / 1e6:.0f} MB, peak {res.peak_rss / 1e6:.0f} MB; "
         f"load average {loadavg()}"
+    )
+    now = res.by_name()
+    for name in res.names:
+        spent = f"{by_name[name]:.1f} s CPU in the {phase}, " if by_name is not None else ""
+        print(f"    {name}: {spent}RSS now {now[name][1] / 1e6:.0f} MB, peak {res.peak_by_name[name] / 1e6:.0f} MB")
+
+
+def cpu_by_name(res: Resources) -> dict[str, float]:
+    return {name: cpu for name, (cpu, _) in res.by_name().items()}
+
+
+def print_writer(writer: str) -> None:
+    """The graph writer's own count: rebuilds made, hosts still marked (topology/ingest_queue.py)."""
+    if writer != "queue":
+        return
+    from topology import ingest_queue
+
+    backlog = ingest_queue.backlog()
+    print(
+        f"  graph writer: {backlog.rebuilds} rebuilds so far; {backlog.pending} hosts marked and not applied, "
+        f"oldest {backlog.lag:.1f} s"
     )
 
 
@@ -281,7 +322,13 @@ def main() -> None:
         action="store_true",
         help="store the first reports in-process before the server starts (not through the API)",
     )
-    parser.add_argument("--worker", action="store_true", help="also start a Celery worker (bin/run's)")
+    parser.add_argument("--worker", action="store_true", help="also start the jobs' Celery worker (bin/run's)")
+    parser.add_argument(
+        "--writer",
+        choices=("queue", "inline"),
+        default="queue",
+        help="DASHBOARD_GRAPH_WRITER: queue (bin/run's: the graph writer process applies the reports) or inline",
+    )
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"))
     run(parser.parse_args())
 

@@ -13,3 +13,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # The top-level app is named ``tasks``, so its task functions live in
 # tasks/tasks.py, which is what autodiscovery looks for.
 app.autodiscover_tasks()
+# The graph writer's task (its own queue, its own worker: bin/run).
+app.autodiscover_tasks(["tasks"], related_name="graph")

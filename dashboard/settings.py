@@ -169,12 +169,38 @@ RETAIN_AUDIT_DAYS = envint("DASHBOARD_RETAIN_AUDIT_DAYS", 365)
 RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
 PRUNE_SECONDS = envint("DASHBOARD_PRUNE_SECONDS", 3600)
 SESSION_PRUNE_SECONDS = envint("DASHBOARD_SESSION_PRUNE_SECONDS", 3600)
+# Agent reports (POST /api/v1/agents/report/): "queue" stores the report and hands the host to the
+# graph writer (tasks/graph.py, Celery queue "graph", one process: bin/run starts it), answering 202
+# at once; "inline" joins in the request, as before (one small install; the test suite's default).
+GRAPH_WRITER = env("DASHBOARD_GRAPH_WRITER", "queue")
+if GRAPH_WRITER not in ("queue", "inline"):
+    raise ImproperlyConfigured(f"DASHBOARD_GRAPH_WRITER must be queue or inline, not {GRAPH_WRITER!r}")
+# Where the writer's work list lives (topology/ingest_queue.py): Redis.
+GRAPH_QUEUE_URL = env("DASHBOARD_GRAPH_QUEUE_URL", REDIS_URL)
+# The writer is behind when its oldest unapplied report is older than this: reports are then
+# answered 503 with Retry-After until it catches up. Reports coalesce, so a running writer's lag is
+# about two of its rebuilds whatever the rate (35-45 s at 1,000 hosts on a loaded 2-core machine,
+# docs/benchmarks.md): the bound is for a writer stopped or stuck, not a slow one.
+GRAPH_MAX_LAG_SECONDS = float(env("DASHBOARD_GRAPH_MAX_LAG_SECONDS", "120"))
+GRAPH_RETRY_AFTER_SECONDS = envint("DASHBOARD_GRAPH_RETRY_AFTER_SECONDS", 10)
+# A queued writer task that was lost lets the next report queue another after this long.
+GRAPH_SCHEDULED_TTL_SECONDS = envint("DASHBOARD_GRAPH_SCHEDULED_TTL_SECONDS", 60)
+# How often beat queues the writer anyway (a mark whose task was lost waits at most this long).
+GRAPH_SWEEP_SECONDS = envint("DASHBOARD_GRAPH_SWEEP_SECONDS", 15)
+CELERY_TASK_ROUTES = {"graph.*": {"queue": "graph"}}
+
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
     "reap-jobs": {"task": "tasks.reap_jobs", "schedule": float(JOB_REAP_SECONDS)},
     "prune": {"task": "tasks.prune", "schedule": float(PRUNE_SECONDS)},
     # Expired sessions are deleted (dashboard/tasks.py), not kept in the database with their sealed tokens.
     "clear-sessions": {"task": "dashboard.clear_sessions", "schedule": float(SESSION_PRUNE_SECONDS)},
+    # The graph writer's sweep (queue "graph"): applies marks whose task was lost; expires unrun.
+    "graph-sweep": {
+        "task": "graph.apply_reports",
+        "schedule": float(GRAPH_SWEEP_SECONDS),
+        "options": {"queue": "graph", "expires": float(GRAPH_SWEEP_SECONDS)},
+    },
 }
 
 REST_FRAMEWORK = {

@@ -11,4 +11,9 @@ import secrets
 if not os.environ.get("DJANGO_SECRET_KEY") and not os.environ.get("DJANGO_SECRET_KEY_FILE"):
     os.environ["DJANGO_SECRET_KEY"] = "test-" + secrets.token_urlsafe(40)
 
+# The suite's tests post a report and read the graph at once: the report is joined in the request
+# (tests/test_ingest_queue.py runs the queue mode with its own Redis and writer worker). In the
+# environment, so that the daphne processes the tests start join inline too.
+os.environ.setdefault("DASHBOARD_GRAPH_WRITER", "inline")
+
 from dashboard.settings import *  # noqa: F403

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import logging
+import random
 import zlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
+from django.conf import settings
+from django.db import OperationalError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -18,13 +22,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.auth import Caller, IsCloudAdmin
-from topology import services
+from topology import ingest_queue, services
 from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
 from topology.probes import path_verify
 from topology.report import MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
+
+log = logging.getLogger(__name__)
 
 NodeSerializer = inline_serializer(
     "Node",
@@ -146,11 +152,25 @@ class AgentReportView(APIView):
         request=OpenApiTypes.OBJECT,
         responses={
             202: inline_serializer(
-                "ReportAccepted", {"host": serializers.CharField(), "revision": serializers.IntegerField()}
+                "ReportAccepted",
+                {
+                    "host": serializers.CharField(),
+                    "revision": serializers.IntegerField(),
+                    "queued": serializers.BooleanField(),
+                },
             ),
             400: ReportRejectedSerializer,
             401: ErrorSerializer,
             403: ErrorSerializer,
+            503: inline_serializer(
+                "ReportLater",
+                {
+                    "detail": serializers.CharField(),
+                    "host": serializers.CharField(),
+                    "stored": serializers.BooleanField(),
+                    "retry_after": serializers.IntegerField(),
+                },
+            ),
         },
         summary="Ingest a node agent report (Authorization: Bearer <host token>)",
     )
@@ -178,8 +198,55 @@ class AgentReportView(APIView):
                 {"detail": f"this token belongs to host {host!r}, not {report['host']!r}"},
                 status=status.HTTP_403_FORBIDDEN,
             )
-        services.store_report(host, report, len(raw))
-        return Response({"host": host, "revision": services.rebuild_graph().revision}, status=202)
+        if settings.GRAPH_WRITER == "inline":
+            services.store_report(host, report, len(raw))
+            return Response({"host": host, "revision": services.rebuild_graph().revision, "queued": False}, status=202)
+        return queued_report(host, report, len(raw))
+
+
+def queued_report(host: str, report: dict[str, Any], size: int) -> Response:
+    """Store the report and mark the host for the graph writer: 202 at once, the join is the writer's.
+
+    503 with Retry-After, never a 500: when the writer is behind (the report is not taken), or when
+    the graph queue (Redis) is unreachable (the report is stored, the map does not show it yet).
+    """
+    try:
+        lag = ingest_queue.backlog().lag
+    except ingest_queue.QueueDown:
+        lag = 0.0  # said below, once the report is stored
+    if lag > settings.GRAPH_MAX_LAG_SECONDS:
+        return busy(
+            host,
+            f"the graph writer is behind: its oldest unapplied report is {lag:.0f} s old (more than "
+            f"{settings.GRAPH_MAX_LAG_SECONDS:g} s); this report was not taken: send it again after Retry-After",
+        )
+    try:
+        services.store_report(host, report, size)
+    except OperationalError as exc:  # SQLite's busy timeout ran out ("database is locked"): later, not a 500
+        log.warning("report of %s not stored: %s", host, exc)
+        return busy(host, f"the database is busy ({exc}): this report was not stored; send it again after Retry-After")
+    try:
+        ingest_queue.mark_and_schedule(host)
+    except ingest_queue.QueueDown as exc:
+        log.warning("report of %s stored, but the graph queue is unreachable: %s", host, exc)
+        return busy(
+            host,
+            "the report is stored, but the graph queue (Redis) is unreachable: the map shows it once the queue "
+            "is back and the writer's sweep or the periodic rebuild applies it; send it again after Retry-After",
+            stored=True,
+        )
+    return Response({"host": host, "revision": services.current_revision(), "queued": True}, status=202)
+
+
+def busy(host: str, detail: str, *, stored: bool = False) -> Response:
+    """503 with a Retry-After spread over [R, 2R] s so that many agents do not come back at once."""
+    base = settings.GRAPH_RETRY_AFTER_SECONDS
+    wait = base + random.randint(0, base)  # spreading retries, not a secret
+    return Response(
+        {"detail": detail, "host": host, "stored": stored, "retry_after": wait},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": str(wait)},
+    )
 
 
 def rejected(reasons: list[str]) -> Response:

@@ -1,0 +1,19 @@
+"""The graph writer's task (queue ``graph``, one worker process: ``-Q graph -c 1 --pool solo``).
+
+Thin: the coalescing is topology/ingest_queue.py's, the join services.rebuild_graph's
+(a long-lived process keeps its JoinCache between rebuilds).
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from topology.ingest_queue import WRITER_TASK
+
+
+@shared_task(name=WRITER_TASK, ignore_result=True, acks_late=True)
+def apply_reports() -> int:
+    """Apply every marked host's stored report (as few rebuilds as the marks allow); returns the rebuilds made."""
+    from topology import ingest_queue, services
+
+    return ingest_queue.drain(services.rebuild_graph)
