@@ -1,7 +1,8 @@
 """The graph writer's task (queue ``graph``, one worker process: ``-Q graph -c 1 --pool solo``).
 
-Thin: the coalescing is topology/ingest_queue.py's, the join services.rebuild_graph's
-(a long-lived process keeps its JoinCache between rebuilds).
+Thin: the coalescing is topology/ingest_queue.py's, the join topology.graphservice's (a
+long-lived process keeps the graph, its inputs and the join's parts in memory, and re-reads
+and re-joins only the marked hosts).
 """
 
 from __future__ import annotations
@@ -14,6 +15,6 @@ from topology.ingest_queue import WRITER_TASK
 @shared_task(name=WRITER_TASK, ignore_result=True, acks_late=True)
 def apply_reports() -> int:
     """Apply every marked host's stored report (as few rebuilds as the marks allow); returns the rebuilds made."""
-    from topology import ingest_queue, services
+    from topology import graphservice, ingest_queue
 
-    return ingest_queue.drain(services.rebuild_graph)
+    return ingest_queue.drain(lambda hosts: graphservice.apply(hosts=hosts))

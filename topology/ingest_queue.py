@@ -145,8 +145,11 @@ def pending() -> bool:
     return bool(client().zcard(DIRTY))
 
 
-def drain(rebuild: Callable[[], object]) -> int:
+def drain(rebuild: Callable[[list[str]], object]) -> int:
     """The writer's loop: rebuild while hosts are marked; each rebuild applies every host marked before it.
+
+    ``rebuild`` is given the hosts marked when it starts (read after its start time, so every
+    host that :func:`applied` unmarks is among them).
 
     Returns the number of rebuilds. Reports that arrive during a rebuild only mark
     their hosts: the next turn applies them all at once.
@@ -161,7 +164,7 @@ def drain(rebuild: Callable[[], object]) -> int:
                     return rebuilds
                 continue
             started = redis_now()
-            rebuild()
+            rebuild(pending_hosts())
             applied(started)
             rebuilds += 1
     except BaseException:
