@@ -28,6 +28,7 @@ from topology import graph as g
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.freshness import mark_stale, stale_hosts
+from topology.history.record import record_revision
 from topology.join import InputDigests, JoinCache, digest, join
 from topology.models import (
     GRAPH_STATE_ID,
@@ -191,6 +192,7 @@ def rebuild_graph() -> GraphState:
         state.generated_at = timezone.now()
         state.graph = new
         state.save()
+        record_revision(state, delta)  # the history (topology/history/), in the same transaction
         for view in VIEWS:  # the admins' views, ready before any browser asks
             store_view(state, view, None)
     publish_delta(state.revision, delta)
