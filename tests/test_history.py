@@ -70,6 +70,8 @@ def test_a_missing_row_is_a_gap_not_a_wrong_graph(every_four: None) -> None:
     GraphRevision.objects.filter(revision=last - 1).delete()
     with pytest.raises(HistoryGap):
         graph_at(last)
+    member = logged_in(Client(), caller("demo", project_of(0)))
+    assert member.get(URL).status_code == 409  # a member's page is replayed: it says so, never a wrong count
 
 
 def test_causes_name_the_report_the_refresh_the_stale_host_and_the_job(client: Client) -> None:

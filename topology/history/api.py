@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from dashboard.auth import Caller
 from topology.history.listing import MAX_LIMIT, history_page
+from topology.history.replay import HistoryGap
 
 DEFAULT_LIMIT = 50
 
@@ -31,7 +32,7 @@ class HistoryView(APIView):
                 "limit", int, default=DEFAULT_LIMIT, description=f"revisions looked at, at most {MAX_LIMIT}"
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
         summary="The graph's revisions: time, cause, what changed (a member: in their project's view)",
     )
     def get(self, request: Request) -> Response:
@@ -42,4 +43,7 @@ class HistoryView(APIView):
             return Response({"detail": "before and limit must be positive integers"}, status=400)
         caller = request.auth
         assert isinstance(caller, Caller)  # IsProjectScoped guarantees it
-        return Response(history_page(caller.scope, before, limit))
+        try:
+            return Response(history_page(caller.scope, before, limit))
+        except HistoryGap as exc:  # rows deleted by hand: a member's page cannot be replayed
+            return Response({"detail": f"this part of the history cannot be rebuilt: {exc}"}, status=409)
