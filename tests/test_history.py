@@ -182,8 +182,12 @@ def test_each_tenant_sees_only_the_revisions_and_causes_of_its_own_scope() -> No
     assert sorted(
         c["project"] for c in GraphRevision.objects.get(revision=both).causes if c["kind"] == "job"
     ) == sorted((demo, alt))
-    admin = history(logged_in(Client(), caller("admin", "admin-project", admin=True)))
+    admin_client = logged_in(Client(), caller("admin", "admin-project", admin=True))
+    admin = history(admin_client)
     assert {r["revision"] for r in admin["revisions"]} >= {*made.values(), both}
+    assert admin["next_before"] is None  # all of it on one page
+    paged = admin_client.get(URL + f"?before={both}&limit=1").json()
+    assert [r["revision"] for r in paged["revisions"]] == [both - 1] and paged["next_before"] == both - 1
     for project, other in ((demo, alt), (alt, demo)):
         body = history(logged_in(Client(), caller(f"member-{project[:4]}", project)))
         revisions = {r["revision"]: r for r in body["revisions"]}

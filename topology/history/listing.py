@@ -142,4 +142,5 @@ def history_page(scope: str | None, before: int | None, limit: int) -> dict[str,
     """The page of revisions before ``before`` (newest first) for ``scope`` (None: admin)."""
     first, last = window(before, limit)
     revisions = admin_page(first, last) if scope is None else tenant_page(first, last, scope)
-    return {"revisions": revisions, "next_before": first if first > 1 else None}
+    oldest = GraphRevision.objects.order_by("revision").values_list("revision", flat=True).first()
+    return {"revisions": revisions, "next_before": first if oldest is not None and first > oldest else None}
