@@ -20,8 +20,10 @@ from tests.map_fixtures import project_of
 from topology.history.causes import cause_text
 from topology.history.delta import canonical
 from topology.history.models import GraphRevision
-from topology.history.replay import HistoryGap, graph_at
+from topology.history.replay import HistoryGap, Replay, graph_at
+from topology.history.visibility import ProjectView
 from topology.models import HostReport
+from topology.scope import visible_logical, visible_physical
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/topology/history/"
@@ -32,31 +34,52 @@ def every_four(settings: Any) -> None:
     settings.HISTORY_CHECKPOINT_EVERY = 4
 
 
-def test_any_revision_rebuilt_is_the_graph_that_was_current_then(every_four: None) -> None:
-    """Differential: 40 synthetic changes through services.rebuild_graph; every revision rebuilt from
-    its checkpoint and the deltas after it equals the graph kept when it was current."""
+def churned(steps: int = 40) -> dict[int, dict[str, Any]]:
+    """``steps`` synthetic changes through services.rebuild_graph: each revision's graph, kept when it was current."""
     inputs = Inputs(hosts=4, ports=16)
     inputs.store_all()
     kept = dict([rebuild()])
     rng = random.Random(18)
-    for n in range(40):
+    for n in range(steps):
         kind, hosts = churn_step(inputs.cloud, inputs.reports, rng, n)
         if n % 13 == 12:  # a host goes away altogether, then comes back
             gone = sorted(inputs.reports)[-1]
             HostReport.objects.filter(host=gone).delete()
-        elif kind == "port":
-            inputs.store_cloud()
         else:
+            if kind in ("port", "vm"):  # a VM's port is Neutron's, its devices the host's report
+                inputs.store_cloud()
             inputs.store_reports(hosts | set(inputs.reports))
         revision, graph = rebuild()
         kept[revision] = graph
+    return kept
+
+
+def test_any_revision_rebuilt_is_the_graph_that_was_current_then(every_four: None) -> None:
+    """Differential: every revision rebuilt from its checkpoint and the deltas after it equals the graph
+    kept when it was current."""
+    kept = churned()
     rows = list(GraphRevision.objects.order_by("revision").values_list("revision", "checkpoint_gz"))
     assert [r for r, _ in rows] == sorted(kept) and len(kept) > 20
     checkpoints = [r for r, blob in rows if blob is not None]
     assert len(checkpoints) >= 3 and len(checkpoints) < len(rows) // 2  # most revisions are replayed deltas
     for revision, graph in kept.items():
         assert canonical(graph_at(revision)) == canonical(graph), revision
-    assert graph_at(kept.__len__() and max(kept))["nodes"]  # the current one too
+
+
+def test_a_projects_view_kept_delta_by_delta_is_what_scope_says_at_every_revision(every_four: None) -> None:
+    """Differential: topology.history.visibility.ProjectView against topology.scope's full pass."""
+    kept = churned()
+    first = min(kept)
+    for project in (project_of(0), project_of(1)):
+        replay = Replay(first)
+        view = ProjectView(replay.nodes, replay.edges.values(), project)
+        for row, delta in replay.deltas(max(kept)):
+            replay.apply(row, delta)
+            view.update(replay.nodes, delta)
+            graph = kept[row.revision]
+            logical = visible_logical(graph["nodes"], project)
+            assert view.visible() == logical | visible_physical(graph, logical), row.revision
+        assert len(view.visible()) > 10
 
 
 def test_a_missing_row_is_a_gap_not_a_wrong_graph(every_four: None) -> None:

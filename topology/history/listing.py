@@ -4,6 +4,7 @@ Admins get every revision with the counts stored when it was recorded. A project
 member gets, for each revision, what their own topology API would have shown
 change: the graph is replayed (topology.history.replay) and each revision's
 delta is seen through topology.scope as the map's websocket does for them
+(topology.history.visibility keeps scope's visible sets up to date delta by delta)
 (nodes that came into or went out of their view, visible nodes whose redacted
 form changed, edges between visible nodes). Revisions that changed nothing they
 may see are left out, and so are causes that name another project's job or a
@@ -16,11 +17,10 @@ from typing import Any, TypedDict
 
 from topology import graph as g
 from topology.history.causes import Cause, cause_text
-from topology.history.delta import Edges, Nodes
 from topology.history.models import GraphRevision
 from topology.history.replay import Replay
-from topology.kinds import NodeKind
-from topology.scope import redact_admin_only, redact_shared, visible_logical, visible_physical
+from topology.history.visibility import ProjectView
+from topology.scope import redact_admin_only, redact_shared
 
 MAX_LIMIT = 200
 
@@ -71,18 +71,6 @@ def admin_page(first: int, last: int) -> list[dict[str, Any]]:
     ]
 
 
-def visible(nodes: Nodes, edges: Edges, project_id: str) -> set[str]:
-    logical = visible_logical(nodes.values(), project_id)
-    return logical | visible_physical({"edges": list(edges.values())}, logical)
-
-
-def moves_visibility(delta: g.Delta) -> bool:
-    """Whether ``delta`` can change what a project sees (anything but physical nodes changing in place)."""
-    if any(delta["added"][w] or delta["removed"][w] for w in ("nodes", "edges")):
-        return True
-    return any(n["kind"] in NodeKind.LOGICAL or "project_id" in n for n in delta["changed"]["nodes"])
-
-
 def redacted(node: g.Node) -> g.Node:
     return redact_admin_only(redact_shared(node))
 
@@ -118,12 +106,14 @@ def tenant_page(first: int, last: int, project_id: str) -> list[dict[str, Any]]:
     if oldest is None or last <= oldest:
         return []
     replay = Replay(max(first - 1, oldest))
-    before = visible(replay.nodes, replay.edges, project_id)
+    view = ProjectView(replay.nodes, replay.edges.values(), project_id)
+    before = view.visible()
     out: list[dict[str, Any]] = []
     for row, delta in replay.deltas(last):
         old = {n["id"]: replay.nodes.get(n["id"]) for n in delta["changed"]["nodes"]}
         replay.apply(row, delta)
-        after = visible(replay.nodes, replay.edges, project_id) if moves_visibility(delta) else before
+        view.update(replay.nodes, delta)
+        after = view.visible()
         changed = changed_in_view(delta, old, before & after)
         made = counts(
             len(after - before),
