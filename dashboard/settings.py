@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "topology.metrics.IngestLatencyMiddleware",  # first: times the agent report POST as a whole
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -167,6 +168,11 @@ HOST_STALE_SECONDS = AGENT_INTERVAL_SECONDS * envint("DASHBOARD_HOST_STALE_INTER
 RETAIN_REPORT_CHANGES_DAYS = envint("DASHBOARD_RETAIN_REPORT_CHANGES_DAYS", 30)
 RETAIN_AUDIT_DAYS = envint("DASHBOARD_RETAIN_AUDIT_DAYS", 365)
 RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
+# The graph's history (topology/history/): kept this many days and at most this many MB; a
+# checkpoint (the whole graph) at least every HISTORY_CHECKPOINT_EVERY revisions.
+RETAIN_HISTORY_DAYS = envint("DASHBOARD_RETAIN_HISTORY_DAYS", 14)
+RETAIN_HISTORY_MB = envint("DASHBOARD_RETAIN_HISTORY_MB", 2048)
+HISTORY_CHECKPOINT_EVERY = envint("DASHBOARD_HISTORY_CHECKPOINT_EVERY", 1000)
 PRUNE_SECONDS = envint("DASHBOARD_PRUNE_SECONDS", 3600)
 SESSION_PRUNE_SECONDS = envint("DASHBOARD_SESSION_PRUNE_SECONDS", 3600)
 # Agent reports (POST /api/v1/agents/report/): "queue" stores the report and hands the host to the
@@ -202,6 +208,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "graph", "expires": float(GRAPH_SWEEP_SECONDS)},
     },
 }
+
+# /metrics (topology/metrics.py): Prometheus sends it as Authorization: Bearer; empty: admins' sessions only.
+METRICS_TOKEN = env("DASHBOARD_METRICS_TOKEN", "")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -2,7 +2,9 @@ from django.urls import include, path
 
 from dashboard import views
 from tasks import views as tasks_views
+from topology import metrics
 from topology import views as topology_views
+from topology.history.api import HistoryView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +15,8 @@ urlpatterns = [
     path("floating-ips/", tasks_views.floating_ips, name="floating-ips"),
     path("routers/", tasks_views.routers, name="routers"),
     path("jobs/", tasks_views.jobs, name="jobs"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("api/v1/topology/history/", HistoryView.as_view(), name="api-topology-history"),
     path("api/v1/", include("topology.urls")),
     path("api/v1/", include("tasks.urls")),
 ]

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PRUNERS: tuple[str, ...] = (
     "topology.retention.prune_report_changes",
+    "topology.history.retention.prune_history",
     "tasks.retention.prune_audit_entries",
     "tasks.retention.prune_jobs",
 )

@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from bench.ingest_stats import agent_shaped, marker_name, with_marker
+from bench.ingest_stats import marker_name, with_marker
 from bench.report_strategies import CLOUD, FUZZ_HOST, REPORTS, STEADY_HOST
 from bench.synthetic import synthetic_cloud
 from tests.browser import daphne_server
@@ -52,7 +52,6 @@ def small_cloud() -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, 
     """Four hosts' cloud stored and joined; their reports (as the agent sends them) and tokens."""
     services.JOIN_CACHE = JoinCache()
     cloud, reports = synthetic_cloud(hosts=4, ports=12, projects=2, network_nodes=1)
-    reports = {host: agent_shaped(report) for host, report in reports.items()}
     store_cloud(cloud)
     return cloud, reports, {host: services.issue_agent_token(host) for host in reports}
 

@@ -75,6 +75,7 @@ def test_it_prunes_each_kind_past_its_bound_and_keeps_the_rest(bounds: None) -> 
 
     assert counts == {
         "topology.retention.prune_report_changes": 1,
+        "topology.history.retention.prune_history": 0,  # no graph history in this test (tests/test_history.py)
         "tasks.retention.prune_audit_entries": 1,
         "tasks.retention.prune_jobs": 1,
     }

@@ -163,3 +163,6 @@ class GraphView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.view}/{self.scope or 'admin'} at revision {self.revision}"
+
+
+from topology.history.models import GraphRevision  # noqa: E402, F401  (the history app part: topology/history/)

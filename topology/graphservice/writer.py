@@ -19,6 +19,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -29,6 +30,7 @@ from topology.graphservice.delta import graph_delta
 from topology.graphservice.inputs import WriterInputs
 from topology.graphservice.parts import Partition
 from topology.graphservice.store import Written, stored_graph, write_parts
+from topology.history.record import record_revision
 from topology.join import JoinCache, join
 from topology.models import GRAPH_STATE_ID, GraphState
 
@@ -127,6 +129,7 @@ class GraphWriter:
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
             applied.written = write_parts(self.partition, self.nodes, self.partition.apply(delta), state.revision)
+            record_revision(state, delta, lambda: orjson.dumps(graph.to_dict()))  # the history, same transaction
             self.written_key = (state.revision, state.generated_at)
         applied.revision, applied.changed = state.revision, True
         from topology.services import publish_delta  # services calls the writer: imported late

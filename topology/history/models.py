@@ -1,0 +1,49 @@
+"""The history of the graph: one row per revision, its delta, and now and then the whole graph.
+
+A row's ``delta_gz`` is the delta the graph service published for that revision
+(topology.graph.Delta, orjson, gzip); a row with ``checkpoint_gz`` also holds the
+whole graph at that revision, so a past revision is rebuilt from the nearest
+checkpoint at or before it plus the deltas after it (topology.history.replay).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+
+class GraphRevision(models.Model):
+    """One revision of the joined graph: when, why (when known), what changed, how big."""
+
+    revision = models.PositiveBigIntegerField(unique=True)
+    at = models.DateTimeField(db_index=True)
+    # [{"kind": "report", "host"}, {"kind": "cloud"}, {"kind": "stale", "host"},
+    #  {"kind": "job", "job", "user", "project"}]: inferred when the revision is recorded (causes.py).
+    causes: models.JSONField[list[dict[str, Any]]] = models.JSONField(default=list)
+    delta_gz = models.BinaryField()
+    checkpoint_gz = models.BinaryField(null=True)
+    added_nodes = models.PositiveIntegerField(default=0)
+    removed_nodes = models.PositiveIntegerField(default=0)
+    changed_nodes = models.PositiveIntegerField(default=0)
+    added_edges = models.PositiveIntegerField(default=0)
+    removed_edges = models.PositiveIntegerField(default=0)
+    size = models.PositiveIntegerField(default=0, help_text="bytes stored: delta_gz + checkpoint_gz")
+    # Seconds from the receipt of the oldest host report this revision applied to the revision.
+    writer_lag = models.FloatField(null=True)
+
+    class Meta:
+        app_label = "topology"
+        ordering = ("-revision",)
+        indexes = [
+            models.Index(
+                fields=["revision"], name="graph_revision_checkpoints", condition=models.Q(checkpoint_gz__isnull=False)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"revision {self.revision} at {self.at}"
+
+    @property
+    def is_checkpoint(self) -> bool:
+        return self.checkpoint_gz is not None
