@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.auth import Caller, IsCloudAdmin
-from topology import ingest_queue, services
+from topology import graphservice, ingest_queue, services
 from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
@@ -200,7 +200,8 @@ class AgentReportView(APIView):
             )
         if settings.GRAPH_WRITER == "inline":
             services.store_report(host, report, len(raw))
-            return Response({"host": host, "revision": services.rebuild_graph().revision, "queued": False}, status=202)
+            revision = graphservice.apply(hosts=[host]).revision  # this host's part and the cross joins
+            return Response({"host": host, "revision": revision, "queued": False}, status=202)
         return queued_report(host, report, len(raw))
 
 
