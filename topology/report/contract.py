@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Final, NotRequired, TypedDict
+import sys
+from typing import TYPE_CHECKING, Final, Optional, TypedDict
+
+# The node agent runs on Python 3.9 (typing.NotRequired is 3.11's). The class-based shapes
+# below keep their annotations as strings (PEP 563), so at run time on 3.9 the name is never
+# looked up; type checkers targeting 3.9 take it from typing_extensions.
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+elif TYPE_CHECKING:
+    from typing_extensions import NotRequired
 
 REPORT_VERSION: Final = 1
 
@@ -47,22 +56,26 @@ class Route(TypedDict):
     nexthops: NotRequired[list[dict[str, str | None]]]  # multipath: [{"gateway", "dev"}]
 
 
-# Declared functionally because "from" is a Python keyword.
-Rule = TypedDict(
-    "Rule",
+# "from" is a Python keyword: the required keys are declared functionally (evaluated at run
+# time, hence Optional rather than `X | None` on Python 3.9), the optional ones in a subclass.
+_RuleKeys = TypedDict(
+    "_RuleKeys",
     {
         "priority": int,
-        "from": str | None,  # CIDR, null = all
-        "to": str | None,  # CIDR, null = all
+        "from": Optional[str],  # CIDR, null = all
+        "to": Optional[str],  # CIDR, null = all
         "table": int,
-        "iif": str | None,
-        "oif": str | None,
-        "action": NotRequired[str],  # lookup, blackhole, unreachable, prohibit, goto, nop
-        "family": NotRequired[int],
-        "fwmark": NotRequired[int | None],
-        "fwmask": NotRequired[int | None],
+        "iif": Optional[str],
+        "oif": Optional[str],
     },
 )
+
+
+class Rule(_RuleKeys):
+    action: NotRequired[str]  # lookup, blackhole, unreachable, prohibit, goto, nop
+    family: NotRequired[int]
+    fwmark: NotRequired[int | None]
+    fwmask: NotRequired[int | None]
 
 
 class Iptables(TypedDict):
