@@ -22,7 +22,7 @@ from topology import services
 from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, explain_in
 from topology.path_scope import Secrets, explain_for_project
-from topology.report import MAX_REPORT_BYTES, validate_report
+from topology.report import ACCEPTED_VERSIONS, MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
 NodeSerializer = inline_serializer(
@@ -179,6 +179,38 @@ class AgentReportView(APIView):
             )
         services.store_report(host, report, len(raw))
         return Response({"host": host, "revision": services.rebuild_graph().revision}, status=202)
+
+
+class AgentWhoamiView(APIView):
+    """Whose is this host token (``neutron-map-agent --check``): a cheap authenticated call, nothing stored."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "AgentWhoami",
+                {
+                    "host": serializers.CharField(),
+                    "report_versions": serializers.ListField(child=serializers.IntegerField()),
+                },
+            ),
+            401: ErrorSerializer,
+        },
+        summary="The host a node agent's token belongs to (Authorization: Bearer <host token>)",
+    )
+    def get(self, request: Request) -> Response:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+        host = services.host_for_token(token) if token else None
+        if host is None:
+            return Response(
+                {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Response({"host": host, "report_versions": list(ACCEPTED_VERSIONS)})
 
 
 def rejected(reasons: list[str]) -> Response:

@@ -13,7 +13,14 @@ if sys.version_info >= (3, 11):
 elif TYPE_CHECKING:
     from typing_extensions import NotRequired
 
-REPORT_VERSION: Final = 1
+REPORT_VERSION: Final = 1  # what this release's agent sends
+
+# What this release's dashboard accepts: its own version and, from version 2 on, the one
+# before it, so that the previous release's agents keep reporting while the dashboard is
+# upgraded first (README "Deploying": dashboard first, then the agents). A newer version
+# gets a 400 naming the versions it would take; the agent logs it and keeps asking, more
+# and more rarely (topology/agent/delivery.py RejectedHold).
+ACCEPTED_VERSIONS: Final = (1,)
 
 # A host with 1,000 router namespaces, each carrying a few KiB of
 # iptables-save text, plus br-int/br-tun flow tables of tens of thousands of
