@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topology.agent.collect import DEFAULT_NETNS_DIR
+from topology.agent.ovs import DEFAULT_REMOTE
+from topology.agent.send import DEFAULT_URL
+
 DEFAULT_CONFIG = Path("/etc/neutron-map/agent.conf")
 CONFIG_ENV = "NEUTRON_MAP_AGENT_CONFIG"
 ENV_PREFIX = "NEUTRON_MAP_AGENT_"
@@ -57,7 +61,7 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("url", str.strip, "https://localhost/api/v1/agents/report/", "the dashboard's report endpoint"),
+    Option("url", str.strip, DEFAULT_URL, "the dashboard's report endpoint"),
     Option("host", _optional_text, None, "host name to report as (Neutron's `host`, else the hostname)"),
     Option("token_file", _optional_path, None, "file holding this host's token (manage.py agent_token HOST)"),
     Option("ca_file", _optional_path, None, "CA bundle to verify the dashboard's certificate (default: system CAs)"),
@@ -66,8 +70,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("debounce", float, 0.5, "seconds of quiet after a change before reporting"),
     Option("rejected_hold", float, 30.0, "seconds before a refused report's successor; doubles to 15 min"),
     Option("timeout", float, 30.0, "HTTP timeout in seconds"),
-    Option("ovsdb", str.strip, "unix:/var/run/openvswitch/db.sock", "OVSDB remote, or 'none' to skip OVS"),
-    Option("netns_dir", Path, Path("/run/netns"), "where `ip netns` keeps the namespaces"),
+    Option("ovsdb", str.strip, DEFAULT_REMOTE, "OVSDB remote, or 'none' to skip OVS"),
+    Option("netns_dir", Path, DEFAULT_NETNS_DIR, "where `ip netns` keeps the namespaces"),
     Option("tunnel_ip", _optional_text, None, "tunnel endpoint address (default: from OVS tunnel ports)"),
     Option("gzip", _boolean, False, "send reports gzip-compressed"),
     Option("channel", _boolean, True, "keep the probe channel open (read-only probes on request)"),
