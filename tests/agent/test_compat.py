@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import datetime
 import io
+import itertools
 import os
 import re
 import shutil
@@ -107,6 +109,15 @@ def test_a_newer_agent_logs_the_400_and_keeps_running_with_backoff(live_server: 
         assert "this agent sends report version 2, which this dashboard does not accept" in text
         holds = [int(h) for h in re.findall(r"not within (\d+) s", text)]
         assert holds[:3] == [1, 2, 4], text
+        # Each refusal's successor waited at least its hold, resyncs (every 0.5 s) included: a slow
+        # machine only makes the gaps longer (lower bounds only).
+        times = [
+            datetime.datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f")
+            for stamp in re.findall(r"^(\S+ \S+) ERROR .*the dashboard rejected the report", text, re.M)
+        ]
+        gaps = [(later - earlier).total_seconds() for earlier, later in itertools.pairwise(times)]
+        assert len(gaps) >= 2
+        assert all(gap >= hold - 0.01 for gap, hold in zip(gaps, holds[: len(gaps)], strict=True)), (gaps, holds)
         assert not HostReport.objects.filter(host="newer-agent").exists()
     finally:
         proc.terminate()
