@@ -45,6 +45,9 @@ def test_the_token_file_and_the_old_token_variable(tmp_path: Path) -> None:
     args = parse_args(["--config", str(conf)], env={})
     assert (args.token, args.token_source) == ("s3cret", str(token))
     assert parse_args(["--config", str(conf)], env={"TOPOLOGY_AGENT_TOKEN": "older"}).token == "older"
+    # --token-file given on the command line beats a token in the environment, as it always did.
+    other = write(tmp_path / "other", "mine\n")
+    assert parse_args(["--token-file", str(other)], env={"TOPOLOGY_AGENT_TOKEN": "older"}).token == "mine"
 
 
 def test_the_host_is_neutrons_host_option_else_the_hostname(tmp_path: Path) -> None:

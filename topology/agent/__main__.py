@@ -99,7 +99,7 @@ def parse_args(argv: Sequence[str] | None = None, env: dict[str, str] | None = N
         args.settings = config.resolve(cli, env, file_values, str(path))
         for key, setting in args.settings.items():
             setattr(args, key, setting.value)
-        args.token, args.token_source = config.token_from(args.token, args.token_file, env)
+        args.token, args.token_source = config.token_from(args.token, args.settings["token_file"], env)
     except config.ConfigError as exc:
         parser.error(str(exc))
     if not args.print_only and not args.check and not args.token:

@@ -175,20 +175,26 @@ def resolve(
     return settings
 
 
-def token_from(token: str | None, token_file: Path | None, env: Mapping[str, str]) -> tuple[str, str]:
-    """This host's token and where it came from ("" if none): --token, the environment, the token file."""
+def token_from(token: str | None, token_file: Setting, env: Mapping[str, str]) -> tuple[str, str]:
+    """This host's token and where it came from ("" if none): --token, --token-file, the token in the
+    environment, then the token_file of the environment or the file."""
     if token:
         return token.strip(), "command line"
-    for name in TOKEN_ENVS:
-        if env.get(name, "").strip():
-            return env[name].strip(), f"env {name}"
-    if token_file is not None:
-        try:
-            lines = token_file.read_text().strip().splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
-        return (lines[0].strip() if lines else ""), str(token_file)
+    if token_file.source != "command line":
+        for name in TOKEN_ENVS:
+            if env.get(name, "").strip():
+                return env[name].strip(), f"env {name}"
+    if token_file.value is not None:
+        return _read_token(token_file.value)
     return "", "none"
+
+
+def _read_token(token_file: Path) -> tuple[str, str]:
+    try:
+        lines = token_file.read_text().strip().splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the token file {token_file}: {exc.strerror or exc}") from exc
+    return (lines[0].strip() if lines else ""), str(token_file)
 
 
 def environment() -> dict[str, str]:
