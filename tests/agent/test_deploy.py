@@ -70,9 +70,9 @@ def run_tool(name: str, *args: str, env: dict[str, str] | None = None) -> subpro
     )
 
 
-def recap(output: str) -> dict[str, int]:
-    """The PLAY RECAP counters of the one host."""
-    line = next(line for line in output.splitlines() if line.startswith("localhost") and "ok=" in line)
+def recap(output: str, host: str = "localhost") -> dict[str, int]:
+    """The PLAY RECAP counters of ``host``."""
+    line = next(line for line in output.splitlines() if line.startswith(f"{host} ") and "ok=" in line)
     return {key: int(value) for key, value in re.findall(r"(\w+)=(\d+)", line)}
 
 
@@ -125,18 +125,17 @@ def inventory(tmp_path: Path) -> Path:
     return path
 
 
-def extra_vars(tmp_path: Path, root: Path, wheel: Path, url: str) -> Path:
-    """The role's variables for this host: a scratch root, the test database's manage.py, no systemd."""
+def extra_vars(tmp_path: Path, root: Path | None, wheel: Path, url: str, *, ovsdb: str = "none") -> Path:
+    """The role's variables: a scratch root (None: each host's, from the inventory), the test database's
+    manage.py, no systemd."""
     python = python39() or sys.executable
     values: dict[str, Any] = {
         "ansible_become": False,  # the test runs as root already
-        "neutron_map_agent_root": str(root),
         "neutron_map_agent_wheel": str(wheel),
         "neutron_map_agent_url": url,
-        "neutron_map_agent_host_name": "ansible-node",
         "neutron_map_agent_python": python,
         "neutron_map_agent_packages": [],  # no apt on a shared test host (python3-venv is there)
-        "neutron_map_agent_ovsdb": "none",
+        "neutron_map_agent_ovsdb": ovsdb,
         "neutron_map_agent_start": False,  # systemd is not PID 1 here
         "neutron_map_agent_dashboard_host": "localhost",
         "neutron_map_agent_dashboard_manage": f"{REPO / '.venv' / 'bin' / 'python'} {REPO / 'manage.py'}",
@@ -147,6 +146,8 @@ def extra_vars(tmp_path: Path, root: Path, wheel: Path, url: str) -> Path:
             "DJANGO_SETTINGS_MODULE": "dashboard.settings",
         },
     }
+    if root is not None:
+        values |= {"neutron_map_agent_root": str(root), "neutron_map_agent_host_name": "ansible-node"}
     path = tmp_path / "vars.json"
     path.write_text(json.dumps(values))
     path.chmod(0o600)
