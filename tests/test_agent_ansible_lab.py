@@ -4,19 +4,23 @@ its holder's network and mount namespaces), each host installed under a scratch 
 /etc and /opt stay untouched; systemd is not PID 1 here, so the unit is installed, not started).
 The role gets each host's token from the test database's `manage.py agent_token`, and its closing
 `neutron-map-agent --check` runs in each host's view against a real daphne on 127.0.0.1:8000 (the
-lab's relay carries it from compute2). Then each installed agent reports once from its host.
+lab's relay carries it from compute2). compute2's namespaces reach no package index, so the
+dependencies travel as a wheelhouse (neutron_map_agent_wheelhouse). Then each installed agent
+reports once from its host.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.agent.test_deploy import TOOLS, extra_vars, recap, run_tool
-from tests.agent.wheel import build_wheel
+from tests.agent.wheel import build_wheel, python39, wheelhouse
 from tests.test_lab_agents import dashboard_on_8000  # noqa: F401  (the fixture: daphne on 127.0.0.1:8000)
 from topology.models import AgentToken, HostReport
 
@@ -56,9 +60,14 @@ def test_the_role_installs_the_agent_on_both_lab_hosts(
         )
     inventory.write_text("\n".join(lines) + "\n")
     wheel = build_wheel(tmp_path / "dist")
+    # compute2's namespaces reach no package index (as many real nodes): the dependencies go as wheels.
+    house = wheelhouse(wheel, tmp_path / "wheelhouse", python39() or sys.executable)
     variables = extra_vars(tmp_path, None, wheel, URL, ovsdb="unix:/var/run/openvswitch/db.sock")
+    extra = tmp_path / "wheelhouse.json"
+    extra.write_text(json.dumps({"neutron_map_agent_wheelhouse": str(house)}))
 
-    done = run_tool("ansible-playbook", "-i", str(inventory), "-e", f"@{variables}", "-v", "playbook.yml")
+    args = ("-i", str(inventory), "-e", f"@{variables}", "-e", f"@{extra}", "-v", "playbook.yml")
+    done = run_tool("ansible-playbook", *args)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr
     for host in HOSTS:
         assert recap(done.stdout, host)["failed"] == 0

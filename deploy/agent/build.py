@@ -63,11 +63,24 @@ def build(out: Path, python: str = sys.executable) -> Path:
     return built[-1]
 
 
+def wheelhouse(wheel: Path, out: Path, python: str) -> Path:
+    """The wheel and every dependency's, built or fetched by ``python`` (the nodes' interpreter: python-ovs
+    compiles for it), for nodes without a package index: ``pip install --no-index --find-links DIR``."""
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([python, "-m", "pip", "wheel", "-q", "-w", str(out), str(wheel)], check=True)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO / "dist", help="directory for the wheel (default: dist/)")
+    parser.add_argument("--wheelhouse", type=Path, help="also put the dependencies' wheels here (offline nodes)")
+    parser.add_argument("--python", default=sys.executable, help="the nodes' interpreter, for --wheelhouse")
     args = parser.parse_args()
-    print(build(args.out))
+    wheel = build(args.out)
+    print(wheel)
+    if args.wheelhouse:
+        print(wheelhouse(wheel, args.wheelhouse, args.python))
     return 0
 
 

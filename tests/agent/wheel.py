@@ -33,6 +33,10 @@ def build_wheel(out: Path) -> Path:
     return Path(agent_build.build(out))  # type: ignore[attr-defined]
 
 
+def wheelhouse(wheel: Path, out: Path, python: str) -> Path:
+    return Path(agent_build.wheelhouse(wheel, out, python))  # type: ignore[attr-defined]
+
+
 def module_files() -> list[Path]:
     return list(agent_build.module_files())  # type: ignore[attr-defined]
 
