@@ -27,7 +27,7 @@ from topology.models import CloudSnapshot, GraphState, HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
 from topology.probes import path_verify
-from topology.report import MAX_REPORT_BYTES, validate_report
+from topology.report import ACCEPTED_VERSIONS, MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS, scope_graph
 
 log = logging.getLogger(__name__)
@@ -248,6 +248,38 @@ def busy(host: str, detail: str, *, stored: bool = False) -> Response:
         status=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": str(wait)},
     )
+
+
+class AgentWhoamiView(APIView):
+    """Whose is this host token (``neutron-map-agent --check``): a cheap authenticated call, nothing stored."""
+
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "AgentWhoami",
+                {
+                    "host": serializers.CharField(),
+                    "report_versions": serializers.ListField(child=serializers.IntegerField()),
+                },
+            ),
+            401: ErrorSerializer,
+        },
+        summary="The host a node agent's token belongs to (Authorization: Bearer <host token>)",
+    )
+    def get(self, request: Request) -> Response:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
+        host = services.host_for_token(token) if token else None
+        if host is None:
+            return Response(
+                {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return Response({"host": host, "report_versions": list(ACCEPTED_VERSIONS)})
 
 
 def rejected(reasons: list[str]) -> Response:

@@ -82,7 +82,7 @@ def bounds_problems(data: object, limit: int = 5) -> list[str]:
             if unknown > MAX_UNKNOWN_SIZE:
                 problems.append(f"{path}: unknown fields larger than {MAX_UNKNOWN_SIZE} in all")
                 break
-        if isinstance(value, dict | list):
+        if isinstance(value, (dict, list)):
             if depth > MAX_DEPTH:
                 problems.append(f"{path}: nested deeper than {MAX_DEPTH} levels")
                 continue

@@ -10,6 +10,7 @@ urlpatterns = [
     path("status/", api.StatusView.as_view(), name="api-status"),
     path("path/", api.PathView.as_view(), name="api-path"),
     path("agents/report/", api.AgentReportView.as_view(), name="api-agent-report"),
+    path("agents/whoami/", api.AgentWhoamiView.as_view(), name="api-agent-whoami"),
     path("hosts/<str:host>/probes/", HostProbeView.as_view(), name="api-host-probes"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

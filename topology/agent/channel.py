@@ -122,7 +122,7 @@ class ProbeChannel:
     def _run_probe(self, ws: WebSocket, request_id: str, message: dict[str, Any]) -> None:
         try:
             timeout = message.get("timeout")
-            timeout = float(timeout) if isinstance(timeout, int | float) else probes.DEFAULT_TIMEOUT_S
+            timeout = float(timeout) if isinstance(timeout, (int, float)) else probes.DEFAULT_TIMEOUT_S
             result = probes.run_probe(message.get("kind"), message.get("args"), timeout)
             LOG.info(
                 "probe %s %s: %s", message.get("kind"), request_id, "ok" if result.get("ok") else result.get("error")

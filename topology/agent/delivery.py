@@ -12,7 +12,11 @@ after a change, takes its place):
   up to megabytes: no hammering a failing server), or exactly its Retry-After
   on 429/503 (bounded by send.MAX_RETRY_AFTER);
 * rejected (another 4xx: a bad token, a report it refuses): not sent again;
-  the next report waits for a change or the resync and at least REJECTED_HOLD_S.
+  the next report waits for a change or the resync and at least the hold of
+  `RejectedHold`: REJECTED_HOLD_S, doubling with every refusal in a row up to
+  REJECTED_MAX_S. A dashboard older than the agent refuses every report (its
+  `version`) until it is upgraded: the agent stays up and asks again, more and
+  more rarely, instead of exiting into a restart loop.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ FIRST_DELAY_S = 1.0
 UNREACHABLE_MAX_S = 2.0  # a refused connection costs nothing: look often
 ANSWERED_MAX_S = 30.0
 REJECTED_HOLD_S = 30.0
+REJECTED_MAX_S = 900.0
 
 
 @dataclass
@@ -41,3 +46,20 @@ class Backoff:
 
     def reset(self) -> None:
         self.failures = 0
+
+
+@dataclass
+class RejectedHold:
+    """How long to hold the next report after the dashboard refused one; `reset()` once one is taken."""
+
+    first: float = REJECTED_HOLD_S
+    cap: float = REJECTED_MAX_S
+    refusals: int = 0
+
+    def delay(self) -> float:
+        hold = min(self.first * 2 ** min(self.refusals, 16), max(self.cap, self.first))
+        self.refusals += 1
+        return hold
+
+    def reset(self) -> None:
+        self.refusals = 0

@@ -14,19 +14,26 @@ import email.utils
 import gzip
 import json
 import logging
+import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
+
+from topology.agent.version import agent_version
+from topology.report.contract import REPORT_VERSION
 
 LOG = logging.getLogger(__name__)
 
 # https: the report carries the host's bearer token. A lab on one machine passes its own http URL.
 DEFAULT_URL = "https://localhost/api/v1/agents/report/"
-USER_AGENT = "neutron-map-agent/1"
+# The report version rides in the User-Agent too: a dashboard's log tells which agents are behind.
+USER_AGENT = f"neutron-map-agent/{agent_version()} (report {REPORT_VERSION})"
 
 
 class ReportRejected(Exception):
@@ -66,7 +73,7 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
             return None
         if when.tzinfo is None:
             return None
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
@@ -76,6 +83,19 @@ class Target:
     token: str
     gzip: bool = False
     timeout: float = 30.0
+    ssl_context: ssl.SSLContext | None = None  # None: the system's CAs, verified
+
+
+def tls_context(ca_file: Path | None, verify: bool) -> ssl.SSLContext | None:
+    """The context for https/wss: the given CA bundle, or no verification at all (a lab), or None (system CAs)."""
+    if not verify:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if ca_file is not None:
+        return ssl.create_default_context(cafile=str(ca_file))
+    return None
 
 
 def encode(report: dict[str, Any], compress: bool) -> tuple[bytes, dict[str, str]]:
@@ -129,9 +149,35 @@ def post_report(
     raise SendFailed(f"{target.url}: {last_error} (after {attempts} attempts)", answered=answered, retry_after=hint)
 
 
+def whoami_url(report_url: str) -> str:
+    """``.../agents/whoami/`` beside the report endpoint ``.../agents/report/``."""
+    return urllib.parse.urljoin(report_url if report_url.endswith("/") else report_url + "/", "../whoami/")
+
+
+def get_json(url: str, target: Target) -> dict[str, Any]:
+    """One authenticated GET (``--check``): the JSON answer. Raises ReportRejected (4xx) or SendFailed."""
+    headers = {"Authorization": f"Bearer {target.token}", "User-Agent": USER_AGENT, "Accept": "application/json"}
+    request = urllib.request.Request(url, headers=headers, method="GET")
+    try:
+        with urllib.request.urlopen(request, timeout=target.timeout, context=target.ssl_context) as response:
+            payload = response.read()
+    except urllib.error.HTTPError as exc:
+        reason = _reason(exc)
+        if exc.code < 500:
+            raise ReportRejected(exc.code, reason) from exc
+        raise SendFailed(f"{url}: HTTP {exc.code}: {reason}", answered=True) from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise SendFailed(f"{url}: {getattr(exc, 'reason', exc)}") from exc
+    try:
+        answer = json.loads(payload)
+    except ValueError as exc:
+        raise SendFailed(f"{url}: not JSON: {payload[:200]!r}", answered=True) from exc
+    return answer if isinstance(answer, dict) else {}
+
+
 def _post_once(target: Target, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     request = urllib.request.Request(target.url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=target.timeout) as response:
+    with urllib.request.urlopen(request, timeout=target.timeout, context=target.ssl_context) as response:
         payload = response.read()
     try:
         answer = json.loads(payload) if payload else {}

@@ -35,9 +35,9 @@ from typing import Any
 
 from topology.agent import iptables, netlink
 from topology.agent.collect import Collector, list_namespaces
-from topology.agent.delivery import REJECTED_HOLD_S, Backoff
+from topology.agent.delivery import REJECTED_HOLD_S, Backoff, RejectedHold
 from topology.agent.send import ReportRejected, SendFailed
-from topology.report import Report
+from topology.report import REPORT_VERSION, Report
 
 LOG = logging.getLogger(__name__)
 
@@ -137,7 +137,15 @@ class Debounce:
 class Watcher:
     """Collects and hands reports to ``sink`` on events and every ``interval`` seconds."""
 
-    def __init__(self, collector: Collector, sink: Sink, *, interval: float = 60.0, debounce: float = 0.5) -> None:
+    def __init__(
+        self,
+        collector: Collector,
+        sink: Sink,
+        *,
+        interval: float = 60.0,
+        debounce: float = 0.5,
+        rejected_hold: float = REJECTED_HOLD_S,
+    ) -> None:
         self.collector = collector
         self.sink = sink
         self.interval = interval
@@ -152,6 +160,7 @@ class Watcher:
         # Delivery (topology/agent/delivery.py): the report to send again, when, and
         # after a rejection, no report before `_hold_until`.
         self.backoff = Backoff()
+        self.rejected = RejectedHold(first=rejected_hold)
         self._undelivered: tuple[Report, str] | None = None
         self._redeliver_at: float | None = None
         self._hold_until: float | None = None
@@ -257,7 +266,8 @@ class Watcher:
         next_dir_poll = time.monotonic() + NETNS_DIR_POLL_S
         while not self.stopping:
             now = time.monotonic()
-            deadlines = [next_resync, self._event_deadline(), self._retry_at, self._redeliver_at]
+            resync_at = max(next_resync, self._hold_until or 0.0)
+            deadlines = [resync_at, self._event_deadline(), self._retry_at, self._redeliver_at]
             if self._inotify_fd is None:
                 deadlines.append(next_dir_poll)
             timeout = max(0.0, min(d for d in deadlines if d is not None) - now)
@@ -276,7 +286,7 @@ class Watcher:
                 next_dir_poll = now + NETNS_DIR_POLL_S
                 if self._inotify_fd is not None:
                     self.debounce.event(now, "netns")
-            if now >= next_resync:
+            if now >= next_resync and not self._held(now):
                 self._report(fresh=True, trigger="resync")
                 next_resync = time.monotonic() + self.interval
             elif (deadline := self._event_deadline()) is not None and now >= deadline:
@@ -293,6 +303,10 @@ class Watcher:
         if deadline is None or self._hold_until is None:
             return deadline
         return max(deadline, self._hold_until)
+
+    def _held(self, now: float) -> bool:
+        """After a refusal, not even the resync reports before the hold ends."""
+        return self._hold_until is not None and now < self._hold_until
 
     def _report(self, *, fresh: bool, trigger: str) -> None:
         self.debounce.clear()
@@ -312,20 +326,23 @@ class Watcher:
             self._undelivered, self._redeliver_at = (report, trigger), time.monotonic() + delay
             LOG.warning("report (trigger %s) not delivered: %s; sending it again in %.1f s", trigger, exc, delay)
         except ReportRejected as exc:
-            # Sent again it would be refused again: wait for a change (or the resync).
+            # Sent again it would be refused again: wait for a change (or the resync), longer each time.
             self.backoff.reset()
-            self._hold_until = time.monotonic() + REJECTED_HOLD_S
+            hold = self.rejected.delay()
+            self._hold_until = time.monotonic() + hold
             LOG.error(
                 "the dashboard rejected the report (trigger %s): %s; not sent again: the next report "
-                "goes after a change or the resync, not within %.0f s",
+                "goes after a change or the resync, not within %.0f s%s",
                 trigger,
                 exc,
-                REJECTED_HOLD_S,
+                hold,
+                version_hint(exc),
             )
         except Exception:  # a failed send must not stop the agent: the next report carries everything
             LOG.exception("could not deliver the report (trigger %s)", trigger)
         else:
             self.backoff.reset()
+            self.rejected.reset()
             self._hold_until = None
 
     def _schedule_retry(self, report: Report) -> None:
@@ -361,3 +378,13 @@ class Watcher:
             self._inotify_fd = None
         os.close(self._wake_r)
         os.close(self._wake_w)
+
+
+def version_hint(exc: ReportRejected) -> str:
+    """What to do when the refusal is about the report's version: the dashboard is older than the agent."""
+    if exc.status != 400 or "version" not in exc.reason:
+        return ""
+    return (
+        f" (this agent sends report version {REPORT_VERSION}, which this dashboard does not accept:"
+        " upgrade the dashboard, or install the agent release that matches it)"
+    )

@@ -52,7 +52,14 @@ class WebSocket:
         self.buffer = b""
 
     @classmethod
-    def connect(cls, url: str, headers: dict[str, str], timeout: float = 10.0, max_message: int = 1 << 20) -> WebSocket:
+    def connect(
+        cls,
+        url: str,
+        headers: dict[str, str],
+        timeout: float = 10.0,
+        max_message: int = 1 << 20,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> WebSocket:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise WebSocketError(f"not a ws:// or wss:// URL: {url}")
@@ -60,7 +67,7 @@ class WebSocket:
         try:
             sock = socket.create_connection((parts.hostname, port), timeout=timeout)
             if parts.scheme == "wss":
-                sock = ssl.create_default_context().wrap_socket(sock, server_hostname=parts.hostname)
+                sock = (ssl_context or ssl.create_default_context()).wrap_socket(sock, server_hostname=parts.hostname)
         except OSError as exc:
             raise WebSocketError(f"{url}: {exc}") from exc
         key = base64.b64encode(os.urandom(16)).decode()

@@ -15,6 +15,7 @@ explainer rely on.
 from __future__ import annotations
 
 from topology.report.contract import (
+    ACCEPTED_VERSIONS,
     MAX_NAME_LENGTH,
     MAX_REASONS,
     MAX_REPORT_BYTES,
@@ -33,6 +34,7 @@ from topology.report.contract import (
 from topology.report.validate import validate_report
 
 __all__ = [
+    "ACCEPTED_VERSIONS",
     "MAX_NAME_LENGTH",
     "MAX_REASONS",
     "MAX_REPORT_BYTES",

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Final, NotRequired, TypedDict
+import sys
+from typing import TYPE_CHECKING, Final, Optional, TypedDict
 
-REPORT_VERSION: Final = 1
+# The node agent runs on Python 3.9 (typing.NotRequired is 3.11's). The class-based shapes
+# below keep their annotations as strings (PEP 563), so at run time on 3.9 the name is never
+# looked up; type checkers targeting 3.9 take it from typing_extensions.
+if sys.version_info >= (3, 11):
+    from typing import NotRequired
+elif TYPE_CHECKING:
+    from typing_extensions import NotRequired
+
+REPORT_VERSION: Final = 1  # what this release's agent sends
+
+# What this release's dashboard accepts: its own version and, from version 2 on, the one
+# before it, so that the previous release's agents keep reporting while the dashboard is
+# upgraded first (README "Deploying": dashboard first, then the agents). A newer version
+# gets a 400 naming the versions it would take; the agent logs it and keeps asking, more
+# and more rarely (topology/agent/delivery.py RejectedHold).
+ACCEPTED_VERSIONS: Final = (1,)
 
 # A host with 1,000 router namespaces, each carrying a few KiB of
 # iptables-save text, plus br-int/br-tun flow tables of tens of thousands of
@@ -47,22 +63,26 @@ class Route(TypedDict):
     nexthops: NotRequired[list[dict[str, str | None]]]  # multipath: [{"gateway", "dev"}]
 
 
-# Declared functionally because "from" is a Python keyword.
-Rule = TypedDict(
-    "Rule",
+# "from" is a Python keyword: the required keys are declared functionally (evaluated at run
+# time, hence Optional rather than `X | None` on Python 3.9), the optional ones in a subclass.
+_RuleKeys = TypedDict(
+    "_RuleKeys",
     {
         "priority": int,
-        "from": str | None,  # CIDR, null = all
-        "to": str | None,  # CIDR, null = all
+        "from": Optional[str],  # CIDR, null = all
+        "to": Optional[str],  # CIDR, null = all
         "table": int,
-        "iif": str | None,
-        "oif": str | None,
-        "action": NotRequired[str],  # lookup, blackhole, unreachable, prohibit, goto, nop
-        "family": NotRequired[int],
-        "fwmark": NotRequired[int | None],
-        "fwmask": NotRequired[int | None],
+        "iif": Optional[str],
+        "oif": Optional[str],
     },
 )
+
+
+class Rule(_RuleKeys):
+    action: NotRequired[str]  # lookup, blackhole, unreachable, prohibit, goto, nop
+    family: NotRequired[int]
+    fwmark: NotRequired[int | None]
+    fwmask: NotRequired[int | None]
 
 
 class Iptables(TypedDict):

@@ -6,7 +6,7 @@ import ipaddress
 from datetime import datetime
 from typing import Any
 
-from topology.report.contract import MAX_NAME_LENGTH, MAX_REASONS, REPORT_VERSION
+from topology.report.contract import ACCEPTED_VERSIONS, MAX_NAME_LENGTH, MAX_REASONS
 from topology.report_bounds import bounds_problems
 
 
@@ -43,8 +43,8 @@ def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
     for key in ("version", "host", "collected_at", "namespaces", "interfaces", "ovs"):
         if key not in data:
             reasons.add(key, "is required")
-    if "version" in data and (data["version"] != REPORT_VERSION or not _is_int(data["version"])):
-        reasons.add("version", f"must be {REPORT_VERSION}")
+    if "version" in data:
+        _check_version(data["version"], reasons)
     if "host" in data:
         _check_host(data["host"], reasons)
     if "collected_at" in data:
@@ -65,11 +65,24 @@ def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
     return reasons.result()
 
 
+def _check_version(version: object, reasons: _Reasons) -> None:
+    """A version this dashboard accepts; else which side to upgrade (docs/design.md "Compatibility")."""
+    if _is_int(version) and version in ACCEPTED_VERSIONS:
+        return
+    accepted = " or ".join(str(v) for v in ACCEPTED_VERSIONS)
+    if not _is_int(version):
+        reasons.add("version", f"must be {accepted}")
+    elif version > max(ACCEPTED_VERSIONS):  # type: ignore[operator]
+        reasons.add("version", f"must be {accepted}: {version} is newer than this dashboard, upgrade the dashboard")
+    else:
+        reasons.add("version", f"must be {accepted}: {version} is older than this dashboard, upgrade the agent")
+
+
 def _type_name(value: object) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     if isinstance(value, bool):
         return "a boolean"
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):
         return "a number"
     return names.get(type(value), type(value).__name__)
 

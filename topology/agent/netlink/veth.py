@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Optional
 
 from topology.agent.netlink.state import Link, NamespaceState
 from topology.report import Interface
 
-PeerKey = tuple[str | None, int]  # (namespace name or None for root, ifindex)
-Peer = tuple[str, str | None]  # (peer name, peer namespace or None for root)
+# Aliases are evaluated at run time: Optional, not `X | None`, on Python 3.9.
+PeerKey = tuple[Optional[str], int]  # (namespace name or None for root, ifindex)
+Peer = tuple[str, Optional[str]]  # (peer name, peer namespace or None for root)
 # verify(namespace, nsid, candidate): does the namespace id `nsid`, as seen
 # in `namespace`, designate namespace `candidate`?
 Verifier = Callable[[str, int, str], bool]
