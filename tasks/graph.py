@@ -17,4 +17,8 @@ def apply_reports() -> int:
     """Apply every marked host's stored report (as few rebuilds as the marks allow); returns the rebuilds made."""
     from topology import graphservice, ingest_queue
 
-    return ingest_queue.drain(lambda hosts: graphservice.apply(hosts=hosts))
+    def apply(marked: list[str]) -> object:
+        hosts = [host for host in marked if host != ingest_queue.CLOUD_MARK]
+        return graphservice.apply(hosts=hosts, cloud=len(hosts) < len(marked))
+
+    return ingest_queue.drain(apply)

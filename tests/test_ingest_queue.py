@@ -29,7 +29,7 @@ from topology import graph as g
 from topology import ingest_queue, services
 from topology.agent.send import SendFailed, Target, post_report
 from topology.join import JoinCache
-from topology.models import GraphState, HostReport
+from topology.models import CloudSnapshot, GraphState, HostReport
 
 URL = "/api/v1/agents/report/"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -245,3 +245,35 @@ def test_a_database_locked_past_the_busy_timeout_is_a_503_not_a_500(
         assert "database is busy" in response.json()["detail"] and response.json()["stored"] is False
         assert not HostReport.objects.filter(host=host).exists()
         assert post(client, reports[host], tokens[host]).status_code == 202
+
+
+def test_a_cloud_refresh_in_the_queue_mode_is_applied_by_the_writer_not_where_it_ran(
+    tmp_path: Path, small_cloud: Any
+) -> None:
+    """A refresh (beat, a job's confirmation, the refresh API) runs in a jobs' worker or a web
+    process: in the queue mode it marks the new snapshot for the one graph writer instead of
+    joining there (two writers would each re-read everything the other wrote)."""
+    cloud, _, _ = small_cloud
+    renamed = copy.deepcopy(cloud)
+    network = renamed["networks"][0]
+    network["name"] = "renamed-by-the-refresh"
+    with queue_mode(tmp_path / "redis") as server:
+        before = revision()
+        snapshot = CloudSnapshot.objects.latest_snapshot()
+        assert snapshot is not None
+        snapshot.data, snapshot.digest = renamed, services.hex_digest(renamed)
+        snapshot.save()
+        services.apply_cloud()
+        assert ingest_queue.pending_hosts() == [ingest_queue.CLOUD_MARK]
+        assert revision() == before  # not joined where the refresh ran
+
+        def network_name() -> str | None:
+            state = GraphState.objects.filter(id=1).first()
+            nodes = (state.graph or {}).get("nodes", []) if state else []
+            return next((n["label"] for n in nodes if n["id"] == g.network_id(network["id"])), None)
+
+        assert network_name() != "renamed-by-the-refresh"
+        with graph_writer(server.url, "cloud.log"):
+            wait_until("the writer applied the snapshot", lambda: network_name() == "renamed-by-the-refresh")
+            wait_until("the mark is gone", drained)
+        assert revision() == before + 1

@@ -40,6 +40,8 @@ PREFIX = "neutron-map:graph:"
 DIRTY, SINCE, SCHEDULED, REBUILDS = (PREFIX + k for k in ("dirty", "since", "scheduled", "rebuilds"))
 WRITER_TASK = "graph.apply_reports"
 WRITER_QUEUE = "graph"
+# The mark of a new cloud snapshot: no host is named so (host names have no ':', topology/report).
+CLOUD_MARK = ":cloud"
 QueueDown = (redis.RedisError, OSError, OperationalError)  # Redis (the work list or the broker) away
 
 # KEYS: dirty, since, scheduled; ARGV: host, flag ttl. Returns 1 if the caller must schedule the writer.

@@ -27,7 +27,7 @@ from keystoneauth1 import exceptions as ksa_exceptions
 
 from dashboard.isotime import parse_time
 from topology import graph as g
-from topology import graphservice
+from topology import graphservice, ingest_queue
 from topology.cloud import cached_service_connection, service_connection
 from topology.collector import collect_cloud
 from topology.freshness import stale_hosts
@@ -139,8 +139,25 @@ def refresh_cloud() -> CloudSnapshot:
     snapshot.duration = collected.duration
     snapshot.save()
     log.info("cloud %s: %d API calls in %.2fs", snapshot.cloud, snapshot.api_calls, snapshot.duration)
-    rebuild_graph()
+    apply_cloud()
     return snapshot
+
+
+def apply_cloud() -> None:
+    """The new snapshot into the graph: by the one graph writer (queue mode), else here.
+
+    In the queue mode the snapshot is marked for the writer, so that a refresh in a
+    jobs' worker or a web process is not a second writer (which would make each of
+    them re-read everything the other wrote). Redis away: joined here, as inline.
+    """
+    if settings.GRAPH_WRITER == "queue":
+        try:
+            ingest_queue.mark_and_schedule(ingest_queue.CLOUD_MARK)
+        except ingest_queue.QueueDown as exc:
+            log.warning("the graph queue is unreachable (%s): the cloud snapshot is joined here", exc)
+        else:
+            return
+    graphservice.apply(cloud=True)
 
 
 # --------------------------------------------------------------------------- graph
