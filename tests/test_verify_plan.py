@@ -37,7 +37,7 @@ from tests.diagnosis_clouds import (
 from topology.agent import probe_parse
 from topology.agent.probes import ProbeInvalid, validate_neigh_show
 from topology.join import join
-from topology.path import Probe, Topo
+from topology.path import PathError, Probe, Topo
 from topology.probes import verify
 from topology.probes.compare import compare
 from topology.probes.plan import Check, Expect, Neighbour, NotChecked, plan
@@ -172,7 +172,10 @@ def test_the_neighbour_probe_parses_the_routers_arp_entry() -> None:
 
 
 def test_a_hop_whose_probe_is_hostile_is_refused_before_any_agent() -> None:
-    """tcp:70000 parses as a probe of the explainer; the trace's tp_dst is refused by the report check."""
+    """A probe past the explainer's own check (Probe.parse refuses tcp:70000 with the path's 400) is
+    refused again by the report check on the trace's tp_dst: the probe's port never reaches an agent."""
+    with pytest.raises(PathError, match="70000"):
+        Probe.parse("tcp:70000")
     cloud = legacy()
     result = walk(cloud, "vm-1", OUTSIDE)
     sent: list[tuple[str, str]] = []
@@ -183,7 +186,7 @@ def test_a_hop_whose_probe_is_hostile_is_refused_before_any_agent() -> None:
 
     topo = Topo(join(*cloud).to_dict(), cloud[1])
     asker = Asker(reports=cloud[1].get, run=channel, connected=lambda host: True)
-    verified = verify_result(asker, topo, result, Probe.parse("tcp:70000"))
+    verified = verify_result(asker, topo, result, Probe("tcp", 70000))  # as if made past parse
     traces = [h["verify"] for h in verified["hops"] if h["verify"].get("tracer") == "ofproto/trace"]
     refused = [c for c in traces if c["state"] == "not_checked" and "refused before the agent" in c["reason"]]
     assert refused and all("tp_dst" in c["reason"] for c in refused)
