@@ -19,6 +19,8 @@ def apply_reports() -> int:
 
     def apply(marked: list[str]) -> object:
         hosts = [host for host in marked if host != ingest_queue.CLOUD_MARK]
-        return graphservice.apply(hosts=hosts, cloud=len(hosts) < len(marked))
+        if len(hosts) < len(marked):  # a cloud refresh: everything compared (services.apply_cloud)
+            return graphservice.apply(everything=True)
+        return graphservice.apply(hosts=hosts)
 
     return ingest_queue.drain(apply)

@@ -253,7 +253,8 @@ def test_a_cloud_refresh_in_the_queue_mode_is_applied_by_the_writer_not_where_it
     """A refresh (beat, a job's confirmation, the refresh API) runs in a jobs' worker or a web
     process: in the queue mode it marks the new snapshot for the one graph writer instead of
     joining there (two writers would each re-read everything the other wrote)."""
-    cloud, _, _ = small_cloud
+    cloud, reports, _ = small_cloud
+    host = sorted(reports)[0]
     renamed = copy.deepcopy(cloud)
     network = renamed["networks"][0]
     network["name"] = "renamed-by-the-refresh"
@@ -263,8 +264,11 @@ def test_a_cloud_refresh_in_the_queue_mode_is_applied_by_the_writer_not_where_it
         assert snapshot is not None
         snapshot.data, snapshot.digest = renamed, services.hex_digest(renamed)
         snapshot.save()
+        # and a report stored whose mark was lost (Redis away then): the refresh is the safety net
+        services.store_report(host, reports[host], 1)
         services.apply_cloud()
         assert ingest_queue.pending_hosts() == [ingest_queue.CLOUD_MARK]
+        assert g.bridge_id(host, "br-int") not in node_ids()
         assert revision() == before  # not joined where the refresh ran
 
         def network_name() -> str | None:
@@ -276,4 +280,5 @@ def test_a_cloud_refresh_in_the_queue_mode_is_applied_by_the_writer_not_where_it
         with graph_writer(server.url, "cloud.log"):
             wait_until("the writer applied the snapshot", lambda: network_name() == "renamed-by-the-refresh")
             wait_until("the mark is gone", drained)
+        assert g.bridge_id(host, "br-int") in node_ids()  # the unmarked report, applied by the refresh
         assert revision() == before + 1

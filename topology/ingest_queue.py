@@ -40,7 +40,8 @@ PREFIX = "neutron-map:graph:"
 DIRTY, SINCE, SCHEDULED, REBUILDS = (PREFIX + k for k in ("dirty", "since", "scheduled", "rebuilds"))
 WRITER_TASK = "graph.apply_reports"
 WRITER_QUEUE = "graph"
-# The mark of a new cloud snapshot: no host is named so (host names have no ':', topology/report).
+# The mark of a cloud refresh (the snapshot, and every host's stored report and freshness compared,
+# services.apply_cloud): no host is named so (host names have no ':', topology/report).
 CLOUD_MARK = ":cloud"
 QueueDown = (redis.RedisError, OSError, OperationalError)  # Redis (the work list or the broker) away
 

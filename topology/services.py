@@ -144,11 +144,13 @@ def refresh_cloud() -> CloudSnapshot:
 
 
 def apply_cloud() -> None:
-    """The new snapshot into the graph: by the one graph writer (queue mode), else here.
+    """The new snapshot into the graph, with the refresh's safety net: every host's stored report
+    compared with the one applied (by digest; only changed ones re-read) and every host's
+    freshness re-checked, so that a report stored without its mark, or a host gone silent, shows.
 
-    In the queue mode the snapshot is marked for the writer, so that a refresh in a
-    jobs' worker or a web process is not a second writer (which would make each of
-    them re-read everything the other wrote). Redis away: joined here, as inline.
+    By the one graph writer in the queue mode (the refresh is marked for it), so that a refresh
+    in a jobs' worker or a web process is not a second writer (each would re-read everything the
+    other wrote); here in the inline mode, or when Redis is away.
     """
     if settings.GRAPH_WRITER == "queue":
         try:
@@ -157,7 +159,7 @@ def apply_cloud() -> None:
             log.warning("the graph queue is unreachable (%s): the cloud snapshot is joined here", exc)
         else:
             return
-    graphservice.apply(cloud=True)
+    rebuild_graph()
 
 
 # --------------------------------------------------------------------------- graph
