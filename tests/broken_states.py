@@ -115,6 +115,18 @@ def admin_down(cloud: Cloud, port: str) -> Iterator[None]:
         yield
     finally:
         cloud.network.update_port(port, admin_state_up=True)
+        wait_port_active(cloud, port)
+
+
+def wait_port_active(cloud: Cloud, port: str, timeout: float = 120) -> None:
+    """The broken state undone for real: Neutron reports the port ACTIVE again (its L2 agent has wired
+    it back), so the next test does not meet a port that is still coming up (seen in CI: the next
+    test's walk from that VM was broken by the port's DOWN status)."""
+    deadline = time.monotonic() + timeout
+    while (status := cloud.network.get_port(port).status) != "ACTIVE":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"port {port} is {status}, not ACTIVE, {timeout:.0f} s after admin_state_up")
+        time.sleep(1)
 
 
 @contextlib.contextmanager
