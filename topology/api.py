@@ -175,15 +175,9 @@ class AgentReportView(APIView):
         summary="Ingest a node agent report (Authorization: Bearer <host token>)",
     )
     def post(self, request: Request) -> Response:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
-        host = services.host_for_token(token) if token else None
+        host = agent_host(request)
         if host is None:
-            return Response(
-                {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return unknown_agent_token()
         try:
             raw = read_body(request)
             # orjson: strict JSON (no NaN/Infinity, no lone surrogates), and fast on 30 MiB
@@ -270,16 +264,24 @@ class AgentWhoamiView(APIView):
         summary="The host a node agent's token belongs to (Authorization: Bearer <host token>)",
     )
     def get(self, request: Request) -> Response:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        token = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
-        host = services.host_for_token(token) if token else None
+        host = agent_host(request)
         if host is None:
-            return Response(
-                {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+            return unknown_agent_token()
         return Response({"host": host, "report_versions": list(ACCEPTED_VERSIONS)})
+
+
+def agent_host(request: Request) -> str | None:
+    """The host whose agent token the request carries (``Authorization: Bearer <host token>``), if known."""
+    token = services.bearer(request.META.get("HTTP_AUTHORIZATION", ""))
+    return services.host_for_token(token) if token else None
+
+
+def unknown_agent_token() -> Response:
+    return Response(
+        {"detail": "Authorization: Bearer <host token> is missing or unknown (manage.py agent_token <host>)"},
+        status=status.HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": "Bearer"},
+    )
 
 
 def rejected(reasons: list[str]) -> Response:

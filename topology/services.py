@@ -70,6 +70,11 @@ def issue_agent_token(host: str) -> str:
     return token
 
 
+def bearer(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header value; "" for any other value."""
+    return authorization[len("Bearer ") :].strip() if authorization.startswith("Bearer ") else ""
+
+
 def host_for_token(token: str) -> str | None:
     row = AgentToken.objects.filter(token_sha256=hash_token(token)).only("host").first()
     return row.host if row else None

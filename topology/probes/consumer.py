@@ -29,8 +29,7 @@ MAX_PENDING = 64
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> str:
     for name, value in headers:
         if name.lower() == b"authorization":
-            text = value.decode("latin1")
-            return text[len("Bearer ") :].strip() if text.startswith("Bearer ") else ""
+            return services.bearer(value.decode("latin1"))
     return ""
 
 
