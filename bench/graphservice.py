@@ -170,14 +170,9 @@ def store_report(host: str, report: JsonDict) -> None:
 
 def store_cloud(cloud: JsonDict) -> None:
     """As services.refresh_cloud stores a snapshot: the one row replaced."""
-    from django.utils import timezone
-
     from topology import services
-    from topology.models import CloudSnapshot
 
-    snapshot = CloudSnapshot.objects.latest_snapshot() or CloudSnapshot(cloud="synthetic", api_calls=0, duration=0)
-    snapshot.collected_at, snapshot.data, snapshot.digest = timezone.now(), cloud, services.hex_digest(cloud)
-    snapshot.save()
+    services.store_snapshot(cloud, "synthetic")
 
 
 def refreshed_cloud(cloud: JsonDict, run: int) -> JsonDict:

@@ -65,19 +65,9 @@ def forget_queue(redis_url: str) -> None:
 
 def store_cloud(cloud: JsonDict) -> int:
     """The snapshot as ``services.refresh_cloud`` stores it, then its rebuild; returns the revision."""
-    from django.utils import timezone
-
     from topology import services
-    from topology.models import CloudSnapshot
 
-    CloudSnapshot.objects.create(
-        cloud="synthetic",
-        collected_at=timezone.now(),
-        data=cloud,
-        digest=services.hex_digest(cloud),
-        api_calls=0,
-        duration=0,
-    )
+    services.store_snapshot(cloud, "synthetic")
     return services.rebuild_graph().revision
 
 

@@ -13,13 +13,12 @@ from typing import Any
 
 from django.db import connection
 from django.test import override_settings
-from django.utils import timezone
 
 from tests.conftest import ARTIFACTS, REPO
 from tests.lab_jobs import stop_worker
 from tests.redis_server import OwnRedis, own_redis
 from topology import ingest_queue, services
-from topology.models import CloudSnapshot, GraphState
+from topology.models import GraphState
 
 JsonDict = dict[str, Any]
 
@@ -82,14 +81,7 @@ def queue_mode(directory: Path, **settings: Any) -> Iterator[OwnRedis]:
 
 def store_cloud(cloud: JsonDict) -> None:
     """The snapshot as refresh_cloud stores it, and its rebuild (the graph before any report)."""
-    CloudSnapshot.objects.create(
-        cloud="synthetic",
-        collected_at=timezone.now(),
-        data=cloud,
-        digest=services.hex_digest(cloud),
-        api_calls=0,
-        duration=0,
-    )
+    services.store_snapshot(cloud, "synthetic")
     services.rebuild_graph()
 
 

@@ -6,11 +6,10 @@ import copy
 from typing import Any
 
 import orjson
-from django.utils import timezone
 
 from bench.synthetic import synthetic_cloud
 from topology import services
-from topology.models import CloudSnapshot, GraphState, HostReport
+from topology.models import GraphState, HostReport
 
 JsonDict = dict[str, Any]
 
@@ -24,13 +23,7 @@ class Inputs:
         self.reports: dict[str, JsonDict] = copy.deepcopy(reports)
 
     def store_cloud(self) -> None:
-        snapshot = CloudSnapshot.objects.latest_snapshot() or CloudSnapshot(
-            cloud="synthetic", api_calls=9, duration=0.1
-        )
-        snapshot.collected_at = timezone.now()
-        snapshot.data = copy.deepcopy(self.cloud)
-        snapshot.digest = services.hex_digest(snapshot.data)
-        snapshot.save()
+        services.store_snapshot(copy.deepcopy(self.cloud), "synthetic", api_calls=9, duration=0.1)
 
     def store_reports(self, hosts: set[str] | None = None) -> None:
         for host in sorted(self.reports if hosts is None else hosts):

@@ -30,7 +30,7 @@ from topology.graphservice import GraphWriter
 from topology.graphservice.parts import node_part
 from topology.graphservice.store import assembled_graph, stored_fragments
 from topology.join import JoinCache, join_cold
-from topology.models import CloudSnapshot, GraphPart, GraphState, HostReport
+from topology.models import GraphPart, GraphState, HostReport
 from topology.scope import VIEWS, scope_graph
 
 JsonDict = dict[str, Any]
@@ -53,15 +53,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, g.Del
 
 
 def store_cloud(cloud: JsonDict) -> None:
-    CloudSnapshot.objects.all().delete()
-    CloudSnapshot.objects.create(
-        cloud="synthetic",
-        collected_at=timezone.now(),
-        data=cloud,
-        digest=services.hex_digest(cloud),
-        api_calls=0,
-        duration=0,
-    )
+    services.store_snapshot(cloud, "synthetic")
 
 
 def store_report(host: str, report: JsonDict) -> None:

@@ -29,7 +29,7 @@ from topology import graph as g
 from topology import ingest_queue, services
 from topology.agent.send import SendFailed, Target, post_report
 from topology.join import JoinCache
-from topology.models import CloudSnapshot, GraphState, HostReport
+from topology.models import GraphState, HostReport
 
 URL = "/api/v1/agents/report/"
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -260,10 +260,7 @@ def test_a_cloud_refresh_in_the_queue_mode_is_applied_by_the_writer_not_where_it
     network["name"] = "renamed-by-the-refresh"
     with queue_mode(tmp_path / "redis") as server:
         before = revision()
-        snapshot = CloudSnapshot.objects.latest_snapshot()
-        assert snapshot is not None
-        snapshot.data, snapshot.digest = renamed, services.hex_digest(renamed)
-        snapshot.save()
+        services.store_snapshot(renamed, "synthetic")
         # and a report stored whose mark was lost (Redis away then): the refresh is the safety net
         services.store_report(host, reports[host], 1)
         services.apply_cloud()

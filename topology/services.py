@@ -135,16 +135,22 @@ def refresh_cloud() -> CloudSnapshot:
         # The kept connection may hold sockets a restarted API server has closed: start afresh once.
         cached_service_connection.cache_clear()
         collected = collect_cloud(service_connection())
-    snapshot = CloudSnapshot.objects.latest_snapshot() or CloudSnapshot()
-    snapshot.cloud = settings.DASHBOARD_CLOUD
-    snapshot.collected_at = timezone.now()
-    snapshot.data = collected.data
-    snapshot.digest = hex_digest(collected.data)
-    snapshot.api_calls = collected.api_calls
-    snapshot.duration = collected.duration
-    snapshot.save()
+    snapshot = store_snapshot(collected.data, settings.DASHBOARD_CLOUD, collected.api_calls, collected.duration)
     log.info("cloud %s: %d API calls in %.2fs", snapshot.cloud, snapshot.api_calls, snapshot.duration)
     apply_cloud()
+    return snapshot
+
+
+def store_snapshot(data: dict[str, Any], cloud: str, api_calls: int = 0, duration: float = 0.0) -> CloudSnapshot:
+    """Keep ``data`` as the cloud snapshot (the one row replaced) with its digest; not joined here."""
+    snapshot = CloudSnapshot.objects.latest_snapshot() or CloudSnapshot()
+    snapshot.cloud = cloud
+    snapshot.collected_at = timezone.now()
+    snapshot.data = data
+    snapshot.digest = hex_digest(data)
+    snapshot.api_calls = api_calls
+    snapshot.duration = duration
+    snapshot.save()
     return snapshot
 
 
