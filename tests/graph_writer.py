@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,8 +13,8 @@ from typing import Any
 from django.db import connection
 from django.test import override_settings
 
-from tests.conftest import ARTIFACTS, REPO
-from tests.lab_jobs import stop_worker
+from tests.conftest import ARTIFACTS
+from tests.lab_jobs import spawn_celery_worker, stop_worker
 from tests.redis_server import OwnRedis, own_redis
 from topology import ingest_queue, services
 from topology.models import GraphState
@@ -40,30 +39,7 @@ def writer_env(redis_url: str, **extra: str) -> dict[str, str]:
 def graph_writer(redis_url: str, log_name: str = "graph-writer.log") -> Iterator[subprocess.Popen[bytes]]:
     """``celery -A dashboard worker -Q graph --concurrency 1 --pool solo``, as bin/run starts it."""
     log = ARTIFACTS / "ingest-queue" / log_name
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(
-            [
-                str(Path(sys.executable).parent / "celery"),
-                "-A",
-                "dashboard",
-                "worker",
-                "-Q",
-                "graph",
-                "--concurrency",
-                "1",
-                "--pool",
-                "solo",
-                "-n",
-                f"graph-{os.getpid()}-{time.monotonic_ns()}@localhost",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=REPO,
-            env=writer_env(redis_url),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = spawn_celery_worker("graph", log, writer_env(redis_url), "-Q", "graph", "--concurrency", "1")
     try:
         yield proc
     finally:

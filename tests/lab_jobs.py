@@ -62,19 +62,24 @@ def start_worker(log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
         "CELERY_VISIBILITY_TIMEOUT": "3",
         **extra_env,
     }
-    log = ARTIFACTS / "jobs" / log_name
+    return spawn_celery_worker("jobs", ARTIFACTS / "jobs" / log_name, env)
+
+
+def spawn_celery_worker(name: str, log: Path, env: dict[str, str], *options: str) -> subprocess.Popen[bytes]:
+    """``celery -A dashboard worker --pool solo`` named ``<name>-...@localhost``, its output in ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
+        return subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "celery"),
                 "-A",
                 "dashboard",
                 "worker",
+                *options,
                 "--pool",
                 "solo",
                 "-n",
-                f"jobs-{os.getpid()}-{time.monotonic_ns()}@localhost",
+                f"{name}-{os.getpid()}-{time.monotonic_ns()}@localhost",
                 "--loglevel",
                 "INFO",
             ],
@@ -83,7 +88,6 @@ def start_worker(log_name: str, **extra_env: str) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    return proc
 
 
 def stop_worker(proc: subprocess.Popen[bytes], grace: float = 30) -> None:
