@@ -37,19 +37,13 @@ class IngestFuzz:
     """The two hosts' tokens, the stored cloud, and the checks made around each case."""
 
     def __init__(self, client: Any) -> None:
-        from django.utils import timezone
-
         from bench.report_strategies import CLOUD, FUZZ_HOST, REPORTS, STEADY_HOST
-        from topology.models import CloudSnapshot
-        from topology.services import hex_digest, issue_agent_token
+        from topology.services import issue_agent_token, store_snapshot
 
         self.client = client
         self.fuzz_host, self.steady_host = FUZZ_HOST, STEADY_HOST
         self.steady_report = copy.deepcopy(REPORTS[STEADY_HOST])
-        CloudSnapshot.objects.all().delete()
-        CloudSnapshot.objects.create(
-            cloud="fuzz", collected_at=timezone.now(), data=CLOUD, digest=hex_digest(CLOUD), api_calls=0, duration=0
-        )
+        store_snapshot(CLOUD, "fuzz")
         self.tokens = {host: issue_agent_token(host) for host in (FUZZ_HOST, STEADY_HOST)}
         self.counts: Counter[str] = Counter()
         self.probes = 0

@@ -71,10 +71,9 @@ def percentile(values: list[float], q: float) -> float:
 def latency(args: argparse.Namespace) -> None:
     from bench.synthetic import synthetic_cloud
     from topology import services
-    from topology.models import CloudSnapshot
 
     cloud, reports = synthetic_cloud(3, 30, 3, 1)
-    CloudSnapshot.objects.create(cloud="synthetic", collected_at=time_now(), data=cloud, api_calls=0, duration=0)
+    services.store_snapshot(cloud, "synthetic")
     for host, report in reports.items():
         services.store_report(host, report, 0)
     state = services.rebuild_graph()
