@@ -200,3 +200,26 @@ def test_a_marker_report_rejoins_only_its_host_and_writes_only_its_part(
     assert [n["id"] for n in delta["added"]["nodes"]] == [g.iface_id(host, None, "mk000007")]
     assert {n["id"] for n in delta["changed"]["nodes"]} == {g.host_id(host)}  # its collected_at
     assert last.written.rows == 1  # the host's part alone
+
+
+def test_rejoins_in_a_row_keep_the_cold_join_order(published: list[tuple[int, g.Delta]]) -> None:  # noqa: F811
+    """Re-joins change the graph in place, unordered; the writer's graph read afterwards is in order."""
+    run = Run(*lab_shaped(hosts=5, ports=25, projects=2, network_nodes=1, tunnel_peers=3), published)
+    run.apply_and_check(everything=True)
+    rnd = random.Random(5)
+    for _ in range(4):  # applied without reading the whole graph in between
+        hosts, _ = report_adds_a_marker(run, rnd)
+        run.writer.apply(run.cache, hosts=hosts)
+        assert run.writer.last.rejoined
+    hosts, _ = report_adds_a_marker(run, rnd)
+    published.clear()
+    run.previous = {"nodes": [], "edges": []}  # the deltas in between were not followed: check the graph alone
+    run.writer.apply(run.cache, hosts=hosts)
+    cold = run.expected()
+    assert list(run.writer.nodes.values()) == cold["nodes"]
+    assert [{"source": s, "target": t, "kind": k} for s, t, k in run.writer.edges] == cold["edges"]
+    # and a whole join after them (the cloud changed) makes its delta from the graph in order
+    hosts, cloud_changed = cloud_renames_a_network(run, rnd)
+    run.previous = cold
+    run.apply_and_check(hosts=hosts, cloud=cloud_changed)
+    assert not run.writer.last.rejoined

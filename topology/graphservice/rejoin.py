@@ -13,7 +13,7 @@ binding, a tunnel or a NAT rule) returns None: the writer joins the whole graph.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from topology import graph as g
 from topology.freshness import stale_node
@@ -30,14 +30,56 @@ CROSS_KINDS = frozenset({EdgeKind.TUNNEL, EdgeKind.BINDS})  # edge kinds the cro
 
 
 @dataclass
+class Layout:
+    """The order a cold join gives the graph: nodes outside the host parts (logical, host nodes), then
+    each host's part in host order; edges: the logical part's, the host parts', then the cross joins'."""
+
+    head_nodes: list[str]
+    head_edges: list[g.EdgeKey]
+    cross_edges: list[g.EdgeKey]
+    pieces: dict[str, HostPhysical]  # host -> its part, in host order
+
+    @classmethod
+    def of_graph(cls, nodes: Nodes, edges: Edges, logical_edges: Edges, pieces: dict[str, HostPhysical]) -> Layout:
+        """The layout of a graph in cold-join order (a whole join's) made from these parts."""
+        in_pieces: set[str] = set()
+        piece_edges: set[g.EdgeKey] = set()
+        for piece in pieces.values():
+            in_pieces.update(piece.nodes)
+            piece_edges.update(piece.edges)
+        head_nodes = [node_id for node_id in nodes if node_id not in in_pieces]
+        head_edges = [key for key in edges if key in logical_edges]
+        cross = [key for key in edges if key not in logical_edges and key not in piece_edges]
+        return cls(head_nodes, head_edges, cross, dict(pieces))
+
+    def ordered(self, nodes: Nodes, edges: Edges) -> tuple[Nodes, Edges]:
+        out = {node_id: nodes[node_id] for node_id in self.head_nodes}
+        out_edges: Edges = dict.fromkeys(self.head_edges)
+        for piece in self.pieces.values():
+            out.update({node_id: nodes[node_id] for node_id in piece.nodes})
+            out_edges.update(piece.edges)
+        out_edges.update(dict.fromkeys(self.cross_edges))
+        return out, out_edges
+
+
+@dataclass
 class HeldGraph:
     """The writer's graph and what a re-join needs of the last one: host nodes as joined (before
-    staleness is marked) and the staleness marked."""
+    staleness is marked), the staleness marked, and the cold-join order (``layout``) of a graph whose
+    parts a re-join changed in place (``unordered``: nodes or edges added or removed since)."""
 
-    nodes: Nodes
-    edges: Edges
-    joined_hosts: dict[str, g.Node]  # host -> its host node as the join made it
-    stale: dict[str, str]  # host -> since when it is marked stale
+    nodes: Nodes = field(default_factory=dict)
+    edges: Edges = field(default_factory=dict)
+    joined_hosts: dict[str, g.Node] = field(default_factory=dict)  # host -> its host node as the join made it
+    stale: dict[str, str] = field(default_factory=dict)  # host -> since when it is marked stale
+    layout: Layout | None = None
+    unordered: bool = False
+
+    def in_order(self) -> None:
+        """The nodes and edges put in cold-join order (O(graph): for readers of the whole graph)."""
+        if self.unordered and self.layout is not None:
+            self.nodes, self.edges = self.layout.ordered(self.nodes, self.edges)
+        self.unordered = False
 
 
 def changed_pieces(
@@ -109,13 +151,23 @@ def rejoin(
         held.nodes[node_id] = node
     delta["changed"]["nodes"][:0] = changed_hosts
     held.stale = stale
-    splice(held, pieces, rejoined.nodes, structural=bool(delta["added"]["nodes"] or delta["removed"]["nodes"]))
-    if delta["added"]["edges"] or delta["removed"]["edges"]:
-        splice_edges(held, pieces)
+    if held.layout is None:
+        held.layout = Layout.of_graph(
+            held.nodes, held.edges, state.logical.edges, {h: p for h, (_, p) in cache.hosts.items()}
+        )
     for host, (old_piece, new_piece) in pieces.items():
+        held.nodes.update(rejoined.nodes[host])
+        held.layout.pieces[host] = new_piece
         for node_id in old_piece.nodes:
             cache.described.pop(node_id, None)
         cache.hosts[host] = (inputs.keys[host], new_piece)
+    for node_id in delta["removed"]["nodes"]:
+        del held.nodes[node_id]
+    for edge in delta["removed"]["edges"]:
+        del held.edges[g.edge_key(edge)]
+    held.edges.update(dict.fromkeys(g.edge_key(edge) for edge in delta["added"]["edges"]))
+    if delta["added"]["nodes"] or delta["removed"]["nodes"] or delta["added"]["edges"] or delta["removed"]["edges"]:
+        held.unordered = True  # put in order when the whole graph is read (HeldGraph.in_order)
     cache.described.update(rejoined.described)
     cache.rebuilt_hosts, cache.rebuilt_logical = sorted(pieces), False
     return delta
@@ -159,40 +211,3 @@ def part_delta(
         "removed": {"nodes": removed, "edges": [edge_dict(key) for key in removed_edges]},
         "changed": {"nodes": changed},
     }
-
-
-def splice(
-    held: HeldGraph,
-    pieces: Mapping[str, tuple[HostPhysical, HostPhysical]],
-    rejoined: Mapping[str, Nodes],
-    structural: bool,
-) -> None:
-    """The hosts' new nodes in the graph where their old part was (a part's nodes are one run)."""
-    if not structural:
-        for nodes in rejoined.values():
-            held.nodes.update(nodes)
-        return
-    starts = {next(iter(old.nodes)): host for host, (old, _) in pieces.items()}
-    skip = {node_id for old, _ in pieces.values() for node_id in old.nodes}
-    out: Nodes = {}
-    for node_id, node in held.nodes.items():
-        host = starts.get(node_id)
-        if host is not None:
-            out.update(rejoined[host])
-        elif node_id not in skip:
-            out[node_id] = node
-    held.nodes = out
-
-
-def splice_edges(held: HeldGraph, pieces: Mapping[str, tuple[HostPhysical, HostPhysical]]) -> None:
-    """The hosts' new part edges in the graph where their old ones were."""
-    starts = {next(iter(old.edges)): new for old, new in pieces.values()}
-    skip = {key for old, _ in pieces.values() for key in old.edges}
-    out: Edges = {}
-    for key in held.edges:
-        new = starts.get(key)
-        if new is not None:
-            out.update(new.edges)
-        elif key not in skip:
-            out[key] = None
-    held.edges = out

@@ -76,17 +76,27 @@ def state_key() -> StateKey | None:
 @dataclass
 class GraphWriter:
     inputs: WriterInputs = field(default_factory=WriterInputs)
-    nodes: dict[str, g.Node] = field(default_factory=dict)
-    edges: dict[g.EdgeKey, None] = field(default_factory=dict)
+    held: HeldGraph = field(default_factory=HeldGraph)  # the graph (nodes, edges) and what a re-join needs
     partition: Partition = field(default_factory=Partition)
     written_key: StateKey | None = None  # the revision this writer stored (or synced from) last
-    joined_hosts: dict[str, g.Node] = field(default_factory=dict)  # host nodes as joined, before stale marks
-    stale: dict[str, str] = field(default_factory=dict)  # the stale marks of the graph held
     last: Applied = field(default_factory=Applied)
+
+    @property
+    def nodes(self) -> dict[str, g.Node]:
+        """The graph's nodes, in a cold join's order."""
+        self.held.in_order()
+        return self.held.nodes
+
+    @property
+    def edges(self) -> dict[g.EdgeKey, None]:
+        """The graph's edges, in a cold join's order."""
+        self.held.in_order()
+        return self.held.edges
 
     def sync(self) -> None:
         """The stored graph and every input read again (the join's cache stays: it is keyed by input)."""
-        self.nodes, self.edges, self.partition = stored_graph()
+        nodes, edges, self.partition = stored_graph()
+        self.held = HeldGraph(nodes, edges)
         self.inputs.sync_cloud(force=True)
         self.inputs.sync_all_hosts()
 
@@ -132,25 +142,22 @@ class GraphWriter:
         inputs.full_reports(cache)
         now = timezone.now()
         stale = stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS))
-        held = HeldGraph(self.nodes, self.edges, self.joined_hosts, self.stale)
+        held = self.held
         delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale) if changed is not None else None
         if delta is not None:
             applied.rejoined = True
-            nodes, edges = held.nodes, held.edges
-            self.joined_hosts, self.stale = held.joined_hosts, held.stale
         else:
             graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
-            self.joined_hosts = {h: graph.nodes[g.host_id(h)] for h in inputs.reports if g.host_id(h) in graph.nodes}
-            self.stale = stale
+            joined_hosts = {h: graph.nodes[g.host_id(h)] for h in inputs.reports if g.host_id(h) in graph.nodes}
             mark_stale_nodes(graph, stale)
             delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
-            nodes, edges = graph.nodes, graph.edges
+            held = HeldGraph(graph.nodes, graph.edges, joined_hosts, stale)
         inputs.slim(cache)
         with transaction.atomic():
             state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
             if seen is not None and (state.revision, state.generated_at) != seen:
                 return None
-            self.nodes, self.edges = nodes, edges
+            self.held = held
             if g.is_empty(delta) and state.revision:
                 self.written_key = (state.revision, state.generated_at)
                 applied.revision = state.revision
@@ -158,9 +165,9 @@ class GraphWriter:
             state.revision += 1
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
-            applied.written = write_parts(self.partition, self.nodes, self.partition.apply(delta), state.revision)
+            applied.written = write_parts(self.partition, held.nodes, self.partition.apply(delta), state.revision)
             # the history, same transaction
-            record_revision(state, delta, lambda: orjson.dumps(g.Graph(nodes, edges).to_dict()))
+            record_revision(state, delta, lambda: orjson.dumps(g.Graph(self.nodes, self.edges).to_dict()))
             self.written_key = (state.revision, state.generated_at)
         applied.revision, applied.changed = state.revision, True
         from topology.services import publish_delta  # services calls the writer: imported late
