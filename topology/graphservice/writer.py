@@ -7,6 +7,11 @@ the inputs named, re-joins, makes the delta by identity (delta.py), bumps the
 revision if the graph changed, rewrites the parts the delta touched and publishes
 the delta. The graph is the same as a cold join of the same inputs.
 
+A host report that leaves what the cross joins read of it as it was (the common case:
+an interface's state, a counter, a marker device) is re-joined alone (rejoin.py): that
+host's part and host node made again, the delta from its old vs new part, the graph
+changed in place, O(change); anything else joins the whole graph from the cached parts.
+
 Before each apply the writer checks that the stored revision is the one it wrote
 last; if not (its first apply, another writer, a reset database) it syncs from the
 database first: every input by digest and the stored graph by part.
