@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from topology.path import Topo
 
 JsonDict = dict[str, Any]
+# floating IP address -> (host, qrouter namespace, DNAT target) of each DNAT rule the nodes hold
+DnatRules = dict[str, list[tuple[str, str, str]]]
 DEFAULT_ROUTES: Final = frozenset({"default", "0.0.0.0/0"})
 MAIN_TABLES: Final = frozenset({None, 254, "254", "main"})
 # "-A neutron-l3-agent-PREROUTING -d 192.168.1.10/32 -j DNAT --to-destination 10.0.0.5": the rule that
@@ -62,9 +64,15 @@ def warn(graph: g.Graph, node_id: str, kind: str, message: str) -> None:
 
 
 def mark_drift(
-    graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex], reports: Mapping[str, JsonDict]
+    graph: g.Graph,
+    logical: LogicalPart,
+    indexes: Mapping[str, HostIndex],
+    reports: Mapping[str, JsonDict],
+    rules: DnatRules | None = None,
 ) -> None:
-    """Warn on every node where Neutron and the nodes disagree (see the module's docstring)."""
+    """Warn on every node where Neutron and the nodes disagree (see the module's docstring).
+
+    ``rules``: :func:`dnat_rules` of ``reports``, if the caller made them already."""
     port_id11s: set[str] = set()
     for port in logical.ports:
         port_id11s.add(port["id"][:ID_PREFIX_LEN])
@@ -73,7 +81,7 @@ def mark_drift(
             gateway_port_drift(graph, port, indexes)
         elif owner.startswith(DeviceOwner.COMPUTE_PREFIX) and port.get("status") == "ACTIVE":
             vm_device_drift(graph, port, indexes)
-    fip_drift(graph, logical.nodes.values(), indexes, reports)
+    fip_drift(graph, logical.nodes.values(), indexes, reports, rules)
     leftover_devices(graph, port_id11s, indexes)
 
 
@@ -191,9 +199,9 @@ def orphan_gateway(topo: Topo, router: str) -> OrphanGateway | None:
 # --------------------------------------------------------------------------- floating IPs' NAT rules
 
 
-def dnat_rules(reports: Mapping[str, JsonDict]) -> dict[str, list[tuple[str, str, str]]]:
+def dnat_rules(reports: Mapping[str, JsonDict]) -> DnatRules:
     """Floating IP address -> (host, qrouter namespace, DNAT target) of each DNAT rule the nodes hold."""
-    found: dict[str, list[tuple[str, str, str]]] = {}
+    found: DnatRules = {}
     for host, report in reports.items():
         for namespace in report.get("namespaces") or []:
             name = str(namespace.get("name") or "")
@@ -208,12 +216,17 @@ def dnat_rules(reports: Mapping[str, JsonDict]) -> dict[str, list[tuple[str, str
 
 
 def fip_drift(
-    graph: g.Graph, logical_nodes: Iterable[g.Node], indexes: Mapping[str, HostIndex], reports: Mapping[str, JsonDict]
+    graph: g.Graph,
+    logical_nodes: Iterable[g.Node],
+    indexes: Mapping[str, HostIndex],
+    reports: Mapping[str, JsonDict],
+    rules: DnatRules | None = None,
 ) -> None:
     fips = [n for n in logical_nodes if n["kind"] == NodeKind.FLOATINGIP]
     if not fips:
         return
-    rules = dnat_rules(reports)
+    if rules is None:
+        rules = dnat_rules(reports)
     for fip in fips:
         attrs = fip["attrs"]
         address = attrs.get("floating_ip_address")

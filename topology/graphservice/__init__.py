@@ -8,7 +8,8 @@ it touched are rewritten (GraphPart). The web processes assemble the graph from
 the parts once per revision (:func:`topology.graphservice.store.assembled_graph`).
 
 Modules: :mod:`.inputs` (the inputs in memory), :mod:`.delta` (the delta by
-identity), :mod:`.parts` (which part holds each node and edge), :mod:`.store`
+identity), :mod:`.parts` (which part holds each node and edge), :mod:`.rejoin` (a host
+report re-joined alone, O(change)), :mod:`.store`
 (GraphPart rows, the assembled graph), :mod:`.writer` (:class:`GraphWriter`).
 """
 

@@ -7,6 +7,11 @@ the inputs named, re-joins, makes the delta by identity (delta.py), bumps the
 revision if the graph changed, rewrites the parts the delta touched and publishes
 the delta. The graph is the same as a cold join of the same inputs.
 
+A host report that leaves what the cross joins read of it as it was (the common case:
+an interface's state, a counter, a marker device) is re-joined alone (rejoin.py): that
+host's part and host node made again, the delta from its old vs new part, the graph
+changed in place, O(change); anything else joins the whole graph from the cached parts.
+
 Before each apply the writer checks that the stored revision is the one it wrote
 last; if not (its first apply, another writer, a reset database) it syncs from the
 database first: every input by digest and the stored graph by part.
@@ -29,12 +34,21 @@ from topology.freshness import stale_hosts, stale_node
 from topology.graphservice.delta import graph_delta
 from topology.graphservice.inputs import WriterInputs
 from topology.graphservice.parts import Partition
+from topology.graphservice.rejoin import HeldGraph, rejoin
 from topology.graphservice.store import Written, stored_graph, write_parts
 from topology.history.record import record_revision
-from topology.join import JoinCache, join
+from topology.join import JoinCache, JsonDict, join
 from topology.models import GRAPH_STATE_ID, GraphState
 
 StateKey = tuple[int, datetime | None]
+
+
+@dataclass
+class Changed:
+    """What changed in the inputs since the last apply, for a re-join of these hosts alone."""
+
+    hosts: list[str]
+    before: dict[str, JsonDict | None]  # their reports before they were read again
 
 
 @dataclass
@@ -44,6 +58,7 @@ class Applied:
     revision: int = 0
     changed: bool = False
     synced: bool = False  # the writer synced from the database first
+    rejoined: bool = False  # only the changed hosts were re-joined (graphservice/rejoin.py), not the whole graph
     rows_read: int = 0
     written: Written = field(default_factory=Written)
     seconds: float = 0.0
@@ -66,15 +81,27 @@ def state_key() -> StateKey | None:
 @dataclass
 class GraphWriter:
     inputs: WriterInputs = field(default_factory=WriterInputs)
-    nodes: dict[str, g.Node] = field(default_factory=dict)
-    edges: dict[g.EdgeKey, None] = field(default_factory=dict)
+    held: HeldGraph = field(default_factory=HeldGraph)  # the graph (nodes, edges) and what a re-join needs
     partition: Partition = field(default_factory=Partition)
     written_key: StateKey | None = None  # the revision this writer stored (or synced from) last
     last: Applied = field(default_factory=Applied)
 
+    @property
+    def nodes(self) -> dict[str, g.Node]:
+        """The graph's nodes, in a cold join's order."""
+        self.held.in_order()
+        return self.held.nodes
+
+    @property
+    def edges(self) -> dict[g.EdgeKey, None]:
+        """The graph's edges, in a cold join's order."""
+        self.held.in_order()
+        return self.held.edges
+
     def sync(self) -> None:
         """The stored graph and every input read again (the join's cache stays: it is keyed by input)."""
-        self.nodes, self.edges, self.partition = stored_graph()
+        nodes, edges, self.partition = stored_graph()
+        self.held = HeldGraph(nodes, edges)
         self.inputs.sync_cloud(force=True)
         self.inputs.sync_all_hosts()
 
@@ -88,18 +115,23 @@ class GraphWriter:
             applied = Applied()
             self.inputs.rows_read = 0
             seen = state_key()
+            changed: Changed | None = None
             if seen is None or seen != self.written_key:
                 self.sync()
                 applied.synced = True
             elif everything:
-                self.inputs.sync_cloud()
-                self.inputs.sync_all_hosts()
+                cloud_changed = self.inputs.sync_cloud()
+                before: dict[str, JsonDict | None] = dict(self.inputs.reports)
+                changed = None if cloud_changed else Changed(self.inputs.sync_all_hosts(), before)
+                if cloud_changed:
+                    self.inputs.sync_all_hosts()
             else:
-                if cloud:
-                    self.inputs.sync_cloud()
+                cloud_changed = self.inputs.sync_cloud() if cloud else False
+                before = {host: self.inputs.reports.get(host) for host in hosts}
                 if hosts:
                     self.inputs.sync_hosts(hosts)
-            state = self.join_and_store(cache, seen, applied)
+                changed = None if cloud_changed else Changed(list(hosts), before)
+            state = self.join_and_store(cache, seen, applied, changed)
             if state is not None:
                 applied.rows_read = self.inputs.rows_read
                 applied.seconds = time.perf_counter() - started
@@ -108,19 +140,29 @@ class GraphWriter:
             self.written_key = None  # another writer stored a revision meanwhile: sync and join again
         raise RuntimeError("the graph's revision kept changing under this writer")
 
-    def join_and_store(self, cache: JoinCache, seen: StateKey | None, applied: Applied) -> GraphState | None:
+    def join_and_store(
+        self, cache: JoinCache, seen: StateKey | None, applied: Applied, changed: Changed | None = None
+    ) -> GraphState | None:
         inputs = self.inputs
         inputs.full_reports(cache)
-        graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
-        inputs.slim(cache)
         now = timezone.now()
-        mark_stale_nodes(graph, stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS)))
-        delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
+        stale = stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS))
+        held = self.held
+        delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale) if changed is not None else None
+        if delta is not None:
+            applied.rejoined = True
+        else:
+            graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
+            joined_hosts = {h: graph.nodes[g.host_id(h)] for h in inputs.reports if g.host_id(h) in graph.nodes}
+            mark_stale_nodes(graph, stale)
+            delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
+            held = HeldGraph(graph.nodes, graph.edges, joined_hosts, stale)
+        inputs.slim(cache)
         with transaction.atomic():
             state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
             if seen is not None and (state.revision, state.generated_at) != seen:
                 return None
-            self.nodes, self.edges = graph.nodes, graph.edges
+            self.held = held
             if g.is_empty(delta) and state.revision:
                 self.written_key = (state.revision, state.generated_at)
                 applied.revision = state.revision
@@ -128,8 +170,9 @@ class GraphWriter:
             state.revision += 1
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
-            applied.written = write_parts(self.partition, self.nodes, self.partition.apply(delta), state.revision)
-            record_revision(state, delta, lambda: orjson.dumps(graph.to_dict()))  # the history, same transaction
+            applied.written = write_parts(self.partition, held.nodes, self.partition.apply(delta), state.revision)
+            # the history, same transaction
+            record_revision(state, delta, lambda: orjson.dumps(g.Graph(self.nodes, self.edges).to_dict()))
             self.written_key = (state.revision, state.generated_at)
         applied.revision, applied.changed = state.revision, True
         from topology.services import publish_delta  # services calls the writer: imported late

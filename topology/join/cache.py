@@ -12,6 +12,7 @@ from topology import quarantine
 from topology.join.host import host_physical
 from topology.join.logical import LogicalPart, logical_part
 from topology.join.parts import CloudSnapshot, Described, HostPhysical, JsonDict
+from topology.join.rejoin import CrossState
 
 
 def digest(value: object) -> bytes | None:
@@ -52,6 +53,8 @@ class JoinCache:
     quarantined: dict[str, quarantine.Quarantined] = field(default_factory=dict)
     # host -> the digest of a report that failed the join, and why (not tried again)
     failed: dict[str, tuple[bytes, quarantine.Quarantined]] = field(default_factory=dict)
+    # what the last join from these parts made of the whole cloud, for a re-join of a few hosts
+    cross: CrossState | None = None
 
     def logical_part(self, cloud: CloudSnapshot, key: bytes | None = None) -> LogicalPart:
         """The logical part of ``cloud``; ``key``: its digest, if known."""

@@ -52,54 +52,70 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
 def add_tunnels(graph: g.Graph, indexes: Mapping[str, HostIndex], tunnels: Mapping[str, str]) -> None:
     host_tunnel_ip = {host: ip for ip, host in tunnels.items()}
     for host, index in indexes.items():
-        own_ip = host_tunnel_ip.get(host)
-        for node_id, remote_ip in index.tunnel_ifaces:
-            peer_host = tunnels.get(remote_ip)
-            graph.writable(node_id)["attrs"]["remote_host"] = peer_host
-            if peer_host is None:
-                graph.warn(node_id, f"tunnel to {remote_ip}: no host has that tunnel IP")
-                continue
-            peer_index = indexes.get(peer_host)
-            back = peer_index.tunnel_to.get(own_ip) if peer_index and own_ip is not None else None
-            if back is not None:
-                add_link(graph.edges, node_id, back, EdgeKind.TUNNEL)
-            else:
-                graph.add_edge(node_id, g.host_id(peer_host), EdgeKind.TUNNEL)
-                graph.warn(node_id, f"{peer_host} has no tunnel port back to {host}")
+        host_tunnels(graph, host, index, indexes, tunnels, host_tunnel_ip)
+
+
+def host_tunnels(
+    graph: g.Graph,
+    host: str,
+    index: HostIndex,
+    indexes: Mapping[str, HostIndex],
+    tunnels: Mapping[str, str],
+    host_tunnel_ip: Mapping[str, str],
+) -> None:
+    """One host's tunnel ports to their peers' (``tunnels``: tunnel IP -> host; ``host_tunnel_ip``: its inverse)."""
+    own_ip = host_tunnel_ip.get(host)
+    for node_id, remote_ip in index.tunnel_ifaces:
+        peer_host = tunnels.get(remote_ip)
+        graph.writable(node_id)["attrs"]["remote_host"] = peer_host
+        if peer_host is None:
+            graph.warn(node_id, f"tunnel to {remote_ip}: no host has that tunnel IP")
+            continue
+        peer_index = indexes.get(peer_host)
+        back = peer_index.tunnel_to.get(own_ip) if peer_index and own_ip is not None else None
+        if back is not None:
+            add_link(graph.edges, node_id, back, EdgeKind.TUNNEL)
+        else:
+            graph.add_edge(node_id, g.host_id(peer_host), EdgeKind.TUNNEL)
+            graph.warn(node_id, f"{peer_host} has no tunnel port back to {host}")
 
 
 def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
     """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
-    routers_by_fragment = logical.routers_by_fragment
     routers_bound: set[str] = set()
-    schedule = logical.schedule
     for index in indexes.values():
-        for name, ns_node in index.namespaces.items():
-            role, ref = namespace_role(name)
-            target = {
-                "qrouter": g.router_id(ref or ""),
-                "snat": g.router_id(ref or ""),
-                "fip": g.network_id(ref or ""),
-                "qdhcp": g.network_id(ref or ""),
-            }.get(role)
-            if target and target in graph.nodes:
-                # a host speaks for itself only: a namespace Neutron did not schedule there is a claim
-                claim = schedule.claim_problem(index.host, role, ref or "") if schedule is not None else None
-                if claim is not None:
-                    graph.warn(ns_node, claim)
-                    graph.warn(g.host_id(index.host), claim)
-                    continue
-                graph.add_edge(target, ns_node, EdgeKind.BINDS)
-                routers_bound.add(target)
-            elif target:
-                graph.warn(ns_node, f"{name} belongs to no {target.split(':')[0]} the cloud knows")
-            elif role == "vm":
-                bind_vm_namespace(graph, index, name, ref or "", logical.servers_by_port_id11)
-        if index.router_devices:
-            bind_router_devices(graph, index, routers_by_fragment)
+        bind_host_namespaces(graph, logical, index, routers_bound)
     for router in logical.router_node_ids:
         if router not in routers_bound:
             graph.warn(router, "no qrouter- namespace on any reporting host")
+
+
+def bind_host_namespaces(graph: g.Graph, logical: LogicalPart, index: HostIndex, routers_bound: set[str]) -> None:
+    """One host's namespaces and rfp-/fpr- devices to what they belong to; adds the routers bound."""
+    schedule = logical.schedule
+    for name, ns_node in index.namespaces.items():
+        role, ref = namespace_role(name)
+        target = {
+            "qrouter": g.router_id(ref or ""),
+            "snat": g.router_id(ref or ""),
+            "fip": g.network_id(ref or ""),
+            "qdhcp": g.network_id(ref or ""),
+        }.get(role)
+        if target and target in graph.nodes:
+            # a host speaks for itself only: a namespace Neutron did not schedule there is a claim
+            claim = schedule.claim_problem(index.host, role, ref or "") if schedule is not None else None
+            if claim is not None:
+                graph.warn(ns_node, claim)
+                graph.warn(g.host_id(index.host), claim)
+                continue
+            graph.add_edge(target, ns_node, EdgeKind.BINDS)
+            routers_bound.add(target)
+        elif target:
+            graph.warn(ns_node, f"{name} belongs to no {target.split(':')[0]} the cloud knows")
+        elif role == "vm":
+            bind_vm_namespace(graph, index, name, ref or "", logical.servers_by_port_id11)
+    if index.router_devices:
+        bind_router_devices(graph, index, logical.routers_by_fragment)
 
 
 def bind_router_devices(graph: g.Graph, index: HostIndex, routers_by_fragment: Mapping[str, str]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from topology import graph as g
 from topology import quarantine
-from topology.drift import mark_drift
+from topology.drift import dnat_rules, mark_drift
 from topology.join.binding import PortBinder
 from topology.join.cache import InputDigests, JoinCache
 from topology.join.cross import add_hosts, add_tunnels, bind_namespaces
@@ -14,6 +14,7 @@ from topology.join.gcpause import gc_paused
 from topology.join.host import host_physical
 from topology.join.logical import LogicalPart, logical_part
 from topology.join.parts import CloudSnapshot, HostIndex, HostPhysical, JsonDict
+from topology.join.rejoin import CrossState
 
 
 def join(
@@ -33,6 +34,7 @@ def join(
         if cache is None:
             return join_cold(cloud, reports)
         digests = digests or InputDigests()
+        cache.cross = None  # made again by the join from parts below
         logical = cache.logical_part(cloud, digests.cloud)
         before = dict(cache.hosts)
         pieces = cache.host_parts(reports, digests.reports)
@@ -109,5 +111,8 @@ def join_parts(
         binder.host(host, index)
     cache.described = binder.finish(indexes)
     bind_namespaces(graph, logical, indexes)
-    mark_drift(graph, logical, indexes, reports)
+    rules = dnat_rules(reports)
+    mark_drift(graph, logical, indexes, reports, rules)
+    # what a re-join of a few hosts reads (topology/join/rejoin.py); none while a host is quarantined
+    cache.cross = None if cache.quarantined else CrossState(logical, frozenset(pieces), dict(tunnels), rules)
     return graph
