@@ -243,7 +243,7 @@ def test_a_pruned_or_unknown_revision_is_a_404_naming_the_oldest_kept() -> None:
     cut = checkpoints[1]
     GraphRevision.objects.filter(revision__lt=cut).delete()  # as prune_history cuts: at a checkpoint
     client = clients()["demo"]
-    for url in (past(cut - 1), past(last + 1), f"{past(last)}?compare={cut - 1}", past(0)):
+    for url in (past(cut - 1), past(last + 1), f"{past(last)}?compare={cut - 1}", past(0), past(2**64)):
         error = body(client, url, 404)
         assert error["oldest"] == cut and error["newest"] == last
         assert f"the oldest kept is {cut}" in error["detail"]

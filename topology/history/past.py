@@ -27,6 +27,7 @@ from topology.scope import scope_graph
 
 GraphDict = dict[str, Any]
 RevisionKey = tuple[int, str]  # a revision and when it was made: a number alone comes back after a reset
+MAX_REVISION = 2**63 - 1  # the database's integer: a larger number is no revision, not a 500
 PAST_GRAPHS_KEPT = 2
 PAST_BODIES_KEPT = 32
 
@@ -64,7 +65,9 @@ def kept_range() -> tuple[int | None, int | None]:
 def revision_key(revision: int) -> RevisionKey:
     """``revision`` and its time, if it can be rebuilt (UnknownRevision otherwise)."""
     oldest, newest = kept_range()
-    at = GraphRevision.objects.filter(revision=revision).values_list("at", flat=True).first()
+    at = None
+    if revision <= MAX_REVISION:
+        at = GraphRevision.objects.filter(revision=revision).values_list("at", flat=True).first()
     if at is None or oldest is None or revision < oldest:
         raise UnknownRevision(revision, oldest, newest)
     return revision, at.isoformat()
