@@ -7,9 +7,11 @@ hold the past-revision API to it afterwards.
 
 from __future__ import annotations
 
+import gzip
 import random
 from typing import Any
 
+import orjson
 import pytest
 from django.conf import settings
 from django.test import Client
@@ -248,6 +250,8 @@ def test_a_pruned_or_unknown_revision_is_a_404_naming_the_oldest_kept() -> None:
         assert error["oldest"] == cut and error["newest"] == last
         assert f"the oldest kept is {cut}" in error["detail"]
     assert body(client, past(cut))["revision"] == cut
+    packed = client.get(past(cut), HTTP_ACCEPT_ENCODING="gzip, deflate")
+    assert packed["Content-Encoding"] == "gzip" and orjson.loads(gzip.decompress(packed.content))["revision"] == cut
     assert body(client, past(last))["revision"] == last
     assert client.get(f"{past(last)}?compare=x").status_code == 400
     assert client.get(f"{past(last)}?view=nope").status_code == 400

@@ -74,7 +74,7 @@ def test_replay_the_revision_before_a_removal_compare_and_open_the_permalink(
     assert node(page, gone_id).count() == 1
     removed = off_loop(remove_port, cloud, gone)
     wait_drawn(page, removed)
-    assert node(page, gone_id).count() == 0
+    page.wait_for_function(f"!document.querySelector(\"#map-svg [data-id='{gone_id}']\")")  # the live map lost it
 
     page.click("#timeline-toggle")
     mark = page.locator(f"#timeline-svg rect.mark[data-revision='{before}']")
@@ -120,6 +120,13 @@ def test_replay_the_revision_before_a_removal_compare_and_open_the_permalink(
     only = open_map(browser, server, ADMIN, f"/map/#view=logical&rev={before}")
     only.wait_for_function(f"window.neutronMap.stats.drawnRevision === {before}")
     assert node(only, gone_id).count() == 1 and "diff-" not in (node(only, gone_id).get_attribute("class") or "")
+    only.locator(f"#timeline-svg rect.mark[data-revision='{newest}']").wait_for(state="attached")
+    only.focus("#timeline-svg")
+    only.keyboard.press("ArrowRight")  # the slider's next mark: the revision after
+    only.wait_for_function(f"window.neutronMap.timeline.revision === {removed}")
+    only.keyboard.press("End")  # its end: live again
+    only.wait_for_function(f"window.neutronMap.timeline.revision === null && window.neutronMap.revision === {newest}")
+    assert node(only, gone_id).count() == 0 and only.locator("#map-past").is_hidden()
 
 
 def test_a_permalink_to_a_revision_no_longer_kept_says_so_and_shows_live(

@@ -3,6 +3,8 @@ caller may see them) and ``GET /api/v1/topology/history/<revision>/`` (the map t
 
 from __future__ import annotations
 
+import gzip
+
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -85,6 +87,11 @@ class PastTopologyView(APIView):
             return Response(exc.body(), status=404)
         except HistoryGap as exc:  # rows deleted by hand
             return Response({"detail": f"this revision cannot be rebuilt: {exc}"}, status=409)
-        response = HttpResponse(body, content_type="application/json")
-        response["Vary"] = "Cookie, X-Auth-Token"
+        # Kept gzipped, as the live topology body: served as is to a client that takes gzip.
+        if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", ""):
+            response = HttpResponse(body, content_type="application/json")
+            response["Content-Encoding"] = "gzip"
+        else:
+            response = HttpResponse(gzip.decompress(body), content_type="application/json")
+        response["Vary"] = "Accept-Encoding, Cookie, X-Auth-Token"
         return response

@@ -32,6 +32,10 @@ export function diffClass(id) {
   return "";
 }
 
+// The same for the canvas renderer: the stroke of a node added, removed or changed (null: as usual).
+const DIFF_STROKE = { " diff-added": "#1f8a4c", " diff-removed": "#c0392b", " diff-changed": "#e0a800" };
+export const diffStroke = (id) => DIFF_STROKE[diffClass(id)] || null;
+
 // Answers as fetchGraph does ({status, ok, data}); a revision the history no longer keeps (404)
 // falls back to the live graph with `past.error` saying why.
 export async function fetchPast(view) {
