@@ -9,10 +9,11 @@ topology/history/record.py writes it: revision 1 a checkpoint of the synthetic c
 and repeated to fill the rows), spread over 24 h. The revision asked for is the last one: the
 worst case of a revision 24 h back, a checkpoint and 999 deltas after it (the default interval).
 
-Timed through Django's test client and the real view (session cookie, scoping, serialization),
-for the admin's physical view and a member's logical view (gzip accepted, as a browser asks), each round in one process and the
-order alternating: the first call (this process's caches dropped: replay + scope + orjson), the
-same call again (cached), and a compare with revision 1 (cached graphs dropped too).
+Timed through Django's test client and the real view (session cookie, scoping, serialization,
+gzip accepted as a browser asks), for the admin's physical view and a member's logical view,
+each round in one process and the order alternating: the first call (this process's caches
+dropped: replay + scope + orjson + gzip), the same call again (cached), and a compare with
+revision 1 (cached graphs dropped too: both replayed).
 """
 
 from __future__ import annotations
