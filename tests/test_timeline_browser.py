@@ -15,6 +15,8 @@ import pytest
 from tests.browser import caller, daphne_server, off_loop, open_map, wait_drawn
 from tests.conftest import ARTIFACTS
 from tests.history_inputs import Inputs, rebuild
+from tests.map_fixtures import project_of
+from topology.history.models import GraphRevision
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ADMIN = caller("admin", "admin-project", admin=True)
@@ -138,3 +140,24 @@ def test_a_permalink_to_a_revision_no_longer_kept_says_so_and_shows_live(
     assert "the oldest kept is 1" in text and "showing the live map" in text
     assert page.evaluate("window.neutronMap.timeline.revision") is None
     assert page.evaluate("window.neutronMap.revision") >= 1
+
+
+def test_a_member_replays_only_its_own_scope(cloud: Inputs, server: str, browser: Any) -> None:
+    """demo's timeline and past map hold nothing of alt's project, and alt's change is no mark of demo's."""
+    demo, alt = project_of(0), project_of(1)
+    mine = next(p for p in vm_ports(cloud) if p["project_id"] == demo)
+    theirs = next(p for p in vm_ports(cloud) if p["project_id"] == alt)
+    first = GraphRevision.objects.order_by("revision").values_list("revision", flat=True).first()
+    own = off_loop(port_down, cloud, mine)
+    other = off_loop(port_down, cloud, theirs)
+    page = open_map(browser, server, caller("demo", demo), f"/map/#view=logical&rev={first}&cmp={own}")
+    page.wait_for_function(f"window.neutronMap.timeline.diff() && window.neutronMap.revision === {first}")
+    assert page.evaluate("window.neutronMap.timeline.diff()")["changed"] == [f"port:{mine['id']}"]
+    page.locator(f"#timeline-svg rect.mark[data-revision='{own}']").wait_for(state="attached")
+    shown = {
+        int(r) for r in page.eval_on_selector_all("#timeline-svg rect.mark", "els => els.map(e => e.dataset.revision)")
+    }
+    assert own in shown and other not in shown  # alt's change is not in demo's history
+    drawn = page.evaluate("window.neutronMap.visibleIds()")
+    assert drawn and not any(theirs["id"] in i or alt in i for i in drawn)
+    assert theirs["id"] not in page.content() and alt not in page.content()
