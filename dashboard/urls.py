@@ -4,7 +4,7 @@ from dashboard import views
 from tasks import views as tasks_views
 from topology import metrics
 from topology import views as topology_views
-from topology.history.api import HistoryView
+from topology.history.api import HistoryView, PastTopologyView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/", tasks_views.jobs, name="jobs"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/topology/history/", HistoryView.as_view(), name="api-topology-history"),
+    path("api/v1/topology/history/<int:revision>/", PastTopologyView.as_view(), name="api-topology-past"),
     path("api/v1/", include("topology.urls")),
     path("api/v1/", include("tasks.urls")),
 ]

@@ -1,5 +1,6 @@
 /* Live updates: the graph from REST (resync), then the websocket's deltas, each applied when its
- * `base` is our revision, buffered while a resync runs, and a resync on any gap.
+ * `base` is our revision, buffered while a resync runs, and a resync on any gap. While a past
+ * revision is shown (timeline.js) the graph comes from the history and deltas wait for "back to live".
  */
 import { liveSocket } from "../lib/net.js";
 import { config, state, stats, applyDelta, fetchGraph, loadGraph } from "./store.js";
@@ -9,6 +10,7 @@ import { render } from "./render.js";
 import { renderLegend } from "./legend.js";
 import { explainPath, pathFollows } from "./path-form.js";
 import { applyPendingHash, pending } from "./permalink.js";
+import { fetchPast, hooks, past } from "./timeline-data.js";
 
 let live = null;
 let resyncAgain = false;
@@ -32,7 +34,7 @@ export async function resync(reason) {
   setLive("loading…");
   try {
     const view = state.view;
-    const { status, ok, data } = await fetchGraph(view);
+    const { status, ok, data } = await (past.revision !== null ? fetchPast(view) : fetchGraph(view));
     if (status === 401 || status === 403) { location.reload(); return; }
     if (!ok) throw new Error("HTTP " + status);
     if (!data) throw new Error("not JSON");
@@ -45,8 +47,12 @@ export async function resync(reason) {
     applyPendingHash();
     for (const msg of state.buffer.splice(0)) onDelta(msg);
     if (pending.path) { pending.path = false; explainPath(true); } else pathFollows();
-    if (live) live.send({ type: "topology.sync", revision: state.revision });
-    setLive("live · revision " + state.revision, "ok");
+    if (past.revision !== null) setLive("paused · viewing revision " + state.revision, "past");
+    else {
+      if (live) live.send({ type: "topology.sync", revision: state.revision });
+      setLive("live · revision " + state.revision, "ok");
+    }
+    hooks.loaded();
   } catch (err) {
     console.warn("map: resync failed (" + reason + ")", err);
     setLive("cannot load the map: retrying", "bad");
@@ -58,6 +64,7 @@ export async function resync(reason) {
 }
 
 function onDelta(msg) {
+  if (past.revision !== null) return; // time travel: paused (back to live resyncs)
   if (state.loading) { state.buffer.push(msg); return; }
   if (msg.revision <= state.revision) return;
   if (msg.base !== state.revision) { resync("gap " + msg.base + " != " + state.revision); return; }

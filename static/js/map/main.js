@@ -7,6 +7,7 @@
  *   interaction.js select, search, focus             panel.js, legend.js
  *   path-state.js / path-form.js / path-overlay.js / path-panel.js: the packet path
  *   export.js, permalink.js, live.js (websocket via ../lib/net.js)
+ *   timeline.js / timeline-data.js: the history under the map, a past revision, a compare
  *
  * Names come from tenants: they only ever reach the page through .text().
  */
@@ -20,6 +21,8 @@ import { path, setEndpoint } from "./path-state.js";
 import { exportJson, exportSvgText, initExport } from "./export.js";
 import { initPermalink, readHash } from "./permalink.js";
 import { connect } from "./live.js";
+import { backToLive, compareWith, goTo, initTimeline } from "./timeline.js";
+import { past } from "./timeline-data.js";
 
 const badgeList = (badges) => badges.map((b) => ({ id: b.id, text: b.text, status: b.status }));
 
@@ -42,6 +45,14 @@ window.neutronMap = {
   exportJson: () => exportJson(),
   exportSvg: () => exportSvgText().text,
   toggleCollapse,
+  timeline: {
+    get revision() { return past.revision; },
+    get compare() { return past.compare; },
+    diff: () => (past.diff ? { added: [...past.diff.added], removed: [...past.diff.removed], changed: [...past.diff.changed] } : null),
+    goTo,
+    compareWith,
+    backToLive,
+  },
   path: {
     get result() { return path.result; },
     get error() { return path.error; },
@@ -63,4 +74,5 @@ initPathForm();
 initPermalink();
 initExport();
 readHash();
+initTimeline();
 connect();

@@ -1,5 +1,5 @@
-/* The permalink: the view, zoom, selection, focus, collapsed hosts and the open path in the URL
- * hash, written (debounced) as they change, read at start and when a pasted link changes it.
+/* The permalink: the view, zoom, selection, focus, collapsed hosts, the open path and the revision
+ * shown (rev=, cmp=: timeline-data.js) in the URL hash, written (debounced) as they change, read at start and when a pasted link changes it.
  */
 import { state } from "./store.js";
 import { zoomTo } from "./stage.js";
@@ -8,6 +8,7 @@ import { hopsInput, select } from "./interaction.js";
 import { explainPath, setProbe, setShowReturn } from "./path-form.js";
 import { path, setEndpoint } from "./path-state.js";
 import { setLive } from "./live.js";
+import { pastHashParts, readPastHash } from "./timeline-data.js";
 
 // What the hash asked for that can only be done once the graph is loaded (live.js applies it).
 export const pending = { hash: null, path: false };
@@ -29,6 +30,7 @@ function permalink() {
     if (path.probe !== "icmp") parts.push("probe=" + encodeURIComponent(path.probe));
     if (!path.showReturn) parts.push("back=0");
   }
+  parts.push(...pastHashParts());
   return location.pathname + "#" + parts.join("&");
 }
 
@@ -40,6 +42,7 @@ function writeHash() {
 export function readHash() {
   const h = new URLSearchParams(location.hash.slice(1));
   const out = {};
+  readPastHash(h);
   if (h.get("view") === "logical" || h.get("view") === "physical") state.view = h.get("view");
   if (h.get("hops")) state.hops = Math.max(1, Math.min(6, parseInt(h.get("hops"), 10) || 2));
   hopsInput.value = state.hops;

@@ -6,6 +6,7 @@ import { DOWN_STROKE, LINK_STYLE, TEXT_FILL, boxTitle, glyphStyle, nodeStyle, sh
 import { canvas, scene, stage } from "./stage.js";
 import { linkEnds } from "./render.js";
 import { drawPathCanvas } from "./path-overlay.js";
+import { diffStroke } from "./timeline-data.js";
 
 let hitIndex = null;
 export function buildHitIndex() {
@@ -28,7 +29,7 @@ function drawBoxes(ctx, inView, labels, fs) {
     const st = nodeStyle(n);
     ctx.globalAlpha = fs && !fs.has(n.id) ? 0.15 : 1;
     ctx.fillStyle = st.fill;
-    ctx.strokeStyle = statusClass(n) === "st-down" ? DOWN_STROKE : st.stroke;
+    ctx.strokeStyle = diffStroke(n.id) || (statusClass(n) === "st-down" ? DOWN_STROKE : st.stroke);
     ctx.fillRect(b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
     ctx.strokeRect(b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0);
     if (labels) {
@@ -60,6 +61,7 @@ function drawGlyphs(ctx, view, labels, fs) {
     ctx.fillStyle = glyphStyle(n).fill;
     ctx.beginPath(); ctx.arc(p.x, p.y, 6, 0, 2 * Math.PI); ctx.fill();
     if (statusClass(n) === "st-down") { ctx.strokeStyle = DOWN_STROKE; ctx.stroke(); }
+    if (diffStroke(n.id)) { ctx.strokeStyle = diffStroke(n.id); ctx.beginPath(); ctx.arc(p.x, p.y, 9, 0, 2 * Math.PI); ctx.stroke(); }
     if (labels) {
       ctx.fillStyle = TEXT_FILL;
       ctx.font = "10px system-ui, sans-serif";

@@ -9,9 +9,10 @@ import { isCollapsed } from "./model.js";
 import { gBoxes, gLinks, gNodes, scene } from "./stage.js";
 import { linkEnds } from "./render.js";
 import { drawPathSvg } from "./path-overlay.js";
+import { diffClass } from "./timeline-data.js";
 
 const classOf = (n, base, dim) => base + " kind-" + n.kind + " " + statusClass(n) + dim(n.id)
-  + (state.selected === n.id ? " selected" : "") + (state.fresh.has(n.id) ? " fresh" : "");
+  + (state.selected === n.id ? " selected" : "") + (state.fresh.has(n.id) ? " fresh" : "") + diffClass(n.id);
 
 function drawBoxes(dim) {
   const { boxes, model } = scene;
