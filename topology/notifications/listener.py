@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kombu import Connection, Exchange, Queue
+from kombu.exceptions import OperationalError
 from kombu.message import Message
 from kombu.mixins import ConsumerMixin
 
@@ -101,6 +102,8 @@ class NotificationListener(ConsumerMixin):
 
     def on_connection_error(self, exc: Exception, interval: float) -> None:
         self.consuming = None
+        if self.should_stop:
+            raise exc  # out of kombu's retry loop: run() ends
         self.set_state("reconnecting", error=f"{exc} (retry in {interval:.0f} s)")
         log.warning("RabbitMQ unreachable (%s): retrying in %.0f s", exc, interval)
 
@@ -186,6 +189,13 @@ class NotificationListener(ConsumerMixin):
 
     def stop(self) -> None:
         self.should_stop = True
+
+    def run(self, _tokens: int = 1, **kwargs: Any) -> None:
+        try:
+            super().run(_tokens, **kwargs)
+        except OperationalError:  # kombu's retry loop left by on_connection_error when stopping
+            if not self.should_stop:
+                raise
 
 
 def listen(url: str, handle: Callable[[Plan], object]) -> None:
