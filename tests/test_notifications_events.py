@@ -193,3 +193,9 @@ def test_one_call_per_collection_and_field_split_back() -> None:
     assert grouped(lookups) == {("ports", "device_id"): ["r"], ("ports", "id"): ["a", "b"]}
     answer = answers_of("ports", "id", ["a", "b"], [{"id": "a"}])
     assert answer == {Lookup("ports", "id", "a"): [{"id": "a"}], Lookup("ports", "id", "b"): []}
+
+
+def test_an_agent_delete_rereads_the_agent_and_the_scheduling() -> None:
+    # Seen on the lab (a host's agents deleted by lab/neutron.py delete_agents): {"agent_id": ..., "agent": {...}}.
+    plan = plan_for(Event("agent.delete.end", {"agent_id": "a1", "agent": {"id": "a1", "host": "compute2"}}))
+    assert plan == Plan(frozenset({Lookup("agents", "id", "a1")}), scheduling=True)

@@ -31,6 +31,7 @@ COLLECTIONS: Mapping[str, str] = {
     "floatingip": "floatingips",
     "security_group": "security_groups",
     "security_group_rule": "security_group_rules",
+    "agent": "agents",
 }
 ACTIONS = ("create", "update", "delete")
 # Known and carrying nothing the snapshot holds: dropped without a word.
@@ -221,6 +222,11 @@ def security_group_rule_related(body: JsonDict) -> Plan:
     )
 
 
+def agent_related(body: JsonDict) -> Plan:
+    # An agent removed (or disabled) takes its routers and networks off the scheduling.
+    return Plan(_lookups(("agents", "id", body["id"])), True)
+
+
 RELATED = {
     "network": network_related,
     "subnet": subnet_related,
@@ -229,6 +235,7 @@ RELATED = {
     "floatingip": floatingip_related,
     "security_group": security_group_related,
     "security_group_rule": security_group_rule_related,
+    "agent": agent_related,
 }
 
 
