@@ -136,7 +136,7 @@ def main() -> None:
     from topology import services
     from topology.notifications.apply import apply_plan
     from topology.notifications.events import Plan
-    from topology.notifications.listener import NotificationListener
+    from topology.notifications.listener import NotificationListener, notifications_queue
 
     neutron.enable_notifications()
     config = loader.OpenStackConfig(config_files=[str(paths.CLOUDS_YAML)], load_envvars=False)
@@ -149,7 +149,10 @@ def main() -> None:
         if modes["on"]:
             apply_plan(plan)
 
-    listener = NotificationListener(settings.DASHBOARD_NOTIFICATIONS, handle)
+    # A queue of its own: a dashboard's listener running on this machine must not share out its events.
+    listener = NotificationListener(
+        settings.DASHBOARD_NOTIFICATIONS, handle, notifications_queue(f"neutron-map.test-{uuid.uuid4().hex[:8]}")
+    )
     listening = threading.Thread(target=listener.run, kwargs={"safety_interval": 0.2}, daemon=True)
     refresher = Refresher(float(settings.CLOUD_REFRESH_SECONDS))
     try:

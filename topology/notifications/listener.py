@@ -50,10 +50,11 @@ def kombu_url(transport_url: str) -> str:
     return f"amqp://{rest}" if scheme in ("rabbit", "kombu", "amqp", "pyamqp") else transport_url
 
 
-def notifications_queue() -> Queue:
+def notifications_queue(name: str = QUEUE) -> Queue:
+    """The listener's queue; one name per dashboard (listeners sharing a name share its events out)."""
     exchange = Exchange(EXCHANGE, type="topic", durable=False, auto_delete=False)
     return Queue(
-        QUEUE,
+        name,
         exchange=exchange,
         routing_key=f"{TOPIC}.*",
         durable=False,
