@@ -153,6 +153,11 @@ KEYSTONE_URL = env("KEYSTONE_URL", "")
 KEYSTONE_PUBLIC_URL = KEYSTONE_URL or "http://127.0.0.1:5000/v3"
 KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
 
+# Neutron's notifications (topology/notifications/): an oslo.messaging transport URL of the bus
+# Neutron's [oslo_messaging_notifications] publishes to; empty: off (logical changes then wait for
+# the periodic refresh). The lab's: lab/rabbitmq.py NOTIFICATIONS_URL.
+LAB_NOTIFICATIONS_URL = "rabbit://neutron-map:neutron-map@127.0.0.1:5672/notifications"
+DASHBOARD_NOTIFICATIONS = env("DASHBOARD_NOTIFICATIONS", "" if OS_CLOUD else LAB_NOTIFICATIONS_URL)
 # How often Celery beat refreshes the cloud snapshot (seconds).
 CLOUD_REFRESH_SECONDS = envint("DASHBOARD_CLOUD_REFRESH_SECONDS", 30)
 # Jobs: a job not ended this long after it was accepted is failed by the reaper (its message

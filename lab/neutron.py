@@ -99,7 +99,44 @@ service_token_roles_required = true
 
 [oslo_concurrency]
 lock_path = {state_path / "lock"}
-{privsep}"""
+{privsep}{notifications_conf()}"""
+
+
+# --------------------------------------------------------------------------- notifications
+# Neutron's API emits `<resource>.<action>.end` notifications (neutron/pecan_wsgi/hooks/notifier.py,
+# router.interface.* from neutron/db/l3_db.py) on the vhost of its own (lab/rabbitmq.py); the
+# dashboard's listener (topology/notifications/) re-reads the objects they name.
+
+
+def notifications_conf() -> str:
+    return f"""
+[oslo_messaging_notifications]
+driver = messagingv2
+topics = notifications
+transport_url = {rabbitmq.NOTIFICATIONS_URL}
+"""
+
+
+def notifications_on() -> bool:
+    """Whether the running server's configuration emits notifications (written by this code)."""
+    try:
+        return notifications_conf() in CONF.read_text()
+    except OSError:
+        return False
+
+
+def enable_notifications() -> bool:
+    """Turn notifications on in a running lab written before they were (a lab up writes them anyway):
+    the account, the configuration, and the API restarted (the process that emits them). True if it was."""
+    rabbitmq.ensure_notifications_account()
+    if notifications_on():
+        return False
+    write_config(agent_mode() == "dvr_snat")
+    procs.stop("neutron-api")
+    procs.start(server_daemons()[0])
+    if not procs.wait_for(api_answers, 120, interval=0.5):
+        raise RuntimeError(f"neutron-api did not answer; see {paths.LOG_DIR / 'neutron-api.log'}")
+    return True
 
 
 ML2 = """\

@@ -20,6 +20,15 @@ from lab.procs import Daemon
 HOST = "127.0.0.1"
 PORT = 5672
 TRANSPORT_URL = f"rabbit://guest:guest@{HOST}:{PORT}/"
+# Neutron's notifications (oslo.messaging, lab/neutron.py) go to a vhost of their own, with
+# an account of their own: the dashboard's listener (topology/notifications/) reads them
+# there and never sees the RPC traffic of the default vhost.
+NOTIFICATIONS_VHOST = "notifications"
+NOTIFICATIONS_USER = "neutron-map"
+NOTIFICATIONS_PASSWORD = "neutron-map"  # loopback only, like guest's
+NOTIFICATIONS_URL = f"rabbit://{NOTIFICATIONS_USER}:{NOTIFICATIONS_PASSWORD}@{HOST}:{PORT}/{NOTIFICATIONS_VHOST}"
+# oslo.messaging keeps a default queue (notifications.info) that fills when nothing reads it: capped.
+NOTIFICATIONS_POLICY = '{"max-length": 1000, "overflow": "drop-head"}'
 EPMD_PORT = 4370
 SBIN = "/usr/lib/rabbitmq/bin"
 
@@ -111,10 +120,32 @@ def start() -> None:
     procs.start(server)
     if not procs.wait_for(accepting, 90, interval=0.5):
         raise RuntimeError(f"rabbitmq did not start; see {paths.LOG_DIR / 'rabbitmq.log'}")
+    ensure_notifications_account()
 
 
 def rabbitmqctl(*args: str) -> str:
     return procs.run([f"{SBIN}/rabbitmqctl", *args], env={**os.environ, **env()}).stdout
+
+
+def ensure_notifications_account() -> None:
+    """The notifications' vhost, its account and the cap on its queues (idempotent)."""
+    vhosts = rabbitmqctl("list_vhosts", "-q", "--no-table-headers").split()
+    if NOTIFICATIONS_VHOST not in vhosts:
+        rabbitmqctl("add_vhost", NOTIFICATIONS_VHOST)
+    users = [line.split()[0] for line in rabbitmqctl("list_users", "-q", "--no-table-headers").splitlines() if line]
+    if NOTIFICATIONS_USER not in users:
+        rabbitmqctl("add_user", NOTIFICATIONS_USER, NOTIFICATIONS_PASSWORD)
+    rabbitmqctl("set_permissions", "-p", NOTIFICATIONS_VHOST, NOTIFICATIONS_USER, ".*", ".*", ".*")
+    rabbitmqctl(
+        "set_policy",
+        "-p",
+        NOTIFICATIONS_VHOST,
+        "--apply-to",
+        "queues",
+        "capped",
+        "^notifications\\.",
+        NOTIFICATIONS_POLICY,
+    )
 
 
 def queue_consumers() -> dict[str, int]:

@@ -13,6 +13,7 @@ import orjson
 from django.conf import settings
 from django.db import OperationalError
 from django.http import HttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -24,6 +25,7 @@ from rest_framework.views import APIView
 from dashboard.auth import Caller, IsCloudAdmin
 from topology import graphservice, ingest_queue, services
 from topology.models import CloudSnapshot, GraphState, HostReport
+from topology.notifications import status as notification_state
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_scope import Secrets, explain_for_project
 from topology.probes import path_verify
@@ -102,6 +104,33 @@ class RefreshView(APIView):
         return Response({"revision": services.current_revision()})
 
 
+def notifications_status(snapshot: CloudSnapshot | None) -> dict[str, Any]:
+    """Whether logical changes come by Neutron's notifications (the last event's time) or wait for
+    the periodic refresh (how old the last one is); topology/notifications/."""
+    state = notification_state.read() if settings.DASHBOARD_NOTIFICATIONS else None
+    listening = state is not None and state.get("state") == "listening"
+    body: dict[str, Any] = {
+        "enabled": bool(settings.DASHBOARD_NOTIFICATIONS),
+        "listener": state.get("state") if state else None,
+        "last_event_at": state.get("last_event_at") if state else None,
+        "last_event_type": state.get("last_event_type") if state else None,
+        "error": state.get("error") if state else None,
+        "refresh_seconds": settings.CLOUD_REFRESH_SECONDS,
+    }
+    if not listening:
+        age = (timezone.now() - snapshot.collected_at).total_seconds() if snapshot else None
+        body["last_refresh_age_seconds"] = round(age, 1) if age is not None else None
+        off = "notifications are off" if not settings.DASHBOARD_NOTIFICATIONS else "the listener is not listening"
+        body["message"] = (
+            off
+            + ": logical changes wait for the periodic refresh"
+            + (f" (the last one {age:.0f} s ago)" if age is not None else " (none yet)")
+        )
+    else:
+        body["message"] = f"listening to Neutron's notifications (last event {body['last_event_at'] or 'none yet'})"
+    return body
+
+
 class StatusView(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT}, summary="Freshness of the inputs of the graph")
     def get(self, request: Request) -> Response:
@@ -116,6 +145,7 @@ class StatusView(APIView):
                 "api_calls": snapshot.api_calls,
                 "duration": round(snapshot.duration, 3),
             },
+            "notifications": notifications_status(snapshot),
         }
         if caller_of(request).is_admin:
             body["hosts"] = [
