@@ -106,6 +106,7 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
             gateway_ip=subnet.get("gateway_ip"),
             enable_dhcp=bool(subnet.get("enable_dhcp")),
             allocation_pools=subnet.get("allocation_pools") or [],
+            dns_nameservers=subnet.get("dns_nameservers") or [],
             network_id=subnet.get("network_id"),
         )
         if subnet.get("network_id") in networks:
