@@ -13,8 +13,8 @@ from typing import Any
 
 from tests.diagnosis_clouds import (
     COMPUTE,
-    NETWORK_NODE,
     NET0,
+    NETWORK_NODE,
     QR_PORT,
     QROUTER,
     ROUTER,
