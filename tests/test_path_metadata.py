@@ -182,3 +182,21 @@ def test_qdhcp_without_its_haproxy_is_broken() -> None:
     result = walk((cloud, reports), "vm-1", METADATA_IP)
     assert (result["verdict"], codes(result)) == ("broken", ["metadata_no_proxy"])
     assert "restart the DHCP agent" in failed(result)["evidence"]
+
+
+def test_qdhcp_holding_the_address_on_a_routed_network_does_not_serve_it() -> None:
+    """enable_isolated_metadata puts 169.254.169.254 in every qdhcp; a routed network is still served
+    by its router (no haproxy in qdhcp, no host route handed out), as on the lab."""
+    cloud, reports = qdhcp_serves(served_by_router(legacy()))
+    namespace(reports, NETWORK_NODE, QDHCP)["processes"] = []
+    result = walk((cloud, reports), "vm-1", METADATA_IP)
+    assert (result["verdict"], result["problems"]) == ("ok", [])
+    assert any("REDIRECT" in h["what"] for h in result["hops"]) and not any(QDHCP in h["node"] for h in result["hops"])
+
+
+def test_force_metadata_serves_a_routed_network_from_qdhcp() -> None:
+    """haproxy in qdhcp beside a router: force_metadata, the VM's host route goes to the DHCP port."""
+    result = walk(qdhcp_serves(served_by_router(legacy())), "vm-1", METADATA_IP)
+    assert (result["verdict"], result["problems"]) == ("ok", [])
+    assert any(h["node"].endswith(QDHCP) and "haproxy" in h["what"] for h in result["hops"])
+    assert not any("REDIRECT" in h["what"] for h in result["hops"])

@@ -7,7 +7,8 @@
   the metadata agent's unix socket on the same host; the metadata agent finds the VM's port by its
   address and the router's networks and proxies to Nova's metadata API, signing the instance id.
 - A network without a router: the DHCP agent (enable_isolated_metadata) puts 169.254.169.254 on
-  the DHCP port's device in the qdhcp namespace, runs haproxy there on port 80, and hands the VM a
+  the DHCP port's device in the qdhcp namespace (it does so on every network, but serves only the
+  isolated ones, or all with force_metadata), runs haproxy there on port 80, and hands the VM a
   host route to it through the DHCP port's address; the same metadata agent behind it.
 
 What nothing serves is broken with the reason: no REDIRECT (the proxy is off), no haproxy in the
@@ -100,12 +101,21 @@ def to_metadata(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     topo, port = walk.topo, source.node
     network = network_of(topo, port)
     dhcp = serving_dhcp_port(topo, network)
-    if dhcp is not None:
-        return via_dhcp(walk, source, dhcp)
     router, subnet = serving_router(walk, port)
+    # The DHCP agent puts the address in every qdhcp (enable_isolated_metadata) but serves it, with
+    # haproxy and a host route handed to the VM, only on an isolated network, or on all with
+    # force_metadata (seen as haproxy in qdhcp beside a router).
+    if dhcp is not None and (router is None or dhcp_proxy_runs(topo, dhcp)):
+        return via_dhcp(walk, source, dhcp)
     if router is not None and subnet is not None:
         return via_router(walk, source, router, subnet)
     return isolated_unserved(walk, source, network)
+
+
+def dhcp_proxy_runs(topo: Topo, dhcp: str) -> bool:
+    network = network_of(topo, dhcp)
+    host = topo.attrs(dhcp).get("binding_host_id") or None
+    return bool(proxies(topo, host, f"{NamespacePrefix.QDHCP}{g.id_key(network)}"))
 
 
 def via_router(walk: Walk, source: Endpoint, router: str, subnet: str) -> str:
