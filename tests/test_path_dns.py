@@ -110,3 +110,21 @@ def test_dns_is_a_destination_only() -> None:
 )
 def test_upstreams_from_dnsmasqs_command_line(argv: list[str], expected: tuple[list[str], bool]) -> None:
     assert upstreams(argv) == expected
+
+
+@pytest.mark.parametrize(("caller", "own", "theirs"), [("0", "0", "1"), ("1", "1", "0")])
+def test_a_tenants_dns_and_metadata_questions_stay_in_its_own_project(caller: str, own: str, theirs: str) -> None:
+    """Scoped as the API scopes a tenant: its resolver and its metadata path, nothing of the other's."""
+    from tests.diagnosis_clouds import uid
+    from tests.test_path_owned import ask, two_projects
+
+    graph, topo = two_projects()
+    src = f"port:{uid('vmport', int(own))}"
+    other_ids = (uid("net", int(theirs)), uid("router", int(theirs)), uid("subnet", int(theirs)))
+    dns = ask(graph, topo, caller, src, "dns")
+    assert (dns["scenario"], dns["dst"]["ip"]) == ("to-dns", f"10.0.{own}.2"), dns
+    metadata = ask(graph, topo, caller, src, "169.254.169.254")
+    assert metadata["scenario"] == "to-metadata", metadata
+    assert any(uid("router", int(own)) in h["node"] for h in metadata["hops"]), "through its own router"
+    for answer in (dns, metadata):
+        assert not any(other in repr(answer) for other in other_ids), answer
