@@ -21,7 +21,8 @@ from lab import paths
 log = logging.getLogger(__name__)
 
 # What the agents and services need. Without ipset the OVS agent fails on
-# VIF processing and VM ports stay DOWN; busybox gives the VMs udhcpc.
+# VIF processing and VM ports stay DOWN; busybox gives the VMs udhcpc; haproxy is
+# the metadata proxy the L3 and DHCP agents start in their namespaces (lab/metadata.py).
 APT_PACKAGES = (
     "openvswitch-switch",
     "rabbitmq-server",
@@ -36,6 +37,7 @@ APT_PACKAGES = (
     "iptables",
     "iproute2",
     "busybox",
+    "haproxy",
     "procps",
 )
 

@@ -12,7 +12,7 @@ import datetime
 import signal
 from pathlib import Path
 
-from lab import database, keystone, ovs, paths, procs, rabbitmq, rest
+from lab import database, keystone, metadata, ovs, paths, procs, rabbitmq, rest
 from lab.procs import Daemon
 
 VENV = "neutron"
@@ -31,7 +31,7 @@ STATE_PATH = paths.RUN_DIR / "neutron"
 
 # Agents time out on RPC if they start before the rpc-server consumes these.
 RPC_QUEUES = ("q-plugin", "q-reports-plugin", "q-l3-plugin")
-AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent")
+AGENT_TYPES = ("Open vSwitch agent", "L3 agent", "DHCP agent", metadata.AGENT_TYPE)
 # A graceful stop saves nothing the lab needs (the database goes too), and the
 # OVS agent ignores SIGTERM for 20 s and more, the rpc-server for 15 s.
 STOP_GRACE = 3.0
@@ -181,29 +181,68 @@ firewall_driver = iptables_hybrid
 """
 
 
+# --------------------------------------------------------------------------- metadata (lab/metadata.py)
+# The L3 agent's metadata proxy and the DHCP agent's isolated metadata, served by Neutron's
+# metadata agent (started with the agents above) and lab/metadata.py's stand-in for Nova.
+
+AGENT_OF_DAEMON = {
+    "neutron-openvswitch-agent": "Open vSwitch agent",
+    "neutron-l3-agent": "L3 agent",
+    "neutron-dhcp-agent": "DHCP agent",
+    metadata.AGENT_NAME: metadata.AGENT_TYPE,
+}
+
+
+def metadata_l3_options(enabled: bool) -> str:
+    return metadata.l3_options() if enabled else "enable_metadata_proxy = False\n"
+
+
+def metadata_dhcp_options(enabled: bool) -> str:
+    return metadata.dhcp_options() if enabled else "enable_isolated_metadata = False\n"
+
+
+def write_metadata_config() -> set[str]:
+    """Host 1's agents' files with the metadata settings (the L3 agent's mode kept); the names of the
+    daemons whose file changed (to restart)."""
+    files = {
+        L3_AGENT_CONF: ("neutron-l3-agent", l3_agent_conf(agent_mode(), with_metadata=True)),
+        DHCP_AGENT_CONF: ("neutron-dhcp-agent", DHCP_AGENT),
+        **{path: (metadata.AGENT_NAME, text) for path, text in metadata.config_files().items()},
+    }
+    changed = set()
+    for path, (daemon, text) in files.items():
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.add(daemon)
+    return changed
+
+
 # Internal ports moved into namespaces do not work with the userspace
 # datapath: the L3 and DHCP agents plug their namespaces with veths.
-def l3_agent_conf(mode: str = "legacy") -> str:
-    """`legacy` (one host), `dvr_snat` (host 1 of scenario dvr) or `dvr` (compute2)."""
+def l3_agent_conf(mode: str = "legacy", with_metadata: bool = False) -> str:
+    """`legacy` (one host), `dvr_snat` (host 1 of scenario dvr) or `dvr` (compute2); the metadata
+    proxy only where a metadata agent runs (host 1: see the metadata section below)."""
     return f"""\
 [DEFAULT]
 interface_driver = openvswitch
 ovs_use_veth = True
 agent_mode = {mode}
-enable_metadata_proxy = False
-
+{metadata_l3_options(with_metadata)}
 {OVS_SECTION}"""
 
 
-DHCP_AGENT = f"""\
+def dhcp_agent_conf(with_metadata: bool = True) -> str:
+    return f"""\
 [DEFAULT]
 interface_driver = openvswitch
 ovs_use_veth = True
 dhcp_driver = neutron.agent.linux.dhcp.Dnsmasq
-enable_isolated_metadata = False
-dnsmasq_config_file = {DNSMASQ_CONF}
+{metadata_dhcp_options(with_metadata)}dnsmasq_config_file = {DNSMASQ_CONF}
 
 {OVS_SECTION}"""
+
+
+DHCP_AGENT = dhcp_agent_conf()
 
 # dnsmasq drops to `nobody` after starting, then reads (and on each reload
 # re-reads) its hosts and options files under the lab dir: from a checkout under
@@ -241,10 +280,11 @@ def write_config(dvr: bool = False) -> bool:
         CONF: neutron_conf(),
         ML2_CONF: ML2,
         OVS_AGENT_CONF: ovs_agent_conf(DVR_LOCAL_IP, dvr=True) if dvr else ovs_agent_conf(),
-        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy"),
+        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy", with_metadata=True),
         DHCP_AGENT_CONF: DHCP_AGENT,
         DNSMASQ_CONF: DNSMASQ,
         UWSGI_INI: UWSGI,
+        **metadata.config_files(),
     }
     changed = False
     for path, text in files.items():
@@ -325,6 +365,7 @@ def agent_daemons() -> list[Daemon]:
         agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
         agent("neutron-l3-agent", L3_AGENT_CONF),
         agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
+        *metadata.daemons(CONF, STATE_PATH),
     ]
 
 

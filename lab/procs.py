@@ -232,7 +232,7 @@ def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
 
 
 # Programs the agents start that leave their session (dnsmasq daemonizes).
-_FORKED_PROGRAMS = {"dnsmasq", "privsep-helper", "udhcpc", "busybox"}
+_FORKED_PROGRAMS = {"dnsmasq", "haproxy", "privsep-helper", "udhcpc", "busybox"}
 
 
 def _process_table() -> dict[int, tuple[int, int]]:

@@ -20,6 +20,7 @@ from topology.agent import iptables, netlink
 from topology.agent.flows import FlowDumps
 from topology.agent.netlink import NamespaceGone, NamespaceState
 from topology.agent.ovs import DEFAULT_REMOTE, OvsdbReader, OvsSnapshot, OvsUnavailable, internal_interfaces, tunnel_ip
+from topology.agent.processes import namespace_processes
 from topology.report import REPORT_VERSION, Interface, Iptables, Namespace, Report
 
 DEFAULT_NETNS_DIR = Path("/run/netns")
@@ -45,6 +46,7 @@ class _Walk:
     namespaces: list[NamespaceState] = field(default_factory=list)
     root_nsids: dict[int, str] = field(default_factory=dict)
     inodes: set[int] = field(default_factory=set)
+    inode_names: dict[int, str] = field(default_factory=dict)  # nsfs inode -> namespace name
     skipped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -148,6 +150,7 @@ class Collector:
                 walk.root_nsids[nsid] = name
             inode = netlink.namespace_inode(fd)
             walk.inodes.add(inode)
+            walk.inode_names[inode] = name
             self._plan_iptables(name, fd, found, fresh, inode)
             walk.namespaces.append(state)
         finally:
@@ -188,6 +191,7 @@ class Collector:
     ) -> Report:
         peers = netlink.resolve_veth_peers(walk.root, walk.namespaces, walk.root_nsids, self._verify_peer_namespace)
         ovs_internal = internal_interfaces(snapshot.bridges) if snapshot else set()
+        processes = namespace_processes(walk.inode_names)
         namespaces: list[Namespace] = [
             {
                 "name": state.name,
@@ -195,6 +199,7 @@ class Collector:
                 "routes": state.routes,
                 "rules": state.rules,
                 "iptables": tables.get(state.name, iptables.empty()),
+                "processes": processes.get(state.name, []),
             }
             for state in walk.namespaces
             if state.name is not None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from topology import graph as g
 from topology import scheduling
@@ -107,6 +108,8 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
             enable_dhcp=bool(subnet.get("enable_dhcp")),
             allocation_pools=subnet.get("allocation_pools") or [],
             network_id=subnet.get("network_id"),
+            # Only when set (the resolver DHCP hands out: topology/path/dns.py); absent = none.
+            **nameservers_of(subnet),
         )
         if subnet.get("network_id") in networks:
             graph.add_edge(g.network_id(subnet["network_id"]), node_id, EdgeKind.MEMBER)
@@ -115,6 +118,11 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
     add_floatingips(graph, cloud)
     add_secgroups(graph, cloud)
     return lookups
+
+
+def nameservers_of(subnet: JsonDict) -> dict[str, Any]:
+    """The subnet's dns_nameservers (the resolver DHCP hands out: topology/path/dns.py), only when set."""
+    return {"dns_nameservers": list(subnet["dns_nameservers"])} if subnet.get("dns_nameservers") else {}
 
 
 def add_routers(graph: g.Graph, cloud: CloudSnapshot, networks: Mapping[str, JsonDict]) -> None:

@@ -45,6 +45,15 @@ class Problem:
     NOT_ROUTABLE_FROM_OUTSIDE = "not_routable_from_outside"
     # Neutron says the router has no gateway, but its gateway port and qg- are left and still route (drift)
     GATEWAY_PORT_ORPHANED = "gateway_port_orphaned"
+    # Metadata (topology/path/metadata.py): no REDIRECT to the proxy in the qrouter, no haproxy in the
+    # namespace, no live metadata agent behind it, an isolated network whose qdhcp does not serve it
+    METADATA_NO_REDIRECT = "metadata_no_redirect"
+    METADATA_NO_PROXY = "metadata_no_proxy"
+    METADATA_AGENT_DOWN = "metadata_agent_down"
+    METADATA_NOT_SERVED = "metadata_not_served"
+    # DNS (topology/path/dns.py): DHCP hands out no resolver; dnsmasq has no upstream for other names
+    DNS_NO_RESOLVER = "dns_no_resolver"
+    DNS_NO_UPSTREAM = "dns_no_upstream"
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class Scenario:
     SAME_NETWORK: Final = "same-network"
     TO_ROUTER: Final = "to-router"
     TO_DHCP: Final = "to-dhcp"
+    TO_METADATA: Final = "to-metadata"
+    TO_DNS: Final = "to-dns"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -83,6 +94,8 @@ class Scenario:
         SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
         TO_ROUTER: ScenarioText("to the router's own address (answered in its namespace)", True),
         TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
+        TO_METADATA: ScenarioText("to the metadata service (169.254.169.254, the router's or qdhcp's proxy)", True),
+        TO_DNS: ScenarioText("to the VM's DNS resolver (as DHCP hands it out)", True),
     }
 
 
@@ -146,8 +159,8 @@ class Endpoint:
     """A resolved source or destination: a port (with its IP), a floating IP, the outside, an address
     the cloud holds itself (a router's, a DHCP port's), or an address of a subnet no port holds."""
 
-    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast"]
+    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast", "metadata", "dns"]
     # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port;
-    # the subnet for "unallocated"/"broadcast"
+    # the subnet for "unallocated"/"broadcast"/"dns" (the source's resolver); "" for "metadata"
     node: str
     ip: str | None

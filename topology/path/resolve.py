@@ -9,7 +9,7 @@ import ipaddress
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.model import Endpoint, PathError
-from topology.path.special import refuse_special
+from topology.path.special import METADATA_ADDRESS, refuse_special
 from topology.path.topo import (
     ROUTER_ADDRESS_OWNERS,
     Topo,
@@ -25,6 +25,10 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     """A node id (port, server, fip, router) or an IP address; ``near`` breaks ties between overlapping IPs
     and picks which of a router's addresses is meant (its interface on the source's subnet)."""
     text = text.strip()
+    if text.lower() == "dns":  # the source's resolver, as DHCP hands it out (topology/path/dns.py)
+        from topology.path.dns import resolver_of  # dns walks with resolve_ip: imported when asked
+
+        return resolver_of(topo, near)
     kind = g.id_kind(text) if ":" in text else ""
     if kind == NodeKind.SERVER:
         ports = topo.targets(text, EdgeKind.RUNS)
@@ -53,6 +57,8 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
 
 def resolve_ip(topo: Topo, address: str, near: Endpoint | None) -> Endpoint:
     refuse_special(address)
+    if address == str(METADATA_ADDRESS):  # served by the source's router or qdhcp (topology/path/metadata.py)
+        return Endpoint("metadata", "", address)
     if address in topo.fips_by_address:
         return Endpoint("fip", topo.fips_by_address[address], address)
     subnet = on_link_subnet(topo, near, address)

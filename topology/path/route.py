@@ -11,11 +11,12 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dvr, legacy, owned
+from topology.path import dns, dvr, legacy, metadata, owned
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
 from topology.path.model import Endpoint, PathError, Problem, Scenario
+from topology.path.resolve import resolve_ip
 from topology.path.router import gateway_network, router_external, serving_router
 from topology.path.topo import (
     Topo,
@@ -264,4 +265,6 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("dhcp", "port", Relation.ANY): owned.from_dhcp,
     ("router", "port", Relation.ANY): owned.from_router,
     ("outside", "dhcp", Relation.ANY): owned.private_from_outside,
+    ("port", "metadata", Relation.ANY): metadata.to_metadata,
+    ("port", "dns", Relation.ANY): lambda w, s, t: dns.to_dns(w, s, t, lambda ip: resolve_ip(w.topo, ip, s), route),
 }

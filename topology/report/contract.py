@@ -92,12 +92,21 @@ class Iptables(TypedDict):
     raw: NotRequired[str]
 
 
+class Process(TypedDict):
+    pid: int
+    name: str  # /proc/<pid>/comm: haproxy, dnsmasq, keepalived, ...
+    argv: list[str]  # its command line (capped: 64 arguments of 512 characters)
+
+
 class Namespace(TypedDict):
     name: str
     interfaces: list[Interface]
     routes: list[Route]
     rules: list[Rule]
     iptables: Iptables
+    # Optional (agents from this version on): the processes running in the namespace, as
+    # `ip netns pids` finds them (the metadata proxy, dnsmasq); absent = not known, [] = none.
+    processes: NotRequired[list[Process]]
 
 
 class OvsInterface(TypedDict):

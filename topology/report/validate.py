@@ -195,6 +195,23 @@ def _check_namespaces(value: object, reasons: _Reasons, max_namespaces: int) -> 
         _check_routes(ns.get("routes"), f"{path}.routes", reasons)
         _check_rules(ns.get("rules"), f"{path}.rules", reasons)
         _check_iptables(ns.get("iptables"), f"{path}.iptables", reasons)
+        if "processes" in ns:  # optional: older agents do not send it
+            _check_processes(ns["processes"], f"{path}.processes", reasons)
+
+
+def _check_processes(value: object, path: str, reasons: _Reasons) -> None:
+    items = _as_list(value, path, reasons)
+    for i, item in enumerate(items or []):
+        process = _as_object(item, f"{path}[{i}]", reasons)
+        if process is None:
+            continue
+        if not _is_int(process.get("pid")):
+            reasons.add(f"{path}[{i}].pid", "must be an integer")
+        if not isinstance(process.get("name"), str):
+            reasons.add(f"{path}[{i}].name", "must be a string")
+        argv = _as_list(process.get("argv"), f"{path}[{i}].argv", reasons)
+        if argv is not None and not all(isinstance(a, str) for a in argv):
+            reasons.add(f"{path}[{i}].argv", "must be a list of strings")
 
 
 def _check_interfaces(value: object, path: str, reasons: _Reasons) -> None:
