@@ -279,10 +279,9 @@ class Proxy:
 
 
 @contextmanager
-def nginx(prefix: Path, certs: Certificates, upstream_port: int) -> Iterator[Proxy]:
+def nginx(prefix: Path, certs: Certificates, upstream_port: int, proxy: Proxy) -> Iterator[Proxy]:
     """nginx in front of the dashboard on 127.0.0.1 (https and the http redirect), as this process's child."""
     prefix.mkdir(parents=True, exist_ok=True)
-    proxy = Proxy(free_port(), free_port(), prefix)
     site = prefix / "neutron-map.conf"
     site.write_text(
         render_site(
