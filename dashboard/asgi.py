@@ -14,7 +14,6 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
-from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from dashboard.routing import AGENT_CHANNEL_PATH, agent_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
@@ -30,9 +29,9 @@ async def websockets(scope: Any, receive: Any, send: Any) -> None:
 
 application = ProtocolTypeRouter(
     {
-        # The dashboard serves its own static files (d3 among them): one
-        # process to run, no web server in front needed on a lab machine.
-        "http": ASGIStaticFilesHandler(django_asgi_app),
+        # Static files (d3 among them) are served by WhiteNoise's middleware (settings): one
+        # process to run, no web server needed in front on a lab machine, cache headers in production.
+        "http": django_asgi_app,
         "websocket": websockets,
     }
 )

@@ -39,6 +39,9 @@ SECURE_SSL_REDIRECT = envbool("DJANGO_SECURE_SSL_REDIRECT", HTTPS)
 SECURE_HSTS_SECONDS = envint("DJANGO_SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 # The header a TLS-terminating proxy sets (e.g. X-Forwarded-Proto); trust it only behind such a proxy.
+# Django cannot tell who sent it: in production leave it unset and let the ASGI server take the
+# scheme from the proxy's addresses only (uvicorn --proxy-headers --forwarded-allow-ips, the
+# neutron-map-web unit's DASHBOARD_TRUSTED_PROXIES); set it only when nothing but the proxy reaches the server.
 SECURE_PROXY_SSL_HEADER = proxy_ssl_header(env("DJANGO_SECURE_PROXY_SSL_HEADER", ""))
 
 INSTALLED_APPS = [
@@ -61,6 +64,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "topology.metrics.IngestLatencyMiddleware",  # first: times the agent report POST as a whole
     "django.middleware.security.SecurityMiddleware",
+    # Static files (README "Deploying: the dashboard"): compressed, cached, before anything else runs.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -116,6 +121,19 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves STATIC_ROOT (collectstatic) and, without it, the finders' files (a checkout run as is).
+WHITENOISE_USE_FINDERS = True
+# Production (DASHBOARD_STATIC_MANIFEST=1, after collectstatic): content-hashed names served
+# "immutable" for a year, with gzip copies; the templates then need the manifest collectstatic writes.
+STATIC_MANIFEST = envbool("DASHBOARD_STATIC_MANIFEST", False)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 # Redis: the Celery broker and the Channels layer.
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
