@@ -143,7 +143,12 @@ CHANNEL_LAYERS = {
         # redis-py 8 reads with a 5 s socket timeout by default, the length of channels_redis's
         # blocking pop: an idle consumer's receive then fails ("Timeout reading") and the socket
         # closes with 1011 every few seconds. A longer socket timeout keeps idle sockets open.
-        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        # The prefix of the layer's Redis keys: two dashboards (or two test runs) on one Redis keep
+        # their groups apart.
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+            "prefix": env("DASHBOARD_CHANNEL_PREFIX", "asgi"),
+        },
     },
 }
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", REDIS_URL)

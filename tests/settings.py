@@ -16,4 +16,9 @@ if not os.environ.get("DJANGO_SECRET_KEY") and not os.environ.get("DJANGO_SECRET
 # environment, so that the daphne processes the tests start join inline too.
 os.environ.setdefault("DASHBOARD_GRAPH_WRITER", "inline")
 
+# Websocket groups of this run only: another run on the same Redis (a second checkout, a CI
+# rehearsal) never delivers its deltas to this run's browsers. In the environment, for the
+# daphne processes the tests start.
+os.environ.setdefault("DASHBOARD_CHANNEL_PREFIX", "asgi-test-" + secrets.token_hex(4))
+
 from dashboard.settings import *  # noqa: F403
