@@ -10,11 +10,14 @@ nginx (deploy/nginx/neutron-map.conf) runs unprivileged under the test's own pre
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -243,11 +246,23 @@ def render_site(values: Mapping[str, str]) -> str:
     return rendered
 
 
-def nginx_main_conf(prefix: Path, site: Path) -> str:
-    """A main nginx.conf for an unprivileged nginx under ``prefix`` (pid, logs, temp paths its own)."""
-    temp = {name: prefix / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+def worker_temp_root() -> Path:
+    """Where the worker buffers request bodies (an agent report is larger than its 16 kB memory buffer):
+    nginx started by root runs its worker as `nobody`, which cannot enter pytest's 0700 tmp_path, so a
+    directory of its own under /tmp, each temp path owned by the worker (removed by ``nginx``)."""
+    root = Path(tempfile.mkdtemp(prefix="neutron-map-nginx-"))
+    root.chmod(0o711)
+    return root
+
+
+def nginx_main_conf(prefix: Path, site: Path, temp_root: Path) -> str:
+    """A main nginx.conf for an unprivileged nginx under ``prefix`` (pid, logs its own; temp paths under
+    ``temp_root``, writable by the worker)."""
+    worker = pwd.getpwnam("nobody")
+    temp = {name: temp_root / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
+        os.chown(path, worker.pw_uid, worker.pw_gid)
     return f"""daemon off;
 worker_processes 1;
 pid {prefix / "nginx.pid"};
@@ -297,17 +312,24 @@ def nginx(prefix: Path, certs: Certificates, upstream_port: int, proxy: Proxy) -
         )
     )
     main = prefix / "nginx.conf"
-    main.write_text(nginx_main_conf(prefix, site))
-    subprocess.run(["nginx", "-t", "-p", str(prefix), "-c", str(main)], check=True, capture_output=True, timeout=30)
-    with open(prefix / "nginx.out", "ab") as out:
-        proc = subprocess.Popen(
-            ["nginx", "-p", str(prefix), "-c", str(main)], stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    temp_root = worker_temp_root()
     try:
-        wait_port(proxy.https_port, proc)
-        yield Proxy(proxy.https_port, proxy.http_port, prefix, proc.pid)
+        main.write_text(nginx_main_conf(prefix, site, temp_root))
+        subprocess.run(["nginx", "-t", "-p", str(prefix), "-c", str(main)], check=True, capture_output=True, timeout=30)
+        with open(prefix / "nginx.out", "ab") as out:
+            proc = subprocess.Popen(
+                ["nginx", "-p", str(prefix), "-c", str(main)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_port(proxy.https_port, proc)
+            yield Proxy(proxy.https_port, proxy.http_port, prefix, proc.pid)
+        finally:
+            stop(proc, grace=10)
     finally:
-        stop(proc, grace=10)
+        shutil.rmtree(temp_root, ignore_errors=True)
 
 
 def listening_addresses(pid: int) -> set[str]:
