@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -258,6 +259,32 @@ def test_both_servers_serve_the_same_database(stack: Stack) -> None:
         assert login.status_code == 200
         assert "/static/css/" in login.text  # each machine's own collected static files, hashed
         assert any(n["id"].startswith("host:compute") for n in topology(stack, machine)["nodes"])
+    # A page from one server names static files the other serves: the same release, the same hashed names.
+    page = requests.get(f"{stack.url('a')}/login/", headers=PROXY, timeout=60).text
+    hashed = sorted(set(re.findall(r'/static/[^"]+\.[0-9a-f]{12}\.(?:css|js)', page)))
+    assert hashed, page[:500]
+    for path in hashed:
+        assert requests.get(f"{stack.url('b')}{path}", headers=PROXY, timeout=60).status_code == 200, path
+
+
+def test_a_server_with_another_secret_key_knows_no_session(stack: Stack) -> None:
+    """What goes wrong when one machine's SECRET_KEY differs: the sessions the others made are not its own."""
+    other = stack.cluster.log_dir.parent / "other-key"
+    other.write_text("another-" + os.urandom(24).hex())
+    port = free_port()
+    env = stack.env("b") | {"DASHBOARD_PORT": str(port), "DJANGO_SECRET_KEY_FILE": str(other)}
+    stack.cluster.start("web-c", "neutron-map-web", env)
+    try:
+        stack.cluster.wait_log("web-c", r"Uvicorn running on")
+        answer = requests.get(
+            f"http://127.0.0.1:{port}/api/v1/topology/?view=full",
+            headers={**PROXY, "Cookie": stack.cookie},
+            timeout=120,
+        )
+        assert answer.status_code in (401, 403), answer.status_code
+        assert topology(stack, "b")["nodes"]  # the same cookie on a server with the shared key
+    finally:
+        stack.cluster.kill("web-c")
 
 
 def test_both_jobs_workers_answer(stack: Stack) -> None:
