@@ -94,9 +94,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     postgres, own_redis = OwnPostgres(), OwnRedis(root / "redis")
     own_redis.dir.mkdir()
     cluster = Cluster(root / "logs")
-    postgres.start()
-    own_redis.start()
     try:
+        postgres.start()
+        own_redis.start()
         key = root / "secret-key"
         key.write_text("multinode-" + os.urandom(24).hex())
         shared = {
@@ -133,7 +133,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield Stack(cluster, own_redis.url, ports, tokens, f"{session['cookie']}={session['key']}", reports)
     finally:
         cluster.stop_all()
-        if own_redis.up():
+        if (own_redis.dir / "redis.pid").exists() and own_redis.up():
             own_redis.stop()
         postgres.stop()
 
@@ -362,8 +362,8 @@ def test_the_writer_killed_mid_stream_resumes_from_the_stored_inputs(stack: Stac
 
 def test_a_writer_waits_while_another_holds_the_lease(stack: Stack) -> None:
     queue = stack.queue()
-    wait_for("the lease is free", lambda: queue.get(LEASE_KEY) is None)
-    assert queue.set(LEASE_KEY, "the-test:0:held", nx=True, px=600_000)
+    # Taken as a writer takes it (SET NX PX), once the writer's own apply (a sweep) has let it go.
+    wait_for("the lease taken by the test", lambda: bool(queue.set(LEASE_KEY, "the-test:0:held", nx=True, px=600_000)))
     try:
         before = check(stack.env("a"), "state")["revision"]
         log_before = len(stack.cluster.log("graph-a"))
