@@ -221,6 +221,8 @@ GRAPH_RETRY_AFTER_SECONDS = envint("DASHBOARD_GRAPH_RETRY_AFTER_SECONDS", 10)
 GRAPH_SCHEDULED_TTL_SECONDS = envint("DASHBOARD_GRAPH_SCHEDULED_TTL_SECONDS", 60)
 # How often beat queues the writer anyway (a mark whose task was lost waits at most this long).
 GRAPH_SWEEP_SECONDS = envint("DASHBOARD_GRAPH_SWEEP_SECONDS", 15)
+# The writer's lease (topology/graphservice/lease.py): one applier at a time; a killed holder's lapses after this.
+GRAPH_WRITER_LEASE_SECONDS = envint("DASHBOARD_GRAPH_WRITER_LEASE_SECONDS", 30)
 CELERY_TASK_ROUTES = {"graph.*": {"queue": "graph"}}
 
 CELERY_BEAT_SCHEDULE = {

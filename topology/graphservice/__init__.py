@@ -10,18 +10,22 @@ the parts once per revision (:func:`topology.graphservice.store.assembled_graph`
 Modules: :mod:`.inputs` (the inputs in memory), :mod:`.delta` (the delta by
 identity), :mod:`.parts` (which part holds each node and edge), :mod:`.rejoin` (a host
 report re-joined alone, O(change)), :mod:`.store`
-(GraphPart rows, the assembled graph), :mod:`.writer` (:class:`GraphWriter`).
+(GraphPart rows, the assembled graph), :mod:`.writer` (:class:`GraphWriter`), :mod:`.lease` (one
+applier at a time across processes, in the queue mode).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
 
+from django.conf import settings
+
+from topology.graphservice.lease import writer_lease
 from topology.graphservice.writer import Applied, GraphWriter
 from topology.models import GraphState
 
-# This process's writer (one writer at a time: services.JOIN_LOCK; another process's
-# writes are noticed by revision and synced from the database).
+# This process's writer (one writer at a time: services.JOIN_LOCK in the process, the lease in Redis
+# across processes and machines; another process's writes are noticed by revision and synced from the database).
 WRITER = GraphWriter()
 
 
@@ -32,7 +36,10 @@ def apply(hosts: Collection[str] = (), cloud: bool = False, everything: bool = F
     from topology import services  # the join's cache and lock live there (tests reset the cache)
 
     with services.JOIN_LOCK:
-        return WRITER.apply(services.JOIN_CACHE, hosts=hosts, cloud=cloud, everything=everything)
+        if settings.GRAPH_WRITER != "queue":  # inline: one process joins (the test suite's, a small install)
+            return WRITER.apply(services.JOIN_CACHE, hosts=hosts, cloud=cloud, everything=everything)
+        with writer_lease():  # queue mode: one applier in the whole installation at a time (lease.py)
+            return WRITER.apply(services.JOIN_CACHE, hosts=hosts, cloud=cloud, everything=everything)
 
 
 def last_applied() -> Applied:
