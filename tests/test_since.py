@@ -82,6 +82,7 @@ def test_a_report_time_alone_does_not_move_the_path() -> None:
     topo = Topo({"nodes": [host], "edges": []}, {})
     history = History(0, [], b"")
     later = {**host, "attrs": {"collected_at": "2"}}
+
     def changing(changed: dict[str, Any]) -> Any:
         return {"added": {"nodes": [], "edges": []}, "removed": {"nodes": [], "edges": []}, "changed": changed}
 
