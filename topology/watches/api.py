@@ -108,7 +108,9 @@ def saved(watch: Watch, values: dict[str, str], scope: str | None) -> Response |
     watch.src, watch.dst = values["src"], values["dst"]
     watch.probe = values.get("probe") or "icmp"
     watch.webhook_url = values.get("webhook_url", "")
-    watch.last_verdict, watch.last_revision = str(result["verdict"]), revision
+    from topology.watches.check import hops_of
+
+    watch.last_verdict, watch.last_revision, watch.hops = str(result["verdict"]), revision, hops_of(result)
     watch.save()
     return None
 
