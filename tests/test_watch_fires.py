@@ -19,12 +19,15 @@ from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from bench.path import add_gateways_and_fips
+from dashboard.asgi import application
 from dashboard.celery import app
-from tests.browser import caller
+from tests.browser import caller, session_for
 from tests.history_inputs import Inputs, rebuild
 from tests.map_fixtures import project_of
 from tests.test_history import logged_in
@@ -135,6 +138,7 @@ def test_a_refused_webhook_is_retried_then_shown_failed() -> None:
     event.refresh_from_db()
     assert event.webhook_state == "failed" and event.webhook_attempts == 5, event.__dict__
     assert "refused" in event.webhook_error.lower() or "error" in event.webhook_error.lower()
+    assert "failed after 5 attempts" in client.get("/watches/").content.decode()  # shown on the Watches page
 
 
 @pytest.mark.usefixtures("eager")
@@ -155,3 +159,50 @@ def test_a_recorded_revision_queues_the_check_of_the_watches_it_touches(
         down = port_status(inputs, port["id"], "DOWN")
     (event,) = WatchEvent.objects.all()
     assert (event.verdict, event.was, event.revision, event.webhook_state) == ("broken", "ok", down, "")
+
+
+ORIGIN = (b"origin", b"http://127.0.0.1")
+
+
+async def watch_socket(session_key: str) -> WebsocketCommunicator:
+    headers = [ORIGIN, (b"host", b"127.0.0.1"), (b"cookie", f"sessionid={session_key}".encode())]
+    communicator = WebsocketCommunicator(application, "/ws/watches/", headers=headers)
+    connected, code = await communicator.connect()
+    assert connected, code
+    return communicator
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("eager")
+def test_the_users_pages_get_the_verdict_change_and_others_nothing() -> None:
+    """Through the real ASGI app (session, origin check, routing) to /ws/watches/: demo's socket gets
+    its watch's changes (the hook's eager task), alt's gets nothing; the Watches page lists the timeline."""
+    inputs = Inputs(hosts=3, ports=12, projects=2)
+    add_gateways_and_fips(inputs.cloud, inputs.reports)
+    inputs.store_all()
+    rebuild()
+    demo, alt = project_of(0), project_of(1)
+    port, other = vms_of(inputs, demo)[:2]
+    demo_caller, alt_caller = caller("member-demo", demo), caller("member-alt", alt)
+    client = logged_in(Client(), demo_caller)
+    body = {"src": "port:" + port["id"], "dst": "port:" + other["id"]}
+    made = client.post("/api/v1/watches/", body, "application/json").json()
+    demo_key, alt_key = session_for(demo_caller), session_for(alt_caller)
+
+    async def run() -> None:
+        demo_ws, alt_ws = await watch_socket(demo_key), await watch_socket(alt_key)
+        await database_sync_to_async(port_status)(inputs, port["id"], "DOWN")
+        message = await demo_ws.receive_json_from(10)
+        assert message["type"] == "watch.verdict" and message["watch"] == made["id"]
+        assert (message["verdict"], message["was"]) == ("broken", "ok")
+        await database_sync_to_async(port_status)(inputs, port["id"], "ACTIVE")
+        assert (await demo_ws.receive_json_from(10))["verdict"] == "ok"
+        assert await alt_ws.receive_nothing(0.5)
+        await demo_ws.disconnect()
+        await alt_ws.disconnect()
+
+    async_to_sync(run)()
+    page = client.get("/watches/").content.decode()
+    assert f'id="watch-{made["id"]}"' in page and page.count('<tr class="verdict-') == 2
+    assert "js/watch-toast.js" in page  # the toast's module on every logged-in page
+    assert "port:" + port["id"] not in logged_in(Client(), alt_caller).get("/watches/").content.decode()

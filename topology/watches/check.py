@@ -83,7 +83,8 @@ def push(event: WatchEvent) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(user_group(event.watch.user_id), {"type": "watch.verdict", **message(event)})
+        payload = {"type": "watch.verdict", "project_id": event.watch.project_id, **message(event)}
+        async_to_sync(layer.group_send)(user_group(event.watch.user_id), payload)
     except Exception as exc:  # Redis down: the Watches page shows the timeline anyway
         log.warning("watch %s: could not push its verdict: %s", event.watch_id, exc)
 
