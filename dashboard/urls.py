@@ -5,6 +5,7 @@ from tasks import views as tasks_views
 from topology import metrics
 from topology import views as topology_views
 from topology.history.api import HistoryView, PastTopologyView
+from topology.watches.views import watches_page
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,7 @@ urlpatterns = [
     path("floating-ips/", tasks_views.floating_ips, name="floating-ips"),
     path("routers/", tasks_views.routers, name="routers"),
     path("jobs/", tasks_views.jobs, name="jobs"),
+    path("watches/", watches_page, name="watches"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("api/v1/topology/history/", HistoryView.as_view(), name="api-topology-history"),
     path("api/v1/topology/history/<int:revision>/", PastTopologyView.as_view(), name="api-topology-past"),

@@ -347,6 +347,7 @@ class PathView(APIView):
             OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
             OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
+            OpenApiParameter("since", str, description="1: when the verdict last changed, and what changed (24 h)"),
         ],
         responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
         summary="Explain the path of a packet from src to dst, hop by hop",
@@ -376,7 +377,23 @@ class PathView(APIView):
                 result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
         except PathError as exc:
             return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
+        if request.query_params.get("since") == "1":
+            result["since"] = since_of(reports_topo, src, dst, probe, key[0], key, graph, scope)
         return Response({"revision": key[0], **result})
+
+
+def since_of(
+    topo: Topo, src: str, dst: str, probe: str, revision: int, key: GraphKey, graph: dict[str, Any], scope: str | None
+) -> dict[str, Any]:
+    """The ``since`` object (topology/history/changes.py) in the caller's scope."""
+    from django.utils import timezone
+
+    from topology.history.changes import path_since
+
+    if scope is None:
+        return path_since(topo, src, dst, probe, revision, timezone.now())
+    visible, secrets = project_view(key, graph, scope)
+    return path_since(topo, src, dst, probe, revision, timezone.now(), visible, secrets, scope)
 
 
 # What a project may see of the current revision and the tokens it may not, per process: both

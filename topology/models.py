@@ -166,3 +166,4 @@ class GraphView(models.Model):
 
 
 from topology.history.models import GraphRevision  # noqa: E402, F401  (the history app part: topology/history/)
+from topology.watches.models import Watch, WatchEvent  # noqa: E402, F401  (watched paths: topology/watches/)

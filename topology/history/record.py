@@ -10,10 +10,12 @@ replay then reads at most about twice a checkpoint's bytes.
 
 from __future__ import annotations
 
+import functools
 import gzip
 from collections.abc import Callable
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -22,6 +24,7 @@ from topology.history.causes import infer_causes
 from topology.history.delta import CHECKPOINT_GZIP_LEVEL, DELTA_GZIP_LEVEL, encode
 from topology.history.models import GraphRevision
 from topology.models import GraphState
+from topology.watches.tasks import after_revision
 
 
 def needs_checkpoint(revision: int, has_previous: bool, delta_bytes: int) -> bool:
@@ -51,6 +54,7 @@ def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[],
         checkpoint = gzip.compress(graph_bytes(), compresslevel=CHECKPOINT_GZIP_LEVEL)
     if lag is not None:
         DELTA_LATENCY.observe(lag)
+    transaction.on_commit(functools.partial(after_revision, state.revision))  # watched paths (topology/watches/)
     return GraphRevision.objects.create(
         revision=state.revision,
         at=at,

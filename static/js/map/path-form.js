@@ -128,6 +128,7 @@ export async function explainPath(userAsked) {
   const verifying = path.verifyNext;
   path.verifyNext = false; // a live update re-asks without the tracers (they run only when asked)
   if (verifying) params.verify = "1";
+  params.since = "1"; // when the verdict last changed and what changed then (the panel's "since" line)
   const url = PATH_API + "?" + new URLSearchParams(params);
   try {
     const { status, ok, data: body } = await request(url);

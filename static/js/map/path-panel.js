@@ -58,6 +58,9 @@ export function renderPathPanel() {
   if (backBroken) {
     head.append("div").attr("class", "return-verdict").text("✗ the reply is lost on the way back (see Return path)");
   }
+  if (r.since && r.since.headline) {
+    head.append("div").attr("class", "path-since").text(r.since.headline); // text only: it holds names
+  }
   box.append("p").attr("class", "path-summary")
     .text(r.probe + " from " + describeEnd(r.src, path.src) + " to " + describeEnd(r.dst, path.dst) +
       ": " + r.hops.length + " hops" + (back.length ? ", " + back.length + " back" : "") + ", revision " + r.revision + ".");
