@@ -1,0 +1,140 @@
+"""The path explainer's REST API: `GET /api/v1/path/` (PathView), with the per-process caches a walk
+needs (the indexed graph of the current revision, a project's view of it) and the stored reports
+read host by host."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from topology import services
+from topology.api_schema import ErrorSerializer, caller_of
+from topology.models import GraphState, HostReport
+from topology.path import PathError, Topo, check_arguments, explain_in
+from topology.path_scope import Secrets, explain_for_project
+from topology.probes import path_verify
+from topology.scope import scope_graph
+
+
+class StoredReports(Mapping[str, dict[str, Any]]):
+    """Hosts' latest reports, read from the database only for the hosts a walk visits."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, dict[str, Any] | None] = {}
+
+    def __getitem__(self, host: str) -> dict[str, Any]:
+        if host not in self.cache:
+            row = HostReport.objects.filter(host=host).only("report").first()
+            self.cache[host] = row.report if row else None
+        report = self.cache[host]
+        if report is None:
+            raise KeyError(host)
+        return report
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(HostReport.objects.values_list("host", flat=True))
+
+    def __len__(self) -> int:
+        return HostReport.objects.count()
+
+
+class PathView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("src", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
+            OpenApiParameter("dst", str, required=True, description="node id (port:, server:, fip:, router:) or IP"),
+            OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
+            OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
+            OpenApiParameter("since", str, description="1: when the verdict last changed, and what changed (24 h)"),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+        summary="Explain the path of a packet from src to dst, hop by hop",
+    )
+    def get(self, request: Request) -> Response:
+        src, dst = request.query_params.get("src", "").strip(), request.query_params.get("dst", "").strip()
+        if not src or not dst:
+            return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
+        probe = request.query_params.get("probe", "icmp")
+        try:
+            check_arguments(src, dst, probe)  # the same 400 for every caller: it needs nothing of the graph
+        except PathError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        key, graph, topo = indexed_graph()
+        scope = caller_of(request).scope
+        reports_topo = topo.with_reports(StoredReports())
+        if path_verify.asked(request.query_params):  # the nodes' tracers beside each hop (topology/probes/)
+            status_code, body = path_verify.verified(
+                caller_of(request), reports_topo, src, dst, probe, lambda: project_view(key, graph, str(scope))
+            )
+            return Response({"revision": key[0], **body} if status_code == 200 else body, status=status_code)
+        try:
+            if scope is None:
+                result = explain_in(reports_topo, src, dst, probe)
+            else:
+                visible, secrets = project_view(key, graph, scope)
+                result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
+        except PathError as exc:
+            return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
+        if request.query_params.get("since") == "1":
+            result["since"] = since_of(reports_topo, src, dst, probe, key[0], key, graph, scope)
+        return Response({"revision": key[0], **result})
+
+
+def since_of(
+    topo: Topo, src: str, dst: str, probe: str, revision: int, key: GraphKey, graph: dict[str, Any], scope: str | None
+) -> dict[str, Any]:
+    """The ``since`` object (topology/history/changes.py) in the caller's scope."""
+    from django.utils import timezone
+
+    from topology.history.changes import path_since
+
+    if scope is None:
+        return path_since(topo, src, dst, probe, revision, timezone.now())
+    visible, secrets = project_view(key, graph, scope)
+    return path_since(topo, src, dst, probe, revision, timezone.now(), visible, secrets, scope)
+
+
+# What a project may see of the current revision and the tokens it may not, per process: both
+# cost a pass over the whole graph, which a tenant's second question should not pay again.
+_PROJECT_VIEWS: dict[tuple[GraphKey, str], tuple[dict[str, Any], Secrets]] = {}
+PROJECT_VIEWS_KEPT = 16
+
+
+def project_view(graph_at: GraphKey, graph: dict[str, Any], scope: str) -> tuple[dict[str, Any], Secrets]:
+    key = (graph_at, scope)
+    if key not in _PROJECT_VIEWS:
+        for old in [k for k in _PROJECT_VIEWS if k[0] != graph_at] + list(_PROJECT_VIEWS)[:-PROJECT_VIEWS_KEPT]:
+            _PROJECT_VIEWS.pop(old, None)
+        visible = scope_graph(graph, "full", scope)
+        _PROJECT_VIEWS[key] = (visible, Secrets.of(graph.get("nodes", []), {n["id"] for n in visible["nodes"]}))
+    return _PROJECT_VIEWS[key]
+
+
+# The indexed graph of the current revision, per process: a walk then costs its own hops,
+# not a pass over the whole cloud. Keyed by the revision and when it was made: a revision number
+# alone comes back after the graph state is reset (a new database, a test's rollback).
+GraphKey = tuple[int, str]
+_INDEXED: dict[GraphKey, tuple[dict[str, Any], Topo]] = {}
+
+
+def graph_key() -> GraphKey:
+    row = GraphState.objects.the_row().values_list("revision", "generated_at").first()
+    return (row[0], row[1].isoformat() if row[1] else "") if row else (0, "")
+
+
+def indexed_graph() -> tuple[GraphKey, dict[str, Any], Topo]:
+    key = graph_key()
+    cached = _INDEXED.get(key)
+    if cached is None:
+        state = services.graph_state()
+        cached = (state.graph, Topo(state.graph, {}))
+        _INDEXED.clear()  # one revision kept: the graph of a big cloud is hundreds of MB
+        key = (state.revision, state.generated_at.isoformat() if state.generated_at else "")
+        _INDEXED[key] = cached
+    return key, cached[0], cached[1]
