@@ -32,6 +32,8 @@ class Problem:
     BRIDGE_MAPPING_MISSING = "bridge_mapping_missing"
     VM_ON_EXTERNAL_NETWORK = "vm_on_external_network"
     SG_NO_INGRESS = "sg_no_ingress"
+    # The source port's groups allow nothing out for the probe (no group at all, or no egress rule)
+    SG_NO_EGRESS = "sg_no_egress"
     VXLAN_MTU = "vxlan_mtu_too_high"
     NO_DHCP_PORT = "no_dhcp_port"
     NO_TUNNEL = "no_tunnel"
@@ -69,6 +71,7 @@ class Scenario:
     SAME_NETWORK: Final = "same-network"
     TO_ROUTER: Final = "to-router"
     TO_DHCP: Final = "to-dhcp"
+    HAIRPIN: Final = "hairpin"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -83,6 +86,7 @@ class Scenario:
         SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
         TO_ROUTER: ScenarioText("to the router's own address (answered in its namespace)", True),
         TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
+        HAIRPIN: ScenarioText("hairpin: to a floating IP of the sender's own router (NATed in its qrouter)", True),
     }
 
 
