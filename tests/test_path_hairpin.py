@@ -51,8 +51,36 @@ def test_a_router_without_the_hairpin_snat_rule_is_diagnosed() -> None:
     assert f"--to-source {GATEWAY_IP}" in result["problems"][0]["message"]
 
 
-def test_a_distributed_router_is_not_walked_as_a_hairpin() -> None:
-    """DVR's qrouter DNATs only what comes in on rfp-: the walk goes through the fip namespace."""
-    result = ask(dvr(), "vm-1", "fip:vm-1")
-    assert result["scenario"] == "inbound-fip-dvr" and result["verdict"] == "ok", result["problems"]
-    assert any(":fpr-" in h["node"] or ":rfp-" in h["node"] for h in result["hops"])
+def test_dvr_own_floating_ip_turns_in_the_fip_namespace_and_never_leaves_by_fg() -> None:
+    """DVR's qrouter DNATs only what comes in on rfp-: out over rfp-/fpr- SNATed to the floating IP, the
+    fip namespace's /32 route hands it straight back, DNAT on the way in; no fg-, no br-ex."""
+    cloud, reports = dvr()
+    result = ask((cloud, reports), "vm-1", "fip:vm-1")
+    assert (result["scenario"], result["verdict"]) == ("hairpin-dvr", "ok"), result["problems"]
+    nodes = [h["node"] for h in result["hops"]]
+    assert not any(":fg-" in n or "br-ex" in n or n.startswith("network:") for n in nodes), nodes
+    whats = [h["what"] for h in result["hops"]]
+    order = [
+        next(i for i, w in enumerate(whats) if w.startswith(prefix))
+        for prefix in (
+            "qrouter's policy routing",
+            "leaves qrouter on rfp-",
+            "the fip namespace routes",
+            "enters the qrouter again",
+            "qrouter DNATs",
+        )
+    ]
+    assert order == sorted(order), whats
+    assert f"arrives from {fip_address(cloud, VM1)}" in next(
+        h["evidence"] for h in result["hops"] if "ingress" in h["what"]
+    )
+
+
+def test_dvr_sender_without_a_floating_ip_goes_out_by_snat_and_back_in_by_fg() -> None:
+    cloud, reports = dvr()
+    cloud["floatingips"] = [f for f in cloud["floatingips"] if f["port_id"] != VM0]
+    result = ask((cloud, reports), "vm-0", "fip:vm-1")
+    assert result["scenario"] == "inbound-fip-dvr", result["scenario"]
+    assert any("routes it by policy to the SNAT port" in h["what"] for h in result["hops"])
+    assert any(":fg-" in h["node"] for h in result["hops"]), "back in by the destination host's fg-"
+    assert f"arrives from {GATEWAY_IP}" in next(h["evidence"] for h in result["hops"] if "ingress" in h["what"])

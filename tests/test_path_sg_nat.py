@@ -140,13 +140,13 @@ def test_a_rule_for_the_routers_gateway_address_lets_the_hairpin_in() -> None:
     assert f"ingress tcp port 8080 from {GATEWAY_IP}/32" in ingress_hop(result)["evidence"]
 
 
-def test_dvr_out_and_back_in_arrives_from_the_senders_floating_ip() -> None:
-    """DVR DNATs a floating IP only on what comes in on rfp-: the walk goes out and back in, and the
-    destination judges the floating IP the sender's qrouter SNATed it to."""
+def test_dvr_own_floating_ip_arrives_from_that_floating_ip() -> None:
+    """DVR: the sender's qrouter SNATs it to its floating IP on the way to the fip namespace; the
+    destination judges that address."""
     cloud, reports = dvr()
     members_only(cloud)
     result = ask((cloud, reports), "vm-1", "fip:vm-1", "tcp:8080")
-    assert (result["scenario"], codes(result)) == ("inbound-fip-dvr", ["sg_no_ingress"]), result["problems"]
+    assert (result["scenario"], codes(result)) == ("hairpin-dvr", ["sg_no_ingress"]), result["problems"]
     assert f"from {fip_address(cloud, VM1)}" in result["problems"][0]["message"]
     assert ask((cloud, reports), "vm-1", "fip:vm-1")["verdict"] == "ok"
 

@@ -72,6 +72,7 @@ class Scenario:
     TO_ROUTER: Final = "to-router"
     TO_DHCP: Final = "to-dhcp"
     HAIRPIN: Final = "hairpin"
+    HAIRPIN_DVR: Final = "hairpin-dvr"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -86,6 +87,7 @@ class Scenario:
         SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
         TO_ROUTER: ScenarioText("to the router's own address (answered in its namespace)", True),
         TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
+        HAIRPIN_DVR: ScenarioText("hairpin (DVR): to a floating IP on the sender's host, back through fip", True),
         HAIRPIN: ScenarioText("hairpin: to a floating IP of the sender's own router (NATed in its qrouter)", True),
     }
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dvr, hairpin, legacy, owned
+from topology.path import dvr, hairpin, hairpin_dvr, legacy, owned
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -170,6 +170,9 @@ def to_fip(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     router = hairpin.hairpin_router(walk, source, target.node)
     if router is not None:
         return hairpin.hairpin(walk, source, target, router)
+    local = hairpin_dvr.local_fip_router(walk, source, target.node)
+    if local is not None:
+        return hairpin_dvr.local_fip(walk, source, target, local)
     north_south(walk, source, Endpoint("outside", fip_network(walk.topo, target.node), target.ip))
     own, _ = serving_router(walk, source.node) if source.kind == "port" else (None, None)
     seen = hairpin.source_after_nat(walk.topo, source.node, own, hairpin=False).address if own else None
