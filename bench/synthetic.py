@@ -207,6 +207,19 @@ def add_project(cloud: JsonDict, reports: dict[str, JsonDict], network_nodes: li
         }
     )
     cloud["security_groups"].append({"id": uid("sg", p), "name": "default", "project_id": project})
+    # Neutron gives every group its egress rules (IPv4 and IPv6, to anywhere): what a VM sends gets out.
+    for ethertype in ("IPv4", "IPv6"):
+        cloud["security_group_rules"].append(
+            {
+                "id": uid("rule", "egress", ethertype, p),
+                "security_group_id": uid("sg", p),
+                "direction": "egress",
+                "ethertype": ethertype,
+                "protocol": None,
+                "remote_ip_prefix": None,
+                "project_id": project,
+            }
+        )
     node = network_nodes[p % len(network_nodes)]
     report = reports[node]
     qr, dhcp = uid("port", "qr", p), uid("port", "dhcp", p)

@@ -23,7 +23,7 @@ def synthetic_graph(hosts: int = 2, ports: int = 6, projects: int = 2) -> GraphD
 
 
 def pingable(graph: GraphDict) -> GraphDict:
-    """The synthetic cloud's security groups admit ICMP (they have no rules at all)."""
+    """The synthetic cloud's security groups admit ICMP in (their only ingress rule) and all out."""
     out = copy.deepcopy(graph)
     for node in out["nodes"]:
         if node["kind"] == "secgroup":
@@ -34,7 +34,8 @@ def pingable(graph: GraphDict) -> GraphDict:
                     "ethertype": "IPv4",
                     "protocol": "icmp",
                     "remote_ip_prefix": "0.0.0.0/0",
-                }
+                },
+                {"id": "all-out", "direction": "egress", "ethertype": "IPv4", "protocol": None},
             ]
     return out
 

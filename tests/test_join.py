@@ -192,7 +192,10 @@ def test_diff_reports_added_removed_and_changed() -> None:
 # iptables {"nat": "", "filter": ""} as the agent sends them, not {} (which the validator refuses), so
 # their 3 netns nodes here get has_iptables true (bool of the dict, as every real report gives); nothing
 # else differs, and with those 3 namespaces given {} again the graph hashes to the previous pin, dec32fc1...
-PINNED_GRAPH_SHA256 = "90c1077b375abe71f4fad41aa44a5db7ad580432cc26cfe19841dead85826a36"
+# Re-pinned again for an input change, not the join's: bench/synthetic.py's default groups now carry
+# Neutron's two egress rules (IPv4, IPv6: any to anywhere), which the explainer judges (issue 20 item 6);
+# with the cloud's egress rules dropped again the graph hashes to the previous pin, 90c1077b...
+PINNED_GRAPH_SHA256 = "9c79a87a34b4c10d2b2a41946ae145d01156834358ce11b73df13736ebcdda24"
 
 
 def test_the_joined_graph_is_pinned() -> None:

@@ -17,11 +17,12 @@ import re
 import pytest
 
 from bench.path import add_gateways_and_fips
-from bench.synthetic import synthetic_cloud, uid
+from bench.synthetic import iface, mac, ovs_iface, synthetic_cloud, uid
 from tests.diagnosis_clouds import (
     COMPUTE,
     NETWORK_NODE,
     OUTSIDE,
+    QR_PORT,
     QROUTER,
     ROUTER,
     Cloud,
@@ -172,6 +173,64 @@ def test_dvr_the_gateway_is_answered_by_the_vms_own_hosts_qrouter() -> None:
     result = walk(dvr(), "vm-1", QR_IP)
     assert (result["verdict"], result["scenario"]) == ("ok", "to-router"), result
     assert result["hops"][-1]["node"] == f"netns:{COMPUTE}:{QROUTER}", "routed on the VM's own host"
+
+
+SNAT_NS, SG_PORT, SG_IP = f"snat-{ROUTER}", uid("port", "sg", 0), "10.0.0.3"
+
+
+def dvr_with_snat() -> Cloud:
+    """dvr() with its SNAT host as on the lab: the subnet's sg- port and the qg- in compute0000's snat
+    namespace (the qrouter there keeps the qr- only)."""
+    cloud, reports = dvr()
+    subnet = next(p for p in cloud["ports"] if p["id"] == QR_PORT)["fixed_ips"][0]["subnet_id"]
+    cloud["ports"].append(
+        {
+            "id": SG_PORT,
+            "network_id": NET0,
+            "device_owner": "network:router_centralized_snat",
+            "device_id": ROUTER,
+            "project_id": "",
+            "status": "ACTIVE",
+            "binding:host_id": NETWORK_NODE,
+            "mac_address": mac(4_000_001),
+            "fixed_ips": [{"subnet_id": subnet, "ip_address": SG_IP}],
+        }
+    )
+    report, sg11 = reports[NETWORK_NODE], SG_PORT[:11]
+    qrouter = namespace(reports, NETWORK_NODE, QROUTER)
+    qg = next(i for i in qrouter["interfaces"] if i["name"].startswith("qg-"))
+    qrouter["interfaces"].remove(qg)
+    sg = iface(f"sg-{sg11}", "veth", peer=f"tap{sg11}", addresses=[f"{SG_IP}/24"], n=7)
+    snat = {"name": SNAT_NS, "routes": qrouter["routes"], "rules": [], "iptables": qrouter["iptables"]}
+    report["namespaces"].append({**snat, "interfaces": [sg, qg]})
+    qrouter["routes"], qrouter["iptables"] = [], {"nat": "", "filter": ""}
+    report["interfaces"].append(iface(f"tap{sg11}", "veth", peer=f"sg-{sg11}", peer_netns=SNAT_NS))
+    tap = ovs_iface(f"tap{sg11}", external_ids={"iface-id": SG_PORT})
+    report["ovs"]["bridges"][0]["ports"].append({"name": f"tap{sg11}", "tag": 1, "interfaces": [tap]})
+    return cloud, reports
+
+
+def test_dvr_the_routers_gateway_address_is_answered_in_the_snat_namespace() -> None:
+    """Not in the VM's host's qrouter (it holds no gateway address): by policy to the subnet's sg-, across
+    to the SNAT host, answered there on qg- (not SNATed, not out by br-ex)."""
+    result = walk(dvr_with_snat(), "vm-1", GATEWAY_IP)
+    assert (result["verdict"], result["scenario"], result["problems"]) == ("ok", "to-router", []), result
+    policy = next(h for h in result["hops"] if h["node"] == f"netns:{COMPUTE}:{QROUTER}")
+    assert f"to the SNAT port {SG_IP}" in policy["what"], "the VM's host's qrouter sends it to the subnet's sg-"
+    assert any(re.search(rf"^iface:{NETWORK_NODE}:{SNAT_NS}:sg-", n) for n in nodes(result)), "received on sg-"
+    last = result["hops"][-1]
+    assert last["node"] == f"netns:{NETWORK_NODE}:{SNAT_NS}" and "gateway address" in last["what"]
+    assert f"ip addr: {GATEWAY_IP}/16 on qg-" in last["evidence"]
+    assert not any("br-ex" in n for n in nodes(result)), "delivered in the snat namespace, not out"
+    assert not any("SNAT --to" in h["evidence"] for h in result["hops"]), "its own address: not SNATed"
+
+
+def test_dvr_a_lost_snat_namespace_breaks_the_walk_to_the_gateway_address() -> None:
+    cloud, reports = dvr_with_snat()
+    reports[NETWORK_NODE]["namespaces"].remove(namespace(reports, NETWORK_NODE, SNAT_NS))
+    result = walk((cloud, reports), "vm-1", GATEWAY_IP)
+    assert (result["verdict"], result["scenario"], codes(result)) == ("broken", "to-router", ["namespace_missing"])
+    assert SNAT_NS in result["problems"][0]["message"]
 
 
 def test_from_outside_the_gateway_address_is_answered_by_qg_without_dnat() -> None:

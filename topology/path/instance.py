@@ -6,7 +6,7 @@ from __future__ import annotations
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix, NodeKind
 from topology.path.model import Hop, Problem
-from topology.path.secgroups import check_ingress
+from topology.path.secgroups import check_egress, check_ingress
 from topology.path.topo import devices_of, namespaces_of, network_of, subnets_of, vm_ip
 from topology.path.walk import Walk
 
@@ -36,27 +36,36 @@ def vm_out(walk: Walk, port: str) -> str | None:
     devices = devices_of(topo, port, host)
     walk.device_hop(devices.get("tap"), g.device_name("tap", port), host, "leaves the instance on its tap device")
     if "qbr" in devices:
-        walk.hop(
+        sg = walk.hop(
             devices["qbr"],
             "Linux bridge qbr: security groups track the connection's state (iptables_hybrid firewall, egress rules)",
         )
+        egress(walk, port, sg)
         walk.device_hop(devices.get("qvb"), g.device_name("qvb", port), host, "veth qvb -> qvo into br-int")
         walk.vlan_hop(
             devices.get("qvo"), g.device_name("qvo", port), host, network_of(topo, port), "enters br-int on qvo"
         )
     else:
-        walk.vlan_hop(
+        sg = walk.vlan_hop(
             devices.get("tap"),
             g.device_name("tap", port),
             host,
             network_of(topo, port),
             "enters br-int on the tap (openvswitch firewall: security groups as conntrack flows)",
         )
+        egress(walk, port, sg)
     return host
 
 
-def vm_in(walk: Walk, port: str, host: str | None, src_ip: str | None) -> None:
-    """From br-int to the instance: qvo, qvb, qbr (ingress security groups), tap."""
+def egress(walk: Walk, port: str, hop: Hop) -> None:
+    """The source port's egress rules, on a forward walk (a reply leaves by conntrack, not by a rule)."""
+    if walk.dst_ip is not None:
+        check_egress(walk, port, walk.dst_ip, hop)
+
+
+def vm_in(walk: Walk, port: str, host: str | None, src_ip: str | None, seen_as: str = "") -> None:
+    """From br-int to the instance: qvo, qvb, qbr (ingress security groups, against ``src_ip`` as the
+    packet carries it there: ``seen_as`` says which NAT made it so), tap."""
     topo = walk.topo
     label = instance_label(walk, port)
     bound = topo.attrs(port).get("binding_host_id") or None
@@ -83,7 +92,7 @@ def vm_in(walk: Walk, port: str, host: str | None, src_ip: str | None) -> None:
             network_of(topo, port),
             "br-int delivers to the tap (openvswitch firewall: ingress rules as flows)",
         )
-    check_ingress(walk, port, src_ip, sg)
+    check_ingress(walk, port, src_ip, sg, seen_as)
     walk.device_hop(devices.get("tap"), g.device_name("tap", port), host, "tap hands the packet to the instance")
     last = walk.hop(instance_node(walk, port), f"{label} receives it on {vm_ip(topo, port)}")
     walk.check_port(port, last)

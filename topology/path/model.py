@@ -32,6 +32,8 @@ class Problem:
     BRIDGE_MAPPING_MISSING = "bridge_mapping_missing"
     VM_ON_EXTERNAL_NETWORK = "vm_on_external_network"
     SG_NO_INGRESS = "sg_no_ingress"
+    # The source port's groups allow nothing out for the probe (no group at all, or no egress rule)
+    SG_NO_EGRESS = "sg_no_egress"
     VXLAN_MTU = "vxlan_mtu_too_high"
     NO_DHCP_PORT = "no_dhcp_port"
     NO_TUNNEL = "no_tunnel"
@@ -80,6 +82,8 @@ class Scenario:
     TO_DHCP: Final = "to-dhcp"
     TO_METADATA: Final = "to-metadata"
     TO_DNS: Final = "to-dns"
+    HAIRPIN: Final = "hairpin"
+    HAIRPIN_DVR: Final = "hairpin-dvr"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -96,6 +100,8 @@ class Scenario:
         TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
         TO_METADATA: ScenarioText("to the metadata service (169.254.169.254, the router's or qdhcp's proxy)", True),
         TO_DNS: ScenarioText("to the VM's DNS resolver (as DHCP hands it out)", True),
+        HAIRPIN_DVR: ScenarioText("hairpin (DVR): to a floating IP on the sender's host, back through fip", True),
+        HAIRPIN: ScenarioText("hairpin: to a floating IP of the sender's own router (NATed in its qrouter)", True),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix
+from topology.path import dvr_owned
 from topology.path.external import external_in, outside_hop
 from topology.path.instance import vm_in, vm_out
 from topology.path.model import Endpoint, Hop, PathError, Problem, Scenario
@@ -90,13 +91,7 @@ def router_answers(walk: Walk, source: Endpoint, target: Endpoint, subnet: str) 
     distributed = is_distributed(topo, router)
     gateway = is_gateway_address(topo, router, address)
     if distributed and gateway:
-        walk.hop(
-            router,
-            f"router {name} is distributed: its gateway address {address} is in the snat namespace "
-            "of its SNAT host, a walk not modelled yet",
-            status="unknown",
-        )
-        return Scenario.TO_ROUTER
+        return dvr_owned.gateway_answers(walk, source, target, subnet, host)  # in the snat namespace
     holder = None if gateway else interface_holding(topo, router, address)
     if holder is not None and topo.attrs(holder).get("device_owner") == DeviceOwner.ROUTER_SNAT:
         walk.hop(

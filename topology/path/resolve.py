@@ -9,6 +9,7 @@ import ipaddress
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.model import Endpoint, PathError
+from topology.path.names import resolve_name, unknown_name
 from topology.path.special import METADATA_ADDRESS, refuse_special
 from topology.path.topo import (
     ROUTER_ADDRESS_OWNERS,
@@ -51,7 +52,12 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     try:
         address = ipaddress.ip_address(text)
     except ValueError:
-        raise PathError(f"{text!r} is neither a node id (port:, server:, fip:, router:) nor an IP address") from None
+        found = resolve_name(topo, text, near) if not kind else None  # "router1", "DHCP of private", a VM
+        if found is None:
+            raise unknown_name(text) from None
+        if found.kind == "router" and found.ip is None:
+            return Endpoint("router", found.node, router_address(topo, found.node, near))
+        return found
     return resolve_ip(topo, str(address), near)
 
 

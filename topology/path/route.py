@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dns, dvr, legacy, metadata, owned
+from topology.path import dns, dvr, hairpin, hairpin_dvr, legacy, metadata, owned
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -91,6 +91,7 @@ def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     found = WALKS.get(situation(walk.topo, source, target))
     if found is None:
         raise PathError("one end must be a port, a VM or a floating IP of the cloud")
+    walk.dst_ip = target.ip  # the source port's egress rules judge what it sends to
     return found(walk, source, target)
 
 
@@ -165,9 +166,18 @@ def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
 
 
 def to_fip(walk: Walk, source: Endpoint, target: Endpoint) -> str:
-    """Out to the external network and back in through the floating IP."""
+    """Through the sender's own legacy router (hairpin), else out to the external network and back in
+    through the floating IP, arriving from the address the sender's router SNATed it to."""
+    router = hairpin.hairpin_router(walk, source, target.node)
+    if router is not None:
+        return hairpin.hairpin(walk, source, target, router)
+    local = hairpin_dvr.local_fip_router(walk, source, target.node)
+    if local is not None:
+        return hairpin_dvr.local_fip(walk, source, target, local)
     north_south(walk, source, Endpoint("outside", fip_network(walk.topo, target.node), target.ip))
-    return inbound_fip(walk, target.node, source.ip)
+    own, _ = serving_router(walk, source.node) if source.kind == "port" else (None, None)
+    seen = hairpin.source_after_nat(walk.topo, source.node, own, hairpin=False).address if own else None
+    return inbound_fip(walk, target.node, seen or source.ip)
 
 
 def to_fip_of_port(walk: Walk, source: Endpoint, target: Endpoint) -> str:

@@ -1,8 +1,12 @@
-"""Security groups as the packet meets them: does a rule of the port's groups let the probe in?"""
+"""Security groups as the packet meets them: the source port's egress rules as it leaves, the
+destination port's ingress rules against the source the packet carries when it arrives (after every
+NAT on the way: a hairpin through the router arrives from the router's gateway address or the
+sender's floating IP), remote-group rules resolved to the group's members' fixed addresses."""
 
 from __future__ import annotations
 
 import ipaddress
+from typing import Literal
 
 from topology import graph as g
 from topology.kinds import EdgeKind
@@ -11,36 +15,89 @@ from topology.path.topo import Topo, port_ips
 from topology.path.walk import Walk
 
 IP_PROTOCOL_NUMBERS = {"icmp": "1", "tcp": "6", "udp": "17"}
+Direction = Literal["ingress", "egress"]
 
 
-def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop) -> None:
-    """Does one of the port's security groups let the probe in from ``src_ip``?"""
+def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop, seen_as: str = "") -> None:
+    """Does one of the port's security groups let the probe in from ``src_ip`` (the source as it arrives)?
+
+    ``seen_as`` says why the source is what it is (the router's SNAT of a hairpin), for the hop's text.
+    """
     topo, probe = walk.topo, walk.probe
     if not topo.attrs(port).get("port_security_enabled", True):
         hop.evidence = "port security disabled: no filtering"
         return
+    note = f" (the packet arrives from {src_ip}{': ' + seen_as if seen_as else ''})" if src_ip else ""
     groups = topo.targets(port, EdgeKind.SECURED_BY)
-    for group in groups:
-        for rule in topo.attrs(group).get("rules", []):
-            if rule_admits(topo, probe, rule, src_ip):
-                hop.evidence = (
-                    f"allowed by security group {topo.nodes[group]['label']}: ingress "
-                    f"{rule.get('protocol') or 'any'} {rule_ports(rule)}"
-                    f"from {rule.get('remote_ip_prefix') or rule.get('remote_group_id') or 'any'}"
-                )
-                return
+    decided = deciding_rule(topo, probe, groups, "ingress", src_ip)
+    if decided is not None:
+        group, rule = decided
+        hop.evidence = f"allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}{note}"
+        return
     names = ", ".join(topo.nodes[group]["label"] for group in groups) or "none"
     walk.fail(
         hop,
         Problem.SG_NO_INGRESS,
-        f"no ingress rule for {probe.describe()} in the port's security "
-        f"groups ({names}): add one (e.g. `openstack security group rule create --protocol "
-        f"{probe.protocol}{' --dst-port ' + str(probe.port) if probe.port else ''} <group>`)",
+        f"no ingress rule for {probe.describe()} from {src_ip or 'the source'} in the port's security "
+        f"groups ({names}): none matches{note}; add one (e.g. `openstack security group rule create --protocol "
+        f"{probe.protocol}{' --dst-port ' + str(probe.port) if probe.port else ''}"
+        f"{' --remote-ip ' + src_ip + '/32' if src_ip else ''} <group>`)",
     )
 
 
+def check_egress(walk: Walk, port: str, dst_ip: str | None, hop: Hop) -> None:
+    """Does one of the port's security groups let the probe out to ``dst_ip`` (as the VM sends it)?
+
+    A port with port security and no group sends nothing: the firewall drops what no rule allows.
+    """
+    topo, probe = walk.topo, walk.probe
+    if not topo.attrs(port).get("port_security_enabled", True):
+        return
+    label = topo.nodes[port]["label"]
+    groups = topo.targets(port, EdgeKind.SECURED_BY)
+    if not groups:
+        walk.fail(
+            hop,
+            Problem.SG_NO_EGRESS,
+            f"port {label} has no security group while port security is on: its firewall drops everything "
+            f"it sends; `openstack port set --security-group <group> {g.id_key(port)}`",
+        )
+        return
+    decided = deciding_rule(topo, probe, groups, "egress", dst_ip)
+    if decided is not None:
+        group, rule = decided
+        text = f"egress allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}"
+        hop.evidence = (hop.evidence + "; " if hop.evidence else "") + text
+        return
+    names = ", ".join(topo.nodes[group]["label"] for group in groups)
+    walk.fail(
+        hop,
+        Problem.SG_NO_EGRESS,
+        f"no egress rule for {probe.describe()} to {dst_ip or 'the destination'} in the security groups of "
+        f"port {label} ({names}): none matches, so it sends nothing; add one (e.g. `openstack security group "
+        f"rule create --egress --protocol {probe.protocol} <group>`)",
+    )
+
+
+def deciding_rule(
+    topo: Topo, probe: Probe, groups: list[str], direction: Direction, remote_ip: str | None
+) -> tuple[str, JsonDict] | None:
+    """The first rule of ``groups`` (in their order) that admits the probe, with its group."""
+    for group in groups:
+        for rule in topo.attrs(group).get("rules", []):
+            if rule_matches(topo, probe, rule, direction, remote_ip):
+                return group, rule
+    return None
+
+
 def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) -> bool:
-    if rule.get("direction") != "ingress" or rule.get("ethertype", "IPv4") != "IPv4":
+    """An ingress rule that lets the probe in from ``src_ip``."""
+    return rule_matches(topo, probe, rule, "ingress", src_ip)
+
+
+def rule_matches(topo: Topo, probe: Probe, rule: JsonDict, direction: Direction, remote_ip: str | None) -> bool:
+    """``remote_ip`` is the packet's other end: the source for ingress, the destination for egress."""
+    if rule.get("direction") != direction or rule.get("ethertype", "IPv4") != "IPv4":
         return False
     protocol = (rule.get("protocol") or "").lower()
     if protocol not in ("", "any", probe.protocol, IP_PROTOCOL_NUMBERS[probe.protocol]):
@@ -49,13 +106,30 @@ def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) ->
     if probe.port is not None and low is not None and not low <= probe.port <= (rule.get("port_range_max") or low):
         return False
     prefix = rule.get("remote_ip_prefix")
-    if prefix and src_ip and ipaddress.ip_address(src_ip) not in ipaddress.ip_network(prefix, strict=False):
+    if prefix and remote_ip and ipaddress.ip_address(remote_ip) not in ipaddress.ip_network(prefix, strict=False):
         return False
     if rule.get("remote_group_id"):
-        # Only members of that group: the source must be a port in it.
-        members = topo.sources(g.secgroup_id(rule["remote_group_id"]), EdgeKind.SECURED_BY)
-        return any(src_ip in port_ips(topo.node(m)) for m in members if src_ip)
+        # Only the group's members (their fixed addresses: what Neutron's ipset holds, never a floating IP).
+        return remote_ip is not None and remote_ip in group_addresses(topo, str(rule["remote_group_id"]))
     return True
+
+
+def group_addresses(topo: Topo, group_id: str) -> list[str]:
+    """The fixed addresses of a security group's member ports."""
+    members = topo.sources(g.secgroup_id(group_id), EdgeKind.SECURED_BY)
+    return [ip for member in members for ip in port_ips(topo.node(member))]
+
+
+def describe_rule(topo: Topo, rule: JsonDict) -> str:
+    """A rule as the hop names it: direction, protocol, ports, remote (a group with its members)."""
+    remote = rule.get("remote_ip_prefix") or "any"
+    if rule.get("remote_group_id"):
+        node = topo.nodes.get(g.secgroup_id(str(rule["remote_group_id"])), {})
+        members = ", ".join(group_addresses(topo, str(rule["remote_group_id"]))) or "no members"
+        remote = f"members of group {node.get('label', rule['remote_group_id'])} ({members})"
+    direction = "from" if rule.get("direction") == "ingress" else "to"
+    rule_id = f" (rule {str(rule['id'])[:8]})" if rule.get("id") else ""
+    return f"{rule.get('direction')} {rule.get('protocol') or 'any'} {rule_ports(rule)}{direction} {remote}{rule_id}"
 
 
 def rule_ports(rule: JsonDict) -> str:

@@ -32,6 +32,8 @@ class Walk:
     problems: list[JsonDict] = field(default_factory=list)
     # (host, agent type) of each dead agent met, with its problem entry (verdict.blame_dead_agents).
     dead_agents: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
+    # The address the source sends to, on a forward walk (its egress rules judge it); None: a reply's walk.
+    dst_ip: str | None = None
 
     def hop(
         self,
