@@ -106,7 +106,9 @@ def main() -> None:
 
     if not (args.keep and GraphPart.objects.exists()):
         nodes, edges, seconds = build(args.hosts, args.ports, args.projects)
-        print(f"synthetic cloud: {args.hosts} hosts, {args.ports} ports: {nodes} nodes, {edges} edges ({seconds:.0f} s)")
+        print(
+            f"synthetic cloud: {args.hosts} hosts, {args.ports} ports: {nodes} nodes, {edges} edges ({seconds:.0f} s)"
+        )
     session = admin_session()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session}"
     with daphne_server(REPO / "var" / "bench-collapsed-daphne.log") as url:
@@ -119,7 +121,8 @@ def main() -> None:
         rewrite_one_part(body["nodes"][hosts // 2]["label"])
         changed, _, after = get(api, cookie)
         print(f"after one host's part rewritten (revision {after['revision']}): {changed:.2f} s")
-        ip = f"10.0.{(args.projects - 1) & 255}.10"
+        p = args.projects - 1  # bench/synthetic.py's address of a port of the last project
+        ip = f"10.{p >> 8 & 255}.{p & 255}.10"
         search_first, _, found = get(url + f"/api/v1/topology/search/?q={ip}", cookie)
         search_again, _, _ = get(url + f"/api/v1/topology/search/?q={ip}", cookie)
         print(f"search {ip}: {len(found['results'])} results, first {search_first:.2f} s, again {search_again:.2f} s")

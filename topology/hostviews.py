@@ -2,8 +2,9 @@
 
 For an admin (the whole cloud) everything is made part by part (GraphPart rows, topology/graphservice/):
 each part's host summary, tunnel links and search index are made when the part is first read and kept
-until the writer rewrites that part (its ``revision``, and its body's length, change), so a new revision
-re-reads only the parts it touched: O(change), not O(cloud). A host's content is its own part's row.
+until the writer rewrites that part (its ``revision`` changes), so a new revision re-reads only the parts
+it touched: O(change), not O(cloud). A database reset under a running process (the revision going back,
+or the same revision written at another time) drops what is kept. A host's content is its own part's row.
 
 A project member's are made from what they may see (``scope_graph`` of the assembled graph, once per
 revision and project), so their counts, links and results hold nothing of another project's.
@@ -20,7 +21,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db.models.functions import Length
 
 from topology import collapsed, search
 from topology.graphservice.parts import HOST_PREFIX
@@ -28,7 +28,7 @@ from topology.models import GraphPart, GraphState
 from topology.scope import GraphDict, scope_graph
 
 StateKey = tuple[int, datetime | None]
-PartKey = tuple[int, int]  # the part's revision and body length
+PartKey = int  # the revision that last wrote the part
 CHUNK = 200
 
 
@@ -38,7 +38,7 @@ class PartView:
 
     summaries: dict[str, collapsed.HostSummary] = field(default_factory=dict)
     links: dict[collapsed.HostPair, int] = field(default_factory=dict)
-    index: list[search.Entry] = field(default_factory=list)
+    index: search.Index = field(default_factory=lambda: search.Index((), ""))
 
 
 def part_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
@@ -76,10 +76,7 @@ class AdminCache:
         ):
             self.parts.clear()  # a reset database, not a later revision
         self.state = state
-        stored = {
-            key: (rev, size)
-            for key, rev, size in GraphPart.objects.annotate(size=Length("body")).values_list("key", "revision", "size")
-        }
+        stored = dict(GraphPart.objects.values_list("key", "revision"))
         for key in [k for k in self.parts if k not in stored]:
             del self.parts[key]
         changed = [key for key, part_key in stored.items() if key not in self.parts or self.parts[key][0] != part_key]
@@ -89,7 +86,7 @@ class AdminCache:
             )
             for key, revision, body in rows:
                 raw = bytes(body)
-                self.parts[key] = ((revision, len(raw)), self.make(*parse_part(raw)))
+                self.parts[key] = (revision, self.make(*parse_part(raw)))
                 self.reads += 1
         return {key: view for key, (_, view) in self.parts.items()}
 

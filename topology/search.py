@@ -33,6 +33,10 @@ class Entry:
     names: tuple[str, ...]  # matched anywhere
     keys: tuple[str, ...]  # ids, addresses, MACs: matched exactly or by prefix
 
+    @property
+    def text(self) -> str:
+        return "\n".join(self.names + self.keys)
+
     def rank(self, query: str) -> int | None:
         if query in self.keys or query in self.names:
             return 0
@@ -77,13 +81,13 @@ def focus_of(port_id: str, edges: Iterable[Edge], host_of: dict[str, str | None]
     return best, host_of.get(best)
 
 
-def build_index(nodes: Sequence[Node], edges: Sequence[Edge]) -> list[Entry]:
+def build_index(nodes: Sequence[Node], edges: Sequence[Edge]) -> Index:
     host_of = {n["id"]: n.get("host") for n in nodes}
     binds: dict[str, list[Edge]] = {}
     for edge in edges:
         if edge["kind"] == EdgeKind.BINDS:
             binds.setdefault(edge["source"], []).append(edge)
-    index = []
+    index: list[Entry] = []
     for node in nodes:
         focus, focus_host = (
             focus_of(node["id"], binds.get(node["id"], ()), host_of) if node["kind"] == NodeKind.PORT else (None, None)
@@ -102,10 +106,18 @@ def build_index(nodes: Sequence[Node], edges: Sequence[Edge]) -> list[Entry]:
                 tuple(node_keys(node)),
             )
         )
-    return index
+    return Index(tuple(index), "\n".join(entry.text for entry in index))
 
 
-def search(indexes: Iterable[Sequence[Entry]], query: str, limit: int = DEFAULT_RESULTS) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Index:
+    """A part's entries, and all their terms as one text (a query absent from it matches none)."""
+
+    entries: tuple[Entry, ...]
+    text: str
+
+
+def search(indexes: Iterable[Index], query: str, limit: int = DEFAULT_RESULTS) -> list[dict[str, Any]]:
     """The best ``limit`` entries for ``query`` (rank, then kind: a port or interface before what mentions it)."""
     q = query.strip().lower()
     if not q:
@@ -113,7 +125,11 @@ def search(indexes: Iterable[Sequence[Entry]], query: str, limit: int = DEFAULT_
     kind_rank = {NodeKind.PORT: 0, NodeKind.IFACE: 1, NodeKind.FLOATINGIP: 2, NodeKind.SERVER: 3, NodeKind.HOST: 4}
     found: list[tuple[int, int, str, Entry]] = []
     for index in indexes:
-        for entry in index:
+        if q not in index.text:  # most parts hold nothing like it: one substring search each
+            continue
+        for entry in index.entries:
+            if q not in entry.text:
+                continue
             rank = entry.rank(q)
             if rank is not None:
                 found.append((rank, kind_rank.get(entry.kind, 9), entry.id, entry))
