@@ -58,7 +58,9 @@ function putContent(id, content) {
 export async function expandHost(id) {
   if (!state.collapsed || !state.nodes.has(id)) return false;
   if (state.collapsed.expanded.has(id)) return true;
-  const content = await fetchHost(id);
+  let content = await fetchHost(id);
+  // read before a delta the store has since applied (and dropped for this host, collapsed then): again
+  if (content && content.revision < state.revision) content = await fetchHost(id);
   if (!content || !state.collapsed) return false;
   state.collapsed.expanded.add(id);
   putContent(id, content);
