@@ -17,9 +17,11 @@ from tests.browser import caller, session_for
 from tests.leak_check import leaks, object_tokens
 from tests.map_fixtures import project_of, publish_graph
 from topology import hostviews
+from topology.collapsed import summarize
 from topology.freshness import mark_stale
 from topology.join import join
 from topology.models import GraphPart, GraphState
+from topology.quarantine import Quarantined
 from topology.scope import scope_graph
 
 pytestmark = [pytest.mark.django_db]
@@ -216,3 +218,16 @@ def test_the_collapsed_body_is_gzipped_when_asked(cloud: dict[str, Any]) -> None
     )
     assert response["Content-Encoding"] == "gzip"
     assert json.loads(gzip.decompress(response.content))["collapsed"] is True
+
+
+def test_a_quarantined_host_says_so() -> None:
+    """Pure: the host whose report could not be joined carries quarantine.py's warning on its node."""
+    data, reports = synthetic_cloud(2, 4, 1, 1)
+    graph = join(data, reports).to_dict()
+    host = next(n for n in graph["nodes"] if n["id"] == "host:compute0001")
+    host["attrs"]["warnings"] = [Quarantined("the join failed on it: KeyError", kept_last=True).warning("compute0001")]
+    summaries = summarize(graph["nodes"], graph["edges"])
+    assert summaries["compute0001"].state() == "quarantined"
+    assert summaries["compute0000"].state() == "up"
+    node = summaries["compute0001"].collapsed_node()
+    assert node is not None and node["attrs"]["collapsed"]["state"] == "quarantined"
