@@ -192,6 +192,10 @@ JOB_REAP_SECONDS = envint("DASHBOARD_JOB_REAP_SECONDS", 60)
 # (python -m topology.agent --interval, 60 s by default) is shown as stale.
 AGENT_INTERVAL_SECONDS = envint("DASHBOARD_AGENT_INTERVAL_SECONDS", 60)
 HOST_STALE_SECONDS = AGENT_INTERVAL_SECONDS * envint("DASHBOARD_HOST_STALE_INTERVALS", 3)
+# Above this many hosts or physical nodes the map loads the physical view collapsed: hosts with
+# counts, a host's content fetched when it is expanded (static/js/map/collapsed.js).
+MAP_COLLAPSE_ABOVE_HOSTS = envint("DASHBOARD_MAP_COLLAPSE_ABOVE_HOSTS", 300)
+MAP_COLLAPSE_ABOVE_NODES = envint("DASHBOARD_MAP_COLLAPSE_ABOVE_NODES", 5000)
 # Retention (days) of what nothing else deletes; pruned by Celery beat (tasks/retention.py).
 RETAIN_REPORT_CHANGES_DAYS = envint("DASHBOARD_RETAIN_REPORT_CHANGES_DAYS", 30)
 RETAIN_AUDIT_DAYS = envint("DASHBOARD_RETAIN_AUDIT_DAYS", 365)

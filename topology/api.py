@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.auth import IsCloudAdmin
-from topology import graphservice, ingest_queue, services
+from topology import api_hosts, graphservice, ingest_queue, services
 from topology.api_path import PathView, StoredReports, indexed_graph, project_view  # noqa: F401 (importers)
 from topology.api_schema import ErrorSerializer, ReportRejectedSerializer, TopologySerializer, caller_of
 from topology.models import CloudSnapshot, HostReport
@@ -35,7 +35,10 @@ log = logging.getLogger(__name__)
 
 class TopologyView(APIView):
     @extend_schema(
-        parameters=[OpenApiParameter("view", str, enum=list(VIEWS), default="full")],
+        parameters=[
+            OpenApiParameter("view", str, enum=list(VIEWS), default="full"),
+            OpenApiParameter("collapsed", bool, description="view=physical only: hosts with counts (api_hosts.py)"),
+        ],
         responses={200: TopologySerializer, 400: ErrorSerializer, 401: ErrorSerializer},
         summary="The joined graph the caller may see",
     )
@@ -43,6 +46,8 @@ class TopologyView(APIView):
         view = request.query_params.get("view", "full")
         if view not in VIEWS:
             return Response({"detail": f"view must be one of {', '.join(VIEWS)}"}, status=400)
+        if view == "physical" and request.query_params.get("collapsed") in ("1", "true"):
+            return api_hosts.collapsed_response(request)
         body = services.graph_view(view, caller_of(request).scope)
         # Served as stored: one serialization per revision and scope, shared by every browser.
         if "gzip" in request.META.get("HTTP_ACCEPT_ENCODING", ""):

@@ -1,12 +1,14 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from topology import api
+from topology import api, api_hosts
 from topology.probes.api import HostProbeView
 from topology.watches.api import WatchDetailView, WatchListView
 
 urlpatterns = [
     path("topology/", api.TopologyView.as_view(), name="api-topology"),
+    path("topology/search/", api_hosts.SearchView.as_view(), name="api-topology-search"),
+    path("topology/hosts/<str:host>/", api_hosts.HostContentView.as_view(), name="api-topology-host"),
     path("topology/refresh/", api.RefreshView.as_view(), name="api-topology-refresh"),
     path("status/", api.StatusView.as_view(), name="api-status"),
     path("path/", api.PathView.as_view(), name="api-path"),

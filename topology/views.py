@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,6 +28,9 @@ def map_config(caller: Caller) -> dict[str, Any]:
         "scopeKey": f"{caller.user_id}:{caller.project_id}",
         "canvasThreshold": CANVAS_THRESHOLD,
         "collapseHostsAbove": COLLAPSE_HOSTS_ABOVE,
+        # above these the physical view is loaded collapsed (static/js/map/collapsed.js)
+        "collapseAboveHosts": settings.MAP_COLLAPSE_ABOVE_HOSTS,
+        "collapseAboveNodes": settings.MAP_COLLAPSE_ABOVE_NODES,
         "vocabulary": map_vocabulary(),
     }
 

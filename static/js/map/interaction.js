@@ -10,6 +10,7 @@ import { canvasHit, drawCanvas } from "./render-canvas.js";
 import { renderPanel } from "./panel.js";
 import { scheduleHash } from "./permalink.js";
 import { resync } from "./live.js";
+import { collapseHost, expandHost, focusTarget, isExpanded, searchRemote } from "./collapsed.js";
 
 export const hopsInput = document.getElementById("focus-hops");
 const searchInput = document.getElementById("map-search");
@@ -31,9 +32,16 @@ export function select(id) {
   scheduleHash();
 }
 
-export function toggleCollapse(id) {
+export async function toggleCollapse(id) {
   const n = id && state.nodes.get(id);
   if (!n || !isCollapsible(n)) return;
+  if (state.collapsed && n.kind === "host") { // its content fetched when expanded (collapsed.js)
+    if (isExpanded(id)) collapseHost(id);
+    else if (!(await expandHost(id))) return;
+    render();
+    scheduleHash();
+    return;
+  }
   if (state.toggled.has(id)) state.toggled.delete(id); else state.toggled.add(id);
   render();
   scheduleHash();
@@ -59,8 +67,21 @@ export function reveal(id) {
   centreOn(id);
 }
 
-function showResults(results) {
-  const found = search(searchInput.value);
+// The matches of the search box: from the loaded nodes, or from the API while the view is collapsed.
+async function found() {
+  return state.collapsed ? searchRemote(searchInput.value) : search(searchInput.value);
+}
+
+// Show a result: a remote one's host expanded first (collapsed.js), then the node revealed.
+async function show(n) {
+  if (!state.collapsed) { reveal(n.id); return; }
+  const id = await focusTarget(n);
+  render(); // with the host's content, if it was fetched
+  if (id) reveal(id);
+}
+
+function showResults(results, found) {
+  if (found === null) return; // an answer to an older query
   results.attr("hidden", found.length || searchInput.value ? null : "");
   const li = results.selectAll("li").data(found.length ? found : [null], (n) => (n ? n.id : "none"));
   li.exit().remove();
@@ -71,10 +92,15 @@ function showResults(results) {
   const all = enter.merge(li).order();
   all.filter((n) => n).select("span.kind").text((n) => n.kind);
   all.filter((n) => n).select("span.name").text((n) => n.label);
-  all.on("click", (ev, n) => { if (n) { results.attr("hidden", ""); reveal(n.id); } });
+  all.on("click", (ev, n) => { if (n) { results.attr("hidden", ""); show(n); } });
 }
 
 function setAllHosts(collapsed) {
+  if (state.collapsed) { // hosts are fetched one by one: "collapse all" only
+    if (collapsed) for (const id of Array.from(state.collapsed.expanded)) collapseHost(id);
+    render();
+    return;
+  }
   state.toggled.clear();
   for (const n of state.nodes.values()) if (n.kind === "host" && defaultCollapsed(n, state.nodes.size) !== collapsed) state.toggled.add(n.id);
   render();
@@ -97,11 +123,11 @@ export function initInteraction() {
   svg.on("dblclick", (ev) => toggleCollapse(idFromEvent(ev)));
   d3.select(canvas).on("dblclick", (ev) => toggleCollapse(idFromEvent(ev)));
   const results = d3.select("#map-search-results");
-  searchInput.addEventListener("input", () => showResults(results));
-  searchInput.addEventListener("keydown", (ev) => {
+  searchInput.addEventListener("input", async () => showResults(results, await found()));
+  searchInput.addEventListener("keydown", async (ev) => {
     if (ev.key === "Enter") {
-      const found = search(searchInput.value);
-      if (found.length) { results.attr("hidden", ""); reveal(found[0].id); }
+      const first = await found();
+      if (first && first.length) { results.attr("hidden", ""); show(first[0]); }
     } else if (ev.key === "Escape") results.attr("hidden", "");
   });
   document.getElementById("focus-toggle").addEventListener("click", () => {

@@ -11,6 +11,7 @@ import { renderLegend } from "./legend.js";
 import { explainPath, pathFollows } from "./path-form.js";
 import { applyPendingHash, pending } from "./permalink.js";
 import { fetchPast, hooks, past } from "./timeline-data.js";
+import { afterLoad, fetchPhysical, filterDelta } from "./collapsed.js";
 
 let live = null;
 let resyncAgain = false;
@@ -34,7 +35,10 @@ export async function resync(reason) {
   setLive("loading…");
   try {
     const view = state.view;
-    const { status, ok, data } = await (past.revision !== null ? fetchPast(view) : fetchGraph(view));
+    if (past.revision !== null) state.collapsed = null; // a past revision is loaded whole
+    const now = past.revision === null;
+    const { status, ok, data } = await (!now ? fetchPast(view) : view === "physical" ? fetchPhysical() : fetchGraph(view));
+    if (view !== "physical") state.collapsed = null;
     if (status === 401 || status === 403) { location.reload(); return; }
     if (!ok) throw new Error("HTTP " + status);
     if (!data) throw new Error("not JSON");
@@ -43,6 +47,7 @@ export async function resync(reason) {
     state.loadedView = view;
     if (viewChanged) showView();
     render();
+    if (await afterLoad()) render(); // hosts expanded before the reload, fetched again
     if (viewChanged && !pending.hash) fit();
     applyPendingHash();
     for (const msg of state.buffer.splice(0)) onDelta(msg);
@@ -69,7 +74,7 @@ function onDelta(msg) {
   if (msg.revision <= state.revision) return;
   if (msg.base !== state.revision) { resync("gap " + msg.base + " != " + state.revision); return; }
   const started = performance.now();
-  const touched = applyDelta(msg);
+  const touched = applyDelta(filterDelta(msg));
   for (const id of touched) state.fresh.add(id);
   render();
   stats.applied.push({ revision: msg.revision, ms: performance.now() - started, at: Date.now() });

@@ -5,6 +5,7 @@
  *   style.js      styles and status (both renderers) render.js     one frame: SVG or canvas
  *   render-svg.js / render-canvas.js                stage.js       zoom, fit (clear of the legend)
  *   interaction.js select, search, focus             panel.js, legend.js
+ *   collapsed.js  the physical view at scale: hosts with counts, expanded on demand, search by the API
  *   path-state.js / path-form.js / path-overlay.js / path-panel.js: the packet path
  *   export.js, permalink.js, live.js (websocket via ../lib/net.js)
  *   timeline.js / timeline-data.js: the history under the map, a past revision, a compare
@@ -23,6 +24,7 @@ import { initPermalink, readHash } from "./permalink.js";
 import { connect } from "./live.js";
 import { backToLive, compareWith, goTo, initTimeline } from "./timeline.js";
 import { past } from "./timeline-data.js";
+import { expandHost, searchRemote } from "./collapsed.js";
 
 const badgeList = (badges) => badges.map((b) => ({ id: b.id, text: b.text, status: b.status }));
 
@@ -45,6 +47,10 @@ window.neutronMap = {
   exportJson: () => exportJson(),
   exportSvg: () => exportSvgText().text,
   toggleCollapse,
+  // the collapsed physical view (collapsed.js): null while the whole view is loaded
+  collapsed: () => (state.collapsed ? { expanded: Array.from(state.collapsed.expanded) } : null),
+  expandHost,
+  searchRemote,
   timeline: {
     get revision() { return past.revision; },
     get compare() { return past.compare; },

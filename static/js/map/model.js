@@ -50,6 +50,8 @@ export function defaultCollapsed(n, nodeCount) {
 export const isCollapsible = (n) => n.kind === "host" || n.kind === "bridge";
 
 export function isCollapsed(n, nodeCount) {
+  // the collapsed physical view (collapsed.js): a host is drawn alone until expanded
+  if (state.collapsed && n.kind === "host") return !state.collapsed.expanded.has(n.id);
   return isCollapsible(n) && defaultCollapsed(n, nodeCount) !== state.toggled.has(n.id);
 }
 

@@ -29,6 +29,7 @@ export const state = {
   loading: false,
   buffer: [],
   fresh: new Set(),
+  collapsed: null, // the collapsed physical view's state (collapsed.js), null while the whole view is loaded
 };
 export const stats = { applied: [], draws: 0, lastDrawMs: 0, firstDrawnAt: null, wsFrames: 0 };
 

@@ -2,6 +2,7 @@
  * shapes and labels per kind, status classes, and the titles written on boxes and glyphs.
  */
 import { state, vocabulary } from "./store.js";
+import { countsText } from "./collapsed.js";
 
 export const SLOT = 100;
 export const GLYPH = { w: SLOT, h: 44 };
@@ -103,6 +104,7 @@ export function boxTitle(n) {
 
 export function boxSubtitle(n, model) {
   if (n.kind === "host") {
+    if (n.attrs.collapsed && !(model.children.get(n.id) || []).length) return countsText(n); // collapsed.js
     const counts = d3.rollup(model.children.get(n.id) || [], (v) => v.length, (c) => state.nodes.get(c).kind);
     return Array.from(counts, ([k, v]) => v + " " + k + (v > 1 ? (k.endsWith("s") ? "es" : "s") : "")).join(", ");
   }

@@ -1,0 +1,189 @@
+"""The collapsed physical view, one host's content and search, read from the stored parts and cached.
+
+For an admin (the whole cloud) everything is made part by part (GraphPart rows, topology/graphservice/):
+each part's host summary, tunnel links and search index are made when the part is first read and kept
+until the writer rewrites that part (its ``revision`` changes), so a new revision re-reads only the parts
+it touched: O(change), not O(cloud). A database reset under a running process (the revision going back,
+or the same revision written at another time) drops what is kept. A host's content is its own part's row.
+
+A project member's are made from what they may see (``scope_graph`` of the assembled graph, once per
+revision and project), so their counts, links and results hold nothing of another project's.
+
+Bodies (gzipped JSON of the collapsed view) are kept per revision and scope.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from topology import collapsed, search
+from topology.graphservice.parts import HOST_PREFIX
+from topology.models import GraphPart, GraphState
+from topology.scope import GraphDict, scope_graph
+
+StateKey = tuple[int, datetime | None]
+PartKey = int  # the revision that last wrote the part
+CHUNK = 200
+
+
+@dataclass
+class PartView:
+    """What the collapsed view and search need of one part (or of a project's scoped graph)."""
+
+    summaries: dict[str, collapsed.HostSummary] = field(default_factory=dict)
+    links: dict[collapsed.HostPair, int] = field(default_factory=dict)
+    index: search.Index = field(default_factory=lambda: search.Index((), ""))
+
+
+def part_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
+    """All of it, for a project's scoped graph (small next to the cloud)."""
+    return PartView(collapsed.summarize(nodes, edges), collapsed.host_links(edges), search.build_index(nodes, edges))
+
+
+def parse_part(body: bytes) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    data = orjson.loads(body)
+    return data["nodes"], [{"source": s, "target": t, "kind": k} for s, t, k in data["edges"]]
+
+
+def summary_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
+    return PartView(collapsed.summarize(nodes, edges), collapsed.host_links(edges))
+
+
+def search_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
+    return PartView(index=search.build_index(nodes, edges))
+
+
+@dataclass
+class AdminCache:
+    """Per part, what ``make`` makes of it, kept until the part is rewritten (the summaries and the search
+    index are two caches: the collapsed view does not pay for the index)."""
+
+    make: Callable[[Sequence[dict[str, Any]], Sequence[dict[str, Any]]], PartView]
+    parts: dict[str, tuple[PartKey, PartView]] = field(default_factory=dict)
+    state: StateKey | None = None
+    reads: int = 0  # parts read since the start (benchmarks, tests)
+
+    def refresh(self, state: StateKey | None) -> dict[str, PartView]:
+        """Every part's view, re-reading only the parts changed since the last call."""
+        if self.state is not None and (
+            state is None or state[0] < self.state[0] or (state[0] == self.state[0] and state != self.state)
+        ):
+            self.parts.clear()  # a reset database, not a later revision
+        self.state = state
+        stored = dict(GraphPart.objects.values_list("key", "revision"))
+        for key in [k for k in self.parts if k not in stored]:
+            del self.parts[key]
+        changed = [key for key, part_key in stored.items() if key not in self.parts or self.parts[key][0] != part_key]
+        for start in range(0, len(changed), CHUNK):
+            rows = GraphPart.objects.filter(key__in=changed[start : start + CHUNK]).values_list(
+                "key", "revision", "body"
+            )
+            for key, revision, body in rows:
+                raw = bytes(body)
+                self.parts[key] = (revision, self.make(*parse_part(raw)))
+                self.reads += 1
+        return {key: view for key, (_, view) in self.parts.items()}
+
+
+ADMIN = AdminCache(summary_view)
+ADMIN_SEARCH = AdminCache(search_view)
+_SCOPED: dict[tuple[StateKey, str], tuple[GraphDict, PartView]] = {}
+_BODIES: dict[tuple[StateKey, str], bytes] = {}
+
+
+def current_state() -> tuple[StateKey | None, GraphState | None]:
+    state = GraphState.objects.the_row().first()
+    return ((state.revision, state.generated_at) if state else None), state
+
+
+def scoped(state: GraphState, project_id: str) -> tuple[GraphDict, PartView]:
+    key = ((state.revision, state.generated_at), project_id)
+    found = _SCOPED.get(key)
+    if found is None:
+        for old in [k for k in _SCOPED if k[0] != key[0]]:
+            del _SCOPED[old]
+        graph = scope_graph(state.graph, "full", project_id)
+        found = _SCOPED[key] = (graph, part_view(graph["nodes"], graph["edges"]))
+    return found
+
+
+def views_for(scope: str | None, cache: AdminCache) -> tuple[StateKey | None, list[PartView]]:
+    key, state = current_state()
+    if state is None:
+        return key, []
+    if scope is None:
+        return key, list(cache.refresh(key).values())
+    return key, [scoped(state, scope)[1]]
+
+
+def collapsed_view(scope: str | None) -> bytes:
+    """The gzipped collapsed physical view for ``scope`` (None: admin), made once per revision and scope."""
+    key, _ = current_state()
+    cached = _BODIES.get((key, scope or "")) if key is not None else None
+    if cached is not None:
+        return cached
+    _, views = views_for(scope, ADMIN)
+    summaries: dict[str, collapsed.HostSummary] = {}
+    links: dict[collapsed.HostPair, int] = {}
+    for view in views:
+        for host, summary in view.summaries.items():
+            summaries[host] = merge(summaries.get(host), summary)
+        for pair, count in view.links.items():
+            links[pair] = links.get(pair, 0) + count
+    body = {
+        "revision": key[0] if key else 0,
+        "generated_at": key[1].isoformat() if key and key[1] else None,
+        **collapsed.collapsed_graph(summaries, links),
+    }
+    gz = gzip.compress(orjson.dumps(body), compresslevel=1)
+    if key is not None:
+        for old in [k for k in _BODIES if k[0] != key]:
+            del _BODIES[old]
+        _BODIES[(key, scope or "")] = gz
+    return gz
+
+
+def merge(a: collapsed.HostSummary | None, b: collapsed.HostSummary) -> collapsed.HostSummary:
+    """Two parts' summaries of one host (a port of the host in the logical part, say) as one."""
+    if a is None:
+        return b
+    counts = {name: a.counts[name] + b.counts[name] for name in a.counts}
+    return collapsed.HostSummary(a.node or b.node, counts, a.warnings + b.warnings, a.quarantined or b.quarantined)
+
+
+def host_content(host: str, kinds: frozenset[str], scope: str | None) -> dict[str, Any] | None:
+    """One host's content (None: no such host, or not one the caller may see)."""
+    key, state = current_state()
+    if state is None:
+        return None
+    if scope is None:
+        row = GraphPart.objects.filter(key=HOST_PREFIX + host).values_list("body", flat=True).first()
+        if row is None:
+            return None
+        nodes, edges = parse_part(bytes(row))
+    else:
+        graph, _ = scoped(state, scope)
+        nodes, edges = graph["nodes"], graph["edges"]
+    content = collapsed.host_content(nodes, edges, host, kinds)
+    if not any(n["id"] == f"host:{host}" for n in content["nodes"]):
+        return None
+    return {"revision": key[0] if key else 0, "host": host, **content}
+
+
+def find(query: str, limit: int, scope: str | None) -> dict[str, Any]:
+    key, views = views_for(scope, ADMIN_SEARCH)
+    return {"revision": key[0] if key else 0, "results": search.search((v.index for v in views), query, limit)}
+
+
+def forget() -> None:
+    for cache in (ADMIN, ADMIN_SEARCH):
+        cache.parts.clear()
+        cache.state = None
+    _SCOPED.clear()
+    _BODIES.clear()
