@@ -120,3 +120,48 @@ def test_agents_and_the_cloud_refresh_come_from_the_stored_snapshot(client: Clie
     alive = [k for k, v in samples.items() if k[0] == "neutron_map_agent_alive" and v == 1]
     assert len(alive) == len(inputs.cloud["agents"]) - 1
     assert samples[("neutron_map_cloud_api_calls_per_refresh", ())] == 9
+
+
+def test_watched_paths_verdicts_and_last_change_by_id_only(client: Client, token: str) -> None:
+    """A real watch (the API, a port DOWN in the stored cloud, the check the Celery task runs): its
+    verdict and the time of its change on /metrics, labelled by the watch's id, never its endpoints."""
+    from bench.path import add_gateways_and_fips
+    from tests.map_fixtures import project_of
+    from tests.test_history import logged_in as history_client
+    from tests.test_watch_fires import port_status, vms_of
+    from topology.watches.check import check_revision
+
+    inputs = Inputs(hosts=3, ports=12, projects=2)
+    add_gateways_and_fips(inputs.cloud, inputs.reports)
+    inputs.store_all()
+    rebuild()
+    port, other = vms_of(inputs, project_of(0))[:2]
+    member = history_client(Client(), caller("member-demo", project_of(0)))
+    made = member.post(
+        "/api/v1/watches/", {"src": "port:" + port["id"], "dst": "port:" + other["id"]}, "application/json"
+    ).json()
+    pk = str(made["id"])
+    before = scrape(client)
+    assert before[("neutron_map_watch_verdict", (("verdict", "ok"), ("watch_id", pk)))] == 1
+    assert before[("neutron_map_watch_verdict", (("verdict", "broken"), ("watch_id", pk)))] == 0
+    assert (
+        before[("neutron_map_watches", (("verdict", "ok"),))],
+        before[("neutron_map_watches", (("verdict", "broken"),))],
+    ) == (1, 0)
+    changed = ("neutron_map_watch_last_change_timestamp_seconds", (("watch_id", pk),))
+    assert changed not in before  # no verdict change yet
+    (event,) = check_revision(port_status(inputs, port["id"], "DOWN"))
+    after = scrape(client)
+    assert after[("neutron_map_watch_verdict", (("verdict", "broken"), ("watch_id", pk)))] == 1
+    assert after[("neutron_map_watch_verdict", (("verdict", "ok"), ("watch_id", pk)))] == 0
+    assert (
+        after[("neutron_map_watches", (("verdict", "ok"),))],
+        after[("neutron_map_watches", (("verdict", "broken"),))],
+    ) == (0, 1)
+    assert after[changed] == event.at.timestamp()
+    text = client.get(URL, HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()
+    watch_lines = [line for line in text.splitlines() if line.startswith("neutron_map_watch")]
+    assert watch_lines and not any(port["id"] in line or other["id"] in line for line in watch_lines)
+    assert all(
+        set(dict(labels)) <= {"watch_id", "verdict"} for name, labels in after if name.startswith("neutron_map_watch")
+    )

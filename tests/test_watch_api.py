@@ -86,3 +86,36 @@ def test_a_watch_refuses_what_cannot_be_stored() -> None:
 
 def g_key(node_id: str) -> str:
     return node_id.split(":", 1)[1]
+
+
+def test_the_webhook_secret_is_shown_once_to_its_owner_and_never_to_admins() -> None:
+    inputs = Inputs(hosts=3, ports=12, projects=2)
+    inputs.store_all()
+    rebuild()
+    demo = project_of(0)
+    owner = logged_in(Client(), caller("member-demo", demo))
+    made = post(
+        owner, {"src": "port:" + vm_port(inputs, demo)["id"], "dst": OUTSIDE, "webhook_url": "http://127.0.0.1:9/h"}
+    )
+    assert made.status_code == 201, made.content
+    secret = made.json()["secret"]
+    assert len(secret) == 64 and all(c in "0123456789abcdef" for c in secret)
+    detail = f"{URL}{made.json()['id']}/"
+    admin = logged_in(Client(), caller("admin", "admin-project", admin=True))
+    answers = {
+        "owner's list": owner.get(URL),
+        "owner's watch": owner.get(detail),
+        "owner's change": owner.patch(detail, {"probe": "tcp/22"}, content_type="application/json"),
+        "admin's list": admin.get(URL),
+        "admin's watch": admin.get(detail),
+    }
+    for who, response in answers.items():
+        assert response.status_code == 200, (who, response.content)
+        assert secret not in response.content.decode(), who
+        body = response.json()
+        shown = body.get("watches", [body])
+        assert [w["secret"] for w in shown if w["id"] == made.json()["id"]] == ["set"], (who, body)
+    # The secret is still the one the webhook POSTs are signed with (only its display changed).
+    from topology.watches.models import Watch
+
+    assert Watch.objects.get(pk=made.json()["id"]).secret == secret

@@ -4,7 +4,7 @@ Daphne and the Celery worker are separate processes, so what the database holds 
 read at scrape time by :class:`DatabaseCollector`, whichever process answers:
 hosts' report ages and staleness, Neutron's agents as last collected, the graph's
 revision, the writer lag, jobs by kind and state, the last refresh's cloud API calls,
-the history's size. Two histograms are kept in process memory and so cover only the
+the history's size, the watched paths' verdicts. Two histograms are kept in process memory and so cover only the
 process serving ``/metrics`` (Daphne):
 
 - ``neutron_map_ingest_request_seconds``: the agent report POST, first middleware to
@@ -28,7 +28,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count, Max, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Histogram, generate_latest
@@ -76,6 +76,7 @@ class DatabaseCollector(Collector):
         yield from graph_metrics()
         yield from job_metrics()
         yield from cloud_metrics()
+        yield from watch_metrics()
 
 
 def host_metrics() -> Iterator[Metric]:
@@ -147,6 +148,36 @@ def cloud_metrics() -> Iterator[Metric]:
         duration.add_metric([], snapshot[1])
         age.add_metric([], (timezone.now() - snapshot[2]).total_seconds())
     yield from (calls, duration, age)
+
+
+# A watch's verdict as the explainer says it, "absent" when an end is gone (topology.watches.check),
+# "none" before its first explanation.
+WATCH_VERDICTS = ("ok", "unknown", "broken", "absent", "none")
+
+
+def watch_metrics() -> Iterator[Metric]:
+    """Watched paths by id only (no endpoints, names or urls as labels): the verdict, its last change."""
+    from topology.watches.models import Watch
+
+    rows = list(
+        Watch.objects.order_by("id").annotate(changed=Max("events__at")).values_list("id", "last_verdict", "changed")
+    )
+    verdict = gauge(
+        "watch_verdict", "1 for the watched path's current verdict, 0 for the others", ["watch_id", "verdict"]
+    )
+    changed = gauge("watch_last_change_timestamp_seconds", "Unix time of the watch's last verdict change", ["watch_id"])
+    counts = dict.fromkeys(WATCH_VERDICTS, 0)
+    for pk, last, at in rows:
+        now = last if last in WATCH_VERDICTS else "none"
+        counts[now] += 1
+        for each in WATCH_VERDICTS:
+            verdict.add_metric([str(pk), each], 1.0 if each == now else 0.0)
+        if at is not None:
+            changed.add_metric([str(pk)], at.timestamp())
+    by_verdict = gauge("watches", "Watched paths, by current verdict", ["verdict"])
+    for each in WATCH_VERDICTS:
+        by_verdict.add_metric([each], counts[each])
+    yield from (verdict, changed, by_verdict)
 
 
 REGISTRY.register(DatabaseCollector())

@@ -6,8 +6,8 @@ inputs, inside the rebuild's transaction:
 - ``report``: a host whose nodes the delta touches, whose report was received after
   the previous revision (its writer lag: the revision's time minus that receipt);
 - ``stale``: a host node the delta marks STALE without a report from it (no report came);
-- ``cloud``: the delta touches logical objects and the cloud snapshot was collected
-  after the previous revision;
+- ``cloud``: the delta touches logical objects or host nodes (their agents are Neutron's)
+  and the cloud snapshot was collected after the previous revision;
 - ``job``: a job running, or finished within JOB_WINDOW before the revision, whose
   target's uuid is in an id the delta touches (its refresh, or the agents' reports of its effect).
 
@@ -71,7 +71,8 @@ def infer_causes(delta: g.Delta, previous_at: datetime | None, at: datetime) -> 
         if len(reported) > MAX_HOSTS:
             causes.append({"kind": "report", "more": len(reported) - MAX_HOSTS})
     causes.extend({"kind": "stale", "host": h} for h in sorted(stale_hosts_marked(delta) - set(reported)))
-    if any(g.id_kind(i) in NodeKind.LOGICAL for i in ids):
+    # A host node's agents (alive, admin state) come from the cloud refresh, not from its report.
+    if any(g.id_kind(i) in NodeKind.LOGICAL or g.id_kind(i) == NodeKind.HOST for i in ids):
         snapshot = CloudSnapshot.objects.order_by("-id").values_list("collected_at", flat=True).first()
         if snapshot is not None and (previous_at is None or snapshot > previous_at):
             causes.append({"kind": "cloud"})

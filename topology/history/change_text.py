@@ -41,6 +41,8 @@ def describe(old: g.Node | None, new: g.Node | None, node_id: str) -> list[str]:
         texts.append(f"{name}'s gateway cleared")
     elif after.get("gateway_network_id") and not before.get("gateway_network_id"):
         texts.append(f"{name}'s gateway set")
+    if g.id_kind(node_id) == "fip" and before.get("port_id") != after.get("port_id"):
+        texts.append(fip_text(before, after))
     if "rules" in before or "rules" in after:
         texts += rule_texts(name, before.get("rules") or [], after.get("rules") or [])
     if "agents" in before or "agents" in after:
@@ -51,6 +53,15 @@ def describe(old: g.Node | None, new: g.Node | None, node_id: str) -> list[str]:
         keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k) and k not in QUIET)
         texts.append(f"{name} changed ({', '.join(keys) or 'placement'})")
     return texts
+
+
+def fip_text(before: JsonDict, after: JsonDict) -> str:
+    """ "floating IP 192.168.1.20 associated with 10.0.0.7 (was 10.0.0.5)", or disassociated."""
+    address = after.get("floating_ip_address") or before.get("floating_ip_address")
+    if not after.get("port_id"):
+        return f"floating IP {address} disassociated (was {before.get('fixed_ip_address')})"
+    was = f" (was {before['fixed_ip_address']})" if before.get("port_id") and before.get("fixed_ip_address") else ""
+    return f"floating IP {address} associated with {after.get('fixed_ip_address')}{was}"
 
 
 def quiet(node: g.Node) -> g.Node:
@@ -137,10 +148,24 @@ def headline(since: JsonDict) -> str:
     verdict, at = since.get("verdict"), since.get("verdict_since")
     if since.get("note"):
         return f"{verdict}: {since['note']}"
+    standing = in_force_text(since.get("in_force") or [])
     if not at:
-        return f"{verdict} for as long as the history goes back" if verdict else "no history of this path"
+        line = f"{verdict} for as long as the history goes back" if verdict else "no history of this path"
+        return line + (f"; {standing}" if standing else "")
     first = sorted(what_broke(since["changes"], at["revision"]), key=telling)
     named = "; ".join(f"{c['change']} ({c['cause']})" for c in first[:HEADLINE_CHANGES])
     if len(first) > HEADLINE_CHANGES:
         named += f"; and {len(first) - HEADLINE_CHANGES} more"
-    return f"{verdict} since {clock(at['at'])}: {named or 'no change on its hops recorded'}"
+    line = f"{verdict} since {clock(at['at'])}: {named or 'no change on its hops recorded'}"
+    return line + (f"; {standing}" if standing else "")
+
+
+def in_force_text(conditions: list[JsonDict]) -> str:
+    """ "in force since 10:30 UTC: the L3 agent on controller dead (cloud refresh)" for each condition."""
+    texts = []
+    for c in conditions[:HEADLINE_CHANGES]:
+        if c.get("in_force_since"):
+            texts.append(f"in force since {clock(c['in_force_since'])}: {c['condition']} ({c['cause']})")
+        else:
+            texts.append(f"in force since before the history kept: {c['condition']}")
+    return "; ".join(texts)

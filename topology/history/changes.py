@@ -13,7 +13,9 @@ The walk back (:func:`verdict_since`): newest revision first, a revision whose
 delta touches what the walks so far read (the nodes, and the ends of the edge
 lists) is explained at the revision before it; the first whose verdict differs
 from now's is where the verdict changed. Its changes and those after it that touch
-the path are listed newest first with their cause (topology.history.causes).
+the path are listed newest first with their cause (topology.history.causes), and the
+conditions on the path's hosts that began before it and were still in force then (an
+agent dead, a host without fresh reports: topology.history.conditions) with their own time.
 
 The hosts' reports (iptables, flows) are not in the history: past walks read the
 current ones. Reports' effect on the graph (devices, agent and host state) is.
@@ -33,6 +35,7 @@ import orjson
 from topology import graph as g
 from topology.history.causes import Cause, cause_text, touched_ids
 from topology.history.change_text import describe, headline, quiet
+from topology.history.conditions import in_force
 from topology.history.delta import decode
 from topology.history.models import GraphRevision
 from topology.path.explain import explain_endpoints
@@ -220,7 +223,7 @@ def verdict_since(topo: Topo, source: Endpoint, target: Endpoint, probe: Probe, 
     """When the verdict of source -> target last changed, and what changed then and since (admin's view)."""
     history = load_history(newest, now)
     if history is None:
-        return {"verdict": None, "verdict_since": None, "changes": [], "searched_from": None}
+        return {"verdict": None, "verdict_since": None, "changes": [], "in_force": [], "searched_from": None}
     return since_in(topo, history, source, target, probe, newest, now)
 
 
@@ -252,6 +255,7 @@ def since_in(
             break
     oldest = found[0] if found else window_start
     changes = [c for c in path_changes(topo, history, read, oldest) if c["revision"] >= oldest]
+    standing = in_force(history, read, found[0] if found else newest, oldest, topo.nodes, history.checkpoint.node)
     searched = next((at for r, at, _, _ in history.rows if r >= window_start), None)
     since: JsonDict = {
         "verdict": verdict,
@@ -259,6 +263,7 @@ def since_in(
         "searched_from": {"revision": window_start, "at": searched.isoformat() if searched else None},
         "walks": walks,
         "changes": changes,
+        "in_force": standing,
     }
     if basis != verdict:
         since["note"] = (
@@ -358,8 +363,18 @@ def path_since(
         causes = tenant_causes(item["causes"], seen, project_id)
         kept.append({**item, "change": secrets.scrub(item["change"]), "causes": causes, "cause": cause_text(causes)})
     since["changes"] = kept
+    since["in_force"] = [tenant_condition(c, seen, project_id, secrets) for c in since["in_force"] if c["node"] in seen]
     since["headline"] = headline(since)
     return dict(secrets.scrub_all(since))
+
+
+def tenant_condition(item: JsonDict, seen: set[str], project_id: str, secrets: Any) -> JsonDict:
+    """A condition in force on a host the member sees, with the causes it may see and hidden names scrubbed."""
+    from topology.history.listing import tenant_causes
+
+    causes = tenant_causes(item["causes"], seen, project_id)
+    cause = cause_text(causes) if item["revision"] is not None else item["cause"]
+    return {**item, "condition": secrets.scrub(item["condition"]), "causes": causes, "cause": cause}
 
 
 def removed_of(item: JsonDict, project_id: str, topo: Topo) -> bool:

@@ -3,7 +3,9 @@
 A member may watch only a path whose endpoints it may see (resolved as GET /api/v1/path/
 resolves them for it: 404 with the same scrubbed message otherwise), and sees, changes or
 deletes only its own watches in its current project: another's is a 404 that says nothing
-of it. An admin (unscoped) may watch any path and sees every watch.
+of it. An admin (unscoped) may watch any path and sees every watch. A watch's webhook secret is
+in the answer that created it only (its owner's): afterwards it reads "set", to the owner and to
+admins alike.
 """
 
 from __future__ import annotations
@@ -58,7 +60,11 @@ def explained(scope: str | None, src: str, dst: str, probe: str) -> tuple[int, d
     return key[0], explain_for_project(reports_topo, visible, secrets, src, dst, probe)
 
 
-def as_json(watch: Watch) -> dict[str, Any]:
+SECRET_SET = "set"  # what a watch's secret reads as after its creation, to its owner and to admins
+
+
+def as_json(watch: Watch, created: bool = False) -> dict[str, Any]:
+    """A watch as the API shows it: its webhook secret only in the answer that created it (its owner's)."""
     return {
         "id": watch.pk,
         "user": watch.user_name,
@@ -69,7 +75,7 @@ def as_json(watch: Watch) -> dict[str, Any]:
         "last_verdict": watch.last_verdict or None,
         "last_revision": watch.last_revision,
         "webhook_url": watch.webhook_url,
-        "secret": watch.secret,
+        "secret": watch.secret if created else SECRET_SET,
         "created_at": watch.created_at.isoformat(),
     }
 
@@ -131,7 +137,7 @@ class WatchListView(APIView):
         scope = scope_of(who)
         watch = Watch(user_id=who.user_id, user_name=who.user_name, project_id=scope)
         refused = saved(watch, fields(request, {"probe": "icmp", "webhook_url": ""}), scope)
-        return refused or Response(as_json(watch), status=201)
+        return refused or Response(as_json(watch, created=True), status=201)
 
 
 class WatchDetailView(APIView):
