@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.test_actions_lab import stop_worker
 
@@ -28,6 +29,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def stored(model: Any, host: str) -> bool:
+    """Whether ``host``'s report row is there, read on a fresh connection: a connection left with an
+    open read (SQLite's WAL snapshot) by earlier code in this process would not see daphne's commits."""
+    from django.db import connection
+
+    if not connection.in_atomic_block:
+        connection.close()
+    return bool(model.objects.filter(host=host).exists())
 
 
 @contextmanager
@@ -75,8 +86,9 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
                 stderr=out,
             )
         url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
-        deadline = time.monotonic() + 60
-        while not HostReport.objects.filter(host=HOST).exists():
+        # Generous: daphne took 35 s to listen in a CI run on 2 loaded cores.
+        deadline = time.monotonic() + 180
+        while not stored(HostReport, HOST):
             if time.monotonic() > deadline or agent.poll() is not None:
                 raise RuntimeError(f"no report from the {HOST} agent (see {log_dir})")
             time.sleep(0.5)

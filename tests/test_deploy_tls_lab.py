@@ -27,6 +27,7 @@ from typing import Any
 import openstack.connection
 import pytest
 
+from lab import paths
 from tasks.models import Job, JobKind
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, csp_safe_waits, login, wait_drawn
 from tests.conftest import ARTIFACTS, lab_password
@@ -79,6 +80,9 @@ def behind_tls(
             DATABASE_URL=f"sqlite:///{settings.DATABASES['default']['NAME']}",
             DJANGO_CSRF_TRUSTED_ORIGINS=proxy.url,
             DASHBOARD_STATIC_MANIFEST="0",  # no collectstatic here: tests/test_deploy_services.py covers it
+            # The lab as the cloud: its clouds.yaml, wherever the lab runs (LAB_DIR set or not; the units'
+            # state directory is this test's, so the default under it would name none).
+            OS_CLIENT_CONFIG_FILE=str(paths.CLOUDS_YAML),
         )
         with (
             dashboard_units(env, LOGS / "units") as stack,
