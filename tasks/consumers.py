@@ -16,7 +16,7 @@ from channels.db import database_sync_to_async
 from dashboard.auth import Caller
 from tasks.jobs import group_for, job_dict
 from tasks.models import Job
-from topology.consumers import CLOSE_UNAUTHENTICATED, SessionCallerConsumer
+from topology.consumers import CLOSE_UNAUTHENTICATED, UserGroupConsumer
 
 
 def own_job(caller: Caller, job_id: int) -> dict[str, Any] | None:
@@ -27,20 +27,9 @@ def own_job(caller: Caller, job_id: int) -> dict[str, Any] | None:
     return dict(job_dict(job)) if job else None
 
 
-class JobsConsumer(SessionCallerConsumer):
-    async def connect(self) -> None:
-        caller = await self.caller()
-        if caller is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.user_id = caller.user_id
-        self.group = group_for(caller.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+class JobsConsumer(UserGroupConsumer):
+    def group_of(self, user_id: str) -> str:
+        return group_for(user_id)
 
     async def checked_caller(self) -> Caller | None:
         caller = await self.caller()

@@ -85,6 +85,27 @@ class SessionCallerConsumer(AsyncJsonWebsocketConsumer):
         return await database_sync_to_async(caller_of_session)(key)
 
 
+class UserGroupConsumer(SessionCallerConsumer):
+    """A logged-in user's socket in that user's own group (``group_of``): jobs, watches."""
+
+    def group_of(self, user_id: str) -> str:
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        caller = await self.caller()
+        if caller is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user_id = caller.user_id
+        self.group = self.group_of(caller.user_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+
 class TopologyConsumer(SessionCallerConsumer):
     """Forwards topology deltas, filtered for the caller, re-checked on every event."""
 

@@ -9,26 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from topology.consumers import CLOSE_UNAUTHENTICATED, SessionCallerConsumer
+from topology.consumers import CLOSE_UNAUTHENTICATED, UserGroupConsumer
 from topology.watches.check import user_group
 
 FORWARDED = ("watch", "src", "dst", "probe", "verdict", "was", "revision", "at")
 
 
-class WatchConsumer(SessionCallerConsumer):
-    async def connect(self) -> None:
-        caller = await self.caller()
-        if caller is None:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        self.user_id = caller.user_id
-        self.group = user_group(caller.user_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.accept()
-
-    async def disconnect(self, code: int) -> None:
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+class WatchConsumer(UserGroupConsumer):
+    def group_of(self, user_id: str) -> str:
+        return user_group(user_id)
 
     async def watch_verdict(self, event: dict[str, Any]) -> None:
         caller = await self.caller()
