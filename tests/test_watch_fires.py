@@ -11,9 +11,7 @@ Channels layer; the lab's Redis one is what the websocket tests use).
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,35 +29,13 @@ from tests.browser import caller, session_for
 from tests.history_inputs import Inputs, rebuild
 from tests.map_fixtures import project_of
 from tests.test_history import logged_in
+from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import receiver as receiver  # the fixture this module uses
 from topology.watches.check import check_revision, user_group
 from topology.watches.models import WatchEvent
-from topology.watches.webhook import SIGNATURE_HEADER, signature
+from topology.watches.webhook import signature
 
 pytestmark = pytest.mark.django_db
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got: list[tuple[bytes, str]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.got.append((body, self.headers.get(SIGNATURE_HEADER, "")))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.got = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -10,11 +10,8 @@ watch's secret. alt's socket gets nothing, alt's watches list holds nothing of d
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,34 +27,13 @@ from tests.test_actions_confirm_lab import worker as worker
 from tests.test_actions_lab import call, login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
 from tests.test_topology_lab import refresh_all
-from topology.watches.webhook import SIGNATURE_HEADER, signature
+from tests.webhook_receiver import Receiver
+from tests.webhook_receiver import receiver as receiver  # the fixture this module uses
+from topology.watches.webhook import signature
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 OUTSIDE = "192.168.1.1"
 ORIGIN = (b"origin", b"http://127.0.0.1")
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    got: list[tuple[bytes, str]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        Receiver.got.append((body, self.headers.get(SIGNATURE_HEADER, "")))
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def receiver() -> Iterator[str]:
-    Receiver.got = []
-    server = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hook"
-    server.shutdown()
-    server.server_close()
 
 
 def posted(count: int, timeout: float = 120) -> list[dict[str, Any]]:
