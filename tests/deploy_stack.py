@@ -100,7 +100,7 @@ def manage(env: Mapping[str, str], *args: str, timeout: float = 300) -> str:
         text=True,
         timeout=timeout,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done.stdout
 
 

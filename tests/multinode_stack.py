@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from lab.database import pg_bin
+from tests import deploy_stack
 from tests.deploy_stack import REPO, exec_start, free_port, production_env, stop, wait_port
 
 DB_NAME, DB_USER, DB_PASSWORD = "neutron_map", "neutron_map", "multinode-test-pass"
@@ -168,17 +169,9 @@ class Cluster:
             stop(proc)
 
 
-def manage(env: Mapping[str, str], *args: str, timeout: float = 600) -> str:
-    done = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "python"), "manage.py", *args],
-        cwd=REPO,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done.stdout
+def manage(env: Mapping[str, str], *args: str) -> str:
+    """tests/deploy_stack.py's ``manage``, with the longer wait a migration on PostgreSQL may take here."""
+    return deploy_stack.manage(env, *args, timeout=600)
 
 
 def check(env: Mapping[str, str], function: str) -> Any:
