@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openstack.connection
@@ -83,15 +83,10 @@ def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, sub
 
 
 @contextlib.contextmanager
-def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
-    """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
-    group = state["security_groups"]["demo:default"]
-    rules = [
-        r
-        for r in cloud.network.security_group_rules(security_group_id=group)
-        if r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None
-    ]
-    assert rules, "the lab opens ICMP in demo's default group"
+def rules_removed(cloud: Cloud, group: str, chosen: Callable[[Any], bool], why: str) -> Iterator[None]:
+    """The group's rules ``chosen`` picks deleted (``why``: that there are some), made again as they were."""
+    rules = [r for r in cloud.network.security_group_rules(security_group_id=group) if chosen(r)]
+    assert rules, why
     for rule in rules:
         cloud.network.delete_security_group_rule(rule)
     try:
@@ -100,12 +95,25 @@ def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> Iterator[None]:
         for rule in rules:
             cloud.network.create_security_group_rule(
                 security_group_id=group,
-                direction="ingress",
+                direction=rule.direction,
                 ethertype=rule.ether_type,
-                protocol="icmp",
+                protocol=rule.protocol,
                 remote_ip_prefix=rule.remote_ip_prefix,
+                remote_group_id=rule.remote_group_id,
+                port_range_min=rule.port_range_min,
+                port_range_max=rule.port_range_max,
                 project_id=rule.project_id,
             )
+
+
+def icmp_ingress_removed(cloud: Cloud, state: dict[str, Any]) -> contextlib.AbstractContextManager[None]:
+    """The rule that lets the outside ping the VMs: ICMP from anywhere, in the project's default group."""
+    return rules_removed(
+        cloud,
+        state["security_groups"]["demo:default"],
+        lambda r: r.direction == "ingress" and r.protocol == "icmp" and r.remote_group_id is None,
+        "the lab opens ICMP in demo's default group",
+    )
 
 
 @contextlib.contextmanager

@@ -15,6 +15,8 @@ from typing import Any
 
 import openstack.connection
 
+from tests.broken_states import rules_removed
+
 Cloud = openstack.connection.Connection
 
 LISTENER = """
@@ -114,32 +116,14 @@ def groups_removed(cloud: Cloud, port: str) -> Iterator[None]:
         cloud.network.update_port(port, security_groups=groups)
 
 
-@contextlib.contextmanager
-def egress_removed(cloud: Cloud, group: str) -> Iterator[None]:
+def egress_removed(cloud: Cloud, group: str) -> contextlib.AbstractContextManager[None]:
     """The group's IPv4 egress rules deleted (Neutron's default group has one: any to anywhere)."""
-    rules = [
-        r
-        for r in cloud.network.security_group_rules(security_group_id=group)
-        if r.direction == "egress" and r.ether_type == "IPv4"
-    ]
-    assert rules, "Neutron gives the group an egress rule"
-    for rule in rules:
-        cloud.network.delete_security_group_rule(rule)
-    try:
-        yield
-    finally:
-        for rule in rules:
-            cloud.network.create_security_group_rule(
-                security_group_id=group,
-                direction="egress",
-                ethertype="IPv4",
-                protocol=rule.protocol,
-                remote_ip_prefix=rule.remote_ip_prefix,
-                remote_group_id=rule.remote_group_id,
-                port_range_min=rule.port_range_min,
-                port_range_max=rule.port_range_max,
-                project_id=rule.project_id,
-            )
+    return rules_removed(
+        cloud,
+        group,
+        lambda r: r.direction == "egress" and r.ether_type == "IPv4",
+        "Neutron gives the group an egress rule",
+    )
 
 
 def link_packets(namespace: str, device_prefix: str) -> tuple[int, int]:
