@@ -168,7 +168,7 @@ def fip_address(cloud: JsonDict, port_id: str) -> str:
     return str(next(f["floating_ip_address"] for f in cloud["floatingips"] if f["port_id"] == port_id))
 
 
-def walk(cloud_reports: Cloud, src: str, dst: str) -> JsonDict:
+def walk(cloud_reports: Cloud, src: str, dst: str, probe: str = "icmp") -> JsonDict:
     """``src``/``dst``: a VM name, "fip:vm-N" (its floating IP) or an IP address."""
     cloud, reports = cloud_reports
     graph = join(cloud, reports).to_dict()
@@ -179,7 +179,7 @@ def walk(cloud_reports: Cloud, src: str, dst: str) -> JsonDict:
             return fip_address(cloud, uid("vmport", int(text.rsplit("-", 1)[1])))
         return str(servers.get(text, text))
 
-    return explain(graph, reports, endpoint(src), endpoint(dst))
+    return explain(graph, reports, endpoint(src), endpoint(dst), probe)
 
 
 def diagnosed(build: Callable[[], Cloud], src: str, dst: str, *breaks: Break) -> JsonDict:

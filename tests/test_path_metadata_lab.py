@@ -18,12 +18,12 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.broken_states import wait_until
 from tests.test_path_lab import fresh_graph, server
 from topology.api import StoredReports
 from topology.path import explain
@@ -42,17 +42,8 @@ def metadata_lab(lab: JsonDict) -> JsonDict:
     from lab import metadata
 
     metadata.ensure()
-    assert poll(lambda: fetch_instance_id(VM) == lab["vms"][VM]["server_id"], 180), "metadata never answered"
+    assert wait_until(lambda: fetch_instance_id(VM) == lab["vms"][VM]["server_id"], 180), "metadata never answered"
     return lab
-
-
-def poll(check: Any, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(2)
-    return False
 
 
 def in_vm(vm: str, *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -107,7 +98,7 @@ def proxy_killed(metadata_lab: JsonDict) -> Iterator[JsonDict]:
         yield metadata_lab
     finally:
         procs.start(agent)
-        assert poll(lambda: fetch_instance_id(VM) == metadata_lab["vms"][VM]["server_id"], 240), "not restored"
+        assert wait_until(lambda: fetch_instance_id(VM) == metadata_lab["vms"][VM]["server_id"], 240), "not restored"
 
 
 def test_no_proxy_in_the_qrouter_is_broken_and_the_get_fails(proxy_killed: JsonDict) -> None:
@@ -126,12 +117,12 @@ def metadata_agent_stopped(metadata_lab: JsonDict) -> Iterator[JsonDict]:
     admin = neutron.client(keystone.ADMIN)
     procs.stop(metadata.AGENT_NAME)
     try:
-        dead = poll(lambda: not neutron.agents_alive(admin, types=(metadata.AGENT_TYPE,)), 240)
+        dead = wait_until(lambda: not neutron.agents_alive(admin, types=(metadata.AGENT_TYPE,)), 240)
         assert dead, "Neutron still reports the stopped metadata agent alive"
         yield metadata_lab
     finally:
         metadata.ensure()  # starts what is not running and waits until Neutron reports it alive
-        assert poll(lambda: fetch_instance_id(VM) == metadata_lab["vms"][VM]["server_id"], 180), "not restored"
+        assert wait_until(lambda: fetch_instance_id(VM) == metadata_lab["vms"][VM]["server_id"], 180), "not restored"
 
 
 def test_a_dead_metadata_agent_is_broken_and_the_get_fails(metadata_agent_stopped: JsonDict) -> None:

@@ -10,10 +10,8 @@ rule, sends nothing); the hop names the rule that decides, or says that none mat
 from __future__ import annotations
 
 from bench.synthetic import uid
-from tests.diagnosis_clouds import Cloud, JsonDict, dvr, fip_address, legacy, port
+from tests.diagnosis_clouds import Cloud, JsonDict, dvr, fip_address, legacy, port, walk
 from tests.map_fixtures import dvr_cloud
-from topology.join import join
-from topology.path import explain
 
 SG = uid("sg", 0)  # project 0's default group: every VM port is in it
 VM0, VM1 = uid("vmport", 0), uid("vmport", 1)
@@ -22,16 +20,7 @@ GATEWAY_IP = "192.168.1.1"  # router-0's gateway address
 
 def ask(cloud_reports: Cloud, src: str, dst: str, probe: str = "icmp") -> JsonDict:
     """``src``/``dst``: a VM name, "fip:vm-N" (its floating IP) or an address."""
-    cloud, reports = cloud_reports
-    graph = join(cloud, reports).to_dict()
-    servers = {n["label"]: n["id"] for n in graph["nodes"] if n["kind"] == "server"}
-
-    def endpoint(text: str) -> str:
-        if text.startswith("fip:"):
-            return fip_address(cloud, uid("vmport", int(text.rsplit("-", 1)[1])))
-        return str(servers.get(text, text))
-
-    return explain(graph, reports, endpoint(src), endpoint(dst), probe)
+    return walk(cloud_reports, src, dst, probe)
 
 
 def codes(result: JsonDict) -> list[str]:
