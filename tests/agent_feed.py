@@ -41,56 +41,84 @@ def stored(model: Any, host: str) -> bool:
     return bool(model.objects.filter(host=host).exists())
 
 
-@contextmanager
-def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[str]:
-    """daphne + the node agent of ``controller`` writing HostReport rows into sqlite ``database``.
-
-    Returns once the first report is stored (or raises after 60 s); yields the report URL on that daphne.
-    """
-    from topology.models import HostReport
-    from topology.services import issue_agent_token
-
-    token = issue_agent_token(HOST)
-    port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
-    bindir = Path(sys.executable).parent
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / "daphne.log", "ab") as out:
-        daphne = subprocess.Popen(
-            [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=out,
-        )
-    agent: subprocess.Popen[bytes] | None = None
+def tail(path: Path, offset: int, lines: int = 25) -> str:
+    """The last ``lines`` lines written to ``path`` after ``offset`` (this feed's own part of an appended log)."""
     try:
-        with open(log_dir / "agent.log", "ab") as out:
-            agent = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "topology.agent",
-                    "--host",
-                    HOST,
-                    "--token",
-                    token,
-                    "--interval",
-                    str(interval),
-                    "--url",
-                    f"http://127.0.0.1:{port}/api/v1/agents/report/",
-                ],
+        with open(path, "rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+    except OSError as exc:
+        return f"({path.name}: {exc})"
+    return "\n".join(text.splitlines()[-lines:]) or f"({path.name}: empty)"
+
+
+def log_end(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def start_daphne(env: dict[str, str], log: Path, deadline: float) -> tuple[subprocess.Popen[bytes], int]:
+    """daphne on a free port, once it listens: on another port when it dies first (the port taken meanwhile)."""
+    bindir = Path(sys.executable).parent
+    while True:
+        port = free_port()
+        with open(log, "ab") as out:
+            daphne = subprocess.Popen(
+                [str(bindir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"],
                 cwd=REPO,
                 env=env,
                 stdout=out,
                 stderr=out,
             )
-        url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
-        # Generous: daphne took 35 s to listen in a CI run on 2 loaded cores.
-        deadline = time.monotonic() + 180
+        while daphne.poll() is None and not listening(port) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        if daphne.poll() is None:
+            return daphne, port  # listening, or out of time: the caller's wait says which
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"daphne exited with {daphne.returncode}:\n{tail(log, 0)}")
+
+
+@contextmanager
+def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[str]:
+    """daphne + the node agent of ``controller`` writing HostReport rows into sqlite ``database``.
+
+    Returns once the first report is stored (or raises after 180 s, with both logs' last lines: CI keeps
+    no artifacts); yields the report URL on that daphne.
+    """
+    from topology.models import HostReport
+    from topology.services import issue_agent_token
+
+    token = issue_agent_token(HOST)
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = {name: log_dir / f"{name}.log" for name in ("daphne", "agent")}
+    offsets = {name: log_end(path) for name, path in logs.items()}
+    # Generous: daphne took 35 s to listen in a CI run on 2 loaded cores.
+    deadline = time.monotonic() + 180
+    daphne, port = start_daphne(env, logs["daphne"], deadline)
+    url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
+    agent: subprocess.Popen[bytes] | None = None
+    try:
+        with open(logs["agent"], "ab") as out:
+            # A refused report is sent again after 2 s, not the agent's 30 s doubling: a test waits here.
+            command = ["--host", HOST, "--token", token, "--interval", str(interval), "--rejected-hold", "2"]
+            agent = subprocess.Popen(
+                [sys.executable, "-m", "topology.agent", *command, "--timeout", "90", "--url", url],
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=out,
+            )
         while not stored(HostReport, HOST):
-            if time.monotonic() > deadline or agent.poll() is not None:
-                raise RuntimeError(f"no report from the {HOST} agent (see {log_dir})")
+            if time.monotonic() > deadline or agent.poll() is not None or daphne.poll() is not None:
+                said = "\n".join(f"--- {name}.log:\n{tail(path, offsets[name])}" for name, path in logs.items())
+                state = f"agent exit {agent.poll()}, daphne exit {daphne.poll()}"
+                raise RuntimeError(f"no report from the {HOST} agent ({state}; {log_dir}):\n{said}")
             time.sleep(0.5)
         yield url
     finally:
