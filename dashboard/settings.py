@@ -229,6 +229,12 @@ GRAPH_SWEEP_SECONDS = envint("DASHBOARD_GRAPH_SWEEP_SECONDS", 15)
 GRAPH_WRITER_LEASE_SECONDS = envint("DASHBOARD_GRAPH_WRITER_LEASE_SECONDS", 30)
 CELERY_TASK_ROUTES = {"graph.*": {"queue": "graph"}}
 
+# Exactly one beat sends the schedule (dashboard/beat.py): a lease in the broker's Redis; another beat
+# stands by and takes over when the holder's lease lapses (a holder killed) or is released (stopped).
+CELERY_BEAT_SCHEDULER = "dashboard.beat:SingleBeatScheduler"
+BEAT_LEASE_SECONDS = envint("DASHBOARD_BEAT_LEASE_SECONDS", 30)
+# Two installations on one Redis (a test run beside a running dashboard) keep their beats apart.
+BEAT_LEASE_KEY = env("DASHBOARD_BEAT_LEASE_KEY", "neutron-map:beat")
 CELERY_BEAT_SCHEDULE = {
     "refresh-cloud": {"task": "tasks.refresh_cloud", "schedule": float(CLOUD_REFRESH_SECONDS)},
     "reap-jobs": {"task": "tasks.reap_jobs", "schedule": float(JOB_REAP_SECONDS)},

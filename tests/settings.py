@@ -21,4 +21,8 @@ os.environ.setdefault("DASHBOARD_GRAPH_WRITER", "inline")
 # daphne processes the tests start.
 os.environ.setdefault("DASHBOARD_CHANNEL_PREFIX", "asgi-test-" + secrets.token_hex(4))
 
+# The beat lease of this run only (dashboard/beat.py): a running dashboard's beat on the same Redis
+# does not make this run's beats stand by.
+os.environ.setdefault("DASHBOARD_BEAT_LEASE_KEY", "neutron-map:beat:test-" + secrets.token_hex(4))
+
 from dashboard.settings import *  # noqa: F403
