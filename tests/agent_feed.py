@@ -87,7 +87,7 @@ def start_daphne(env: dict[str, str], log: Path, deadline: float) -> tuple[subpr
 def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[str]:
     """daphne + the node agent of ``controller`` writing HostReport rows into sqlite ``database``.
 
-    Returns once the first report is stored (or raises after 180 s, with both logs' last lines: CI keeps
+    Returns once the first report is stored (or raises after 300 s, with both logs' last lines: CI keeps
     no artifacts); yields the report URL on that daphne.
     """
     from topology.models import HostReport
@@ -98,8 +98,8 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
     log_dir.mkdir(parents=True, exist_ok=True)
     logs = {name: log_dir / f"{name}.log" for name in ("daphne", "agent")}
     offsets = {name: log_end(path) for name, path in logs.items()}
-    # Generous: daphne took 35 s to listen in a CI run on 2 loaded cores.
-    deadline = time.monotonic() + 180
+    # Generous: daphne took 35 s to listen in a CI run on 2 loaded cores; only a failure waits this long.
+    deadline = time.monotonic() + 300
     daphne, port = start_daphne(env, logs["daphne"], deadline)
     url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
     agent: subprocess.Popen[bytes] | None = None
