@@ -11,9 +11,10 @@ floating IP on its own host, turns in the fip namespace (never out by fg-).
 The rest of the rows: from the outside the router's gateway address is answered on the snat
 namespace's qg- (its RX counter moves), a VM's fixed IP is not routable (never DNATed); metadata from a
 VM on either host goes to its own host's qrouter and haproxy and that host's metadata agent (compute2
-runs its own, as Neutron's DVR compute nodes do), really fetched; the DHCP port's and the router's
-addresses as the source reach a VM (pinged from that qdhcp, and from the qrouter on the VM's host); a
-port without security groups sends nothing; the router's SNAT port (sg-) answers in the snat namespace.
+runs its own, as Neutron's DVR compute nodes do), really fetched, and broken on compute2 only when its
+qrouter has no haproxy; the DHCP port's and the router's addresses as the source reach a VM (pinged
+from that qdhcp, and from the qrouter on the VM's host); a port without security groups sends
+nothing; the router's SNAT port (sg-) answers in the snat namespace.
 """
 
 from __future__ import annotations
@@ -196,6 +197,34 @@ def test_metadata_is_served_by_the_qrouter_and_metadata_agent_of_the_vms_own_hos
     assert result["hops"][-1]["node"] == f"host:{host}" and "metadata agent" in result["hops"][-1]["what"]
     assert not any(":fg-" in h["node"] or ":qg-" in h["node"] or "br-ex" in h["node"] for h in result["hops"])
     assert fetch_instance_id(vm) == server_id, "explained ok: the GET answers the VM's own instance id"
+
+
+def test_no_proxy_in_compute2s_qrouter_is_broken_there_only(dvr_lab: dict[str, Any]) -> None:
+    """compute2's haproxy killed while its L3 agent is stopped (its process monitor would respawn it):
+    vm-app-1's metadata is broken and its GET fails, vm-web-1's (controller's qrouter) still answers."""
+    from lab import hosts, procs
+
+    router = dvr_lab["routers"]["dvr-router"]["id"]
+    app, web = (dvr_lab["vms"][vm]["server_id"] for vm in ("vm-app-1", "vm-web-1"))
+    assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 180), "metadata never answered vm-app-1"
+    (agent,) = [d for d in hosts.agent_daemons() if d.name.endswith("neutron-l3-agent")]
+    procs.stop(agent.name)
+    try:
+        conf = f"{hosts.STATE_PATH}/ns-metadata-proxy/{router}.conf"
+        pids = [p for p in procs.all_pids() if conf in " ".join(procs.cmdline(p))]
+        assert pids, "compute2's qrouter has no haproxy to kill"
+        procs.kill(pids)
+        result = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-app-1"), METADATA_IP)
+        assert (result["verdict"], codes(result)) == ("broken", ["metadata_no_proxy"]), result["problems"]
+        assert f"qrouter-{router} on compute2" in result["problems"][0]["message"]
+        assert fetch_instance_id("vm-app-1") is None, "explained broken: the GET fails"
+        other = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-web-1"), METADATA_IP)
+        assert (other["verdict"], other["problems"]) == ("ok", []), other["problems"]
+        assert fetch_instance_id("vm-web-1") == web, "controller's qrouter still serves vm-web-1"
+    finally:
+        with procs.view(hosts.view(hosts.COMPUTE2)):
+            procs.start(agent)
+        assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 240), "vm-app-1's metadata not restored"
 
 
 def test_the_dhcp_port_and_the_router_as_sources_reach_the_vms_as_explained(dvr_lab: dict[str, Any]) -> None:
