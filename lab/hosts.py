@@ -13,9 +13,14 @@ compute2 is a second compute node on the same machine:
   over a veth pair `lab-tun1`/`lab-tun2`; a second pair `lab-ex1`/`lab-ex2`
   joins the two br-ex (the flat external network);
 - its own OVS agent (`host = compute2`, `local_ip = 10.0.1.12`) and L3 agent
-  (`agent_mode = dvr`); a relay (scripts/netns_relay.py) listening on
-  compute2's 127.0.0.1:5672 (and the dashboard's port, for the node agent)
-  connects to host 1's loopback, so nothing listens outside loopback.
+  (`agent_mode = dvr`, with the metadata proxy: haproxy in its qrouter
+  namespaces) and its own metadata agent (`host = compute2`, behind that
+  proxy's unix socket under compute2's state path), as Neutron runs one on
+  every compute node of a DVR cloud; a relay (scripts/netns_relay.py)
+  listening on compute2's 127.0.0.1:5672 (and the dashboard's port, for the
+  node agent, and Nova's metadata port, for the metadata agent: the stand-in
+  for Nova runs on host 1) connects to host 1's loopback, so nothing listens
+  outside loopback.
 
 Commands run "in a host's view" through `procs.view(hosts.view(host))`.
 compute2 comes up before host 1's agents start and goes down after they stop.
@@ -29,7 +34,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lab import netns, neutron, ovs, paths, procs
+from lab import metadata, netns, neutron, ovs, paths, procs
 from lab.procs import Daemon, View
 
 log = logging.getLogger(__name__)
@@ -52,10 +57,11 @@ ETC_DIR = paths.ETC_DIR / COMPUTE2
 CONF = ETC_DIR / "neutron.conf"
 OVS_AGENT_CONF = ETC_DIR / "openvswitch_agent.ini"
 L3_AGENT_CONF = ETC_DIR / "l3_agent.ini"
+METADATA_AGENT_CONF = ETC_DIR / "metadata_agent.ini"
 
 HOLDER = f"{COMPUTE2}-holder"
 RELAY = f"{COMPUTE2}-relay"
-AGENT_TYPES = ("Open vSwitch agent", "L3 agent")
+AGENT_TYPES = ("Open vSwitch agent", "L3 agent", metadata.AGENT_TYPE)
 RELAY_SCRIPT = Path(__file__).parent / "scripts" / "netns_relay.py"
 
 
@@ -119,7 +125,11 @@ def agent_daemons() -> list[Daemon]:
             stop_grace=neutron.STOP_GRACE,
         )
 
-    return [agent("neutron-openvswitch-agent", OVS_AGENT_CONF), agent("neutron-l3-agent", L3_AGENT_CONF)]
+    return [
+        agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
+        agent("neutron-l3-agent", L3_AGENT_CONF),
+        agent(metadata.AGENT_NAME, METADATA_AGENT_CONF),
+    ]
 
 
 def daemon_names() -> list[str]:
@@ -141,7 +151,7 @@ def _holder() -> Daemon:
 
 def _relay(dashboard_url: str) -> Daemon:
     pid = holder_pid()
-    ports = ["5672", str(urlsplit(dashboard_url).port or 80)]
+    ports = ["5672", str(urlsplit(dashboard_url).port or 80), str(metadata.NOVA_METADATA_PORT)]
     return Daemon(RELAY, [sys.executable, str(RELAY_SCRIPT), f"/proc/{pid}/ns/net", *ports], stop_grace=1)
 
 
@@ -150,7 +160,8 @@ def write_config() -> None:
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     CONF.write_text(neutron.neutron_conf(COMPUTE2, STATE_PATH, CONF))
     OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=True))
-    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("dvr"))
+    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("dvr", with_metadata=True))
+    METADATA_AGENT_CONF.write_text(metadata.agent_conf())
 
 
 def _plug_phy(bridge_ip: str, tunnel_link: str, external_link: str) -> None:

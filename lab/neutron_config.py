@@ -169,7 +169,7 @@ def metadata_dhcp_options(enabled: bool) -> str:
 # datapath: the L3 and DHCP agents plug their namespaces with veths.
 def l3_agent_conf(mode: str = "legacy", with_metadata: bool = False) -> str:
     """`legacy` (one host), `dvr_snat` (host 1 of scenario dvr) or `dvr` (compute2); the metadata
-    proxy only where a metadata agent runs (host 1: see the metadata section below)."""
+    proxy only where a metadata agent runs (host 1, and compute2: lab/metadata.py, lab/hosts.py)."""
     return f"""\
 [DEFAULT]
 interface_driver = openvswitch

@@ -7,6 +7,14 @@ Seed 000's checklist (its qr- gateway, the router's gateway address, an unalloca
 hairpins, which on DVR go where the lab shows them going: a sender without a floating IP leaves by the
 snat namespace's qg- (SNAT to the gateway address) and comes back in by fg-; a sender with one, to a
 floating IP on its own host, turns in the fip namespace (never out by fg-).
+
+The rest of the rows: from the outside the router's gateway address is answered on the snat
+namespace's qg- (its RX counter moves), a VM's fixed IP is not routable (never DNATed); metadata from a
+VM on either host goes to its own host's qrouter and haproxy and that host's metadata agent (compute2
+runs its own, as Neutron's DVR compute nodes do), really fetched, and broken on compute2 only when its
+qrouter has no haproxy; the DHCP port's and the router's addresses as the source reach a VM (pinged
+from that qdhcp, and from the qrouter on the VM's host); a port without security groups sends
+nothing; the router's SNAT port (sg-) answers in the snat namespace.
 """
 
 from __future__ import annotations
@@ -16,11 +24,22 @@ from typing import Any
 import openstack.connection
 import pytest
 
-from tests.sg_nat_proof import connects, connects_within, ingress_rule, link_packets, nat_rule_packets, tcp_listener
-from tests.test_path_owned_lab import private_subnet, unallocated_address
+from tests.broken_states import ping_stops, wait_until
+from tests.sg_nat_proof import (
+    connects,
+    connects_within,
+    groups_removed,
+    ingress_rule,
+    link_packets,
+    nat_rule_packets,
+    tcp_listener,
+)
+from tests.test_path_broken import pings_again
+from tests.test_path_owned_lab import dhcp_address, private_subnet, unallocated_address
 from tests.test_topology_dvr import joined
 from topology.api import StoredReports
 from topology.path import explain
+from topology.path.metadata import METADATA_IP
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 Cloud = openstack.connection.Connection
@@ -121,3 +140,153 @@ def test_own_floating_ip_turns_in_the_fip_namespace_and_never_leaves_by_fg(
         assert f"from {fip}" in tcp["problems"][0]["message"]
         assert not connects("vm-web-1", fip, OWN_PORT)
         assert listener.seen() == []
+
+
+def test_from_outside_the_gateway_address_answers_on_the_snat_namespaces_qg(dvr_lab: dict[str, Any]) -> None:
+    router, outside = dvr_lab["routers"]["dvr-router"], dvr_lab["outside"]["ip"]
+    graph = joined(dvr_lab)
+    result = explain(graph, StoredReports(), outside, router["gateway_ip"])
+    assert (result["verdict"], result["scenario"]) == ("ok", "to-router"), result["problems"]
+    snat_ns = f"snat-{router['id']}"
+    assert result["hops"][-1]["node"] == f"netns:controller:{snat_ns}", result["hops"][-1]
+    assert any(f":{snat_ns}:qg-" in h["node"] for h in result["hops"]), "in on the snat namespace's qg-"
+    assert not any("DNAT" in h["evidence"] for h in result["hops"]), "the router's own address: not NATed"
+    assert ping("outside", router["gateway_ip"])
+    qg = device(graph, f"iface:controller:{snat_ns}:qg-")
+    before = link_packets(f"controller:{snat_ns}", qg)
+    for _ in range(3):
+        assert ping("outside", router["gateway_ip"], timeout=10)
+    after = link_packets(f"controller:{snat_ns}", qg)
+    assert after[0] - before[0] >= 3, f"the snat namespace's {qg} receives each ping: {before} -> {after}"
+
+
+@pytest.mark.parametrize("vm", ["vm-web-1", "vm-app-1"])  # with and without a floating IP
+def test_from_outside_a_vms_fixed_ip_is_not_routable(dvr_lab: dict[str, Any], vm: str) -> None:
+    from lab import api
+
+    fixed = dvr_lab["vms"][vm]["ip"]
+    result = explain(joined(dvr_lab), StoredReports(), dvr_lab["outside"]["ip"], fixed)
+    assert (result["verdict"], codes(result)) == ("broken", ["not_routable_from_outside"]), result["problems"]
+    assert not any("DNAT" in h["evidence"] or "DNAT" in h["what"] for h in result["hops"]), "never DNATed"
+    assert not ping("outside", fixed, timeout=5), f"{fixed} answered from the outside"
+    out = api.run_in("outside", ["ping", "-c", "1", "-W", "1", fixed])
+    assert out.returncode != 0 and "unreachable" in (out.stdout + out.stderr).lower(), (out.stdout, out.stderr)
+
+
+def fetch_instance_id(vm: str) -> str | None:
+    """A real HTTP GET of 169.254.169.254 from the VM's namespace (in its host's view): its body on 200."""
+    from lab import api
+
+    res = api.run_in(vm, ["curl", "-s", "-f", "-m", "8", f"http://{METADATA_IP}/latest/meta-data/instance-id"])
+    return res.stdout.strip() if res.returncode == 0 else None
+
+
+@pytest.mark.parametrize(("vm", "host"), [("vm-app-1", "compute2"), ("vm-web-1", "controller")])
+def test_metadata_is_served_by_the_qrouter_and_metadata_agent_of_the_vms_own_host(
+    dvr_lab: dict[str, Any], vm: str, host: str
+) -> None:
+    server_id = dvr_lab["vms"][vm]["server_id"]
+    assert wait_until(lambda: fetch_instance_id(vm) == server_id, 180), f"metadata never answered {vm}"
+    result = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, vm), METADATA_IP)
+    assert (result["verdict"], result["scenario"], result["problems"]) == ("ok", "to-metadata", []), result
+    qrouter = f"netns:{host}:qrouter-{dvr_lab['routers']['dvr-router']['id']}"
+    redirect = next(h for h in result["hops"] if "REDIRECT" in h["what"])
+    assert redirect["node"] == qrouter and "--to-ports 9697" in redirect["evidence"], redirect
+    proxy = next(h for h in result["hops"] if "haproxy" in h["what"])
+    assert proxy["node"] == qrouter and "haproxy pid" in proxy["evidence"], proxy
+    assert result["hops"][-1]["node"] == f"host:{host}" and "metadata agent" in result["hops"][-1]["what"]
+    assert not any(":fg-" in h["node"] or ":qg-" in h["node"] or "br-ex" in h["node"] for h in result["hops"])
+    assert fetch_instance_id(vm) == server_id, "explained ok: the GET answers the VM's own instance id"
+
+
+def test_no_proxy_in_compute2s_qrouter_is_broken_there_only(dvr_lab: dict[str, Any]) -> None:
+    """compute2's haproxy killed while its L3 agent is stopped (its process monitor would respawn it):
+    vm-app-1's metadata is broken and its GET fails, vm-web-1's (controller's qrouter) still answers."""
+    from lab import hosts, procs
+
+    router = dvr_lab["routers"]["dvr-router"]["id"]
+    app, web = (dvr_lab["vms"][vm]["server_id"] for vm in ("vm-app-1", "vm-web-1"))
+    assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 180), "metadata never answered vm-app-1"
+    (agent,) = [d for d in hosts.agent_daemons() if d.name.endswith("neutron-l3-agent")]
+    procs.stop(agent.name)
+    try:
+        conf = f"{hosts.STATE_PATH}/ns-metadata-proxy/{router}.conf"
+        pids = [p for p in procs.all_pids() if conf in " ".join(procs.cmdline(p))]
+        assert pids, "compute2's qrouter has no haproxy to kill"
+        procs.kill(pids)
+        result = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-app-1"), METADATA_IP)
+        assert (result["verdict"], codes(result)) == ("broken", ["metadata_no_proxy"]), result["problems"]
+        assert f"qrouter-{router} on compute2" in result["problems"][0]["message"]
+        assert fetch_instance_id("vm-app-1") is None, "explained broken: the GET fails"
+        other = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-web-1"), METADATA_IP)
+        assert (other["verdict"], other["problems"]) == ("ok", []), other["problems"]
+        assert fetch_instance_id("vm-web-1") == web, "controller's qrouter still serves vm-web-1"
+    finally:
+        with procs.view(hosts.view(hosts.COMPUTE2)):
+            procs.start(agent)
+        assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 240), "vm-app-1's metadata not restored"
+
+
+def test_the_dhcp_port_and_the_router_as_sources_reach_the_vms_as_explained(dvr_lab: dict[str, Any]) -> None:
+    """From controller's qdhcp to vm-app-1 across the tunnel; the router's qr- address from the qrouter
+    on each VM's own host (every host's qrouter holds it)."""
+    graph = joined(dvr_lab)
+    router = dvr_lab["routers"]["dvr-router"]
+    qdhcp = f"qdhcp-{dvr_lab['networks']['private']}"
+    gateway = str(private_subnet(graph, dvr_lab)["attrs"]["gateway_ip"])
+    rows = [
+        (dhcp_address(graph, dvr_lab), "vm-app-1", f"netns:controller:{qdhcp}", f"controller:{qdhcp}"),
+        (gateway, "vm-app-1", f"netns:compute2:{router['namespace']}", f"compute2:{router['namespace']}"),
+        (gateway, "vm-web-1", f"netns:controller:{router['namespace']}", f"controller:{router['namespace']}"),
+    ]
+    for address, vm, sender, namespace in rows:
+        result = explain(graph, StoredReports(), address, server(dvr_lab, vm))
+        assert (result["verdict"], result["scenario"]) == ("ok", "same-network"), (address, vm, result["problems"])
+        assert sender in [h["node"] for h in result["hops"][:2]], (sender, result["hops"][:2])
+        assert result["hops"][-1]["what"].startswith(f"{vm} receives"), result["hops"][-1]
+        assert ping(namespace, dvr_lab["vms"][vm]["ip"]), f"from {namespace}: explained ok, so it pings {vm}"
+
+
+def test_a_port_without_security_groups_on_compute2_sends_nothing(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    app, outside = dvr_lab["vms"]["vm-app-1"], dvr_lab["outside"]["ip"]
+    assert explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-app-1"), outside)["verdict"] == "ok"
+    assert ping("vm-app-1", outside)
+    try:
+        with groups_removed(admin_cloud, app["port_id"]):
+            result = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-app-1"), outside)
+            assert (result["verdict"], codes(result)) == ("broken", ["sg_no_egress"]), result["problems"]
+            assert app["port_id"] in result["problems"][0]["message"], "the problem names the port"
+            assert ping_stops("vm-app-1", outside), "explained broken: the ping fails"
+    finally:
+        pings_again("vm-app-1", outside)
+
+
+def test_the_routers_snat_port_answers_in_the_snat_namespace(dvr_lab: dict[str, Any]) -> None:
+    """sg- holds an address of the VM's own subnet: switched to it across the tunnel, answered in snat-."""
+    from lab import api
+
+    graph = joined(dvr_lab)
+    router = dvr_lab["routers"]["dvr-router"]
+    subnet = private_subnet(graph, dvr_lab)["id"]
+    sg_ip = next(
+        ip["ip_address"]
+        for n in graph["nodes"]
+        if n["kind"] == "port" and n["attrs"].get("device_owner") == "network:router_centralized_snat"
+        for ip in n["attrs"]["fixed_ips"]
+        if f"subnet:{ip['subnet_id']}" == subnet
+    )
+    result = explain(graph, StoredReports(), server(dvr_lab, "vm-app-1"), sg_ip)
+    assert (result["verdict"], result["scenario"], result["problems"]) == ("ok", "to-router", []), result
+    snat_ns = f"snat-{router['id']}"
+    assert result["hops"][-1]["node"] == f"netns:controller:{snat_ns}", result["hops"][-1]
+    assert f"ip addr: {sg_ip}/" in result["hops"][-1]["evidence"], result["hops"][-1]
+    assert not any(f"qrouter-{router['id']}" in h["node"] for h in result["hops"]), "switched, not routed"
+    sg = device(graph, f"iface:controller:{snat_ns}:sg-")
+    assert ping("vm-app-1", sg_ip)
+    before = link_packets(f"controller:{snat_ns}", sg)
+    for _ in range(3):
+        assert ping("vm-app-1", sg_ip, timeout=10)
+    after = link_packets(f"controller:{snat_ns}", sg)
+    assert after[0] - before[0] >= 3, f"the snat namespace's {sg} receives each ping: {before} -> {after}"
+    neighbours = api.run_in("vm-app-1", ["ip", "neigh", "show", sg_ip]).stdout
+    assert "lladdr" in neighbours, f"vm-app-1 ARPed for {sg_ip} itself (on-link): {neighbours!r}"

@@ -3,8 +3,9 @@
 Seed 000's checklist as a user runs it, each row explained and then really pinged from the same
 namespace: from the VM its gateway (router1's qr- address), router1's gateway address and the DHCP
 port answer, an unallocated address of its own subnet does not; from the outside host router1's
-gateway address answers (qg-, not NATed). Loopback, broadcast and multicast are refused. A project
-asking about another's router learns what an unknown address tells.
+gateway address answers (qg-, not NATed), a VM's fixed IP is not routable (never DNATed). Loopback,
+broadcast and multicast are refused. A project asking about another's router learns what an unknown
+address tells.
 """
 
 from __future__ import annotations
@@ -99,6 +100,23 @@ def test_from_outside_the_routers_gateway_address_answers_on_qg(lab: dict[str, A
     fixed = explained(graph, lab["outside"]["ip"], str(private_subnet(graph, lab)["attrs"]["gateway_ip"]))
     assert [p["code"] for p in fixed["problems"]] == ["not_routable_from_outside"], fixed
     assert not api.ping("outside", str(private_subnet(graph, lab)["attrs"]["gateway_ip"]), timeout=5)
+
+
+def test_from_outside_a_vms_fixed_ip_is_not_routable_never_dnated(lab: dict[str, Any]) -> None:
+    """The issue's row: explained ok ("qrouter DNATs <its FIP> to <fixed IP>") while the outside host
+    has no route to a tenant subnet: "Network is unreachable"."""
+    from lab import api
+
+    cirros = lab["vms"]["cirros-01"]
+    result = explained(fresh_graph(lab), lab["outside"]["ip"], cirros["ip"])
+    assert (result["verdict"], result["dst"]["kind"]) == ("broken", "fixed"), result
+    assert [p["code"] for p in result["problems"]] == ["not_routable_from_outside"]
+    assert cirros["floating_ip"] in result["problems"][0]["message"], "it names the address that is reachable"
+    assert not any("DNAT" in h["what"] + h["evidence"] for h in result["hops"]), "a fixed IP is never DNATed"
+    assert not api.ping("outside", cirros["ip"], timeout=5)
+    out = api.run_in("outside", ["ping", "-c", "1", "-W", "1", cirros["ip"]])
+    assert out.returncode != 0 and "unreachable" in (out.stdout + out.stderr).lower(), (out.stdout, out.stderr)
+    assert api.ping("outside", cirros["floating_ip"], timeout=90), "its floating IP answers from the same place"
 
 
 def test_the_dhcp_port_and_the_router_as_sources_reach_the_vm_as_explained(lab: dict[str, Any]) -> None:

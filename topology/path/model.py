@@ -163,10 +163,11 @@ class Probe:
 @dataclass(frozen=True)
 class Endpoint:
     """A resolved source or destination: a port (with its IP), a floating IP, the outside, an address
-    the cloud holds itself (a router's, a DHCP port's), or an address of a subnet no port holds."""
+    the cloud holds itself (a router's, a DHCP port's), an address of a subnet no port holds, or a
+    tenant port's fixed IP asked from the outside ("fixed": not routed there, whatever its floating IP)."""
 
-    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast", "metadata", "dns"]
-    # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port;
+    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast", "metadata", "dns", "fixed"]
+    # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port; the port for "fixed";
     # the subnet for "unallocated"/"broadcast"/"dns" (the source's resolver); "" for "metadata"
     node: str
     ip: str | None

@@ -26,6 +26,7 @@ from topology.path.router import (
 )
 from topology.path.topo import (
     Topo,
+    fip_of_port,
     is_distributed,
     namespace_on,
     network_of,
@@ -87,19 +88,14 @@ def router_answers(walk: Walk, source: Endpoint, target: Endpoint, subnet: str) 
     topo, router, address = walk.topo, target.node, target.ip
     name = router_label(topo, router)
     host = vm_out(walk, source.node)
-    walk.br_int(host or "?", f"switches it to router {name}'s qr- port, the gateway of {subnet_label(topo, subnet)}")
     distributed = is_distributed(topo, router)
     gateway = is_gateway_address(topo, router, address)
-    if distributed and gateway:
-        return dvr_owned.gateway_answers(walk, source, target, subnet, host)  # in the snat namespace
     holder = None if gateway else interface_holding(topo, router, address)
     if holder is not None and topo.attrs(holder).get("device_owner") == DeviceOwner.ROUTER_SNAT:
-        walk.hop(
-            holder,
-            f"{address} is router {name}'s sg- port, in the snat namespace of its SNAT host: not modelled yet",
-            status="unknown",
-        )
-        return Scenario.TO_ROUTER
+        return dvr_owned.snat_port_answers(walk, source, target, holder, subnet, host)  # in the snat namespace
+    walk.br_int(host or "?", f"switches it to router {name}'s qr- port, the gateway of {subnet_label(topo, subnet)}")
+    if distributed and gateway:
+        return dvr_owned.gateway_answers(walk, source, target, subnet, host)  # in the snat namespace
     ns = router_namespace(walk, router, NamespacePrefix.QROUTER, host if distributed else None, walk.hops[-1])
     if ns is None:
         return Scenario.TO_ROUTER
@@ -286,12 +282,19 @@ def private_from_outside(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     outside_hop(walk, external, source.ip, "a host on the outside,")
     if target.kind == "router" and is_gateway_address(topo, target.node, target.ip):
         return gateway_in(walk, target.node, target.ip, source.ip, came_in=True)
-    whose = f"router {router_label(topo, target.node)}'s interface" if target.kind == "router" else "a DHCP port"
+    whose = {
+        "router": f"router {router_label(topo, target.node)}'s interface",
+        "dhcp": "a DHCP port",
+        "fixed": f"port {topo.nodes[target.node]['label']}'s fixed IP" if target.node in topo.nodes else "a fixed IP",
+    }[target.kind]
     hop = walk.hop(target.node, f"{target.ip} is {whose} on a tenant subnet")
+    fip = fip_of_port(topo, target.node) if target.kind == "fixed" else None
+    address = topo.attrs(fip).get("floating_ip_address") if fip else None
+    through = f": ask its floating IP {address}, the address the outside reaches it at" if address else ""
     walk.fail(
         hop,
         Problem.NOT_ROUTABLE_FROM_OUTSIDE,
         f"{target.ip} is {whose} on a tenant subnet: the outside has no route to a tenant subnet "
-        "(only the router's gateway address and floating IPs are reachable from there)",
+        f"(only the router's gateway address and floating IPs are reachable from there){through}",
     )
-    return Scenario.TO_ROUTER if target.kind == "router" else Scenario.TO_DHCP
+    return {"router": Scenario.TO_ROUTER, "dhcp": Scenario.TO_DHCP}.get(target.kind, Scenario.INBOUND_FIP)

@@ -80,8 +80,19 @@ def resolve_ip(topo: Topo, address: str, near: Endpoint | None) -> Endpoint:
             f"name one: {', '.join(e.node for e in found)}"
         )
     if found:
-        return found[0]
+        return fixed_from_outside(topo, found[0], near)
     return Endpoint("outside", external_network_for(topo, address) or "", address)
+
+
+def fixed_from_outside(topo: Topo, end: Endpoint, near: Endpoint | None) -> Endpoint:
+    """A tenant port's fixed IP, given as an address to a packet from the outside, is that packet's
+    destination: no route leads there (only its floating IP is DNATed to it). Asked by the port's id
+    (or the VM's), the port is reached through its floating IP, as before."""
+    if near is None or near.kind != "outside" or end.kind != "port":
+        return end
+    if topo.attrs(network_of(topo, end.node)).get("external"):
+        return end  # a port on the external network itself: on the outside's own segment
+    return Endpoint("fixed", end.node, end.ip)
 
 
 def holders(topo: Topo, address: str) -> list[Endpoint]:

@@ -275,6 +275,7 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("dhcp", "port", Relation.ANY): owned.from_dhcp,
     ("router", "port", Relation.ANY): owned.from_router,
     ("outside", "dhcp", Relation.ANY): owned.private_from_outside,
+    ("outside", "fixed", Relation.ANY): owned.private_from_outside,
     ("port", "metadata", Relation.ANY): metadata.to_metadata,
     ("port", "dns", Relation.ANY): lambda w, s, t: dns.to_dns(w, s, t, lambda ip: resolve_ip(w.topo, ip, s), route),
 }
