@@ -205,6 +205,9 @@ RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
 RETAIN_HISTORY_DAYS = envint("DASHBOARD_RETAIN_HISTORY_DAYS", 14)
 RETAIN_HISTORY_MB = envint("DASHBOARD_RETAIN_HISTORY_MB", 2048)
 HISTORY_CHECKPOINT_EVERY = envint("DASHBOARD_HISTORY_CHECKPOINT_EVERY", 1000)
+# Watches' webhooks (topology/watches/webhook.py) never go to loopback, link-local, private,
+# multicast or unspecified addresses, but to these CIDRs and host names an operator allows.
+WATCH_WEBHOOK_ALLOW = envlist("DASHBOARD_WATCH_WEBHOOK_ALLOW", [])
 PRUNE_SECONDS = envint("DASHBOARD_PRUNE_SECONDS", 3600)
 SESSION_PRUNE_SECONDS = envint("DASHBOARD_SESSION_PRUNE_SECONDS", 3600)
 # Agent reports (POST /api/v1/agents/report/): "queue" stores the report and hands the host to the

@@ -133,3 +133,19 @@ def test_the_words_of_a_floating_ip_moved_and_the_headline_with_what_is_in_force
     )
     since["in_force"][0].update(revision=None, in_force_since=None)
     assert headline(since).endswith("; in force since before the history kept: the L3 agent on c1 dead")
+
+
+def test_a_checkpoint_node_is_searched_among_the_nodes_only() -> None:
+    """An edge or an attribute spelling a node's opening is not taken for the node (window.nodes_end)."""
+    from topology.history.window import Checkpoint, nodes_end
+
+    graph = {
+        "nodes": [host(True), {"id": "port:p1", "kind": "port", "attrs": {"note": '{"id":"host:gone",'}}],
+        "edges": [{"id": "host:gone", "source": "host:c1", "target": "port:p1", "kind": "hosts"}],
+    }
+    blob = orjson.dumps(graph)
+    assert blob[: nodes_end(blob)].endswith(b"}") and blob[nodes_end(blob) :].startswith(b'],"edges":[')
+    checkpoint = Checkpoint(1, blob)
+    assert checkpoint.node("host:c1") == host(True)
+    assert checkpoint.node("host:gone") is None  # only in an edge (an attribute's text is escaped)
+    assert nodes_end(b'{"edges":[],"nodes":[]}') == len(b'{"edges":[],"nodes":[]}')  # not sure: all of it

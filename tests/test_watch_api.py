@@ -19,6 +19,14 @@ from tests.map_fixtures import project_of
 from tests.test_history import logged_in
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings: Any) -> None:
+    """The webhooks here name 127.0.0.1, refused by default (tests/test_watch_webhook_policy.py): allowed."""
+    settings.WATCH_WEBHOOK_ALLOW = ["127.0.0.1/32"]
+
+
 URL = "/api/v1/watches/"
 OUTSIDE = "192.168.1.1"
 

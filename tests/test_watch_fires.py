@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def eager(settings: Any) -> Iterator[None]:
+    settings.WATCH_WEBHOOK_ALLOW = ["127.0.0.1/32"]  # the receiver's loopback, refused by default
     settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     app.conf.task_always_eager, app.conf.task_eager_propagates = True, False
     yield

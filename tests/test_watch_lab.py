@@ -36,6 +36,14 @@ OUTSIDE = "192.168.1.1"
 ORIGIN = (b"origin", b"http://127.0.0.1")
 
 
+@pytest.fixture(autouse=True)
+def loopback_allowed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The receiver is on 127.0.0.1, refused by default: allowed here and, in the environment,
+    for the Celery worker the test starts (it sends the webhooks). Autouse: set before the worker."""
+    monkeypatch.setenv("DASHBOARD_WATCH_WEBHOOK_ALLOW", "127.0.0.1/32")
+    settings.WATCH_WEBHOOK_ALLOW = ["127.0.0.1/32"]
+
+
 def posted(count: int, timeout: float = 120) -> list[dict[str, Any]]:
     deadline = time.monotonic() + timeout
     while len(Receiver.got) < count and time.monotonic() < deadline:

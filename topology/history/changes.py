@@ -23,86 +23,21 @@ current ones. Reports' effect on the graph (devices, agent and host state) is.
 
 from __future__ import annotations
 
-import gzip
-import json
-from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-
-import orjson
 
 from topology import graph as g
 from topology.history.causes import Cause, cause_text, touched_ids
 from topology.history.change_text import describe, headline, quiet
 from topology.history.conditions import in_force
-from topology.history.delta import decode
-from topology.history.models import GraphRevision
+from topology.history.window import WINDOW, Checkpoint, History, load_history
 from topology.path.explain import explain_endpoints
 from topology.path.model import Endpoint, JsonDict, PathError, Probe
 from topology.path.topo import Topo
 
-WINDOW = timedelta(hours=24)
+__all__ = ["WINDOW", "Checkpoint", "History", "load_history", "path_since", "since_in", "topo_at"]
 MAX_WALKS = 400  # past explanations per question, at most
-ABSENT = None
-
-
-class Checkpoint:
-    """One checkpoint's nodes, looked up by id in its bytes (a node's object starts ``{"id":...,``)."""
-
-    def __init__(self, revision: int, blob: bytes | None = None) -> None:
-        self.revision = revision
-        self.blob = blob  # gunzipped; None: read from its row when first needed
-
-    def node(self, node_id: str) -> g.Node | None:
-        if self.blob is None:
-            row = GraphRevision.objects.filter(revision=self.revision).values_list("checkpoint_gz", flat=True).first()
-            self.blob = gzip.decompress(bytes(row)) if row else b""
-        start = self.blob.find(b'{"id":' + orjson.dumps(node_id) + b",")
-        if start < 0:
-            return None
-        size = 1 << 16
-        while True:
-            text = self.blob[start : start + size].decode("utf-8", errors="ignore")
-            try:
-                node, _ = json.JSONDecoder().raw_decode(text)
-                return node if isinstance(node, dict) else None
-            except ValueError:
-                if start + size >= len(self.blob):
-                    return None
-                size *= 4
-
-
-class History:
-    """The deltas of revisions ``(checkpoint, newest]``, indexed by node and by edge list."""
-
-    def __init__(
-        self, checkpoint: int, rows: list[tuple[int, datetime, list[Cause], g.Delta]], blob: bytes | None = None
-    ) -> None:
-        self.checkpoint = Checkpoint(checkpoint, blob)
-        self.rows = rows  # oldest first
-        # node id -> [(revision, node or None when removed)], oldest first
-        self.node_sets: dict[str, list[tuple[int, g.Node | None]]] = defaultdict(list)
-        # (node, kind, "out"/"inn") -> [(revision, other end, added?)]
-        self.edge_moves: dict[tuple[str, str, str], list[tuple[int, str, bool]]] = defaultdict(list)
-        for revision, _, _, delta in rows:
-            for node_id in delta["removed"]["nodes"]:
-                self.node_sets[node_id].append((revision, ABSENT))
-            for node in (*delta["added"]["nodes"], *delta["changed"]["nodes"]):
-                self.node_sets[node["id"]].append((revision, node))
-            moves = [(e, False) for e in delta["removed"]["edges"]] + [(e, True) for e in delta["added"]["edges"]]
-            if moves:
-                for edge, added in moves:
-                    source, target, kind = edge["source"], edge["target"], edge["kind"]
-                    self.edge_moves[(source, kind, "out")].append((revision, target, added))
-                    self.edge_moves[(target, kind, "inn")].append((revision, source, added))
-
-    def node_at(self, node_id: str, revision: int, current: g.Node | None) -> g.Node | None:
-        sets = self.node_sets.get(node_id)
-        if not sets or sets[-1][0] <= revision:
-            return current
-        before = [node for r, node in sets if r <= revision]
-        return before[-1] if before else self.checkpoint.node(node_id)
 
 
 class Recording(Mapping[str, JsonDict]):
@@ -170,25 +105,6 @@ def topo_at(topo: Topo, history: History, revision: int, read: set[str]) -> Topo
     past.out = EdgeLists(history, revision, topo.out, "out", read)  # type: ignore[assignment]
     past.inn = EdgeLists(history, revision, topo.inn, "inn", read)  # type: ignore[assignment]
     return past
-
-
-def load_history(newest: int, now: datetime) -> History | None:
-    """The deltas from the checkpoint before the window (24 h, or what is kept) up to ``newest``."""
-    start = GraphRevision.objects.filter(at__gte=now - WINDOW).order_by("revision").values_list("revision", flat=True)
-    first = start.first() or newest
-    checkpoint = (
-        GraphRevision.objects.filter(revision__lte=first, checkpoint_gz__isnull=False)
-        .order_by("-revision")
-        .values_list("revision", flat=True)
-        .first()
-    )
-    if checkpoint is None:
-        return None
-    rows = GraphRevision.objects.filter(revision__gt=checkpoint, revision__lte=newest).order_by("revision")
-    loaded = [
-        (r.revision, r.at, r.causes, decode(r.delta_gz)) for r in rows.only("revision", "at", "causes", "delta_gz")
-    ]
-    return History(checkpoint, loaded)  # type: ignore[arg-type]
 
 
 def delta_ids(delta: g.Delta) -> set[str]:

@@ -92,6 +92,9 @@ def invalid(values: dict[str, str]) -> str | None:
             URLValidator(schemes=["http", "https"])(url)
         except ValidationError:
             return "webhook_url must be an http or https URL"
+        from topology.watches.webhook import refusal
+
+        return refusal(url)  # loopback, private...: refused unless allowed (DASHBOARD_WATCH_WEBHOOK_ALLOW)
     return None
 
 

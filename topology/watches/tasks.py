@@ -24,7 +24,7 @@ def check_watches(revision: int) -> int:
 @shared_task(bind=True, name=DELIVER_WEBHOOK, ignore_result=True, max_retries=MAX_RETRIES)
 def deliver_webhook(self: Task, event_id: int) -> str:
     from topology.watches.check import message
-    from topology.watches.webhook import post
+    from topology.watches.webhook import ForbiddenWebhook, post
 
     event = WatchEvent.objects.select_related("watch").filter(pk=event_id).first()
     if event is None or not event.watch.webhook_url:
@@ -32,6 +32,10 @@ def deliver_webhook(self: Task, event_id: int) -> str:
     event.webhook_attempts += 1
     try:
         post(event.watch.webhook_url, event.watch.secret, message(event))
+    except ForbiddenWebhook as exc:  # the host now resolves to a forbidden address: no POST, no retry
+        event.webhook_error, event.webhook_state = str(exc)[:500], "failed"
+        event.save(update_fields=["webhook_attempts", "webhook_error", "webhook_state"])
+        return "forbidden"
     except Exception as exc:  # refused, timed out, HTTP >= 400: retried, then shown as failed on the page
         event.webhook_error = f"{type(exc).__name__}: {exc}"[:500]
         last = self.request.retries >= MAX_RETRIES

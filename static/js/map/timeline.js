@@ -3,6 +3,8 @@
  * on it: a slider), shows the map at that revision (live updates paused, a banner says so and leads back to live), and
  * "compare with…": the next mark picked is compared with the shown revision (added green, removed
  * red and drawn back as ghosts, changed amber). The revision and the compare go in the permalink.
+ * The newest PAGE revisions are listed first; older pages (?before=<the oldest listed>) are loaded
+ * when the track is dragged to its left edge, scrolled left (wheel) or stepped left of its first mark.
  *
  * Every string of the history (causes name hosts and users) reaches the page through .text().
  */
@@ -12,13 +14,17 @@ import { resync } from "./live.js";
 import { scheduleHash } from "./permalink.js";
 import { hooks, past, historyUrl, readPastHash } from "./timeline-data.js";
 
-const PAGE = 200; // revisions listed (the newest); older ones are reached by a permalink
+const PAGE = 200; // revisions looked at per page (the API's most); older pages loaded at the left edge
+const EDGE_PX = 12; // a drag this near the track's left end loads the older page
+const EMPTY_PAGES = 5; // a member's pages may hold none of its revisions: this many looked at per load
 const MARK_W = 3;
 const TRACK_H = 46;
 
 const ui = {};
 let marks = []; // the listing's revisions, oldest first: {revision, at, cause, counts, total}
 let picking = false; // "compare with…": the next mark picked is the compared revision
+let nextBefore = null; // the cursor of the older page (the API's next_before); null: the oldest is listed
+let loadingOlder = null; // the older page's request under way
 
 const total = (c) => c.added.nodes + c.added.edges + c.removed.nodes + c.removed.edges + c.changed.nodes;
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "?");
@@ -34,11 +40,41 @@ async function loadListing() {
     ui.status.textContent = "cannot load the history" + (answer.data && answer.data.detail ? ": " + answer.data.detail : "");
     return;
   }
-  marks = answer.data.revisions.map((r) => ({ ...r, total: total(r.counts) })).reverse();
-  ui.status.textContent = marks.length
-    ? marks.length + " revisions" + (answer.data.next_before ? " (the newest " + PAGE + ")" : "") + ", " + when(marks[0].at) + " – " + when(marks[marks.length - 1].at)
-    : "no revision in the history yet";
+  marks = asMarks(answer.data.revisions);
+  nextBefore = answer.data.next_before;
+  ui.status.textContent = summary();
   draw();
+}
+
+const asMarks = (revisions) => revisions.map((r) => ({ ...r, total: total(r.counts) })).reverse();
+
+function summary() {
+  if (!marks.length && nextBefore === null) return "no revision in the history yet";
+  const span = marks.length ? ", " + when(marks[0].at) + " – " + when(marks[marks.length - 1].at) : "";
+  return marks.length + " revisions" + span + (nextBefore !== null ? " (older: drag or scroll to the left edge)" : "");
+}
+
+// The page before the oldest mark, put in front of the marks (a member's empty pages skipped, a few at most).
+function loadOlder() {
+  if (nextBefore === null || loadingOlder) return loadingOlder;
+  ui.status.textContent = "loading older revisions…";
+  loadingOlder = (async () => {
+    let older = [];
+    for (let n = 0; n < EMPTY_PAGES && nextBefore !== null && !older.length; n++) {
+      const answer = await request(historyUrl() + "?limit=" + PAGE + "&before=" + encodeURIComponent(nextBefore));
+      if (!answer.ok || !answer.data) {
+        ui.status.textContent = "cannot load older revisions" + (answer.data && answer.data.detail ? ": " + answer.data.detail : "");
+        return;
+      }
+      older = asMarks(answer.data.revisions);
+      nextBefore = answer.data.next_before;
+    }
+    const known = new Set(marks.map((m) => m.revision));
+    marks = older.filter((m) => !known.has(m.revision)).concat(marks);
+    ui.status.textContent = summary();
+    draw();
+  })().finally(() => { loadingOlder = null; });
+  return loadingOlder;
 }
 
 function xScale(width) {
@@ -126,7 +162,17 @@ function initDrag() {
     track.setPointerCapture(event.pointerId);
     hover(dragging);
   });
-  track.addEventListener("pointermove", (event) => { if (dragging !== null) hover((dragging = nearest(event))); });
+  track.addEventListener("pointermove", (event) => {
+    if (dragging === null) return;
+    hover((dragging = nearest(event)));
+    if (d3.pointer(event, track)[0] <= EDGE_PX) loadOlder(); // dragged to the left edge: the older page
+  });
+  track.addEventListener("wheel", (event) => {
+    if (event.deltaX < 0 || (event.shiftKey && event.deltaY < 0)) { // scrolled left
+      event.preventDefault();
+      loadOlder();
+    }
+  }, { passive: false });
   track.addEventListener("pointerup", () => {
     if (dragging === null) return;
     const i = dragging;
@@ -137,6 +183,10 @@ function initDrag() {
     const step = { ArrowLeft: -1, ArrowRight: 1, Home: -Infinity, End: Infinity }[event.key];
     if (step === undefined || !marks.length) return;
     event.preventDefault();
+    if (shownIndex() + step < 0 && nextBefore !== null) { // left of the first mark: the older page, then its newest
+      loadOlder().then(() => settle(step === -Infinity ? 0 : Math.max(0, shownIndex() - 1)));
+      return;
+    }
     settle(Math.max(0, Math.min(marks.length, shownIndex() + step)));
   });
 }
