@@ -204,7 +204,7 @@ def queued_report(host: str, report: dict[str, Any], size: int) -> Response:
     the graph queue (Redis) is unreachable (the report is stored, the map does not show it yet).
     """
     try:
-        lag = ingest_queue.backlog().lag
+        lag = ingest_queue.pending_and_lag()[1]
     except ingest_queue.QueueDown:
         lag = 0.0  # said below, once the report is stored
     if lag > settings.GRAPH_MAX_LAG_SECONDS:

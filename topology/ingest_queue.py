@@ -119,10 +119,16 @@ def mark_and_schedule(host: str) -> None:
 
 
 def backlog() -> Backlog:
-    now, oldest, pending = _script(LAG)(keys=[SINCE])
-    lag = max(0.0, float(now) - float(oldest)) if oldest else 0.0
+    pending, lag = pending_and_lag()
     rebuilds = client().get(REBUILDS)
-    return Backlog(pending=int(pending), lag=lag, rebuilds=int(rebuilds or 0))
+    return Backlog(pending=pending, lag=lag, rebuilds=int(rebuilds or 0))
+
+
+def pending_and_lag() -> tuple[int, float]:
+    """Hosts marked and not applied, and the seconds since the oldest such mark: one round trip
+    (what a report's POST asks before it is taken)."""
+    now, oldest, pending = _script(LAG)(keys=[SINCE])
+    return int(pending), max(0.0, float(now) - float(oldest)) if oldest else 0.0
 
 
 def pending_hosts() -> list[str]:

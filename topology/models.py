@@ -56,6 +56,9 @@ class HostReport(models.Model):
     report = models.JSONField()
     # topology.join.digest(report), hex, made when stored (empty: unknown, the join computes it)
     digest = models.CharField(max_length=32, blank=True, default="")
+    # The report's names by section and the digest they were read from (topology/report_inventory.py):
+    # the next report's change summary compares them instead of decoding this report.
+    inventory = models.TextField(blank=True, default="")
 
     def __str__(self) -> str:
         return self.host

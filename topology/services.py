@@ -42,6 +42,14 @@ from topology.models import (
     HostReport,
     HostReportChange,
 )
+from topology.report_inventory import (
+    Inventory,
+    changed,
+    decode_inventory,
+    encode_inventory,
+    inventory_change,
+    report_inventory,
+)
 from topology.scope import scope_graph
 
 log = logging.getLogger(__name__)
@@ -85,43 +93,47 @@ def host_for_token(token: str) -> str | None:
 
 def summarize_report_change(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
     """Namespaces, interfaces and bridges that appeared or went away between two reports."""
-
-    def inventory(report: dict[str, Any] | None) -> dict[str, set[str]]:
-        report = report or {}
-        namespaces = report.get("namespaces") or []
-        return {
-            "namespaces": {ns["name"] for ns in namespaces},
-            "interfaces": {i["name"] for i in report.get("interfaces") or []}
-            | {f"{ns['name']}/{i['name']}" for ns in namespaces for i in ns.get("interfaces") or []},
-            "bridges": {b["name"] for b in (report.get("ovs") or {}).get("bridges") or []},
-        }
-
-    before, after = inventory(old), inventory(new)
-    return {
-        what: {"added": sorted(after[what] - before[what]), "removed": sorted(before[what] - after[what])}
-        for what in before
-    }
+    return inventory_change(report_inventory(old) if old is not None else None, report_inventory(new))
 
 
 def store_report(host: str, report: dict[str, Any], size: int) -> HostReport:
-    """Keep the latest report of ``host`` and a history entry when something changed."""
+    """Keep the latest report of ``host`` and a history entry when something changed.
+
+    The change is found from the previous report's stored inventory (topology/report_inventory.py),
+    not by decoding the previous report; one row read (its id, digest and inventory), one written.
+    """
     now = timezone.now()
+    report_digest = hex_digest(report)
+    after = report_inventory(report)
+    fields: dict[str, Any] = {
+        "collected_at": parse_time(report["collected_at"]),
+        "received_at": now,
+        "size": size,
+        "report": report,
+        "digest": report_digest,
+        "inventory": encode_inventory(after, report_digest),
+    }
     with transaction.atomic():
-        previous = HostReport.objects.select_for_update().filter(host=host).first()
-        summary = summarize_report_change(previous.report if previous else None, report)
-        if any(change["added"] or change["removed"] for change in summary.values()):
-            HostReportChange.objects.create(host=host, received_at=now, summary=summary)
-        row, _ = HostReport.objects.update_or_create(
-            host=host,
-            defaults={
-                "collected_at": parse_time(report["collected_at"]),
-                "received_at": now,
-                "size": size,
-                "report": report,
-                "digest": hex_digest(report),
-            },
+        previous = (
+            HostReport.objects.select_for_update().filter(host=host).values_list("id", "digest", "inventory").first()
         )
-    return row
+        before = previous_inventory(*previous) if previous is not None else None
+        summary = inventory_change(before, after)
+        if changed(summary):
+            HostReportChange.objects.create(host=host, received_at=now, summary=summary)
+        if previous is None:  # the host's first report (update_or_create: another first report may race it)
+            row, _ = HostReport.objects.update_or_create(host=host, defaults=fields)
+            return row
+        HostReport.objects.filter(id=previous[0]).update(**fields)
+    return HostReport(id=previous[0], host=host, **fields)
+
+
+def previous_inventory(row_id: int, row_digest: str, text: str) -> Inventory:
+    """The stored report's inventory; its report decoded only when the row has none it can trust."""
+    stored = decode_inventory(text, row_digest)
+    if stored is not None:
+        return stored
+    return report_inventory(HostReport.objects.filter(id=row_id).values_list("report", flat=True).first())
 
 
 # --------------------------------------------------------------------------- cloud refresh
