@@ -63,13 +63,17 @@ def test_every_field_of_the_packet_comes_from_the_walk() -> None:
     vm1 = port(cloud[0], VM1_PORT)
     result, checks = planned(cloud, "vm-1", OUTSIDE)
     assert len(checks) == len(result["hops"])
-    # the compute host's br-int hands it to the tunnel: not compared yet, and said so
-    first = at(result, checks, "compute0001:br-int")
-    assert isinstance(first, NotChecked) and "tunnel" in first.reason
     # the network node's br-tun takes it in by the tunnel port: VNI, the VM's MAC, the router's qr- MAC
     tun = at(result, checks, "compute0000:br-tun")
     assert isinstance(tun, Check) and tun.kind == "ofproto_trace"
     assert tun.args["tun_id"] == 100 and tun.args["dl_src"] == vm1["mac_address"]
+    # the compute host's br-int hands it to the tunnel: leaves by br-tun's tunnel port with the network's VNI,
+    # addressed to the port the walk delivers it to on the other host
+    first = at(result, checks, "compute0001:br-int")
+    assert isinstance(first, Check) and first.expect.bridge == "br-tun" and first.expect.tun_id == 100
+    tunnel_ports = [h["node"] for h in result["hops"] if h["node"].startswith("iface:compute0001:-:")]
+    assert first.expect.port and any(n.endswith(f":{first.expect.port}") for n in tunnel_ports), tunnel_ports
+    assert first.args["dl_src"] == vm1["mac_address"] and first.args["dl_dst"] == tun.args["dl_dst"]
     assert tun.args["nw_src"] == vm1["fixed_ips"][0]["ip_address"] and tun.args["nw_dst"] == OUTSIDE
     assert tun.expect.port and tun.expect.port.startswith("tap") and tun.expect.bridge == "br-int"
     # the qrouter: routed from qr- toward the outside, out of qg-; the source is SNATed only after routing
@@ -270,7 +274,9 @@ def test_a_host_that_does_not_answer_is_waited_for_once() -> None:
         verified = verify_result(asker, Topo(join(*cloud).to_dict(), cloud[1]), result, Probe.parse("icmp"))
     finally:
         verify.WORKERS = 4
-    assert asked == ["compute0000"], asked  # the network node, where the probes go: asked once, not per hop
+    # each host whose hops are probed (the compute host's br-int to the tunnel, the network node's hops):
+    # asked once, not per hop
+    assert sorted(asked) == ["compute0000", "compute0001"], asked
     states = {h["verify"]["state"] for h in verified["hops"]}
     unanswered = [h for h in verified["hops"] if "did not answer" in h["verify"].get("reason", "")]
     assert states == {"not_checked"} and len(unanswered) >= 3, verified["hops"]

@@ -7,7 +7,14 @@
 * ``ip route get``: dst, dev, via, src and the rest of the key/value words;
 * ``ip rule``: priority, selector and action of each rule;
 * ``ip route show``: one route per line, dst first then key/value words;
-* ``ip neigh show``: address, dev, lladdr and state of each entry.
+* ``ip neigh show``: address, dev, lladdr and state of each entry;
+* ``iptables -L -v -n -x --line-numbers``: per chain, each rule's number, packet and byte counters,
+  target, match columns and the rest of the line (``to:10.0.0.5``).
+
+A trace whose packet leaves by a tunnel port (userspace datapath: ``tnl_push(tnl_port(N),header(...
+vxlan(...,vni=0x..)),out_port(M))``) lists it under ``tunnels`` (the datapath port of the tunnel, the VNI
+and the outer addresses); the datapath outputs after a ``tnl_push`` are the underlay's (br-phy), kept
+apart as ``underlay``: the overlay leaves by the tunnel.
 """
 
 from __future__ import annotations
@@ -23,6 +30,16 @@ class TraceOutput(TypedDict, total=False):
     ofport: int
 
 
+class TraceTunnel(TypedDict, total=False):
+    dp_port: int
+    bridge: str
+    port: str
+    ofport: int
+    vni: int
+    local_ip: str
+    remote_ip: str
+
+
 class Trace(TypedDict):
     bridges: list[str]
     final_flow: str | None
@@ -30,6 +47,8 @@ class Trace(TypedDict):
     datapath_actions: str | None
     actions: list[str]
     outputs: list[TraceOutput]
+    tunnels: list[TraceTunnel]
+    underlay: list[TraceOutput]
     dropped: bool
     conntrack: bool  # the packet met ct(): without --ct-next the trace stops at the recirculation
 
@@ -37,6 +56,9 @@ class Trace(TypedDict):
 BRIDGE_RE = re.compile(r'^bridge\("([^"]+)"\)\s*$')
 DPIF_PORT_RE = re.compile(r"^\s+(\S+) (\d+|none)/(\d+|none):")
 DPIF_BRIDGE_RE = re.compile(r"^  (\S+):\s*$")
+TNL_PORT_RE = re.compile(r"^tnl_push\(tnl_port\((\d+)\)")
+VNI_RE = re.compile(r"(?:vxlan|geneve|gre)\([^)]*?(?:vni|key)=(0x[0-9a-fA-F]+|\d+)")
+OUTER_IPV4_RE = re.compile(r"ipv[46]\(src=([0-9a-fA-F.:]+),dst=([0-9a-fA-F.:]+)")
 
 
 def split_actions(text: str) -> list[str]:
@@ -72,7 +94,10 @@ def parse_trace(text: str) -> Trace:
         elif line.startswith("Datapath actions: "):
             datapath = line[len("Datapath actions: ") :].strip()  # the last one wins: after --ct-next
     actions = split_actions(datapath or "")
-    outputs: list[TraceOutput] = [{"dp_port": int(action)} for action in actions if action.isdigit()]
+    tunnels = [tunnel_of(action) for action in actions if TNL_PORT_RE.match(action)]
+    first_push = next((at for at, action in enumerate(actions) if TNL_PORT_RE.match(action)), len(actions))
+    outputs: list[TraceOutput] = [{"dp_port": int(a)} for a in actions[:first_push] if a.isdigit()]
+    underlay: list[TraceOutput] = [{"dp_port": int(a)} for a in actions[first_push:] if a.isdigit()]
     return {
         "bridges": bridges,
         "final_flow": final_flow,
@@ -80,19 +105,52 @@ def parse_trace(text: str) -> Trace:
         "datapath_actions": datapath,
         "actions": actions,
         "outputs": outputs,
+        "tunnels": tunnels,
+        "underlay": underlay,
         "dropped": actions == ["drop"]
         or (
             datapath is not None
             and not outputs
+            and not tunnels
             and not any(a.startswith(("ct(", "recirc(", "userspace(", "tnl_push(", "clone(")) for a in actions)
         ),
         "conntrack": any(action.startswith("ct(") for action in actions),
     }
 
 
-def parse_dpif_show(text: str) -> dict[int, TraceOutput]:
-    """Datapath port number -> where it is, from ``ovs-appctl dpif/show``."""
-    ports: dict[int, TraceOutput] = {}
+def tunnel_of(action: str) -> TraceTunnel:
+    """``tnl_push(tnl_port(16),header(...ipv4(src=..,dst=..)...vxlan(flags=..,vni=0xc)),out_port(3))``."""
+    match = TNL_PORT_RE.match(action)
+    assert match is not None
+    tunnel: TraceTunnel = {"dp_port": int(match.group(1))}
+    vni = VNI_RE.search(action)
+    if vni:
+        tunnel["vni"] = int(vni.group(1), 0)
+    outer = OUTER_IPV4_RE.search(action)
+    if outer:
+        tunnel["local_ip"], tunnel["remote_ip"] = outer.group(1), outer.group(2)
+    return tunnel
+
+
+def name_tunnel(tunnel: TraceTunnel, ports: list[TraceOutput]) -> TraceTunnel:
+    """The tunnel's datapath port named: the OpenFlow port of ``remote_ip`` among the tunnel ports that share it
+    (every vxlan port of a userspace datapath is the one vxlan_sys port), by its name ``vxlan-<remote hex>``."""
+    named: TraceTunnel = {**tunnel}
+    shared = [p for p in ports if p["dp_port"] == tunnel["dp_port"]]
+    remote = tunnel.get("remote_ip")
+    if remote and ":" not in remote:
+        hexed = "".join(f"{int(part):02x}" for part in remote.split("."))
+        shared = [p for p in shared if p.get("port", "").endswith(hexed)] or shared
+    if len(shared) == 1:
+        for key in ("bridge", "port", "ofport"):
+            if key in shared[0]:
+                named[key] = shared[0][key]
+    return named
+
+
+def dpif_ports(text: str) -> list[TraceOutput]:
+    """Every port of ``ovs-appctl dpif/show`` with a datapath number (tunnel ports may share one)."""
+    ports: list[TraceOutput] = []
     bridge = None
     for line in text.splitlines():
         bridge_match = DPIF_BRIDGE_RE.match(line)
@@ -104,8 +162,13 @@ def parse_dpif_show(text: str) -> dict[int, TraceOutput]:
             entry: TraceOutput = {"dp_port": int(match.group(3)), "bridge": bridge, "port": match.group(1)}
             if match.group(2) != "none":
                 entry["ofport"] = int(match.group(2))
-            ports[entry["dp_port"]] = entry
+            ports.append(entry)
     return ports
+
+
+def parse_dpif_show(text: str) -> dict[int, TraceOutput]:
+    """Datapath port number -> where it is, from ``ovs-appctl dpif/show``."""
+    return {entry["dp_port"]: entry for entry in dpif_ports(text)}
 
 
 def name_output(output: TraceOutput, ports: dict[int, TraceOutput]) -> TraceOutput:
@@ -261,3 +324,34 @@ def parse_neighbours(text: str) -> list[dict[str, Any]]:
         state = next((w for w in words[1:] if w in NEIGH_STATES), None)
         entries.append({"dst": words[0], "dev": values.get("dev"), "lladdr": lladdr, "state": state})
     return entries
+
+
+CHAIN_HEADER_RE = re.compile(r"^Chain (\S+) \((.*)\)\s*$")
+IPTABLES_OPTS = ("--", "-f", "!f")
+RULE_COLUMNS = ("num", "packets", "bytes", "target", "prot", "opt", "in", "out", "source", "destination")
+
+
+def parse_iptables_counters(text: str) -> dict[str, list[dict[str, Any]]]:
+    """``iptables -L -v -n -x --line-numbers``: chain -> its rules, each with its counters and columns.
+
+    A rule line is ``num pkts bytes target prot opt in out source destination [extra...]``; a rule with no
+    target (counting only) has one column fewer: its opt column (``--``) comes fifth.
+    """
+    chains: dict[str, list[dict[str, Any]]] = {}
+    chain = None
+    for line in text.splitlines():
+        header = CHAIN_HEADER_RE.match(line)
+        if header:
+            chain = header.group(1)
+            chains[chain] = []
+            continue
+        words = line.split()
+        if chain is None or len(words) < 9 or not all(w.isdigit() for w in words[:3]):
+            continue
+        if words[4] in IPTABLES_OPTS and words[5] not in IPTABLES_OPTS:
+            words.insert(3, "")  # no target: the rule only counts
+        rule: dict[str, Any] = dict(zip(RULE_COLUMNS, words[:10], strict=False))
+        rule["num"], rule["packets"], rule["bytes"] = int(words[0]), int(words[1]), int(words[2])
+        rule["extra"] = " ".join(words[10:])
+        chains[chain].append(rule)
+    return chains

@@ -15,7 +15,9 @@ Kinds:
 * ``ip_rule``: ``ip [-netns NS] rule show``;
 * ``route_table``: ``ip [-netns NS] route show table <N>``;
 * ``neigh_show``: ``ip [-netns NS] neigh show to <ip> [dev <dev>]`` (a router's ARP/ND entry: the MAC of a
-  peer outside the cloud, which the path verifier needs to build the packet leaving to it).
+  peer outside the cloud, which the path verifier needs to build the packet leaving to it);
+* ``iptables_counters``: ``[ip netns exec NS] iptables -w 5 -t <table> -L [<chain>] -v -n -x --line-numbers``
+  (read only: the packet and byte counters of each rule; the table one of TABLES, the chain a plain name).
 
 Parsing of the outputs is in topology/agent/probe_parse.py (pure).
 """
@@ -36,7 +38,7 @@ from typing import Any
 
 from topology.agent import probe_parse
 
-KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show")
+KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show", "iptables_counters")
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 30.0
 MAX_OUTPUT_BYTES = 256 * 1024
@@ -50,6 +52,10 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 CT_FLAGS = ("new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat")
 PROTOS = ("ip", "icmp", "tcp", "udp", "arp", "ipv6", "icmp6", "tcp6", "udp6")
 TABLE_NAMES = {"main": 254, "local": 255, "default": 253}
+IPTABLES = "iptables"
+TABLES = ("nat", "filter", "mangle", "raw")
+# iptables chain names: at most 28 characters, no leading "-" (Neutron's: neutron-l3-agent-PREROUTING).
+CHAIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,27}$")
 
 
 class ProbeInvalid(ValueError):
@@ -216,12 +222,25 @@ def validate_neigh_show(args: Mapping[str, Any]) -> Args:
     return {key: value for key, value in clean.items() if value is not None}
 
 
+def validate_iptables_counters(args: Mapping[str, Any]) -> Args:
+    _only(args, ("namespace", "table", "chain"))
+    table = args.get("table")
+    if table not in TABLES:
+        raise ProbeInvalid(f"table must be one of {', '.join(TABLES)}, got {str(table)[:40]!r}")
+    chain = args.get("chain")
+    if chain is not None and (not isinstance(chain, str) or not CHAIN_RE.match(chain)):
+        raise ProbeInvalid(f"chain must be an iptables chain name (letters, digits, . _ -), got {str(chain)[:80]!r}")
+    clean: Args = {"namespace": _name(args, "namespace", False, NETNS_RE), "table": table, "chain": chain}
+    return {key: value for key, value in clean.items() if value is not None}
+
+
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
     "ofproto_trace": validate_trace,
     "route_get": validate_route_get,
     "ip_rule": validate_ip_rule,
     "route_table": validate_route_table,
     "neigh_show": validate_neigh_show,
+    "iptables_counters": validate_iptables_counters,
 }
 
 
@@ -282,6 +301,11 @@ def argv_of(kind: str, args: Mapping[str, Any]) -> list[str]:
     if kind == "neigh_show":
         argv = [*ip_prefix(args), "neigh", "show", "to", args["dst"]]
         return argv + (["dev", args["dev"]] if "dev" in args else [])
+    if kind == "iptables_counters":
+        argv = [IP, "netns", "exec", args["namespace"]] if args.get("namespace") else []
+        argv += [IPTABLES, "-w", "5", "-t", args["table"], "-L"]
+        argv += [args["chain"]] if "chain" in args else []
+        return [*argv, "-v", "-n", "-x", "--line-numbers"]
     raise ProbeInvalid(f"unknown kind {kind!r}")
 
 
@@ -388,11 +412,13 @@ def parse(
         trace = probe_parse.parse_trace(output)
         # Datapath port numbers are not OpenFlow ports: dpif/show names them.
         left = deadline - time.monotonic()
-        if trace["outputs"] and left > 0:
+        if (trace["outputs"] or trace["tunnels"]) and left > 0:
             ports = runner([APPCTL, "dpif/show"], left)
             if ports.exit_status == 0:
                 names = probe_parse.parse_dpif_show(ports.output)
                 trace["outputs"] = [probe_parse.name_output(out, names) for out in trace["outputs"]]
+                every = probe_parse.dpif_ports(ports.output)
+                trace["tunnels"] = [probe_parse.name_tunnel(out, every) for out in trace["tunnels"]]
         return dict(trace)
     if kind == "route_get":
         return dict(probe_parse.parse_route_get(output))
@@ -400,4 +426,6 @@ def parse(
         return {"rules": probe_parse.parse_ip_rule(output)}
     if kind == "neigh_show":
         return {"neighbours": probe_parse.parse_neighbours(output)}
+    if kind == "iptables_counters":
+        return {"chains": probe_parse.parse_iptables_counters(output)}
     return {"routes": probe_parse.parse_routes(output)}

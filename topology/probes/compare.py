@@ -1,7 +1,10 @@
 """The tracer's answer beside the explainer's (pure): agree, disagree, or not checked.
 
 * ofproto/trace: the datapath ports the packet leaves by (``parsed.outputs``,
-  named by dpif/show) against the port the walk names next. A bridge's own
+  named by dpif/show) against the port the walk names next. By a tunnel port
+  (``parsed.tunnels``: the tnl_push of a userspace datapath), the tunnel port
+  and its VNI both against the walk's; the underlay's output after the push
+  (br-phy's) is not the overlay's way on and is only shown. A bridge's own
   internal port (LOCAL, OpenFlow 65534) is the host's stack, not a way on:
   an answer that reaches only LOCAL ports, or drops, is "it stops". A flood
   (NORMAL, no learned MAC for the destination) that includes the walk's port
@@ -38,10 +41,23 @@ def outputs_of(parsed: Mapping[str, Any]) -> list[str]:
     return names
 
 
+def tunnels_of(parsed: Mapping[str, Any]) -> list[str]:
+    """The tunnel ports the trace leaves by (tnl_push), as ``port (bridge)``."""
+    return [
+        f"{t.get('port', 'tunnel datapath port ' + str(t.get('dp_port')))} ({t.get('bridge', '?')})"
+        for t in parsed.get("tunnels") or []
+    ]
+
+
+def vnis_of(parsed: Mapping[str, Any]) -> list[int | None]:
+    return [t.get("vni") for t in parsed.get("tunnels") or []]
+
+
 def trace_answer(parsed: Mapping[str, Any]) -> tuple[list[str], str]:
-    outputs = outputs_of(parsed)
+    outputs = outputs_of(parsed) + tunnels_of(parsed)
     if outputs:
-        return outputs, "leaves by " + ", ".join(outputs)
+        vnis = [f"{vni:#x}" if vni is not None else "?" for vni in vnis_of(parsed)]
+        return outputs, "leaves by " + ", ".join(outputs) + (f" with tun_id {', '.join(vnis)}" if vnis else "")
     if parsed.get("dropped"):
         return [], "dropped"
     locals_only = bool(parsed.get("outputs"))
@@ -58,7 +74,8 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
     if expect.stops:
         state: State = "disagree" if outputs else "agree"
     elif outputs == [wanted]:
-        state = "agree"
+        # by a tunnel port: the VNI too (the trace's tnl_push header), or it is another network's tunnel
+        state = "agree" if expect.tun_id is None or vnis_of(parsed) == [expect.tun_id] else "disagree"
     elif wanted in outputs and FLOODING in str(result.get("output") or ""):
         # NORMAL floods a unicast whose MAC it has not learned (yet, or since it aged out): the model's port
         # gets it, with every other port of the VLAN. That is how a learning switch delivers it.
@@ -71,6 +88,8 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
         "answer": answer,
         "detail": {
             "outputs": outputs,
+            "tunnels": list(parsed.get("tunnels") or []),
+            "underlay": list(parsed.get("underlay") or []),
             "bridges": parsed.get("bridges") or [],
             "datapath_actions": parsed.get("datapath_actions"),
             "final_flow": parsed.get("final_flow"),

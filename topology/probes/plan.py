@@ -52,12 +52,14 @@ class Expect:
     bridge: str | None = None  # ...on this bridge
     dev: str | None = None  # route_get: the device the route leaves by
     stops: str | None = None  # the explainer says the packet goes no further (why)
+    tun_id: int | None = None  # ofproto_trace by a tunnel port: the VNI (set_field ->tun_id) it carries
 
     def describe(self) -> str:
         if self.stops:
             return f"stops: {self.stops}"
         if self.port:
-            return f"leaves by {self.port} on {self.bridge}"
+            vni = f" with tun_id {self.tun_id:#x}" if self.tun_id is not None else ""
+            return f"leaves by {self.port} on {self.bridge}{vni}"
         return f"routed out of {self.dev}"
 
 
@@ -233,10 +235,21 @@ def expected_output(
             continue
         if attrs is None:
             raise Unknown(f"the walk names no port the packet leaves {bridge_name} by")
-        if attrs.get("ovs_type") in TUNNEL_TYPES:
-            raise Unknown(f"the packet leaves by tunnel port {attrs.get('name')}: tunnel outputs are not compared yet")
-        return Expect(port=str(attrs.get("name")), bridge=str(attrs.get("ovs_bridge"))), at
+        tun_id = tunnel_vni(topo, hops, at) if attrs.get("ovs_type") in TUNNEL_TYPES else None
+        return Expect(port=str(attrs.get("name")), bridge=str(attrs.get("ovs_bridge")), tun_id=tun_id), at
     raise Unknown(f"the walk ends before the packet leaves {bridge_name}")
+
+
+def tunnel_vni(topo: Topo, hops: Sequence[Mapping[str, Any]], at: int) -> int:
+    """The VNI a packet leaving by the tunnel port of hop ``at`` carries: its network's segmentation id, the
+    network of the last access port the walk crossed before (the VM's tap/qvo, or a router's qr-)."""
+    access = last_ovs_port(topo, hops, at)
+    if access is None:
+        raise Unknown("the walk does not say which network the packet is on when it enters the tunnel")
+    network = network_of_iface(topo, access)
+    if network.get("network_type") not in TUNNEL_TYPES or network.get("segmentation_id") is None:
+        raise Unknown(f"{access.get('name')}'s network is not an overlay one: the tunnel's VNI is not known")
+    return int(network["segmentation_id"])
 
 
 def network_of_iface(topo: Topo, attrs: Mapping[str, Any]) -> JsonDict:
@@ -307,7 +320,10 @@ def macs_of_entry(
         check.macs["dl_src"] = neighbour
     if out_index is None:
         return  # the walk says it stops: the packet as it came, to no one in particular
-    receiver = mac_of(topo, ovs_port(topo, str(hops[out_index].get("node") or "")))
+    out = ovs_port(topo, str(hops[out_index].get("node") or ""))
+    if out is not None and out.get("ovs_type") in TUNNEL_TYPES:
+        out = next_ovs_port(topo, hops, out_index)  # to the port the walk delivers it to on the other host
+    receiver = mac_of(topo, out)
     if receiver:
         check.args["dl_dst"] = receiver
         return
@@ -315,6 +331,18 @@ def macs_of_entry(
     check.macs["dl_dst"] = Neighbour(
         str(device["host"]), str(device["namespace"]), str(device["name"]), next_hop_address(topo, device, ips[1])
     )
+
+
+def next_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
+    """The first access or physical OVS port after ``index``, across tunnels, patches and bridges."""
+    for at in range(index + 1, len(hops)):
+        node = str(hops[at].get("node") or "")
+        attrs = ovs_port(topo, node)
+        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
+            return attrs
+        if attrs is None and not is_ovs_bridge(topo, node):
+            return None
+    return None
 
 
 def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
