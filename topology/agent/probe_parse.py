@@ -350,7 +350,7 @@ def parse_iptables_counters(text: str) -> dict[str, list[dict[str, Any]]]:
             continue
         if words[4] in IPTABLES_OPTS and words[5] not in IPTABLES_OPTS:
             words.insert(3, "")  # no target: the rule only counts
-        rule: dict[str, Any] = dict(zip(RULE_COLUMNS, words[:10], strict=False))
+        rule: dict[str, Any] = dict(zip(RULE_COLUMNS, words[:10]))  # no strict=: the agent runs on Python 3.9
         rule["num"], rule["packets"], rule["bytes"] = int(words[0]), int(words[1]), int(words[2])
         rule["extra"] = " ".join(words[10:])
         chains[chain].append(rule)
