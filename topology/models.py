@@ -142,9 +142,28 @@ class GraphPart(models.Model):
     # its admin views' JSON text (topology/graphservice/fragments.py); null: not made (then the
     # views are scoped from the assembled graph)
     fragments = models.BinaryField(null=True)
+    # its admin collapsed-view summary (topology/graphservice/summaries.py), with the revision it was made
+    # at; null: not made (then a reader summarizes the body)
+    summary = models.BinaryField(null=True)
 
     def __str__(self) -> str:
         return f"{self.key} at revision {self.revision}"
+
+
+class GraphPartScope(models.Model):
+    """What a member of ``project`` sees of a host part, summarized for the collapsed view and host content
+    (topology/graphservice/summaries.py); project ``""``: what any project sees there. Rewritten with the part."""
+
+    key = models.CharField(max_length=300, db_index=True)
+    project = models.CharField(max_length=64)
+    revision = models.PositiveBigIntegerField()
+    body = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="one_part_scope_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.key} for {self.project or 'any project'} at revision {self.revision}"
 
 
 class GraphView(models.Model):
