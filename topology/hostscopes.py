@@ -5,7 +5,7 @@ topology/graphservice/summaries.py). A member's collapsed view is its project's 
 what any project sees there), merged; its links, the cross part's tunnels whose two ends it sees. Rows
 are kept per project and re-read when their part's revision changes: O(the project's hosts), nothing of
 another project read. None (the caller then scopes the assembled graph, topology/hostviews.py) when the
-rows cannot be trusted: a part written before them (migration 0007), or written without them.
+rows cannot be trusted: a part written before them (migration 0007), or written after them without them.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class ScopeCache:
         ).values_list("key", "project", "revision"):
             if key not in chosen or owner == project:
                 chosen[key] = (revision, owner)
-        if any(revisions.get(key) != revision for key, (revision, _) in chosen.items()):
+        # a row is made with its part, or later alone (who sees what of it changed): never older than the part
+        if any(key not in revisions or revision < revisions[key] for key, (revision, _) in chosen.items()):
             return None
         held = self.projects.setdefault(project, {})
         for key in [k for k in held if k not in chosen]:

@@ -44,8 +44,15 @@ def part_body(partition: Partition, nodes: Mapping[str, g.Node], part: str) -> b
     )
 
 
-def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collection[str], revision: int) -> Written:
-    """Rewrite ``parts`` as ``partition`` holds them now (an empty part's row is deleted)."""
+def write_parts(
+    partition: Partition,
+    nodes: Mapping[str, g.Node],
+    parts: Collection[str],
+    revision: int,
+    scopes: Collection[str] = (),
+) -> Written:
+    """Rewrite ``parts`` as ``partition`` holds them now (an empty part's row is deleted), and the project
+    rows alone of the host parts ``scopes`` (their content unchanged, who sees what of it changed)."""
     written = Written()
     empty = [part for part in parts if partition.is_empty(part)]
     for part in empty:
@@ -54,7 +61,10 @@ def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collec
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
         GraphPartScope.objects.filter(key__in=empty).delete()
     kept = sorted(set(parts) - set(empty), key=part_order)
-    cross = CrossIndex.of(partition) if any(part.startswith(HOST_PREFIX) for part in kept) else CrossIndex()
+    only = sorted(p for p in set(scopes) - set(parts) if p.startswith(HOST_PREFIX) and p in partition.parts)
+    hosts_written = bool(only) or any(part.startswith(HOST_PREFIX) for part in kept)
+    cross = CrossIndex.of(partition) if hosts_written else CrossIndex()
+    written.bytes += write_scopes(partition, nodes, only, revision, cross)
     for start in range(0, len(kept), 100):  # made and written 100 at a time: a start writes every part
         chunk = kept[start : start + 100]
         rows = [

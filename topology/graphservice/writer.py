@@ -201,8 +201,9 @@ class GraphWriter:
             state.revision += 1
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
-            touched = self.partition.apply(delta) | scope_parts(self.partition, delta, old_nodes, held)
-            applied.written = write_parts(self.partition, held.nodes, touched, state.revision)
+            touched = self.partition.apply(delta)
+            scopes = scope_parts(self.partition, delta, old_nodes, held)
+            applied.written = write_parts(self.partition, held.nodes, touched, state.revision, scopes)
             # the history, same transaction
             record_revision(state, delta, lambda: orjson.dumps(g.Graph(self.nodes, self.edges).to_dict()))
             self.written_key = (state.revision, state.generated_at)
