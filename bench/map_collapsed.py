@@ -11,7 +11,7 @@ rewritten at the next revision (what the writer does for a report) and the view 
 then the map page in Chromium, navigation to the first drawn frame.
 
 ``--ab N``: the first answer of a fresh process, A/B interleaved in one run, N rounds: A reads each part's
-stored summary (GraphPart.summary, topology/graphservice/summaries.py); B is main's way, every part's body
+stored summary (GraphPartSummary, topology/graphservice/summaries.py); B is main's way, every part's body
 parsed and summarized (a copy of the database with the summaries emptied, what a reader falls back to).
 Each round starts a fresh daphne on each copy (the order alternating) and asks the view twice (first, warm).
 """
@@ -85,7 +85,7 @@ def rewrite_one_part(host: str) -> None:
 
     from topology.graphservice.parts import Members
     from topology.graphservice.summaries import part_summary
-    from topology.models import GraphPart, GraphState
+    from topology.models import GraphPart, GraphPartSummary, GraphState
 
     part = GraphPart.objects.get(key=f"host:{host}")
     data = orjson.loads(bytes(part.body))
@@ -95,9 +95,8 @@ def rewrite_one_part(host: str) -> None:
     revision = GraphState.objects.get(id=1).revision
     nodes = {n["id"]: n for n in data["nodes"]}
     members = Members(dict.fromkeys(nodes), dict.fromkeys(tuple(e) for e in data["edges"]))
-    GraphPart.objects.filter(key=part.key).update(
-        revision=revision, body=orjson.dumps(data), summary=part_summary(members, nodes, revision)
-    )
+    GraphPart.objects.filter(key=part.key).update(revision=revision, body=orjson.dumps(data))
+    GraphPartSummary.objects.filter(key=part.key).update(body=part_summary(members, nodes, revision))
 
 
 def main_way_copy() -> Path:
@@ -114,7 +113,7 @@ def main_way_copy() -> Path:
     target = sqlite3.connect(copy)
     source.backup(target)
     source.close()
-    target.execute("UPDATE topology_graphpart SET summary = NULL")
+    target.execute("DELETE FROM topology_graphpartsummary")
     target.execute("DELETE FROM topology_graphpartscope")
     target.commit()
     target.close()

@@ -20,7 +20,7 @@ from topology import graph as g
 from topology.graphservice import store
 from topology.graphservice.store import assembled_graph, forget_assembled
 from topology.kinds import NodeKind
-from topology.models import GraphPart, GraphPartScope, GraphState
+from topology.models import GraphPart, GraphPartScope, GraphPartSummary, GraphState
 from topology.scope import scope_graph
 
 pytestmark = pytest.mark.django_db
@@ -100,7 +100,7 @@ def test_the_stored_summaries_are_the_whole_graph_s_change_after_change(
 
 
 def stored_summaries() -> dict[str, bytes]:
-    return {key: bytes(s or b"") for key, s in GraphPart.objects.values_list("key", "summary")}
+    return {key: bytes(s) for key, s in GraphPartSummary.objects.values_list("key", "body")}
 
 
 def stored_scopes() -> dict[tuple[str, str], tuple[int, bytes]]:
@@ -146,7 +146,7 @@ def test_a_part_written_without_its_summary_is_summarized_from_its_body(
     cloud, reports = synthetic_cloud(hosts=3, ports=8, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
     run.apply_and_check(everything=True)
-    GraphPart.objects.update(summary=None)
+    GraphPartSummary.objects.all().delete()
     GraphPartScope.objects.all().delete()
     hostviews.forget()
     bodies = hostviews.ADMIN.bodies

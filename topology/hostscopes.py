@@ -17,7 +17,7 @@ from typing import Any
 
 from topology import collapsed
 from topology.graphservice import summaries as stored
-from topology.models import GraphPart, GraphPartScope
+from topology.models import GraphPart, GraphPartScope, GraphPartSummary
 
 StateKey = tuple[int, datetime | None]
 RowKey = tuple[int, str]  # (revision, the row's project: the caller's or summaries.ANY_PROJECT)
@@ -37,9 +37,9 @@ class ScopeCache:
         if self.state is not None and state != self.state and (state is None or state[0] <= self.state[0]):
             self.projects.clear()  # a reset database, not a later revision
         self.state = state
-        if GraphPart.objects.filter(summary__isnull=True).exists():
-            return None
         revisions = dict(GraphPart.objects.values_list("key", "revision"))
+        if set(revisions) - set(GraphPartSummary.objects.values_list("key", flat=True)):
+            return None  # a part written before its summaries were (migration 0007)
         chosen: dict[str, RowKey] = {}
         for key, owner, revision in GraphPartScope.objects.filter(
             project__in=[project, stored.ANY_PROJECT]

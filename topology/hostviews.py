@@ -26,7 +26,7 @@ from topology import collapsed, hostscopes, search
 from topology.graphservice import summaries as stored
 from topology.graphservice.parts import CROSS, HOST_PREFIX
 from topology.kinds import NodeKind
-from topology.models import GraphPart, GraphState
+from topology.models import GraphPart, GraphPartSummary, GraphState
 from topology.scope import GraphDict, redact_admin_only, redact_shared, scope_graph
 
 StateKey = tuple[int, datetime | None]
@@ -81,22 +81,25 @@ class AdminCache:
         ):
             self.parts.clear()  # a reset database, not a later revision
         self.state = state
-        stored = dict(GraphPart.objects.values_list("key", "revision"))
-        for key in [k for k in self.parts if k not in stored]:
+        stored_revisions = dict(GraphPart.objects.values_list("key", "revision"))
+        for key in [k for k in self.parts if k not in stored_revisions]:
             del self.parts[key]
-        changed = [key for key, part_key in stored.items() if key not in self.parts or self.parts[key][0] != part_key]
+        changed = [
+            key for key, part_key in stored_revisions.items() if key not in self.parts or self.parts[key][0] != part_key
+        ]
         for start in range(0, len(changed), CHUNK):
-            self.read(changed[start : start + CHUNK])
+            self.read({key: stored_revisions[key] for key in changed[start : start + CHUNK]})
         return {key: view for key, (_, view) in self.parts.items()}
 
-    def read(self, keys: list[str]) -> None:
+    def read(self, revisions: dict[str, int]) -> None:
+        """These parts (at these revisions) read: their stored summary where it is of that revision, else the body."""
+        keys = list(revisions)
         found: dict[str, tuple[int, PartView]] = {}
         if self.summarized:
-            for key, revision, summary in GraphPart.objects.filter(key__in=keys).values_list(
-                "key", "revision", "summary"
-            ):
-                data = stored.decode(bytes(summary)) if summary is not None else None
-                if data is not None and data.get("revision") == revision:
+            for key, summary in GraphPartSummary.objects.filter(key__in=keys).values_list("key", "body"):
+                data = stored.decode(bytes(summary))
+                revision = revisions[key]
+                if data.get("revision") == revision:
                     view = PartView(stored.hosts_of(data), stored.links_of(data), tunnels=data.get("tunnels", []))
                     found[key] = (revision, view)
         stale = [key for key in keys if key not in found]
@@ -184,7 +187,7 @@ def cross_tunnels() -> list[list[str]]:
         return []
     held = ADMIN.parts.get(CROSS)
     if held is None or held[0] != revision:
-        ADMIN.read([CROSS])
+        ADMIN.read({CROSS: revision})
     return ADMIN.parts[CROSS][1].tunnels if CROSS in ADMIN.parts else []
 
 

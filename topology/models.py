@@ -142,12 +142,21 @@ class GraphPart(models.Model):
     # its admin views' JSON text (topology/graphservice/fragments.py); null: not made (then the
     # views are scoped from the assembled graph)
     fragments = models.BinaryField(null=True)
-    # its admin collapsed-view summary (topology/graphservice/summaries.py), with the revision it was made
-    # at; null: not made (then a reader summarizes the body)
-    summary = models.BinaryField(null=True)
 
     def __str__(self) -> str:
         return f"{self.key} at revision {self.revision}"
+
+
+class GraphPartSummary(models.Model):
+    """A part's admin collapsed-view summary (topology/graphservice/summaries.py), written with the part, with
+    the revision it was made at (a reader trusts it at that revision only; none: it summarizes the body).
+    A table of its own: SQLite reads a column after a part's body only by walking the body's pages."""
+
+    key = models.CharField(max_length=300, unique=True)
+    body = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"summary of {self.key}"
 
 
 class GraphPartScope(models.Model):

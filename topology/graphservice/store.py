@@ -20,7 +20,7 @@ from topology.graphservice.fragments import part_fragments
 from topology.graphservice.parts import CROSS, HOST_PREFIX, Partition, part_order
 from topology.graphservice.summaries import cross_tunnels, part_summary, scoped_summaries
 from topology.kinds import EdgeKind
-from topology.models import GraphPart, GraphPartScope
+from topology.models import GraphPart, GraphPartScope, GraphPartSummary
 
 GraphDict = dict[str, list[Any]]
 StateKey = tuple[int, datetime | None]
@@ -60,6 +60,7 @@ def write_parts(
     if empty:
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
         GraphPartScope.objects.filter(key__in=empty).delete()
+        GraphPartSummary.objects.filter(key__in=empty).delete()
     kept = sorted(set(parts) - set(empty), key=part_order)
     only = sorted(p for p in set(scopes) - set(parts) if p.startswith(HOST_PREFIX) and p in partition.parts)
     hosts_written = bool(only) or any(part.startswith(HOST_PREFIX) for part in kept)
@@ -73,7 +74,6 @@ def write_parts(
                 revision=revision,
                 body=part_body(partition, nodes, part),
                 fragments=part_fragments(partition.parts[part], nodes),
-                summary=part_summary(partition.parts[part], nodes, revision),
             )
             for part in chunk
         ]
@@ -81,10 +81,17 @@ def write_parts(
             rows,
             update_conflicts=True,
             unique_fields=["key"],
-            update_fields=["revision", "body", "fragments", "summary"],
+            update_fields=["revision", "body", "fragments"],
+        )
+        summaries = [
+            GraphPartSummary(key=row.key, body=part_summary(partition.parts[row.key], nodes, revision)) for row in rows
+        ]
+        GraphPartSummary.objects.bulk_create(
+            summaries, update_conflicts=True, unique_fields=["key"], update_fields=["body"]
         )
         written.rows += len(rows)
-        written.bytes += sum(len(row.body) + len(row.fragments or b"") + len(row.summary or b"") for row in rows)
+        written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
+        written.bytes += sum(len(summary.body) for summary in summaries)
         del rows
         written.bytes += write_scopes(
             partition, nodes, [p for p in chunk if p.startswith(HOST_PREFIX)], revision, cross
@@ -197,5 +204,6 @@ def replace_graph(graph: GraphDict, revision: int) -> Written:
     partition = Partition.of_graph(nodes, edges)
     GraphPart.objects.all().delete()
     GraphPartScope.objects.all().delete()
+    GraphPartSummary.objects.all().delete()
     forget_assembled()
     return write_parts(partition, nodes, list(partition.parts), revision)

@@ -4,7 +4,7 @@ The collapsed physical view (topology/collapsed.py) needs of a part only its hos
 node, counts by kind, warnings, quarantine) and its tunnels between hosts. The writer stores them with
 each part it rewrites, so a reader in a fresh process reads summaries, never bodies:
 
-- ``GraphPart.summary`` (:func:`part_summary`): what an admin sees of the part, with the revision it was
+- ``GraphPartSummary`` rows (:func:`part_summary`): what an admin sees of the part, with the revision it was
   made at (a reader uses it only if that is the part's revision; else it parses the body). The cross
   part's carries its tunnels' ends (``tunnels``), for a project's links.
 - ``GraphPartScope`` rows (:func:`scoped_summaries`): per project, what a member of it sees of a host part,
