@@ -9,6 +9,11 @@ starts daphne on it (a fresh process: its caches empty), then, over HTTP as an a
 the collapsed view twice (first: every part read; cached: the same revision), one host's part
 rewritten at the next revision (what the writer does for a report) and the view again, a search by IP;
 then the map page in Chromium, navigation to the first drawn frame.
+
+``--ab N``: the first answer of a fresh process, A/B interleaved in one run, N rounds: A reads each part's
+stored summary (GraphPartSummary, topology/graphservice/summaries.py); B is main's way, every part's body
+parsed and summarized (a copy of the database with the summaries emptied, what a reader falls back to).
+Each round starts a fresh daphne on each copy (the order alternating) and asks the view twice (first, warm).
 """
 
 from __future__ import annotations
@@ -78,7 +83,9 @@ def rewrite_one_part(host: str) -> None:
     import orjson
     from django.db.models import F
 
-    from topology.models import GraphPart, GraphState
+    from topology.graphservice.parts import Members
+    from topology.graphservice.summaries import part_summary
+    from topology.models import GraphPart, GraphPartSummary, GraphState
 
     part = GraphPart.objects.get(key=f"host:{host}")
     data = orjson.loads(bytes(part.body))
@@ -86,7 +93,62 @@ def rewrite_one_part(host: str) -> None:
     data["edges"] = [e for e in data["edges"] if not (e[0].endswith(":lo") or e[1].endswith(":lo"))]
     GraphState.objects.filter(id=1).update(revision=F("revision") + 1)
     revision = GraphState.objects.get(id=1).revision
+    nodes = {n["id"]: n for n in data["nodes"]}
+    members = Members(dict.fromkeys(nodes), dict.fromkeys(tuple(e) for e in data["edges"]))
     GraphPart.objects.filter(key=part.key).update(revision=revision, body=orjson.dumps(data))
+    GraphPartSummary.objects.filter(key=part.key).update(body=part_summary(members, nodes, revision))
+
+
+def main_way_copy() -> Path:
+    """A copy of the database whose parts carry no summary (main's way: a reader parses every body)."""
+    import sqlite3
+
+    from django.db import connection
+
+    connection.close()
+    copy = DB.with_name("bench-collapsed-main.sqlite3")
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+    source = sqlite3.connect(DB)
+    target = sqlite3.connect(copy)
+    source.backup(target)
+    source.close()
+    target.execute("DELETE FROM topology_graphpartsummary")
+    target.execute("DELETE FROM topology_graphpartscope")
+    target.commit()
+    target.close()
+    return copy
+
+
+def ab_rounds(rounds: int, cookie: str) -> None:
+    from django.db import connection
+
+    from tests.browser import daphne_server
+
+    ways = {"A summaries": DB, "B main (bodies)": main_way_copy()}
+    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+    for round_no in range(rounds):
+        order = list(ways) if round_no % 2 == 0 else list(reversed(ways))
+        for name in order:
+            connection.settings_dict["NAME"] = str(ways[name])
+            with daphne_server(REPO / "var" / "bench-collapsed-daphne.log") as url:
+                api = url + "/api/v1/topology/?view=physical&collapsed=1"
+                first, _, body = get(api, cookie)
+                warm, _, _ = get(api, cookie)
+            seen[name].append((first, warm))
+            print(
+                f"round {round_no + 1} {name}: first {first:.2f} s, warm {warm * 1000:.0f} ms, "
+                f"{len(body['nodes'])} hosts"
+            )
+    connection.settings_dict["NAME"] = str(DB)
+    for name, runs in seen.items():
+        print(
+            f"{name}: first answer median {statistics.median(r[0] for r in runs):.2f} s "
+            f"(min {min(r[0] for r in runs):.2f}, max {max(r[0] for r in runs):.2f}), "
+            f"warm median {statistics.median(r[1] for r in runs) * 1000:.0f} ms over {len(runs)} rounds"
+        )
+    a, b = (statistics.median(r[0] for r in runs) for runs in seen.values())
+    print(f"first answer B/A: {b / a:.1f}x")
 
 
 def main() -> None:
@@ -96,6 +158,7 @@ def main() -> None:
     parser.add_argument("--projects", type=int, default=500)
     parser.add_argument("--renders", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="reuse the database built by an earlier run")
+    parser.add_argument("--ab", type=int, default=0, help="rounds of the A/B first answer (summaries vs main's way)")
     args = parser.parse_args()
     setup_django(args.keep)
     from django.conf import settings
@@ -111,13 +174,16 @@ def main() -> None:
         )
     session = admin_session()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session}"
+    if args.ab:
+        ab_rounds(args.ab, cookie)
+        return
     with daphne_server(REPO / "var" / "bench-collapsed-daphne.log") as url:
         api = url + "/api/v1/topology/?view=physical&collapsed=1"
         first, size, body = get(api, cookie)
         cached, _, _ = get(api, cookie)
         hosts = len(body["nodes"])
         print(f"collapsed view: {hosts} hosts, {len(body['edges'])} host links, {size / 1e6:.2f} MB gzipped")
-        print(f"API answer: first {first:.2f} s (every part read), cached {cached * 1000:.0f} ms")
+        print(f"API answer: first {first:.2f} s (every part's summary read), cached {cached * 1000:.0f} ms")
         rewrite_one_part(body["nodes"][hosts // 2]["label"])
         changed, _, after = get(api, cookie)
         print(f"after one host's part rewritten (revision {after['revision']}): {changed:.2f} s")

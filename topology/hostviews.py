@@ -22,10 +22,12 @@ from typing import Any
 
 import orjson
 
-from topology import collapsed, search
-from topology.graphservice.parts import HOST_PREFIX
-from topology.models import GraphPart, GraphState
-from topology.scope import GraphDict, scope_graph
+from topology import collapsed, hostscopes, search
+from topology.graphservice import summaries as stored
+from topology.graphservice.parts import CROSS, HOST_PREFIX
+from topology.kinds import NodeKind
+from topology.models import GraphPart, GraphPartSummary, GraphState
+from topology.scope import GraphDict, redact_admin_only, redact_shared, scope_graph
 
 StateKey = tuple[int, datetime | None]
 PartKey = int  # the revision that last wrote the part
@@ -39,6 +41,7 @@ class PartView:
     summaries: dict[str, collapsed.HostSummary] = field(default_factory=dict)
     links: dict[collapsed.HostPair, int] = field(default_factory=dict)
     index: search.Index = field(default_factory=lambda: search.Index((), ""))
+    tunnels: list[list[str]] = field(default_factory=list)  # the cross part's tunnels' ends (a project's links)
 
 
 def part_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
@@ -68,6 +71,8 @@ class AdminCache:
     parts: dict[str, tuple[PartKey, PartView]] = field(default_factory=dict)
     state: StateKey | None = None
     reads: int = 0  # parts read since the start (benchmarks, tests)
+    bodies: int = 0  # of which parsed from their body, not their stored summary
+    summarized: bool = False  # take each part's stored summary (graphservice/summaries.py) where it is current
 
     def refresh(self, state: StateKey | None) -> dict[str, PartView]:
         """Every part's view, re-reading only the parts changed since the last call."""
@@ -76,22 +81,41 @@ class AdminCache:
         ):
             self.parts.clear()  # a reset database, not a later revision
         self.state = state
-        stored = dict(GraphPart.objects.values_list("key", "revision"))
-        for key in [k for k in self.parts if k not in stored]:
+        stored_revisions = dict(GraphPart.objects.values_list("key", "revision"))
+        for key in [k for k in self.parts if k not in stored_revisions]:
             del self.parts[key]
-        changed = [key for key, part_key in stored.items() if key not in self.parts or self.parts[key][0] != part_key]
+        changed = [
+            key for key, part_key in stored_revisions.items() if key not in self.parts or self.parts[key][0] != part_key
+        ]
         for start in range(0, len(changed), CHUNK):
-            rows = GraphPart.objects.filter(key__in=changed[start : start + CHUNK]).values_list(
-                "key", "revision", "body"
-            )
-            for key, revision, body in rows:
-                raw = bytes(body)
-                self.parts[key] = (revision, self.make(*parse_part(raw)))
-                self.reads += 1
+            self.read({key: stored_revisions[key] for key in changed[start : start + CHUNK]})
         return {key: view for key, (_, view) in self.parts.items()}
 
+    def read(self, revisions: dict[str, int]) -> None:
+        """These parts (at these revisions) read: their stored summary where it is of that revision, else the body."""
+        keys = list(revisions)
+        found: dict[str, tuple[int, PartView]] = {}
+        if self.summarized:
+            for key, summary in GraphPartSummary.objects.filter(key__in=keys).values_list("key", "body"):
+                data = stored.decode(bytes(summary))
+                revision = revisions[key]
+                if data.get("revision") == revision:
+                    view = PartView(stored.hosts_of(data), stored.links_of(data), tunnels=data.get("tunnels", []))
+                    found[key] = (revision, view)
+        stale = [key for key in keys if key not in found]
+        if stale:  # no summary, or one of another revision than the body's
+            for key, revision, body in GraphPart.objects.filter(key__in=stale).values_list("key", "revision", "body"):
+                nodes, edges = parse_part(bytes(body))
+                view = self.make(nodes, edges)
+                if key == CROSS:
+                    view.tunnels = stored.cross_tunnels((e["source"], e["target"], e["kind"]) for e in edges)
+                found[key] = (revision, view)
+                self.bodies += 1
+        self.parts.update(found)
+        self.reads += len(found)
 
-ADMIN = AdminCache(summary_view)
+
+ADMIN = AdminCache(summary_view, summarized=True)
 ADMIN_SEARCH = AdminCache(search_view)
 _SCOPED: dict[tuple[StateKey, str], tuple[GraphDict, PartView]] = {}
 _BODIES: dict[tuple[StateKey, str], bytes] = {}
@@ -128,14 +152,11 @@ def collapsed_view(scope: str | None) -> bytes:
     cached = _BODIES.get((key, scope or "")) if key is not None else None
     if cached is not None:
         return cached
-    _, views = views_for(scope, ADMIN)
-    summaries: dict[str, collapsed.HostSummary] = {}
-    links: dict[collapsed.HostPair, int] = {}
-    for view in views:
-        for host, summary in view.summaries.items():
-            summaries[host] = merge(summaries.get(host), summary)
-        for pair, count in view.links.items():
-            links[pair] = links.get(pair, 0) + count
+    found = project_view(key, scope) if scope is not None else None
+    if found is not None:  # a member's: its project's rows, not the whole graph (topology/hostscopes.py)
+        summaries, links = found
+    else:
+        summaries, links = merged_views(views_for(scope, ADMIN)[1])
     body = {
         "revision": key[0] if key else 0,
         "generated_at": key[1].isoformat() if key and key[1] else None,
@@ -147,6 +168,40 @@ def collapsed_view(scope: str | None) -> bytes:
             del _BODIES[old]
         _BODIES[(key, scope or "")] = gz
     return gz
+
+
+def project_view(
+    key: StateKey | None, project: str
+) -> tuple[dict[str, collapsed.HostSummary], dict[collapsed.HostPair, int]] | None:
+    """A member's hosts and links from its project's rows (None: they cannot be trusted; scope the graph)."""
+    rows = hostscopes.SCOPES.rows(key, project)
+    if rows is None:
+        return None
+    return hostscopes.project_summaries(rows, cross_tunnels())
+
+
+def cross_tunnels() -> list[list[str]]:
+    """The cross part's tunnels, from its summary (kept with the admin's parts, by revision)."""
+    revision = GraphPart.objects.filter(key=CROSS).values_list("revision", flat=True).first()
+    if revision is None:
+        return []
+    held = ADMIN.parts.get(CROSS)
+    if held is None or held[0] != revision:
+        ADMIN.read({CROSS: revision})
+    return ADMIN.parts[CROSS][1].tunnels if CROSS in ADMIN.parts else []
+
+
+def merged_views(
+    views: Sequence[PartView],
+) -> tuple[dict[str, collapsed.HostSummary], dict[collapsed.HostPair, int]]:
+    summaries: dict[str, collapsed.HostSummary] = {}
+    links: dict[collapsed.HostPair, int] = {}
+    for view in views:
+        for host, summary in view.summaries.items():
+            summaries[host] = merge(summaries.get(host), summary)
+        for pair, count in view.links.items():
+            links[pair] = links.get(pair, 0) + count
+    return summaries, links
 
 
 def merge(a: collapsed.HostSummary | None, b: collapsed.HostSummary) -> collapsed.HostSummary:
@@ -162,7 +217,10 @@ def host_content(host: str, kinds: frozenset[str], scope: str | None) -> dict[st
     key, state = current_state()
     if state is None:
         return None
-    if scope is None:
+    own = project_part(key, host, kinds, scope) if scope is not None else None
+    if own is not None:
+        nodes, edges = own
+    elif scope is None:
         row = GraphPart.objects.filter(key=HOST_PREFIX + host).values_list("body", flat=True).first()
         if row is None:
             return None
@@ -176,6 +234,28 @@ def host_content(host: str, kinds: frozenset[str], scope: str | None) -> dict[st
     return {"revision": key[0] if key else 0, "host": host, **content}
 
 
+def project_part(
+    key: StateKey | None, host: str, kinds: frozenset[str], project: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]] | None:
+    """What a member sees of a host's own part, by its project's row (None: scope the graph instead: the
+    rows cannot be trusted, or the full view, whose ports and their binders may live in other parts)."""
+    if NodeKind.PORT in kinds:
+        return None
+    rows = hostscopes.SCOPES.rows(key, project)
+    if rows is None:
+        return None
+    row = rows.get(HOST_PREFIX + host)
+    if row is None:
+        return [], []  # nothing of the host is the member's: no such host for it
+    body = GraphPart.objects.filter(key=HOST_PREFIX + host).values_list("body", flat=True).first()
+    if body is None:
+        return [], []
+    visible = set(row["visible"])
+    nodes, edges = parse_part(bytes(body))
+    kept = [redact_admin_only(redact_shared(n)) for n in nodes if n["id"] in visible]
+    return kept, [e for e in edges if e["source"] in visible and e["target"] in visible]
+
+
 def find(query: str, limit: int, scope: str | None) -> dict[str, Any]:
     key, views = views_for(scope, ADMIN_SEARCH)
     return {"revision": key[0] if key else 0, "results": search.search((v.index for v in views), query, limit)}
@@ -185,5 +265,7 @@ def forget() -> None:
     for cache in (ADMIN, ADMIN_SEARCH):
         cache.parts.clear()
         cache.state = None
+    hostscopes.SCOPES.projects.clear()
+    hostscopes.SCOPES.state = None
     _SCOPED.clear()
     _BODIES.clear()

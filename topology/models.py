@@ -150,6 +150,34 @@ class GraphPart(models.Model):
         return f"{self.key} at revision {self.revision}"
 
 
+class GraphPartSummary(models.Model):
+    """A part's admin collapsed-view summary (topology/graphservice/summaries.py), written with the part, with
+    the revision it was made at (a reader trusts it at that revision only; none: it summarizes the body).
+    A table of its own: SQLite reads a column after a part's body only by walking the body's pages."""
+
+    key = models.CharField(max_length=300, unique=True)
+    body = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"summary of {self.key}"
+
+
+class GraphPartScope(models.Model):
+    """What a member of ``project`` sees of a host part, summarized for the collapsed view and host content
+    (topology/graphservice/summaries.py); project ``""``: what any project sees there. Rewritten with the part."""
+
+    key = models.CharField(max_length=300, db_index=True)
+    project = models.CharField(max_length=64)
+    revision = models.PositiveBigIntegerField()
+    body = models.BinaryField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "key"], name="one_part_scope_per_project")]
+
+    def __str__(self) -> str:
+        return f"{self.key} for {self.project or 'any project'} at revision {self.revision}"
+
+
 class GraphView(models.Model):
     """A view of the graph as the API serves it, serialized and gzipped once per revision.
 

@@ -9,7 +9,7 @@ cross edges). The API's views and the explainer read that assembled graph.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +17,10 @@ import orjson
 
 from topology import graph as g
 from topology.graphservice.fragments import part_fragments
-from topology.graphservice.parts import Partition, part_order
-from topology.models import GraphPart
+from topology.graphservice.parts import CROSS, HOST_PREFIX, Partition, part_order
+from topology.graphservice.summaries import cross_tunnels, part_summary, scoped_summaries
+from topology.kinds import EdgeKind
+from topology.models import GraphPart, GraphPartScope, GraphPartSummary
 
 GraphDict = dict[str, list[Any]]
 StateKey = tuple[int, datetime | None]
@@ -42,16 +44,30 @@ def part_body(partition: Partition, nodes: Mapping[str, g.Node], part: str) -> b
     )
 
 
-def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collection[str], revision: int) -> Written:
-    """Rewrite ``parts`` as ``partition`` holds them now (an empty part's row is deleted)."""
+def write_parts(
+    partition: Partition,
+    nodes: Mapping[str, g.Node],
+    parts: Collection[str],
+    revision: int,
+    scopes: Collection[str] = (),
+) -> Written:
+    """Rewrite ``parts`` as ``partition`` holds them now (an empty part's row is deleted), and the project
+    rows alone of the host parts ``scopes`` (their content unchanged, who sees what of it changed)."""
     written = Written()
     empty = [part for part in parts if partition.is_empty(part)]
     for part in empty:
         partition.parts.pop(part, None)
     if empty:
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
+        GraphPartScope.objects.filter(key__in=empty).delete()
+        GraphPartSummary.objects.filter(key__in=empty).delete()
     kept = sorted(set(parts) - set(empty), key=part_order)
+    only = sorted(p for p in set(scopes) - set(parts) if p.startswith(HOST_PREFIX) and p in partition.parts)
+    hosts_written = bool(only) or any(part.startswith(HOST_PREFIX) for part in kept)
+    cross = CrossIndex.of(partition) if hosts_written else CrossIndex()
+    written.bytes += write_scopes(partition, nodes, only, revision, cross)
     for start in range(0, len(kept), 100):  # made and written 100 at a time: a start writes every part
+        chunk = kept[start : start + 100]
         rows = [
             GraphPart(
                 key=part,
@@ -59,15 +75,68 @@ def write_parts(partition: Partition, nodes: Mapping[str, g.Node], parts: Collec
                 body=part_body(partition, nodes, part),
                 fragments=part_fragments(partition.parts[part], nodes),
             )
-            for part in kept[start : start + 100]
+            for part in chunk
         ]
         GraphPart.objects.bulk_create(
-            rows, update_conflicts=True, unique_fields=["key"], update_fields=["revision", "body", "fragments"]
+            rows,
+            update_conflicts=True,
+            unique_fields=["key"],
+            update_fields=["revision", "body", "fragments"],
+        )
+        summaries = [
+            GraphPartSummary(key=row.key, body=part_summary(partition.parts[row.key], nodes, revision)) for row in rows
+        ]
+        GraphPartSummary.objects.bulk_create(
+            summaries, update_conflicts=True, unique_fields=["key"], update_fields=["body"]
         )
         written.rows += len(rows)
         written.bytes += sum(len(row.body) + len(row.fragments or b"") for row in rows)
+        written.bytes += sum(len(summary.body) for summary in summaries)
         del rows
+        written.bytes += write_scopes(
+            partition, nodes, [p for p in chunk if p.startswith(HOST_PREFIX)], revision, cross
+        )
     return written
+
+
+@dataclass
+class CrossIndex:
+    """Of the cross part: its BINDS edges by the part of their target, and the ends of its tunnels."""
+
+    binds: dict[str, list[g.EdgeKey]] = field(default_factory=dict)
+    ends: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, partition: Partition) -> CrossIndex:
+        index = cls()
+        members = partition.parts.get(CROSS)
+        if members is None:
+            return index
+        for key in members.edges:
+            if key[2] == EdgeKind.BINDS:
+                part = partition.of_node.get(key[1])
+                if part is not None:
+                    index.binds.setdefault(part, []).append(key)
+        index.ends = {end for pair in cross_tunnels(members.edges) for end in pair}
+        return index
+
+
+def write_scopes(
+    partition: Partition, nodes: Mapping[str, g.Node], parts: list[str], revision: int, cross: CrossIndex
+) -> int:
+    """These host parts' project rows made again (summaries.scoped_summaries); the bytes written."""
+    if not parts:
+        return 0
+    GraphPartScope.objects.filter(key__in=parts).delete()
+    rows = [
+        GraphPartScope(key=part, project=project, revision=revision, body=body)
+        for part in parts
+        for project, body in scoped_summaries(
+            partition.parts[part], nodes, cross.binds.get(part, ()), cross.ends
+        ).items()
+    ]
+    GraphPartScope.objects.bulk_create(rows, batch_size=500)
+    return sum(len(row.body) for row in rows)
 
 
 def stored_parts() -> list[tuple[str, bytes]]:
@@ -134,5 +203,7 @@ def replace_graph(graph: GraphDict, revision: int) -> Written:
     edges = [g.edge_key(edge) for edge in graph.get("edges", [])]
     partition = Partition.of_graph(nodes, edges)
     GraphPart.objects.all().delete()
+    GraphPartScope.objects.all().delete()
+    GraphPartSummary.objects.all().delete()
     forget_assembled()
     return write_parts(partition, nodes, list(partition.parts), revision)

@@ -20,7 +20,7 @@ database first: every input by digest and the stored graph by part.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,11 +33,13 @@ from topology import graph as g
 from topology.freshness import stale_hosts, stale_node
 from topology.graphservice.delta import graph_delta
 from topology.graphservice.inputs import WriterInputs
-from topology.graphservice.parts import Partition
+from topology.graphservice.parts import HOST_PREFIX, Partition
 from topology.graphservice.rejoin import HeldGraph, rejoin
 from topology.graphservice.store import Written, stored_graph, write_parts
+from topology.graphservice.summaries import audience_key, binders_of
 from topology.history.record import record_revision
 from topology.join import JoinCache, JsonDict, join
+from topology.kinds import EdgeKind, NodeKind
 from topology.models import GRAPH_STATE_ID, GraphState
 
 StateKey = tuple[int, datetime | None]
@@ -71,6 +73,34 @@ def mark_stale_nodes(graph: g.Graph, stale: dict[str, str]) -> None:
         node = graph.nodes.get(node_id)
         if node is not None:
             graph.nodes[node_id] = stale_node(node, since)
+
+
+def scope_parts(partition: Partition, delta: g.Delta, old_nodes: Mapping[str, g.Node], held: HeldGraph) -> set[str]:
+    """The host parts whose project rows (graphservice/summaries.py) the delta changed beyond the parts it
+    touched: the ends of BINDS and tunnel edges added or removed, and the parts a logical node binds into
+    once who sees it changed (its project, a network made shared or external)."""
+    parts: set[str] = set()
+    for edge in delta["added"]["edges"] + delta["removed"]["edges"]:
+        if edge["kind"] in (EdgeKind.BINDS, EdgeKind.TUNNEL):
+            parts.update(p for end in (edge["source"], edge["target"]) if (p := partition.of_node.get(end)))
+    moved = [
+        node["id"]
+        for node in delta["changed"]["nodes"]
+        if node["kind"] in NodeKind.LOGICAL
+        and audience_key(node, held.nodes) != audience_key(old_nodes.get(node["id"]), old_nodes)
+    ]
+    networks = {node_id[len("network:") :] for node_id in moved if node_id.startswith("network:")}
+    if networks:  # a public network's subnets are seen by every project
+        moved += [
+            node_id
+            for node_id, node in held.nodes.items()
+            if node["kind"] == NodeKind.SUBNET and node["attrs"].get("network_id") in networks
+        ]
+    for target in binders_of(moved, held.edges):
+        part = partition.of_node.get(target)
+        if part is not None:
+            parts.add(part)
+    return {part for part in parts if part.startswith(HOST_PREFIX)}
 
 
 def state_key() -> StateKey | None:
@@ -148,6 +178,7 @@ class GraphWriter:
         now = timezone.now()
         stale = stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS))
         held = self.held
+        old_nodes = held.nodes  # a re-join changes host parts in place: logical nodes stay these
         delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale) if changed is not None else None
         if delta is not None:
             applied.rejoined = True
@@ -170,7 +201,9 @@ class GraphWriter:
             state.revision += 1
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
-            applied.written = write_parts(self.partition, held.nodes, self.partition.apply(delta), state.revision)
+            touched = self.partition.apply(delta)
+            scopes = scope_parts(self.partition, delta, old_nodes, held)
+            applied.written = write_parts(self.partition, held.nodes, touched, state.revision, scopes)
             # the history, same transaction
             record_revision(state, delta, lambda: orjson.dumps(g.Graph(self.nodes, self.edges).to_dict()))
             self.written_key = (state.revision, state.generated_at)
