@@ -106,7 +106,7 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
     try:
         with open(logs["agent"], "ab") as out:
             # A refused report is sent again after 2 s, not the agent's 30 s doubling: a test waits here.
-            command = ["--host", HOST, "--token", token, "--interval", str(interval), "--rejected-hold", "2"]
+            command = ["--host", HOST, f"--token={token}", "--interval", str(interval), "--rejected-hold", "2"]
             agent = subprocess.Popen(
                 [sys.executable, "-m", "topology.agent", *command, "--timeout", "90", "--url", url],
                 cwd=REPO,

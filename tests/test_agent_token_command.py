@@ -34,3 +34,20 @@ def test_it_keeps_valid_token_files_and_replaces_stale_ones(tmp_path: Path) -> N
     assert "compute2: new token" in run("--write-dir", str(tmp_path), "controller", "compute2")
     assert host_for_token((tmp_path / "compute2").read_text().strip()) == "compute2"
     assert (tmp_path / "controller").read_text().strip() == first["controller"]
+
+
+def test_a_token_never_begins_with_a_dash_which_the_agents_command_line_would_take_for_an_option(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from topology.agent.__main__ import parse_args
+    from topology.services import issue_agent_token
+
+    dashed = "-" + "a" * 42
+    with pytest.raises(SystemExit):  # what the agent did with such a token: "expected one argument", exit 2
+        parse_args(["--host", "controller", "--token", dashed, "--url", "http://127.0.0.1:1/"])
+    # The draw is random (1 in 64 began with "-"): a dashed one is made to come first (a stand-in for chance).
+    draws = iter([dashed, "b" * 43])
+    monkeypatch.setattr("topology.services.secrets.token_urlsafe", lambda n: next(draws))
+    token = issue_agent_token("controller")
+    assert token == "b" * 43 and host_for_token(token) == "controller"
+    assert parse_args(["--host", "controller", "--token", token, "--url", "http://127.0.0.1:1/"]).host == "controller"

@@ -72,8 +72,14 @@ def hash_token(token: str) -> str:
 
 
 def issue_agent_token(host: str) -> str:
-    """A new secret for ``host`` (replacing any older one); only its hash is stored."""
+    """A new secret for ``host`` (replacing any older one); only its hash is stored.
+
+    Never one that begins with "-": given as ``--token <t>``, the agent's argument parser would take it
+    for an option and exit (1 token in 64 did; CI lost a lab test's agent to it twice).
+    """
     token = secrets.token_urlsafe(32)
+    while token.startswith("-"):
+        token = secrets.token_urlsafe(32)
     AgentToken.objects.update_or_create(host=host, defaults={"token_sha256": hash_token(token)})
     return token
 
