@@ -17,7 +17,7 @@ outside the cloud (the router's ARP entry for it: a Neighbour).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -335,7 +335,19 @@ def macs_of_entry(
 
 def next_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
     """The first access or physical OVS port after ``index``, across tunnels, patches and bridges."""
-    for at in range(index + 1, len(hops)):
+    return first_ovs_port(topo, hops, range(index + 1, len(hops)))
+
+
+def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
+    """The last access or physical OVS port the walk crossed before ``index``, across patches, bridges and
+    tunnels (where a patched or tunnelled packet came from); None when something else comes first."""
+    return first_ovs_port(topo, hops, range(index - 1, -1, -1))
+
+
+def first_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], order: Iterable[int]) -> JsonDict | None:
+    """The first access or physical OVS port of the hops at ``order``, passing patch and tunnel ports and
+    bridges; None when something else (a namespace, a Linux bridge) comes first."""
+    for at in order:
         node = str(hops[at].get("node") or "")
         attrs = ovs_port(topo, node)
         if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
@@ -343,18 +355,6 @@ def next_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> 
         if attrs is None and not is_ovs_bridge(topo, node):
             return None
     return None
-
-
-def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
-    """The last access or physical OVS port the walk crossed before ``index``, across patches, bridges and
-    tunnels (where a patched or tunnelled packet came from); None when something else comes first."""
-    for at in range(index - 1, -1, -1):
-        node = str(hops[at].get("node") or "")
-        attrs = ovs_port(topo, node)
-        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
-            return attrs
-        if attrs is None and not is_ovs_bridge(topo, node):
-            return None
     return None
 
 
