@@ -58,13 +58,19 @@ def port_status(inputs: Inputs, port_id: str, status: str) -> int:
     return revision
 
 
-@pytest.mark.usefixtures("eager")
-def test_a_verdict_change_is_an_event_pushed_and_posted_signed(receiver: str) -> None:
+def routed_cloud() -> tuple[Inputs, str]:
+    """The synthetic cloud of two projects with its routers' gateways (a path that works), stored and built;
+    and demo's project (project 0)."""
     inputs = Inputs(hosts=3, ports=12, projects=2)
-    add_gateways_and_fips(inputs.cloud, inputs.reports)  # the synthetic routers' gateways: a path that works
+    add_gateways_and_fips(inputs.cloud, inputs.reports)
     inputs.store_all()
     rebuild()
-    demo = project_of(0)
+    return inputs, project_of(0)
+
+
+@pytest.mark.usefixtures("eager")
+def test_a_verdict_change_is_an_event_pushed_and_posted_signed(receiver: str) -> None:
+    inputs, demo = routed_cloud()
     port, other = vms_of(inputs, demo)[:2]
     who = caller("member-demo", demo)
     client = logged_in(Client(), who)
@@ -97,11 +103,7 @@ def test_a_verdict_change_is_an_event_pushed_and_posted_signed(receiver: str) ->
 
 @pytest.mark.usefixtures("eager")
 def test_a_refused_webhook_is_retried_then_shown_failed() -> None:
-    inputs = Inputs(hosts=3, ports=12, projects=2)
-    add_gateways_and_fips(inputs.cloud, inputs.reports)  # the synthetic routers' gateways: a path that works
-    inputs.store_all()
-    rebuild()
-    demo = project_of(0)
+    inputs, demo = routed_cloud()
     port, other = vms_of(inputs, demo)[:2]
     client = logged_in(Client(), caller("member-demo", demo))
     closed = "http://127.0.0.1:9/hook"  # the discard port: nothing listens on loopback
@@ -123,11 +125,7 @@ def test_a_recorded_revision_queues_the_check_of_the_watches_it_touches(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     """The hook where a revision is recorded: on commit, the Celery task (eager here) re-explains."""
-    inputs = Inputs(hosts=3, ports=12, projects=2)
-    add_gateways_and_fips(inputs.cloud, inputs.reports)
-    inputs.store_all()
-    rebuild()
-    demo = project_of(0)
+    inputs, demo = routed_cloud()
     port, other = vms_of(inputs, demo)[:2]
     client = logged_in(Client(), caller("member-demo", demo))
     body = {"src": "port:" + port["id"], "dst": "port:" + other["id"]}

@@ -15,13 +15,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from bench.path import add_gateways_and_fips
 from tests.browser import caller
 from tests.history_inputs import Inputs, rebuild
 from tests.map_fixtures import project_of
 from tests.test_history import logged_in
 from tests.test_watch_fires import eager as eager  # the fixture this module uses
-from tests.test_watch_fires import port_status, vms_of
+from tests.test_watch_fires import port_status, routed_cloud, vms_of
 from tests.webhook_receiver import Receiver
 from tests.webhook_receiver import receiver as receiver  # the fixture this module uses
 from topology.watches.check import check_revision
@@ -97,11 +96,7 @@ def test_creation_and_change_answer_400_naming_the_reason(settings: Any) -> None
 
 @pytest.mark.usefixtures("eager")
 def test_no_post_to_an_address_forbidden_at_send_time(settings: Any, receiver: str) -> None:
-    inputs = Inputs(hosts=3, ports=12, projects=2)
-    add_gateways_and_fips(inputs.cloud, inputs.reports)  # the synthetic routers' gateways: a path that works
-    inputs.store_all()
-    rebuild()
-    demo = project_of(0)
+    inputs, demo = routed_cloud()
     port, other = vms_of(inputs, demo)[:2]
     client = logged_in(Client(), caller("member-demo", demo))
     made = client.post(
