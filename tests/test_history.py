@@ -171,8 +171,8 @@ def history(client: Client) -> dict[str, Any]:
     return body
 
 
-def test_each_tenant_sees_only_the_revisions_and_causes_of_its_own_scope() -> None:
-    """demo (project 0) and alt (project 1) both ways; the admin sees every revision."""
+def two_projects() -> tuple[Inputs, str, str, dict[str, dict[str, Any]]]:
+    """The synthetic cloud of two projects, stored and built; demo's and alt's projects and a VM port of each."""
     inputs = Inputs(hosts=3, ports=12, projects=2)
     inputs.store_all()
     rebuild()
@@ -181,6 +181,12 @@ def test_each_tenant_sees_only_the_revisions_and_causes_of_its_own_scope() -> No
         p: next(x for x in inputs.cloud["ports"] if x["project_id"] == p and x["device_owner"] == "compute:nova")
         for p in (demo, alt)
     }
+    return inputs, demo, alt, port_of
+
+
+def test_each_tenant_sees_only_the_revisions_and_causes_of_its_own_scope() -> None:
+    """demo (project 0) and alt (project 1) both ways; the admin sees every revision."""
+    inputs, demo, alt, port_of = two_projects()
     made: dict[str, int] = {}
     for project in (demo, alt):
         job = Job.objects.create(

@@ -19,8 +19,7 @@ from django.utils import timezone
 from tasks.models import Job, JobKind, JobState
 from tests.browser import caller
 from tests.history_inputs import Inputs, rebuild
-from tests.map_fixtures import project_of
-from tests.test_history import URL, logged_in
+from tests.test_history import URL, logged_in, two_projects
 
 pytestmark = pytest.mark.django_db
 
@@ -57,14 +56,7 @@ def flip(inputs: Inputs, port: dict[str, Any], project: str, status: str) -> int
 
 
 def test_older_pages_of_a_tenant_hold_its_own_revisions_only_both_ways() -> None:
-    inputs = Inputs(hosts=3, ports=12, projects=2)
-    inputs.store_all()
-    rebuild()
-    demo, alt = project_of(0), project_of(1)
-    port_of = {
-        p: next(x for x in inputs.cloud["ports"] if x["project_id"] == p and x["device_owner"] == "compute:nova")
-        for p in (demo, alt)
-    }
+    inputs, demo, alt, port_of = two_projects()
     made: dict[str, set[int]] = {demo: set(), alt: set()}
     for round_ in range(4):
         for project in (demo, alt):
