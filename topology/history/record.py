@@ -6,6 +6,10 @@ and the rows stay contiguous. A checkpoint is written when there is no row for t
 previous revision (the first revision, or a gap), every HISTORY_CHECKPOINT_EVERY
 revisions, or once the deltas since the last checkpoint weigh as much as it does: a
 replay then reads at most about twice a checkpoint's bytes.
+
+The writer keeps that tally itself (:class:`Tally`, updated when each revision commits) instead
+of reading the sizes back inside the graph's write lock; it asks the rows afresh whenever the row
+before is not the one it counted.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from __future__ import annotations
 import functools
 import gzip
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -27,15 +33,58 @@ from topology.models import GraphState
 from topology.watches.tasks import after_revision
 
 
-def needs_checkpoint(revision: int, has_previous: bool, delta_bytes: int) -> bool:
-    if not has_previous:
-        return True
+@dataclass(frozen=True)
+class Tally:
+    """What decides the next checkpoint, as of row ``revision`` (recorded ``at``) that this process saw
+    committed: the last checkpoint's revision and size, and the bytes of the rows after it."""
+
+    revision: int
+    at: datetime
+    checkpoint: int
+    checkpoint_size: int
+    since: int
+
+
+# Kept by the one writer between its revisions (reading the sizes back costs three queries and, on SQLite,
+# a walk through every delta's pages to reach the column after them). Used only when the row before the
+# one being recorded is the very row it counted (revision and time): another writer's turn, a reset or a
+# new database asks the rows afresh.
+_tally: Tally | None = None
+
+
+def tally_after(revision: int, at: datetime) -> Tally | None:
+    """The checkpoint and the bytes after it, as of row ``revision`` recorded ``at``."""
+    global _tally
+    if _tally is not None and (_tally.revision, _tally.at) == (revision, at):
+        return _tally
     last = GraphRevision.objects.filter(checkpoint_gz__isnull=False).order_by("-revision").values("revision", "size")
     checkpoint = last.first()
-    if checkpoint is None or revision - checkpoint["revision"] >= settings.HISTORY_CHECKPOINT_EVERY:
-        return True
+    if checkpoint is None:
+        return None
     since = GraphRevision.objects.filter(revision__gt=checkpoint["revision"]).aggregate(total=Sum("size"))["total"]
-    return (since or 0) + delta_bytes >= checkpoint["size"]
+    _tally = Tally(revision, at, checkpoint["revision"], checkpoint["size"], since or 0)  # committed rows only
+    return _tally
+
+
+def needs_checkpoint(revision: int, previous_at: datetime | None, delta_bytes: int) -> bool:
+    if previous_at is None:
+        return True
+    tally = tally_after(revision - 1, previous_at)
+    if tally is None or revision - tally.checkpoint >= settings.HISTORY_CHECKPOINT_EVERY:
+        return True
+    return tally.since + delta_bytes >= tally.checkpoint_size
+
+
+def counted(previous_at: datetime | None, revision: int, at: datetime, size: int, checkpoint: bool) -> None:
+    """After the commit of row ``revision``: the tally the next revision starts from (none: asked afresh)."""
+    global _tally
+    before = _tally
+    if checkpoint:
+        _tally = Tally(revision, at, revision, size, 0)
+    elif before is not None and previous_at is not None and (before.revision, before.at) == (revision - 1, previous_at):
+        _tally = Tally(revision, at, before.checkpoint, before.checkpoint_size, before.since + size)
+    else:
+        _tally = None
 
 
 def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[], bytes]) -> GraphRevision:
@@ -50,11 +99,13 @@ def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[],
     causes, lag = infer_causes(delta, previous_at, at)
     delta_gz = encode(delta, DELTA_GZIP_LEVEL)
     checkpoint = None
-    if needs_checkpoint(state.revision, previous_at is not None, len(delta_gz)):
+    if needs_checkpoint(state.revision, previous_at, len(delta_gz)):
         checkpoint = gzip.compress(graph_bytes(), compresslevel=CHECKPOINT_GZIP_LEVEL)
     if lag is not None:
         DELTA_LATENCY.observe(lag)
     transaction.on_commit(functools.partial(after_revision, state.revision))  # watched paths (topology/watches/)
+    size = len(delta_gz) + len(checkpoint or b"")
+    transaction.on_commit(functools.partial(counted, previous_at, state.revision, at, size, checkpoint is not None))
     return GraphRevision.objects.create(
         revision=state.revision,
         at=at,
@@ -66,6 +117,6 @@ def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[],
         changed_nodes=len(delta["changed"]["nodes"]),
         added_edges=len(delta["added"]["edges"]),
         removed_edges=len(delta["removed"]["edges"]),
-        size=len(delta_gz) + len(checkpoint or b""),
+        size=size,
         writer_lag=lag,
     )
