@@ -8,6 +8,7 @@ finds what it is looking for when it is there.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,6 +49,14 @@ def tenant_ports(cloud: Cloud, name: str, cidr: str, ips: list[str]) -> Iterator
         cloud.network.delete_network(network)
 
 
+def unheld_address(admin: Cloud, cidr: str, first: int) -> str:
+    """The first address of ``cidr`` from host ``first`` on that no port in the cloud holds. Neutron
+    allocates a VM's address at random from the pool, so a fixed one (10.0.0.200) may be a VM's."""
+    held = {ip["ip_address"] for p in admin.network.get("/ports").json()["ports"] for ip in p["fixed_ips"]}
+    hosts = list(ipaddress.ip_network(cidr).hosts())[first - 1 :]
+    return next(str(a) for a in hosts if str(a) not in held)
+
+
 def ask(client: Client, token: str, src: str, dst: str, probe: str = "icmp") -> tuple[int, str]:
     response = client.get("/api/v1/path/", {"src": src, "dst": dst, "probe": probe}, HTTP_X_AUTH_TOKEN=token)
     return response.status_code, response.content.decode()
@@ -74,10 +83,11 @@ def state_secrets(state: dict[str, Any], admin: Cloud, of: str, caller: str) -> 
 
 @pytest.fixture
 def allinone_alt_ports(lab: dict[str, Any], admin_cloud: Cloud) -> Iterator[list[dict[str, Any]]]:
-    """alt gets demo's subnet again (10.0.0.0/24) with cirros-01's address, and an address of its own."""
-    with tenant_ports(
-        lab_connection("lab-alt"), "leak-alt", "10.0.0.0/24", [lab["vms"]["cirros-01"]["ip"], "10.0.0.200"]
-    ) as ports:
+    """alt gets demo's subnet again (10.0.0.0/24) with cirros-01's address, and an address of its own
+    that none of demo's ports holds."""
+    own = unheld_address(admin_cloud, "10.0.0.0/24", 200)
+    addresses = [lab["vms"]["cirros-01"]["ip"], own]
+    with tenant_ports(lab_connection("lab-alt"), "leak-alt", "10.0.0.0/24", addresses) as ports:
         joined(lab)
         yield ports
 
@@ -134,7 +144,8 @@ def test_demo_learns_nothing_of_alt(
 ) -> None:
     secrets = state_secrets(lab, admin_cloud, "alt", "demo")
     theirs = allinone_alt_ports[1]
-    assert theirs["id"] in secrets and "10.0.0.200" in secrets and "leak-alt" in secrets
+    address = theirs["fixed_ips"][0]["ip_address"]
+    assert theirs["id"] in secrets and address in secrets and "leak-alt" in secrets
     demo = keystone_token(lab, "demo")
     cirros = f"server:{lab['vms']['cirros-01']['server_id']}"
     answers = assert_tells_nothing(
@@ -142,8 +153,8 @@ def test_demo_learns_nothing_of_alt(
         demo,
         secrets,
         [
-            (cirros, "10.0.0.200"),  # alt's address inside demo's own CIDR
-            (OUTSIDE, "10.0.0.200"),
+            (cirros, address),  # alt's address inside demo's own CIDR
+            (OUTSIDE, address),
             (cirros, f"port:{theirs['id']}"),
             (f"port:{theirs['id']}", OUTSIDE),
         ],
@@ -153,9 +164,10 @@ def test_demo_learns_nothing_of_alt(
 
 
 @pytest.fixture
-def overlap_demo_ports(overlap_lab: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+def overlap_demo_ports(overlap_lab: dict[str, Any], admin_cloud: Cloud) -> Iterator[list[dict[str, Any]]]:
     """demo gets alt's overlapping subnet a third time (192.168.101.0/24), with an address beside the VMs'."""
-    with tenant_ports(lab_connection("lab-demo"), "leak-demo", "192.168.101.0/24", ["192.168.101.4"]) as ports:
+    own = unheld_address(admin_cloud, "192.168.101.0/24", 4)
+    with tenant_ports(lab_connection("lab-demo"), "leak-demo", "192.168.101.0/24", [own]) as ports:
         joined(overlap_lab)
         yield ports
 
@@ -167,7 +179,8 @@ def test_overlapping_subnets_tell_neither_project_of_the_other(
     alt, demo = keystone_token(overlap_lab, "alt"), keystone_token(overlap_lab, "demo")
     alt_secrets = state_secrets(overlap_lab, admin_cloud, "alt", "demo")
     assert vms["vm01"]["port_id"] in alt_secrets and "router01" in alt_secrets
-    assert vms["vm01"]["ip"] in alt_secrets, "demo holds the same CIDR, but not that address (its port has .4)"
+    address = overlap_demo_ports[0]["fixed_ips"][0]["ip_address"]
+    assert vms["vm01"]["ip"] in alt_secrets, f"demo holds the same CIDR, but not that address (its port has {address})"
     own = f"port:{overlap_demo_ports[0]['id']}"
     answers = assert_tells_nothing(
         client,
@@ -185,15 +198,15 @@ def test_overlapping_subnets_tell_neither_project_of_the_other(
     assert all(status == 404 for status, _ in answers[: 2 * len(PROBES)])
 
     demo_secrets = state_secrets(overlap_lab, admin_cloud, "demo", "alt")
-    assert overlap_demo_ports[0]["id"] in demo_secrets and "192.168.101.4" in demo_secrets
+    assert overlap_demo_ports[0]["id"] in demo_secrets and address in demo_secrets
     vm01 = f"server:{vms['vm01']['server_id']}"
     answers = assert_tells_nothing(
         client,
         alt,
         demo_secrets,
         [
-            (vm01, "192.168.101.4"),  # demo's address in alt's own CIDR
-            (OUTSIDE, "192.168.101.4"),
+            (vm01, address),  # demo's address in alt's own CIDR
+            (OUTSIDE, address),
             (vm01, own),
             (OUTSIDE, vms["vm01"]["ip"]),  # alt's two ports hold it: the 404 names those, never demo's
         ],
