@@ -76,21 +76,31 @@ def forget_connections(app: Any) -> None:
 
 
 @contextmanager
+def started_redis(directory: Path) -> Iterator[OwnRedis]:
+    """A Redis of this test's own in ``directory`` (made here), stopped afterwards if still up."""
+    server = OwnRedis(directory)
+    server.dir.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        if server.up():
+            server.stop()
+
+
+@contextmanager
 def own_redis(directory: Path) -> Iterator[OwnRedis]:
     """A started Redis of this test's own, this process's broker and Channels layer pointed at it."""
     from dashboard.celery import app
 
-    server = OwnRedis(directory)
-    server.start()
-    saved = app.conf.broker_url
-    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [server.url]}}}
-    try:
-        with override_settings(CHANNEL_LAYERS=layers, CELERY_BROKER_URL=server.url):
-            app.conf.broker_url = server.url
+    with started_redis(directory) as server:
+        saved = app.conf.broker_url
+        layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [server.url]}}}
+        try:
+            with override_settings(CHANNEL_LAYERS=layers, CELERY_BROKER_URL=server.url):
+                app.conf.broker_url = server.url
+                forget_connections(app)
+                yield server
+        finally:
+            app.conf.broker_url = saved
             forget_connections(app)
-            yield server
-    finally:
-        app.conf.broker_url = saved
-        forget_connections(app)
-        if server.up():
-            server.stop()

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from tests.conftest import ARTIFACTS, REPO
 from tests.lab_jobs import stop_worker
-from tests.redis_server import OwnRedis
+from tests.redis_server import OwnRedis, started_redis
 
 LEASE_SECONDS = 3
 LEASE_KEY = settings.BEAT_LEASE_KEY  # this run's (tests/settings.py), in the beats' environment too
@@ -28,13 +28,8 @@ LEASE_KEY = settings.BEAT_LEASE_KEY  # this run's (tests/settings.py), in the be
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[OwnRedis]:
-    server = OwnRedis(tmp_path / "redis")
-    server.dir.mkdir()
-    server.start()
-    try:
+    with started_redis(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.stop()
 
 
 def start_beat(server: OwnRedis, schedule: Path, log: Path) -> subprocess.Popen[bytes]:

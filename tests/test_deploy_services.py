@@ -39,7 +39,7 @@ from tests.deploy_stack import (
     manage,
     production_env,
 )
-from tests.redis_server import OwnRedis
+from tests.redis_server import started_redis
 from topology.agent.collect import collect_report
 
 PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"}
@@ -48,17 +48,12 @@ PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "192.0.2.7"}
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("deploy-services")
-    redis = OwnRedis(root / "redis")
-    redis.dir.mkdir()
-    redis.start()
-    try:
+    with started_redis(root / "redis") as redis:
         env = production_env(root / "var", free_port(), redis.url)
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "collectstatic", "--noinput", "-v", "0")
         with dashboard_units(env, root / "logs") as running:
             yield running
-    finally:
-        redis.stop()
 
 
 @dataclass(frozen=True)

@@ -17,20 +17,17 @@ from django.test import override_settings
 
 from tests.conftest import free_port
 from tests.multinode_stack import wait_for
-from tests.redis_server import OwnRedis
+from tests.redis_server import started_redis
 from topology.graphservice.lease import LEASE_KEY, holder, writer_lease
 
 
 @pytest.fixture
 def redis_url(tmp_path: Path) -> Iterator[str]:
-    server = OwnRedis(tmp_path / "redis")
-    server.dir.mkdir()
-    server.start()
-    try:
-        with override_settings(GRAPH_QUEUE_URL=server.url, GRAPH_WRITER_LEASE_SECONDS=6):
-            yield server.url
-    finally:
-        server.stop()
+    with (
+        started_redis(tmp_path / "redis") as server,
+        override_settings(GRAPH_QUEUE_URL=server.url, GRAPH_WRITER_LEASE_SECONDS=6),
+    ):
+        yield server.url
 
 
 class Applier(threading.Thread):
