@@ -69,7 +69,7 @@ def namespace(report: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_ipv6_addresses_routes_and_rules_are_what_ip_6_prints(pair: Pair) -> None:
-    report = dict(collect_report("agt-host", ovsdb=None))
+    report: dict[str, Any] = dict(collect_report("agt-host", ovsdb=None))
     left = namespace(report, pair.left)
     dev = next(i for i in left["interfaces"] if i["name"] == pair.left_dev)
     printed = {
@@ -96,7 +96,7 @@ def test_ipv6_addresses_routes_and_rules_are_what_ip_6_prints(pair: Pair) -> Non
 
 
 def test_ip6tables_save_text_is_reported_where_it_has_rules(pair: Pair) -> None:
-    report = dict(collect_report("agt-host", ovsdb=None))
+    report: dict[str, Any] = dict(collect_report("agt-host", ovsdb=None))
     left, right = namespace(report, pair.left), namespace(report, pair.right)
     printed = sh("ip", "netns", "exec", pair.left, "ip6tables-save", "-c").stdout
     rule = next(line for line in printed.splitlines() if "ipv6-icmp" in line)
@@ -113,7 +113,7 @@ def test_a_node_without_ip6tables_save_says_so_and_reports_the_rest(
     # ip6tables-save is installed here: a name that does not exist stands in for a node without it
     # (a minimal image), which the test cannot make.
     monkeypatch.setattr(iptables, "IP6TABLES_SAVE", ("agt-no-such-ip6tables-save", "-c"))
-    report = dict(collect_report("agt-host", ovsdb=None))
+    report: dict[str, Any] = dict(collect_report("agt-host", ovsdb=None))
     assert report["collection"]["ip6tables"] == "absent: ip6tables-save is not installed"
     assert "ip6tables" not in report and all("ip6tables" not in n for n in report["namespaces"])
     assert not any("ip6tables" in e for e in report["errors"]), "absent is no error"
