@@ -70,3 +70,25 @@ def test_alt_gets_the_same_of_its_own_port_and_nothing_of_demo(
     assert status == 200 and leaks(body, demo_secrets) == [], body
     status, body = ask(client, demo, f"port:{own['id']}", OUTSIDE_V6)
     assert status == 404 and leaks(body, demo_secrets) == [], body
+
+
+def test_the_agent_reads_the_lab_routers_ipv6_as_ip_and_ip6tables_print_it(lab: dict[str, Any]) -> None:
+    """Issue 19 part 3 on real Neutron output: router1's qrouter namespace, as the L3 agent made it."""
+    from lab import api
+    from topology.agent.collect import collect_report
+
+    name = f"qrouter-{lab['routers']['router1']['id']}"
+    report: dict[str, Any] = dict(collect_report(lab["host"]))
+    ns = next(n for n in report["namespaces"] if n["name"] == name)
+    where = f"{lab['host']}:{name}"
+    links = json.loads(api.run_in(where, ["ip", "-j", "-6", "addr"]).stdout or "[]")
+    reported = {i["name"]: set(i["addresses"]) for i in ns["interfaces"]}
+    printed = {link["ifname"]: {f"{a['local']}/{a['prefixlen']}" for a in link["addr_info"]} for link in links}
+    assert printed and all(printed[dev] <= reported[dev] for dev in printed), (printed, reported)
+    rules = json.loads(api.run_in(where, ["ip", "-j", "-6", "rule"]).stdout or "[]")
+    assert {r["priority"] for r in rules} == {r["priority"] for r in ns["rules"] if r.get("family") == 6}
+    saved = api.run_in(where, ["ip6tables-save"]).stdout
+    rule_lines = {line for line in saved.splitlines() if line.startswith("-A ")}
+    text = "\n".join(ns["ip6tables"].values())
+    got = {line.split("] ", 1)[-1] for line in text.splitlines() if "-A " in line}
+    assert got == rule_lines, (sorted(rule_lines - got)[:5], sorted(got - rule_lines)[:5])
