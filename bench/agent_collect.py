@@ -77,15 +77,21 @@ def configure_inside(i: int, root_fd: int) -> None:
         os.close(fd)
 
 
-def add_nat(names: list[str], root_fd: int, parallel: int = 8) -> None:
+SNAT_RULES = "*nat\n-A POSTROUTING -s 10.0.0.0/24 -j SNAT --to-source 192.168.1.10\nCOMMIT\n"
+# What the L3 agent puts in every qrouter namespace's IPv6 filter table (dual stack or not): a rule of that kind.
+IPV6_RULES = "*filter\n-A INPUT -p ipv6-icmp -j ACCEPT\nCOMMIT\n"
+
+
+def add_nat(
+    names: list[str], root_fd: int, parallel: int = 8, rules: str = SNAT_RULES, restore: str = "iptables-restore"
+) -> None:
     """An SNAT rule in each namespace, like a router's gateway (iptables-restore, spawned in the namespace)."""
-    rules = "*nat\n-A POSTROUTING -s 10.0.0.0/24 -j SNAT --to-source 192.168.1.10\nCOMMIT\n"
     running: list[subprocess.Popen[bytes]] = []
     for name in names:
         fd = netlink.open_namespace(NETNS_DIR, name)
         try:
             with netlink.entered(fd, root_fd):
-                process = subprocess.Popen(["iptables-restore", "--noflush"], stdin=subprocess.PIPE)
+                process = subprocess.Popen([restore, "--noflush"], stdin=subprocess.PIPE)
         finally:
             os.close(fd)
         assert process.stdin is not None
@@ -148,10 +154,11 @@ def iptables_save_costs(names: list[str], root_fd: int) -> tuple[float, float]:
     return exec_cost, (time.perf_counter() - started) / len(names)
 
 
-def report_line(label: str, median: float, worst: float, report: dict[str, Any], runs: int) -> None:
+def report_line(label: str, median: float, worst: float, report: dict[str, Any], collector: Collector) -> None:
+    v6 = collector.ip6tables.spawned if collector.ip6tables is not None else "absent"
     print(
-        f"{label}: median {median:.2f} s, max {worst:.2f} s, iptables-save runs {runs}, "
-        f"{len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces"
+        f"{label}: median {median:.2f} s, max {worst:.2f} s, iptables-save runs {collector.iptables.spawned}, "
+        f"ip6tables-save runs {v6}, {len(report['namespaces'])} namespaces, {len(report['interfaces'])} root interfaces"
     )
 
 
@@ -159,6 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--namespaces", type=int, default=1000)
     parser.add_argument("--nat", type=int, default=1000, help="namespaces that get an SNAT rule (default: all)")
+    parser.add_argument("--ipv6", type=int, default=0, help="namespaces that get an ip6tables rule as well")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -173,12 +181,16 @@ def main() -> None:
         collector = Collector("bench", ovsdb=None)
         try:
             median, worst, report = timed(collector.collect, args.repeat)
-            report_line("full collection, no NAT rules", median, worst, report, collector.iptables.spawned)
+            report_line("full collection, no NAT rules", median, worst, report, collector)
 
             started = time.perf_counter()
             nat_names = [ns_name(i) for i in range(min(args.nat, args.namespaces))]
             add_nat(nat_names, collector.root_fd)
             print(f"setup: SNAT rule in {len(nat_names)} namespaces in {time.perf_counter() - started:.1f} s")
+            v6_names = [ns_name(i) for i in range(min(args.ipv6, args.namespaces))]
+            if v6_names:
+                add_nat(v6_names, collector.root_fd, rules=IPV6_RULES, restore="ip6tables-restore")
+                print(f"setup: an ip6tables rule in {len(v6_names)} namespaces")
 
             median, worst, report = timed(collector.collect, args.repeat)
             report_line(
@@ -186,7 +198,7 @@ def main() -> None:
                 median,
                 worst,
                 report,
-                collector.iptables.spawned,
+                collector,
             )
             median, worst, report = timed(lambda: collector.collect(fresh=False), args.repeat)
             report_line(
@@ -194,7 +206,7 @@ def main() -> None:
                 median,
                 worst,
                 report,
-                collector.iptables.spawned,
+                collector,
             )
 
             body = json.dumps(report, separators=(",", ":")).encode()

@@ -71,6 +71,7 @@ steady_names = st.sampled_from(
 steady_namespaces = st.sampled_from([ns["name"] for ns in REPORTS[STEADY_HOST]["namespaces"]])
 port_ids = st.sampled_from([p["id"] for p in CLOUD["ports"]])
 ipv4 = st.ip_addresses(v=4).map(str)
+ipv6 = st.ip_addresses(v=6).map(str)
 cidrs = st.builds(
     lambda ip, plen: str(ipaddress.ip_interface(f"{ip}/{plen}")), st.ip_addresses(v=4), st.integers(0, 32)
 ) | st.builds(lambda ip, plen: f"{ip}/{plen}", st.ip_addresses(v=6), st.integers(0, 128))
@@ -99,7 +100,7 @@ def interface(name: st.SearchStrategy[str] = names) -> st.SearchStrategy[JsonDic
 routes = st.fixed_dictionaries(
     {
         "dst": cidrs,
-        "gateway": st.none() | ipv4,
+        "gateway": st.none() | ipv4 | ipv6,
         "dev": st.none() | names,
         "table": st.sampled_from([254, 255, 16, 1000]),
         "src": st.none() | ipv4,
@@ -131,7 +132,16 @@ def namespace(name: st.SearchStrategy[str] = namespace_names) -> st.SearchStrate
             "routes": st.lists(routes, max_size=2),
             "rules": st.lists(rules, max_size=2),
             "iptables": st.fixed_dictionaries({"nat": st.sampled_from(["", "*nat\nCOMMIT\n"]), "filter": st.just("")}),
-        }
+        },
+        # optional (agents from issue 19 on, where ip6tables-save is installed)
+        optional={
+            "ip6tables": st.fixed_dictionaries(
+                {
+                    "nat": st.just(""),
+                    "filter": st.sampled_from(["", "*filter\n-A INPUT -p ipv6-icmp -j ACCEPT\nCOMMIT\n"]),
+                }
+            )
+        },
     )
 
 
@@ -250,11 +260,13 @@ def hostile_cases(draw: st.DrawFn) -> Case:
     elif how == "huge-string":
         size = draw(st.sampled_from([300, 70_000, 2_000_000]))
         text = draw(st.sampled_from(["a", "é", "\U0001f600", ":"])) * size
-        where = draw(st.sampled_from(["name", "unknown", "iptables", "host"]))
+        where = draw(st.sampled_from(["name", "unknown", "iptables", "ip6tables", "host"]))
         if where == "name" and report["interfaces"]:
             report["interfaces"][0]["name"] = text
         elif where == "iptables" and report["namespaces"]:
             report["namespaces"][0]["iptables"]["nat"] = text
+        elif where == "ip6tables" and report["namespaces"]:
+            report["namespaces"][0]["ip6tables"] = {"nat": "", "filter": text}
         elif where == "host":
             report["host"] = text
         else:

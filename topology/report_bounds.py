@@ -44,9 +44,17 @@ _SHAPES: Final[dict[str, dict[str, str]]] = {
         "routes": "route",
         "rules": "rule",
         "iptables": "iptables",
+        "ip6tables": "iptables",
         "errors": "",
     },
-    "namespace": {"name": "", "interfaces": "interface", "routes": "route", "rules": "rule", "iptables": "iptables"},
+    "namespace": {
+        "name": "",
+        "interfaces": "interface",
+        "routes": "route",
+        "rules": "rule",
+        "iptables": "iptables",
+        "ip6tables": "iptables",
+    },
     "interface": dict.fromkeys(
         ("name", "kind", "mac", "mtu", "state", "addresses", "master", "peer", "peer_netns", "ifindex", "admin_up"),
         "",

@@ -36,6 +36,10 @@ NFTA_GEN_ID = 1
 NFNLGRP_NFTABLES = 7
 
 IPTABLES_SAVE = ("iptables-save", "-c")
+IP6TABLES_SAVE = ("ip6tables-save", "-c")
+# nf_tables table families that filter IPv6 packets (an "inet" table holds both families' rules)
+NFPROTO_INET = 1
+IPV6_TABLE_FAMILIES = frozenset({socket.AF_INET6, NFPROTO_INET})
 TIMEOUT_S = 30.0
 
 _HEADER = struct.Struct("=IHHII")
@@ -52,6 +56,8 @@ class Probe:
 
     has_tables: bool
     generation: int | None  # nf_tables generation; None when caching is unsafe (legacy tables)
+    has_tables6: bool = False  # IPv6 tables (ip6tables' legacy ones, or nf_tables ip6/inet)
+    generation6: int | None = None
 
 
 def netfilter_socket(groups: int = 0) -> socket.socket:
@@ -63,20 +69,25 @@ def netfilter_socket(groups: int = 0) -> socket.socket:
 
 def probe() -> Probe:
     """Probe the calling thread's current namespace (call it inside :func:`entered`)."""
-    legacy = _legacy_tables()
+    legacy, legacy6 = _legacy_tables(), _legacy_tables("ip6_tables_names")
     try:
         with netfilter_socket() as sock:
             generation = _nft_generation(sock)
-            nft_tables = _nft_has_tables(sock)
+            families = _nft_table_families(sock)
     except OSError:
         # No nf_tables in this kernel: only the legacy answer counts.
-        return Probe(has_tables=True, generation=None) if legacy else Probe(has_tables=False, generation=None)
-    return Probe(has_tables=legacy or nft_tables, generation=None if legacy else generation)
+        return Probe(has_tables=legacy, generation=None, has_tables6=legacy6)
+    return Probe(
+        has_tables=legacy or bool(families),
+        generation=None if legacy else generation,
+        has_tables6=legacy6 or bool(families & IPV6_TABLE_FAMILIES),
+        generation6=None if legacy6 else generation,
+    )
 
 
-def _legacy_tables() -> bool:
+def _legacy_tables(names_file: str = "ip_tables_names") -> bool:
     try:
-        with open("/proc/thread-self/net/ip_tables_names") as names:
+        with open(f"/proc/thread-self/net/{names_file}") as names:
             return bool(names.read().strip())
     except OSError:  # module ip_tables not loaded: no legacy tables anywhere
         return False
@@ -116,8 +127,13 @@ def _nft_generation(sock: socket.socket) -> int | None:
     return None
 
 
-def _nft_has_tables(sock: socket.socket) -> bool:
-    return any(msg == NFT_MSG_NEWTABLE for msg, _chunk in _nft_request(sock, NFT_MSG_GETTABLE, NLM_F_DUMP, 2))
+def _nft_table_families(sock: socket.socket) -> set[int]:
+    """The families of the namespace's nf_tables tables (each reply's nfgenmsg.nfgen_family)."""
+    return {
+        chunk[_HEADER.size]
+        for msg, chunk in _nft_request(sock, NFT_MSG_GETTABLE, NLM_F_DUMP, 2)
+        if msg == NFT_MSG_NEWTABLE and len(chunk) > _HEADER.size
+    }
 
 
 def _attr_u32_be(attrs: bytes, wanted: int) -> int | None:
@@ -169,8 +185,9 @@ class _Running:
 
 @dataclass
 class IptablesCollector:
-    """Runs iptables-save where needed, in parallel, and remembers texts by generation."""
+    """Runs iptables-save (``family`` 6: ip6tables-save) where needed, in parallel; remembers texts by generation."""
 
+    family: int = 4
     max_parallel: int = max(2, (os.cpu_count() or 1) * 2)
     cache: dict[int, tuple[int, Iptables]] = field(default_factory=dict)  # ns inode -> (generation, text)
     results: dict[str, Iptables] = field(default_factory=dict)
@@ -178,6 +195,10 @@ class IptablesCollector:
     ran: list[str] = field(default_factory=list)  # keys iptables-save ran for in this collection
     _running: deque[_Running] = field(default_factory=deque)
     _pending_cache: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def save(self) -> tuple[str, ...]:
+        return IPTABLES_SAVE if self.family == 4 else IP6TABLES_SAVE
 
     @property
     def spawned(self) -> int:
@@ -192,15 +213,18 @@ class IptablesCollector:
 
     def plan(self, key: str, inode: int, found: Probe, fresh: bool) -> bool:
         """Settle ``key`` from the probe or the cache; True if iptables-save must run."""
-        if not found.has_tables:
+        has, generation = (
+            (found.has_tables, found.generation) if self.family == 4 else (found.has_tables6, found.generation6)
+        )
+        if not has:
             self.results[key] = empty()
             return False
         cached = self.cache.get(inode)
-        if not fresh and found.generation is not None and cached and cached[0] == found.generation:
+        if not fresh and generation is not None and cached and cached[0] == generation:
             self.results[key] = cached[1]
             return False
-        if found.generation is not None:
-            self._pending_cache[key] = (inode, found.generation)
+        if generation is not None:
+            self._pending_cache[key] = (inode, generation)
         return True
 
     def start(self, key: str, ns_fd: int, root_fd: int) -> None:
@@ -209,9 +233,9 @@ class IptablesCollector:
             self._finish(self._running.popleft())
         try:
             with entered(ns_fd, root_fd):
-                process = subprocess.Popen(IPTABLES_SAVE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                process = subprocess.Popen(self.save, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as exc:  # not installed: the rest of the report is still worth sending
-            self._fail(key, f"{IPTABLES_SAVE[0]} could not run: {exc.strerror or exc}")
+            self._fail(key, f"{self.save[0]} could not run: {exc.strerror or exc}")
             return
         self.ran.append(key)
         self._running.append(_Running(key, process))
@@ -227,10 +251,10 @@ class IptablesCollector:
         except subprocess.TimeoutExpired:
             running.process.kill()
             running.process.communicate()
-            self._fail(running.key, f"iptables-save timed out after {TIMEOUT_S:.0f} s")
+            self._fail(running.key, f"{self.save[0]} timed out after {TIMEOUT_S:.0f} s")
             return
         if running.process.returncode != 0:
-            self._fail(running.key, f"iptables-save failed: {err.decode(errors='replace').strip()[:200]}")
+            self._fail(running.key, f"{self.save[0]} failed: {err.decode(errors='replace').strip()[:200]}")
             return
         tables = split_tables(out.decode(errors="replace"))
         self.results[running.key] = tables
@@ -241,7 +265,7 @@ class IptablesCollector:
     def _fail(self, key: str, message: str) -> None:
         self.results[key] = empty()
         self._pending_cache.pop(key, None)
-        self.errors.append(f"iptables {key}: {message}")
+        self.errors.append(f"{'iptables' if self.family == 4 else 'ip6tables'} {key}: {message}")
 
     def forget_except(self, inodes: set[int]) -> None:
         """Drop cache entries of namespaces that no longer exist."""

@@ -107,6 +107,29 @@ def drop_iface(piece: HostPhysical, node_id: str, name: str, linked: bool = True
             by_fragment[name[len(prefix) :]].remove(node_id)
 
 
+def radvd_of(router_id: str, processes: object) -> JsonDict | None:
+    """The radvd the L3 agent runs for ``router_id`` (its config, ``<ra_confs>/<router id>.radvd.conf``,
+    names the router), from the namespace's reported processes; None when none runs."""
+    for process in processes if isinstance(processes, list) else []:
+        if not isinstance(process, dict) or process.get("name") != "radvd":
+            continue
+        argv = [a for a in process.get("argv") or [] if isinstance(a, str)]
+        config = next((a for a in argv if router_id in a and a.endswith(".conf")), None)
+        if config is None and any(router_id in a for a in argv):
+            config = next(a for a in argv if router_id in a)
+        if config is not None:
+            return {"pid": process.get("pid"), "config": config}
+    return None
+
+
+def radvd_attrs(role: str, ref: str | None, namespace: JsonDict) -> JsonDict:
+    """A qrouter namespace's ``radvd`` (IPv6 router advertisements for its subnets) when one runs there."""
+    if role != "qrouter" or not ref:
+        return {}
+    found = radvd_of(ref, namespace.get("processes"))
+    return {"radvd": found} if found is not None else {}
+
+
 def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
     """A namespace and its interfaces; returns their node ids."""
     name = namespace["name"]
@@ -124,6 +147,7 @@ def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
         routes=namespace.get("routes") or [],
         rules=namespace.get("rules") or [],
         has_iptables=bool(namespace.get("iptables")),
+        **radvd_attrs(role, ref, namespace),
     )
     piece.index.namespaces[name] = node_id
     piece.graph.add_edge(piece.host_node, node_id, EdgeKind.MEMBER)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from topology.path import family
 from topology.path.model import Endpoint, JsonDict, Probe
 from topology.path.resolve import as_source, resolve
 from topology.path.route import RETURN_WALKS, route
@@ -28,9 +29,17 @@ def explain_in(topo: Topo, src: str, dst: str, probe: str = "icmp") -> JsonDict:
 
 
 def explain_endpoints(topo: Topo, source: Endpoint, target: Endpoint, probe: Probe) -> JsonDict:
-    """The walk between two resolved endpoints (a tenant's are resolved in what it may see: path_scope)."""
+    """The walk between two resolved endpoints (a tenant's are resolved in what it may see: path_scope).
+
+    The two ends' families are checked first (topology/path/family.py): when the packet's family is
+    missing on the way, the answer is the hops up to where it is missing, never the other family's walk.
+    """
+    source = family.aligned(topo, source, target)
     walk = Walk(topo, probe)
     scenario = route(walk, source, target)
+    mixed = Walk(topo, walk.probe)
+    if family.mixed(mixed, source, target):
+        walk = mixed
     result: JsonDict = {
         "verdict": finish(walk),
         "scenario": scenario,
@@ -40,7 +49,7 @@ def explain_endpoints(topo: Topo, source: Endpoint, target: Endpoint, probe: Pro
         "hops": [h.to_dict() for h in walk.hops],
         "problems": walk.problems,
     }
-    walk_back = RETURN_WALKS.get(scenario)
+    walk_back = RETURN_WALKS.get(scenario) if walk is not mixed else None
     if walk_back is not None:
         back = Walk(topo, walk.probe)
         walk_back(back, target, source, route_router(topo, source.node, target.node) or "")

@@ -56,6 +56,9 @@ class Problem:
     # DNS (topology/path/dns.py): DHCP hands out no resolver; dnsmasq has no upstream for other names
     DNS_NO_RESOLVER = "dns_no_resolver"
     DNS_NO_UPSTREAM = "dns_no_upstream"
+    # Address families (topology/path/family.py): an end without an address of the other end's family,
+    # or a hop that would need that family (the router's interface, its gateway on the external side)
+    NO_ADDRESS_FAMILY = "no_address_family"
 
 
 @dataclass(frozen=True)

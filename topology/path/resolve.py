@@ -8,6 +8,7 @@ import ipaddress
 
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
+from topology.path import family
 from topology.path.model import Endpoint, PathError
 from topology.path.names import resolve_name, unknown_name
 from topology.path.special import METADATA_ADDRESS, refuse_special
@@ -39,8 +40,8 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     if kind == NodeKind.PORT:
         if text not in topo.nodes:
             raise PathError(f"no port {g.id_key(text)}")
-        ips = port_ips(topo.node(text))
-        return owned_port(topo, text, ips[0] if ips else None) or Endpoint("port", text, ips[0] if ips else None)
+        ip = family.prefer(port_ips(topo.node(text)), family.near_families(topo, near))
+        return owned_port(topo, text, ip) or Endpoint("port", text, ip)
     if kind == NodeKind.ROUTER:
         if text not in topo.nodes:
             raise PathError(f"no router {g.id_key(text)}")

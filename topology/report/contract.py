@@ -107,6 +107,9 @@ class Namespace(TypedDict):
     # Optional (agents from this version on): the processes running in the namespace, as
     # `ip netns pids` finds them (the metadata proxy, dnsmasq); absent = not known, [] = none.
     processes: NotRequired[list[Process]]
+    # Optional (agents from issue 19 on): `ip6tables-save -c` text, as `iptables`; absent when the node has
+    # no ip6tables-save (the report's collection.ip6tables says so) or an older agent sent it.
+    ip6tables: NotRequired[Iptables]
 
 
 class OvsInterface(TypedDict):
@@ -146,4 +149,5 @@ class Report(TypedDict):
     routes: NotRequired[list[Route]]  # the root namespace's
     rules: NotRequired[list[Rule]]
     iptables: NotRequired[Iptables]  # the root namespace's (iptables_hybrid security groups live there)
+    ip6tables: NotRequired[Iptables]  # the root namespace's IPv6 rules (optional, as namespaces[].ip6tables)
     errors: NotRequired[list[str]]  # what the agent could not collect (OVS down, a flow dump failed...)

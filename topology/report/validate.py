@@ -58,8 +58,9 @@ def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
     for key, check in (("routes", _check_routes), ("rules", _check_rules)):
         if key in data:
             check(data[key], key, reasons)
-    if "iptables" in data:
-        _check_iptables(data["iptables"], "iptables", reasons)
+    for key in ("iptables", "ip6tables"):  # ip6tables: optional (agents from issue 19 on)
+        if key in data:
+            _check_iptables(data[key], key, reasons)
     if "ovs" in data:
         _check_ovs(data["ovs"], reasons)
     return reasons.result()
@@ -195,6 +196,8 @@ def _check_namespaces(value: object, reasons: _Reasons, max_namespaces: int) -> 
         _check_routes(ns.get("routes"), f"{path}.routes", reasons)
         _check_rules(ns.get("rules"), f"{path}.rules", reasons)
         _check_iptables(ns.get("iptables"), f"{path}.iptables", reasons)
+        if "ip6tables" in ns:  # optional: a node without ip6tables-save, or an older agent
+            _check_iptables(ns["ip6tables"], f"{path}.ip6tables", reasons)
         if "processes" in ns:  # optional: older agents do not send it
             _check_processes(ns["processes"], f"{path}.processes", reasons)
 

@@ -17,7 +17,15 @@ const PANEL_FIELDS = [
   ["external", "external"], ["shared", "shared"], ["mtu", "MTU"], ["distributed", "distributed (DVR)"], ["ha", "HA"],
   ["gateway_network_id", "gateway network"], ["tunnel_ip", "tunnel IP"], ["namespace", "namespace"],
   ["routes", "routes"], ["flow_count", "flows"], ["security_groups", "security groups"], ["port_id", "port"],
+  ["radvd", "radvd (IPv6 router advertisements)"],
 ];
+// Shown one row per address family: "addresses (IPv4)", "addresses (IPv6)" (dual stack: both).
+const BY_FAMILY = new Set(["addresses", "fixed_ips"]);
+
+function byFamily(values) {
+  const isV6 = (v) => String(v && typeof v === "object" ? v.ip_address : v).includes(":");
+  return [["IPv4", values.filter((v) => !isV6(v))], ["IPv6", values.filter(isV6)]].filter(([, list]) => list.length);
+}
 
 function fmt(value) {
   if (value === true) return "yes";
@@ -40,6 +48,10 @@ function fields(body, n) {
     const v = a[key];
     if (v === undefined || v === null || v === "" || (Array.isArray(v) && !v.length)) continue;
     if (key === "options" && !Object.keys(v).length) continue;
+    if (BY_FAMILY.has(key) && Array.isArray(v)) {
+      for (const [family, list] of byFamily(v)) row(name + " (" + family + ")", fmt(list));
+      continue;
+    }
     row(name, fmt(v));
   }
   if (n.kind === "host") {
