@@ -52,8 +52,13 @@ class PathView(APIView):
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
             OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
             OpenApiParameter("since", str, description="1: when the verdict last changed, and what changed (24 h)"),
+            OpenApiParameter(
+                "at",
+                int,
+                description="a past revision (the map's timeline): the path explained on the graph as it was then",
+            ),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="Explain the path of a packet from src to dst, hop by hop",
     )
     def get(self, request: Request) -> Response:
@@ -65,6 +70,8 @@ class PathView(APIView):
             check_arguments(src, dst, probe)  # the same 400 for every caller: it needs nothing of the graph
         except PathError as exc:
             return Response({"detail": str(exc)}, status=400)
+        if request.query_params.get("at", "") != "":
+            return past_path(request, src, dst, probe)
         key, graph, topo = indexed_graph()
         scope = caller_of(request).scope
         reports_topo = topo.with_reports(StoredReports())
@@ -84,6 +91,36 @@ class PathView(APIView):
         if request.query_params.get("since") == "1":
             result["since"] = since_of(reports_topo, src, dst, probe, key[0], key, graph, scope)
         return Response({"revision": key[0], **result})
+
+
+def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
+    """``?at=<revision>``: the path on the graph of that revision (topology/history/path_at.py), scoped as live."""
+    from topology.history.past import UnknownRevision
+    from topology.history.path_at import past_indexed, past_marker, past_project_view
+    from topology.history.replay import HistoryGap
+
+    text = request.query_params.get("at", "")
+    if not text.isdigit() or int(text) < 1:
+        return Response({"detail": "at must be a positive integer (a revision)"}, status=400)
+    if path_verify.asked(request.query_params) or request.query_params.get("since") == "1":
+        return Response({"detail": "at= explains a past revision: verify and since are asked of the live path"}, 400)
+    try:
+        key, graph, topo = past_indexed(int(text))
+    except UnknownRevision as exc:
+        return Response(exc.body(), status=404)
+    except HistoryGap as exc:  # rows deleted by hand
+        return Response({"detail": f"this revision cannot be rebuilt: {exc}"}, status=409)
+    scope = caller_of(request).scope
+    reports_topo = topo.with_reports(StoredReports())  # today's: the history keeps no report
+    try:
+        if scope is None:
+            result = explain_in(reports_topo, src, dst, probe)
+        else:
+            visible, secrets = past_project_view(key, graph, scope)
+            result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
+    except PathError as exc:
+        return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
+    return Response({"revision": key[0], **result, "past": past_marker(key, graph_key()[0])})
 
 
 def since_of(
