@@ -169,8 +169,9 @@ def test_bad_or_unknown_revisions_and_what_at_does_not_combine_with() -> None:
     revision, _ = rebuild()
     demo = logged_in(Client(), caller("member-demo", DEMO))
     src = f"port:{vm_ports(inputs, DEMO)[0]['id']}"
-    for bad in ("x", "0", "-1", "1.5"):
+    for bad in ("x", "0", "-1", "1.5", "²", " 1"):
         assert "at must be a positive integer" in ask(demo, src, status=400, at=bad)["detail"]
+    assert "not in the history" in ask(demo, src, at=str(2**70), status=404)["detail"]
     missing = ask(demo, src, at=revision + 7, status=404)
     assert (missing["oldest"], missing["newest"]) == (1, revision) and "not in the history" in missing["detail"]
     for extra in ({"since": "1"}, {"verify": "1"}):

@@ -47,10 +47,8 @@ def admin_state(inputs: Inputs, port: dict[str, Any], up: bool) -> int:
 
 def wait_path(page: Any, revision: int, verdict: str, past: bool) -> None:
     """Until the path shown is the answer at ``revision`` with ``verdict``, explained in the past or live."""
-    page.wait_for_function(
-        "(() => { const r = window.neutronMap.path.result;"
-        f" return !!r && r.revision === {revision} && r.verdict === '{verdict}' && !!r.past === {str(past).lower()}; }})()"
-    )
+    shown = f"r.revision === {revision} && r.verdict === '{verdict}' && !!r.past === {str(past).lower()}"
+    page.wait_for_function(f"(() => {{ const r = window.neutronMap.path.result; return !!r && {shown}; }})()")
 
 
 def failed_badges(page: Any) -> list[dict[str, Any]]:

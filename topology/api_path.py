@@ -100,7 +100,7 @@ def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
     from topology.history.replay import HistoryGap
 
     text = request.query_params.get("at", "")
-    if not text.isdigit() or int(text) < 1:
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
         return Response({"detail": "at must be a positive integer (a revision)"}, status=400)
     if path_verify.asked(request.query_params) or request.query_params.get("since") == "1":
         return Response({"detail": "at= explains a past revision: verify and since are asked of the live path"}, 400)
