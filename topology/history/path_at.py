@@ -15,6 +15,7 @@ from collections import OrderedDict
 from typing import Any
 
 from topology.history.past import RevisionKey, kept, past_graph, revision_key
+from topology.join.gcpause import gc_paused
 from topology.path import Topo
 from topology.path_scope import Secrets
 from topology.scope import scope_graph
@@ -37,8 +38,9 @@ def past_indexed(revision: int) -> tuple[RevisionKey, dict[str, Any], Topo]:
         _TOPOS.move_to_end(key)
         graph, topo = _TOPOS[key]
     else:
-        graph = past_graph(key)
-        graph, topo = kept(_TOPOS, key, (graph, Topo(graph, {})), PAST_TOPOS_KEPT)
+        with gc_paused():  # the replay and the index: millions of objects, no cycle (topology/path_graph.py)
+            graph = past_graph(key)
+            graph, topo = kept(_TOPOS, key, (graph, Topo(graph, {})), PAST_TOPOS_KEPT)
     return key, graph, topo
 
 
