@@ -13,10 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from topology import services
 from topology.api_schema import ErrorSerializer, caller_of
-from topology.models import GraphState, HostReport
+from topology.models import HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
+from topology.path_graph import GraphKey, Indexed, current_indexed, graph_key
 from topology.path_scope import Secrets, explain_for_project
 from topology.probes import path_verify
 from topology.scope import scope_graph
@@ -52,8 +52,13 @@ class PathView(APIView):
             OpenApiParameter("probe", str, default="icmp", description="icmp, ssh, tcp:PORT or udp:PORT"),
             OpenApiParameter("verify", str, description="1: check each hop with its node's tracer (admin)"),
             OpenApiParameter("since", str, description="1: when the verdict last changed, and what changed (24 h)"),
+            OpenApiParameter(
+                "at",
+                int,
+                description="a past revision (the map's timeline): the path explained on the graph as it was then",
+            ),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer},
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 404: ErrorSerializer, 409: ErrorSerializer},
         summary="Explain the path of a packet from src to dst, hop by hop",
     )
     def get(self, request: Request) -> Response:
@@ -65,38 +70,70 @@ class PathView(APIView):
             check_arguments(src, dst, probe)  # the same 400 for every caller: it needs nothing of the graph
         except PathError as exc:
             return Response({"detail": str(exc)}, status=400)
-        key, graph, topo = indexed_graph()
+        if request.query_params.get("at", "") != "":
+            return past_path(request, src, dst, probe)
+        indexed = current_indexed()
+        key, topo = indexed.key, indexed.topo
         scope = caller_of(request).scope
         reports_topo = topo.with_reports(StoredReports())
         if path_verify.asked(request.query_params):  # the nodes' tracers beside each hop (topology/probes/)
             status_code, body = path_verify.verified(
-                caller_of(request), reports_topo, src, dst, probe, lambda: project_view(key, graph, str(scope))
+                caller_of(request), reports_topo, src, dst, probe, lambda: project_view(indexed, str(scope))
             )
             return Response({"revision": key[0], **body} if status_code == 200 else body, status=status_code)
         try:
             if scope is None:
                 result = explain_in(reports_topo, src, dst, probe)
             else:
-                visible, secrets = project_view(key, graph, scope)
+                visible, secrets = project_view(indexed, scope)
                 result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
         except PathError as exc:
             return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
         if request.query_params.get("since") == "1":
-            result["since"] = since_of(reports_topo, src, dst, probe, key[0], key, graph, scope)
+            result["since"] = since_of(reports_topo, src, dst, probe, indexed, scope)
         return Response({"revision": key[0], **result})
 
 
-def since_of(
-    topo: Topo, src: str, dst: str, probe: str, revision: int, key: GraphKey, graph: dict[str, Any], scope: str | None
-) -> dict[str, Any]:
+def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
+    """``?at=<revision>``: the path on the graph of that revision (topology/history/path_at.py), scoped as live."""
+    from topology.history.past import UnknownRevision
+    from topology.history.path_at import past_indexed, past_marker, past_project_view
+    from topology.history.replay import HistoryGap
+
+    text = request.query_params.get("at", "")
+    if not text.isascii() or not text.isdigit() or int(text) < 1:
+        return Response({"detail": "at must be a positive integer (a revision)"}, status=400)
+    if path_verify.asked(request.query_params) or request.query_params.get("since") == "1":
+        return Response({"detail": "at= explains a past revision: verify and since are asked of the live path"}, 400)
+    try:
+        key, graph, topo = past_indexed(int(text))
+    except UnknownRevision as exc:
+        return Response(exc.body(), status=404)
+    except HistoryGap as exc:  # rows deleted by hand
+        return Response({"detail": f"this revision cannot be rebuilt: {exc}"}, status=409)
+    scope = caller_of(request).scope
+    reports_topo = topo.with_reports(StoredReports())  # today's: the history keeps no report
+    try:
+        if scope is None:
+            result = explain_in(reports_topo, src, dst, probe)
+        else:
+            visible, secrets = past_project_view(key, graph, scope)
+            result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
+    except PathError as exc:
+        return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
+    return Response({"revision": key[0], **result, "past": past_marker(key, graph_key()[0])})
+
+
+def since_of(topo: Topo, src: str, dst: str, probe: str, indexed: Indexed, scope: str | None) -> dict[str, Any]:
     """The ``since`` object (topology/history/changes.py) in the caller's scope."""
     from django.utils import timezone
 
     from topology.history.changes import path_since
 
+    revision = indexed.key[0]
     if scope is None:
         return path_since(topo, src, dst, probe, revision, timezone.now())
-    visible, secrets = project_view(key, graph, scope)
+    visible, secrets = project_view(indexed, scope)
     return path_since(topo, src, dst, probe, revision, timezone.now(), visible, secrets, scope)
 
 
@@ -106,35 +143,19 @@ _PROJECT_VIEWS: dict[tuple[GraphKey, str], tuple[dict[str, Any], Secrets]] = {}
 PROJECT_VIEWS_KEPT = 16
 
 
-def project_view(graph_at: GraphKey, graph: dict[str, Any], scope: str) -> tuple[dict[str, Any], Secrets]:
+def project_view(indexed: Indexed, scope: str) -> tuple[dict[str, Any], Secrets]:
+    graph_at = indexed.key
     key = (graph_at, scope)
     if key not in _PROJECT_VIEWS:
         for old in [k for k in _PROJECT_VIEWS if k[0] != graph_at] + list(_PROJECT_VIEWS)[:-PROJECT_VIEWS_KEPT]:
             _PROJECT_VIEWS.pop(old, None)
+        graph = indexed.graph
         visible = scope_graph(graph, "full", scope)
         _PROJECT_VIEWS[key] = (visible, Secrets.of(graph.get("nodes", []), {n["id"] for n in visible["nodes"]}))
     return _PROJECT_VIEWS[key]
 
 
-# The indexed graph of the current revision, per process: a walk then costs its own hops,
-# not a pass over the whole cloud. Keyed by the revision and when it was made: a revision number
-# alone comes back after the graph state is reset (a new database, a test's rollback).
-GraphKey = tuple[int, str]
-_INDEXED: dict[GraphKey, tuple[dict[str, Any], Topo]] = {}
-
-
-def graph_key() -> GraphKey:
-    row = GraphState.objects.the_row().values_list("revision", "generated_at").first()
-    return (row[0], row[1].isoformat() if row[1] else "") if row else (0, "")
-
-
 def indexed_graph() -> tuple[GraphKey, dict[str, Any], Topo]:
-    key = graph_key()
-    cached = _INDEXED.get(key)
-    if cached is None:
-        state = services.graph_state()
-        cached = (state.graph, Topo(state.graph, {}))
-        _INDEXED.clear()  # one revision kept: the graph of a big cloud is hundreds of MB
-        key = (state.revision, state.generated_at.isoformat() if state.generated_at else "")
-        _INDEXED[key] = cached
-    return key, cached[0], cached[1]
+    """The current revision's key, whole graph and Topo (topology/path_graph.py)."""
+    indexed = current_indexed()
+    return indexed.key, indexed.graph, indexed.topo

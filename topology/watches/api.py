@@ -48,15 +48,17 @@ def watches_of(who: Caller) -> QuerySet[Watch]:
 
 def explained(scope: str | None, src: str, dst: str, probe: str) -> tuple[int, dict[str, Any]]:
     """(revision, the explainer's answer) in ``scope``; PathError when the caller may not name an end."""
-    from topology.api import StoredReports, indexed_graph, project_view
+    from topology.api import StoredReports, project_view
     from topology.path import explain_in
+    from topology.path_graph import current_indexed
     from topology.path_scope import explain_for_project
 
-    key, graph, topo = indexed_graph()
-    reports_topo = topo.with_reports(StoredReports())
+    indexed = current_indexed()
+    key = indexed.key
+    reports_topo = indexed.topo.with_reports(StoredReports())
     if scope is None:
         return key[0], explain_in(reports_topo, src, dst, probe)
-    visible, secrets = project_view(key, graph, scope)
+    visible, secrets = project_view(indexed, scope)
     return key[0], explain_for_project(reports_topo, visible, secrets, src, dst, probe)
 
 

@@ -10,6 +10,7 @@ import { fitPath } from "./path-overlay.js";
 import { renderPathPanel } from "./path-panel.js";
 import { scheduleHash } from "./permalink.js";
 import { PATH_API, loadLogical, looksLikeIp, path, searchEndpoints, setEndpoint } from "./path-state.js";
+import { past } from "./timeline-data.js";
 
 const probeSelect = document.getElementById("path-probe");
 const portInput = document.getElementById("path-port");
@@ -125,10 +126,11 @@ export async function explainPath(userAsked) {
   page.classList.add("path-open");
   d3.select("#path-result").classed("loading", true);
   const params = { src: path.src.value, dst: path.dst.value, probe: path.probe };
-  const verifying = path.verifyNext;
+  const verifying = path.verifyNext && past.revision === null;
   path.verifyNext = false; // a live update re-asks without the tracers (they run only when asked)
   if (verifying) params.verify = "1";
-  params.since = "1"; // when the verdict last changed and what changed then (the panel's "since" line)
+  if (past.revision !== null) params.at = String(past.revision); // the timeline's revision: the path then
+  else params.since = "1"; // when the verdict last changed and what changed then (the panel's "since" line)
   const url = PATH_API + "?" + new URLSearchParams(params);
   try {
     const { status, ok, data: body } = await request(url);
@@ -159,10 +161,12 @@ export function verifyPath() {
   explainPath(false);
 }
 
-// The graph moved on: the path is asked again (debounced) so it follows live updates.
+// The graph moved on (a live update, or the timeline to a past revision and back): the path is asked
+// again (debounced) so it follows the revision shown.
 export function pathFollows() {
   if (!path.src.value || !path.dst.value || (!path.result && !path.error)) return;
-  if (path.result && path.result.revision === state.revision) return;
+  const asPast = past.revision !== null;
+  if (path.result && path.result.revision === state.revision && !!path.result.past === asPast) return;
   clearTimeout(path.timer);
   path.timer = setTimeout(() => explainPath(false), 150);
 }

@@ -58,13 +58,18 @@ export function renderPathPanel() {
   if (backBroken) {
     head.append("div").attr("class", "return-verdict").text("✗ the reply is lost on the way back (see Return path)");
   }
+  if (r.past) { // the timeline shows a past revision: the path as it was then, said so
+    const note = head.append("div").attr("class", "path-past");
+    note.append("strong").text("as at revision " + r.past.revision + " (" + new Date(r.past.at).toLocaleString() + ")");
+    note.append("span").text(": " + r.past.note + "; live is revision " + r.past.live_revision + ".");
+  }
   if (r.since && r.since.headline) {
     head.append("div").attr("class", "path-since").text(r.since.headline); // text only: it holds names
   }
   box.append("p").attr("class", "path-summary")
     .text(r.probe + " from " + describeEnd(r.src, path.src) + " to " + describeEnd(r.dst, path.dst) +
       ": " + r.hops.length + " hops" + (back.length ? ", " + back.length + " back" : "") + ", revision " + r.revision + ".");
-  verifyBar(box, r);
+  if (!r.past) verifyBar(box, r); // the tracers answer for today's datapath only
   problems(box, r);
   const ov = scene && scene.path;
   narrative(box, r.hops, ov ? ov.drawn : [], "path-hops", "");
