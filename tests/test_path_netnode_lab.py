@@ -211,9 +211,7 @@ def tunnel_removed(state: JsonDict) -> Iterator[str]:
     from lab import api
 
     name = vxlan_port(state, NET_NODE)
-    columns = api.run_on(
-        VM_HOST, ["ovs-vsctl", "--format=json", "get", "Interface", name, "ofport", "options"], capture=True
-    )
+    columns = api.run_on(VM_HOST, ["ovs-vsctl", "get", "Interface", name, "ofport", "options"], capture=True)
     assert columns.returncode == 0, columns.stderr
     ofport, options = columns.stdout.split("\n", 1)
     removed = api.run_on(VM_HOST, ["ovs-vsctl", "del-port", "br-tun", name], capture=True)
