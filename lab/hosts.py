@@ -153,8 +153,9 @@ def agent_daemons(mode: str = "") -> list[Daemon]:
     return every if mode in ("", "netnode") else every[:3]
 
 
-def daemon_names() -> list[str]:
-    return [HOLDER, RELAY, *(d.name for d in ovs_daemons()), *(d.name for d in agent_daemons())]
+def daemon_names(mode: str = "") -> list[str]:
+    """compute2's daemons in host mode `mode` ("": every one it may run)."""
+    return [HOLDER, RELAY, *(d.name for d in ovs_daemons()), *(d.name for d in agent_daemons(mode))]
 
 
 def _holder() -> Daemon:

@@ -228,8 +228,9 @@ def agent_daemons(mode: str | None = None) -> list[Daemon]:
     return every
 
 
-def daemons() -> list[Daemon]:
-    return [*server_daemons(), *agent_daemons("legacy")]
+def daemons(mode: str = "legacy") -> list[Daemon]:
+    """The server's and host 1's agents in host mode `mode` (legacy: every one, to stop them)."""
+    return [*server_daemons(), *agent_daemons(mode)]
 
 
 def api_answers() -> bool:

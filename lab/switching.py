@@ -42,8 +42,7 @@ def _switch(old: State, scenario: str) -> State:
     two_hosts = mode != "legacy"
     running = procs.daemon_pids()
     host1_ok = all(d.name in running for d in neutron.agent_daemons(mode))
-    compute2_names = [hosts.HOLDER, hosts.RELAY, *(d.name for d in [*hosts.ovs_daemons(), *hosts.agent_daemons(mode)])]
-    compute2_ok = all(n in running for n in compute2_names)
+    compute2_ok = all(n in running for n in hosts.daemon_names(mode))
     if (
         mode != neutron.host_mode()
         or not host1_ok

@@ -52,3 +52,15 @@ def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
 def test_netnode_tests_run_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
     item = SimpleNamespace(fixturenames=fixtures, path=SimpleNamespace(name="test_x.py"))
     assert scenario_rank(item) == rank  # type: ignore[arg-type]
+
+
+def test_a_scenarios_health_asks_only_for_the_daemons_its_host_mode_runs() -> None:
+    from lab.state import daemon_names
+
+    two_hosts = {hosts.CONTROLLER: {}, hosts.COMPUTE2: {}}
+    netnode = daemon_names({"scenario": "netnode", "hosts": two_hosts})
+    dvr = daemon_names({"scenario": "dvr", "hosts": two_hosts})
+    allinone = daemon_names({"scenario": "allinone", "hosts": {hosts.CONTROLLER: {}}})
+    assert "neutron-l3-agent" not in netnode and "compute2-neutron-dhcp-agent" in netnode
+    assert "neutron-l3-agent" in dvr and "compute2-neutron-dhcp-agent" not in dvr
+    assert "neutron-dhcp-agent" in allinone and not any(n.startswith("compute2-") for n in allinone)
