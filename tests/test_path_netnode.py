@@ -54,9 +54,14 @@ def test_to_the_network_nodes_dhcp_port_crosses_its_br_int_to_the_tap() -> None:
     assert rest[-1].startswith(f"netns:{NETWORK_NODE}:qdhcp-"), rest
 
 
-def test_a_crossing_that_fails_names_no_br_int_beyond_it() -> None:
+def test_a_failed_crossing_stops_at_the_sending_br_tun() -> None:
     from tests.diagnosis_clouds import diagnosed, tunnel_ports_gone
 
     result = diagnosed(legacy, "vm-1", OUTSIDE, tunnel_ports_gone(COMPUTE))
     assert result["verdict"] == "broken"
-    assert f"bridge:{NETWORK_NODE}:br-int" not in nodes_of(result)
+    hops = nodes_of(result)
+    failed = hops.index(f"bridge:{COMPUTE}:br-tun")
+    assert result["hops"][failed]["status"] == "fail"
+    # the crossing stops at the failed br-tun: neither the network node's br-tun nor its br-int follow it
+    assert hops[failed + 1] not in (f"bridge:{NETWORK_NODE}:br-tun", f"bridge:{NETWORK_NODE}:br-int"), hops
+    assert f"bridge:{NETWORK_NODE}:br-tun" not in hops
