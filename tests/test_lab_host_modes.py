@@ -57,7 +57,7 @@ def test_netnode_tests_run_after_overlap(fixtures: tuple[str, ...], rank: int) -
 def test_a_scenarios_health_asks_only_for_the_daemons_its_host_mode_runs() -> None:
     from lab.state import daemon_names
 
-    two_hosts = {hosts.CONTROLLER: {}, hosts.COMPUTE2: {}}
+    two_hosts: dict[str, dict[str, object]] = {hosts.CONTROLLER: {}, hosts.COMPUTE2: {}}
     netnode = daemon_names({"scenario": "netnode", "hosts": two_hosts})
     dvr = daemon_names({"scenario": "dvr", "hosts": two_hosts})
     allinone = daemon_names({"scenario": "allinone", "hosts": {hosts.CONTROLLER: {}}})
