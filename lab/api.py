@@ -20,7 +20,7 @@ from pathlib import Path
 from lab import install, keystone, neutron, owner, paths
 from lab.hostcmd import locate, namespaces, ping, run_in, run_on
 from lab.laps import Laps
-from lab.scenarios import SCENARIOS, needs_dvr
+from lab.scenarios import SCENARIOS, host_mode
 from lab.startup import _finish, _rotate_logs, _start_agents, _start_node_agents, _start_services
 from lab.state import State, _anything_running, _base_healthy, _read_json, _write_state, daemon_names, is_up, read_state
 from lab.status import status
@@ -140,11 +140,11 @@ def _up(scenario: str) -> State:
     _rotate_logs()
     _write_state({"status": "starting", "scenario": scenario})
     try:
-        _start_services(needs_dvr(scenario))
+        _start_services(host_mode(scenario))
         laps.lap("services")
         neutron.start_server()
         laps.lap("neutron_server")
-        _start_agents(needs_dvr(scenario))
+        _start_agents(host_mode(scenario))
         laps.lap("agents")
         built = SCENARIOS[scenario]()
         laps.lap("scenario")

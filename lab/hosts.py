@@ -1,4 +1,4 @@
-"""The lab's hosts: `controller` (this machine) and, for scenario dvr, `compute2`.
+"""The lab's hosts: `controller` (this machine) and, for scenarios dvr and netnode, `compute2`.
 
 compute2 is a second compute node on the same machine:
 
@@ -21,6 +21,10 @@ compute2 is a second compute node on the same machine:
   node agent, and Nova's metadata port, for the metadata agent: the stand-in
   for Nova runs on host 1) connects to host 1's loopback, so nothing listens
   outside loopback.
+
+In host mode netnode (scenario netnode, seed 003) compute2 is the network node instead: its OVS
+agent without DVR, the legacy L3 agent (router1's qrouter- with its metadata proxy) and the DHCP
+agent (dnsmasq with seed 003's option 26, MTU 1400), while host 1 runs its OVS agent only.
 
 Commands run "in a host's view" through `procs.view(hosts.view(host))`.
 compute2 comes up before host 1's agents start and goes down after they stop.
@@ -57,11 +61,24 @@ ETC_DIR = paths.ETC_DIR / COMPUTE2
 CONF = ETC_DIR / "neutron.conf"
 OVS_AGENT_CONF = ETC_DIR / "openvswitch_agent.ini"
 L3_AGENT_CONF = ETC_DIR / "l3_agent.ini"
+DHCP_AGENT_CONF = ETC_DIR / "dhcp_agent.ini"
 METADATA_AGENT_CONF = ETC_DIR / "metadata_agent.ini"
 
 HOLDER = f"{COMPUTE2}-holder"
 RELAY = f"{COMPUTE2}-relay"
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", metadata.AGENT_TYPE)
+# Mode netnode (seed 003): compute2 is the network node, with the legacy L3 agent and the DHCP agent.
+NETNODE_AGENT_TYPES = (*AGENT_TYPES, "DHCP agent")
+# dnsmasq's option 26 (interface MTU) as seed 003's packstack set it (dnsmasq-neutron.conf:
+# dhcp-option-force=26,1400): on the network node's DHCP agent only.
+NETNODE_MTU = 1400
+DNSMASQ_CONF = ETC_DIR / "dnsmasq-neutron.conf"
+
+
+def agent_types(mode: str) -> tuple[str, ...]:
+    return NETNODE_AGENT_TYPES if mode == "netnode" else AGENT_TYPES
+
+
 RELAY_SCRIPT = Path(__file__).parent / "scripts" / "netns_relay.py"
 
 
@@ -81,7 +98,7 @@ def view(host: str) -> View | None:
         raise ValueError(f"unknown host {host!r}; known: {CONTROLLER}, {COMPUTE2}")
     pid = holder_pid()
     if pid is None:
-        raise RuntimeError(f"{COMPUTE2} is not running (scenario dvr only)")
+        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr and netnode only)")
     return View(COMPUTE2, ("nsenter", "-t", str(pid), "-n", "-m"), NETNS_DIR)
 
 
@@ -117,7 +134,9 @@ def ovs_daemons() -> list[Daemon]:
     ]
 
 
-def agent_daemons() -> list[Daemon]:
+def agent_daemons(mode: str = "") -> list[Daemon]:
+    """compute2's agents in host mode `mode` (dvr or netnode); "": every one it may run (to stop them)."""
+
     def agent(name: str, conf: Path) -> Daemon:
         return Daemon(
             f"{COMPUTE2}-{name}",
@@ -125,15 +144,18 @@ def agent_daemons() -> list[Daemon]:
             stop_grace=neutron.STOP_GRACE,
         )
 
-    return [
+    every = [
         agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
         agent("neutron-l3-agent", L3_AGENT_CONF),
         agent(metadata.AGENT_NAME, METADATA_AGENT_CONF),
+        agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
     ]
+    return every if mode in ("", "netnode") else every[:3]
 
 
-def daemon_names() -> list[str]:
-    return [HOLDER, RELAY, *(d.name for d in ovs_daemons()), *(d.name for d in agent_daemons())]
+def daemon_names(mode: str = "") -> list[str]:
+    """compute2's daemons in host mode `mode` ("": every one it may run)."""
+    return [HOLDER, RELAY, *(d.name for d in ovs_daemons()), *(d.name for d in agent_daemons(mode))]
 
 
 def _holder() -> Daemon:
@@ -155,13 +177,19 @@ def _relay(dashboard_url: str) -> Daemon:
     return Daemon(RELAY, [sys.executable, str(RELAY_SCRIPT), f"/proc/{pid}/ns/net", *ports], stop_grace=1)
 
 
-def write_config() -> None:
+def write_config(mode: str = "dvr") -> None:
+    """compute2's files: a DVR compute node (mode dvr) or the network node (netnode: legacy L3 agent,
+    DHCP agent with seed 003's dnsmasq option 26)."""
+    netnode = mode == "netnode"
     ETC_DIR.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     CONF.write_text(neutron.neutron_conf(COMPUTE2, STATE_PATH, CONF))
-    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=True))
-    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("dvr", with_metadata=True))
+    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=not netnode))
+    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("legacy" if netnode else "dvr", with_metadata=True))
     METADATA_AGENT_CONF.write_text(metadata.agent_conf())
+    DNSMASQ_CONF.write_text(f"{neutron.DNSMASQ}dhcp-option-force=26,{NETNODE_MTU}\n")
+    dhcp = neutron.dhcp_agent_conf(with_metadata=False)
+    DHCP_AGENT_CONF.write_text(dhcp.replace(str(neutron.DNSMASQ_CONF), str(DNSMASQ_CONF)))
 
 
 def _plug_phy(bridge_ip: str, tunnel_link: str, external_link: str) -> None:
@@ -177,11 +205,11 @@ def _plug_phy(bridge_ip: str, tunnel_link: str, external_link: str) -> None:
     ovs.add_port(ovs.EXTERNAL_BRIDGE, external_link)
 
 
-def start_compute2(dashboard_url: str) -> None:
-    """compute2's namespaces, wires, OVS, relay and agents (host 1's OVS must run)."""
+def start_compute2(dashboard_url: str, mode: str = "dvr") -> None:
+    """compute2's namespaces, wires, OVS, relay and agents for host mode `mode` (host 1's OVS must run)."""
     for directory in (NETNS_DIR, OVS_RUNDIR, OVS_DIR, STATE_PATH):
         directory.mkdir(parents=True, exist_ok=True)
-    write_config()
+    write_config(mode)
     procs.start(_holder())
     if not procs.wait_for(lambda: _holder_ready(), 10):
         raise RuntimeError(f"{HOLDER} did not come up; see {paths.LOG_DIR / f'{HOLDER}.log'}")
@@ -203,7 +231,7 @@ def start_compute2(dashboard_url: str) -> None:
         ovs.vsctl("--no-wait", "init")
         procs.start(switch)
         _plug_phy(TUNNEL_IPS[COMPUTE2], TUNNEL_LINKS[1], EXTERNAL_LINKS[1])
-        for agent in agent_daemons():
+        for agent in agent_daemons(mode):
             procs.start(agent)
     log.info("%s up: holder %s, tunnel %s", COMPUTE2, pid, TUNNEL_IPS[COMPUTE2])
 

@@ -58,7 +58,7 @@ def enable_notifications() -> bool:
     rabbitmq.ensure_notifications_account()
     if notifications_on():
         return False
-    write_config(agent_mode() == "dvr_snat")
+    write_config(host_mode())
     procs.stop("neutron-api")
     procs.start(server_daemons()[0])
     if not procs.wait_for(api_answers, 120, interval=0.5):
@@ -94,20 +94,34 @@ def write_metadata_config() -> set[str]:
     return changed
 
 
-# Host 1's tunnel address in scenario dvr (on br-phy, see lab/hosts.py).
+# Host 1's tunnel address when compute2 runs (scenarios dvr and netnode; on br-phy, see lab/hosts.py).
 DVR_LOCAL_IP = "10.0.1.11"
 SERVER_FILES = (CONF, ML2_CONF, UWSGI_INI)
+# Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode.
+MODES = ("legacy", "dvr", "netnode")
+# In mode netnode host 1 is a compute node only: its OVS agent (and the metadata stand-in for Nova,
+# which compute2's agents reach through the relay); the L3 and DHCP agents run on compute2.
+NETNODE_ONLY_ON_COMPUTE2 = ("neutron-l3-agent", "neutron-dhcp-agent")
 
 
-def write_config(dvr: bool = False) -> bool:
-    """Write host 1's configuration; True when the server's part changed (a running server needs a restart)."""
+def ovs_conf_of(mode: str) -> str:
+    if mode == "dvr":
+        return ovs_agent_conf(DVR_LOCAL_IP, dvr=True)
+    return ovs_agent_conf(DVR_LOCAL_IP) if mode == "netnode" else ovs_agent_conf()
+
+
+def write_config(mode: str = "legacy") -> bool:
+    """Write host 1's configuration for host mode `mode`; True when the server's part changed (a running
+    server needs a restart)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown host mode {mode!r}; known: {', '.join(MODES)}")
     ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     files = {
         CONF: neutron_conf(),
         ML2_CONF: ML2,
-        OVS_AGENT_CONF: ovs_agent_conf(DVR_LOCAL_IP, dvr=True) if dvr else ovs_agent_conf(),
-        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if dvr else "legacy", with_metadata=True),
+        OVS_AGENT_CONF: ovs_conf_of(mode),
+        L3_AGENT_CONF: l3_agent_conf("dvr_snat" if mode == "dvr" else "legacy", with_metadata=True),
         DHCP_AGENT_CONF: DHCP_AGENT,
         DNSMASQ_CONF: DNSMASQ,
         UWSGI_INI: UWSGI,
@@ -129,6 +143,18 @@ def agent_mode() -> str:
     except OSError:
         return "legacy"
     return "dvr_snat" if "agent_mode = dvr_snat" in text else "legacy"
+
+
+def host_mode() -> str:
+    """Host 1's host mode as configured now: dvr (its L3 agent dvr_snat), netnode (a legacy L3 agent's
+    file but the tunnel on br-phy: compute2 is the network node) or legacy."""
+    if agent_mode() == "dvr_snat":
+        return "dvr"
+    try:
+        text = OVS_AGENT_CONF.read_text()
+    except OSError:
+        return "legacy"
+    return "netnode" if f"local_ip = {DVR_LOCAL_IP}" in text else "legacy"
 
 
 def clear_stale_state(state_path: Path = STATE_PATH) -> None:
@@ -179,7 +205,10 @@ def server_daemons() -> list[Daemon]:
     ]
 
 
-def agent_daemons() -> list[Daemon]:
+def agent_daemons(mode: str | None = None) -> list[Daemon]:
+    """Host 1's agents in host mode `mode` (None: as configured now); legacy and dvr: all of them."""
+    mode = host_mode() if mode is None else mode
+
     def agent(name: str, conf: Path) -> Daemon:
         return Daemon(
             name,
@@ -188,16 +217,20 @@ def agent_daemons() -> list[Daemon]:
             stop_grace=STOP_GRACE,
         )
 
-    return [
+    every = [
         agent("neutron-openvswitch-agent", OVS_AGENT_CONF),
         agent("neutron-l3-agent", L3_AGENT_CONF),
         agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
         *metadata.daemons(CONF, STATE_PATH),
     ]
+    if mode == "netnode":
+        return [d for d in every if d.name not in NETNODE_ONLY_ON_COMPUTE2]
+    return every
 
 
-def daemons() -> list[Daemon]:
-    return [*server_daemons(), *agent_daemons()]
+def daemons(mode: str = "legacy") -> list[Daemon]:
+    """The server's and host 1's agents in host mode `mode` (legacy: every one, to stop them)."""
+    return [*server_daemons(), *agent_daemons(mode)]
 
 
 def api_answers() -> bool:
@@ -215,9 +248,14 @@ def start_server() -> None:
         raise RuntimeError("neutron-rpc-server did not consume its queues")
 
 
-def start_agents() -> None:
-    for d in agent_daemons():
+def start_agents(mode: str = "legacy") -> None:
+    for d in agent_daemons(mode):
         procs.start(d)
+
+
+def agent_types(mode: str) -> tuple[str, ...]:
+    """The agent types host 1 reports in host mode `mode`."""
+    return tuple(AGENT_OF_DAEMON[d.name] for d in agent_daemons(mode) if d.name in AGENT_OF_DAEMON)
 
 
 def client(account: keystone.Account) -> rest.Client:
@@ -261,15 +299,17 @@ def wait_agents_alive(
         raise RuntimeError(f"{host}'s OVS agent made no {ovs.INTEGRATION_BRIDGE}/{ovs.TUNNEL_BRIDGE}")
 
 
-def delete_agents(admin: rest.Client, host: str) -> None:
-    """Forget a host's agents (a stopped compute2 would linger as dead agents)."""
+def delete_agents(admin: rest.Client, host: str, types: tuple[str, ...] = ()) -> None:
+    """Forget a host's agents (a stopped compute2 would linger as dead agents), or only those of `types`
+    (host 1's L3 and DHCP agents in mode netnode: alive for agent_down_time after they stop, the
+    schedulers would pick them)."""
     for a in agents(admin):
-        if a["host"] == host:
+        if a["host"] == host and (not types or a["agent_type"] in types):
             admin.delete(f"/v2.0/agents/{a['id']}")
 
 
 def stop_agents() -> None:
-    procs.stop(*(d.name for d in agent_daemons()))
+    procs.stop(*(d.name for d in agent_daemons("legacy")))
     clear_stale_state()
 
 

@@ -21,7 +21,7 @@ from lab import (
     rabbitmq,
     rest,
 )
-from lab.scenarios import needs_dvr
+from lab.scenarios import needs_compute2
 from lab.state import State, _write_state
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,23 @@ def _rotate_logs() -> None:
         f.replace(f.with_suffix(".log.1"))
 
 
-def _start_agents(dvr: bool) -> None:
-    """compute2 first (scenario dvr), then host 1's agents; wait until all report alive."""
+def _start_agents(mode: str) -> None:
+    """compute2 first (host modes dvr and netnode), then host 1's agents; wait until all report alive."""
     since = neutron.now_utc()
-    if dvr:
-        hosts.start_compute2(nodeagent.URL)
-    neutron.start_agents()
+    two_hosts = mode != "legacy"
+    if two_hosts:
+        hosts.start_compute2(nodeagent.URL, mode)
+    neutron.start_agents(mode)
     admin = neutron.client(keystone.ADMIN)
-    neutron.wait_agents_alive(admin, started_after=since)
-    if dvr:
+    if mode == "netnode":
+        # Host 1's L3 and DHCP agents of a previous mode count as alive for agent_down_time: the
+        # schedulers would put router1 and the network's DHCP there.
+        neutron.delete_agents(admin, hosts.CONTROLLER, types=("L3 agent", "DHCP agent"))
+    neutron.wait_agents_alive(admin, types=neutron.agent_types(mode), started_after=since)
+    if two_hosts:
         with procs.view(hosts.view(hosts.COMPUTE2)):
-            neutron.wait_agents_alive(admin, host=hosts.COMPUTE2, types=hosts.AGENT_TYPES, started_after=since)
+            types = hosts.agent_types(mode)
+            neutron.wait_agents_alive(admin, host=hosts.COMPUTE2, types=types, started_after=since)
 
 
 def _start_node_agents(state: State) -> None:
@@ -71,14 +77,15 @@ def _start_node_agents(state: State) -> None:
     if state.get("status") != "up" or owner.foreign() is not None:
         return
     for host, info in state.get("hosts", {hosts.CONTROLLER: {}}).items():
-        tunnel = info.get("tunnel_ip") if host == hosts.COMPUTE2 or needs_dvr(state.get("scenario", "")) else None
+        two_hosts = needs_compute2(state.get("scenario", ""))
+        tunnel = info.get("tunnel_ip") if host == hosts.COMPUTE2 or two_hosts else None
         try:
             nodeagent.start(host, tunnel)
         except RuntimeError as e:
             log.warning("node agent of %s not started: %s", host, e)
 
 
-def _start_services(dvr: bool = False) -> None:
+def _start_services(mode: str = "legacy") -> None:
     """PostgreSQL, RabbitMQ, Keystone and OVS do not depend on each other: start them together."""
 
     def identity() -> None:
@@ -96,7 +103,7 @@ def _start_services(dvr: bool = False) -> None:
         log.info("%s ready in %.1f s", name, time.monotonic() - t0)
 
     paths.ensure_dirs()
-    neutron.write_config(dvr)
+    neutron.write_config(mode)
     starters = {"database": neutron_database, "rabbitmq": rabbitmq.start, "keystone": identity, "ovs": ovs.start}
     with ThreadPoolExecutor(max_workers=len(starters)) as pool:
         for f in [pool.submit(timed, fn, name) for name, fn in starters.items()]:

@@ -18,20 +18,23 @@ from lab import (
     rabbitmq,
 )
 from lab import vm as vms
+from lab.scenarios import host_mode
 
 State = dict[str, Any]
 
 
 def daemon_names(state: State | None = None) -> list[str]:
-    """The lab's daemons (compute2's when `state` has that host), and the VMs' DHCP clients."""
+    """The lab's daemons for the host mode of `state`'s scenario (compute2's when `state` has that host),
+    and the VMs' DHCP clients."""
     vm_names = (state or {}).get("vms", {})
-    second = hosts.daemon_names() if hosts.COMPUTE2 in (state or {}).get("hosts", {}) else []
+    mode = host_mode((state or {}).get("scenario", ""))
+    second = hosts.daemon_names(mode) if hosts.COMPUTE2 in (state or {}).get("hosts", {}) else []
     return [
         "postgres",
         *(d.name for d in rabbitmq.daemons()),
         "keystone",
         *(d.name for d in ovs.daemons()),
-        *(d.name for d in neutron.daemons()),
+        *(d.name for d in neutron.daemons(mode)),
         *second,
         *(vms.dhcp_client(name).name for name in vm_names),
     ]

@@ -19,7 +19,7 @@ from lab import (
 )
 from lab import vm as vms
 from lab.laps import Laps
-from lab.scenarios import SCENARIOS, needs_dvr
+from lab.scenarios import SCENARIOS, host_mode
 from lab.startup import _finish, _start_agents
 from lab.state import State, _write_state
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _switch(old: State, scenario: str) -> State:
     """From the running scenario to another: the services stay, the old scenario's resources go,
-    and the agents restart only when the mode changes (legacy on one host <-> dvr on two)."""
+    and the agents restart only when the host mode changes (legacy on one host, dvr or netnode on two)."""
     log.info("switching scenario %s -> %s", old.get("scenario"), scenario)
     laps = Laps()
     _write_state({**old, "status": "switching", "scenario": scenario, "previous_scenario": old.get("scenario")})
@@ -38,17 +38,18 @@ def _switch(old: State, scenario: str) -> State:
         # The next scenario's gateways and FIPs reuse addresses with new MACs.
         procs.run(["ip", "-n", ovs.OUTSIDE_NS, "neigh", "flush", "all"], check=False)
     laps.lap("clear")
-    dvr = needs_dvr(scenario)
+    mode = host_mode(scenario)
+    two_hosts = mode != "legacy"
     running = procs.daemon_pids()
-    host1_ok = all(d.name in running for d in neutron.agent_daemons())
-    compute2_ok = all(n in running for n in hosts.daemon_names())
+    host1_ok = all(d.name in running for d in neutron.agent_daemons(mode))
+    compute2_ok = all(n in running for n in hosts.daemon_names(mode))
     if (
-        dvr != (neutron.agent_mode() == "dvr_snat")
+        mode != neutron.host_mode()
         or not host1_ok
-        or (dvr and not compute2_ok)
-        or (not dvr and hosts.running())
+        or (two_hosts and not compute2_ok)
+        or (not two_hosts and hosts.running())
     ):
-        _restart_agents(dvr)
+        _restart_agents(mode)
         laps.lap("agents")
     built = SCENARIOS[scenario]()
     laps.lap("scenario")
@@ -104,7 +105,7 @@ def reset_neutron(admin: rest.Client) -> None:
             delete(f"/v2.0/networks/{net['id']}")
 
 
-def _restart_agents(dvr: bool) -> None:
+def _restart_agents(mode: str) -> None:
     """Stop host 1's agents, then compute2; clean the data plane; start in the new mode."""
     neutron.stop_agents()
     procs.kill([p for p in procs.lab_processes() if _is_agent_helper(p)])
@@ -112,15 +113,15 @@ def _restart_agents(dvr: bool) -> None:
         hosts.stop_compute2()
     _clean_host1_dataplane()
     admin = neutron.client(keystone.ADMIN)
-    if not dvr:
+    if mode == "legacy":
         neutron.delete_agents(admin, hosts.COMPUTE2)
     # Tunnel endpoints: each agent registers its own again on start (host 1's local_ip changes).
     database.psql("DELETE FROM ml2_vxlan_endpoints", db=database.DB_NAME)
-    if neutron.write_config(dvr):
+    if neutron.write_config(mode):
         log.info("Neutron's server configuration changed: restarting it")
         neutron.stop_server()
         neutron.start_server()
-    _start_agents(dvr)
+    _start_agents(mode)
 
 
 def _is_agent_helper(pid: int) -> bool:

@@ -18,12 +18,12 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
 
-SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dvr_lab": 2, "overlap_lab": 3}
+SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dvr_lab": 2, "overlap_lab": 3, "netnode_lab": 4}
 LAST = "test_zz_lab_cycle.py"  # takes the lab down and up again: after every other lab test
 
 
 def scenario_rank(item: pytest.Item) -> int:
-    """Tests without the lab first, then by the scenario they need (allinone, dvr, overlap)."""
+    """Tests without the lab first, then by the scenario they need (allinone, dvr, overlap, netnode)."""
     if item.path.name == LAST:
         return 9
     names = getattr(item, "fixturenames", ())
@@ -118,6 +118,12 @@ def dvr_lab(lab_session: None) -> dict[str, Any]:
 def overlap_lab(lab_session: None) -> dict[str, Any]:
     """Scenario overlap (seed 004): two routers, the same subnet twice, the same VM IP twice."""
     return lab_in("overlap")
+
+
+@pytest.fixture
+def netnode_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario netnode (seed 003): the VMs on host 1, router1 and DHCP on the network node compute2."""
+    return lab_in("netnode")
 
 
 def lab_connection(cloud: str) -> openstack.connection.Connection:

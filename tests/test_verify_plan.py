@@ -81,7 +81,12 @@ def test_every_field_of_the_packet_comes_from_the_walk() -> None:
     assert qrouter.args["iif"].startswith("qr-") and qrouter.expect.dev and qrouter.expect.dev.startswith("qg-")
     assert qrouter.args["src"] == vm1["fixed_ips"][0]["ip_address"] and qrouter.args["dst"] == OUTSIDE
     # after SNAT (the rule the walk cites), to the outside peer whose MAC only the router's ARP table knows
-    out = at(result, checks, "compute0000:br-int", 0)
+    # the network node's br-int twice: first in from br-tun (its patch port) with the VM's packet, out to
+    # the router's qr- tap; then, after SNAT, from qg- to br-ex
+    came_in = at(result, checks, "compute0000:br-int", 0)
+    assert isinstance(came_in, Check) and came_in.args["nw_src"] == vm1["fixed_ips"][0]["ip_address"]
+    assert came_in.args["dl_dst"] == tun.args["dl_dst"] and came_in.expect == tun.expect
+    out = at(result, checks, "compute0000:br-int", 1)
     assert isinstance(out, Check) and out.args["nw_src"] == fip_address(cloud[0], VM1_PORT)
     assert "dl_dst" not in out.args and out.macs["dl_dst"].ip == OUTSIDE
     assert out.macs["dl_dst"].dev == qrouter.expect.dev and out.expect == Expect(port="eth1", bridge="br-ex")

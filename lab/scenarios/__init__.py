@@ -5,19 +5,32 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lab.scenarios import allinone, dvr, overlap
+from lab.scenarios import allinone, dvr, netnode, overlap
 
 # name -> build function returning the scenario's part of state.json
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "allinone": allinone.build,
     "dvr": dvr.build,
     "overlap": overlap.build,
+    "netnode": netnode.build,
 }
 
-# Scenarios with distributed routers: host 1's L3 agent in dvr_snat mode and
-# host compute2 running (lab/hosts.py). The others: one host, legacy routers.
-DVR_SCENARIOS = frozenset({"dvr"})
+# How the agents are laid out on the hosts (lab/neutron.py, lab/hosts.py):
+#   legacy   one host, every agent on it, legacy routers
+#   dvr      host 1 dvr_snat, compute2 dvr (distributed routers)
+#   netnode  host 1 the compute node (OVS agent only), compute2 the network node (legacy L3 and DHCP)
+LEGACY, DVR, NETNODE = "legacy", "dvr", "netnode"
+HOST_MODES: dict[str, str] = {"dvr": DVR, "netnode": NETNODE}
+
+
+def host_mode(scenario: str) -> str:
+    return HOST_MODES.get(scenario, LEGACY)
 
 
 def needs_dvr(scenario: str) -> bool:
-    return scenario in DVR_SCENARIOS
+    return host_mode(scenario) == DVR
+
+
+def needs_compute2(scenario: str) -> bool:
+    """Whether the scenario runs the second host (dvr: a compute node; netnode: the network node)."""
+    return host_mode(scenario) != LEGACY

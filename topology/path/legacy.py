@@ -26,8 +26,6 @@ def same_network(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     walk.br_int(host or "?", "switches it within the network's local VLAN")
     dst_host = walk.topo.attrs(target.node).get("binding_host_id") or None
     walk.cross(host, dst_host, network_of(walk.topo, source.node))
-    if dst_host and host and dst_host != host:
-        walk.br_int(dst_host, "switches it to the destination's port")
     vm_in(walk, target.node, dst_host, source.ip)
     return Scenario.SAME_NETWORK
 

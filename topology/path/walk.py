@@ -179,7 +179,8 @@ class Walk:
         evidence: str = "",
         lead_flows: Sequence[str] = (),
     ) -> None:
-        """br-int -> br-tun -> tunnel (VXLAN/GRE/Geneve) -> br-tun -> br-int when the next device is on another host.
+        """br-int -> br-tun -> tunnel (VXLAN/GRE/Geneve) -> br-tun -> br-int when the next device is on another host
+        (the sending br-int is the caller's hop; the receiving one is this walk's last).
 
         ``what``, ``evidence`` and ``lead_flows`` add to the sending br-tun's hop (DVR: the source MAC rewrite).
         """
@@ -233,6 +234,9 @@ class Walk:
             )
             return
         self.mtu_check(network)
+        # patch-tun -> patch-int: the destination host's br-int switches it on (to a VM's qvo, a router's
+        # qr-, the DHCP port's tap). Walks that continue on another host name that br-int here, once.
+        self.br_int(dst_host, "the packet comes in over the patch-tun / patch-int patch, on the network's local VLAN")
 
     def tunnel_ports(self, src_host: str, dst_host: str) -> tuple[str | None, str | None]:
         for node_id in self.topo.targets(g.bridge_id(src_host, "br-tun"), EdgeKind.MEMBER):

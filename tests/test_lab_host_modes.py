@@ -1,0 +1,66 @@
+"""The lab's host modes (no lab needed): which agents each host runs per scenario, and where the
+netnode scenario sorts in a test run."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from lab import hosts, neutron
+from lab.scenarios import SCENARIOS, host_mode, needs_compute2, needs_dvr
+from tests.conftest import scenario_rank
+
+
+def names(daemons: list[neutron.Daemon]) -> set[str]:
+    return {d.name for d in daemons}
+
+
+def test_each_scenario_has_a_host_mode() -> None:
+    modes = {name: host_mode(name) for name in SCENARIOS}
+    assert modes == {"allinone": "legacy", "dvr": "dvr", "overlap": "legacy", "netnode": "netnode"}
+    assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode"]
+    assert [s for s in SCENARIOS if needs_dvr(s)] == ["dvr"]
+
+
+def test_in_mode_netnode_host_1_runs_no_l3_or_dhcp_agent_and_compute2_runs_both() -> None:
+    host1 = names(neutron.agent_daemons("netnode"))
+    assert "neutron-openvswitch-agent" in host1
+    assert not host1 & {"neutron-l3-agent", "neutron-dhcp-agent"}
+    assert names(neutron.agent_daemons("legacy")) == names(neutron.agent_daemons("dvr")) > host1
+    assert neutron.agent_types("netnode") == ("Open vSwitch agent", "Metadata agent")
+    compute2 = names(hosts.agent_daemons("netnode"))
+    assert {"compute2-neutron-l3-agent", "compute2-neutron-dhcp-agent"} <= compute2
+    assert "compute2-neutron-dhcp-agent" not in names(hosts.agent_daemons("dvr"))
+    assert names(hosts.agent_daemons()) == compute2, "stopping compute2 stops every agent it may run"
+    assert "DHCP agent" in hosts.agent_types("netnode") and "DHCP agent" not in hosts.agent_types("dvr")
+
+
+def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
+    assert f"local_ip = {neutron.DVR_LOCAL_IP}" in neutron.ovs_conf_of("netnode")
+    assert "enable_distributed_routing" not in neutron.ovs_conf_of("netnode")
+    assert "enable_distributed_routing = True" in neutron.ovs_conf_of("dvr")
+    assert "local_ip = 127.0.0.1" in neutron.ovs_conf_of("legacy")
+    with pytest.raises(ValueError, match="unknown host mode"):
+        neutron.write_config("vlan")
+
+
+@pytest.mark.parametrize(
+    ("fixtures", "rank"),
+    [((), 0), (("lab",), 1), (("dvr_lab",), 2), (("overlap_lab",), 3), (("netnode_lab", "lab_session"), 4)],
+)
+def test_netnode_tests_run_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
+    item = SimpleNamespace(fixturenames=fixtures, path=SimpleNamespace(name="test_x.py"))
+    assert scenario_rank(item) == rank  # type: ignore[arg-type]
+
+
+def test_a_scenarios_health_asks_only_for_the_daemons_its_host_mode_runs() -> None:
+    from lab.state import daemon_names
+
+    two_hosts: dict[str, dict[str, object]] = {hosts.CONTROLLER: {}, hosts.COMPUTE2: {}}
+    netnode = daemon_names({"scenario": "netnode", "hosts": two_hosts})
+    dvr = daemon_names({"scenario": "dvr", "hosts": two_hosts})
+    allinone = daemon_names({"scenario": "allinone", "hosts": {hosts.CONTROLLER: {}}})
+    assert "neutron-l3-agent" not in netnode and "compute2-neutron-dhcp-agent" in netnode
+    assert "neutron-l3-agent" in dvr and "compute2-neutron-dhcp-agent" not in dvr
+    assert "neutron-dhcp-agent" in allinone and not any(n.startswith("compute2-") for n in allinone)
