@@ -26,7 +26,7 @@ from dashboard.keystone import revoke_token
 from tests.conftest import REPO, free_port, lab_connection
 from tests.redis_server import OwnRedis
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.django_db]
 
 OTHER_PROCESS = """
 import json, sys
@@ -70,6 +70,26 @@ def other_process(action: str, token: str, **environ: str) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def store_two_projects_graph(first: str, second: str) -> None:
+    """A small synthetic cloud (bench/synthetic.py) joined and stored, its two projects given these ids."""
+    from django.utils import timezone
+
+    from bench.synthetic import synthetic_cloud, uid
+    from topology.join import join
+    from topology.models import GraphState
+
+    ids = {uid("project", 0).replace("-", ""): first, uid("project", 1).replace("-", ""): second}
+    graph = join(*synthetic_cloud(3, 6, 2, 1)).to_dict()
+    for node in graph["nodes"]:
+        if node.get("project_id") in ids:
+            node["project_id"] = ids[node["project_id"]]
+    state, _ = GraphState.objects.get_or_create(id=1)
+    state.revision += 1
+    state.generated_at = timezone.now()
+    state.graph = graph
+    state.save()
 
 
 def identity(caller: Caller | dict[str, Any]) -> dict[str, Any]:
@@ -155,11 +175,14 @@ def test_one_projects_entry_never_answers_for_anothers_token(lab: dict[str, Any]
     assert identity(again) == identity(theirs) and again.token == other_token
     with override_settings(KEYSTONE_URL=dead_keystone()):  # and kept afresh under its key
         assert identity(validate_token(other_token)) == identity(theirs)
-    # through the API: the other project's token sees its own project, not the owner's
+    # through the API, after the same tampering: the other project's token sees its project, not the owner's
+    assert mine.project_id is not None and theirs.project_id is not None
+    store_two_projects_graph(mine.project_id, theirs.project_id)
+    redis.set(other_key, entry, px=60000)
     response = Client().get("/api/v1/topology/?view=logical", HTTP_X_AUTH_TOKEN=other_token)
     assert response.status_code == 200
     projects = {n.get("project_id") for n in response.json()["nodes"]} - {None, ""}
-    assert mine.project_id not in projects
+    assert theirs.project_id in projects and mine.project_id not in projects
 
 
 def test_nothing_of_the_token_is_kept_in_clear(lab: dict[str, Any]) -> None:
