@@ -111,6 +111,8 @@ def forget_token(token: str) -> None:
 
 def cached_caller(token: str) -> Caller | None:
     """The caller a validation of ``token`` (by any process) left in the cache, if still good."""
+    if settings.KEYSTONE_TOKEN_CACHE_SECONDS <= 0:  # caching off: not even what was kept before
+        return None
     cached = tokencache.get(token)
     if cached is None:
         return None

@@ -196,3 +196,14 @@ def test_nothing_of_the_token_is_kept_in_clear(lab: dict[str, Any]) -> None:
     assert kept is not None and kept["token"] == ""  # the entry holds no copy of the token
     assert replace(validate_token(token), token="") == replace(caller, token="")
     forget_token(token)
+
+
+def test_with_caching_off_every_request_asks_keystone(lab: dict[str, Any]) -> None:
+    token = fresh_token("demo")
+    assert validate_token(token).user_name == "demo"  # kept
+    with override_settings(KEYSTONE_TOKEN_CACHE_SECONDS=0):
+        with override_settings(KEYSTONE_URL=dead_keystone()), pytest.raises(KeystoneUnavailable):
+            validate_token(token)  # what was kept is not used
+        forget_token(token)
+        assert validate_token(token).user_name == "demo"
+        assert tokencache.client().exists(tokencache.entry_key(token)) == 0  # and nothing is kept
