@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -47,12 +48,28 @@ def demo_token() -> str:
     return str(openstack.connection.Connection(config=config.get_one(cloud="lab-demo")).auth_token)
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """As tests/browser.py waits (which this process cannot import: it runs no Django of its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"daphne exited with {proc.returncode}")
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout}s")
+
+
 @contextmanager
 def daphne(checkout: Path, log: Path) -> Iterator[str]:
-    sys.path.insert(0, str(REPO))
-    from tests.browser import wait_http
-    from tests.conftest import free_port
-
     port = free_port()
     command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
     with open(log, "ab") as out:
