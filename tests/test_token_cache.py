@@ -8,6 +8,7 @@ in tests/test_token_cache_lab.py, with the lab's Keystone.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -116,3 +117,15 @@ def test_redis_away_is_a_miss_never_an_error(own: OwnRedis) -> None:
     own.start()  # the same port and append-only file: the entry made before the stop is back
     assert tokencache.get("token") == caller(DEMO)
     assert tokencache.get("other") is None
+
+
+def test_with_caching_off_no_entry_is_read_nor_kept(own: OwnRedis) -> None:
+    from dashboard.auth import Caller, cached_caller, keep_caller
+
+    demo = Caller.from_dict(caller(DEMO))
+    keep_caller("token", demo)
+    assert cached_caller("token") == replace(demo, token="token")  # kept, and given back with its token
+    with override_settings(KEYSTONE_TOKEN_CACHE_SECONDS=0):
+        assert cached_caller("token") is None  # what was kept before is not used
+        keep_caller("other", demo)
+    assert own.client().exists(tokencache.entry_key("other")) == 0
