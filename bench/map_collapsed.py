@@ -14,6 +14,12 @@ then the map page in Chromium, navigation to the first drawn frame.
 stored summary (GraphPartSummary, topology/graphservice/summaries.py); B is main's way, every part's body
 parsed and summarized (a copy of the database with the summaries emptied, what a reader falls back to).
 Each round starts a fresh daphne on each copy (the order alternating) and asks the view twice (first, warm).
+``--before DIR``: B is instead the code of the checkout DIR (main, say: daphne started there) on a copy of the
+database as that code's migrations leave it (``--before-migration``: this branch's later ones reversed).
+``--member``: each round also asks a member's view (of the synthetic cloud's project ``--member-project``),
+each in a fresh daphne of its own.
+
+    .venv/bin/python -m bench.map_collapsed --keep --ab 3 --member --before /work/main --before-migration 0008
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +43,8 @@ os.environ["DATABASE_URL"] = f"sqlite:///{DB}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dashboard.settings")
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop shares this thread with the ORM
 os.environ["REDIS_URL"] = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
+# one key for both sides of an A/B (a session is checked against the key that made it)
+os.environ.setdefault("DJANGO_SECRET_KEY_FILE", str(REPO / "var" / "secret-key"))
 
 
 def setup_django(keep: bool) -> None:
@@ -120,35 +130,84 @@ def main_way_copy() -> Path:
     return copy
 
 
-def ab_rounds(rounds: int, cookie: str) -> None:
+def before_copy(checkout: Path, migration: str) -> Path:
+    """A copy of the database as the code of ``checkout`` has it: this branch's later migrations reversed."""
+    import sqlite3
+
     from django.db import connection
 
-    from tests.browser import daphne_server
+    connection.close()
+    copy = DB.with_name("bench-collapsed-before.sqlite3")
+    if not copy.exists():
+        source, target = sqlite3.connect(DB), sqlite3.connect(copy)
+        source.backup(target)
+        source.close()
+        target.close()
+    target = sqlite3.connect(copy)  # this run's sessions and their users, made after the copy was
+    target.execute("ATTACH DATABASE ? AS made", (str(DB),))
+    for table in ("auth_user", "django_session"):
+        target.execute(f"INSERT OR REPLACE INTO main.{table} SELECT * FROM made.{table}")
+    target.commit()
+    target.close()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{copy}"}
+    command = [sys.executable, "manage.py", "migrate", "-v0", "topology", migration]
+    subprocess.run(command, cwd=REPO, check=True, env=env)
+    print(f"B: the code of {checkout} on {copy.name} (topology migrated back to {migration})")
+    return copy
 
-    ways = {"A summaries": DB, "B main (bodies)": main_way_copy()}
-    seen: dict[str, list[tuple[float, float]]] = {name: [] for name in ways}
+
+@contextmanager
+def fresh_daphne(checkout: Path, db: Path) -> Iterator[str]:
+    """daphne started in ``checkout`` (its code) on ``db``, as tests/browser.py's daphne_server starts it."""
+    from tests.browser import wait_http
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{db}", "DJANGO_SETTINGS_MODULE": "dashboard.settings"}
+    with open(REPO / "var" / "bench-collapsed-daphne.log", "ab") as log:
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "dashboard.asgi:application"]
+        proc = subprocess.Popen(command, cwd=checkout, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/login/", proc, timeout=120)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def ab_rounds(rounds: int, cookies: dict[str, str], before: Path | None, migration: str) -> None:
+    if before is None:
+        ways = {"A summaries": (REPO, DB), "B main (bodies)": (REPO, main_way_copy())}
+    else:
+        ways = {"A this branch": (REPO, DB), f"B {before}": (before, before_copy(before, migration))}
+    seen: dict[tuple[str, str], list[tuple[float, float]]] = {(w, who): [] for who in cookies for w in ways}
     for round_no in range(rounds):
         order = list(ways) if round_no % 2 == 0 else list(reversed(ways))
-        for name in order:
-            connection.settings_dict["NAME"] = str(ways[name])
-            with daphne_server(REPO / "var" / "bench-collapsed-daphne.log") as url:
-                api = url + "/api/v1/topology/?view=physical&collapsed=1"
-                first, _, body = get(api, cookie)
-                warm, _, _ = get(api, cookie)
-            seen[name].append((first, warm))
-            print(
-                f"round {round_no + 1} {name}: first {first:.2f} s, warm {warm * 1000:.0f} ms, "
-                f"{len(body['nodes'])} hosts"
-            )
-    connection.settings_dict["NAME"] = str(DB)
-    for name, runs in seen.items():
+        for who, cookie in cookies.items():
+            for name in order:
+                with fresh_daphne(*ways[name]) as url:
+                    api = url + "/api/v1/topology/?view=physical&collapsed=1"
+                    first, _, body = get(api, cookie)
+                    warm, _, _ = get(api, cookie)
+                seen[(name, who)].append((first, warm))
+                print(
+                    f"round {round_no + 1} {who} {name}: first {first:.2f} s, warm {warm * 1000:.0f} ms, "
+                    f"{len(body['nodes'])} hosts",
+                    flush=True,
+                )
+    for (name, who), runs in seen.items():
         print(
-            f"{name}: first answer median {statistics.median(r[0] for r in runs):.2f} s "
+            f"{who} {name}: first answer median {statistics.median(r[0] for r in runs):.2f} s "
             f"(min {min(r[0] for r in runs):.2f}, max {max(r[0] for r in runs):.2f}), "
             f"warm median {statistics.median(r[1] for r in runs) * 1000:.0f} ms over {len(runs)} rounds"
         )
-    a, b = (statistics.median(r[0] for r in runs) for runs in seen.values())
-    print(f"first answer B/A: {b / a:.1f}x")
+    for who in cookies:
+        a, b = (statistics.median(r[0] for r in seen[(name, who)]) for name in ways)
+        print(f"{who}: first answer B/A: {b / a:.1f}x")
 
 
 def main() -> None:
@@ -159,6 +218,10 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="reuse the database built by an earlier run")
     parser.add_argument("--ab", type=int, default=0, help="rounds of the A/B first answer (summaries vs main's way)")
+    parser.add_argument("--before", type=Path, help="with --ab: B is this checkout's code (e.g. /work/main)")
+    parser.add_argument("--before-migration", default="0008", help="topology migration B's code stops at")
+    parser.add_argument("--member", action="store_true", help="with --ab: a member's view too")
+    parser.add_argument("--member-project", type=int, default=7, help="the synthetic project the member is of")
     args = parser.parse_args()
     setup_django(args.keep)
     from django.conf import settings
@@ -175,7 +238,15 @@ def main() -> None:
     session = admin_session()
     cookie = f"{settings.SESSION_COOKIE_NAME}={session}"
     if args.ab:
-        ab_rounds(args.ab, cookie)
+        cookies = {"admin": cookie}
+        if args.member:
+            from bench.synthetic import uid
+            from tests.browser import caller, session_for
+
+            project = uid("project", args.member_project).replace("-", "")
+            member = session_for(caller("member", project))
+            cookies["member"] = f"{settings.SESSION_COOKIE_NAME}={member}"
+        ab_rounds(args.ab, cookies, args.before, args.before_migration)
         return
     with daphne_server(REPO / "var" / "bench-collapsed-daphne.log") as url:
         api = url + "/api/v1/topology/?view=physical&collapsed=1"

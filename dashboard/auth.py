@@ -3,13 +3,13 @@
 API clients send a Keystone token, as with every OpenStack API; it is
 validated against Keystone with the dashboard's service account and cached
 until it expires (at most ``KEYSTONE_TOKEN_CACHE_SECONDS``, as
-keystonemiddleware does). Browsers carry the same identity in their session,
+keystonemiddleware does), in Redis, shared by every process
+(dashboard/tokencache.py). Browsers carry the same identity in their session,
 put there at login.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -18,14 +18,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.sessions.backends.base import SessionBase
-from django.core.cache import cache
 from django.http import HttpRequest
 from django.utils import timezone
 from keystoneauth1 import exceptions as ksa_exceptions
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.request import Request
 
-from dashboard import sessiontokens
+from dashboard import sessiontokens, tokencache
 from dashboard.isotime import parse_time
 from dashboard.sealing import SealBroken
 
@@ -104,21 +103,39 @@ def keystone_unreachable(exc: BaseException) -> bool:
     return isinstance(status, int) and status >= 500
 
 
-def token_cache_key(token: str) -> str:
-    return "keystone-token:" + hashlib.sha256(token.encode()).hexdigest()
-
-
 def forget_token(token: str) -> None:
-    """Drop what validation cached of ``token`` (it was revoked: API clients must not use it any more)."""
-    cache.delete(token_cache_key(token))
+    """Drop what validation cached of ``token``, for every process (it was revoked: API clients must not
+    use it any more)."""
+    tokencache.forget(token)
+
+
+def cached_caller(token: str) -> Caller | None:
+    """The caller a validation of ``token`` (by any process) left in the cache, if still good."""
+    if settings.KEYSTONE_TOKEN_CACHE_SECONDS <= 0:  # caching off: not even what was kept before
+        return None
+    cached = tokencache.get(token)
+    if cached is None:
+        return None
+    try:
+        caller = replace(Caller.from_dict(cached), token=token)
+    except (TypeError, KeyError, ValueError):
+        return None
+    return None if caller.expired() else caller
+
+
+def keep_caller(token: str, caller: Caller) -> None:
+    """Cache the validation (never the token: the entry is named by its hash and holds no copy)."""
+    seconds = tokencache.ttl_seconds(
+        parse_time(caller.expires_at), timezone.now(), settings.KEYSTONE_TOKEN_CACHE_SECONDS
+    )
+    tokencache.put(token, replace(caller, token="").to_dict(), seconds)
 
 
 def validate_token(token: str) -> Caller:
-    """Ask Keystone what ``token`` is, with the dashboard's service account; cached."""
-    key = token_cache_key(token)
-    cached = cache.get(key)
+    """Ask Keystone what ``token`` is, with the dashboard's service account; cached for every process."""
+    cached = cached_caller(token)
     if cached is not None:
-        return Caller.from_dict(cached)
+        return cached
     from dashboard.keystone import keystone_url
     from topology.cloud import service_connection
 
@@ -143,9 +160,7 @@ def validate_token(token: str) -> Caller:
         )
     response.raise_for_status()
     caller = caller_from_token_body(response.json(), token)
-    ttl = (parse_time(caller.expires_at) - timezone.now()).total_seconds()
-    if ttl > 0:
-        cache.set(key, caller.to_dict(), min(ttl, settings.KEYSTONE_TOKEN_CACHE_SECONDS))
+    keep_caller(token, caller)
     return caller
 
 

@@ -174,7 +174,10 @@ CLOUD_API_TIMEOUT = envint("DASHBOARD_CLOUD_API_TIMEOUT", 30)
 # the service cloud in clouds.yaml.
 KEYSTONE_URL = env("KEYSTONE_URL", "")
 KEYSTONE_PUBLIC_URL = KEYSTONE_URL or "http://127.0.0.1:5000/v3"
+# Validated X-Auth-Tokens are kept (dashboard/tokencache.py) in this Redis, shared by every process,
+# as long as the token and at most this many seconds (0: every request asks Keystone).
 KEYSTONE_TOKEN_CACHE_SECONDS = envint("KEYSTONE_TOKEN_CACHE_SECONDS", 300)
+KEYSTONE_TOKEN_CACHE_URL = env("KEYSTONE_TOKEN_CACHE_URL", REDIS_URL)
 
 # Neutron's notifications (topology/notifications/): an oslo.messaging transport URL of the bus
 # Neutron's [oslo_messaging_notifications] publishes to; empty: off (logical changes then wait for

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from topology import collapsed, hostscopes, search
+from topology.bulkread import collector_paused
 from topology.graphservice import summaries as stored
 from topology.graphservice.parts import CROSS, HOST_PREFIX
 from topology.kinds import NodeKind
@@ -87,24 +88,33 @@ class AdminCache:
         changed = [
             key for key, part_key in stored_revisions.items() if key not in self.parts or self.parts[key][0] != part_key
         ]
-        for start in range(0, len(changed), CHUNK):
-            self.read({key: stored_revisions[key] for key in changed[start : start + CHUNK]})
+        with collector_paused():
+            if len(changed) > len(stored_revisions) // 2:  # a fresh process: every part, in one query
+                self.read({key: stored_revisions[key] for key in changed}, every=True)
+            else:
+                for start in range(0, len(changed), CHUNK):
+                    self.read({key: stored_revisions[key] for key in changed[start : start + CHUNK]})
         return {key: view for key, (_, view) in self.parts.items()}
 
-    def read(self, revisions: dict[str, int]) -> None:
-        """These parts (at these revisions) read: their stored summary where it is of that revision, else the body."""
+    def read(self, revisions: dict[str, int], every: bool = False) -> None:
+        """These parts (at these revisions) read: their stored summary where it is of that revision, else the body.
+        ``every``: most parts are wanted: the summaries are read without naming them (no 10,000 keys to bind)."""
         keys = list(revisions)
         found: dict[str, tuple[int, PartView]] = {}
         if self.summarized:
-            for key, summary in GraphPartSummary.objects.filter(key__in=keys).values_list("key", "body"):
+            rows = GraphPartSummary.objects.all() if every else GraphPartSummary.objects.filter(key__in=keys)
+            for key, summary in rows.values_list("key", "body"):
+                if key not in revisions:
+                    continue
                 data = stored.decode(bytes(summary))
                 revision = revisions[key]
                 if data.get("revision") == revision:
                     view = PartView(stored.hosts_of(data), stored.links_of(data), tunnels=data.get("tunnels", []))
                     found[key] = (revision, view)
         stale = [key for key in keys if key not in found]
-        if stale:  # no summary, or one of another revision than the body's
-            for key, revision, body in GraphPart.objects.filter(key__in=stale).values_list("key", "revision", "body"):
+        for start in range(0, len(stale), CHUNK):  # no summary, or one of another revision than the body's
+            chunk = stale[start : start + CHUNK]
+            for key, revision, body in GraphPart.objects.filter(key__in=chunk).values_list("key", "revision", "body"):
                 nodes, edges = parse_part(bytes(body))
                 view = self.make(nodes, edges)
                 if key == CROSS:
@@ -152,17 +162,18 @@ def collapsed_view(scope: str | None) -> bytes:
     cached = _BODIES.get((key, scope or "")) if key is not None else None
     if cached is not None:
         return cached
-    found = project_view(key, scope) if scope is not None else None
-    if found is not None:  # a member's: its project's rows, not the whole graph (topology/hostscopes.py)
-        summaries, links = found
-    else:
-        summaries, links = merged_views(views_for(scope, ADMIN)[1])
-    body = {
-        "revision": key[0] if key else 0,
-        "generated_at": key[1].isoformat() if key and key[1] else None,
-        **collapsed.collapsed_graph(summaries, links),
-    }
-    gz = gzip.compress(orjson.dumps(body), compresslevel=1)
+    with collector_paused():  # everything made here is acyclic (topology/bulkread.py)
+        found = project_view(key, scope) if scope is not None else None
+        if found is not None:  # a member's: its project's rows, not the whole graph (topology/hostscopes.py)
+            summaries, links = found
+        else:
+            summaries, links = merged_views(views_for(scope, ADMIN)[1])
+        body = {
+            "revision": key[0] if key else 0,
+            "generated_at": key[1].isoformat() if key and key[1] else None,
+            **collapsed.collapsed_graph(summaries, links),
+        }
+        gz = gzip.compress(orjson.dumps(body), compresslevel=1)
     if key is not None:
         for old in [k for k in _BODIES if k[0] != key]:
             del _BODIES[old]

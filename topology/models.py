@@ -146,6 +146,11 @@ class GraphPart(models.Model):
     # views are scoped from the assembled graph)
     fragments = models.BinaryField(null=True)
 
+    class Meta:
+        # Every part's revision, read by each view per revision (topology/hostviews.py), from the index
+        # alone: on SQLite a scan of the table walks a page per part (each row's body starts on its own).
+        indexes = [models.Index(fields=["key", "revision"], name="graphpart_key_revision")]
+
     def __str__(self) -> str:
         return f"{self.key} at revision {self.revision}"
 
