@@ -13,8 +13,8 @@ import pytest
 from tests.diagnosis_clouds import OUTSIDE, VM1_PORT, dvr, fip_address, legacy, port, walk
 from topology.agent import probe_parse as parse
 from topology.agent.probes import ProbeInvalid, Run, argv_of, run_probe, validate
-from topology.probes.compare import compare
 from topology.path.model import cited_iptables
+from topology.probes.compare import compare
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 from topology.probes.plan import Check, Expect
 from topology.probes.validate import validate_for_host

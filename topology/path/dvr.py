@@ -106,6 +106,7 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     if snat is None:
         return
     snat_host = topo.nodes[snat].get("host")
+    leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
     walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
     enter_router(
