@@ -289,7 +289,7 @@ def test_on_dvr_every_router_namespace_and_bridge_hop_gets_a_probe(src: str, dst
     result, checks = planned(dvr(), src, dst)
     routes = {}
     for hop, check in zip(result["hops"], checks, strict=True):
-        name = (hop["node"].split(":") + ["", ""])[2]
+        name = [*hop["node"].split(":"), "", ""][2]
         if hop["node"].startswith("netns:") and name.startswith(("qrouter-", "fip-")):
             assert isinstance(check, Check) and check.kind == "route_get", (hop, check)
             routes[name.split("-")[0]] = (str(check.args["iif"])[:3], str(check.expect.dev)[:3])

@@ -48,7 +48,20 @@ _SHAPES: Final[dict[str, dict[str, str]]] = {
     },
     "namespace": {"name": "", "interfaces": "interface", "routes": "route", "rules": "rule", "iptables": "iptables"},
     "interface": dict.fromkeys(
-        ("name", "kind", "mac", "mtu", "state", "addresses", "master", "peer", "peer_netns", "ifindex", "admin_up"),
+        (
+            "name",
+            "kind",
+            "mac",
+            "mtu",
+            "state",
+            "addresses",
+            "master",
+            "peer",
+            "peer_netns",
+            "ifindex",
+            "admin_up",
+            "peer_ifindex",
+        ),
         "",
     ),
     "route": dict.fromkeys(

@@ -72,7 +72,8 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
     expect = check.expect
     wanted = f"{expect.port} ({expect.bridge})"
     if expect.stops:
-        state: State = "disagree" if outputs else "agree"
+        dead_ends = [f"{port} ({expect.bridge})" for port in expect.dead_ends]
+        state: State = "agree" if all(o in dead_ends for o in outputs) else "disagree"
     elif outputs == [wanted]:
         # by a tunnel port: the VNI too (the trace's tnl_push header), or it is another network's tunnel
         state = "agree" if expect.tun_id is None or vnis_of(parsed) == [expect.tun_id] else "disagree"

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
 from topology.path import Probe, Topo
+from topology.path.external import br_ex_physical_port, br_ex_ports, wired_to
 from topology.path.topo import network_of
 from topology.probes.packet import (
     Neighbour,
@@ -53,10 +54,12 @@ class Expect:
     dev: str | None = None  # route_get: the device the route leaves by
     stops: str | None = None  # the explainer says the packet goes no further (why)
     tun_id: int | None = None  # ofproto_trace by a tunnel port: the VNI (set_field ->tun_id) it carries
+    dead_ends: tuple[str, ...] = ()  # when it stops: ports it may still leave by that lead nowhere out (wires)
 
     def describe(self) -> str:
         if self.stops:
-            return f"stops: {self.stops}"
+            wires = f" (or leaves only by {', '.join(self.dead_ends)}: a wire to a br-ex with no way out)"
+            return f"stops: {self.stops}" + (wires if self.dead_ends else "")
         if self.port:
             vni = f" with tun_id {self.tun_id:#x}" if self.tun_id is not None else ""
             return f"leaves by {self.port} on {self.bridge}{vni}"
@@ -205,6 +208,10 @@ def trace_check(
     if before.get("ofport") in (None, -1):
         raise Unknown(f"{before.get('name')} has no OpenFlow port number in the report")
     expect, out_index = expected_output(topo, hops, index, bridge)
+    if expect.stops and bridge == "br-ex" and br_ex_physical_port(topo, host) is None:
+        # br-ex without a way out may still flood to a wire to another host's br-ex, which has none either
+        wires = tuple(str(topo.attrs(p).get("name")) for p in br_ex_ports(topo, host) if wired_to(topo, p))
+        expect = replace(expect, dead_ends=wires, bridge=bridge)
     nw_src, nw_dst = (known(a) for a in addresses[index])
     v6 = ipaddress.ip_address(nw_src).version == 6
     args: JsonDict = {"bridge": bridge, "in_port": int(before["ofport"]), **l4(probe, v6)}
