@@ -13,7 +13,7 @@ import pytest
 from tests.diagnosis_clouds import OUTSIDE, VM1_PORT, dvr, fip_address, legacy, port, walk
 from topology.agent import probe_parse as parse
 from topology.agent.probes import ProbeInvalid, Run, argv_of, run_probe, validate
-from topology.path.model import cited_iptables
+from topology.path.model import cited_iptables, nat_done
 from topology.probes.compare import compare
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 from topology.probes.plan import Check, Expect
@@ -193,3 +193,12 @@ def dvr_fixed_ip() -> str:
 def dvr_fip() -> str:
     cloud, _ = dvr()
     return fip_address(cloud, VM1_PORT)
+
+
+def test_a_hop_is_a_nat_hop_by_its_verb_only() -> None:
+    """DVR's "routes it by policy to the SNAT port" and "not SNATed" translate nothing (the verifier took the first
+    for a NAT hop without a rule, and left the rest of the snat walk's hops not checked)."""
+    assert nat_done("qrouter on compute2 routes it by policy to the SNAT port 10.0.0.215 of its subnet") == set()
+    assert nat_done("delivered to the router itself: not SNATed, not forwarded out") == set()
+    assert nat_done("the snat namespace SNATs it to the router's gateway IP") == {"SNAT"}
+    assert nat_done("qrouter DNATs 192.168.1.5 to 10.0.0.5") == {"DNAT"}

@@ -116,6 +116,16 @@ EVIDENCE_PARTS: Final = "; "
 RULES_CITED: Final = " | "
 
 
+# A NAT hop says what it does with the verb ("SNATs it", "DNATs <FIP> to <fixed>"); "the SNAT port", "not SNATed"
+# are no NAT done there.
+NAT_VERB: Final = re.compile(r"\b(SNAT|DNAT)s\b")
+
+
+def nat_done(what: str) -> set[str]:
+    """The translations (SNAT, DNAT) a hop's ``what`` says it does."""
+    return {found.group(1) for found in NAT_VERB.finditer(what)}
+
+
 def iptables_evidence(rules: list[str]) -> str:
     return IPTABLES_EVIDENCE + RULES_CITED.join(rules)
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from topology.path.model import cited_iptables
+from topology.path.model import cited_iptables, nat_done
 
 JsonDict = dict[str, Any]
 CHAIN = re.compile(r"-A (\S+)")
@@ -73,7 +73,7 @@ def cited_nat_rules(hops: Sequence[Mapping[str, Any]]) -> list[NatRule]:
     rules = []
     for index, hop in enumerate(hops):
         what, evidence, node = str(hop.get("what") or ""), str(hop.get("evidence") or ""), str(hop.get("node") or "")
-        if not ("SNAT" in what or "DNAT" in what) or not node.startswith("netns:"):
+        if not nat_done(what) or not node.startswith("netns:"):
             continue
         _, host, namespace = node.split(":", 2)
         for line in cited_iptables(evidence):
