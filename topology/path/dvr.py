@@ -11,7 +11,7 @@ from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
 from topology.path.instance import vm_in, vm_out
-from topology.path.model import Endpoint, Problem, Scenario
+from topology.path.model import EVIDENCE_PARTS, Endpoint, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
 from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of, vm_ip
 from topology.path.walk import Walk
@@ -89,7 +89,7 @@ def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
         f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter namespace on {out.host}",
     )
     rules = policy_rules(walk.topo, ns, out.ip)
-    hop.evidence = "; ".join(x for x in (rules, hop.evidence) if x)
+    hop.evidence = EVIDENCE_PARTS.join(x for x in (rules, hop.evidence) if x)
     rfp_fpr_out(walk, out.router, out.host)
     fg_leg(walk, out.host, out.external, "leaves the fip namespace on fg- towards the external network", out=True)
 
@@ -106,6 +106,7 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     if snat is None:
         return
     snat_host = topo.nodes[snat].get("host")
+    leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
     walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
     enter_router(
