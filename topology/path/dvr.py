@@ -58,9 +58,20 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
         flows,
     )
     if ew.dst_host != host:
-        walk.br_int(str(ew.dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
+        dvr_mac_restored(walk, str(ew.dst_host))
     vm_in(walk, target.node, ew.dst_host, source.ip)
     return Scenario.EAST_WEST_DVR
+
+
+def dvr_mac_restored(walk: Walk, host: str) -> None:
+    """The receiving br-int puts the destination subnet's gateway MAC back in place of the DVR MAC: said on
+    the br-int hop the tunnel crossing ended on (the one hop of that bridge, whose entry is patch-int)."""
+    restored = "replaces the DVR MAC with the destination subnet's gateway MAC"
+    last = walk.hops[-1] if walk.hops else None
+    if last is not None and last.node == g.bridge_id(host, "br-int"):
+        last.what = f"br-int on {host}: {restored}"
+    else:
+        walk.br_int(host, restored)
 
 
 def router_out(walk: Walk, out: Leaving) -> bool:
