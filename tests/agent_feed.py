@@ -10,6 +10,7 @@ caller's process (Django set up on it).
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,6 +84,12 @@ def start_daphne(env: dict[str, str], log: Path, deadline: float) -> tuple[subpr
             raise RuntimeError(f"daphne exited with {daphne.returncode}:\n{tail(log, 0)}")
 
 
+def agent_command(host: str, token: str, url: str, interval: float, extra: tuple[str, ...] = ()) -> list[str]:
+    # A refused report is sent again after 2 s, not the agent's 30 s doubling: a test waits here.
+    command = ["--host", host, f"--token={token}", "--interval", str(interval), "--rejected-hold", "2", *extra]
+    return [sys.executable, "-m", "topology.agent", *command, "--timeout", "90", "--url", url]
+
+
 @contextmanager
 def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator[str]:
     """daphne + the node agent of ``controller`` writing HostReport rows into sqlite ``database``.
@@ -105,14 +112,8 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
     agent: subprocess.Popen[bytes] | None = None
     try:
         with open(logs["agent"], "ab") as out:
-            # A refused report is sent again after 2 s, not the agent's 30 s doubling: a test waits here.
-            command = ["--host", HOST, f"--token={token}", "--interval", str(interval), "--rejected-hold", "2"]
             agent = subprocess.Popen(
-                [sys.executable, "-m", "topology.agent", *command, "--timeout", "90", "--url", url],
-                cwd=REPO,
-                env=env,
-                stdout=out,
-                stderr=out,
+                agent_command(HOST, token, url, interval), cwd=REPO, env=env, stdout=out, stderr=out
             )
         while not stored(HostReport, HOST):
             if time.monotonic() > deadline or agent.poll() is not None or daphne.poll() is not None:
@@ -125,3 +126,63 @@ def agent_feed(database: str, log_dir: Path, interval: float = 20.0) -> Iterator
         if agent is not None:
             stop_worker(agent, grace=20)
         stop_worker(daphne, grace=20)
+
+
+@contextmanager
+def lab_agents_feed(database: str, log_dir: Path, tunnel_ips: dict[str, str], interval: float = 20.0) -> Iterator[str]:
+    """daphne + the node agent of every lab host (dvr: controller and compute2), each in its host's view.
+
+    compute2's agent runs inside compute2's network and mount namespaces (lab.hosts.view) and reaches this
+    daphne through a relay of this test's own (lab/scripts/netns_relay.py: compute2's 127.0.0.1:<port> to
+    host 1's), as the lab's relay carries the dashboard's port 8000. Yields the report URL once every host's
+    agent has stored a report (or raises after 300 s with the logs' last lines).
+    """
+    from lab import hosts
+    from topology.models import HostReport
+    from topology.services import issue_agent_token
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}", "PYTHONPATH": str(REPO)}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    logs = {name: log_dir / f"{name}.log" for name in ("daphne", "relay", *tunnel_ips)}
+    offsets = {name: log_end(path) for name, path in logs.items()}
+    deadline = time.monotonic() + 300
+    daphne, port = start_daphne(env, logs["daphne"], deadline)
+    url = f"http://127.0.0.1:{port}/api/v1/agents/report/"
+    started: list[subprocess.Popen[bytes]] = [daphne]
+    try:
+        for host, tunnel_ip in tunnel_ips.items():
+            view = hosts.view(host)
+            prefix = [*view.prefix, f"--wd={REPO}"] if view else []
+            if view is not None:
+                holder = f"/proc/{hosts.holder_pid()}/ns/net"
+                relay = [sys.executable, str(REPO / "lab" / "scripts" / "netns_relay.py"), holder, str(port)]
+                with open(logs["relay"], "ab") as out:
+                    started.append(subprocess.Popen(relay, cwd=REPO, stdout=out, stderr=out))
+            command = agent_command(host, issue_agent_token(host), url, interval, ("--tunnel-ip", tunnel_ip))
+            with open(logs[host], "ab") as out:
+                # its own process group: nsenter does not pass a SIGTERM on to the agent it forked
+                agent = subprocess.Popen(
+                    [*prefix, *command], cwd=REPO, env=env, stdout=out, stderr=out, start_new_session=True
+                )
+                started.append(agent)
+        while not all(stored(HostReport, host) for host in tunnel_ips):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in started):
+                said = "\n".join(f"--- {name}.log:\n{tail(path, offsets[name])}" for name, path in logs.items())
+                raise RuntimeError(f"no report from every lab host's agent ({log_dir}):\n{said}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        for proc in reversed(started):
+            stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+    """Stop ``proc`` and, when it leads a process group of its own (an agent behind nsenter), that group."""
+    if proc.poll() is None and os.getpgid(proc.pid) == proc.pid:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+    stop_worker(proc, grace=grace)

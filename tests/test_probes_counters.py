@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.diagnosis_clouds import OUTSIDE, legacy, walk
+from tests.diagnosis_clouds import OUTSIDE, VM1_PORT, dvr, fip_address, legacy, port, walk
 from topology.agent import probe_parse as parse
 from topology.agent.probes import ProbeInvalid, Run, argv_of, run_probe, validate
+from topology.path.model import cited_iptables, nat_done
 from topology.probes.compare import compare
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 from topology.probes.plan import Check, Expect
@@ -160,3 +161,44 @@ def test_the_nat_rules_a_walk_cites_and_their_rows() -> None:
     assert packets_of(rule, answer) == 9
     elsewhere = NatRule(0, "controller", QROUTER, "neutron-l3-agent-PREROUTING", "DNAT", "10.0.0.134")
     assert packets_of(elsewhere, answer) is None  # not the rule the walk cites: no counter
+
+
+def test_on_dvr_the_fip_out_hops_rule_is_found_after_its_policy_rules() -> None:
+    """DVR's fip-out hop cites its policy rules first ("ip rule: ...; iptables: ..."): its SNAT rule is still found."""
+    hops = walk(dvr(), "vm-1", OUTSIDE)["hops"]
+    snat = next(h for h in hops if "SNAT" in h["what"])
+    assert snat["evidence"].startswith("ip rule: from ") and "; iptables: " in snat["evidence"], snat
+    (rule,) = cited_nat_rules(hops)
+    assert (rule.target, rule.chain, rule.namespace.split("-")[0]) == ("SNAT", "neutron-l3-agent-float-snat", "qrouter")
+    assert rule.source == dvr_fixed_ip() and rule.to == dvr_fip()
+    inbound = cited_nat_rules(walk(dvr(), OUTSIDE, "fip:vm-1")["hops"])
+    assert [(r.target, r.destination, r.to) for r in inbound] == [("DNAT", dvr_fip(), dvr_fixed_ip())]
+
+
+def test_cited_iptables_reads_the_part_wherever_it_is() -> None:
+    assert cited_iptables("iptables: -A a -j SNAT --to-source 1.2.3.4 | -A b") == [
+        "-A a -j SNAT --to-source 1.2.3.4",
+        "-A b",
+    ]
+    assert cited_iptables("ip rule: from 1.1.1.1 lookup 16; from 2.2.2.2 lookup 3; iptables: -A c") == ["-A c"]
+    assert cited_iptables("ip rule: from 1.1.1.1 lookup 16") == []
+    assert cited_iptables("no iptables: here") == []  # only a part of its own counts
+
+
+def dvr_fixed_ip() -> str:
+    cloud, _ = dvr()
+    return str(port(cloud, VM1_PORT)["fixed_ips"][0]["ip_address"])
+
+
+def dvr_fip() -> str:
+    cloud, _ = dvr()
+    return fip_address(cloud, VM1_PORT)
+
+
+def test_a_hop_is_a_nat_hop_by_its_verb_only() -> None:
+    """DVR's "routes it by policy to the SNAT port" and "not SNATed" translate nothing (the verifier took the first
+    for a NAT hop without a rule, and left the rest of the snat walk's hops not checked)."""
+    assert nat_done("qrouter on compute2 routes it by policy to the SNAT port 10.0.0.215 of its subnet") == set()
+    assert nat_done("delivered to the router itself: not SNATed, not forwarded out") == set()
+    assert nat_done("the snat namespace SNATs it to the router's gateway IP") == {"SNAT"}
+    assert nat_done("qrouter DNATs 192.168.1.5 to 10.0.0.5") == {"DNAT"}

@@ -285,3 +285,22 @@ def test_a_host_that_does_not_answer_is_waited_for_once() -> None:
     states = {h["verify"]["state"] for h in verified["hops"]}
     unanswered = [h for h in verified["hops"] if "did not answer" in h["verify"].get("reason", "")]
     assert states == {"not_checked"} and len(unanswered) >= 3, verified["hops"]
+
+
+@pytest.mark.parametrize(("src", "dst"), [(OUTSIDE, "fip:vm-1"), ("vm-1", OUTSIDE)], ids=["fip-in", "fip-out"])
+def test_on_dvr_every_router_namespace_and_bridge_hop_gets_a_probe(src: str, dst: str) -> None:
+    """The fip namespace is walked between the devices it is entered and left by (in: fg- then fpr-, out: fpr-
+    then fg-): ip route get has its iif and the device to expect from the hops beside it."""
+    result, checks = planned(dvr(), src, dst)
+    routes = {}
+    for hop, check in zip(result["hops"], checks, strict=True):
+        name = [*hop["node"].split(":"), "", ""][2]
+        if hop["node"].startswith("netns:") and name.startswith(("qrouter-", "fip-")):
+            assert isinstance(check, Check) and check.kind == "route_get", (hop, check)
+            routes[name.split("-")[0]] = (str(check.args["iif"])[:3], str(check.expect.dev)[:3])
+        if hop["node"].startswith("bridge:") and name.startswith("br-"):
+            assert isinstance(check, Check), (hop, check)
+    if src == OUTSIDE:
+        assert routes == {"fip": ("fg-", "fpr"), "qrouter": ("rfp", "qr-")}, routes
+    else:
+        assert routes == {"qrouter": ("qr-", "rfp"), "fip": ("fpr", "fg-")}, routes

@@ -56,7 +56,20 @@ _SHAPES: Final[dict[str, dict[str, str]]] = {
         "ip6tables": "iptables",
     },
     "interface": dict.fromkeys(
-        ("name", "kind", "mac", "mtu", "state", "addresses", "master", "peer", "peer_netns", "ifindex", "admin_up"),
+        (
+            "name",
+            "kind",
+            "mac",
+            "mtu",
+            "state",
+            "addresses",
+            "master",
+            "peer",
+            "peer_netns",
+            "ifindex",
+            "admin_up",
+            "peer_ifindex",
+        ),
         "",
     ),
     "route": dict.fromkeys(

@@ -170,6 +170,23 @@ def test_it_resolves_ambiguous_ifindexes_by_asking_the_kernel() -> None:
     assert ("qrouter-a", 1, "fip-1") in asked
 
 
+def test_a_veth_whose_peer_is_in_a_namespace_the_host_does_not_name_reports_the_peers_ifindex() -> None:
+    """The lab's wire between two hosts' br-ex: its far end is in compute2's network namespace, which host 1
+    names nowhere; the peer's ifindex there is reported (the join pairs it with compute2's report)."""
+
+    def veth(index: int, peer: int, nsid: int | None, name: str) -> netlink.Link:
+        return netlink.Link(index, name, "veth", None, 1500, "UP", True, None, peer, nsid)
+
+    root = netlink.NamespaceState(None, [veth(40, 5, 7, "lab-ex1"), veth(41, 9, 1, "tapx")], {}, [], [])
+    router = netlink.NamespaceState("qrouter-a", [veth(9, 41, 0, "qr-x")], {}, [], [], root_nsid=0)
+    peers = netlink.resolve_veth_peers(root, [router], {1: "qrouter-a"})
+    wire, tap = netlink.interfaces(root, peers)
+    assert (wire["peer"], wire.get("peer_ifindex"), wire["ifindex"]) == (None, 5, 40)
+    assert (tap["peer"], tap["peer_netns"]) == ("qr-x", "qrouter-a") and "peer_ifindex" not in tap
+    (inner,) = netlink.interfaces(router, peers)
+    assert inner["peer"] == "tapx" and "peer_ifindex" not in inner
+
+
 def test_the_agent_does_not_import_django() -> None:
     code = "import sys, topology.agent.__main__, topology.report; assert 'django' not in sys.modules, 'django'"
     subprocess.run([".venv/bin/python", "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

@@ -77,6 +77,8 @@ def add_iface(piece: HostPhysical, namespace: str | None, iface: JsonDict) -> st
     }
     if node["status"] is None:
         del node["status"]
+    if iface.get("peer_ifindex") is not None:  # a wire to another host (its report names the other end)
+        node["attrs"]["ifindex"], node["attrs"]["peer_ifindex"] = iface.get("ifindex"), iface["peer_ifindex"]
     piece.nodes[node_id] = node
     index = piece.index
     by_name = index.by_name

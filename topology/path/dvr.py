@@ -11,7 +11,7 @@ from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
 from topology.path.instance import vm_in, vm_out
-from topology.path.model import Endpoint, Problem, Scenario
+from topology.path.model import EVIDENCE_PARTS, Endpoint, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
 from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of, vm_ip
 from topology.path.walk import Walk
@@ -58,9 +58,20 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
         flows,
     )
     if ew.dst_host != host:
-        walk.br_int(str(ew.dst_host), "replaces the DVR MAC with the destination subnet's gateway MAC")
+        dvr_mac_restored(walk, str(ew.dst_host))
     vm_in(walk, target.node, ew.dst_host, source.ip)
     return Scenario.EAST_WEST_DVR
+
+
+def dvr_mac_restored(walk: Walk, host: str) -> None:
+    """The receiving br-int puts the destination subnet's gateway MAC back in place of the DVR MAC: said on
+    the br-int hop the tunnel crossing ended on (the one hop of that bridge, whose entry is patch-int)."""
+    restored = "replaces the DVR MAC with the destination subnet's gateway MAC"
+    last = walk.hops[-1] if walk.hops else None
+    if last is not None and last.node == g.bridge_id(host, "br-int"):
+        last.what = f"br-int on {host}: {restored}"
+    else:
+        walk.br_int(host, restored)
 
 
 def router_out(walk: Walk, out: Leaving) -> bool:
@@ -89,7 +100,7 @@ def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
         f"no SNAT rule for {out.ip} -> {out.fip_address} in the qrouter namespace on {out.host}",
     )
     rules = policy_rules(walk.topo, ns, out.ip)
-    hop.evidence = "; ".join(x for x in (rules, hop.evidence) if x)
+    hop.evidence = EVIDENCE_PARTS.join(x for x in (rules, hop.evidence) if x)
     rfp_fpr_out(walk, out.router, out.host)
     fg_leg(walk, out.host, out.external, "leaves the fip namespace on fg- towards the external network", out=True)
 
@@ -106,6 +117,7 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     if snat is None:
         return
     snat_host = topo.nodes[snat].get("host")
+    leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
     walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
     enter_router(

@@ -23,10 +23,43 @@ def int_ex_patch(topo: Topo, host: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def br_ex_ports(topo: Topo, host: str) -> list[str]:
+    """br-ex's ports that are neither patch nor internal ports: its NICs, and wires to other hosts' br-ex."""
+    members = topo.targets(g.bridge_id(host, "br-ex"), EdgeKind.MEMBER)
+    return [n for n in members if topo.attrs(n).get("ovs_type") not in ("patch", "internal")]
+
+
+def wired_to(topo: Topo, port: str) -> str | None:
+    """The port of another host's bridge that a veth of ``port``'s is the other end of, when both hosts' reports
+    name each other's ifindex (a veth between two hosts' network namespaces: the lab's br-ex joined host to host)."""
+    attrs = topo.attrs(port)
+    if attrs.get("peer_ifindex") is None:
+        return None
+    host = topo.nodes[port].get("host")
+    for other in topo.wires:
+        far = topo.attrs(other)
+        if (
+            topo.nodes[other].get("host") != host
+            and far.get("ifindex") == attrs["peer_ifindex"]
+            and far.get("peer_ifindex") == attrs.get("ifindex")
+        ):
+            return other
+    return None
+
+
 def br_ex_physical_port(topo: Topo, host: str) -> str | None:
-    for node_id in topo.targets(g.bridge_id(host, "br-ex"), EdgeKind.MEMBER):
-        if topo.attrs(node_id).get("ovs_type") not in ("patch", "internal"):
-            return node_id
+    """br-ex's port to the outside: a NIC of its own, else a wire to another host's br-ex that has one (the
+    packet goes out there); None when neither (a wire to a br-ex that has no port to the outside either leads
+    nowhere out)."""
+    ports = br_ex_ports(topo, host)
+    wires = {port: wired_to(topo, port) for port in ports}
+    for port in ports:
+        if wires[port] is None:
+            return port
+    for port, far in wires.items():
+        far_host = topo.nodes[far].get("host") if far is not None else None
+        if far_host and any(wired_to(topo, p) is None for p in br_ex_ports(topo, str(far_host))):
+            return port
     return None
 
 

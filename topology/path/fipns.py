@@ -31,9 +31,18 @@ def fip_gateway_port(topo: Topo, host: str | None, external: str) -> str | None:
 
 
 def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) -> None:
+    """The fip namespace and its fg- port: out (after fpr-) the namespace then fg-, in fg- then the namespace
+    (each hop's devices in the order the packet crosses them: the tracers take a namespace's way in and out
+    from the hops beside it)."""
     topo = walk.topo
     fg = fip_gateway_port(topo, host, external)
     namespace = namespace_on(topo, external, NamespacePrefix.FIP, host)
+    if not out and namespace is not None and fg is not None and split_devices(topo, fg, host)[1] is not None:
+        enter_router(walk, "", fg, host, what)
+        ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
+        if host is not None:
+            walk.check_agent(host, "L3 agent", ns_hop)
+        return
     ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
     if host is not None:
         walk.check_agent(host, "L3 agent", ns_hop)

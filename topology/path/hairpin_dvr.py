@@ -16,7 +16,7 @@ from topology.kinds import NamespacePrefix
 from topology.path.fipns import rfp_fpr, rfp_fpr_out
 from topology.path.hairpin import source_after_nat
 from topology.path.instance import vm_in, vm_out
-from topology.path.model import Endpoint, Problem, Scenario
+from topology.path.model import EVIDENCE_PARTS, Endpoint, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, router_namespace, serving_router
 from topology.path.topo import (
     fip_network,
@@ -70,7 +70,7 @@ def local_fip(walk: Walk, source: Endpoint, target: Endpoint, router: str) -> st
         Problem.FIP_NOT_ASSOCIATED,
         f"no SNAT rule for {source.ip} -> {seen.address} in the qrouter namespace on {host}",
     )
-    snat.evidence = "; ".join(x for x in (policy_rules(topo, ns, str(source.ip)), snat.evidence) if x)
+    snat.evidence = EVIDENCE_PARTS.join(x for x in (policy_rules(topo, ns, str(source.ip)), snat.evidence) if x)
     rfp_fpr_out(walk, router, host)
     fip_ns = namespace_on(topo, fip_network(topo, target.node), NamespacePrefix.FIP, host)
     routes = [r for r in (topo.attrs(fip_ns).get("routes", []) if fip_ns else []) if r.get("dst") == f"{target.ip}/32"]

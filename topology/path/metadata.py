@@ -24,7 +24,7 @@ from typing import Any
 from topology import graph as g
 from topology.kinds import DeviceOwner, NamespacePrefix
 from topology.path.instance import vm_out
-from topology.path.model import Endpoint, Hop, Probe, Problem, Scenario
+from topology.path.model import Endpoint, Hop, Probe, Problem, Scenario, iptables_evidence
 from topology.path.router import enter_router, router_namespace, serving_router, split_devices
 from topology.path.topo import Topo, is_distributed, namespace_on, network_of, port_ips_of, router_label, router_port_on
 from topology.path.walk import Walk
@@ -144,7 +144,7 @@ def via_router(walk: Walk, source: Endpoint, router: str, subnet: str) -> str:
         return Scenario.TO_METADATA
     rules = redirect_rules(topo, router_host, ns_name)
     if rules:
-        hop.evidence = "iptables: " + rules[0]
+        hop.evidence = iptables_evidence(rules[:1])
     else:
         walk.fail(
             hop,

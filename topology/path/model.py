@@ -112,6 +112,40 @@ class PathError(ValueError):
     """An endpoint that names nothing in the graph (the API answers 400/404 with it)."""
 
 
+# A hop's evidence is made of parts ("ip rule: ...; iptables: ..."); the iptables part cites rules of the
+# host's report, " | " between them. Written by iptables_evidence, read back (verify's counters) by cited_iptables.
+IPTABLES_EVIDENCE: Final = "iptables: "
+EVIDENCE_PARTS: Final = "; "
+RULES_CITED: Final = " | "
+
+
+# A NAT hop says what it does with the verb ("SNATs it", "DNATs <FIP> to <fixed>"); "the SNAT port", "not SNATed"
+# are no NAT done there.
+NAT_VERB: Final = re.compile(r"\b(SNAT|DNAT)s\b")
+
+
+def nat_done(what: str) -> set[str]:
+    """The translations (SNAT, DNAT) a hop's ``what`` says it does."""
+    return {found.group(1) for found in NAT_VERB.finditer(what)}
+
+
+def iptables_evidence(rules: list[str]) -> str:
+    return IPTABLES_EVIDENCE + RULES_CITED.join(rules)
+
+
+def cited_iptables(evidence: str) -> list[str]:
+    """The iptables rules a hop's evidence cites, wherever that part is among its parts (DVR's fip-out hop puts
+    its policy rules first: "ip rule: from <VM IP> lookup 16; iptables: -A ... -j SNAT --to-source <FIP>")."""
+    if evidence.startswith(IPTABLES_EVIDENCE):
+        start = 0
+    else:
+        found = evidence.find(EVIDENCE_PARTS + IPTABLES_EVIDENCE)
+        if found < 0:
+            return []
+        start = found + len(EVIDENCE_PARTS)
+    return evidence[start + len(IPTABLES_EVIDENCE) :].split(RULES_CITED)
+
+
 @dataclass
 class Hop:
     node: str

@@ -7,7 +7,7 @@ from topology import graph as g
 from topology.drift import orphan_fix, orphan_gateway
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.context import EastWest
-from topology.path.model import Hop, Problem
+from topology.path.model import Hop, Problem, iptables_evidence
 from topology.path.topo import (
     Topo,
     namespaces_of,
@@ -151,7 +151,7 @@ def nat_hop(
         return hop
     rules = walk.nat_rules(host, walk.topo.nodes[namespace]["label"], *needles)
     if rules:
-        hop.evidence = "iptables: " + " | ".join(rules[:2])
+        hop.evidence = iptables_evidence(rules[:2])
     elif code_if_missing:
         walk.fail(hop, code_if_missing, missing)
     return hop

@@ -49,6 +49,7 @@ class Topo:
         # Addresses the cloud itself holds: a router's (its interfaces and its gateway) and DHCP ports'.
         self.routers_by_ip: dict[str, list[str]] = defaultdict(list)
         self.dhcp_by_ip: dict[str, list[str]] = defaultdict(list)
+        self.wires: list[str] = []  # veths whose peer is in a namespace their host does not name
         for node in self.nodes.values():
             self.index_node(node)
 
@@ -69,6 +70,8 @@ class Topo:
             # The gateway port is nobody's project (Neutron leaves it without one): its address is the router's.
             for ip in attrs.get("external_fixed_ips") or []:
                 self.held_by_router(str(ip.get("ip_address") or ""), node["id"])
+        elif node["kind"] == NodeKind.IFACE and attrs.get("peer_ifindex") is not None:
+            self.wires.append(node["id"])
         elif node["kind"] == NodeKind.SUBNET and attrs.get("cidr"):
             network = self.nodes.get(g.network_id(str(attrs.get("network_id"))))
             if network is not None and network["attrs"].get("external"):

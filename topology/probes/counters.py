@@ -2,7 +2,9 @@
 
 A router namespace hop whose ``what`` says SNAT or DNAT cites the rules it
 found in the host's report (``iptables: -A <chain> <match> -j DNAT
---to-destination <address> | ...``, topology/path/router.py's nat_hop). Each
+--to-destination <address> | ...``, topology/path/router.py's nat_hop; on
+DVR's fip-out hop after its policy rules: topology/path/model.py's
+cited_iptables finds that part wherever it is). Each
 becomes a NatRule: the probe reads its chain of the nat table in that
 namespace (``iptables -t nat -L <chain> -v -n -x``), and ``packets_of``
 finds the rule's row by its target, its addresses and its translation
@@ -16,6 +18,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from topology.path.model import cited_iptables, nat_done
 
 JsonDict = dict[str, Any]
 CHAIN = re.compile(r"-A (\S+)")
@@ -69,12 +73,10 @@ def cited_nat_rules(hops: Sequence[Mapping[str, Any]]) -> list[NatRule]:
     rules = []
     for index, hop in enumerate(hops):
         what, evidence, node = str(hop.get("what") or ""), str(hop.get("evidence") or ""), str(hop.get("node") or "")
-        if not ("SNAT" in what or "DNAT" in what) or not evidence.startswith("iptables: "):
-            continue
-        if not node.startswith("netns:"):
+        if not nat_done(what) or not node.startswith("netns:"):
             continue
         _, host, namespace = node.split(":", 2)
-        for line in evidence[len("iptables: ") :].split(" | "):
+        for line in cited_iptables(evidence):
             rule = rule_of(index, host, namespace, line)
             if rule is not None:
                 rules.append(rule)

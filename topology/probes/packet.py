@@ -14,6 +14,7 @@ from typing import Any
 from topology import graph as g
 from topology.kinds import NodeKind
 from topology.path import Probe, Topo
+from topology.path.model import nat_done
 
 JsonDict = dict[str, Any]
 EXTERNAL_DEVICES = ("qg-", "fg-")
@@ -49,10 +50,11 @@ def addresses_along(hops: Sequence[Mapping[str, Any]], src_ip: str | None, dst_i
     for hop in hops:
         along.append((src, dst))
         what, evidence = str(hop.get("what") or ""), str(hop.get("evidence") or "")
-        if "SNAT" in what:
+        done = nat_done(what)
+        if "SNAT" in done:
             found = TO_SOURCE.search(evidence)
             src = found.group(1) if found else Unknown(f"no SNAT rule is shown at '{what[:60]}': the source after it")
-        if "DNAT" in what:
+        if "DNAT" in done:
             found = TO_DESTINATION.search(evidence)
             dst = found.group(1) if found else Unknown(f"no DNAT rule shown at '{what[:60]}': the destination after it")
     return along

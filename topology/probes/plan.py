@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
 from topology.path import Probe, Topo
+from topology.path.external import br_ex_physical_port, br_ex_ports, wired_to
 from topology.path.topo import network_of
 from topology.probes.packet import (
     Neighbour,
@@ -53,10 +54,12 @@ class Expect:
     dev: str | None = None  # route_get: the device the route leaves by
     stops: str | None = None  # the explainer says the packet goes no further (why)
     tun_id: int | None = None  # ofproto_trace by a tunnel port: the VNI (set_field ->tun_id) it carries
+    dead_ends: tuple[str, ...] = ()  # when it stops: ports it may still leave by that lead nowhere out (wires)
 
     def describe(self) -> str:
         if self.stops:
-            return f"stops: {self.stops}"
+            wires = f" (or leaves only by {', '.join(self.dead_ends)}: a wire to a br-ex with no way out)"
+            return f"stops: {self.stops}" + (wires if self.dead_ends else "")
         if self.port:
             vni = f" with tun_id {self.tun_id:#x}" if self.tun_id is not None else ""
             return f"leaves by {self.port} on {self.bridge}{vni}"
@@ -161,14 +164,18 @@ def entry_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, bridge
     bridge, or this bridge's patch port to the bridge of the hop before (br-int -> br-tun, with no patch hop)."""
     previous = str(hops[index - 1].get("node") or "")
     attrs = ovs_port(topo, previous)
-    if attrs is not None:
-        return attrs if attrs.get("ovs_bridge") == bridge else None
-    if not is_ovs_bridge(topo, previous):
+    if attrs is not None and attrs.get("ovs_bridge") == bridge:
+        return attrs
+    if attrs is None and not is_ovs_bridge(topo, previous):
         return None
     here = str(hops[index]["node"])
-    if topo.nodes[previous].get("host") != topo.nodes[here].get("host"):
+    if topo.nodes[previous].get("host") != topo.nodes[here].get("host") or (
+        attrs is not None and attrs.get("ovs_type") in TUNNEL_TYPES
+    ):
         return None
-    other = topo.attrs(previous).get("name")
+    # the hop before is another bridge of this host, or a port of one (DVR: "back on br-int" by qr-'s tap,
+    # then br-tun): the packet comes in by this bridge's patch port to that bridge
+    other = attrs.get("ovs_bridge") if attrs is not None else topo.attrs(previous).get("name")
     for member in topo.targets(here, EdgeKind.MEMBER):
         port = ovs_port(topo, member)
         if (
@@ -205,6 +212,8 @@ def trace_check(
     if before.get("ofport") in (None, -1):
         raise Unknown(f"{before.get('name')} has no OpenFlow port number in the report")
     expect, out_index = expected_output(topo, hops, index, bridge)
+    if expect.stops:
+        expect = dead_ends(topo, hops, host, expect)
     nw_src, nw_dst = (known(a) for a in addresses[index])
     v6 = ipaddress.ip_address(nw_src).version == 6
     args: JsonDict = {"bridge": bridge, "in_port": int(before["ofport"]), **l4(probe, v6)}
@@ -214,6 +223,16 @@ def trace_check(
     macs_of_entry(topo, hops, index, before, out_index, (nw_src, nw_dst), check)
     check.args["ct_next"] = ["trk", "new"]  # where the packet meets conntrack (openvswitch firewall): a new connection
     return check
+
+
+def dead_ends(topo: Topo, hops: Sequence[Mapping[str, Any]], host: str, expect: Expect) -> Expect:
+    """A walk stopping at this host's br-ex, which has no way out: the wires it may still flood an unlearned MAC
+    to (veths to another host's br-ex that has no port to the outside either) lead nowhere out."""
+    failed = next((str(h.get("node") or "") for h in hops if h.get("status") == "fail"), "")
+    if failed != g.bridge_id(host, "br-ex") or br_ex_physical_port(topo, host) is not None:
+        return expect
+    wires = tuple(str(topo.attrs(p).get("name")) for p in br_ex_ports(topo, host) if wired_to(topo, p))
+    return replace(expect, dead_ends=wires, bridge="br-ex")
 
 
 def expected_output(

@@ -47,6 +47,9 @@ class Interface(TypedDict):
     peer_netns: str | None  # namespace of the veth peer; null when the peer is in the root namespace or the same one
     ifindex: NotRequired[int]
     admin_up: NotRequired[bool]
+    # a veth whose peer is in a namespace the host does not name (another host's, a container's): the peer's
+    # ifindex there (the lab's two br-ex are joined by such a wire: lab-ex1/lab-ex2)
+    peer_ifindex: NotRequired[int]
 
 
 class Route(TypedDict):

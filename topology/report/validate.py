@@ -235,6 +235,7 @@ def _check_interface(item: object, path: str, reasons: _Reasons) -> None:
     for key in ("mac", "state", "master", "peer", "peer_netns"):
         _check_optional_str(iface, key, path, reasons)
     _check_optional_int(iface, "mtu", path, reasons)
+    _check_optional_int(iface, "peer_ifindex", path, reasons)
     addresses = _as_list(iface.get("addresses", []), f"{path}.addresses", reasons)
     for j, address in enumerate(addresses or []):
         _check_cidr(address, f"{path}.addresses[{j}]", reasons)

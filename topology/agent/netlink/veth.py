@@ -93,19 +93,22 @@ def interfaces(state: NamespaceState, peers: dict[PeerKey, Peer]) -> list[Interf
     for link in state.links:
         master = state.by_index.get(link.master_index) if link.master_index else None
         peer = peers.get((state.name, link.ifindex))
-        result.append(
-            {
-                "name": link.name,
-                "kind": link.kind,
-                "mac": link.mac,
-                "mtu": link.mtu,
-                "state": link.state,
-                "addresses": state.addresses.get(link.ifindex, []),
-                "master": master.name if master else None,
-                "peer": peer[0] if peer else None,
-                "peer_netns": peer[1] if peer else None,
-                "ifindex": link.ifindex,
-                "admin_up": link.admin_up,
-            }
-        )
+        item: Interface = {
+            "name": link.name,
+            "kind": link.kind,
+            "mac": link.mac,
+            "mtu": link.mtu,
+            "state": link.state,
+            "addresses": state.addresses.get(link.ifindex, []),
+            "master": master.name if master else None,
+            "peer": peer[0] if peer else None,
+            "peer_netns": peer[1] if peer else None,
+            "ifindex": link.ifindex,
+            "admin_up": link.admin_up,
+        }
+        if link.kind == "veth" and peer is None and link.link_nsid is not None and link.link_index is not None:
+            # its peer is in a namespace this host does not name (another host's, a container's): the peer's
+            # ifindex there lets the join pair it with a wire of another host's report
+            item["peer_ifindex"] = link.link_index
+        result.append(item)
     return result
