@@ -37,6 +37,18 @@ def test_the_reply_is_walked_through_the_destination_hosts_qrouter() -> None:
     assert receiver in back and receiver not in there
 
 
+def test_the_receiving_br_int_is_one_hop_that_restores_the_gateway_mac() -> None:
+    """The tunnel crossing ends on the receiving host's br-int (entered by patch-int); the DVR MAC's
+    replacement is said there, not as a second hop of that bridge that no tracer could be asked about."""
+    result = explained()
+    there = [h["node"] for h in result["hops"]]
+    receiving = f"bridge:{DVR_HOSTS[1]}:br-int"
+    assert there.count(receiving) == 1, there
+    hop = result["hops"][there.index(receiving)]
+    assert there[there.index(receiving) - 1] == f"bridge:{DVR_HOSTS[1]}:br-tun", there
+    assert "replaces the DVR MAC with the destination subnet's gateway MAC" in hop["what"], hop
+
+
 def test_a_reply_lost_on_the_way_back_breaks_the_path_and_says_where() -> None:
     result = explained(qrouter_on_second_host=False)
     assert result["verdict"] == "broken" and result["return_verdict"] == "broken"
