@@ -241,6 +241,17 @@ def test_a_router_without_an_ipv6_gateway_is_broken_at_its_external_side(shape: 
     assert NO_FAMILY not in codes(complete), "IPv6 all the way: the families are not what breaks it"
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_a_gateway_whose_addresses_are_unknown_is_not_a_familys_absence(shape: str) -> None:
+    """A router whose external_gateway_info names no addresses (a partial record, the synthetic clouds'
+    routers) is not "no IPv4 gateway": the families judge what is known, the walk judges the rest."""
+    cloud, reports = SHAPES[shape]()
+    for router in cloud["routers"]:
+        (router.get("external_gateway_info") or {}).pop("external_fixed_ips", None)
+    result = walk((cloud, reports), f"port:{uid('vmport', HEALTHY[shape])}", OUTSIDE)
+    assert NO_FAMILY not in codes(result), result["problems"]
+
+
 def test_east_west_needs_the_routers_interface_of_the_family_on_both_subnets() -> None:
     cloud, reports = SHAPES["overlap"]()
     v6_subnet(cloud)  # on net-0; router-0 joins net-1 over IPv4 only: give it an interface there
