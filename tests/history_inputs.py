@@ -43,3 +43,14 @@ def rebuild() -> tuple[int, JsonDict]:
     services.rebuild_graph()
     state = GraphState.objects.get(id=1)
     return state.revision, copy.deepcopy(state.graph)
+
+
+def owned_ids(inputs: Inputs, project: str) -> set[str]:
+    """The uuids of ``project``'s Neutron and Nova objects in the synthetic cloud."""
+    return {
+        obj["id"]
+        for objects in inputs.cloud.values()
+        if isinstance(objects, list)
+        for obj in objects
+        if isinstance(obj, dict) and obj.get("project_id") == project and "id" in obj
+    }

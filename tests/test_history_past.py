@@ -18,7 +18,7 @@ from django.test import Client
 
 from bench.history import churn_step
 from tests.browser import caller, session_for
-from tests.history_inputs import Inputs, rebuild
+from tests.history_inputs import Inputs, owned_ids, rebuild
 from tests.map_fixtures import project_of
 from topology import graph as g
 from topology.history.delta import canonical
@@ -159,17 +159,6 @@ def test_compare_views_is_pure_and_one_way() -> None:
     }
     back = compare_views(old, new)
     assert back["added"]["nodes"] == ["b"] and back["removed"]["nodes"] == ["c"] and back["ghosts"][0]["id"] == "c"
-
-
-def owned_ids(inputs: Inputs, project: str) -> set[str]:
-    """The uuids of ``project``'s Neutron and Nova objects in the synthetic cloud."""
-    return {
-        obj["id"]
-        for objects in inputs.cloud.values()
-        if isinstance(objects, list)
-        for obj in objects
-        if isinstance(obj, dict) and obj.get("project_id") == project and "id" in obj
-    }
 
 
 def test_each_member_sees_only_its_scope_by_revision_in_compare_and_in_errors() -> None:

@@ -17,7 +17,7 @@ from django.test import Client
 
 from bench.path import OUTSIDE, add_gateways_and_fips
 from tests.browser import caller
-from tests.history_inputs import Inputs, rebuild
+from tests.history_inputs import Inputs, owned_ids, rebuild
 from tests.map_fixtures import project_of
 from tests.test_history import logged_in
 from topology import graph as g
@@ -48,16 +48,6 @@ def ask(client: Client, src: str, at: int | str | None = None, status: int = 200
 
 def vm_ports(inputs: Inputs, project: str) -> list[dict[str, Any]]:
     return [p for p in inputs.cloud["ports"] if p["project_id"] == project and p["device_owner"] == "compute:nova"]
-
-
-def owned(inputs: Inputs, project: str) -> set[str]:
-    return {
-        obj["id"]
-        for objects in inputs.cloud.values()
-        if isinstance(objects, list)
-        for obj in objects
-        if isinstance(obj, dict) and obj.get("project_id") == project and "id" in obj
-    }
 
 
 def test_the_path_at_each_past_revision_is_the_path_that_was_live_then() -> None:
@@ -117,7 +107,7 @@ def test_a_member_at_a_revision_where_only_the_other_project_had_the_vm_gets_the
     add_gateways_and_fips(inputs.cloud, inputs.reports, fip_every=4)
     inputs.store_all()
     rebuild()
-    ids = {p: owned(inputs, p) for p in (DEMO, ALT)}
+    ids = {p: owned_ids(inputs, p) for p in (DEMO, ALT)}
     who = {DEMO: logged_in(Client(), caller("member-demo", DEMO)), ALT: logged_in(Client(), caller("member-alt", ALT))}
     gone: dict[str, tuple[str, int]] = {}
     then: dict[tuple[str, str], tuple[int, bytes]] = {}  # (asker, whose port) -> the live answer at `before`
