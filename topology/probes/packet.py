@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from topology import graph as g
-from topology.kinds import NodeKind
+from topology.kinds import TUNNEL_TYPES, NodeKind
 from topology.path import Probe, Topo
 from topology.path.model import nat_done
+from topology.path.topo import network_of
 
 JsonDict = dict[str, Any]
 EXTERNAL_DEVICES = ("qg-", "fg-")
@@ -124,3 +125,43 @@ def mac_of(topo: Topo, attrs: Mapping[str, Any] | None) -> str | None:
     if not mac and attrs.get("port_id"):
         mac = topo.attrs(g.port_id(str(attrs["port_id"]))).get("mac_address")
     return str(mac).lower() if mac else None
+
+
+def network_of_iface(topo: Topo, attrs: Mapping[str, Any]) -> JsonDict:
+    port = g.port_id(str(attrs.get("port_id"))) if attrs.get("port_id") else ""
+    if port not in topo.nodes:
+        raise Unknown(f"{attrs.get('name')} is no Neutron port's device: its network is not known")
+    network = network_of(topo, port)
+    return dict(topo.attrs(network)) if network in topo.nodes else {}
+
+
+def last_access_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, bridge: str) -> JsonDict | None:
+    for at in range(index - 1, -1, -1):
+        attrs = ovs_port(topo, str(hops[at].get("node") or ""))
+        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_bridge") == bridge:
+            return attrs
+    return None
+
+
+def next_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
+    """The first access or physical OVS port after ``index``, across tunnels, patches and bridges."""
+    return first_ovs_port(topo, hops, range(index + 1, len(hops)))
+
+
+def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
+    """The last access or physical OVS port the walk crossed before ``index``, across patches, bridges and
+    tunnels (where a patched or tunnelled packet came from); None when something else comes first."""
+    return first_ovs_port(topo, hops, range(index - 1, -1, -1))
+
+
+def first_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], order: Iterable[int]) -> JsonDict | None:
+    """The first access or physical OVS port of the hops at ``order``, passing patch and tunnel ports and
+    bridges; None when something else (a namespace, a Linux bridge) comes first."""
+    for at in order:
+        node = str(hops[at].get("node") or "")
+        attrs = ovs_port(topo, node)
+        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
+            return attrs
+        if attrs is None and not is_ovs_bridge(topo, node):
+            return None
+    return None

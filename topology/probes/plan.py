@@ -17,7 +17,7 @@ outside the cloud (the router's ARP entry for it: a Neighbour).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -25,7 +25,6 @@ from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
 from topology.path import Probe, Topo
 from topology.path.external import br_ex_physical_port, br_ex_ports, wired_to
-from topology.path.topo import network_of
 from topology.probes.packet import (
     Neighbour,
     Unknown,
@@ -35,8 +34,12 @@ from topology.probes.packet import (
     is_patch,
     known,
     l4,
+    last_access_port,
+    last_ovs_port,
     mac_of,
+    network_of_iface,
     next_hop_address,
+    next_ovs_port,
     ovs_port,
 )
 
@@ -271,22 +274,6 @@ def tunnel_vni(topo: Topo, hops: Sequence[Mapping[str, Any]], at: int) -> int:
     return int(network["segmentation_id"])
 
 
-def network_of_iface(topo: Topo, attrs: Mapping[str, Any]) -> JsonDict:
-    port = g.port_id(str(attrs.get("port_id"))) if attrs.get("port_id") else ""
-    if port not in topo.nodes:
-        raise Unknown(f"{attrs.get('name')} is no Neutron port's device: its network is not known")
-    network = network_of(topo, port)
-    return dict(topo.attrs(network)) if network in topo.nodes else {}
-
-
-def last_access_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, bridge: str) -> JsonDict | None:
-    for at in range(index - 1, -1, -1):
-        attrs = ovs_port(topo, str(hops[at].get("node") or ""))
-        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_bridge") == bridge:
-            return attrs
-    return None
-
-
 def tag_of_entry(
     topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, before: JsonDict, out_index: int | None, check: Check
 ) -> None:
@@ -350,31 +337,6 @@ def macs_of_entry(
     check.macs["dl_dst"] = Neighbour(
         str(device["host"]), str(device["namespace"]), str(device["name"]), next_hop_address(topo, device, ips[1])
     )
-
-
-def next_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
-    """The first access or physical OVS port after ``index``, across tunnels, patches and bridges."""
-    return first_ovs_port(topo, hops, range(index + 1, len(hops)))
-
-
-def last_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int) -> JsonDict | None:
-    """The last access or physical OVS port the walk crossed before ``index``, across patches, bridges and
-    tunnels (where a patched or tunnelled packet came from); None when something else comes first."""
-    return first_ovs_port(topo, hops, range(index - 1, -1, -1))
-
-
-def first_ovs_port(topo: Topo, hops: Sequence[Mapping[str, Any]], order: Iterable[int]) -> JsonDict | None:
-    """The first access or physical OVS port of the hops at ``order``, passing patch and tunnel ports and
-    bridges; None when something else (a namespace, a Linux bridge) comes first."""
-    for at in order:
-        node = str(hops[at].get("node") or "")
-        attrs = ovs_port(topo, node)
-        if attrs is not None and not is_patch(attrs) and attrs.get("ovs_type") not in TUNNEL_TYPES:
-            return attrs
-        if attrs is None and not is_ovs_bridge(topo, node):
-            return None
-    return None
-    return None
 
 
 # --------------------------------------------------------------------------- router namespaces
