@@ -24,6 +24,7 @@ from lab import api
 from tasks.models import AuditEntry, Job, JobState
 from tasks.resync import resync_router
 from tests.agent_feed import agent_feed
+from tests.broken_states import wait_until
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import accepted, call, celery_worker, login, wait_job
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
@@ -93,6 +94,11 @@ def qg_devices(lab: dict[str, Any]) -> list[str]:
     ns = lab["routers"]["router1"]["namespace"]
     out = api.run_on("controller", ["ip", "netns", "exec", ns, "ip", "-br", "link"], capture=True).stdout
     return [line.split("@")[0].split()[0] for line in out.splitlines() if line.startswith("qg-")]
+
+
+def nat_rules(lab: dict[str, Any]) -> str:
+    ns = lab["routers"]["router1"]["namespace"]
+    return str(api.run_on("controller", ["ip", "netns", "exec", ns, "iptables-save", "-t", "nat"], capture=True).stdout)
 
 
 def drop_orphans(admin: Cloud, router_id: str) -> None:
@@ -277,7 +283,12 @@ def test_an_orphan_gateway_port_is_named_refused_to_tenants_and_repaired_by_the_
     lab: dict[str, Any], worker: None, restored: None, admin_cloud: Cloud, demo_cloud: Cloud
 ) -> None:
     router = lab["routers"]["router1"]["id"]
-    admin_cloud.network.update_ip(lab["floating_ips"]["cirros-01"]["id"], port_id=None)
+    fip = lab["floating_ips"]["cirros-01"]
+    admin_cloud.network.update_ip(fip["id"], port_id=None)
+    # The L3 agent must have processed that router update before the half-applied clear: processed after
+    # it, the agent reads a router without a gateway and removes qg- itself, and no orphan routes (session
+    # 10's rehearsal: the ping below failed once so). The floating IP's DNAT rule gone says it did.
+    assert wait_until(lambda: fip["floating_ip_address"] not in nat_rules(lab), timeout=60), nat_rules(lab)
     # The orphan, made for real: the raw If-Match clear Neutron 29 answers 412 after committing half of it.
     before = demo_cloud.network.get_router(router)
     with pytest.raises(sdk_exceptions.HttpException) as raw:
