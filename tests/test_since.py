@@ -13,9 +13,10 @@ from typing import Any
 
 import orjson
 
+from bench.history_churn import Churn, choose_path, make_day
 from bench.path import add_gateways_and_fips
 from bench.synthetic import synthetic_cloud
-from bench.what_changed import Churn, choose_path, make_day, what_changed
+from bench.what_changed import what_changed
 from topology.history.change_text import describe, headline
 from topology.history.changes import History, graph_verdict, moves_path
 from topology.history.delta import as_graph
