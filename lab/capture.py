@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-from lab import ovs
+from lab import hosts, netns, ovs, procs, vm
 
 _SCRIPT = r"""
 import socket, sys, time
@@ -110,3 +110,21 @@ def vxlan_echo_requests(send: Callable[[], object], dev: str, seconds: float = 8
         if len(fields) == 4:
             seen.add((int(fields[0]), fields[1], fields[2], fields[3]))
     return seen
+
+
+def wait_source(vm_name: str, expected: str, host: str = hosts.CONTROLLER, timeout: float = 90) -> None:
+    """The outside host sees `vm_name`'s pings (its namespace on `host`) come from `expected` alone: its
+    floating IP, or its router's gateway address (SNAT)."""
+    seen: set[str] = set()
+
+    def send() -> None:
+        with procs.view(hosts.view(host)):
+            netns.execute(vm.namespace(vm_name), "ping", "-c", "2", "-i", "0.3", "-W", "1", ovs.OUTSIDE_IP, timeout=10)
+
+    def right() -> bool:
+        nonlocal seen
+        seen = {ip for _, ip in icmp_sources(send, seconds=2)}
+        return seen == {expected}
+
+    if not procs.wait_for(right, timeout, interval=1):
+        raise RuntimeError(f"{vm_name}'s pings reach the outside as {seen or 'nothing'}, not {expected}")

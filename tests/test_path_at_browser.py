@@ -18,7 +18,7 @@ from bench.path import OUTSIDE, add_gateways_and_fips
 from tests.browser import caller, daphne_server, off_loop, open_map, wait_drawn
 from tests.conftest import ARTIFACTS
 from tests.history_inputs import Inputs, rebuild
-from tests.test_timeline_browser import drag_to, vm_ports
+from tests.test_timeline_browser import replay, vm_ports
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 ADMIN = caller("admin", "admin-project", admin=True)
@@ -73,10 +73,7 @@ def test_the_timeline_replays_the_path_broken_at_its_revision_and_live_restores_
     wait_path(page, fixed, "ok", past=False)
     assert not failed_badges(page)
 
-    page.click("#timeline-toggle")
-    mark = page.locator(f"#timeline-svg rect.mark[data-revision='{broken}']")
-    mark.wait_for(state="attached")
-    drag_to(page, mark)
+    replay(page, broken)
     page.wait_for_function(f"window.neutronMap.stats.drawnRevision === {broken}")
     wait_path(page, broken, "broken", past=True)
     assert failed_badges(page)  # the overlay broken, as the path was then

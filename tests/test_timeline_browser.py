@@ -62,6 +62,14 @@ def drag_to(page: Any, mark: Any) -> None:
     page.mouse.up()
 
 
+def replay(page: Any, revision: int) -> None:
+    """Open the timeline and drag it to ``revision``'s mark, as a user does."""
+    page.click("#timeline-toggle")
+    mark = page.locator(f"#timeline-svg rect.mark[data-revision='{revision}']")
+    mark.wait_for(state="attached")
+    drag_to(page, mark)
+
+
 def node(page: Any, node_id: str) -> Any:
     return page.locator(f"#map-svg [data-id='{node_id}']")
 
@@ -78,11 +86,8 @@ def test_replay_the_revision_before_a_removal_compare_and_open_the_permalink(
     wait_drawn(page, removed)
     page.wait_for_function(f"!document.querySelector(\"#map-svg [data-id='{gone_id}']\")")  # the live map lost it
 
-    page.click("#timeline-toggle")
-    mark = page.locator(f"#timeline-svg rect.mark[data-revision='{before}']")
-    mark.wait_for(state="attached")
+    replay(page, before)  # from the live end along the track to the mark, as a user drags
     assert page.locator("#timeline-svg rect.mark").count() >= 2
-    drag_to(page, mark)  # from the live end along the track to the mark, as a user drags
     page.wait_for_function(
         f"window.neutronMap.revision === {before} && window.neutronMap.stats.drawnRevision === {before}"
     )

@@ -20,7 +20,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lab import capture, hosts, keystone, netns, neutron, ovs, procs, rest, vm
+from lab import capture, hosts, keystone, neutron, ovs, procs, rest, vm
 from lab.scenarios.allinone import (
     _ensure,
     _one,
@@ -68,28 +68,6 @@ def ping_or_fail(where: str, target: str, what: str, timeout: float = 150) -> No
     with procs.view(hosts.view(host)):
         if not vm.ping(ns, target, timeout=timeout):
             raise RuntimeError(f"{what}: {where} cannot ping {target}")
-
-
-def source_seen(vm_name: str) -> set[str]:
-    """Source addresses of `vm_name`'s pings as they reach the outside host."""
-
-    def send() -> None:
-        with procs.view(hosts.view(VMS[vm_name][0])):
-            netns.execute(vm.namespace(vm_name), "ping", "-c", "2", "-i", "0.3", "-W", "1", ovs.OUTSIDE_IP, timeout=10)
-
-    return {ip for _, ip in capture.icmp_sources(send, seconds=2)}
-
-
-def wait_source(vm_name: str, expected: str, timeout: float = 90) -> None:
-    seen: set[str] = set()
-
-    def right() -> bool:
-        nonlocal seen
-        seen = source_seen(vm_name)
-        return seen == {expected}
-
-    if not procs.wait_for(right, timeout, interval=1):
-        raise RuntimeError(f"{vm_name}'s pings reach the outside as {seen or 'nothing'}, not {expected}")
 
 
 def build() -> dict[str, Any]:
@@ -156,7 +134,7 @@ def build() -> dict[str, Any]:
     gateway = admin.get(f"/v2.0/routers/{router['id']}")["router"]["external_gateway_info"]
     expected["vm-app-1"] = gateway["external_fixed_ips"][0]["ip_address"]
     for name, ip in expected.items():  # one at a time: the capture sees every VM's pings
-        wait_source(name, ip)
+        capture.wait_source(name, ip, VMS[name][0])
     log.info("the three walks of seed 001 answer pings, with the expected source addresses")
 
     router = admin.get(f"/v2.0/routers/{router['id']}")["router"]

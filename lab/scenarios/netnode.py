@@ -19,7 +19,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from lab import capture, hosts, keystone, netns, neutron, ovs, procs, rest, vm
+from lab import capture, hosts, keystone, neutron, ovs, procs, rest, vm
 from lab.scenarios.allinone import (
     associate_floating_ip,
     boot_vm,
@@ -53,22 +53,6 @@ def leased_mtu(name: str) -> int:
     out = procs.run(["ip", "-n", vm.namespace(name), "-o", "link", "show", "eth0"]).stdout
     words = out.split()
     return int(words[words.index("mtu") + 1])
-
-
-def wait_source(name: str, expected: str, timeout: float = 90) -> None:
-    """The outside host sees `name`'s pings come from `expected` (its FIP, or router1's gateway: SNAT)."""
-    seen: set[str] = set()
-
-    def send() -> None:
-        netns.execute(vm.namespace(name), "ping", "-c", "2", "-i", "0.3", "-W", "1", ovs.OUTSIDE_IP, timeout=10)
-
-    def right() -> bool:
-        nonlocal seen
-        seen = {ip for _, ip in capture.icmp_sources(send, seconds=2)}
-        return seen == {expected}
-
-    if not procs.wait_for(right, timeout, interval=1):
-        raise RuntimeError(f"{name}'s pings reach the outside as {seen or 'nothing'}, not {expected}")
 
 
 def build() -> dict[str, Any]:
@@ -110,8 +94,8 @@ def build() -> dict[str, Any]:
             f.result()
     router = admin.get(f"/v2.0/routers/{router['id']}")["router"]
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
-    wait_source(FIP_VM, fip["floating_ip_address"])
-    wait_source("ubuntu-01", gateway_ip)
+    capture.wait_source(FIP_VM, fip["floating_ip_address"])
+    capture.wait_source("ubuntu-01", gateway_ip)
     log.info("pings through %s's router1 answered, with the expected source addresses", NETWORK_NODE)
     return {
         "projects": projects,
