@@ -290,3 +290,117 @@ def test_the_routers_snat_port_answers_in_the_snat_namespace(dvr_lab: dict[str, 
     assert after[0] - before[0] >= 3, f"the snat namespace's {sg} receives each ping: {before} -> {after}"
     neighbours = api.run_in("vm-app-1", ["ip", "neigh", "show", sg_ip]).stdout
     assert "lladdr" in neighbours, f"vm-app-1 ARPed for {sg_ip} itself (on-link): {neighbours!r}"
+
+
+# --------------------------------------------------------------------------- DVR hosts' fg- addresses
+
+
+def fip_gateways(graph: JsonDict) -> dict[str, str]:
+    """Each DVR host's floating IP agent gateway address (its fg- port), by host."""
+    return {
+        str(n["attrs"]["binding_host_id"]): str(n["attrs"]["fixed_ips"][0]["ip_address"])
+        for n in graph["nodes"]
+        if n["kind"] == "port" and n["attrs"].get("device_owner") == "network:floatingip_agent_gateway"
+    }
+
+
+@pytest.mark.parametrize("sender", ["outside", "vm-web-1", "vm-app-1"])
+def test_each_hosts_fg_address_is_answered_in_its_fip_namespace(dvr_lab: dict[str, Any], sender: str) -> None:
+    """From the outside (br-ex, br-int, fg-), from vm-web-1 (its floating IP's fip namespace: controller's own
+    fg- address is local there, compute2's is reached out by fg-) and from vm-app-1 (out by the snat
+    namespace's qg-: switched to controller's fg- on br-int, by br-ex to compute2's): explained, then pinged."""
+    graph = joined(dvr_lab)
+    gateways = fip_gateways(graph)
+    assert set(gateways) == {"controller", "compute2"}, gateways
+    fip_ns = f"fip-{dvr_lab['networks']['public']}"
+    src = dvr_lab["outside"]["ip"] if sender == "outside" else server(dvr_lab, sender)
+    for host, address in gateways.items():
+        result = explain(graph, StoredReports(), src, address)
+        assert (result["verdict"], result["scenario"], result["problems"]) == ("ok", "to-fip-gateway", []), (
+            host,
+            result,
+        )
+        last = result["hops"][-1]
+        assert last["node"] == f"netns:{host}:{fip_ns}" and f"ip addr: {address}/" in last["evidence"], last
+        assert ping(sender, address), f"{sender} -> {host}'s fg- {address}: explained ok, so it answers"
+        if sender == "outside":
+            fg = device(graph, f"iface:{host}:{fip_ns}:fg-")
+            before = link_packets(f"{host}:{fip_ns}", fg)
+            for _ in range(3):
+                assert ping(sender, address, timeout=10)
+            after = link_packets(f"{host}:{fip_ns}", fg)
+            assert after[0] - before[0] >= 3, f"{host}'s {fg} receives each ping: {before} -> {after}"
+
+
+def test_a_member_learns_of_an_fg_address_what_an_unknown_address_tells(dvr_lab: dict[str, Any], client: Any) -> None:
+    """fg- ports belong to no project (Neutron shows them to admins only): demo and alt, asking from the outside
+    (and demo from its VM), get for each host's fg- address the answer an address nobody holds gets."""
+    import ipaddress
+
+    from tests.test_topology_lab import keystone_token
+
+    graph = joined(dvr_lab)
+    cidr = next(
+        ipaddress.ip_network(n["attrs"]["cidr"])
+        for n in graph["nodes"]
+        if n["id"] == f"subnet:{dvr_lab['subnets']['public_subnet']}"
+    )
+    held = {ip["ip_address"] for n in graph["nodes"] for ip in n["attrs"].get("fixed_ips", [])}
+    held |= {str(n["attrs"].get("floating_ip_address")) for n in graph["nodes"] if n["kind"] == "floatingip"}
+    nobody = next(str(a) for a in reversed(list(cidr.hosts())) if str(a) not in held)
+
+    def ask(user: str, src: str, dst: str) -> tuple[int, str]:
+        response = client.get(
+            "/api/v1/path/", {"src": src, "dst": dst}, HTTP_X_AUTH_TOKEN=keystone_token(dvr_lab, user)
+        )
+        return response.status_code, response.content.decode().replace(dst, "X").replace("<hidden>", "X")
+
+    askers = [
+        ("demo", dvr_lab["outside"]["ip"]),
+        ("alt", dvr_lab["outside"]["ip"]),
+        ("demo", server(dvr_lab, "vm-app-1")),
+    ]
+    for user, src in askers:
+        unknown = ask(user, src, nobody)
+        for address in fip_gateways(graph).values():
+            answer = ask(user, src, address)
+            assert answer == unknown, (user, src, address, answer, unknown)
+            assert "fg-" not in answer[1] and "fip-gateway" not in answer[1], answer
+
+
+# --------------------------------------------------------------------------- compute2's metadata agent
+
+
+def test_a_dead_metadata_agent_on_compute2_is_broken_there_only(dvr_lab: dict[str, Any]) -> None:
+    """compute2's neutron-metadata-agent really stopped until Neutron reports it dead: vm-app-1's metadata is
+    broken `metadata_agent_down` naming compute2 and its GET fails; vm-web-1's (controller's agent) is ok and
+    fetched. Restarted: both ok and fetched."""
+    from lab import hosts, keystone, metadata, neutron, procs
+
+    app, web = (dvr_lab["vms"][vm]["server_id"] for vm in ("vm-app-1", "vm-web-1"))
+    assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 180), "metadata never answered vm-app-1"
+    (agent,) = [d for d in hosts.agent_daemons("dvr") if d.name.endswith(metadata.AGENT_NAME)]
+    admin = neutron.client(keystone.ADMIN)
+
+    def alive() -> bool:
+        return neutron.agents_alive(admin, hosts.COMPUTE2, (metadata.AGENT_TYPE,))
+
+    procs.stop(agent.name)
+    try:
+        assert wait_until(lambda: not alive(), 240), "still reported alive"
+        result = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-app-1"), METADATA_IP)
+        assert (result["verdict"], codes(result)) == ("broken", ["metadata_agent_down"]), result["problems"]
+        assert "metadata agent on compute2 is dead" in result["problems"][0]["message"], result["problems"]
+        assert fetch_instance_id("vm-app-1") is None, "explained broken: the GET fails"
+        other = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, "vm-web-1"), METADATA_IP)
+        assert (other["verdict"], other["problems"]) == ("ok", []), other["problems"]
+        assert fetch_instance_id("vm-web-1") == web, "controller's metadata agent still serves vm-web-1"
+    finally:
+        with procs.view(hosts.view(hosts.COMPUTE2)):
+            procs.start(agent)
+        assert wait_until(lambda: alive(), 240), "not alive again"
+        assert wait_until(lambda: fetch_instance_id("vm-app-1") == app, 240), "vm-app-1's metadata not restored"
+    for vm, server_id in (("vm-app-1", app), ("vm-web-1", web)):
+        again = explain(joined(dvr_lab), StoredReports(), server(dvr_lab, vm), METADATA_IP)
+        assert (again["verdict"], again["problems"]) == ("ok", []), (vm, again["problems"])
+        assert fetch_instance_id(vm) == server_id, vm

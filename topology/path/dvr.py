@@ -76,11 +76,7 @@ def dvr_mac_restored(walk: Walk, host: str) -> None:
 
 def router_out(walk: Walk, out: Leaving) -> bool:
     """Into the distributed router on the VM's host; out by its fip namespace (floating IP) or the snat one."""
-    topo = walk.topo
-    name = topo.nodes[out.router]["label"]
-    walk.br_int(out.host or "?", f"switches it to the distributed router {name}'s qr- port on this host")
-    ns = router_namespace(walk, out.router, NamespacePrefix.QROUTER, out.host, walk.hops[-1])
-    enter_router(walk, out.router, out.router_port(topo), out.host, f"qr- of distributed router {name} on {out.host}")
+    ns = enter_qrouter(walk, out)
     if out.fip_address:
         fip_out(walk, out, ns)
     else:
@@ -88,7 +84,24 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     return True
 
 
+def enter_qrouter(walk: Walk, out: Leaving) -> str | None:
+    """From br-int on the VM's host into the distributed router's qrouter there, by the subnet's qr-."""
+    topo = walk.topo
+    name = topo.nodes[out.router]["label"]
+    walk.br_int(out.host or "?", f"switches it to the distributed router {name}'s qr- port on this host")
+    ns = router_namespace(walk, out.router, NamespacePrefix.QROUTER, out.host, walk.hops[-1])
+    enter_router(walk, out.router, out.router_port(topo), out.host, f"qr- of distributed router {name} on {out.host}")
+    return ns
+
+
 def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
+    fip_nat_hop(walk, out, ns)
+    rfp_fpr_out(walk, out.router, out.host)
+    fg_leg(walk, out.host, out.external, "leaves the fip namespace on fg- towards the external network", out=True)
+
+
+def fip_nat_hop(walk: Walk, out: Leaving, ns: str | None) -> None:
+    """The qrouter's policy rule for the VM's address (to the fip namespace) and its SNAT to the floating IP."""
     hop = nat_hop(
         walk,
         ns,
@@ -101,11 +114,11 @@ def fip_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     )
     rules = policy_rules(walk.topo, ns, out.ip)
     hop.evidence = EVIDENCE_PARTS.join(x for x in (rules, hop.evidence) if x)
-    rfp_fpr_out(walk, out.router, out.host)
-    fg_leg(walk, out.host, out.external, "leaves the fip namespace on fg- towards the external network", out=True)
 
 
-def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
+def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) -> str | None:
+    """By policy to the subnet's sg- on the SNAT host, SNAT there, out on qg- (and on to br-ex unless
+    ``to_br_ex`` is False: the caller walks on from qg-); the SNAT host, None when the walk ends before."""
     topo, host = walk.topo, out.host
     snat_ports = [
         p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT) if out.subnet in subnets_of(topo, p)
@@ -115,7 +128,7 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
     hop.evidence = policy_rules(topo, ns, ".")
     snat = router_namespace(walk, out.router, NamespacePrefix.SNAT, None, hop)
     if snat is None:
-        return
+        return None
     snat_host = topo.nodes[snat].get("host")
     leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
     walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
@@ -136,7 +149,8 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None) -> None:
         Problem.ROUTER_NO_GATEWAY,
         "no SNAT rule in the snat namespace (is enable_snat off?)",
     )
-    gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-")
+    gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-", to_br_ex)
+    return str(snat_host) if snat_host else None
 
 
 def fip_in(walk: Walk, into: Arriving) -> str:

@@ -167,11 +167,12 @@ def check_bridge_mapping_host(walk: Walk, host: str, network: str, hop: Hop) -> 
             )
 
 
-def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: str) -> None:
-    """Out of the router's namespace through qg- (legacy qrouter, or DVR snat) and br-ex."""
+def gateway_leg(walk: Walk, router: str, host: str | None, external: str, what: str, to_br_ex: bool = True) -> None:
+    """Out of the router's namespace through qg- (legacy qrouter, or DVR snat) and br-ex (``to_br_ex``)."""
     port = gateway_port(walk, router, host, what)
     if port is None:
         return
     hop = leave_router(walk, port, host, what)
     orphaned(walk, router, hop)
-    external_out(walk, host, external)
+    if to_br_ex:
+        external_out(walk, host, external)

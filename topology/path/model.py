@@ -59,6 +59,8 @@ class Problem:
     # Address families (topology/path/family.py): an end without an address of the other end's family,
     # or a hop that would need that family (the router's interface, its gateway on the external side)
     NO_ADDRESS_FAMILY = "no_address_family"
+    # A DVR host's floating IP agent gateway address (fg-): a filter rule in its fip namespace drops the probe
+    FIP_GATEWAY_FILTERED = "fip_gateway_filtered"
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Scenario:
     SAME_NETWORK: Final = "same-network"
     TO_ROUTER: Final = "to-router"
     TO_DHCP: Final = "to-dhcp"
+    TO_FIP_GATEWAY: Final = "to-fip-gateway"
     TO_METADATA: Final = "to-metadata"
     TO_DNS: Final = "to-dns"
     HAIRPIN: Final = "hairpin"
@@ -101,6 +104,9 @@ class Scenario:
         SAME_NETWORK: ScenarioText("on the same network (switched, not routed)", True),
         TO_ROUTER: ScenarioText("to the router's own address (answered in its namespace)", True),
         TO_DHCP: ScenarioText("to the network's DHCP port (answered in the qdhcp namespace)", True),
+        TO_FIP_GATEWAY: ScenarioText(
+            "to a DVR host's floating IP agent gateway address (answered on fg- in its fip namespace)", True
+        ),
         TO_METADATA: ScenarioText("to the metadata service (169.254.169.254, the router's or qdhcp's proxy)", True),
         TO_DNS: ScenarioText("to the VM's DNS resolver (as DHCP hands it out)", True),
         HAIRPIN_DVR: ScenarioText("hairpin (DVR): to a floating IP on the sender's host, back through fip", True),
@@ -200,11 +206,14 @@ class Probe:
 @dataclass(frozen=True)
 class Endpoint:
     """A resolved source or destination: a port (with its IP), a floating IP, the outside, an address
-    the cloud holds itself (a router's, a DHCP port's), an address of a subnet no port holds, or a
+    the cloud holds itself (a router's, a DHCP port's, a DVR host's fg-), an address of a subnet no port holds, or a
     tenant port's fixed IP asked from the outside ("fixed": not routed there, whatever its floating IP)."""
 
-    kind: Literal["port", "fip", "outside", "router", "dhcp", "unallocated", "broadcast", "metadata", "dns", "fixed"]
-    # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port; the port for "fixed";
-    # the subnet for "unallocated"/"broadcast"/"dns" (the source's resolver); "" for "metadata"
+    kind: Literal[
+        "port", "fip", "outside", "router", "dhcp", "fipgw", "unallocated", "broadcast", "metadata", "dns", "fixed"
+    ]
+    # port:/fip:/network: id (the external network for "outside"); router: id; the DHCP port; the fg- port
+    # for "fipgw" (a DVR host's floating IP agent gateway); the port for "fixed"; the subnet for
+    # "unallocated"/"broadcast"/"dns" (the source's resolver); "" for "metadata"
     node: str
     ip: str | None

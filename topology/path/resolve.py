@@ -102,6 +102,7 @@ def holders(topo: Topo, address: str) -> list[Endpoint]:
         *(Endpoint("port", p, address) for p in topo.ports_by_ip.get(address, [])),
         *(Endpoint("router", r, address) for r in topo.routers_by_ip.get(address, [])),
         *(Endpoint("dhcp", p, address) for p in topo.dhcp_by_ip.get(address, [])),
+        *(Endpoint("fipgw", p, address) for p in topo.fip_gateways_by_ip.get(address, [])),
     ]
 
 
@@ -128,7 +129,8 @@ def on_link_subnet(topo: Topo, near: Endpoint | None, address: str) -> str | Non
 
 
 def owned_port(topo: Topo, port: str, address: str | None) -> Endpoint | None:
-    """A router's port (qr-, qg-, sg-) stands for its router, a DHCP port for what answers in qdhcp;
+    """A router's port (qr-, qg-, sg-) stands for its router, a DHCP port for what answers in qdhcp, a
+    floating IP agent gateway port (fg-) for its host's fip namespace;
     None for any other port (a VM's is walked as the VM)."""
     attrs = topo.attrs(port)
     owner = attrs.get("device_owner")
@@ -136,6 +138,8 @@ def owned_port(topo: Topo, port: str, address: str | None) -> Endpoint | None:
         return Endpoint("router", g.router_id(str(attrs["device_id"])), address)
     if owner == DeviceOwner.DHCP:
         return Endpoint("dhcp", port, address)
+    if owner == DeviceOwner.FIP_AGENT_GATEWAY:  # a DVR host's fg-: answered in its fip namespace
+        return Endpoint("fipgw", port, address)
     return None
 
 

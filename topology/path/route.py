@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dns, dvr, hairpin, hairpin_dvr, legacy, metadata, owned
+from topology.path import dns, dvr, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -275,6 +275,8 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("dhcp", "port", Relation.ANY): owned.from_dhcp,
     ("router", "port", Relation.ANY): owned.from_router,
     ("outside", "dhcp", Relation.ANY): owned.private_from_outside,
+    ("port", "fipgw", Relation.ANY): fip_gateway.from_vm,
+    ("outside", "fipgw", Relation.ANY): fip_gateway.from_outside,
     ("outside", "fixed", Relation.ANY): owned.private_from_outside,
     ("port", "metadata", Relation.ANY): metadata.to_metadata,
     ("port", "dns", Relation.ANY): lambda w, s, t: dns.to_dns(w, s, t, lambda ip: resolve_ip(w.topo, ip, s), route),

@@ -49,6 +49,7 @@ class Topo:
         # Addresses the cloud itself holds: a router's (its interfaces and its gateway) and DHCP ports'.
         self.routers_by_ip: dict[str, list[str]] = defaultdict(list)
         self.dhcp_by_ip: dict[str, list[str]] = defaultdict(list)
+        self.fip_gateways_by_ip: dict[str, list[str]] = defaultdict(list)  # DVR hosts' fg- ports
         self.wires: list[str] = []  # veths whose peer is in a namespace their host does not name
         for node in self.nodes.values():
             self.index_node(node)
@@ -66,6 +67,9 @@ class Topo:
         elif node["kind"] == NodeKind.PORT and attrs.get("device_owner") == DeviceOwner.DHCP:
             for ip in port_ips(node):
                 self.dhcp_by_ip[ip].append(node["id"])
+        elif node["kind"] == NodeKind.PORT and attrs.get("device_owner") == DeviceOwner.FIP_AGENT_GATEWAY:
+            for ip in port_ips(node):
+                self.fip_gateways_by_ip[ip].append(node["id"])
         elif node["kind"] == NodeKind.ROUTER:
             # The gateway port is nobody's project (Neutron leaves it without one): its address is the router's.
             for ip in attrs.get("external_fixed_ips") or []:
