@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from topology.freshness import STALE
 from topology.kinds import EdgeKind, NodeKind
 
@@ -50,6 +52,17 @@ def host_of_id(node_id: str) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class NodeText:
+    """A host node as the writer stored it (topology/graphservice/summary_rows.py): its JSON text split where
+    ``attrs.collapsed`` goes, so that a reader splices the counts in instead of decoding and encoding the node."""
+
+    id: str
+    stale: bool
+    head: bytes  # up to and with ``"collapsed":``
+    tail: bytes  # what follows the counts' object
+
+
 @dataclass
 class HostSummary:
     """One host as the collapsed view draws it."""
@@ -58,19 +71,51 @@ class HostSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTED.values(), 0))
     warnings: int = 0
     quarantined: bool = False
+    text: NodeText | None = None  # or the host node as stored text (node then None)
+
+    def drawn_id(self) -> str | None:
+        """The host node's id, if the caller may see it."""
+        if self.node is not None:
+            return str(self.node["id"])
+        return self.text.id if self.text is not None else None
 
     def state(self) -> str:
         if self.quarantined:
             return "quarantined"
-        if self.node is not None and (self.node.get("status") == STALE or self.node["attrs"].get("stale")):
+        if self.node is not None and is_stale(self.node):
+            return "stale"
+        if self.text is not None and self.text.stale:
             return "stale"
         return "up"
+
+    def collapsed_attrs(self) -> dict[str, Any]:
+        return {**self.counts, "warnings": self.warnings, "state": self.state()}
 
     def collapsed_node(self) -> Node | None:
         if self.node is None:
             return None
-        attrs = {**self.node["attrs"], "collapsed": {**self.counts, "warnings": self.warnings, "state": self.state()}}
+        attrs = {**self.node["attrs"], "collapsed": self.collapsed_attrs()}
         return {**self.node, "attrs": attrs}
+
+    def collapsed_json(self) -> Node | orjson.Fragment | None:
+        """The collapsed node for the response: the node's dict, or its stored text with the counts spliced in
+        (the same JSON as ``orjson.dumps(collapsed_node())`` of the decoded node, byte for byte)."""
+        if self.text is not None and self.node is None:
+            return orjson.Fragment(self.text.head + orjson.dumps(self.collapsed_attrs()) + self.text.tail)
+        return self.collapsed_node()
+
+
+def is_stale(node: Node) -> bool:
+    return node.get("status") == STALE or bool(node["attrs"].get("stale"))
+
+
+def merged(a: HostSummary | None, b: HostSummary) -> HostSummary:
+    """Two parts' summaries of one host (a port of the host in another part, say) as one."""
+    if a is None:
+        return b
+    counts = {name: a.counts[name] + b.counts[name] for name in a.counts}
+    drawn = a if a.drawn_id() is not None else b
+    return HostSummary(drawn.node, counts, a.warnings + b.warnings, a.quarantined or b.quarantined, drawn.text)
 
 
 def summarize(nodes: Iterable[Node], edges: Iterable[Edge]) -> dict[str, HostSummary]:
@@ -119,8 +164,8 @@ def host_links(edges: Iterable[Edge]) -> dict[HostPair, int]:
 
 def collapsed_graph(summaries: Mapping[str, HostSummary], links: Mapping[HostPair, int]) -> dict[str, Any]:
     """The collapsed view's nodes and edges (hosts by name; links only between hosts drawn)."""
-    nodes = [n for host in sorted(summaries) if (n := summaries[host].collapsed_node()) is not None]
-    drawn = {n["id"] for n in nodes}
+    nodes = [n for host in sorted(summaries) if (n := summaries[host].collapsed_json()) is not None]
+    drawn = {node_id for s in summaries.values() if (node_id := s.drawn_id()) is not None}
     edges = [
         {"source": f"host:{a}", "target": f"host:{b}", "kind": EdgeKind.TUNNEL, "count": count}
         for (a, b), count in sorted(links.items())

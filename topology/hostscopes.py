@@ -17,6 +17,7 @@ from typing import Any
 
 from topology import collapsed
 from topology.graphservice import summaries as stored
+from topology.graphservice import summary_rows
 from topology.models import GraphPart, GraphPartScope, GraphPartSummary
 
 StateKey = tuple[int, datetime | None]
@@ -59,7 +60,10 @@ class ScopeCache:
                 for key, revision, body in GraphPartScope.objects.filter(
                     project=owner, key__in=keys[start : start + 200]
                 ).values_list("key", "revision", "body"):
-                    held[key] = ((revision, owner), stored.decode(bytes(body)))
+                    row = summary_rows.decode(bytes(body))
+                    if row is None:
+                        return None  # a row written before migration 0010
+                    held[key] = ((revision, owner), row)
                     self.reads += 1
         return {key: row for key, (_, row) in held.items()}
 
@@ -72,21 +76,15 @@ def project_summaries(
     links: dict[collapsed.HostPair, int] = {}
     ends: set[str] = set()
     for row in rows.values():
-        for host, summary in stored.hosts_of(row).items():
-            found = summaries.get(host)
-            summaries[host] = summary if found is None else merged(found, summary)
-        for pair, count in stored.links_of(row).items():
+        for host, summary in summary_rows.hosts_of(row).items():
+            summaries[host] = collapsed.merged(summaries.get(host), summary)
+        for pair, count in summary_rows.links_of(row).items():
             links[pair] = links.get(pair, 0) + count
         ends.update(row["ends"])
     seen = [{"source": s, "target": t, "kind": "tunnel"} for s, t in tunnels if s in ends and t in ends]
     for pair, count in collapsed.host_links(seen).items():
         links[pair] = links.get(pair, 0) + count
     return summaries, links
-
-
-def merged(a: collapsed.HostSummary, b: collapsed.HostSummary) -> collapsed.HostSummary:
-    counts = {name: a.counts[name] + b.counts[name] for name in a.counts}
-    return collapsed.HostSummary(a.node or b.node, counts, a.warnings + b.warnings, a.quarantined or b.quarantined)
 
 
 SCOPES = ScopeCache()

@@ -25,6 +25,7 @@ import orjson
 from topology import collapsed, hostscopes, search
 from topology.bulkread import collector_paused
 from topology.graphservice import summaries as stored
+from topology.graphservice import summary_rows
 from topology.graphservice.parts import CROSS, HOST_PREFIX
 from topology.kinds import NodeKind
 from topology.models import GraphPart, GraphPartSummary, GraphState
@@ -42,7 +43,6 @@ class PartView:
     summaries: dict[str, collapsed.HostSummary] = field(default_factory=dict)
     links: dict[collapsed.HostPair, int] = field(default_factory=dict)
     index: search.Index = field(default_factory=lambda: search.Index((), ""))
-    tunnels: list[list[str]] = field(default_factory=list)  # the cross part's tunnels' ends (a project's links)
 
 
 def part_view(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> PartView:
@@ -102,24 +102,21 @@ class AdminCache:
         keys = list(revisions)
         found: dict[str, tuple[int, PartView]] = {}
         if self.summarized:
-            rows = GraphPartSummary.objects.all() if every else GraphPartSummary.objects.filter(key__in=keys)
+            every_row = GraphPartSummary.objects.exclude(key=stored.TUNNELS)  # the tunnels: a member's alone
+            rows = every_row if every else GraphPartSummary.objects.filter(key__in=keys)
             for key, summary in rows.values_list("key", "body"):
                 if key not in revisions:
                     continue
-                data = stored.decode(bytes(summary))
+                data = summary_rows.decode(bytes(summary))
                 revision = revisions[key]
-                if data.get("revision") == revision:
-                    view = PartView(stored.hosts_of(data), stored.links_of(data), tunnels=data.get("tunnels", []))
-                    found[key] = (revision, view)
+                if data is not None and data.get("revision") == revision:
+                    found[key] = (revision, PartView(summary_rows.hosts_of(data), summary_rows.links_of(data)))
         stale = [key for key in keys if key not in found]
         for start in range(0, len(stale), CHUNK):  # no summary, or one of another revision than the body's
             chunk = stale[start : start + CHUNK]
             for key, revision, body in GraphPart.objects.filter(key__in=chunk).values_list("key", "revision", "body"):
                 nodes, edges = parse_part(bytes(body))
-                view = self.make(nodes, edges)
-                if key == CROSS:
-                    view.tunnels = stored.cross_tunnels((e["source"], e["target"], e["kind"]) for e in edges)
-                found[key] = (revision, view)
+                found[key] = (revision, self.make(nodes, edges))
                 self.bodies += 1
         self.parts.update(found)
         self.reads += len(found)
@@ -129,6 +126,7 @@ ADMIN = AdminCache(summary_view, summarized=True)
 ADMIN_SEARCH = AdminCache(search_view)
 _SCOPED: dict[tuple[StateKey, str], tuple[GraphDict, PartView]] = {}
 _BODIES: dict[tuple[StateKey, str], bytes] = {}
+_TUNNELS: dict[PartKey, list[list[str]]] = {}  # the cross part's tunnels' ends, by the part's revision
 
 
 def current_state() -> tuple[StateKey | None, GraphState | None]:
@@ -192,14 +190,22 @@ def project_view(
 
 
 def cross_tunnels() -> list[list[str]]:
-    """The cross part's tunnels, from its summary (kept with the admin's parts, by revision)."""
+    """The cross part's tunnels' ends, from their row (summaries.TUNNELS; the part's body if that row is not
+    of the part's revision), kept until the cross part is rewritten."""
     revision = GraphPart.objects.filter(key=CROSS).values_list("revision", flat=True).first()
     if revision is None:
         return []
-    held = ADMIN.parts.get(CROSS)
-    if held is None or held[0] != revision:
-        ADMIN.read({CROSS: revision})
-    return ADMIN.parts[CROSS][1].tunnels if CROSS in ADMIN.parts else []
+    found = _TUNNELS.get(revision)
+    if found is None:
+        row = GraphPartSummary.objects.filter(key=stored.TUNNELS).values_list("body", flat=True).first()
+        found = stored.decode_tunnels(bytes(row), revision) if row is not None else None
+        if found is None:
+            body = GraphPart.objects.filter(key=CROSS).values_list("body", flat=True).first()
+            edges = parse_part(bytes(body))[1] if body is not None else []
+            found = stored.cross_tunnels((e["source"], e["target"], e["kind"]) for e in edges)
+        _TUNNELS.clear()
+        _TUNNELS[revision] = found
+    return found
 
 
 def merged_views(
@@ -209,18 +215,10 @@ def merged_views(
     links: dict[collapsed.HostPair, int] = {}
     for view in views:
         for host, summary in view.summaries.items():
-            summaries[host] = merge(summaries.get(host), summary)
+            summaries[host] = collapsed.merged(summaries.get(host), summary)
         for pair, count in view.links.items():
             links[pair] = links.get(pair, 0) + count
     return summaries, links
-
-
-def merge(a: collapsed.HostSummary | None, b: collapsed.HostSummary) -> collapsed.HostSummary:
-    """Two parts' summaries of one host (a port of the host in the logical part, say) as one."""
-    if a is None:
-        return b
-    counts = {name: a.counts[name] + b.counts[name] for name in a.counts}
-    return collapsed.HostSummary(a.node or b.node, counts, a.warnings + b.warnings, a.quarantined or b.quarantined)
 
 
 def host_content(host: str, kinds: frozenset[str], scope: str | None) -> dict[str, Any] | None:
@@ -280,3 +278,4 @@ def forget() -> None:
     hostscopes.SCOPES.state = None
     _SCOPED.clear()
     _BODIES.clear()
+    _TUNNELS.clear()

@@ -18,7 +18,7 @@ import orjson
 from topology import graph as g
 from topology.graphservice.fragments import part_fragments
 from topology.graphservice.parts import CROSS, HOST_PREFIX, Partition, part_order
-from topology.graphservice.summaries import cross_tunnels, part_summary, scoped_summaries
+from topology.graphservice.summaries import TUNNELS, cross_tunnels, part_summary, scoped_summaries, tunnels_row
 from topology.kinds import EdgeKind
 from topology.models import GraphPart, GraphPartScope, GraphPartSummary
 
@@ -60,7 +60,7 @@ def write_parts(
     if empty:
         written.rows += GraphPart.objects.filter(key__in=empty).delete()[0]
         GraphPartScope.objects.filter(key__in=empty).delete()
-        GraphPartSummary.objects.filter(key__in=empty).delete()
+        GraphPartSummary.objects.filter(key__in=empty + ([TUNNELS] if CROSS in empty else [])).delete()
     kept = sorted(set(parts) - set(empty), key=part_order)
     only = sorted(p for p in set(scopes) - set(parts) if p.startswith(HOST_PREFIX) and p in partition.parts)
     hosts_written = bool(only) or any(part.startswith(HOST_PREFIX) for part in kept)
@@ -86,6 +86,8 @@ def write_parts(
         summaries = [
             GraphPartSummary(key=row.key, body=part_summary(partition.parts[row.key], nodes, revision)) for row in rows
         ]
+        if CROSS in chunk:
+            summaries.append(GraphPartSummary(key=TUNNELS, body=tunnels_row(partition.parts[CROSS], revision)))
         GraphPartSummary.objects.bulk_create(
             summaries, update_conflicts=True, unique_fields=["key"], update_fields=["body"]
         )

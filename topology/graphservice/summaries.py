@@ -5,8 +5,9 @@ node, counts by kind, warnings, quarantine) and its tunnels between hosts. The w
 each part it rewrites, so a reader in a fresh process reads summaries, never bodies:
 
 - ``GraphPartSummary`` rows (:func:`part_summary`): what an admin sees of the part, with the revision it was
-  made at (a reader uses it only if that is the part's revision; else it parses the body). The cross
-  part's carries its tunnels' ends (``tunnels``), for a project's links.
+  made at (a reader uses it only if that is the part's revision; else it parses the body); each host node
+  stored as JSON text beside its counts (summary_rows.py). The cross part's tunnels' ends, for a project's
+  links, in a row of their own (:data:`TUNNELS`, :func:`tunnels_row`).
 - ``GraphPartScope`` rows (:func:`scoped_summaries`): per project, what a member of it sees of a host part,
   as ``scope_graph`` decides it (topology/scope.py): the nodes its logical objects bind, their containers
   up to the host, its own ports binding into the part; redacted as a member gets them. Project ``""``
@@ -27,48 +28,20 @@ import orjson
 from topology import collapsed
 from topology import graph as g
 from topology.graphservice.parts import Members
+from topology.graphservice.summary_rows import encode
 from topology.kinds import EdgeKind, NodeKind
 from topology.scope import redact_admin_only, redact_shared
 
 ANY_PROJECT = ""  # the key of what any project sees of a part
+# the key of the GraphPartSummary row of the cross part's tunnels' ends (no part has it: parts are
+# ``logical``, ``cross`` and ``host:<name>``): a row of its own, so an admin's read of the summaries skips it
+TUNNELS = "tunnels"
 PUBLIC = object()  # a binder every project sees (an external or shared network, a subnet of one)
 Edge = dict[str, Any]
 
 
 def edge_dicts(keys: Iterable[g.EdgeKey]) -> list[Edge]:
     return [{"source": s, "target": t, "kind": k} for s, t, k in keys]
-
-
-def summary_dict(summary: collapsed.HostSummary) -> dict[str, Any]:
-    return {"node": summary.node, "counts": summary.counts, "warnings": summary.warnings, "q": summary.quarantined}
-
-
-def summary_of(data: Mapping[str, Any]) -> collapsed.HostSummary:
-    return collapsed.HostSummary(data["node"], dict(data["counts"]), data["warnings"], data["q"])
-
-
-def encode(
-    summaries: Mapping[str, collapsed.HostSummary], links: Mapping[collapsed.HostPair, int], **extra: Any
-) -> bytes:
-    body = {
-        "hosts": {host: summary_dict(s) for host, s in summaries.items()},
-        "links": [[a, b, n] for (a, b), n in links.items()],
-        **extra,
-    }
-    return orjson.dumps(body)
-
-
-def decode(raw: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(raw)
-    return data
-
-
-def hosts_of(data: Mapping[str, Any]) -> dict[str, collapsed.HostSummary]:
-    return {host: summary_of(s) for host, s in data["hosts"].items()}
-
-
-def links_of(data: Mapping[str, Any]) -> dict[collapsed.HostPair, int]:
-    return {(a, b): n for a, b, n in data["links"]}
 
 
 def cross_tunnels(edges: Iterable[g.EdgeKey]) -> list[list[str]]:
@@ -86,11 +59,21 @@ def part_summary(members: Members, nodes: Mapping[str, g.Node], revision: int) -
     """What an admin's collapsed view needs of the part (``collapsed.summarize`` of the part alone)."""
     part_nodes = [nodes[node_id] for node_id in members.nodes]
     edges = edge_dicts(members.edges)
-    extra: dict[str, Any] = {"revision": revision}
-    tunnels = cross_tunnels(members.edges)
-    if tunnels and not part_nodes:  # the cross part
-        extra["tunnels"] = tunnels
-    return encode(collapsed.summarize(part_nodes, edges), collapsed.host_links(edges), **extra)
+    return encode(collapsed.summarize(part_nodes, edges), collapsed.host_links(edges), revision=revision)
+
+
+def tunnels_row(members: Members, revision: int) -> bytes:
+    """The cross part's tunnels' ends (the :data:`TUNNELS` row), read by a member's collapsed view only."""
+    return orjson.dumps({"revision": revision, "tunnels": cross_tunnels(members.edges)})
+
+
+def decode_tunnels(raw: bytes, revision: int) -> list[list[str]] | None:
+    """The tunnels of a :data:`TUNNELS` row if it was written with the cross part at ``revision``."""
+    data = orjson.loads(raw)
+    if data.get("revision") != revision:
+        return None
+    tunnels: list[list[str]] = data["tunnels"]
+    return tunnels
 
 
 # ---------------------------------------------------------------------- what a project sees
