@@ -253,6 +253,65 @@ def test_no_tunnel_names_the_tunnel_hop_broken_and_the_ping_fails(netnode_lab: J
     pings_again("ubuntu-01", OUTSIDE)
 
 
+# --------------------------------------------------------------------------- broken for real: the underlay's MTU
+
+NARROW = 1420  # the wire's MTU: VXLAN needs the VM's 1,400 bytes + 50 (1,450), the network's 1,450 + 50
+
+
+@contextlib.contextmanager
+def underlay_narrowed(mtu: int) -> Iterator[None]:
+    """The tunnel's wire (br-phy's system port on each host: lab-tun1, lab-tun2) set to ``mtu`` for real;
+    put back as it was."""
+    from lab import api, hosts
+
+    ends = list(zip((VM_HOST, NET_NODE), hosts.TUNNEL_LINKS, strict=True))
+    was = {host: link_mtu(host, link) for host, link in ends}
+    try:
+        for host, link in ends:
+            assert api.run_on(host, ["ip", "link", "set", link, "mtu", str(mtu)]).returncode == 0
+        yield
+    finally:
+        for host, link in ends:
+            api.run_on(host, ["ip", "link", "set", link, "mtu", str(was[host])])
+
+
+def link_mtu(host: str, link: str) -> int:
+    from lab import api
+
+    shown = api.run_on(host, ["ip", "-j", "link", "show", link], capture=True)
+    assert shown.returncode == 0, shown.stderr
+    return int(json.loads(shown.stdout)[0]["mtu"])
+
+
+def df_ping(vm: str, target: str, payload: int) -> bool:
+    """Three pings of ``payload`` bytes that may not be fragmented (the IP packet is 28 bytes more)."""
+    from lab import api
+
+    sent = api.run_in(vm, ["ping", "-c", "3", "-W", "2", "-M", "do", "-s", str(payload), target])
+    return sent.returncode == 0
+
+
+def test_an_underlay_narrower_than_vxlan_needs_warns_on_the_tunnel_and_full_size_df_pings_fail(
+    netnode_lab: JsonDict,
+) -> None:
+    vm, full, small = server(netnode_lab, "ubuntu-01"), 1400 - 28, 1300 - 28
+    codes = {p["code"] for p in walk(netnode_lab, vm, OUTSIDE)["problems"]}
+    assert "vxlan_mtu_too_high" not in codes and df_ping("ubuntu-01", OUTSIDE, full)
+    with underlay_narrowed(NARROW):
+        result = walk(netnode_lab, vm, OUTSIDE)
+        assert result["verdict"] == "ok", result["problems"]
+        tunnel = f"iface:{VM_HOST}:-:{vxlan_port(netnode_lab, NET_NODE)}"
+        (warned,) = [p for p in result["problems"] if p["code"] == "vxlan_mtu_too_high" and p["node"] == tunnel]
+        assert warned["severity"] == "warn"
+        assert f"lab-tun1 on {VM_HOST}" in warned["message"] and f"has MTU {NARROW}" in warned["message"]
+        assert "1500 bytes in vxlan" in warned["message"]
+        assert next(h for h in result["hops"] if h["node"] == tunnel)["status"] == "warn"
+        assert not df_ping("ubuntu-01", OUTSIDE, full), "a full-size packet crossed a wire too narrow for it"
+        assert df_ping("ubuntu-01", OUTSIDE, small), "a small packet must still cross"
+    assert "vxlan_mtu_too_high" not in {p["code"] for p in walk(netnode_lab, vm, OUTSIDE)["problems"]}
+    assert df_ping("ubuntu-01", OUTSIDE, full)
+
+
 # --------------------------------------------------------------------------- tenant isolation
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
+from topology.path import underlay
 from topology.path.model import Hop, JsonDict, Probe, Problem, Status
 from topology.path.topo import Topo
 
@@ -211,7 +212,7 @@ class Walk:
                 "local_ip/tunneling_ip and that both OVS agents run (l2population creates tunnels on demand)",
             )
             return
-        self.hop(
+        sent = self.hop(
             local,
             f"encapsulated in {kind} ({vni_text}) to {dst_host} "
             f"({self.topo.attrs(local).get('options', {}).get('remote_ip')})",
@@ -233,7 +234,7 @@ class Walk:
                 "and that they run (l2population creates tunnels on demand)",
             )
             return
-        self.mtu_check(network)
+        self.mtu_check(network, kind, sent, src_host, dst_host)
         # patch-tun -> patch-int: the destination host's br-int switches it on (to a VM's qvo, a router's
         # qr-, the DHCP port's tap). Walks that continue on another host name that br-int here, once.
         self.br_int(dst_host, "the packet comes in over the patch-tun / patch-int patch, on the network's local VLAN")
@@ -245,12 +246,29 @@ class Walk:
                 return node_id, (peers[0] if peers else None)
         return None, None
 
-    def mtu_check(self, network: str) -> None:
+    def mtu_check(self, network: str, kind: str, sent: Hop, src_host: str, dst_host: str) -> None:
+        """Whether the tunnel's underlay carries the network's full-size packets (topology/path/underlay.py),
+        on the tunnel port's hop; where neither host shows its underlay, VXLAN over the usual 1500 bytes."""
         attrs = self.topo.attrs(network)
-        if attrs.get("network_type") == "vxlan" and (attrs.get("mtu") or 0) > VXLAN_MAX_MTU:
+        mtu = attrs.get("mtu")
+        if not isinstance(mtu, int):
+            return
+        options = self.topo.attrs(sent.node).get("options") or {}
+        ends = [
+            underlay.underlay_of(self.topo, src_host, options.get("local_ip")),
+            underlay.underlay_of(self.topo, dst_host, options.get("remote_ip")),
+        ]
+        if any(ends):
+            message = underlay.too_small(mtu, kind, ends)
+            if message:
+                sent.status = "warn"
+                sent.evidence = (sent.evidence + " " if sent.evidence else "") + message
+                label = self.topo.nodes[network]["label"]
+                self.problem(Problem.VXLAN_MTU, f"network {label}: {message}", sent.node, "warn")
+        elif kind == "vxlan" and mtu > VXLAN_MAX_MTU:
             self.problem(
                 Problem.VXLAN_MTU,
-                f"network {self.topo.nodes[network]['label']} has MTU {attrs['mtu']} "
+                f"network {self.topo.nodes[network]['label']} has MTU {mtu} "
                 f"over VXLAN: full-size packets exceed the underlay; set it to {VXLAN_MAX_MTU} or less",
                 network,
                 severity="warn",

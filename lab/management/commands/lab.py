@@ -80,8 +80,8 @@ class Command(BaseCommand):
             agent = h["node_agent"]
             node = "running" if agent["running"] else ("no token" if not agent["token_file"] else "stopped")
             w(
-                f"  {name:12} {'up' if h['alive'] else 'DOWN':5} tunnel {h.get('tunnel_ip', '-'):11} "
-                f"L3 {h.get('l3_agent_mode', '-'):9} node agent {node}"
+                f"  {name:12} {'up' if h['alive'] else 'DOWN':5} tunnel {h.get('tunnel_ip') or '-':11} "
+                f"L3 {h.get('l3_agent_mode') or '-':9} node agent {node}"
             )
         w("services:")
         for name, svc in s["services"].items():
