@@ -16,7 +16,7 @@ import openstack.connection
 import pytest
 from django.test import Client
 
-from tests.broken_states import ping_stops
+from tests.broken_states import l3_agent_stopped, ping_stops
 from tests.path_proof import nat_packets, outside_sees_the_explained_exit
 from tests.test_path_broken import pings_again
 from tests.test_path_isolation_lab import ask, assert_tells_nothing, state_secrets, tenant_ports
@@ -310,6 +310,39 @@ def test_an_underlay_narrower_than_vxlan_needs_warns_on_the_tunnel_and_full_size
         assert df_ping("ubuntu-01", OUTSIDE, small), "a small packet must still cross"
     assert "vxlan_mtu_too_high" not in {p["code"] for p in walk(netnode_lab, vm, OUTSIDE)["problems"]}
     assert df_ping("ubuntu-01", OUTSIDE, full)
+
+
+# --------------------------------------------------------------------------- broken for real: the L3 agent
+
+
+def test_the_network_nodes_l3_agent_stopped(netnode_lab: JsonDict, admin_cloud: Cloud) -> None:
+    """Stopped for real on compute2: router1's qrouter keeps routing (a warning naming the agent, the old
+    floating IP answers), but a floating IP made meanwhile is never set up there (broken, blamed on the
+    agent, and really unanswered); started again, the new one works."""
+    from lab import api
+
+    ubuntu, cirros = netnode_lab["vms"]["ubuntu-01"], netnode_lab["vms"]["cirros-01"]
+    with l3_agent_stopped(admin_cloud, NET_NODE):
+        fip = admin_cloud.network.create_ip(
+            floating_network_id=netnode_lab["networks"]["public"],
+            port_id=ubuntu["port_id"],
+            project_id=netnode_lab["projects"]["demo"],
+        )
+        try:
+            new = walk(netnode_lab, OUTSIDE, fip.floating_ip_address)
+            assert new["verdict"] == "broken", new["problems"]
+            dead = [p for p in new["problems"] if p["code"] == "agent_dead"]
+            assert dead and dead[0]["severity"] == "fail" and f"L3 agent on {NET_NODE}" in dead[0]["message"]
+            assert not api.ping("outside", fip.floating_ip_address, timeout=20)
+            old = walk(netnode_lab, OUTSIDE, cirros["floating_ip"])
+            assert old["verdict"] == "ok", old["problems"]
+            assert {p["code"]: p["severity"] for p in old["problems"]}["agent_dead"] == "warn"
+            assert api.ping("outside", cirros["floating_ip"], timeout=60)
+            assert api.ping("ubuntu-01", OUTSIDE, timeout=60)  # SNAT in the qrouter still runs
+        finally:
+            admin_cloud.network.delete_ip(fip)
+    pings_again("ubuntu-01", OUTSIDE)
+    assert walk(netnode_lab, server(netnode_lab, "ubuntu-01"), OUTSIDE)["problems"] == []
 
 
 # --------------------------------------------------------------------------- tenant isolation

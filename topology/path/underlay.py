@@ -83,9 +83,9 @@ def holding(topo: Topo, host: str, address: str) -> str | None:
         candidates = [member, *topo.targets(member, EdgeKind.MEMBER)] if kind == NodeKind.BRIDGE else [member]
         for node_id in candidates:
             attrs = topo.attrs(node_id)
-            if g.id_kind(node_id) in (NodeKind.IFACE, NodeKind.BRIDGE) and attrs.get("namespace") is None:
-                if any(str(a).split("/")[0] == address for a in attrs.get("addresses") or []):
-                    return node_id
+            in_root = g.id_kind(node_id) in (NodeKind.IFACE, NodeKind.BRIDGE) and attrs.get("namespace") is None
+            if in_root and any(str(a).split("/")[0] == address for a in attrs.get("addresses") or []):
+                return node_id
     return None
 
 
