@@ -1,11 +1,12 @@
 """A host whose last report is old turns stale on the next rebuild, and fresh on its next real report (real lab).
 
 The lab's node agent on the controller reports to a real daphne on this test's
-database (the fixtures of test_lab_agents.py); the report's stored received
-time is set back, as if the host had gone silent an hour ago; the beat's own
+database (the fixtures of test_lab_agents.py); then the agent is stopped for real
+and the host goes silent for longer than the stale bound (set short here,
+``HOST_STALE_SECONDS``, as DASHBOARD_HOST_STALE_INTERVALS would); the beat's own
 refresh task then rebuilds, with no new report arriving. The map's topology
-(admin) and the explainer (demo, through the real login) show it; restarting
-the agent makes it report again, and the host is fresh once more.
+(admin) and the explainer (demo, through the real login) show it; starting the
+agent again makes it report, and the host is fresh once more.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from topology.path import Problem
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 __all__ = ["agent_tokens", "dashboard_on_8000"]  # fixtures, used by name
 HOST = "controller"
+STALE_AFTER = 30  # seconds of silence before the host is stale (the default is 3 agent intervals)
 
 
 def wait_report(after: Any = None, timeout: float = 90) -> HostReport:
@@ -47,7 +49,7 @@ def stored_host() -> dict[str, Any]:
 
 
 def test_a_silent_host_turns_stale_after_a_rebuild_and_fresh_on_its_next_report(
-    lab: dict[str, Any], dashboard_on_8000: None, agent_tokens: None
+    lab: dict[str, Any], dashboard_on_8000: None, agent_tokens: None, settings: Any
 ) -> None:
     from lab import api, nodeagent
 
@@ -57,9 +59,14 @@ def test_a_silent_host_turns_stale_after_a_rebuild_and_fresh_on_its_next_report(
         refresh_cloud.apply()
         assert stored_host()["status"] != "STALE" and "stale" not in stored_host()["attrs"]
 
-        silent_since = timezone.now() - timedelta(hours=1)
-        since = silent_since.replace(microsecond=0).isoformat()
-        HostReport.objects.filter(host=HOST).update(received_at=silent_since)
+        nodeagent.stop(HOST)  # the host goes silent for real: no report arrives from here on
+        last = HostReport.objects.get(host=HOST).received_at
+        since = last.replace(microsecond=0).isoformat()
+        settings.HOST_STALE_SECONDS = STALE_AFTER
+        refresh_cloud.apply()  # not silent for long enough yet
+        assert "stale" not in stored_host()["attrs"]
+        time.sleep(max(0.0, (last + timedelta(seconds=STALE_AFTER + 1) - timezone.now()).total_seconds()))
+        assert HostReport.objects.get(host=HOST).received_at == last  # really silent
         refresh_cloud.apply()  # what beat runs: no report arrives in between
         node = stored_host()
         assert (node["status"], node["attrs"]["stale"]) == ("STALE", since)
@@ -79,10 +86,9 @@ def test_a_silent_host_turns_stale_after_a_rebuild_and_fresh_on_its_next_report(
         on_host = [h for h in result["hops"] if h["host"] == HOST]
         assert on_host and all(h["status"] in ("warn", "fail") for h in on_host)
 
-        # The next real report (the agent restarted: it reports at once) makes it fresh again.
-        nodeagent.stop(HOST)
+        # The next real report (the agent started again: it reports at once) makes it fresh again.
         api.up("allinone")
-        wait_report(after=silent_since + timedelta(minutes=30))
+        wait_report(after=last)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and "stale" in stored_host()["attrs"]:
             time.sleep(0.5)  # the ingest in daphne rebuilds the graph
