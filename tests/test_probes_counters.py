@@ -15,7 +15,7 @@ from topology.agent import probe_parse as parse
 from topology.agent.probes import ProbeInvalid, Run, argv_of, run_probe, validate
 from topology.path.model import cited_iptables, nat_done
 from topology.probes.compare import compare
-from topology.probes.counters import NatRule, cited_nat_rules, packets_of
+from topology.probes.counters import NatRule, cited_nat_rules, packets_of, rule_of
 from topology.probes.plan import Check, Expect
 from topology.probes.validate import validate_for_host
 
@@ -202,3 +202,33 @@ def test_a_hop_is_a_nat_hop_by_its_verb_only() -> None:
     assert nat_done("delivered to the router itself: not SNATed, not forwarded out") == set()
     assert nat_done("the snat namespace SNATs it to the router's gateway IP") == {"SNAT"}
     assert nat_done("qrouter DNATs 192.168.1.5 to 10.0.0.5") == {"DNAT"}
+
+
+def test_two_rows_of_one_translation_are_told_apart_by_their_interfaces() -> None:
+    """Neutron's legacy router SNATs by qg- and SNATs DNATed packets, both to the gateway address: the row
+    counted is the cited rule's own (found ambiguous on the netnode lab before)."""
+    chains = parse.parse_iptables_counters(
+        "Chain neutron-l3-agent-snat (1 references)\n"
+        "num pkts bytes target prot opt in out source destination\n"
+        "1 4 336 SNAT 0 -- * qg-7c4a1b2e-3f 0.0.0.0/0 0.0.0.0/0 to:192.168.1.131 random-fully\n"
+        "2 0 0 SNAT 0 -- * * 0.0.0.0/0 0.0.0.0/0 mark match ! 0x2/0xffff ctstate DNAT to:192.168.1.131 random-fully\n"
+    )
+    answer = {"parsed": {"chains": chains}}
+    by_qg = rule_of(
+        13,
+        "compute2",
+        QROUTER,
+        "-A neutron-l3-agent-snat -o qg-7c4a1b2e-3f -j SNAT --to-source 192.168.1.131 --random-fully",
+    )
+    assert by_qg is not None and by_qg.out_interface == "qg-7c4a1b2e-3f" and by_qg.in_interface == "*"
+    assert packets_of(by_qg, answer) == 4
+    dnated = rule_of(
+        13,
+        "compute2",
+        QROUTER,
+        "-A neutron-l3-agent-snat -m mark ! --mark 0x2/0xffff -m conntrack --ctstate DNAT"
+        " -j SNAT --to-source 192.168.1.131",
+    )
+    assert dnated is not None and packets_of(dnated, answer) == 0
+    negated = rule_of(0, "controller", QROUTER, "-A c ! -o qg-x -j SNAT --to-source 1.2.3.4")
+    assert negated is not None and negated.out_interface == "!qg-x"

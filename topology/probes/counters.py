@@ -7,8 +7,9 @@ DVR's fip-out hop after its policy rules: topology/path/model.py's
 cited_iptables finds that part wherever it is). Each
 becomes a NatRule: the probe reads its chain of the nat table in that
 namespace (``iptables -t nat -L <chain> -v -n -x``), and ``packets_of``
-finds the rule's row by its target, its addresses and its translation
-(``to:<address>``). Read before and after a real packet, the difference says
+finds the rule's row by its target, its addresses, its in and out
+interfaces and its translation (``to:<address>``: Neutron's SNAT by qg- and
+its SNAT of DNATed traffic translate to the same address). Read before and after a real packet, the difference says
 whether the rule the explainer cites is the one that packet met.
 """
 
@@ -27,6 +28,9 @@ TARGET = re.compile(r"-j (SNAT|DNAT)\b")
 TO = re.compile(r"--to-(?:source|destination) ([0-9a-fA-F.:]+)")
 SOURCE = re.compile(r"(?:^| )-s (\S+)")
 DESTINATION = re.compile(r"(?:^| )-d (\S+)")
+IN_INTERFACE = re.compile(r"(?:^| )(! )?-i (\S+)")
+OUT_INTERFACE = re.compile(r"(?:^| )(! )?-o (\S+)")
+ANY_INTERFACE = "*"  # iptables -L's in/out column for a rule that names none
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,8 @@ class NatRule:
     to: str
     source: str | None = None
     destination: str | None = None
+    in_interface: str = ANY_INTERFACE  # as iptables -L -v shows it: "*", "qg-x" or "!qg-x"
+    out_interface: str = ANY_INTERFACE
 
     def probe(self) -> JsonDict:
         return {"namespace": self.namespace, "table": "nat", "chain": self.chain}
@@ -65,7 +71,16 @@ def rule_of(hop_index: int, host: str, namespace: str, line: str) -> NatRule | N
         to.group(1),
         plain(source.group(1)) if source else None,
         plain(destination.group(1)) if destination else None,
+        interface(IN_INTERFACE.search(line)),
+        interface(OUT_INTERFACE.search(line)),
     )
+
+
+def interface(match: re.Match[str] | None) -> str:
+    """``-o qg-x`` as iptables -L -v lists it (``qg-x``; negated ``!qg-x``; none ``*``)."""
+    if match is None:
+        return ANY_INTERFACE
+    return ("!" if match.group(1) else "") + match.group(2)
 
 
 def cited_nat_rules(hops: Sequence[Mapping[str, Any]]) -> list[NatRule]:
@@ -94,4 +109,10 @@ def packets_of(rule: NatRule, answer: Mapping[str, Any]) -> int | None:
         and (rule.source is None or row.get("source") == rule.source)
         and (rule.destination is None or row.get("destination") == rule.destination)
     ]
+    if len(matching) > 1:  # e.g. Neutron's SNAT by qg- and its SNAT of DNATed packets: told apart by interface
+        matching = [row for row in matching if interfaces(row) == (rule.in_interface, rule.out_interface)]
     return int(matching[0]["packets"]) if len(matching) == 1 else None
+
+
+def interfaces(row: Mapping[str, Any]) -> tuple[str, str]:
+    return str(row.get("in") or ANY_INTERFACE), str(row.get("out") or ANY_INTERFACE)
