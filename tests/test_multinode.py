@@ -53,6 +53,7 @@ from tests.multinode_stack import (
 )
 from tests.redis_server import OwnRedis
 from topology.graphservice.lease import LEASE_KEY
+from topology.ingest_queue import DIRTY
 
 pytestmark = pytest.mark.skipif(
     not any(Path("/usr/lib/postgresql").glob("*/bin/initdb")), reason="PostgreSQL is not installed (bin/setup)"
@@ -392,10 +393,15 @@ def test_a_second_writer_never_applies_at_the_same_time(stack: Stack) -> None:
             return all(took.values())
 
         rounds = 0
+        queue = stack.queue()
         while not both_took():
             assert rounds < 40, f"one writer never applied: {took}"
             stream(stack, rounds=2)
             rounds += 2
+            # Drained before the next round: a writer slower than the stream (a loaded machine) keeps
+            # draining in one task and the other never gets one; once the list is empty the holder's
+            # task ends, and the next report queues a task either worker may take.
+            wait_for("the writer drained its work list", lambda: not queue.zcard(DIRTY), CONVERGE)
         state = converged(stack)
         assert state["cold"]
         intervals = lease_intervals([stack.cluster.log(n)[marks.get(n, 0) :] for n in ("graph-a", "graph-b")])
