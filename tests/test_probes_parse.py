@@ -51,6 +51,23 @@ def test_a_dropped_packet_says_so() -> None:
         assert trace["dropped"] and trace["outputs"] == [] and trace["actions"] == ["drop"]
 
 
+def test_a_flood_that_copies_to_a_tunnel_leaves_by_the_tunnel_and_the_local_ports() -> None:
+    """Captured on the dvr lab: compute2's br-int with its MAC table flushed, the qrouter's packet to sg- (an
+    unlearned MAC) flooded; the copy to br-tun's tunnel is ``clone(tnl_push(...),3)``, then port 7 after it."""
+    trace = parse.parse_trace(text("trace_dvr_flood_tunnel.txt"))
+    ports = parse.parse_dpif_show(text("dpif_show_dvr_compute2.txt"))
+    every = parse.dpif_ports(text("dpif_show_dvr_compute2.txt"))
+    outputs = [parse.name_output(out, ports).get("port") for out in trace["outputs"]]
+    assert outputs == ["br-int", "qvo386d06f5-21"]  # the bridge's own port (LOCAL) and the VM's qvo
+    tunnels = [parse.name_tunnel(t, every) for t in trace["tunnels"]]
+    assert [(t.get("port"), t.get("vni"), t.get("remote_ip")) for t in tunnels] == [("vxlan-0a00010b", 1, "10.0.1.11")]
+    assert [parse.name_output(out, ports).get("port") for out in trace["underlay"]] == ["lab-tun2"]
+    assert not trace["dropped"]
+    # the same without clone (a tunnel push as the last action): what follows it is the underlay's
+    plain = parse.parse_trace("Datapath actions: 7,tnl_push(tnl_port(9),header(vxlan(flags=0x8,vni=0x1))),3\n")
+    assert [o["dp_port"] for o in plain["outputs"]] == [7] and [o["dp_port"] for o in plain["underlay"]] == [3]
+
+
 def test_datapath_actions_split_outside_parentheses() -> None:
     actions = parse.split_actions("push_vlan(vid=1,pcp=0),2,pop_vlan,6")
     assert actions == ["push_vlan(vid=1,pcp=0)", "2", "pop_vlan", "6"]

@@ -160,6 +160,22 @@ def test_a_flood_reaches_the_outside_and_the_bridges_own_ports() -> None:
     assert wrong["state"] == "disagree"
 
 
+def test_a_flood_copied_to_the_tunnel_agrees_with_the_tunnel_and_its_vni() -> None:
+    """The dvr lab's SNAT from compute2, at "back on br-int" toward sg- whose MAC br-int has not learned: the
+    walk's tunnel port is among the flood's outputs, with the network's VNI; another VNI disagrees."""
+    answer = trace("trace_dvr_flood_tunnel.txt", "dpif_show_dvr_compute2.txt")
+    every = probe_parse.dpif_ports((DATA / "dpif_show_dvr_compute2.txt").read_text())
+    answer["parsed"]["tunnels"] = [probe_parse.name_tunnel(t, every) for t in answer["parsed"]["tunnels"]]
+    args = {"dl_dst": "fa:16:3e:9b:7e:ac"}
+    found = compare(check(Expect(port="vxlan-0a00010b", bridge="br-tun", tun_id=1), **args), answer)
+    assert found["state"] == "agree" and found["answer"].startswith("is flooded"), found
+    assert found["detail"]["outputs"] == ["qvo386d06f5-21 (br-int)", "vxlan-0a00010b (br-tun)"]
+    other_vni = compare(check(Expect(port="vxlan-0a00010b", bridge="br-tun", tun_id=2), **args), answer)
+    assert other_vni["state"] == "disagree"
+    elsewhere = compare(check(Expect(port="vxlan-0a00010c", bridge="br-tun", tun_id=1), **args), answer)
+    assert elsewhere["state"] == "disagree"
+
+
 def test_a_route_agrees_by_its_device_and_no_route_is_a_stop() -> None:
     route = Check(0, "h", "route_get", {"namespace": "qrouter-x", "dst": OUTSIDE}, Expect(dev="qg-1"))
     parsed = probe_parse.parse_route_get((DATA / "route_get_qg.txt").read_text())

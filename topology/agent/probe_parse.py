@@ -14,7 +14,8 @@
 A trace whose packet leaves by a tunnel port (userspace datapath: ``tnl_push(tnl_port(N),header(...
 vxlan(...,vni=0x..)),out_port(M))``) lists it under ``tunnels`` (the datapath port of the tunnel, the VNI
 and the outer addresses); the datapath outputs after a ``tnl_push`` are the underlay's (br-phy), kept
-apart as ``underlay``: the overlay leaves by the tunnel.
+apart as ``underlay``: the overlay leaves by the tunnel. A ``clone(...)`` (a flood that sends a copy by a
+tunnel) is read on its own: the ports after it are the overlay's again.
 """
 
 from __future__ import annotations
@@ -94,10 +95,10 @@ def parse_trace(text: str) -> Trace:
         elif line.startswith("Datapath actions: "):
             datapath = line[len("Datapath actions: ") :].strip()  # the last one wins: after --ct-next
     actions = split_actions(datapath or "")
-    tunnels = [tunnel_of(action) for action in actions if TNL_PORT_RE.match(action)]
-    first_push = next((at for at, action in enumerate(actions) if TNL_PORT_RE.match(action)), len(actions))
-    outputs: list[TraceOutput] = [{"dp_port": int(a)} for a in actions[:first_push] if a.isdigit()]
-    underlay: list[TraceOutput] = [{"dp_port": int(a)} for a in actions[first_push:] if a.isdigit()]
+    outputs: list[TraceOutput] = []
+    tunnels: list[TraceTunnel] = []
+    underlay: list[TraceOutput] = []
+    read_actions(actions, outputs, tunnels, underlay)
     return {
         "bridges": bridges,
         "final_flow": final_flow,
@@ -116,6 +117,23 @@ def parse_trace(text: str) -> Trace:
         ),
         "conntrack": any(action.startswith("ct(") for action in actions),
     }
+
+
+def read_actions(
+    actions: list[str], outputs: list[TraceOutput], tunnels: list[TraceTunnel], underlay: list[TraceOutput]
+) -> None:
+    """Outputs, tunnels and underlay outputs of a list of datapath actions. The outputs after a ``tnl_push``
+    are the underlay's; a ``clone(...)`` is read the same way on its own (a flood to a tunnel and to local
+    ports: ``clone(tnl_push(...),3),7`` leaves by the tunnel, with 3 its underlay, and by the local port 7)."""
+    pushed = False
+    for action in actions:
+        if action.startswith("clone(") and action.endswith(")"):
+            read_actions(split_actions(action[len("clone(") : -1]), outputs, tunnels, underlay)
+        elif TNL_PORT_RE.match(action):
+            tunnels.append(tunnel_of(action))
+            pushed = True
+        elif action.isdigit():
+            (underlay if pushed else outputs).append({"dp_port": int(action)})
 
 
 def tunnel_of(action: str) -> TraceTunnel:

@@ -8,7 +8,8 @@
   internal port (LOCAL, OpenFlow 65534) is the host's stack, not a way on:
   an answer that reaches only LOCAL ports, or drops, is "it stops". A flood
   (NORMAL, no learned MAC for the destination) that includes the walk's port
-  agrees: a learning switch delivers an unknown unicast that way.
+  agrees: a learning switch delivers an unknown unicast that way (flooded to a
+  tunnel too: a copy by ``clone(tnl_push(...))``, with the network's VNI).
 * ip route get: the route's device against the device the walk leaves the
   namespace by; an unreachable/blackhole/prohibit route, or the kernel's
   "RTNETLINK answers: ..." refusal, is "it stops".
@@ -84,8 +85,9 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
         state = "agree" if expect.tun_id is None or vnis_of(parsed) == [expect.tun_id] else "disagree"
     elif wanted in outputs and FLOODING in str(result.get("output") or ""):
         # NORMAL floods a unicast whose MAC it has not learned (yet, or since it aged out): the model's port
-        # gets it, with every other port of the VLAN. That is how a learning switch delivers it.
-        state = "agree"
+        # gets it, with every other port of the VLAN. That is how a learning switch delivers it. Flooded to a
+        # tunnel (a copy by clone(tnl_push...)): with the network's VNI.
+        state = "agree" if expect.tun_id is None or expect.tun_id in vnis_of(parsed) else "disagree"
         answer = f"is flooded (no learned MAC for {check.args.get('dl_dst')}): {answer}"
     else:
         state = "disagree"
