@@ -196,6 +196,9 @@ def test_the_socket_closes_without_a_login() -> None:
         communicator = WebsocketCommunicator(application, "/ws/jobs/", headers=[ORIGIN, (b"host", b"127.0.0.1")])
         connected, _code = await communicator.connect()
         assert not connected or (await communicator.receive_output(2))["type"] == "websocket.close"
+        # Ended here, not left to asyncio.run's cancelling of every task at its close: the consumer's channel
+        # layer receive cancelled beside its own tasks once hung a CI run (the loop waiting forever).
+        await communicator.disconnect()
 
     async_to_sync(run)()
 
