@@ -38,6 +38,7 @@ APT_PACKAGES = (
     "iproute2",
     "busybox",
     "haproxy",
+    "radvd",
     "procps",
 )
 

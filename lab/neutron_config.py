@@ -175,6 +175,10 @@ def l3_agent_conf(mode: str = "legacy", with_metadata: bool = False) -> str:
 interface_driver = openvswitch
 ovs_use_veth = True
 agent_mode = {mode}
+# radvd in qrouter namespaces (scenario dualstack): an RA every 3-10 s instead of 30-100 s, so a VM
+# learns its prefix and default route again within seconds of a router interface coming back.
+min_rtr_adv_interval = 3
+max_rtr_adv_interval = 10
 {metadata_l3_options(with_metadata)}
 {OVS_SECTION}"""
 

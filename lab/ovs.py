@@ -125,6 +125,8 @@ def plug_outside() -> None:
     if not netns.link_exists(OUTSIDE_PORT):
         procs.run(["ip", "link", "add", OUTSIDE_PORT, "type", "veth", "peer", "name", "eth0", "netns", OUTSIDE_NS])
     netns.ip(OUTSIDE_NS, "addr", "replace", f"{OUTSIDE_IP}/{OUTSIDE_PREFIX}", "dev", "eth0")
+    # IPv6 only where a scenario adds it (dualstack): its global address and routes go with the last one.
+    netns.ip(OUTSIDE_NS, "-6", "addr", "flush", "dev", "eth0", "scope", "global")
     netns.ip(OUTSIDE_NS, "link", "set", "eth0", "up")
     disable_tx_offload("eth0", OUTSIDE_NS)
     disable_tx_offload(OUTSIDE_PORT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from lab.scenarios import allinone, dvr, netnode, overlap
+from lab.scenarios import allinone, dualstack, dvr, netnode, overlap
 
 # name -> build function returning the scenario's part of state.json
 SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -13,6 +13,7 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "dvr": dvr.build,
     "overlap": overlap.build,
     "netnode": netnode.build,
+    "dualstack": dualstack.build,
 }
 
 # How the agents are laid out on the hosts (lab/neutron.py, lab/hosts.py):

@@ -173,8 +173,9 @@ def boot_vm(admin: rest.Client, name: str, port: Json, net: Json, host: str = ne
         ip = vm.dhcp(name, timeout=90)
     if ip is None:
         raise RuntimeError(f"{name} got no DHCP lease")
-    if ip != port["fixed_ips"][0]["ip_address"]:
-        raise RuntimeError(f"{name} leased {ip}, Neutron says {port['fixed_ips'][0]['ip_address']}")
+    ipv4 = [a["ip_address"] for a in port["fixed_ips"] if ":" not in a["ip_address"]]
+    if ip not in ipv4:
+        raise RuntimeError(f"{name} leased {ip}, Neutron says {ipv4}")
     return {
         "server_id": port["device_id"],
         "port_id": port["id"],

@@ -1,0 +1,183 @@
+"""Scenario `dualstack`: seed 000's all-in-one cloud with IPv6 beside IPv4 (issue 19).
+
+On top of `allinone`: an IPv6 subnet on `public` (static addresses, its gateway the outside host's
+2001:db8:1::1) and one on demo's `private` with ``ipv6_ra_mode`` and ``ipv6_address_mode`` slaac,
+both on router1. The L3 agent runs radvd in router1's qrouter namespace; the VMs (namespaces that
+accept router advertisements) take their EUI-64 SLAAC addresses, the ones Neutron computed for their
+ports, and their IPv6 default route from it. IPv6 is routed without NAT: the outside host reaches the
+VMs' own addresses through a route to the tenant prefix via router1's IPv6 gateway address, as an
+upstream router would. The security group allows ICMPv6 and SSH over IPv6. Documentation prefixes
+only (RFC 3849): nothing of it is routed beyond the lab's namespaces.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from lab import keystone, netns, neutron, ovs, procs, rest, vm
+from lab.scenarios import allinone
+from lab.scenarios.allinone import Json
+
+log = logging.getLogger(__name__)
+
+NAME = "dualstack"
+PUBLIC6_CIDR = "2001:db8:1::/64"
+PUBLIC6_GATEWAY = "2001:db8:1::1"  # the outside host
+PUBLIC6_POOL = ("2001:db8:1::50", "2001:db8:1::150")
+PRIVATE6_CIDR = "2001:db8:10::/64"
+SLAAC = "slaac"
+
+
+def public6_subnet(admin: rest.Client, public_id: str) -> Json:
+    return allinone._ensure(
+        admin,
+        "subnets",
+        {
+            "name": "public6_subnet",
+            "network_id": public_id,
+            "ip_version": 6,
+            "cidr": PUBLIC6_CIDR,
+            "enable_dhcp": False,
+            "gateway_ip": PUBLIC6_GATEWAY,
+            "allocation_pools": [{"start": PUBLIC6_POOL[0], "end": PUBLIC6_POOL[1]}],
+        },
+        name="public6_subnet",
+        network_id=public_id,
+    )
+
+
+def private6_subnet(demo: rest.Client, router: Json, private_id: str) -> Json:
+    subnet = allinone._ensure(
+        demo,
+        "subnets",
+        {
+            "name": "private6_subnet",
+            "network_id": private_id,
+            "ip_version": 6,
+            "cidr": PRIVATE6_CIDR,
+            "ipv6_ra_mode": SLAAC,
+            "ipv6_address_mode": SLAAC,
+        },
+        name="private6_subnet",
+        network_id=private_id,
+    )
+    if not allinone._one(demo, "ports", device_id=router["id"], **{"fixed_ips": f"subnet_id={subnet['id']}"}):
+        demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
+    return subnet
+
+
+def open_icmpv6_and_ssh(demo: rest.Client, sg: Json) -> None:
+    """ICMPv6 (ping6) and SSH over IPv6 in to demo's `default` group, beside seed 000's IPv4 rules."""
+    rules = demo.get(f"/v2.0/security-group-rules?security_group_id={sg['id']}&direction=ingress&ethertype=IPv6")
+    have = {(r["protocol"], r["port_range_min"]) for r in rules["security_group_rules"]}
+    for protocol, port in (("ipv6-icmp", None), ("tcp", 22)):
+        if (protocol, port) in have:
+            continue
+        body: Json = {"security_group_id": sg["id"], "direction": "ingress", "ethertype": "IPv6", "protocol": protocol}
+        if port is not None:
+            body |= {"port_range_min": port, "port_range_max": port}
+        demo.post("/v2.0/security-group-rules", {"security_group_rule": body})
+
+
+def ipv6_of(port: Json) -> str:
+    return next(a["ip_address"] for a in port["fixed_ips"] if ":" in a["ip_address"])
+
+
+def slaac_address(name: str) -> str | None:
+    """The VM's global IPv6 address once SLAAC configured it (DAD done), else None."""
+    out = netns.ip(vm.namespace(name), "-6", "-o", "addr", "show", "dev", "eth0", "scope", "global")
+    for line in out.splitlines():
+        if "tentative" not in line:
+            return line.split()[3].split("/")[0]
+    return None
+
+
+def wait_slaac(name: str, expected: str, timeout: float = 90) -> None:
+    if not procs.wait_for(lambda: slaac_address(name) == expected, timeout, interval=0.5):
+        raise RuntimeError(f"{name} has {slaac_address(name)} by SLAAC after {timeout:.0f} s, Neutron says {expected}")
+
+
+def route_outside_to_tenants(gateway6: str) -> None:
+    """The outside host as an upstream router: its own IPv6 address, the tenant prefix via router1."""
+    netns.ip(ovs.OUTSIDE_NS, "-6", "addr", "replace", f"{PUBLIC6_GATEWAY}/64", "dev", "eth0", "nodad")
+    netns.ip(ovs.OUTSIDE_NS, "-6", "route", "replace", PRIVATE6_CIDR, "via", gateway6, "dev", "eth0")
+
+
+def build() -> dict[str, Any]:
+    admin = neutron.client(keystone.ADMIN)
+    demo = neutron.client(keystone.DEMO)
+    projects = keystone.project_ids()
+    demo_id = projects["demo"]
+
+    ovs.plug_outside()
+    public, public_subnet = allinone.public_network(admin)
+    public6 = public6_subnet(admin, public["id"])  # before the gateway: router1's gets an address of each
+    private, private_subnet, router = allinone.demo_network(demo, public["id"])
+    private6 = private6_subnet(demo, router, private["id"])
+    sg = allinone.open_default_security_group(demo, demo_id)
+    open_icmpv6_and_ssh(demo, sg)
+    router = demo.get(f"/v2.0/routers/{router['id']}")["router"]
+    gateway_ips = [ip["ip_address"] for ip in router["external_gateway_info"]["external_fixed_ips"]]
+    gateway6 = next((ip for ip in gateway_ips if ":" in ip), None)
+    if gateway6 is None:
+        raise RuntimeError(f"router1's gateway has no IPv6 address: {gateway_ips}")
+    route_outside_to_tenants(gateway6)
+    log.info("dual-stack networks, router1 (%s) and security group ready", ", ".join(gateway_ips))
+
+    ports = {name: allinone.vm_port(admin, name, private["id"], demo_id) for name in allinone.VMS}
+    fip = allinone.associate_floating_ip(demo, public["id"], ports[allinone.FIP_VM]["id"])
+    with ThreadPoolExecutor(max_workers=len(allinone.VMS)) as pool:
+        booted = pool.map(lambda name: allinone.boot_vm(admin, name, ports[name], private), allinone.VMS)
+        vms = dict(zip(allinone.VMS, booted, strict=True))
+    for name, port in ports.items():
+        vms[name]["ipv6"] = ipv6_of(port)
+        wait_slaac(name, vms[name]["ipv6"])
+    vms[allinone.FIP_VM]["floating_ip"] = fip["floating_ip_address"]
+    log.info("VMs leased and SLAAC-configured: %s", {n: (v["ip"], v["ipv6"]) for n, v in vms.items()})
+
+    for name in allinone.VMS:
+        if not vm.ping(vm.namespace(name), PUBLIC6_GATEWAY, timeout=120):
+            raise RuntimeError(f"{name} cannot ping6 the outside host {PUBLIC6_GATEWAY}")
+    if not vm.ping(vm.namespace(allinone.FIP_VM), ovs.OUTSIDE_IP, timeout=120):
+        raise RuntimeError(f"{allinone.FIP_VM} cannot ping the outside host {ovs.OUTSIDE_IP}")
+    log.info("ping and ping6 through router1 answered")
+    gateway_ip = next(ip for ip in gateway_ips if ":" not in ip)
+    return {
+        "projects": projects,
+        "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
+        "networks": {"public": public["id"], "private": private["id"]},
+        "subnets": {
+            "public_subnet": public_subnet["id"],
+            "public6_subnet": public6["id"],
+            "private_subnet": private_subnet["id"],
+            "private6_subnet": private6["id"],
+        },
+        "routers": {
+            "router1": {
+                "id": router["id"],
+                "gateway_ip": gateway_ip,
+                "gateway_ipv6": gateway6,
+                "distributed": False,
+                "namespace": f"qrouter-{router['id']}",
+                "hosts": [neutron.HOST],
+            }
+        },
+        "security_groups": {"demo:default": sg["id"]},
+        "vms": vms,
+        "floating_ips": {
+            allinone.FIP_VM: {
+                "id": fip["id"],
+                "floating_ip_address": fip["floating_ip_address"],
+                "port_id": fip["port_id"],
+            }
+        },
+        "outside": {
+            "namespace": ovs.OUTSIDE_NS,
+            "ip": ovs.OUTSIDE_IP,
+            "ipv6": PUBLIC6_GATEWAY,
+            "bridge": ovs.EXTERNAL_BRIDGE,
+            "port": ovs.OUTSIDE_PORT,
+        },
+    }
