@@ -18,12 +18,13 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
 
-SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dvr_lab": 2, "overlap_lab": 3, "netnode_lab": 4}
+SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dualstack_lab": 2, "dvr_lab": 3, "overlap_lab": 4, "netnode_lab": 5}
 LAST = "test_zz_lab_cycle.py"  # takes the lab down and up again: after every other lab test
 
 
 def scenario_rank(item: pytest.Item) -> int:
-    """Tests without the lab first, then by the scenario they need (allinone, dvr, overlap, netnode)."""
+    """Tests without the lab first, then by the scenario they need (allinone, dualstack, dvr, overlap,
+    netnode): dualstack right after allinone, its switch from it keeps the agents (both legacy)."""
     if item.path.name == LAST:
         return 9
     names = getattr(item, "fixturenames", ())
@@ -106,6 +107,12 @@ def lab_in(scenario: str) -> dict[str, Any]:
 def lab(lab_session: None) -> dict[str, Any]:
     """The lab with scenario ``allinone`` (its ids change when a scenario switch rebuilt it)."""
     return lab_in("allinone")
+
+
+@pytest.fixture
+def dualstack_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario dualstack (issue 19): allinone with IPv6 (SLAAC from radvd, routed without NAT)."""
+    return lab_in("dualstack")
 
 
 @pytest.fixture

@@ -21,11 +21,14 @@ Cloud = openstack.connection.Connection
 
 LISTENER = """
 import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
+host = sys.argv[2] if len(sys.argv) > 2 else "0.0.0.0"
+s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
 while True:
     c, peer = s.accept(); print(peer[0], flush=True); c.close()
 """
+PEER = r"\d+\.\d+\.\d+\.\d+|[0-9a-f:]*:[0-9a-f:]+"  # an IPv4 or IPv6 address, as the listener prints it
 CONNECT = """
 import socket, sys
 try:
@@ -60,14 +63,17 @@ class Listener:
             chunk = os.read(fd, 4096).decode()
             if not chunk:
                 break
-            self.peers += [line for line in chunk.split() if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", line)]
+            self.peers += [
+                line for line in chunk.split() if re.fullmatch(r"\d+\.\d+\.\d+\.\d+|[0-9a-f:]*:[0-9a-f:]+", line)
+            ]
         return self.peers
 
 
 @contextlib.contextmanager
-def tcp_listener(vm: str, port: int) -> Iterator[Listener]:
+def tcp_listener(vm: str, port: int, host: str = "0.0.0.0") -> Iterator[Listener]:
+    """A listener in ``vm``'s namespace on ``host`` (``::`` for IPv6) that records its peers."""
     process = subprocess.Popen(
-        in_namespace(vm, [sys.executable, "-c", LISTENER, str(port)]), stdout=subprocess.PIPE, text=True
+        in_namespace(vm, [sys.executable, "-c", LISTENER, str(port), host]), stdout=subprocess.PIPE, text=True
     )
     try:
         assert process.stdout is not None and process.stdout.readline().strip() == "listening"

@@ -7,7 +7,7 @@ from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix, NodeKind
 from topology.path.model import Hop, Problem
 from topology.path.secgroups import check_egress, check_ingress
-from topology.path.topo import devices_of, namespaces_of, network_of, subnets_of, vm_ip
+from topology.path.topo import devices_of, family_ip, namespaces_of, network_of, subnets_of
 from topology.path.walk import Walk
 
 
@@ -26,7 +26,7 @@ def instance_node(walk: Walk, port: str) -> str:
 
 def vm_out(walk: Walk, port: str) -> str | None:
     """From the instance to br-int: tap, qbr (security groups), qvb/qvo with the local VLAN."""
-    topo, ip = walk.topo, vm_ip(walk.topo, port)
+    topo, ip = walk.topo, family_ip(walk.topo, port, walk.family)
     label = instance_label(walk, port)
     first = walk.hop(instance_node(walk, port), f"{label} sends {walk.probe.describe()} from {ip}")
     check_network_of_vm(walk, port, first)
@@ -94,7 +94,7 @@ def vm_in(walk: Walk, port: str, host: str | None, src_ip: str | None, seen_as: 
         )
     check_ingress(walk, port, src_ip, sg, seen_as)
     walk.device_hop(devices.get("tap"), g.device_name("tap", port), host, "tap hands the packet to the instance")
-    last = walk.hop(instance_node(walk, port), f"{label} receives it on {vm_ip(topo, port)}")
+    last = walk.hop(instance_node(walk, port), f"{label} receives it on {family_ip(topo, port, walk.family)}")
     walk.check_port(port, last)
 
 

@@ -4,6 +4,7 @@ namespace of one L3 agent's host, out and in through its qg- and br-ex."""
 from __future__ import annotations
 
 from topology.kinds import NamespacePrefix
+from topology.path import routed6
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.instance import vm_in, vm_out
@@ -58,7 +59,9 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     router_host = topo.nodes[ns].get("host")
     walk.cross(out.host, router_host, network_of(topo, out.port))
     enter_router(walk, out.router, out.router_port(topo), router_host, f"qr- of router {name}: the gateway receives it")
-    if out.fip_address:
+    if routed6.is_ipv6(out.ip):
+        routed6.routed_out(walk, ns, router_host, out.router)
+    elif out.fip_address:
         nat_hop(
             walk,
             ns,

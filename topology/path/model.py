@@ -90,6 +90,8 @@ class Scenario:
     TO_DNS: Final = "to-dns"
     HAIRPIN: Final = "hairpin"
     HAIRPIN_DVR: Final = "hairpin-dvr"
+    NORTH_SOUTH_ROUTED: Final = "north-south-routed"
+    INBOUND_ROUTED: Final = "inbound-routed"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -111,6 +113,8 @@ class Scenario:
         TO_DNS: ScenarioText("to the VM's DNS resolver (as DHCP hands it out)", True),
         HAIRPIN_DVR: ScenarioText("hairpin (DVR): to a floating IP on the sender's host, back through fip", True),
         HAIRPIN: ScenarioText("hairpin: to a floating IP of the sender's own router (NATed in its qrouter)", True),
+        NORTH_SOUTH_ROUTED: ScenarioText("north-south, IPv6: routed out through the router, without NAT", True),
+        INBOUND_ROUTED: ScenarioText("inbound, IPv6: to the VM's own address, routed by its router", True),
     }
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dns, dvr, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned
+from topology.path import dns, dvr, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned, routed6
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -44,6 +44,7 @@ class Relation:
     VIA_FIP: Final = "via-fip"  # reached only through the destination's floating IP
     UNROUTED: Final = "unrouted"
     NO_FIP: Final = "no-fip"
+    ROUTED6: Final = "routed6"  # IPv6 to a VM's own address: routed by its router, no floating IP
 
 
 Situation = tuple[str, str, str]  # (source kind, target kind, relation)
@@ -69,6 +70,8 @@ RETURN_WALKS: Final[dict[str, RoutedWalk]] = {Scenario.EAST_WEST_DVR: dvr.east_w
 def situation(topo: Topo, source: Endpoint, target: Endpoint) -> Situation:
     if source.kind == "port" and target.kind == "port":
         return ("port", "port", port_relation(topo, source.node, target.node))
+    if source.kind == "outside" and target.kind in ("port", "fixed") and routed6.is_ipv6(target.ip):
+        return ("outside", "port", Relation.ROUTED6)
     if source.kind == "outside" and target.kind == "port":
         return ("outside", "port", Relation.VIA_FIP if fip_of_port(topo, target.node) else Relation.NO_FIP)
     return (source.kind, target.kind, Relation.ANY)
@@ -112,11 +115,20 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     router, subnet = serving_router(walk, port)
     if router is None:
         return no_router(walk, subnet, port)
-    fip = fip_of_port(topo, port)
+    ipv6 = routed6.is_ipv6(source.ip)
+    fip = None if ipv6 else fip_of_port(topo, port)  # floating IPs are IPv4: IPv6 leaves from its own address
     backend = backend_of(topo, router)
-    scenario = NORTH_SOUTH[(backend, fip is not None)]
+    scenario = Scenario.NORTH_SOUTH_ROUTED if ipv6 else NORTH_SOUTH[(backend, fip is not None)]
     external = gateway_network(walk, router)
     if external is None:
+        return scenario
+    if ipv6 and backend == "dvr":
+        walk.hop(
+            router,
+            f"router {router_label(topo, router)} is distributed: its IPv6 leaves through the "
+            "snat namespace of its dvr_snat host, a walk not explained yet",
+            status="unknown",
+        )
         return scenario
     fip_address = topo.attrs(fip).get("floating_ip_address") if fip else None
     out = Leaving(port, source.ip or "?", host, router, subnet, external, fip_address)
@@ -267,6 +279,7 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("outside", "fip", Relation.ANY): from_outside,
     ("outside", "port", Relation.VIA_FIP): from_outside_to_port,
     ("outside", "port", Relation.NO_FIP): no_floating_ip,
+    ("outside", "port", Relation.ROUTED6): routed6.routed_in,
     ("port", "router", Relation.ANY): to_router,
     ("port", "dhcp", Relation.ANY): owned.to_dhcp,
     ("port", "unallocated", Relation.ANY): owned.unallocated,

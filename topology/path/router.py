@@ -10,6 +10,7 @@ from topology.path.context import EastWest
 from topology.path.model import Hop, Problem, iptables_evidence
 from topology.path.topo import (
     Topo,
+    family_subnets_first,
     namespaces_of,
     network_of,
     port_ips_of,
@@ -177,7 +178,7 @@ def serving_router(walk: Walk, port: str, prefer: str | None = None) -> tuple[st
     own): ``prefer`` (a floating IP's router_id) wins, then the router holding the subnet's gateway IP,
     the instances' default route.
     """
-    for subnet in subnets_of(walk.topo, port):
+    for subnet in family_subnets_first(walk.topo, port, walk.family):
         routers = routers_of_subnet(walk.topo, subnet)
         if prefer in routers:
             return prefer, subnet

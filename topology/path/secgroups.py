@@ -15,6 +15,27 @@ from topology.path.topo import Topo, port_ips
 from topology.path.walk import Walk
 
 IP_PROTOCOL_NUMBERS = {"icmp": "1", "tcp": "6", "udp": "17"}
+# What a rule of ethertype IPv6 names ICMPv6 by (Neutron keeps the name it was given).
+ICMP6_NAMES = ("ipv6-icmp", "icmpv6", "icmp", "58")
+ETHERTYPE = {4: "IPv4", 6: "IPv6"}
+
+
+def packet_family(address: str | None) -> int:
+    """The family of the packet a rule judges, from its other end's address (IPv4 when none is known)."""
+    try:
+        return ipaddress.ip_address(address or "").version
+    except ValueError:
+        return 4
+
+
+def protocol_matches(protocol: str, probe: Probe, family: int) -> bool:
+    if protocol in ("", "any"):
+        return True
+    if probe.protocol == "icmp" and family == 6:
+        return protocol in ICMP6_NAMES
+    return protocol in (probe.protocol, IP_PROTOCOL_NUMBERS[probe.protocol])
+
+
 Direction = Literal["ingress", "egress"]
 
 
@@ -39,9 +60,9 @@ def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop, seen_as: 
         hop,
         Problem.SG_NO_INGRESS,
         f"no ingress rule for {probe.describe()} from {src_ip or 'the source'} in the port's security "
-        f"groups ({names}): none matches{note}; add one (e.g. `openstack security group rule create --protocol "
-        f"{probe.protocol}{' --dst-port ' + str(probe.port) if probe.port else ''}"
-        f"{' --remote-ip ' + src_ip + '/32' if src_ip else ''} <group>`)",
+        f"groups ({names}): none matches{note}; add one (e.g. `openstack security group rule create "
+        f"{rule_options(probe, packet_family(src_ip))}{' --dst-port ' + str(probe.port) if probe.port else ''}"
+        f"{' --remote-ip ' + host_prefix(src_ip) if src_ip else ''} <group>`)",
     )
 
 
@@ -75,8 +96,19 @@ def check_egress(walk: Walk, port: str, dst_ip: str | None, hop: Hop) -> None:
         Problem.SG_NO_EGRESS,
         f"no egress rule for {probe.describe()} to {dst_ip or 'the destination'} in the security groups of "
         f"port {label} ({names}): none matches, so it sends nothing; add one (e.g. `openstack security group "
-        f"rule create --egress --protocol {probe.protocol} <group>`)",
+        f"rule create --egress {rule_options(probe, packet_family(dst_ip))} <group>`)",
     )
+
+
+def rule_options(probe: Probe, family: int) -> str:
+    """The ``openstack security group rule create`` options for the probe's protocol in ``family``."""
+    if family == 6:
+        return f"--ethertype IPv6 --protocol {'ipv6-icmp' if probe.protocol == 'icmp' else probe.protocol}"
+    return f"--protocol {probe.protocol}"
+
+
+def host_prefix(address: str) -> str:
+    return f"{address}/{128 if packet_family(address) == 6 else 32}"
 
 
 def deciding_rule(
@@ -97,10 +129,10 @@ def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) ->
 
 def rule_matches(topo: Topo, probe: Probe, rule: JsonDict, direction: Direction, remote_ip: str | None) -> bool:
     """``remote_ip`` is the packet's other end: the source for ingress, the destination for egress."""
-    if rule.get("direction") != direction or rule.get("ethertype", "IPv4") != "IPv4":
+    family = packet_family(remote_ip)
+    if rule.get("direction") != direction or rule.get("ethertype", "IPv4") != ETHERTYPE[family]:
         return False
-    protocol = (rule.get("protocol") or "").lower()
-    if protocol not in ("", "any", probe.protocol, IP_PROTOCOL_NUMBERS[probe.protocol]):
+    if not protocol_matches((rule.get("protocol") or "").lower(), probe, family):
         return False
     low = rule.get("port_range_min")
     if probe.port is not None and low is not None and not low <= probe.port <= (rule.get("port_range_max") or low):

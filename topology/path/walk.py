@@ -3,6 +3,7 @@ bridge and tunnel (VNI) hops."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,14 @@ class Walk:
     dead_agents: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
     # The address the source sends to, on a forward walk (its egress rules judge it); None: a reply's walk.
     dst_ip: str | None = None
+
+    @property
+    def family(self) -> int:
+        """The packet's address family: its destination's (4 when no address is asked)."""
+        try:
+            return ipaddress.ip_address(self.dst_ip or "").version
+        except ValueError:
+            return 4
 
     def hop(
         self,

@@ -1,0 +1,128 @@
+"""IPv6 through a legacy router: routed, never NATed (Neutron has no IPv6 SNAT, no IPv6 floating IP).
+
+Out: the VM's own global address leaves by the qrouter's IPv6 default route on qg-, the one the L3
+agent sets from the external IPv6 subnet's gateway. In: a host on the outside sends to the VM's own
+address; the upstream router must route the tenant prefix to the router's IPv6 gateway address
+(Neutron announces none without BGP dynamic routing or prefix delegation), the qrouter routes it
+out of the qr- on the VM's IPv6 subnet, and the VM's security groups judge ICMPv6/TCP from the
+outside address itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from topology.kinds import NamespacePrefix
+from topology.path.external import external_in, outside_hop
+from topology.path.family import family
+from topology.path.instance import vm_in
+from topology.path.model import Endpoint, Hop, JsonDict, Problem, Scenario
+from topology.path.router import enter_router, gateway_port, leave_router, router_namespace, serving_router
+from topology.path.topo import Topo, network_of, router_label, router_port_on
+from topology.path.walk import Walk
+
+DEFAULT6 = "::/0"
+
+
+def is_ipv6(address: str | None) -> bool:
+    return family(address) == 6
+
+
+def routes6(topo: Topo, namespace: str) -> list[JsonDict]:
+    return [r for r in topo.attrs(namespace).get("routes", []) if r.get("family") == 6 or ":" in str(r.get("dst"))]
+
+
+def describe_route(route: JsonDict) -> str:
+    via = f" via {route['gateway']}" if route.get("gateway") else ""
+    return f"ip -6 route: {route.get('dst')}{via} dev {route.get('dev')}"
+
+
+def default_route6(topo: Topo, namespace: str) -> JsonDict | None:
+    return next((r for r in routes6(topo, namespace) if r.get("dst") in (DEFAULT6, "default")), None)
+
+
+def route_to(topo: Topo, namespace: str, address: str) -> JsonDict | None:
+    """The namespace's most specific IPv6 route that covers ``address`` (its main table's)."""
+    target = ipaddress.ip_address(address)
+    best: tuple[int, JsonDict] | None = None
+    for route in routes6(topo, namespace):
+        try:
+            network = ipaddress.ip_network(str(route.get("dst")).replace("default", DEFAULT6), strict=False)
+        except ValueError:
+            continue
+        if target in network and (best is None or network.prefixlen > best[0]):
+            best = (network.prefixlen, route)
+    return best[1] if best else None
+
+
+def routed_out(walk: Walk, namespace: str, host: str | None, router: str) -> Hop:
+    """The qrouter's hop for an IPv6 packet to the outside: its IPv6 default route, no NAT."""
+    topo = walk.topo
+    hop = walk.hop(
+        namespace, "qrouter routes IPv6 to its default gateway, without NAT (IPv6 is never NATed)", host=host
+    )
+    if host is None or not walk.reported(host):
+        return hop
+    route = default_route6(topo, namespace)
+    if route is None:
+        walk.fail(
+            hop,
+            Problem.ROUTER_NO_GATEWAY,
+            f"router {router_label(topo, router)}'s qrouter namespace has no IPv6 default route: the external "
+            "network's IPv6 subnet gives no gateway_ip (or the L3 agent has not set it)",
+        )
+    else:
+        hop.evidence = describe_route(route)
+    return hop
+
+
+def routed_in(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """From a host on the outside to a VM's own IPv6 address, through its router's qg- and qr-."""
+    topo, port = walk.topo, target.node
+    router, subnet = serving_router(walk, port)
+    address = target.ip or "?"
+    if router is None:
+        hop = walk.hop(subnet or port, f"{address} is on a subnet no router is attached to")
+        walk.fail(hop, Problem.SUBNET_NO_ROUTER, "the outside reaches a tenant subnet only through a router")
+        return Scenario.INBOUND_ROUTED
+    gateway = [str(i.get("ip_address")) for i in topo.attrs(router).get("external_fixed_ips") or []]
+    gateway6 = next((a for a in gateway if is_ipv6(a)), "its IPv6 gateway address")
+    external = f"network:{topo.attrs(router).get('gateway_network_id')}"
+    outside_hop(walk, external, source.ip, "a host on the outside,")
+    name = router_label(topo, router)
+    ns = router_namespace(walk, router, NamespacePrefix.QROUTER, None, walk.hops[-1])
+    if ns is None:
+        return Scenario.INBOUND_ROUTED
+    host = topo.nodes[ns].get("host")
+    external_in(walk, host, external, address)
+    what = (
+        f"qg- of router {name}: the upstream router sends {address} to {gateway6} (it must route the tenant "
+        "prefix there: Neutron announces no IPv6 route)"
+    )
+    gateway_port_id = gateway_port(walk, router, host, what)
+    if gateway_port_id is None:
+        return Scenario.INBOUND_ROUTED
+    enter_router(walk, router, gateway_port_id, host, what)
+    routed_to_subnet(walk, ns, host, router, subnet, address)
+    leave_router(walk, router_port_on(topo, router, subnet or ""), host, "qr- hands it to the tenant network")
+    walk.cross(host, topo.attrs(port).get("binding_host_id") or None, network_of(topo, port))
+    vm_in(walk, port, topo.attrs(port).get("binding_host_id") or None, source.ip)
+    return Scenario.INBOUND_ROUTED
+
+
+def routed_to_subnet(walk: Walk, ns: str, host: str | None, router: str, subnet: str | None, address: str) -> None:
+    topo = walk.topo
+    label = topo.nodes[subnet]["label"] if subnet in topo.nodes else "the VM's subnet"
+    hop = walk.hop(ns, f"qrouter routes {address} to {label}, without NAT", host=host)
+    if host is None or not walk.reported(host):
+        return
+    route = route_to(topo, ns, address)
+    if route is None or route.get("dst") in (DEFAULT6, "default"):
+        walk.fail(
+            hop,
+            Problem.NO_ROUTE,
+            f"router {router_label(topo, router)}'s qrouter namespace has no IPv6 route to {address}: "
+            f"no qr- holds an address of {label}",
+        )
+        return
+    hop.evidence = describe_route(route)
