@@ -29,7 +29,14 @@ def is_ipv6(address: str | None) -> bool:
 
 
 def routes6(topo: Topo, namespace: str) -> list[JsonDict]:
-    return [r for r in topo.attrs(namespace).get("routes", []) if r.get("family") == 6 or ":" in str(r.get("dst"))]
+    return [r for r in topo.attrs(namespace).get("routes", []) if is_route6(r)]
+
+
+def is_route6(route: JsonDict) -> bool:
+    """An IPv6 route: by its family, else by its destination or gateway (``default`` names both families)."""
+    if route.get("family"):
+        return route.get("family") == 6
+    return ":" in str(route.get("dst")) or ":" in str(route.get("gateway") or "")
 
 
 def describe_route(route: JsonDict) -> str:
