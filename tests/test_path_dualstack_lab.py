@@ -102,6 +102,12 @@ def test_a_vm_leaves_by_its_own_ipv6_address_routed_without_nat(dualstack_lab: J
     assert result["src"]["ip"] == ubuntu["ipv6"]
     hop = router_hop(result, dualstack_lab)
     assert hop["evidence"] == f"ip -6 route: ::/0 via {OUTSIDE6} dev " + hop["evidence"].split(" dev ")[1]
+    (advertised,) = [h for h in result["hops"] if "advertises private6_subnet" in h["what"]]
+    router = dualstack_lab["routers"]["router1"]["id"]
+    assert (
+        advertised["evidence"].startswith("radvd (pid ")
+        and f"{router}.radvd.conf: slaac, slaac" in (advertised["evidence"])
+    ), advertised
     assert result["hops"][-1]["what"] == f"reaches {OUTSIDE6} on external network public"
     assert ping6("ubuntu-01", OUTSIDE6)
     # The outside sees the VM's own address: nothing translated it on the way.

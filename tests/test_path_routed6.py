@@ -10,7 +10,7 @@ by their IPv6 rules; each missing piece is broken where it is missing.
 from __future__ import annotations
 
 from bench.synthetic import iface, ovs_iface, uid
-from tests.diagnosis_clouds import NETWORK_NODE, QROUTER, Cloud, JsonDict, legacy, namespace, port
+from tests.diagnosis_clouds import NETWORK_NODE, QROUTER, ROUTER, Cloud, JsonDict, legacy, namespace, port
 from tests.test_path_family import V6_CIDR, VM0, v6_address, v6_gateway, v6_interface, v6_subnet, walk
 
 OUTSIDE6 = "2001:db8:ff::1"  # public's IPv6 gateway: the upstream router
@@ -43,6 +43,8 @@ def dual_stack() -> tuple[Cloud, str]:
     qrouter["interfaces"][[i["name"] for i in qrouter["interfaces"]].index(qg)]["addresses"].append(
         "2001:db8:ff::10/64"
     )
+    config = f"/var/lib/neutron/ra/{ROUTER}.radvd.conf"
+    qrouter["processes"] = [{"name": "radvd", "pid": 4242, "argv": ["radvd", "-C", config, "-p", "x.pid"]}]
     qrouter["routes"] += [
         {"dst": "::/0", "gateway": OUTSIDE6, "dev": qg, "family": 6},
         {"dst": V6_CIDR, "gateway": None, "dev": f"qr-{QR6[:11]}", "family": 6},
@@ -70,8 +72,8 @@ def no_nat(result: JsonDict) -> None:
     assert "SNAT" not in text.replace("without NAT", "") and "DNAT" not in text, "IPv6 is never NATed"
 
 
-def qrouter_hop(result: JsonDict) -> JsonDict:
-    (hop,) = [h for h in result["hops"] if h["node"] == f"netns:{NETWORK_NODE}:{QROUTER}" and "routes" in h["what"]]
+def qrouter_hop(result: JsonDict, what: str = "routes") -> JsonDict:
+    (hop,) = [h for h in result["hops"] if h["node"] == f"netns:{NETWORK_NODE}:{QROUTER}" and what in h["what"]]
     return hop
 
 
@@ -84,6 +86,28 @@ def test_out_by_its_own_address_through_the_ipv6_default_route() -> None:
     no_nat(result)
     assert qrouter_hop(result)["evidence"].startswith(f"ip -6 route: ::/0 via {OUTSIDE6} dev qg-")
     assert any(h["node"].endswith(f"qr-{QR6[:11]}") for h in result["hops"]), "in on the IPv6 subnet's qr-"
+    advertised = qrouter_hop(result, "advertises")
+    assert advertised["evidence"] == f"radvd (pid 4242) with /var/lib/neutron/ra/{ROUTER}.radvd.conf: slaac, slaac"
+
+
+def test_without_radvd_in_the_qrouter_the_vms_hear_no_advertisement() -> None:
+    (cloud, reports), _ = dual_stack()
+    namespace(reports, NETWORK_NODE, QROUTER)["processes"] = []
+    result = walk((cloud, reports), f"port:{VM0}", OUTSIDE6)
+    assert (result["verdict"], failing(result)) == ("broken", ["no_router_advertisement"]), result["problems"]
+    assert qrouter_hop(result, "advertises")["status"] == "fail"
+    assert "no IPv6 default route and no SLAAC address" in result["problems"][0]["message"]
+
+
+def test_a_slaac_subnet_without_ra_mode_is_unknown_neutron_advertising_no_prefix() -> None:
+    (cloud, reports), _ = dual_stack()
+    next(s for s in cloud["subnets"] if s["cidr"] == V6_CIDR)["ipv6_ra_mode"] = None
+    namespace(reports, NETWORK_NODE, QROUTER)["processes"] = []  # not needed for it: not a failure
+    result = walk((cloud, reports), f"port:{VM0}", OUTSIDE6)
+    assert result["verdict"] == "unknown" and failing(result) == [], result["problems"]
+    (warned,) = [p for p in result["problems"] if p["code"] == "ipv6_ra_mode_unset"]
+    assert warned["severity"] == "warn" and "advertises no prefix" in warned["message"]
+    assert qrouter_hop(result, "advertises")["status"] == "unknown"
 
 
 def test_without_the_ipv6_default_route_the_qrouter_hop_fails() -> None:

@@ -110,6 +110,7 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
             network_id=subnet.get("network_id"),
             # Only when set (the resolver DHCP hands out: topology/path/dns.py); absent = none.
             **nameservers_of(subnet),
+            **ipv6_modes_of(subnet),
         )
         if subnet.get("network_id") in networks:
             graph.add_edge(g.network_id(subnet["network_id"]), node_id, EdgeKind.MEMBER)
@@ -118,6 +119,14 @@ def add_logical(graph: g.Graph, cloud: CloudSnapshot) -> PortLookups:
     add_floatingips(graph, cloud)
     add_secgroups(graph, cloud)
     return lookups
+
+
+def ipv6_modes_of(subnet: JsonDict) -> JsonDict:
+    """An IPv6 subnet's ``ipv6_ra_mode``/``ipv6_address_mode`` (who advertises it, how VMs get addresses;
+    topology/path/routed6.py), only those Neutron set: nothing on an IPv4 subnet."""
+    if subnet.get("ip_version") != 6:
+        return {}
+    return {key: subnet[key] for key in ("ipv6_ra_mode", "ipv6_address_mode") if subnet.get(key)}
 
 
 def nameservers_of(subnet: JsonDict) -> dict[str, Any]:

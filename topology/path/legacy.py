@@ -60,6 +60,7 @@ def router_out(walk: Walk, out: Leaving) -> bool:
     walk.cross(out.host, router_host, network_of(topo, out.port))
     enter_router(walk, out.router, out.router_port(topo), router_host, f"qr- of router {name}: the gateway receives it")
     if routed6.is_ipv6(out.ip):
+        routed6.advertises(walk, ns, router_host, out.router, out.subnet)
         routed6.routed_out(walk, ns, router_host, out.router)
     elif out.fip_address:
         nat_hop(

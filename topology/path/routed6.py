@@ -62,6 +62,44 @@ def route_to(topo: Topo, namespace: str, address: str) -> JsonDict | None:
     return best[1] if best else None
 
 
+def advertises(walk: Walk, namespace: str, host: str | None, router: str, subnet: str | None) -> Hop:
+    """The VM's IPv6 default route (and a SLAAC address) come from the router's advertisements: radvd in
+    its qrouter namespace, for a subnet whose ``ipv6_ra_mode`` asks Neutron's router to advertise it."""
+    topo = walk.topo
+    attrs = topo.attrs(subnet) if subnet else {}
+    label = topo.nodes[subnet]["label"] if subnet in topo.nodes else "the VM's subnet"
+    name = router_label(topo, router)
+    hop = walk.hop(namespace, f"router {name} advertises {label} (IPv6 router advertisements)", host=host)
+    ra_mode, address_mode = attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")
+    if not ra_mode:
+        if address_mode == "slaac":
+            message = (
+                f"subnet {label} has ipv6_address_mode slaac but no ipv6_ra_mode: router {name} advertises no "
+                "prefix, so the VM takes no SLAAC address from it (only a router outside OpenStack could "
+                "advertise one); recreate the subnet with --ipv6-ra-mode slaac --ipv6-address-mode slaac"
+            )
+            hop.status = "unknown"  # the VM has an address only if a router Neutron does not know advertises it
+            hop.evidence = message
+            walk.problem(Problem.IPV6_RA_MODE_UNSET, message, subnet, severity="warn")
+        return hop
+    if host is None or not walk.reported(host):
+        return hop
+    radvd = topo.attrs(namespace).get("radvd")
+    if not radvd:
+        walk.fail(
+            hop,
+            Problem.NO_ROUTER_ADVERTISEMENT,
+            f"no radvd runs in {topo.nodes[namespace]['label']} on {host}: the VMs of {label} (ipv6_ra_mode "
+            f"{ra_mode}) hear no router advertisement, so they have no IPv6 default route"
+            f"{' and no SLAAC address' if address_mode == 'slaac' else ''} (is radvd installed? the L3 agent's log)",
+        )
+        return hop
+    hop.evidence = (
+        f"radvd (pid {radvd.get('pid')}) with {radvd.get('config')}: {ra_mode}, {address_mode or 'no address mode'}"
+    )
+    return hop
+
+
 def routed_out(walk: Walk, namespace: str, host: str | None, router: str) -> Hop:
     """The qrouter's hop for an IPv6 packet to the outside: its IPv6 default route, no NAT."""
     topo = walk.topo
