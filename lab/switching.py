@@ -103,6 +103,11 @@ def reset_neutron(admin: rest.Client) -> None:
                 delete(f"/v2.0/ports/{port['id']}")
         if not public:
             delete(f"/v2.0/networks/{net['id']}")
+            continue
+        # A scenario's own subnets on public (dualstack's IPv6 one) go too: the next gets public as built.
+        for subnet in admin.get(f"/v2.0/subnets?network_id={net['id']}")["subnets"]:
+            if subnet["name"] != "public_subnet":
+                delete(f"/v2.0/subnets/{subnet['id']}")
 
 
 def _restart_agents(mode: str) -> None:

@@ -152,6 +152,25 @@ def test_two_vms_of_the_network_reach_each_other_over_ipv6_switched(dualstack_la
     assert ping6("ubuntu-01", cirros["ipv6"])
 
 
+def test_east_west_over_ipv6_enters_and_leaves_router1_on_the_ipv6_subnets_qr_ports(dualstack_lab: JsonDict) -> None:
+    web = dualstack_lab["vms"]["web-01"]
+    result = ok(walk(dualstack_lab, port(dualstack_lab, "ubuntu-01"), web["ipv6"]), "east-west")
+    assert result["src"]["ip"] == dualstack_lab["vms"]["ubuntu-01"]["ipv6"]
+    router_ports = [
+        h["evidence"] for h in result["hops"] if h["what"].startswith(("qr- of router", "leaves on the qr-"))
+    ]
+    assert len(router_ports) == 2 and "2001:db8:10::" in router_ports[0] and "2001:db8:12::" in router_ports[1], (
+        router_ports
+    )
+    assert result["hops"][-1]["what"] == f"web-01 receives it on {web['ipv6']}"
+    assert ping6("ubuntu-01", web["ipv6"])
+    back = ok(
+        walk(dualstack_lab, port(dualstack_lab, "web-01"), dualstack_lab["vms"]["ubuntu-01"]["ipv6"]), "east-west"
+    )
+    assert back["src"]["ip"] == web["ipv6"]
+    assert ping6("web-01", dualstack_lab["vms"]["ubuntu-01"]["ipv6"])
+
+
 def test_a_question_mixing_families_is_broken_on_the_dual_stack_cloud_too(dualstack_lab: JsonDict) -> None:
     fip = dualstack_lab["vms"]["cirros-01"]["floating_ip"]
     result = walk(dualstack_lab, OUTSIDE6, fip)
@@ -212,14 +231,17 @@ def test_router1s_ipv6_interface_removed_the_vm_loses_its_way_out_and_the_walk_s
         assert "router router1 has no IPv6 interface" in message and "private6_subnet" in message, message
         assert result["problems"][0]["node"].startswith("router:")
         assert ping6_fails("ubuntu-01", OUTSIDE6)
-        # The prefix's qr- left router1's namespace and radvd stopped with it (the VM keeps its default
-        # route to router1's link-local address until the advertised lifetime runs out: no one answers).
+        # The prefix's qr- left router1's namespace and radvd no longer advertises it (private2's it
+        # still does). The VM keeps its default route to router1's link-local address until the advertised
+        # lifetime runs out: no one answers there.
         from lab import api
 
         router = dualstack_lab["routers"]["router1"]
         assert PRIVATE6 not in api.run_in(f"controller:{router['namespace']}", ["ip", "-6", "route"]).stdout
         radvd = api.run_on("controller", ["pgrep", "-a", "radvd"], capture=True).stdout
-        assert router["id"] not in radvd, radvd
+        config = next(a for a in radvd.split() if a.endswith(f"{router['id']}.radvd.conf"))
+        advertised = api.run_on("controller", ["cat", config], capture=True).stdout
+        assert PRIVATE6 not in advertised and "2001:db8:12::/64" in advertised, advertised
     pings_again("ubuntu-01", OUTSIDE6)
     ok(walk(dualstack_lab, ubuntu, OUTSIDE6), "north-south-routed")
 

@@ -2,7 +2,8 @@
 
 On top of `allinone`: an IPv6 subnet on `public` (static addresses, its gateway the outside host's
 2001:db8:1::1) and one on demo's `private` with ``ipv6_ra_mode`` and ``ipv6_address_mode`` slaac,
-both on router1. The L3 agent runs radvd in router1's qrouter namespace; the VMs (namespaces that
+both on router1, and demo's second network `private2` (IPv4 and IPv6) on router1 with VM web-01 for
+east-west in both families. The L3 agent runs radvd in router1's qrouter namespace; the VMs (namespaces that
 accept router advertisements) take their EUI-64 SLAAC addresses, the ones Neutron computed for their
 ports, and their IPv6 default route from it. IPv6 is routed without NAT: the outside host reaches the
 VMs' own addresses through a route to the tenant prefix via router1's IPv6 gateway address, as an
@@ -27,6 +28,9 @@ PUBLIC6_CIDR = "2001:db8:1::/64"
 PUBLIC6_GATEWAY = "2001:db8:1::1"  # the outside host
 PUBLIC6_POOL = ("2001:db8:1::50", "2001:db8:1::150")
 PRIVATE6_CIDR = "2001:db8:10::/64"
+# A second network of demo's on router1, dual stack too: east-west in both families.
+PRIVATE2_CIDR, PRIVATE2_6_CIDR = "10.0.2.0/24", "2001:db8:12::/64"
+EAST_VM = "web-01"
 SLAAC = "slaac"
 
 
@@ -48,24 +52,42 @@ def public6_subnet(admin: rest.Client, public_id: str) -> Json:
     )
 
 
-def private6_subnet(demo: rest.Client, router: Json, private_id: str) -> Json:
+def private6_subnet(
+    demo: rest.Client, router: Json, private_id: str, name: str = "private6_subnet", cidr: str = PRIVATE6_CIDR
+) -> Json:
     subnet = allinone._ensure(
         demo,
         "subnets",
         {
-            "name": "private6_subnet",
+            "name": name,
             "network_id": private_id,
             "ip_version": 6,
-            "cidr": PRIVATE6_CIDR,
+            "cidr": cidr,
             "ipv6_ra_mode": SLAAC,
             "ipv6_address_mode": SLAAC,
         },
-        name="private6_subnet",
+        name=name,
         network_id=private_id,
     )
     if not allinone._one(demo, "ports", device_id=router["id"], **{"fixed_ips": f"subnet_id={subnet['id']}"}):
         demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
     return subnet
+
+
+def private2_network(demo: rest.Client, router: Json) -> tuple[Json, Json, Json]:
+    """demo's `private2` (IPv4 and IPv6 SLAAC) on router1 beside `private`."""
+    net = allinone._ensure(demo, "networks", {"name": "private2"}, name="private2")
+    subnet = allinone._ensure(
+        demo,
+        "subnets",
+        {"name": "private2_subnet", "network_id": net["id"], "ip_version": 4, "cidr": PRIVATE2_CIDR},
+        name="private2_subnet",
+        network_id=net["id"],
+    )
+    if not allinone._one(demo, "ports", device_id=router["id"], network_id=net["id"]):
+        demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
+    subnet6 = private6_subnet(demo, router, net["id"], "private2_v6_subnet", PRIVATE2_6_CIDR)
+    return net, subnet, subnet6
 
 
 def open_icmpv6_and_ssh(demo: rest.Client, sg: Json) -> None:
@@ -100,9 +122,10 @@ def wait_slaac(name: str, expected: str, timeout: float = 90) -> None:
 
 
 def route_outside_to_tenants(gateway6: str) -> None:
-    """The outside host as an upstream router: its own IPv6 address, the tenant prefix via router1."""
+    """The outside host as an upstream router: its own IPv6 address, the tenant prefixes via router1."""
     netns.ip(ovs.OUTSIDE_NS, "-6", "addr", "replace", f"{PUBLIC6_GATEWAY}/64", "dev", "eth0", "nodad")
-    netns.ip(ovs.OUTSIDE_NS, "-6", "route", "replace", PRIVATE6_CIDR, "via", gateway6, "dev", "eth0")
+    for prefix in (PRIVATE6_CIDR, PRIVATE2_6_CIDR):
+        netns.ip(ovs.OUTSIDE_NS, "-6", "route", "replace", prefix, "via", gateway6, "dev", "eth0")
 
 
 def build() -> dict[str, Any]:
@@ -116,6 +139,7 @@ def build() -> dict[str, Any]:
     public6 = public6_subnet(admin, public["id"])  # before the gateway: router1's gets an address of each
     private, private_subnet, router = allinone.demo_network(demo, public["id"])
     private6 = private6_subnet(demo, router, private["id"])
+    private2, private2_subnet, private2_6 = private2_network(demo, router)
     sg = allinone.open_default_security_group(demo, demo_id)
     open_icmpv6_and_ssh(demo, sg)
     router = demo.get(f"/v2.0/routers/{router['id']}")["router"]
@@ -126,18 +150,19 @@ def build() -> dict[str, Any]:
     route_outside_to_tenants(gateway6)
     log.info("dual-stack networks, router1 (%s) and security group ready", ", ".join(gateway_ips))
 
-    ports = {name: allinone.vm_port(admin, name, private["id"], demo_id) for name in allinone.VMS}
+    networks = {**{name: private for name in allinone.VMS}, EAST_VM: private2}
+    ports = {name: allinone.vm_port(admin, name, net["id"], demo_id) for name, net in networks.items()}
     fip = allinone.associate_floating_ip(demo, public["id"], ports[allinone.FIP_VM]["id"])
-    with ThreadPoolExecutor(max_workers=len(allinone.VMS)) as pool:
-        booted = pool.map(lambda name: allinone.boot_vm(admin, name, ports[name], private), allinone.VMS)
-        vms = dict(zip(allinone.VMS, booted, strict=True))
+    with ThreadPoolExecutor(max_workers=len(networks)) as pool:
+        booted = pool.map(lambda name: allinone.boot_vm(admin, name, ports[name], networks[name]), networks)
+        vms = dict(zip(networks, booted, strict=True))
     for name, port in ports.items():
         vms[name]["ipv6"] = ipv6_of(port)
         wait_slaac(name, vms[name]["ipv6"])
     vms[allinone.FIP_VM]["floating_ip"] = fip["floating_ip_address"]
     log.info("VMs leased and SLAAC-configured: %s", {n: (v["ip"], v["ipv6"]) for n, v in vms.items()})
 
-    for name in allinone.VMS:
+    for name in networks:
         if not vm.ping(vm.namespace(name), PUBLIC6_GATEWAY, timeout=120):
             raise RuntimeError(f"{name} cannot ping6 the outside host {PUBLIC6_GATEWAY}")
     if not vm.ping(vm.namespace(allinone.FIP_VM), ovs.OUTSIDE_IP, timeout=120):
@@ -147,12 +172,14 @@ def build() -> dict[str, Any]:
     return {
         "projects": projects,
         "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
-        "networks": {"public": public["id"], "private": private["id"]},
+        "networks": {"public": public["id"], "private": private["id"], "private2": private2["id"]},
         "subnets": {
             "public_subnet": public_subnet["id"],
             "public6_subnet": public6["id"],
             "private_subnet": private_subnet["id"],
             "private6_subnet": private6["id"],
+            "private2_subnet": private2_subnet["id"],
+            "private2_v6_subnet": private2_6["id"],
         },
         "routers": {
             "router1": {

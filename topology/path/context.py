@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from topology.path.topo import Topo, router_label, router_port_on, routers_of_subnet, subnets_of
+from topology.path.topo import Topo, family_subnets_first, router_label, router_port_on, routers_of_subnet
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,15 @@ class EastWest:
     dst_host: str | None
 
     @classmethod
-    def of(cls, topo: Topo, source_port: str, target_port: str, router: str) -> EastWest:
-        src_subnet = next(s for s in subnets_of(topo, source_port) if router in routers_of_subnet(topo, s))
-        dst_subnet = next(s for s in subnets_of(topo, target_port) if router in routers_of_subnet(topo, s))
+    def of(cls, topo: Topo, source_port: str, target_port: str, router: str, family: int = 4) -> EastWest:
+        """The router's subnets on both ports, of the packet's ``family`` first (a dual-stack port's IPv6
+        packet enters on the qr- of its IPv6 subnet)."""
+        src_subnet = next(
+            s for s in family_subnets_first(topo, source_port, family) if router in routers_of_subnet(topo, s)
+        )
+        dst_subnet = next(
+            s for s in family_subnets_first(topo, target_port, family) if router in routers_of_subnet(topo, s)
+        )
         return cls(
             router,
             router_label(topo, router),

@@ -40,7 +40,9 @@ def dvr_mac_rewrite(walk: Walk, host: str | None, qr_port: str | None) -> tuple[
 def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None = None) -> str:
     """Routed by the distributed router's qrouter on the sending host; br-tun puts on its DVR MAC."""
     topo = walk.topo
-    ew = EastWest.of(topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "")
+    ew = EastWest.of(
+        topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "", walk.family
+    )
     host = vm_out(walk, source.node)
     walk.br_int(host or "?", f"switches it to the gateway of its subnet, router {ew.name}'s qr- port")
     ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, host, walk.hops[-1])

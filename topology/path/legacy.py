@@ -34,7 +34,9 @@ def same_network(walk: Walk, source: Endpoint, target: Endpoint) -> str:
 def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None = None) -> str:
     """Routed by the one qrouter namespace of a legacy router, on its L3 agent's host."""
     topo = walk.topo
-    ew = EastWest.of(topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "")
+    ew = EastWest.of(
+        topo, source.node, target.node, router or route_router(topo, source.node, target.node) or "", walk.family
+    )
     host = vm_out(walk, source.node)
     walk.br_int(host or "?", f"switches it to the gateway of its subnet, router {ew.name}'s qr- port")
     ns = router_namespace(walk, ew.router, NamespacePrefix.QROUTER, None, walk.hops[-1])
