@@ -18,7 +18,13 @@ def names(daemons: list[neutron.Daemon]) -> set[str]:
 
 def test_each_scenario_has_a_host_mode() -> None:
     modes = {name: host_mode(name) for name in SCENARIOS}
-    assert modes == {"allinone": "legacy", "dvr": "dvr", "overlap": "legacy", "netnode": "netnode"}
+    assert modes == {
+        "allinone": "legacy",
+        "dualstack": "legacy",
+        "dvr": "dvr",
+        "overlap": "legacy",
+        "netnode": "netnode",
+    }
     assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode"]
     assert [s for s in SCENARIOS if needs_dvr(s)] == ["dvr"]
 
@@ -47,9 +53,16 @@ def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
 
 @pytest.mark.parametrize(
     ("fixtures", "rank"),
-    [((), 0), (("lab",), 1), (("dvr_lab",), 2), (("overlap_lab",), 3), (("netnode_lab", "lab_session"), 4)],
+    [
+        ((), 0),
+        (("lab",), 1),
+        (("dualstack_lab",), 2),
+        (("dvr_lab",), 3),
+        (("overlap_lab",), 4),
+        (("netnode_lab", "lab_session"), 5),
+    ],
 )
-def test_netnode_tests_run_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
+def test_dualstack_runs_after_allinone_and_netnode_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
     item = SimpleNamespace(fixturenames=fixtures, path=SimpleNamespace(name="test_x.py"))
     assert scenario_rank(item) == rank  # type: ignore[arg-type]
 

@@ -285,6 +285,52 @@ def test_without_an_ipv6_gateway_on_public_the_walk_stops_at_router1(
     ok(walk(dualstack_lab, ubuntu, OUTSIDE6), "north-south-routed")
 
 
+@contextlib.contextmanager
+def slaac_without_ra_mode(state: JsonDict) -> Iterator[str]:
+    """demo's `private3` on router1 by its IPv4 subnet, with an IPv6 subnet of ipv6_address_mode slaac and no
+    ipv6_ra_mode (Neutron refuses to change a subnet's modes, so a network of its own), which Neutron refuses
+    to attach to router1; a port on it (not plugged: with DHCP on that subnet the DHCP agent never
+    provisioned a VM's port here, twice 150 s, and Neutron refuses the subnet without DHCP); its id."""
+    from lab import keystone, neutron, rest
+
+    admin, demo = neutron.client(keystone.ADMIN), neutron.client(keystone.DEMO)
+    router = state["routers"]["router1"]["id"]
+    net = demo.post("/v2.0/networks", {"network": {"name": "private3"}})["network"]
+    subnets = [
+        demo.post("/v2.0/subnets", {"subnet": {"network_id": net["id"], **body}})["subnet"]
+        for body in (
+            {"name": "private3_subnet", "ip_version": 4, "cidr": "10.0.3.0/24"},
+            {"name": "private3_v6_subnet", "ip_version": 6, "cidr": "2001:db8:13::/64", "ipv6_address_mode": "slaac"},
+        )
+    ]
+    try:
+        demo.put(f"/v2.0/routers/{router}/add_router_interface", {"subnet_id": subnets[0]["id"]})
+        with pytest.raises(rest.HttpError, match="receive RAs from an external router"):
+            demo.put(f"/v2.0/routers/{router}/add_router_interface", {"subnet_id": subnets[1]["id"]})
+        port = demo.post("/v2.0/ports", {"port": {"network_id": net["id"], "name": "v6-01"}})["port"]
+        assert any(":" in ip["ip_address"] for ip in port["fixed_ips"]), port["fixed_ips"]
+        yield str(port["id"])
+    finally:
+        with contextlib.suppress(rest.HttpError):
+            demo.put(f"/v2.0/routers/{router}/remove_router_interface", {"subnet_id": subnets[0]["id"]})
+        for port in admin.get(f"/v2.0/ports?network_id={net['id']}")["ports"]:
+            with contextlib.suppress(rest.HttpError):
+                admin.delete(f"/v2.0/ports/{port['id']}")
+        demo.delete(f"/v2.0/networks/{net['id']}")
+
+
+def test_a_slaac_subnet_without_ra_mode_is_broken_at_router1_which_neutron_will_not_attach_it_to(
+    dualstack_lab: JsonDict,
+) -> None:
+    with slaac_without_ra_mode(dualstack_lab) as port_id:
+        result = walk(dualstack_lab, f"port:{port_id}", OUTSIDE6)
+        assert (result["verdict"], codes(result)) == ("broken", ["ipv6_ra_mode_unset"]), result["problems"]
+        message = result["problems"][0]["message"]
+        assert "private3_v6_subnet" in message and "router outside OpenStack" in message, message
+        assert result["problems"][0]["node"] == f"router:{dualstack_lab['routers']['router1']['id']}"
+        assert "SNAT" not in repr(result["hops"])
+
+
 # --------------------------------------------------------------------------- tenants
 
 

@@ -99,15 +99,16 @@ def test_without_radvd_in_the_qrouter_the_vms_hear_no_advertisement() -> None:
     assert "no IPv6 default route and no SLAAC address" in result["problems"][0]["message"]
 
 
-def test_a_slaac_subnet_without_ra_mode_is_unknown_neutron_advertising_no_prefix() -> None:
+def test_a_slaac_subnet_without_ra_mode_is_broken_at_the_router_that_may_not_serve_it() -> None:
     (cloud, reports), _ = dual_stack()
     next(s for s in cloud["subnets"] if s["cidr"] == V6_CIDR)["ipv6_ra_mode"] = None
-    namespace(reports, NETWORK_NODE, QROUTER)["processes"] = []  # not needed for it: not a failure
+    cloud["ports"] = [p for p in cloud["ports"] if p["id"] != QR6]  # Neutron refuses the interface
     result = walk((cloud, reports), f"port:{VM0}", OUTSIDE6)
-    assert result["verdict"] == "unknown" and failing(result) == [], result["problems"]
-    (warned,) = [p for p in result["problems"] if p["code"] == "ipv6_ra_mode_unset"]
-    assert warned["severity"] == "warn" and "advertises no prefix" in warned["message"]
-    assert qrouter_hop(result, "advertises")["status"] == "unknown"
+    assert (result["verdict"], failing(result)) == ("broken", ["ipv6_ra_mode_unset"]), result["problems"]
+    message = result["problems"][0]["message"]
+    assert "ipv6_address_mode slaac and no ipv6_ra_mode" in message and "--ipv6-ra-mode slaac" in message
+    assert result["problems"][0]["node"] == f"router:{ROUTER}"
+    assert "SNAT" not in repr(result["hops"])
 
 
 def test_without_the_ipv6_default_route_the_qrouter_hop_fails() -> None:

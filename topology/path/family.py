@@ -198,6 +198,18 @@ def interface_of(walk: Walk, question: Question, router: str, port: str) -> bool
     if any(router_port_on(topo, router, s) for s in subnets):
         return True
     name = router_label(topo, router)
+    external_ra = next((s for s in subnets if expects_external_ra(topo, s)), None)
+    if external_ra is not None:
+        label, mode = topo.nodes[external_ra]["label"], topo.attrs(external_ra).get("ipv6_address_mode")
+        why = (
+            f"{port_name(topo, port)}'s IPv6 subnet {label} has ipv6_address_mode {mode} and no ipv6_ra_mode: "
+            f"it expects router advertisements from a router outside OpenStack, and Neutron refuses to attach "
+            f'it to router {name} ("configured to receive RAs from an external router"); without such a router '
+            f"the VM has no IPv6 address nor default route; recreate it with --ipv6-ra-mode {mode} "
+            f"--ipv6-address-mode {mode} and `openstack router add subnet {name} <subnet>`"
+        )
+        walk.fail(walk.hop(router, f"router {name} routes {question.name}"), Problem.IPV6_RA_MODE_UNSET, why)
+        return False
     if subnets:
         label = topo.nodes[subnets[0]]["label"]
         why = (
@@ -208,6 +220,13 @@ def interface_of(walk: Walk, question: Question, router: str, port: str) -> bool
         why = f"router {name} has no {question.name} interface on the way: {lacks(topo, port, question.wanted)}"
     fail(walk, router, f"router {name} routes {question.name}", why)
     return False
+
+
+def expects_external_ra(topo: Topo, subnet: str) -> bool:
+    """An IPv6 subnet whose VMs take addresses from router advertisements that no Neutron router may send:
+    an address mode and no ra mode (Neutron: "receive RAs from an external router")."""
+    attrs = topo.attrs(subnet)
+    return subnet_family(topo, subnet) == 6 and bool(attrs.get("ipv6_address_mode")) and not attrs.get("ipv6_ra_mode")
 
 
 def fail(walk: Walk, node: str, what: str, why: str) -> None:

@@ -60,7 +60,8 @@ class Problem:
     # or a hop that would need that family (the router's interface, its gateway on the external side)
     NO_ADDRESS_FAMILY = "no_address_family"
     # IPv6 (topology/path/routed6.py): a subnet whose router should advertise it (ipv6_ra_mode set) has no
-    # radvd in the router's namespace; a SLAAC subnet with no ipv6_ra_mode (Neutron's router advertises no prefix)
+    # radvd in the router's namespace; an IPv6 subnet with an address mode and no ra mode expects an
+    # external router's advertisements, and Neutron attaches it to no router (topology/path/family.py)
     NO_ROUTER_ADVERTISEMENT = "no_router_advertisement"
     IPV6_RA_MODE_UNSET = "ipv6_ra_mode_unset"
     # A DVR host's floating IP agent gateway address (fg-): a filter rule in its fip namespace drops the probe

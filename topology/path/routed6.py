@@ -72,16 +72,7 @@ def advertises(walk: Walk, namespace: str, host: str | None, router: str, subnet
     hop = walk.hop(namespace, f"router {name} advertises {label} (IPv6 router advertisements)", host=host)
     ra_mode, address_mode = attrs.get("ipv6_ra_mode"), attrs.get("ipv6_address_mode")
     if not ra_mode:
-        if address_mode == "slaac":
-            message = (
-                f"subnet {label} has ipv6_address_mode slaac but no ipv6_ra_mode: router {name} advertises no "
-                "prefix, so the VM takes no SLAAC address from it (only a router outside OpenStack could "
-                "advertise one); recreate the subnet with --ipv6-ra-mode slaac --ipv6-address-mode slaac"
-            )
-            hop.status = "unknown"  # the VM has an address only if a router Neutron does not know advertises it
-            hop.evidence = message
-            walk.problem(Problem.IPV6_RA_MODE_UNSET, message, subnet, severity="warn")
-        return hop
+        return hop  # Neutron attaches no such subnet to a router (topology/path/family.py says why)
     if host is None or not walk.reported(host):
         return hop
     radvd = topo.attrs(namespace).get("radvd")
