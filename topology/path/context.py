@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from topology.path.topo import Topo, family_subnets_first, router_label, router_port_on, routers_of_subnet
+from topology.path.family import family_subnets_first
+from topology.path.topo import Topo, router_label, router_port_on, routers_of_subnet
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,17 @@ def family_subnets(topo: Topo, port: str, wanted: int) -> list[str]:
     return [s for s in subnets_of(topo, port) if subnet_family(topo, s) == wanted]
 
 
+def family_subnets_first(topo: Topo, port: str, wanted: int) -> list[str]:
+    """The port's subnets, those of ``wanted`` first (the router a packet of that family goes through)."""
+    first = family_subnets(topo, port, wanted)
+    return first + [s for s in subnets_of(topo, port) if s not in first]
+
+
+def family_ip(topo: Topo, port: str, wanted: int) -> str:
+    """The port's first address of ``wanted`` (4 or 6), else its first address ("?" with none)."""
+    return prefer(port_ips_of(topo, port), [wanted]) or "?"
+
+
 def prefer(addresses: list[str], families: list[int]) -> str | None:
     """The first address of the first family in ``families`` that has one, else the first address."""
     for wanted in families:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix, NodeKind
+from topology.path.family import family_ip
 from topology.path.model import Hop, Problem
 from topology.path.secgroups import check_egress, check_ingress
-from topology.path.topo import devices_of, family_ip, namespaces_of, network_of, subnets_of
+from topology.path.topo import devices_of, namespaces_of, network_of, subnets_of
 from topology.path.walk import Walk
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from topology import graph as g
 from topology.kinds import NamespacePrefix
 from topology.path.external import external_in, outside_hop
 from topology.path.family import family
@@ -123,7 +124,7 @@ def routed_in(walk: Walk, source: Endpoint, target: Endpoint) -> str:
         return Scenario.INBOUND_ROUTED
     gateway = [str(i.get("ip_address")) for i in topo.attrs(router).get("external_fixed_ips") or []]
     gateway6 = next((a for a in gateway if is_ipv6(a)), "its IPv6 gateway address")
-    external = f"network:{topo.attrs(router).get('gateway_network_id')}"
+    external = g.network_id(str(topo.attrs(router).get("gateway_network_id")))
     outside_hop(walk, external, source.ip, "a host on the outside,")
     name = router_label(topo, router)
     ns = router_namespace(walk, router, NamespacePrefix.QROUTER, None, walk.hops[-1])

@@ -7,10 +7,10 @@ from topology import graph as g
 from topology.drift import orphan_fix, orphan_gateway
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
 from topology.path.context import EastWest
+from topology.path.family import family_subnets_first
 from topology.path.model import Hop, Problem, iptables_evidence
 from topology.path.topo import (
     Topo,
-    family_subnets_first,
     namespaces_of,
     network_of,
     port_ips_of,

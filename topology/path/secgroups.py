@@ -10,6 +10,7 @@ from typing import Literal
 
 from topology import graph as g
 from topology.kinds import EdgeKind
+from topology.path.family import family
 from topology.path.model import Hop, JsonDict, Probe, Problem
 from topology.path.topo import Topo, port_ips
 from topology.path.walk import Walk
@@ -22,10 +23,7 @@ ETHERTYPE = {4: "IPv4", 6: "IPv6"}
 
 def packet_family(address: str | None) -> int:
     """The family of the packet a rule judges, from its other end's address (IPv4 when none is known)."""
-    try:
-        return ipaddress.ip_address(address or "").version
-    except ValueError:
-        return 4
+    return family(address) or 4
 
 
 def protocol_matches(protocol: str, probe: Probe, family: int) -> bool:
@@ -129,10 +127,10 @@ def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) ->
 
 def rule_matches(topo: Topo, probe: Probe, rule: JsonDict, direction: Direction, remote_ip: str | None) -> bool:
     """``remote_ip`` is the packet's other end: the source for ingress, the destination for egress."""
-    family = packet_family(remote_ip)
-    if rule.get("direction") != direction or rule.get("ethertype", "IPv4") != ETHERTYPE[family]:
+    packet = packet_family(remote_ip)
+    if rule.get("direction") != direction or rule.get("ethertype", "IPv4") != ETHERTYPE[packet]:
         return False
-    if not protocol_matches((rule.get("protocol") or "").lower(), probe, family):
+    if not protocol_matches((rule.get("protocol") or "").lower(), probe, packet):
         return False
     low = rule.get("port_range_min")
     if probe.port is not None and low is not None and not low <= probe.port <= (rule.get("port_range_max") or low):

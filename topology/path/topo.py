@@ -141,19 +141,6 @@ def vm_ip(topo: Topo, port: str) -> str:
     return (port_ips(topo.node(port)) or ["?"])[0]
 
 
-def family_ip(topo: Topo, port: str, family: int) -> str:
-    """The port's first address of ``family`` (4 or 6), else its first address."""
-    ips = port_ips(topo.node(port))
-    return next((ip for ip in ips if (":" in ip) == (family == 6)), ips[0] if ips else "?")
-
-
-def family_subnets_first(topo: Topo, port: str, family: int) -> list[str]:
-    """The port's subnets, those of ``family`` first (the router a packet of that family goes through)."""
-    subnets = subnets_of(topo, port)
-    of_family = [s for s in subnets if (":" in str(topo.attrs(s).get("cidr") or "")) == (family == 6)]
-    return of_family + [s for s in subnets if s not in of_family]
-
-
 def subnets_of(topo: Topo, port: str) -> list[str]:
     return topo.targets(port, EdgeKind.IN_SUBNET)
 
