@@ -227,10 +227,17 @@ def build() -> dict[str, Any]:
     log.info("pings through router1 answered")
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
     return {
-        "projects": projects,
-        "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
+        **one_host_state(projects, router, gateway_ip, sg, vms, fip),
         "networks": {"public": public["id"], "private": private["id"]},
         "subnets": {"public_subnet": public_subnet["id"], "private_subnet": private_subnet["id"]},
+    }
+
+
+def one_host_state(projects: Json, router: Json, gateway_ip: str, sg: Json, vms: Json, fip: Json) -> dict[str, Any]:
+    """state.json of a one-host scenario with router1 and FIP_VM's floating IP (allinone, dualstack)."""
+    return {
+        "projects": projects,
+        "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
         "routers": {
             "router1": {
                 "id": router["id"],

@@ -169,9 +169,11 @@ def build() -> dict[str, Any]:
         raise RuntimeError(f"{allinone.FIP_VM} cannot ping the outside host {ovs.OUTSIDE_IP}")
     log.info("ping and ping6 through router1 answered")
     gateway_ip = next(ip for ip in gateway_ips if ":" not in ip)
+    state = allinone.one_host_state(projects, router, gateway_ip, sg, vms, fip)
+    state["routers"]["router1"]["gateway_ipv6"] = gateway6
+    state["outside"]["ipv6"] = PUBLIC6_GATEWAY
     return {
-        "projects": projects,
-        "hosts": {neutron.HOST: {"tunnel_ip": "127.0.0.1", "l3_agent_mode": "legacy", "netns_dir": "/run/netns"}},
+        **state,
         "networks": {"public": public["id"], "private": private["id"], "private2": private2["id"]},
         "subnets": {
             "public_subnet": public_subnet["id"],
@@ -180,31 +182,5 @@ def build() -> dict[str, Any]:
             "private6_subnet": private6["id"],
             "private2_subnet": private2_subnet["id"],
             "private2_v6_subnet": private2_6["id"],
-        },
-        "routers": {
-            "router1": {
-                "id": router["id"],
-                "gateway_ip": gateway_ip,
-                "gateway_ipv6": gateway6,
-                "distributed": False,
-                "namespace": f"qrouter-{router['id']}",
-                "hosts": [neutron.HOST],
-            }
-        },
-        "security_groups": {"demo:default": sg["id"]},
-        "vms": vms,
-        "floating_ips": {
-            allinone.FIP_VM: {
-                "id": fip["id"],
-                "floating_ip_address": fip["floating_ip_address"],
-                "port_id": fip["port_id"],
-            }
-        },
-        "outside": {
-            "namespace": ovs.OUTSIDE_NS,
-            "ip": ovs.OUTSIDE_IP,
-            "ipv6": PUBLIC6_GATEWAY,
-            "bridge": ovs.EXTERNAL_BRIDGE,
-            "port": ovs.OUTSIDE_PORT,
         },
     }
