@@ -83,6 +83,21 @@ def test_a_members_only_rule_admits_a_member_but_not_the_same_member_hairpinned_
     assert "SNATs 10.0.0.10 to its floating IP" in message, "the hop says which NAT made the source"
 
 
+def test_the_hop_cites_the_narrowest_admitting_rule_in_whatever_order_neutron_lists_them() -> None:
+    """ICMP from a member matches both "icmp from 0.0.0.0/0" and "any from members of default": the
+    hop names the members rule either way (CI once saw the cited rule follow Neutron's list order)."""
+    cited = set()
+    for order in (list, lambda rules: list(reversed(rules))):
+        cloud, reports = legacy()
+        members_only(cloud)
+        cloud["security_group_rules"] = order(cloud["security_group_rules"])
+        result = ask((cloud, reports), "vm-0", "vm-1")
+        assert result["verdict"] == "ok", result["problems"]
+        cited.add(ingress_hop(result)["evidence"])
+    assert len(cited) == 1, cited
+    assert "members of group default" in cited.pop()
+
+
 def test_a_vm_without_a_floating_ip_arrives_from_the_routers_gateway_address() -> None:
     cloud, reports = legacy()
     members_only(cloud)

@@ -112,12 +112,35 @@ def host_prefix(address: str) -> str:
 def deciding_rule(
     topo: Topo, probe: Probe, groups: list[str], direction: Direction, remote_ip: str | None
 ) -> tuple[str, JsonDict] | None:
-    """The first rule of ``groups`` (in their order) that admits the probe, with its group."""
-    for group in groups:
-        for rule in topo.attrs(group).get("rules", []):
-            if rule_matches(topo, probe, rule, direction, remote_ip):
-                return group, rule
-    return None
+    """The narrowest rule of ``groups`` that admits the probe, with its group.
+
+    Any admitting rule lets the packet through; the hop cites the most specific one (see
+    ``specificity``) so its evidence does not depend on the order Neutron lists rules in.
+    """
+    admitting = [
+        (group, rule)
+        for group in groups
+        for rule in topo.attrs(group).get("rules", [])
+        if rule_matches(topo, probe, rule, direction, remote_ip)
+    ]
+    if not admitting:
+        return None
+    return max(admitting, key=lambda pair: (specificity(pair[1]), str(pair[1].get("id", ""))))
+
+
+def specificity(rule: JsonDict) -> tuple[float, int, int]:
+    """How narrow a rule is: its remote (a group or a long prefix first), a protocol, few ports."""
+    prefix = rule.get("remote_ip_prefix")
+    if rule.get("remote_group_id"):
+        remote = 1.0
+    elif prefix:
+        network = ipaddress.ip_network(prefix, strict=False)
+        remote = network.prefixlen / network.max_prefixlen
+    else:
+        remote = 0.0
+    low = rule.get("port_range_min")
+    ports = 65536 if low is None else (rule.get("port_range_max") or low) - low + 1
+    return remote, 1 if rule.get("protocol") else 0, -ports
 
 
 def rule_admits(topo: Topo, probe: Probe, rule: JsonDict, src_ip: str | None) -> bool:
