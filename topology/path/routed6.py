@@ -23,6 +23,8 @@ from topology.path.topo import Topo, network_of, router_label, router_port_on
 from topology.path.walk import Walk
 
 DEFAULT6 = "::/0"
+MAIN_TABLE, LOCAL_TABLE = 254, 255  # the kernel's tables (ip rule's "main", "local")
+MAIN_PRIORITY = 32766
 
 
 def is_ipv6(address: str | None) -> bool:
@@ -49,11 +51,13 @@ def default_route6(topo: Topo, namespace: str) -> JsonDict | None:
     return next((r for r in routes6(topo, namespace) if r.get("dst") in (DEFAULT6, "default")), None)
 
 
-def route_to(topo: Topo, namespace: str, address: str) -> JsonDict | None:
-    """The namespace's most specific IPv6 route that covers ``address`` (its main table's)."""
+def route_to(topo: Topo, namespace: str, address: str, table: int = MAIN_TABLE) -> JsonDict | None:
+    """The most specific IPv6 route of the namespace's ``table`` (main unless told) that covers ``address``."""
     target = ipaddress.ip_address(address)
     best: tuple[int, JsonDict] | None = None
     for route in routes6(topo, namespace):
+        if (route.get("table") or MAIN_TABLE) != table:
+            continue
         try:
             network = ipaddress.ip_network(str(route.get("dst")).replace("default", DEFAULT6), strict=False)
         except ValueError:
@@ -61,6 +65,50 @@ def route_to(topo: Topo, namespace: str, address: str) -> JsonDict | None:
         if target in network and (best is None or network.prefixlen > best[0]):
             best = (network.prefixlen, route)
     return best[1] if best else None
+
+
+def lookup6(
+    topo: Topo, namespace: str, src: str | None, dst: str, iif: str | None = None
+) -> tuple[JsonDict | None, JsonDict | None]:
+    """The kernel's IPv6 route lookup in ``namespace``: its ``ip -6 rule`` list in priority order, each rule
+    that matches the packet (from, to, iif) naming a table whose most specific route covering ``dst`` wins.
+    (rule, route), or (None, None) when no matching rule's table has a route. Without
+    reported rules, the main table alone (what a namespace without policy routing does)."""
+    rules = sorted(
+        (r for r in topo.attrs(namespace).get("rules", []) if r.get("family") == 6 and r.get("action") == "lookup"),
+        key=lambda r: int(r.get("priority") or 0),
+    ) or [{"priority": MAIN_PRIORITY, "table": MAIN_TABLE, "action": "lookup", "family": 6}]
+    for rule in rules:
+        table = int(rule.get("table") or MAIN_TABLE)
+        if table == LOCAL_TABLE or not covers(rule.get("from"), src) or not covers(rule.get("to"), dst):
+            continue
+        if rule.get("iif") and rule.get("iif") != iif:
+            continue
+        route = route_to(topo, namespace, dst, table)
+        if route is not None:
+            return rule, route
+    return None, None
+
+
+def covers(prefix: str | None, address: str | None) -> bool:
+    """A rule's from/to selector matches ``address`` (no selector matches every packet)."""
+    if not prefix or prefix in ("all", DEFAULT6):
+        return True
+    if not address:
+        return False
+    try:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return False
+
+
+def describe_lookup(rule: JsonDict, route: JsonDict) -> str:
+    """``ip -6 rule: from X lookup T; ip -6 route: ...`` (the rule only when it is not the main table's)."""
+    table = int(rule.get("table") or MAIN_TABLE)
+    routed = describe_route(route) + (f" table {table}" if table != MAIN_TABLE else "")
+    if table == MAIN_TABLE:
+        return routed
+    return f"ip -6 rule: {rule.get('priority')}: from {rule.get('from') or 'all'} lookup {table}; {routed}"
 
 
 def advertises(walk: Walk, namespace: str, host: str | None, router: str, subnet: str | None) -> Hop:
@@ -92,11 +140,13 @@ def advertises(walk: Walk, namespace: str, host: str | None, router: str, subnet
     return hop
 
 
-def routed_out(walk: Walk, namespace: str, host: str | None, router: str) -> Hop:
-    """The qrouter's hop for an IPv6 packet to the outside: its IPv6 default route, no NAT."""
+def routed_out(walk: Walk, namespace: str, host: str | None, router: str, where: str = "qrouter") -> Hop:
+    """The router namespace's hop (``where``: "qrouter", or a DVR router's "snat") for an IPv6 packet
+    to the outside: its IPv6 default route, no NAT."""
     topo = walk.topo
+    said = "the snat namespace" if where == "snat" else where
     hop = walk.hop(
-        namespace, "qrouter routes IPv6 to its default gateway, without NAT (IPv6 is never NATed)", host=host
+        namespace, f"{said} routes IPv6 to its default gateway, without NAT (IPv6 is never NATed)", host=host
     )
     if host is None or not walk.reported(host):
         return hop
@@ -105,7 +155,7 @@ def routed_out(walk: Walk, namespace: str, host: str | None, router: str) -> Hop
         walk.fail(
             hop,
             Problem.ROUTER_NO_GATEWAY,
-            f"router {router_label(topo, router)}'s qrouter namespace has no IPv6 default route: the external "
+            f"router {router_label(topo, router)}'s {where} namespace has no IPv6 default route: the external "
             "network's IPv6 subnet gives no gateway_ip (or the L3 agent has not set it)",
         )
     else:
@@ -147,10 +197,14 @@ def routed_in(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     return Scenario.INBOUND_ROUTED
 
 
-def routed_to_subnet(walk: Walk, ns: str, host: str | None, router: str, subnet: str | None, address: str) -> None:
+def routed_to_subnet(
+    walk: Walk, ns: str, host: str | None, router: str, subnet: str | None, address: str, port_kind: str = "qr-"
+) -> None:
+    """The router namespace's route to the VM's subnet: on link on one of its ``port_kind`` ports."""
     topo = walk.topo
     label = topo.nodes[subnet]["label"] if subnet in topo.nodes else "the VM's subnet"
-    hop = walk.hop(ns, f"qrouter routes {address} to {label}, without NAT", host=host)
+    where = "the snat namespace" if port_kind == "sg-" else "qrouter"
+    hop = walk.hop(ns, f"{where} routes {address} to {label}, without NAT", host=host)
     if host is None or not walk.reported(host):
         return
     route = route_to(topo, ns, address)
@@ -158,8 +212,8 @@ def routed_to_subnet(walk: Walk, ns: str, host: str | None, router: str, subnet:
         walk.fail(
             hop,
             Problem.NO_ROUTE,
-            f"router {router_label(topo, router)}'s qrouter namespace has no IPv6 route to {address}: "
-            f"no qr- holds an address of {label}",
+            f"router {router_label(topo, router)}'s {where} namespace has no IPv6 route to {address}: "
+            f"no {port_kind} holds an address of {label}",
         )
         return
     hop.evidence = describe_route(route)
