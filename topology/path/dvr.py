@@ -9,11 +9,12 @@ from topology import graph as g
 from topology.kinds import DeviceOwner, NamespacePrefix
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
+from topology.path.family import family_ip
 from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
 from topology.path.instance import vm_in, vm_out
-from topology.path.model import EVIDENCE_PARTS, Endpoint, Problem, Scenario
+from topology.path.model import EVIDENCE_PARTS, Endpoint, Hop, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
-from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of, vm_ip
+from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of
 from topology.path.walk import Walk
 
 
@@ -60,20 +61,44 @@ def east_west(walk: Walk, source: Endpoint, target: Endpoint, router: str | None
         flows,
     )
     if ew.dst_host != host:
-        dvr_mac_restored(walk, str(ew.dst_host))
+        dvr_mac_restored(walk, str(ew.dst_host), target.node)
     vm_in(walk, target.node, ew.dst_host, source.ip)
     return Scenario.EAST_WEST_DVR
 
 
-def dvr_mac_restored(walk: Walk, host: str) -> None:
+def dvr_mac_restored(walk: Walk, host: str, port: str) -> None:
     """The receiving br-int puts the destination subnet's gateway MAC back in place of the DVR MAC: said on
-    the br-int hop the tunnel crossing ended on (the one hop of that bridge, whose entry is patch-int)."""
+    the br-int hop the tunnel crossing ended on (the one hop of that bridge, whose entry is patch-int),
+    checked against its DVR_TO_SRC_MAC flow for the destination port's MAC."""
     restored = "replaces the DVR MAC with the destination subnet's gateway MAC"
     last = walk.hops[-1] if walk.hops else None
     if last is not None and last.node == g.bridge_id(host, "br-int"):
         last.what = f"br-int on {host}: {restored}"
+        hop = last
     else:
-        walk.br_int(host, restored)
+        hop = walk.br_int(host, restored)
+    flows = walk.topo.flows(host, "br-int")
+    mac = str(walk.topo.attrs(port).get("mac_address") or "")
+    if not mac or not any("table=1," in line for line in flows):
+        return  # no DVR_TO_SRC_MAC table reported (no flows, or not a DVR host's): nothing to check against
+    found = next((line.strip() for line in flows if to_src_mac(line, mac)), None)
+    if found is not None:
+        hop.evidence = f"DVR_TO_SRC_MAC: {found}"
+        hop.flows = [found]
+        return
+    walk.fail(
+        hop,
+        Problem.DVR_TO_SRC_MAC_MISSING,
+        f"br-int on {host} has no DVR_TO_SRC_MAC flow (table 1) for {mac}: a packet routed on another host "
+        "arrives with that host's DVR MAC as its source and table 1 drops it. The OVS agent lost the "
+        "network's DVR flows (the lab shows it when a dual-stack network's IPv6 router interface is removed): "
+        f"restart neutron-openvswitch-agent on {host}, its full resync rebuilds them",
+    )
+
+
+def to_src_mac(line: str, mac: str) -> bool:
+    """A br-int flow of DVR_TO_SRC_MAC (table 1) that restores the gateway MAC for packets to ``mac``."""
+    return "table=1," in line and f"dl_dst={mac}" in line and ("mod_dl_src:" in line or "->eth_src" in line)
 
 
 def router_out(walk: Walk, out: Leaving) -> bool:
@@ -121,27 +146,16 @@ def fip_nat_hop(walk: Walk, out: Leaving, ns: str | None) -> None:
 def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) -> str | None:
     """By policy to the subnet's sg- on the SNAT host, SNAT there, out on qg- (and on to br-ex unless
     ``to_br_ex`` is False: the caller walks on from qg-); the SNAT host, None when the walk ends before."""
-    topo, host = walk.topo, out.host
-    snat_ports = [
-        p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT) if out.subnet in subnets_of(topo, p)
-    ]
-    sg_ip = vm_ip(topo, snat_ports[0]) if snat_ports else "?"
-    hop = walk.hop(ns, f"qrouter on {host} routes it by policy to the SNAT port {sg_ip} of its subnet", host=host)
-    hop.evidence = policy_rules(topo, ns, ".")
-    snat = router_namespace(walk, out.router, NamespacePrefix.SNAT, None, hop)
-    if snat is None:
-        return None
-    snat_host = topo.nodes[snat].get("host")
-    leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
-    walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
-    walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
-    enter_router(
-        walk,
-        out.router,
-        snat_ports[0] if snat_ports else None,
-        snat_host,
-        f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it",
+    hop = walk.hop(
+        ns,
+        f"qrouter on {out.host} routes it by policy to the SNAT port {sg_address(walk, out)} of its subnet",
+        host=out.host,
     )
+    hop.evidence = policy_rules(walk.topo, ns, ".")
+    reached = to_snat_namespace(walk, out, hop)
+    if reached is None:
+        return None
+    snat, snat_host = reached
     nat_hop(
         walk,
         snat,
@@ -152,7 +166,41 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) ->
         "no SNAT rule in the snat namespace (is enable_snat off?)",
     )
     gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-", to_br_ex)
-    return str(snat_host) if snat_host else None
+    return snat_host
+
+
+def snat_port(walk: Walk, out: Leaving) -> str | None:
+    """The router's sg- port on the VM's subnet (one per subnet: an IPv6 subnet has its own)."""
+    topo = walk.topo
+    found = [p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT) if out.subnet in subnets_of(topo, p)]
+    return found[0] if found else None
+
+
+def sg_address(walk: Walk, out: Leaving) -> str:
+    port = snat_port(walk, out)
+    return family_ip(walk.topo, port, walk.family) if port else "?"
+
+
+def to_snat_namespace(walk: Walk, out: Leaving, hop: Hop) -> tuple[str, str | None] | None:
+    """From the qrouter on the VM's host (``hop``) back over br-int and the tunnel to the subnet's sg- in the
+    snat namespace of the SNAT host; that namespace and its host, None when there is no snat namespace."""
+    topo, host = walk.topo, out.host
+    snat = router_namespace(walk, out.router, NamespacePrefix.SNAT, None, hop)
+    if snat is None:
+        return None
+    snat_host = str(topo.nodes[snat].get("host") or "") or None
+    sg_ip = sg_address(walk, out)
+    leave_router(walk, out.router_port(topo), host, f"leaves by the same qr- toward sg- {sg_ip}")
+    walk.br_int(host or "?", f"back on br-int, toward sg- {sg_ip} on {snat_host}")
+    walk.cross(host, snat_host, network_of(topo, out.port), f" (the source MAC becomes {host}'s DVR MAC)")
+    enter_router(
+        walk,
+        out.router,
+        snat_port(walk, out),
+        snat_host,
+        f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it",
+    )
+    return snat, snat_host
 
 
 def fip_in(walk: Walk, into: Arriving) -> str:

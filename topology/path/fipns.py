@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NamespacePrefix
 from topology.path.external import external_out
-from topology.path.model import Problem
+from topology.path.model import Hop, Problem
 from topology.path.router import enter_router, leave_router, split_devices
 from topology.path.topo import Topo, namespace_on
 from topology.path.walk import Walk
@@ -30,10 +32,12 @@ def fip_gateway_port(topo: Topo, host: str | None, external: str) -> str | None:
     return None
 
 
-def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) -> None:
+def fg_leg(
+    walk: Walk, host: str | None, external: str, what: str, out: bool, check: Callable[[Hop], bool] | None = None
+) -> None:
     """The fip namespace and its fg- port: out (after fpr-) the namespace then fg-, in fg- then the namespace
     (each hop's devices in the order the packet crosses them: the tracers take a namespace's way in and out
-    from the hops beside it)."""
+    from the hops beside it). ``check``, on the way out: the namespace's own say (False: it goes no further)."""
     topo = walk.topo
     fg = fip_gateway_port(topo, host, external)
     namespace = namespace_on(topo, external, NamespacePrefix.FIP, host)
@@ -67,6 +71,8 @@ def fg_leg(walk: Walk, host: str | None, external: str, what: str, out: bool) ->
             f"no {g.device_name('fg-', fg)} in the fip namespace on {host}: the "
             "L3 agent has not plugged the floating IP agent gateway port (L3 agent in dvr mode alive?)",
         )
+        return
+    if check is not None and namespace is not None and not check(ns_hop):
         return
     if out:
         leave_router(walk, fg, host, what)

@@ -66,6 +66,8 @@ class Problem:
     IPV6_RA_MODE_UNSET = "ipv6_ra_mode_unset"
     # A DVR host's floating IP agent gateway address (fg-): a filter rule in its fip namespace drops the probe
     FIP_GATEWAY_FILTERED = "fip_gateway_filtered"
+    # DVR east-west: the receiving br-int has no DVR_TO_SRC_MAC flow for the destination port's MAC
+    DVR_TO_SRC_MAC_MISSING = "dvr_to_src_mac_missing"
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,8 @@ class Scenario:
     HAIRPIN_DVR: Final = "hairpin-dvr"
     NORTH_SOUTH_ROUTED: Final = "north-south-routed"
     INBOUND_ROUTED: Final = "inbound-routed"
+    NORTH_SOUTH_ROUTED_DVR: Final = "north-south-routed-dvr"
+    INBOUND_ROUTED_DVR: Final = "inbound-routed-dvr"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -120,6 +124,12 @@ class Scenario:
         HAIRPIN: ScenarioText("hairpin: to a floating IP of the sender's own router (NATed in its qrouter)", True),
         NORTH_SOUTH_ROUTED: ScenarioText("north-south, IPv6: routed out through the router, without NAT", True),
         INBOUND_ROUTED: ScenarioText("inbound, IPv6: to the VM's own address, routed by its router", True),
+        NORTH_SOUTH_ROUTED_DVR: ScenarioText(
+            "north-south, IPv6 (DVR): out by the host's fip namespace or the snat one, back through snat", False
+        ),
+        INBOUND_ROUTED_DVR: ScenarioText(
+            "inbound, IPv6 (DVR): through the snat namespace to the VM's own address", False
+        ),
     }
 
 

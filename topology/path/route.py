@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dns, dvr, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned, routed6
+from topology.path import dns, dvr, dvr6, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned, routed6
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -64,7 +64,11 @@ NORTH_SOUTH: Final[dict[tuple[Backend, bool], str]] = {  # (backend, with a floa
     ("dvr", True): Scenario.NORTH_SOUTH_FIP_DVR,
 }
 # Walks whose reply does not retrace the way there, walked back too (a ping needs the reply).
-RETURN_WALKS: Final[dict[str, RoutedWalk]] = {Scenario.EAST_WEST_DVR: dvr.east_west}
+RETURN_WALKS: Final[dict[str, RoutedWalk]] = {
+    Scenario.EAST_WEST_DVR: dvr.east_west,
+    Scenario.NORTH_SOUTH_ROUTED_DVR: dvr6.reply_in,
+    Scenario.INBOUND_ROUTED_DVR: lambda walk, vm, outside, _router: reply_out6(walk, vm, outside),
+}
 
 
 def situation(topo: Topo, source: Endpoint, target: Endpoint) -> Situation:
@@ -122,19 +126,30 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
     external = gateway_network(walk, router)
     if external is None:
         return scenario
-    if ipv6 and backend == "dvr":
-        walk.hop(
-            router,
-            f"router {router_label(topo, router)} is distributed: its IPv6 leaves through the "
-            "snat namespace of its dvr_snat host, a walk not explained yet",
-            status="unknown",
-        )
-        return scenario
     fip_address = topo.attrs(fip).get("floating_ip_address") if fip else None
     out = Leaving(port, source.ip or "?", host, router, subnet, external, fip_address)
+    dst = target.ip if target.kind == "outside" else None
+    if ipv6 and backend == "dvr":
+        if dvr6.routed_out(walk, out, dst):
+            outside_end(walk, external, dst)
+        return Scenario.NORTH_SOUTH_ROUTED_DVR
     if ROUTER_OUT[backend](walk, out):
         outside_end(walk, external, target.ip if target.kind == "outside" else None)
     return scenario
+
+
+def routed_in6(walk: Walk, source: Endpoint, target: Endpoint) -> str:
+    """From the outside to a VM's own IPv6 address, through its legacy router's qrouter or a DVR router's snat."""
+    router, _ = serving_router(walk, target.node)
+    if router is not None and backend_of(walk.topo, router) == "dvr":
+        return dvr6.routed_in(walk, source, target, router)
+    return routed6.routed_in(walk, source, target)
+
+
+def reply_out6(walk: Walk, vm: Endpoint, outside: Endpoint) -> str:
+    """The VM's IPv6 reply to the outside: out of its distributed router the way its lookup says."""
+    walk.reply_family = 6
+    return north_south(walk, vm, outside)
 
 
 def inbound_fip(walk: Walk, fip: str, src_ip: str | None) -> str:
@@ -279,7 +294,7 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("outside", "fip", Relation.ANY): from_outside,
     ("outside", "port", Relation.VIA_FIP): from_outside_to_port,
     ("outside", "port", Relation.NO_FIP): no_floating_ip,
-    ("outside", "port", Relation.ROUTED6): routed6.routed_in,
+    ("outside", "port", Relation.ROUTED6): routed_in6,
     ("port", "router", Relation.ANY): to_router,
     ("port", "dhcp", Relation.ANY): owned.to_dhcp,
     ("port", "unallocated", Relation.ANY): owned.unallocated,

@@ -36,10 +36,14 @@ class Walk:
     dead_agents: dict[tuple[str, str], JsonDict] = field(default_factory=dict)
     # The address the source sends to, on a forward walk (its egress rules judge it); None: a reply's walk.
     dst_ip: str | None = None
+    # A reply's family (its walk has no dst_ip): the forward packet's.
+    reply_family: int | None = None
 
     @property
     def family(self) -> int:
-        """The packet's address family: its destination's (4 when no address is asked)."""
+        """The packet's address family: its destination's (4 when no address is asked), a reply's as told."""
+        if self.reply_family is not None:
+            return self.reply_family
         try:
             return ipaddress.ip_address(self.dst_ip or "").version
         except ValueError:
