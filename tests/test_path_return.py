@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.synthetic import uid
 from tests.map_fixtures import DVR_HOSTS, DVR_ROUTER, dvr_cloud, pingable, project_of
 from topology.join import join
 from topology.path import explain, redact_path
 from topology.scope import scope_graph
 
 
-def explained(*, qrouter_on_second_host: bool = True, flows: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def explained(
+    *,
+    qrouter_on_second_host: bool = True,
+    flows: dict[str, list[str]] | None = None,
+    br_int: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
     cloud, reports = dvr_cloud(qrouter_on_second_host=qrouter_on_second_host)
-    for line_host, lines in (flows or {}).items():
-        reports[line_host].setdefault("ovs", {}).setdefault("flows", {}).setdefault("br-tun", []).extend(lines)
+    for bridge, added in (("br-tun", flows), ("br-int", br_int)):
+        for line_host, lines in (added or {}).items():
+            reports[line_host].setdefault("ovs", {}).setdefault("flows", {}).setdefault(bridge, []).extend(lines)
     graph = pingable(join(cloud, reports).to_dict())
     servers = sorted((n for n in graph["nodes"] if n["kind"] == "server"), key=lambda n: n["label"])
     vm0, vm1 = (next(s for s in servers if s["label"] == name) for name in ("vm-0", "vm-1"))
@@ -47,6 +54,33 @@ def test_the_receiving_br_int_is_one_hop_that_restores_the_gateway_mac() -> None
     hop = result["hops"][there.index(receiving)]
     assert there[there.index(receiving) - 1] == f"bridge:{DVR_HOSTS[1]}:br-tun", there
     assert "replaces the DVR MAC with the destination subnet's gateway MAC" in hop["what"], hop
+
+
+TABLE1_DROP = "cookie=0x2, table=1, n_packets=13, n_bytes=1758, priority=1 actions=drop"
+
+
+def test_the_receiving_br_int_without_its_dvr_to_src_mac_flow_drops_the_routed_packet() -> None:
+    """As the lab shows after a dual-stack network's IPv6 router interface is removed: the receiving
+    host's table 1 keeps only its drop, the walk (which once said ok while pings failed) breaks there."""
+    result = explained(br_int={DVR_HOSTS[1]: [TABLE1_DROP]})
+    assert result["verdict"] == "broken"
+    assert [p["code"] for p in result["problems"]] == ["dvr_to_src_mac_missing"], result["problems"]
+    failed = next(h for h in result["hops"] if h["status"] == "fail")
+    assert failed["node"] == f"bridge:{DVR_HOSTS[1]}:br-int"
+    assert "restart neutron-openvswitch-agent on " + DVR_HOSTS[1] in result["problems"][0]["message"]
+
+
+def test_with_the_flow_the_hop_cites_it() -> None:
+    cloud, _ = dvr_cloud()
+    vm1_mac = next(p["mac_address"] for p in cloud["ports"] if p["id"] == uid("vmport", 1))
+    flow = (
+        f"cookie=0x2, table=1, n_packets=4, n_bytes=392, priority=20,dl_vlan=2,dl_dst={vm1_mac} "
+        "actions=mod_dl_src:fa:16:3e:8a:ba:99,resubmit(,58)"
+    )
+    result = explained(br_int={DVR_HOSTS[1]: [flow, TABLE1_DROP]})
+    assert result["verdict"] == "ok", result["problems"]
+    hop = next(h for h in result["hops"] if h["node"] == f"bridge:{DVR_HOSTS[1]}:br-int")
+    assert hop["evidence"] == f"DVR_TO_SRC_MAC: {flow}" and hop["flows"] == [flow]
 
 
 def test_a_reply_lost_on_the_way_back_breaks_the_path_and_says_where() -> None:
