@@ -84,7 +84,8 @@ def lab_session() -> Iterator[None]:
     """
     from lab import api
 
-    api.up("allinone")
+    if api.read_state().get("status") != "up":
+        api.up("allinone")  # a running lab is kept in its scenario: each test's lab_in() switches if it must
     yield
     end_lab_session(os.environ, api.down)
 
