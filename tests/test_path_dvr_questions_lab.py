@@ -268,8 +268,8 @@ def test_the_routers_snat_port_answers_in_the_snat_namespace(dvr_lab: dict[str, 
     graph = joined(dvr_lab)
     router = dvr_lab["routers"]["dvr-router"]
     subnet = private_subnet(graph, dvr_lab)["id"]
-    sg_ip = next(
-        ip["ip_address"]
+    sg_port, sg_ip = next(
+        (n["id"].removeprefix("port:"), ip["ip_address"])
         for n in graph["nodes"]
         if n["kind"] == "port" and n["attrs"].get("device_owner") == "network:router_centralized_snat"
         for ip in n["attrs"]["fixed_ips"]
@@ -281,7 +281,8 @@ def test_the_routers_snat_port_answers_in_the_snat_namespace(dvr_lab: dict[str, 
     assert result["hops"][-1]["node"] == f"netns:controller:{snat_ns}", result["hops"][-1]
     assert f"ip addr: {sg_ip}/" in result["hops"][-1]["evidence"], result["hops"][-1]
     assert not any(f"qrouter-{router['id']}" in h["node"] for h in result["hops"]), "switched, not routed"
-    sg = device(graph, f"iface:controller:{snat_ns}:sg-")
+    sg = f"sg-{sg_port[:11]}"  # the sg- of the VM's subnet (the router has one per subnet)
+    assert f"iface:controller:{snat_ns}:{sg}" in {n["id"] for n in graph["nodes"]}
     assert ping("vm-app-1", sg_ip)
     before = link_packets(f"controller:{snat_ns}", sg)
     for _ in range(3):
