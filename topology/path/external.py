@@ -137,7 +137,12 @@ def outside_end(walk: Walk, external: str, address: str | None) -> Hop:
         return outside_hop(walk, external, address, "reaches")
     label = topo.nodes.get(external, {}).get("label", "the external network")
     subnets = [s for s in topo.targets(external, EdgeKind.MEMBER) if g.id_kind(s) == NodeKind.SUBNET]
-    gateways = [str(topo.attrs(s)["gateway_ip"]) for s in subnets if topo.attrs(s).get("gateway_ip")]
+    wanted = ipaddress.ip_address(address).version
+    gateways = [
+        str(topo.attrs(s)["gateway_ip"])
+        for s in subnets
+        if topo.attrs(s).get("gateway_ip") and ipaddress.ip_address(str(topo.attrs(s)["gateway_ip"])).version == wanted
+    ]  # the gateway of the packet's family: an IPv6 packet is never routed on by an IPv4 gateway
     if not gateways:
         return walk.hop(
             external or None,
