@@ -33,11 +33,17 @@ def test_it_has_every_scenario_with_a_label_and_a_symmetric_flag() -> None:
 
 
 def test_it_says_which_walks_are_walked_back() -> None:
-    # The DVR walks route on each host: their reply does not retrace them (the API walks east-west-dvr back).
+    # The DVR walks route on each host: their reply does not retrace them (the API walks east-west-dvr and
+    # DVR's IPv6 walks back: out by the fip namespace, in by the snat one).
     scenarios = map_vocabulary()["scenarios"]
     assert isinstance(scenarios, dict)
     asymmetric = {name for name, about in scenarios.items() if not about["symmetric"]}
-    assert asymmetric == {Scenario.EAST_WEST_DVR, Scenario.NORTH_SOUTH_SNAT_DVR}
+    assert asymmetric == {
+        Scenario.EAST_WEST_DVR,
+        Scenario.NORTH_SOUTH_SNAT_DVR,
+        Scenario.NORTH_SOUTH_ROUTED_DVR,
+        Scenario.INBOUND_ROUTED_DVR,
+    }
 
 
 def test_its_tunnel_types_are_the_kinds_list_sorted() -> None:
