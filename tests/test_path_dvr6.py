@@ -12,7 +12,16 @@ from __future__ import annotations
 
 from bench.synthetic import iface, mac, ovs_iface, uid
 from tests.diagnosis_clouds import COMPUTE, FIP_NS, NETWORK_NODE, QROUTER, ROUTER, VM1_PORT, Cloud, JsonDict, namespace
-from tests.test_path_family import V6_CIDR, V6_PUBLIC_CIDR, V6_SUBNET, v6_address, v6_gateway, v6_interface, v6_subnet
+from tests.test_path_family import (
+    V6_CIDR,
+    V6_PUBLIC_CIDR,
+    V6_SUBNET,
+    v6_address,
+    v6_gateway,
+    v6_icmp_rule,
+    v6_interface,
+    v6_subnet,
+)
 from tests.test_path_family import walk as family_walk
 from tests.test_path_owned import SNAT_NS, dvr_with_snat
 
@@ -34,18 +43,7 @@ def dvr6(fip_route: bool = True) -> tuple[Cloud, str]:
     address = v6_address(cloud, VM1_PORT, 1)
     v6_interface(cloud)
     v6_gateway(cloud)
-    project = next(p for p in cloud["ports"] if p["id"] == VM1_PORT)["project_id"]
-    cloud["security_group_rules"].append(
-        {
-            "id": uid("rule", "icmp6"),
-            "security_group_id": uid("sg", 0),
-            "direction": "ingress",
-            "ethertype": "IPv6",
-            "protocol": "ipv6-icmp",
-            "remote_ip_prefix": None,
-            "project_id": project,
-        }
-    )
+    v6_icmp_rule(cloud, VM1_PORT)
     cloud["ports"].append(
         {
             "id": SG6,

@@ -91,6 +91,21 @@ def v6_gateway(cloud: JsonDict) -> None:
     )
 
 
+def v6_icmp_rule(cloud: JsonDict, port_id: str) -> None:
+    """Project 0's default group lets ICMPv6 in from anywhere (the port's project owns the rule)."""
+    cloud["security_group_rules"].append(
+        {
+            "id": uid("rule", "icmp6"),
+            "security_group_id": uid("sg", 0),
+            "direction": "ingress",
+            "ethertype": "IPv6",
+            "protocol": "ipv6-icmp",
+            "remote_ip_prefix": None,
+            "project_id": port(cloud, port_id)["project_id"],
+        }
+    )
+
+
 @functools.cache
 def _overlap() -> Cloud:
     """Two projects, each with a router, whose subnets are both 10.0.0.0/24: vm-1 (project 1) holds vm-0's address."""

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from bench.synthetic import iface, ovs_iface, uid
 from tests.diagnosis_clouds import NETWORK_NODE, QROUTER, ROUTER, Cloud, JsonDict, legacy, namespace, port
-from tests.test_path_family import V6_CIDR, VM0, v6_address, v6_gateway, v6_interface, v6_subnet, walk
+from tests.test_path_family import (
+    V6_CIDR,
+    VM0,
+    v6_address,
+    v6_gateway,
+    v6_icmp_rule,
+    v6_interface,
+    v6_subnet,
+    walk,
+)
 
 OUTSIDE6 = "2001:db8:ff::1"  # public's IPv6 gateway: the upstream router
 QR6 = uid("port", "qr", "v6")
@@ -24,17 +33,7 @@ def dual_stack() -> tuple[Cloud, str]:
     address = v6_address(cloud, VM0, 0)
     v6_interface(cloud)
     v6_gateway(cloud)
-    cloud["security_group_rules"].append(
-        {
-            "id": uid("rule", "icmp6"),
-            "security_group_id": uid("sg", 0),
-            "direction": "ingress",
-            "ethertype": "IPv6",
-            "protocol": "ipv6-icmp",
-            "remote_ip_prefix": None,
-            "project_id": port(cloud, VM0)["project_id"],
-        }
-    )
+    v6_icmp_rule(cloud, VM0)
     qrouter = namespace(reports, NETWORK_NODE, QROUTER)
     qrouter["interfaces"].append(
         iface(f"qr-{QR6[:11]}", "veth", peer=f"tap{QR6[:11]}", addresses=["2001:db8:10::1/64"], n=6006)

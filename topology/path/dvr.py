@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from topology import graph as g
-from topology.kinds import DeviceOwner, NamespacePrefix
+from topology.kinds import NamespacePrefix
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
 from topology.path.family import family_ip
@@ -14,7 +14,7 @@ from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
 from topology.path.instance import vm_in, vm_out
 from topology.path.model import EVIDENCE_PARTS, Endpoint, Hop, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
-from topology.path.topo import namespace_on, network_of, route_router, router_ports, subnets_of
+from topology.path.topo import namespace_on, network_of, route_router, snat_port_on
 from topology.path.walk import Walk
 
 
@@ -169,15 +169,8 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) ->
     return snat_host
 
 
-def snat_port(walk: Walk, out: Leaving) -> str | None:
-    """The router's sg- port on the VM's subnet (one per subnet: an IPv6 subnet has its own)."""
-    topo = walk.topo
-    found = [p for p in router_ports(topo, out.router, DeviceOwner.ROUTER_SNAT) if out.subnet in subnets_of(topo, p)]
-    return found[0] if found else None
-
-
 def sg_address(walk: Walk, out: Leaving) -> str:
-    port = snat_port(walk, out)
+    port = snat_port_on(walk.topo, out.router, out.subnet)
     return family_ip(walk.topo, port, walk.family) if port else "?"
 
 
@@ -196,7 +189,7 @@ def to_snat_namespace(walk: Walk, out: Leaving, hop: Hop) -> tuple[str, str | No
     enter_router(
         walk,
         out.router,
-        snat_port(walk, out),
+        snat_port_on(topo, out.router, out.subnet),
         snat_host,
         f"sg- of router {topo.nodes[out.router]['label']} in the snat namespace receives it",
     )

@@ -11,22 +11,19 @@ Measured on the lab (Neutron 29, scenario dvr with IPv6 subnets on public and on
   namespace of the dvr_snat host, which routes it out of qg- by its IPv6 default route.
 - In, and every reply: the upstream routes the tenant prefix to the router's IPv6 gateway address, on qg-
   in the snat namespace, which has the tenant subnet on link on its sg- port and hands the packet straight
-  to the VM over the tunnel.
+  to the VM over the tunnel (routed6.routed_in, the walk in of legacy routers too).
 """
 
 from __future__ import annotations
 
 from topology import graph as g
-from topology.kinds import NamespacePrefix
 from topology.path import dvr, routed6
 from topology.path.context import Leaving
-from topology.path.external import external_in, gateway_leg, outside_hop
+from topology.path.external import gateway_leg
 from topology.path.fipns import fg_leg, rfp_fpr_out
-from topology.path.instance import vm_in
-from topology.path.model import Endpoint, Hop, Problem, Scenario
-from topology.path.routed6 import describe_lookup, is_ipv6, lookup6
-from topology.path.router import enter_router, gateway_port, leave_router, router_namespace, serving_router
-from topology.path.topo import network_of, router_label
+from topology.path.model import Endpoint, Hop, Problem
+from topology.path.routed6 import describe_lookup, lookup6
+from topology.path.topo import router_label
 from topology.path.walk import Walk
 
 ANY6 = "::"  # the address a lookup for "the outside" (no address asked) is made for: only a default covers it
@@ -80,7 +77,6 @@ def via_fip(walk: Walk, out: Leaving, dst: str) -> bool:
     topo, host = walk.topo, out.host
     rfp_fpr_out(walk, out.router, host)
     label = topo.nodes.get(out.external, {}).get("label", "the external network")
-    routed = [True]
 
     def routes(ns_hop: Hop) -> bool:
         rule, route = lookup6(topo, ns_hop.node, out.ip, dst, iif=g.device_name("fpr-", out.router))
@@ -94,12 +90,11 @@ def via_fip(walk: Walk, out: Leaving, dst: str) -> bool:
                 "subnet itself is on link there. From a host without a fip namespace the router sends IPv6 "
                 "through its snat namespace; a legacy or HA router routes it to the external gateway",
             )
-            routed[0] = False
             return False
         ns_hop.evidence = describe_lookup(rule, route)
         return True
 
-    fg_leg(
+    return fg_leg(
         walk,
         host,
         out.external,
@@ -107,48 +102,9 @@ def via_fip(walk: Walk, out: Leaving, dst: str) -> bool:
         out=True,
         check=routes,
     )
-    return routed[0]
-
-
-def routed_in(walk: Walk, source: Endpoint, target: Endpoint, router: str | None = None) -> str:
-    """From the outside to a VM's own IPv6 address: qg- and sg- of the snat namespace, the tunnel, the VM."""
-    topo, port = walk.topo, target.node
-    serving, subnet = serving_router(walk, port)
-    router = router or serving or ""
-    address = target.ip or "?"
-    gateway6 = next(
-        (
-            str(i["ip_address"])
-            for i in topo.attrs(router).get("external_fixed_ips") or []
-            if is_ipv6(i.get("ip_address"))
-        ),
-        "its IPv6 gateway address",
-    )
-    external = g.network_id(str(topo.attrs(router).get("gateway_network_id")))
-    outside_hop(walk, external, source.ip, "a host on the outside,")
-    snat = router_namespace(walk, router, NamespacePrefix.SNAT, None, walk.hops[-1])
-    if snat is None:
-        return Scenario.INBOUND_ROUTED_DVR
-    host = topo.nodes[snat].get("host")
-    external_in(walk, host, external, address)
-    what = (
-        f"qg- of distributed router {router_label(topo, router)} in the snat namespace: the upstream router sends "
-        f"{address} to {gateway6} (it must route the tenant prefix there: Neutron announces no IPv6 route)"
-    )
-    gateway_port_id = gateway_port(walk, router, host, what)
-    if gateway_port_id is None:
-        return Scenario.INBOUND_ROUTED_DVR
-    enter_router(walk, router, gateway_port_id, host, what)
-    routed6.routed_to_subnet(walk, snat, host, router, subnet, address, "sg-")
-    leaving = Leaving(port, address, host, router, subnet, external, None)
-    leave_router(walk, dvr.snat_port(walk, leaving), host, "sg- hands it to the tenant network, on link")
-    vm_host = topo.attrs(port).get("binding_host_id") or None
-    walk.cross(host, vm_host, network_of(topo, port))
-    vm_in(walk, port, vm_host, source.ip)
-    return Scenario.INBOUND_ROUTED_DVR
 
 
 def reply_in(walk: Walk, source: Endpoint, target: Endpoint, router: str | None = None) -> str:
     """The reply to a VM's IPv6 packet out: from the outside (``source``) back in through the snat namespace."""
     walk.reply_family = 6
-    return routed_in(walk, source, target, router)
+    return routed6.routed_in(walk, source, target, router)

@@ -34,10 +34,11 @@ def fip_gateway_port(topo: Topo, host: str | None, external: str) -> str | None:
 
 def fg_leg(
     walk: Walk, host: str | None, external: str, what: str, out: bool, check: Callable[[Hop], bool] | None = None
-) -> None:
+) -> bool:
     """The fip namespace and its fg- port: out (after fpr-) the namespace then fg-, in fg- then the namespace
     (each hop's devices in the order the packet crosses them: the tracers take a namespace's way in and out
-    from the hops beside it). ``check``, on the way out: the namespace's own say (False: it goes no further)."""
+    from the hops beside it). ``check``, on the way out: the namespace's own say (False: it goes no further).
+    True when the packet got through (out of fg-, or into the namespace)."""
     topo = walk.topo
     fg = fip_gateway_port(topo, host, external)
     namespace = namespace_on(topo, external, NamespacePrefix.FIP, host)
@@ -46,7 +47,7 @@ def fg_leg(
         ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
         if host is not None:
             walk.check_agent(host, "L3 agent", ns_hop)
-        return
+        return True
     ns_hop = walk.hop(namespace, f"fip namespace on {host}", host=host)
     if host is not None:
         walk.check_agent(host, "L3 agent", ns_hop)
@@ -63,7 +64,7 @@ def fg_leg(
             Problem.NO_FG_PORT,
             f"no fg- port on {host}: the floating IP agent gateway port is missing (L3 agent in dvr mode alive?)",
         )
-        return
+        return False
     if split_devices(topo, fg, host)[1] is None:
         walk.fail(
             ns_hop,
@@ -71,14 +72,15 @@ def fg_leg(
             f"no {g.device_name('fg-', fg)} in the fip namespace on {host}: the "
             "L3 agent has not plugged the floating IP agent gateway port (L3 agent in dvr mode alive?)",
         )
-        return
+        return False
     if check is not None and namespace is not None and not check(ns_hop):
-        return
+        return False
     if out:
         leave_router(walk, fg, host, what)
         external_out(walk, host, external)
     else:
         enter_router(walk, "", fg, host, what)
+    return True
 
 
 def rfp_fpr_out(walk: Walk, router: str, host: str | None) -> None:

@@ -134,16 +134,8 @@ def north_south(walk: Walk, source: Endpoint, target: Endpoint) -> str:
             outside_end(walk, external, dst)
         return Scenario.NORTH_SOUTH_ROUTED_DVR
     if ROUTER_OUT[backend](walk, out):
-        outside_end(walk, external, target.ip if target.kind == "outside" else None)
+        outside_end(walk, external, dst)
     return scenario
-
-
-def routed_in6(walk: Walk, source: Endpoint, target: Endpoint) -> str:
-    """From the outside to a VM's own IPv6 address, through its legacy router's qrouter or a DVR router's snat."""
-    router, _ = serving_router(walk, target.node)
-    if router is not None and backend_of(walk.topo, router) == "dvr":
-        return dvr6.routed_in(walk, source, target, router)
-    return routed6.routed_in(walk, source, target)
 
 
 def reply_out6(walk: Walk, vm: Endpoint, outside: Endpoint) -> str:
@@ -294,7 +286,7 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("outside", "fip", Relation.ANY): from_outside,
     ("outside", "port", Relation.VIA_FIP): from_outside_to_port,
     ("outside", "port", Relation.NO_FIP): no_floating_ip,
-    ("outside", "port", Relation.ROUTED6): routed_in6,
+    ("outside", "port", Relation.ROUTED6): routed6.routed_in,
     ("port", "router", Relation.ANY): to_router,
     ("port", "dhcp", Relation.ANY): owned.to_dhcp,
     ("port", "unallocated", Relation.ANY): owned.unallocated,

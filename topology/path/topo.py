@@ -165,6 +165,12 @@ def router_port_on(topo: Topo, router: str, subnet: str) -> str | None:
     return None
 
 
+def snat_port_on(topo: Topo, router: str, subnet: str | None) -> str | None:
+    """A DVR router's sg- port on ``subnet`` (one per subnet: an IPv6 subnet has its own)."""
+    found = [p for p in router_ports(topo, router, DeviceOwner.ROUTER_SNAT) if subnet in subnets_of(topo, p)]
+    return found[0] if found else None
+
+
 def router_ports(topo: Topo, router: str, owner: str) -> list[str]:
     kinds = (EdgeKind.MEMBER, EdgeKind.ROUTER_INTERFACE)
     return [p for k in kinds for p in topo.targets(router, k) if topo.attrs(p).get("device_owner") == owner]
