@@ -15,6 +15,7 @@ urlpatterns = [
     path("project/", views.switch_project, name="switch-project"),
     path("floating-ips/", tasks_views.floating_ips, name="floating-ips"),
     path("routers/", tasks_views.routers, name="routers"),
+    path("security-groups/", tasks_views.security_groups, name="security-groups"),
     path("jobs/", tasks_views.jobs, name="jobs"),
     path("watches/", watches_page, name="watches"),
     path("metrics", metrics.metrics_view, name="metrics"),

@@ -29,7 +29,7 @@ from tasks.neutron_calls import (
     pause,
 )
 from tasks.resync import resync_router
-from tasks.secgroup_actions import close_icmp_ssh, icmp_ssh_rules, open_icmp_ssh
+from tasks.secgroup_actions import close_icmp_ssh, delete_rule, icmp_ssh_rules, open_icmp_ssh
 from topology.cloud import service_connection
 from topology.kinds import DeviceOwner
 
@@ -311,6 +311,7 @@ ACTIONS: dict[str, Action] = {
     JobKind.INTERFACE_REMOVE: remove_router_interface,
     JobKind.SECGROUP_OPEN: open_icmp_ssh,
     JobKind.SECGROUP_CLOSE: close_icmp_ssh,
+    JobKind.SECGROUP_RULE_DELETE: delete_rule,
 }
 
 

@@ -79,7 +79,7 @@ class ActionView(APIView):
             exc = Refused(409, str(exc))
         if isinstance(exc, Refused):
             if self.request.method != "GET" and isinstance(getattr(self.request, "auth", None), Caller):
-                target = str(self.kwargs.get("pk") or self.kwargs.get("router_id") or "")
+                target = str(self.kwargs.get("rule_id") or self.kwargs.get("pk") or self.kwargs.get("router_id") or "")
                 audit(caller_of(self.request), self.action, target, AuditResult.REFUSED, exc.detail)
             return Response({"detail": exc.detail}, status=exc.status)
         if isinstance(exc, TransientCloudError):
@@ -321,27 +321,6 @@ class RouterInterfaceView(ActionView):
         get_as_caller(conn.network.get_router, router_id, "Router")
         get_as_caller(conn.network.get_subnet, subnet_id, "Subnet")
         return self.queue(JobKind.INTERFACE_REMOVE, router_id, {"subnet_id": subnet_id})
-
-
-class SecurityGroupOpenView(ActionView):
-    action = JobKind.SECGROUP_OPEN
-
-    @extend_schema(
-        request=None, responses=ACTION_RESPONSES, summary="Open ICMP and SSH ingress (IPv4) in a security group"
-    )
-    def post(self, request: Request, pk: str) -> Response:
-        get_as_caller(self.conn().network.get_security_group, pk, "Security group")
-        return self.queue(JobKind.SECGROUP_OPEN, pk, {})
-
-    @extend_schema(
-        request=None,
-        responses=ACTION_RESPONSES,
-        summary="Remove the ICMP and SSH ingress rules from anywhere (IPv4) of a security group",
-    )
-    def delete(self, request: Request, pk: str) -> Response:
-        self.action = JobKind.SECGROUP_CLOSE
-        get_as_caller(self.conn().network.get_security_group, pk, "Security group")
-        return self.queue(JobKind.SECGROUP_CLOSE, pk, {})
 
 
 # --------------------------------------------------------------------------- jobs and audit

@@ -49,6 +49,7 @@ CHECKS: dict[str, tuple[NeutronCheck, DataplaneCheck | None]] = {
     JobKind.INTERFACE_REMOVE: (effects.interface_removed, dataplane.interface_device_absent),
     JobKind.SECGROUP_OPEN: (effects.secgroup_opened, dataplane.firewall_open),
     JobKind.SECGROUP_CLOSE: (effects.secgroup_closed, dataplane.firewall_closed),
+    JobKind.SECGROUP_RULE_DELETE: (effects.secgroup_rule_deleted, dataplane.firewall_rule_absent),
 }
 
 POLL = 0.5  # seconds between reads of the stored reports

@@ -19,14 +19,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasks.firewall_lines import chain_name
 from topology.kinds import ID_PREFIX_LEN, NamespacePrefix
 
 Report = Mapping[str, Any]
 Reports = Mapping[str, Report]
 Facts = dict[str, Any]
 
-# Neutron's iptables firewall driver: one ingress chain per port, named after the port id's start.
-SG_INGRESS_CHAIN = "neutron-openvswi-i{port:.10}"
 # What the driver writes for an ingress rule from anywhere (IPv4, no remote group), after the chain name.
 ICMP_RULE = "-p icmp -j RETURN"
 SSH_RULE = "-p tcp -m tcp --dport 22 -j RETURN"
@@ -201,7 +200,7 @@ def port_chains(facts: Facts, reports: Reports) -> list[tuple[str, str, set[str]
     for host, report in sorted(reports.items()):
         rules = list(rule_lines((report.get("iptables") or {}).get("filter") or ""))
         for port in facts["port_ids"]:
-            chain = SG_INGRESS_CHAIN.format(port=port)
+            chain = chain_name("ingress", port)
             mine = {r[len(f"-A {chain} ") :] for r in rules if r.startswith(f"-A {chain} ")}
             if mine:
                 found.append((host, chain, mine))
@@ -228,3 +227,36 @@ def firewall_open(facts: Facts, reports: Reports) -> Observed | None:
 
 def firewall_closed(facts: Facts, reports: Reports) -> Observed | None:
     return firewall_rules(facts, reports, present=False)
+
+
+def chain_rules(report: Report, ethertype: str, chain: str) -> set[str] | None:
+    """The rules of ``chain`` in the root namespace's filter table (ip6tables for IPv6); None: no such chain."""
+    table = (report.get("ip6tables" if ethertype == "IPv6" else "iptables") or {}).get("filter") or ""
+    head = f"-A {chain} "
+    rules = {r[len(head) :] for r in rule_lines(table) if r.startswith(head)}
+    return rules or None
+
+
+def firewall_rule_absent(facts: Facts, reports: Reports) -> Observed | None:
+    """The removed rule's line is in none of its ports' chains on the reporting hosts (tasks/firewall_lines.py)."""
+    line = facts.get("line")
+    if line is None:
+        return None  # a rule whose iptables form is not known: nothing to look for
+    direction, ethertype = str(facts["direction"]), str(facts["ethertype"])
+    seen, left = [], []
+    for host, report in sorted(reports.items()):
+        for port in facts["port_ids"]:
+            chain = chain_name(direction, port)
+            rules = chain_rules(report, ethertype, chain)
+            if rules is None:
+                continue
+            seen.append(f"{host}:{chain}")
+            if line in rules:
+                left.append(f"{host}:{chain}")
+    kept = facts.get("kept_by_others") or []
+    also = f"; port(s) {', '.join(kept)} keep it by another of their groups" if kept else ""
+    if not seen:
+        return None
+    if left:
+        return Observed(False, f"{', '.join(left)} still hold '{line}'{also}")
+    return Observed(True, f"'{line}' is gone from {', '.join(seen)}{also}")

@@ -25,6 +25,7 @@ from tasks.actions import (
     router_interface_port,
 )
 from tasks.dataplane import Observed
+from tasks.firewall_lines import iptables_line
 from tasks.models import Job
 
 # --------------------------------------------------------------------------- floating IPs
@@ -177,3 +178,41 @@ def secgroup_closed(conn: Connection, job: Job, result: Result) -> Observed:
     return Observed(
         True, f"no ICMP or SSH ingress rule from anywhere ({len(ports)} port(s) in the group)", {"port_ids": ports}
     )
+
+
+def secgroup_rule_deleted(conn: Connection, job: Job, result: Result) -> Observed:
+    """The rule is gone from Neutron; the facts say which ports' chains must lose its iptables line.
+
+    A port keeps the line where another rule of its groups makes the same one (the driver writes
+    each line once per chain): those ports are not checked.
+    """
+    group_id, rule = job.params["security_group_id"], job.params["rule"]
+    with neutron_call():
+        left = conn.network.find_security_group_rule(job.target, ignore_missing=True)
+    if left is not None:
+        return Observed(False, f"rule {job.target} is still in group {group_id}")
+    line = iptables_line(rule)
+    ports, kept = ports_keeping(conn, group_id, rule, line)
+    facts = {"port_ids": [p for p in ports if p not in kept], "kept_by_others": kept, "line": line, **rule}
+    return Observed(True, f"rule {job.target} is gone ({len(ports)} port(s) in the group)", facts)
+
+
+def ports_keeping(
+    conn: Connection, group_id: str, rule: dict[str, Any], line: str | None
+) -> tuple[list[str], list[str]]:
+    """(the group's ports, those of them whose other groups' rules still make ``line``)."""
+    with neutron_call():
+        group = conn.network.get_security_group(group_id)
+        ports = [p for p in conn.network.ports(project_id=group.project_id) if group_id in (p.security_group_ids or [])]
+        groups = {g.id: g for g in conn.network.security_groups(project_id=group.project_id)}
+    kept = []
+    for port in ports:
+        lines = {
+            iptables_line(r)
+            for gid in port.security_group_ids or []
+            for r in (groups[gid].security_group_rules or [] if gid in groups else [])
+            if r["direction"] == rule["direction"] and r["ethertype"] == rule["ethertype"]
+        }
+        if line is not None and line in lines:
+            kept.append(port.id)
+    return sorted(p.id for p in ports), sorted(kept)

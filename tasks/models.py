@@ -37,6 +37,7 @@ class JobKind:
     INTERFACE_REMOVE: Final = "router.interface.remove"
     SECGROUP_OPEN: Final = "security_group.open_icmp_ssh"
     SECGROUP_CLOSE: Final = "security_group.close_icmp_ssh"
+    SECGROUP_RULE_DELETE: Final = "security_group_rule.delete"
     # Admin only: remove a network:router_gateway port Neutron left on a router (issue 23).
     GATEWAY_REPAIR: Final = "router.gateway.repair"
 
@@ -51,6 +52,7 @@ class JobKind:
         INTERFACE_REMOVE,
         SECGROUP_OPEN,
         SECGROUP_CLOSE,
+        SECGROUP_RULE_DELETE,
         GATEWAY_REPAIR,
     )
     CHOICES: Final = [(k, k) for k in ALL]

@@ -1,9 +1,10 @@
-"""The security-group actions: open ICMP and SSH ingress on a group, and close them again."""
+"""The security-group actions: open ICMP and SSH ingress on a group, close them again, remove one rule."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from tasks.firewall_lines import describe
 from tasks.models import Job
 from tasks.neutron_calls import ActionRefused, Connection, Progress, Result, neutron_call, pause
 
@@ -71,3 +72,43 @@ def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
         removed.append(rule.protocol)
     message = f"removed {', '.join(removed)} ingress" if removed else "ICMP and SSH were already closed"
     return {"message": message, "security_group_id": job.target, "removed": removed}
+
+
+# --------------------------------------------------------------------------- one rule
+
+# The fields of a rule that say what it lets through (and so which iptables line it is).
+RULE_FIELDS: tuple[str, ...] = (
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+    "remote_address_group_id",
+)
+
+
+def rule_fields(rule: Any) -> dict[str, Any]:
+    """What the rule matches, as plain values under Neutron's API names (kept in the job's params: the rule
+    may be gone when it runs). openstacksdk calls ``ethertype`` ``ether_type``."""
+    return {name: getattr(rule, "ether_type" if name == "ethertype" else name, None) for name in RULE_FIELDS}
+
+
+def delete_rule(conn: Connection, job: Job, progress: Progress) -> Result:
+    """Remove one rule (the job's target) from its group (params: security_group_id, and the rule's fields)."""
+    group_id = job.params["security_group_id"]
+    said = describe(job.params["rule"])
+    progress(20, "reading the rule")
+    with neutron_call():
+        rule = conn.network.find_security_group_rule(job.target, ignore_missing=True)
+    done = {"security_group_id": group_id, "rule_id": job.target, "rule": said}
+    if rule is None:
+        return {**done, "message": f"the rule ({said}) was already removed"}
+    if rule.security_group_id != group_id:
+        raise ActionRefused(f"Security group rule {job.target} could not be found in group {group_id}.", 404)
+    pause()
+    progress(50, f"removing {said}")
+    with neutron_call():
+        conn.network.delete_security_group_rule(rule, ignore_missing=True)  # a concurrent run's 404 is fine
+    return {**done, "message": f"removed {said}"}

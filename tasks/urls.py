@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tasks import api
+from tasks import api, api_secgroups
 
 urlpatterns = [
     path("floating-ips/", api.FloatingIPListView.as_view(), name="api-floating-ips"),
@@ -21,8 +21,16 @@ urlpatterns = [
         api.RouterInterfaceView.as_view(),
         name="api-router-interface",
     ),
+    path("security-groups/", api_secgroups.SecurityGroupListView.as_view(), name="api-security-groups"),
     path(
-        "security-groups/<str:pk>/open-icmp-ssh/", api.SecurityGroupOpenView.as_view(), name="api-security-group-open"
+        "security-groups/<str:pk>/open-icmp-ssh/",
+        api_secgroups.SecurityGroupOpenView.as_view(),
+        name="api-security-group-open",
+    ),
+    path(
+        "security-groups/<str:pk>/rules/<str:rule_id>/",
+        api_secgroups.SecurityGroupRuleView.as_view(),
+        name="api-security-group-rule",
     ),
     path("jobs/", api.JobListView.as_view(), name="api-jobs"),
     path("jobs/<int:pk>/", api.JobView.as_view(), name="api-job"),

@@ -1,4 +1,4 @@
-"""Pages of the actions: Floating IPs, Routers, Jobs (with the audit log).
+"""Pages of the actions: Floating IPs, Routers, Security groups, Jobs (with the audit log).
 
 Each page is a shell; its script (static/js/<page>.js) reads the REST API and
 follows ``/ws/jobs/``. Only the actions the caller's role can perform are
@@ -36,6 +36,7 @@ def abilities(caller: Caller) -> dict[str, bool]:
         "gateway": writer,
         "enable_snat": writer and caller.is_admin,  # members may give network_id only
         "interfaces": writer,
+        "rules": writer,  # open ICMP/SSH, remove a rule
         "all_projects": caller.is_admin,
     }
 
@@ -46,6 +47,7 @@ def page_config(caller: Caller) -> dict[str, Any]:
         "api": {
             "floatingIps": reverse("api-floating-ips"),
             "routers": reverse("api-routers"),
+            "securityGroups": reverse("api-security-groups"),
             "jobs": reverse("api-jobs"),
             "audit": reverse("api-audit"),
             "path": reverse("api-path"),
@@ -70,6 +72,12 @@ def floating_ips(request: HttpRequest, caller: Caller) -> HttpResponse:
 @ensure_csrf_cookie
 def routers(request: HttpRequest, caller: Caller) -> HttpResponse:
     return page("routers.html", request, caller)
+
+
+@login_required
+@ensure_csrf_cookie
+def security_groups(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return page("secgroups.html", request, caller)
 
 
 @login_required

@@ -32,6 +32,7 @@ def map_config(caller: Caller) -> dict[str, Any]:
         "collapseAboveHosts": settings.MAP_COLLAPSE_ABOVE_HOSTS,
         "collapseAboveNodes": settings.MAP_COLLAPSE_ABOVE_NODES,
         "vocabulary": map_vocabulary(),
+        "securityGroupsPage": reverse("security-groups"),  # the fix of a security-group problem
     }
 
 

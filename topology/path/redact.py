@@ -12,10 +12,17 @@ INFRASTRUCTURE = (NodeKind.HOST, NodeKind.BRIDGE)
 
 def redact_path(result: JsonDict, visible: set[str]) -> JsonDict:
     """Hops through what a tenant may not see keep what the hop does, never whose it is."""
-    problems = [{**p, "node": p["node"] if p["node"] in visible else None} for p in result["problems"]]
+    problems = [redact_problem(p, visible) for p in result["problems"]]
     redacted = {**result, "hops": redact_hops(result["hops"], visible), "problems": problems}
     if "return_hops" in result:
         redacted["return_hops"] = redact_hops(result["return_hops"], visible)
+    return redacted
+
+
+def redact_problem(problem: JsonDict, visible: set[str]) -> JsonDict:
+    redacted = {**problem, "node": problem["node"] if problem["node"] in visible else None}
+    if "port" in problem:
+        redacted["port"] = problem["port"] if problem["port"] in visible else None
     return redacted
 
 

@@ -61,6 +61,7 @@ def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop, seen_as: 
         f"groups ({names}): none matches{note}; add one (e.g. `openstack security group rule create "
         f"{rule_options(probe, packet_family(src_ip))}{' --dst-port ' + str(probe.port) if probe.port else ''}"
         f"{' --remote-ip ' + host_prefix(src_ip) if src_ip else ''} <group>`)",
+        port=port,
     )
 
 
@@ -80,6 +81,7 @@ def check_egress(walk: Walk, port: str, dst_ip: str | None, hop: Hop) -> None:
             Problem.SG_NO_EGRESS,
             f"port {label} has no security group while port security is on: its firewall drops everything "
             f"it sends; `openstack port set --security-group <group> {g.id_key(port)}`",
+            port=port,
         )
         return
     decided = deciding_rule(topo, probe, groups, "egress", dst_ip)
@@ -95,6 +97,7 @@ def check_egress(walk: Walk, port: str, dst_ip: str | None, hop: Hop) -> None:
         f"no egress rule for {probe.describe()} to {dst_ip or 'the destination'} in the security groups of "
         f"port {label} ({names}): none matches, so it sends nothing; add one (e.g. `openstack security group "
         f"rule create --egress {rule_options(probe, packet_family(dst_ip))} <group>`)",
+        port=port,
     )
 
 

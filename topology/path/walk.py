@@ -70,17 +70,22 @@ class Walk:
         self.hops.append(hop)
         return hop
 
-    def problem(self, code: str, message: str, node: str | None = None, severity: Status = "fail") -> JsonDict:
-        entry = {"code": code, "message": message, "node": node, "severity": severity}
+    def problem(
+        self, code: str, message: str, node: str | None = None, severity: Status = "fail", port: str | None = None
+    ) -> JsonDict:
+        """``port``: the Neutron port whose fix it is (a security-group problem's), for the panel's link."""
+        entry: JsonDict = {"code": code, "message": message, "node": node, "severity": severity}
+        if port is not None:
+            entry["port"] = port
         if entry in self.problems:
             return self.problems[self.problems.index(entry)]
         self.problems.append(entry)
         return entry
 
-    def fail(self, hop: Hop, code: str, message: str) -> None:
+    def fail(self, hop: Hop, code: str, message: str, port: str | None = None) -> None:
         hop.status = "fail"
         hop.evidence = (hop.evidence + " " if hop.evidence else "") + message
-        self.problem(code, message, hop.node or None)
+        self.problem(code, message, hop.node or None, port=port)
 
     # ----------------------------------------------------------------- checks
 

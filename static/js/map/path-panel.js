@@ -2,7 +2,7 @@
  * vocabulary), the problems, the seed's walk hop by hop grouped by host, and the return path.
  * Every string from the API goes through .text().
  */
-import { state, vocabulary } from "./store.js";
+import { config, state, vocabulary } from "./store.js";
 import { scene } from "./stage.js";
 import { reveal } from "./interaction.js";
 import { setShowReturn, verifyPath } from "./path-form.js";
@@ -31,6 +31,11 @@ function problems(box, r) {
     const li = ul.append("li").attr("class", "severity-" + p.severity);
     li.append("code").text(p.code);
     li.append("span").text(" " + p.message);
+    if (p.port && config.securityGroupsPage) { // a security-group problem: the port's groups, where the fix is
+      const query = new URLSearchParams({ port: p.port.replace(/^port:/, "") });
+      li.append("a").attr("class", "fix").attr("href", config.securityGroupsPage + "?" + query)
+        .text("fix in Security groups");
+    }
     if (p.node && state.nodes.has(p.node)) {
       li.append("button").attr("type", "button").attr("class", "small").text("show").on("click", () => reveal(p.node));
     }
