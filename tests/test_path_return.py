@@ -7,6 +7,7 @@ a tenant sees the way back redacted like the way there.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from bench.synthetic import uid
@@ -144,3 +145,44 @@ def test_a_subnet_detached_from_the_router_is_named_not_just_unrouted() -> None:
     assert result["verdict"] == "broken"
     (problem,) = result["problems"]
     assert problem["code"] == "subnet_no_router" and "router add subnet router-0" in problem["message"]
+
+
+def test_a_security_group_problem_names_the_port_to_fix_and_a_tenant_keeps_it_only_if_visible() -> None:
+    cloud, reports = dvr_cloud()
+    graph = pingable(join(cloud, reports).to_dict())
+    vm0, vm1 = (
+        next(n["id"] for n in graph["nodes"] if n["kind"] == "server" and n["label"] == name)
+        for name in ("vm-0", "vm-1")
+    )
+    result = explain(graph, reports, vm0, vm1, "tcp:8080")  # pingable() lets only ICMP in
+    (problem,) = [p for p in result["problems"] if p["code"] == "sg_no_ingress"]
+    port = problem["port"]
+    assert port.startswith("port:") and any(e["source"] == vm1 and e["target"] == port for e in graph["edges"])
+    visible = {n["id"] for n in scope_graph(graph, "full", project_of(0))["nodes"]}
+    assert port in visible
+    kept = redact_path({k: v for k, v in result.items() if k != "_graph"}, visible)
+    assert next(p for p in kept["problems"] if p["code"] == "sg_no_ingress")["port"] == port
+    hidden = redact_path({k: v for k, v in result.items() if k != "_graph"}, visible - {port})
+    assert next(p for p in hidden["problems"] if p["code"] == "sg_no_ingress")["port"] is None
+
+
+def test_a_reply_is_let_in_by_connection_tracking_not_judged_by_the_sources_ingress_rules() -> None:
+    cloud, reports = dvr_cloud()
+    graph = pingable(join(cloud, reports).to_dict())
+    servers = {n["label"]: n["id"] for n in graph["nodes"] if n["kind"] == "server"}
+    for node in graph["nodes"]:  # TCP/8080 in from 10.0.0.10 (vm-0) only: vm-0 itself admits no TCP/8080
+        if node["kind"] == "secgroup":
+            node["attrs"]["rules"].append(
+                {"id": "web-in", "direction": "ingress", "ethertype": "IPv4", "protocol": "tcp",
+                 "port_range_min": 8080, "port_range_max": 8080, "remote_ip_prefix": "10.0.0.10/32"}
+            )  # fmt: skip
+    result = explain(graph, reports, servers["vm-0"], servers["vm-1"], "tcp:8080")
+    assert (result["verdict"], result["return_verdict"]) == ("ok", "ok"), result["problems"]
+    assert any("connection tracking" in h["evidence"] for h in result["return_hops"])
+    stateless = copy.deepcopy(graph)
+    for node in stateless["nodes"]:
+        if node["kind"] == "secgroup":
+            node["attrs"]["stateful"] = False  # a stateless group: its rules judge the reply too
+    result = explain(stateless, reports, servers["vm-0"], servers["vm-1"], "tcp:8080")
+    assert result["return_verdict"] == "broken"
+    assert [p["code"] for p in result["problems"] if p.get("direction") == "return"] == ["sg_no_ingress"]

@@ -23,7 +23,13 @@ from rest_framework.views import APIView
 
 from dashboard.auth import IsCloudAdmin
 from topology import api_hosts, graphservice, ingest_queue, services
-from topology.api_path import PathView, StoredReports, indexed_graph, project_view  # noqa: F401 (importers)
+from topology.api_path import (  # noqa: F401 (importers)
+    ActivePathView,
+    PathView,
+    StoredReports,
+    indexed_graph,
+    project_view,
+)
 from topology.api_schema import ErrorSerializer, ReportRejectedSerializer, TopologySerializer, caller_of
 from topology.models import CloudSnapshot, HostReport
 from topology.notifications import status as notification_state

@@ -13,12 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from dashboard.auth import IsCloudAdmin
 from topology.api_schema import ErrorSerializer, caller_of
 from topology.models import HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_graph import GraphKey, Indexed, current_indexed, graph_key
 from topology.path_scope import Secrets, explain_for_project
 from topology.probes import path_verify
+from topology.probes.active import active_check
 from topology.scope import scope_graph
 
 
@@ -92,6 +94,38 @@ class PathView(APIView):
         if request.query_params.get("since") == "1":
             result["since"] = since_of(reports_topo, src, dst, probe, indexed, scope)
         return Response({"revision": key[0], **result})
+
+
+class ActivePathView(APIView):
+    permission_classes = [IsCloudAdmin]
+
+    @extend_schema(
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT, 400: ErrorSerializer, 403: ErrorSerializer},
+        summary="Admin: send one real ping along the path and say which cited counters it moved",
+        description="Body {src, dst} as GET /api/v1/path/ takes them (ICMP only). The source host's agent "
+        "sends the ping (only with active_probes on) from the VM's own namespace where it is one, "
+        "else from the DHCP namespace of its network; every flow and NAT rule the hops cite is read "
+        "before and after. Each hop gets `active` {moved, still, not_read}; `active` sums it up.",
+    )
+    def post(self, request: Request) -> Response:
+        body = request.data if isinstance(request.data, dict) else {}
+        src, dst = str(body.get("src") or "").strip(), str(body.get("dst") or "").strip()
+        if not src or not dst:
+            return Response({"detail": "src and dst are required (a node id or an IP address)"}, status=400)
+        if str(body.get("probe") or "icmp") != "icmp":
+            return Response({"detail": "an active check sends ICMP echo only: probe must be icmp"}, status=400)
+        try:
+            check_arguments(src, dst, "icmp")
+            indexed = current_indexed()
+            topo = indexed.topo.with_reports(StoredReports())
+            result = explain_in(topo, src, dst, "icmp")
+        except PathError as exc:
+            return Response({"detail": str(exc)}, status=400)
+        checked = active_check(path_verify.new_asker(), topo, result)
+        if "error" in checked:
+            return Response({"detail": checked["error"]}, status=400)
+        return Response({"revision": indexed.key[0], **checked})
 
 
 def past_path(request: Request, src: str, dst: str, probe: str) -> Response:

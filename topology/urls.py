@@ -12,6 +12,7 @@ urlpatterns = [
     path("topology/refresh/", api.RefreshView.as_view(), name="api-topology-refresh"),
     path("status/", api.StatusView.as_view(), name="api-status"),
     path("path/", api.PathView.as_view(), name="api-path"),
+    path("path/active/", api.ActivePathView.as_view(), name="api-path-active"),
     path("watches/", WatchListView.as_view(), name="api-watches"),
     path("watches/<int:pk>/", WatchDetailView.as_view(), name="api-watch"),
     path("agents/report/", api.AgentReportView.as_view(), name="api-agent-report"),

@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         const=False,
         help="do not open the probe channel (no read-only probes on request)",
     )
+    parser.add_argument(
+        "--active-probes",
+        action="store_const",
+        const=True,
+        help="send one real ping when an admin asks for an active check (default: off)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -180,7 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         channel = None
         if not args.print_only and args.channel:
             connect = functools.partial(WebSocket.connect, ssl_context=context)
-            channel = ProbeChannel(args.channel_url or channel_url(args.url), target.token, connect=connect).start()
+            channel = ProbeChannel(
+                args.channel_url or channel_url(args.url), target.token, connect=connect, active=args.active_probes
+            ).start()
         try:
             watcher.run()
         finally:

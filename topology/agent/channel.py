@@ -46,7 +46,10 @@ def channel_url(report_url: str) -> str:
 class ProbeChannel:
     """Keeps the channel open in a daemon thread until ``stop()``."""
 
-    def __init__(self, url: str, token: str, *, connect: Callable[..., WebSocket] = WebSocket.connect) -> None:
+    def __init__(
+        self, url: str, token: str, *, connect: Callable[..., WebSocket] = WebSocket.connect, active: bool = False
+    ) -> None:
+        self.active = active  # active_probes: whether a probe that sends a packet may run
         self.url = url
         self.token = token
         self._connect = connect
@@ -123,7 +126,7 @@ class ProbeChannel:
         try:
             timeout = message.get("timeout")
             timeout = float(timeout) if isinstance(timeout, (int, float)) else probes.DEFAULT_TIMEOUT_S
-            result = probes.run_probe(message.get("kind"), message.get("args"), timeout)
+            result = probes.run_probe(message.get("kind"), message.get("args"), timeout, allow_active=self.active)
             LOG.info(
                 "probe %s %s: %s", message.get("kind"), request_id, "ok" if result.get("ok") else result.get("error")
             )

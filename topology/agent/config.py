@@ -76,6 +76,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("gzip", _boolean, False, "send reports gzip-compressed"),
     Option("channel", _boolean, True, "keep the probe channel open (read-only probes on request)"),
     Option("channel_url", _optional_text, None, "probe channel websocket (default: ws(s)://<host of url>/ws/agents/)"),
+    Option("active_probes", _boolean, False, "send one real ping on an admin's request (an active check)"),
 )
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
 

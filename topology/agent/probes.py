@@ -17,23 +17,26 @@ Kinds:
 * ``neigh_show``: ``ip [-netns NS] neigh show to <ip> [dev <dev>]`` (a router's ARP/ND entry: the MAC of a
   peer outside the cloud, which the path verifier needs to build the packet leaving to it);
 * ``iptables_counters``: ``[ip netns exec NS] iptables -w 5 -t <table> -L [<chain>] -v -n -x --line-numbers``
-  (read only: the packet and byte counters of each rule; the table one of TABLES, the chain a plain name).
+  (read only: the packet and byte counters of each rule; the table one of TABLES, the chain a plain name);
+* ``flow_counters`` and ``ping``: an active check's, in topology/agent/counting.py. ``ping`` is the one
+  probe that sends a packet: refused unless the agent runs with ``active_probes`` on.
 
 Parsing of the outputs is in topology/agent/probe_parse.py (pure).
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from topology.agent import probe_parse
+from topology.agent import counting, probe_parse
 from topology.agent.probe_run import MAX_OUTPUT_BYTES, Run, run_bounded
 
-KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show", "iptables_counters")
+KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show", "iptables_counters", *counting.KINDS)
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 30.0
 APPCTL = "ovs-appctl"
@@ -228,6 +231,24 @@ def validate_iptables_counters(args: Mapping[str, Any]) -> Args:
     return {key: value for key, value in clean.items() if value is not None}
 
 
+def validate_flow_counters(args: Mapping[str, Any]) -> Args:
+    try:
+        return counting.validate_flow_counters(args, _name, _int)
+    except ProbeInvalid:
+        raise
+    except ValueError as exc:
+        raise ProbeInvalid(str(exc)) from None
+
+
+def validate_ping(args: Mapping[str, Any]) -> Args:
+    try:
+        return counting.validate_ping(args, functools.partial(_name, pattern=NETNS_RE), _ip)
+    except ProbeInvalid:
+        raise
+    except ValueError as exc:
+        raise ProbeInvalid(str(exc)) from None
+
+
 VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
     "ofproto_trace": validate_trace,
     "route_get": validate_route_get,
@@ -235,6 +256,8 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
     "route_table": validate_route_table,
     "neigh_show": validate_neigh_show,
     "iptables_counters": validate_iptables_counters,
+    "flow_counters": validate_flow_counters,
+    "ping": validate_ping,
 }
 
 
@@ -277,6 +300,8 @@ def ip_prefix(args: Mapping[str, Any]) -> list[str]:
 
 def argv_of(kind: str, args: Mapping[str, Any]) -> list[str]:
     """The command of a validated probe."""
+    if kind in counting.KINDS:
+        return counting.argv_of(kind, args)
     if kind == "ofproto_trace":
         argv = [APPCTL, "ofproto/trace", args["bridge"], trace_flow(args)]
         if "ct_next" in args:
@@ -308,17 +333,25 @@ def run_probe(
     raw_args: Any,
     timeout: float = DEFAULT_TIMEOUT_S,
     runner: Callable[[Sequence[str], float], Run] = run_bounded,
+    allow_active: bool = False,
 ) -> dict[str, Any]:
-    """Validate, run and parse one probe; always a result dict (``ok`` false with ``error`` when it failed)."""
+    """Validate, run and parse one probe; always a result dict (``ok`` false with ``error`` when it failed).
+
+    ``allow_active``: the agent's ``active_probes`` setting; without it a probe that sends is refused.
+    """
     try:
         args = validate(kind, raw_args)
     except ProbeInvalid as exc:
         return {"ok": False, "error": f"invalid probe: {exc}", "invalid": True}
+    if kind in counting.ACTIVE_KINDS and not allow_active:
+        return {"ok": False, "error": "this agent sends no packets: active_probes is off in its configuration",
+                "refused": True}  # fmt: skip
     timeout = min(max(float(timeout), 0.1), MAX_TIMEOUT_S)
     deadline = time.monotonic() + timeout
     run = runner(argv_of(kind, args), timeout)
+    lost = kind == "ping" and run.exit_status == 1  # no reply: an answer, not a failure
     result: dict[str, Any] = {
-        "ok": run.exit_status == 0,
+        "ok": run.exit_status == 0 or lost,
         "argv": run.argv,
         "exit_status": run.exit_status,
         "output": run.output,
@@ -331,7 +364,7 @@ def run_probe(
         result["error"] = f"{run.argv[0]} did not answer within {timeout:g} s"
     elif run.truncated:
         result["error"] = f"output larger than {MAX_OUTPUT_BYTES} bytes: cut"
-    elif run.exit_status != 0:
+    elif run.exit_status != 0 and not lost:
         result["error"] = (run.errors.strip() or run.output.strip() or f"exit status {run.exit_status}")[:2000]
     else:
         result["parsed"] = parse(kind, args, run.output, deadline, runner)
@@ -341,6 +374,8 @@ def run_probe(
 def parse(
     kind: str, args: Mapping[str, Any], output: str, deadline: float, runner: Callable[[Sequence[str], float], Run]
 ) -> dict[str, Any]:
+    if kind in counting.KINDS:
+        return counting.parse(kind, output)
     if kind == "ofproto_trace":
         trace = probe_parse.parse_trace(output)
         # Datapath port numbers are not OpenFlow ports: dpif/show names them.

@@ -315,6 +315,7 @@ def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
             project_id=group.get("project_id") or group.get("tenant_id"),
             name=group.get("name", ""),
             rules=rules.get(group["id"], []),
+            stateful=group.get("stateful", True),  # a reply is let in by conntrack unless False
         )
 
 

@@ -48,6 +48,10 @@ def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop, seen_as: 
         return
     note = f" (the packet arrives from {src_ip}{': ' + seen_as if seen_as else ''})" if src_ip else ""
     groups = topo.targets(port, EdgeKind.SECURED_BY)
+    if walk.dst_ip is None and groups and all(topo.attrs(group).get("stateful", True) for group in groups):
+        # A reply's walk: the firewall lets it in as RELATED,ESTABLISHED; no ingress rule judges it.
+        hop.evidence = "a reply: let in by connection tracking (stateful security groups), not by a rule"
+        return
     decided = deciding_rule(topo, probe, groups, "ingress", src_ip)
     if decided is not None:
         group, rule = decided

@@ -1,7 +1,7 @@
 """A probe request checked against the host's last report, before anything reaches the agent.
 
 On top of the agent's own syntax checks (topology/agent/probes.validate),
-every name must be one the host reported: the bridge (and the in_port, by
+every name must be one the host reported: the bridge (of a trace or a flow count; and the in_port, by
 name or OpenFlow number, on that bridge), the namespace, and ``iif`` among
 that namespace's interfaces, and so is ``dev`` (or the root namespace's when none is given).
 """
@@ -47,6 +47,9 @@ def validate_for_host(kind: Any, args: Any, report: Mapping[str, Any]) -> Args:
     clean = validate(kind, args)
     if kind == "ofproto_trace":
         _check_in_port(_bridge(report, clean["bridge"]), clean["in_port"])
+        return clean
+    if kind == "flow_counters":
+        _bridge(report, clean["bridge"])
         return clean
     interfaces = _namespace(report, clean.get("namespace"))
     names = {interface.get("name") for interface in interfaces}
