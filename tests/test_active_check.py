@@ -101,7 +101,7 @@ def test_a_namespace_holding_the_ports_mac_and_address_is_the_vm_itself() -> Non
     topo, result, asker = explained(FakeAgents())
     attrs = topo.attrs(f"port:{VM1_PORT}")
     report = asker.reports(COMPUTE)
-    assert report is not None
+    assert isinstance(report, dict)
     report.setdefault("namespaces", []).append(
         {"name": "vm-1", "interfaces": [{"name": "eth0", "mac": attrs["mac_address"], "addresses": ["10.0.0.11/24"]}]}
     )
