@@ -36,6 +36,7 @@ def _python() -> str:
 
 def daemon(host: str, tunnel_ip: str | None = None) -> Daemon:
     argv = [_python(), "-m", "topology.agent", "--host", host, "--token-file", str(token_file(host)), "--url", URL]
+    argv.append("--active-probes")  # a lab for learning: an admin's active check may send its one ping
     if tunnel_ip:
         argv += ["--tunnel-ip", tunnel_ip]
     # nsenter -m starts in /: the repository comes through PYTHONPATH.

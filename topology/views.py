@@ -33,6 +33,7 @@ def map_config(caller: Caller) -> dict[str, Any]:
         "collapseAboveNodes": settings.MAP_COLLAPSE_ABOVE_NODES,
         "vocabulary": map_vocabulary(),
         "securityGroupsPage": reverse("security-groups"),  # the fix of a security-group problem
+        "activeApi": reverse("api-path-active") if caller.is_admin else None,  # one real ping: admins only
     }
 
 

@@ -2,7 +2,7 @@
  * offered) or from a node's details panel, the probe, and the request to the path API, asked
  * again whenever the graph's revision moves, so that the path follows live updates.
  */
-import { state, stats } from "./store.js";
+import { config, state, stats } from "./store.js";
 import { request } from "../lib/net.js";
 import { page, scene } from "./stage.js";
 import { render } from "./render.js";
@@ -151,6 +151,22 @@ export async function explainPath(userAsked) {
     path.loading = false;
     d3.select("#path-result").classed("loading", false);
     if (path.again) { path.again = false; explainPath(false); }
+  }
+}
+
+// "Send a real ping" (admins): the source host's agent sends one ICMP echo; each hop's cited counters,
+// read before and after, say whether it moved (POST /api/v1/path/active/).
+export async function activeCheck() {
+  if (!path.src.value || !path.dst.value || !config.activeApi) return;
+  d3.select("#path-result").classed("loading", true);
+  try {
+    const { ok, status, data: body } = await request(config.activeApi, "POST", { src: path.src.value, dst: path.dst.value });
+    if (ok) await showAnswer(body);
+    else showPathError((body && body.detail) || "The ping could not be sent (HTTP " + status + ").");
+  } catch (err) {
+    showPathError("The ping could not be asked for: " + err.message);
+  } finally {
+    d3.select("#path-result").classed("loading", false);
   }
 }
 

@@ -5,7 +5,7 @@
 import { config, state, vocabulary } from "./store.js";
 import { scene } from "./stage.js";
 import { reveal } from "./interaction.js";
-import { setShowReturn, verifyPath } from "./path-form.js";
+import { activeCheck, setShowReturn, verifyPath } from "./path-form.js";
 import { labelOfEndpoint, path } from "./path-state.js";
 
 const VERDICT_TEXT = { ok: "✓ the path works", broken: "✗ broken", unknown: "? unknown (missing evidence)" };
@@ -119,6 +119,28 @@ function verifyBar(box, r) {
   bar.append("button").attr("type", "button").attr("class", "small").attr("id", "path-verify")
     .attr("title", "Run ofproto/trace and ip route get on the hops' nodes, through their agents")
     .text(v ? "Verify again" : "Verify with the nodes").on("click", verifyPath);
+  if (config.activeApi && r.src && r.src.kind === "port") { // admins: one real packet, and what it moved
+    bar.append("button").attr("type", "button").attr("class", "small").attr("id", "path-active")
+      .attr("title", "The source host's agent sends one ICMP echo; the counters each hop cites are read before and after")
+      .text(r.active ? "Send again" : "Send a real ping").on("click", activeCheck);
+  }
+  const a = r.active;
+  if (a) {
+    bar.append("div").attr("class", "active-summary" + (a.answered ? "" : " unanswered"))
+      .text((a.answered ? "A real ping to " + a.to + " was answered" : "A real ping to " + a.to + " got no reply") +
+        ": counters moved on " + a.hops_moved + " hop(s), stood still on " + a.hops_still + "; " + a.from.said + ".");
+  }
+}
+
+// What one hop's cited counters did during the active check's ping.
+function activeLine(li, a) {
+  if (!a) return;
+  const div = li.append("div").attr("class", "hop-active" + (a.moved.length ? " moved" : " still"));
+  const words = [];
+  if (a.moved.length) words.push("moved: " + a.moved.map((m) => "+" + m.by + " " + m.counter).join("; "));
+  if (a.still.length) words.push("stood still: " + a.still.map((m) => m.counter).join("; "));
+  if (a.not_read.length) words.push("not read: " + a.not_read.join("; "));
+  div.text((a.moved.length ? "▲ " : "▪ ") + words.join(" · "));
 }
 
 // One hop's tracer answer beside the model's (hops the tracers do not apply to say nothing).
@@ -189,5 +211,6 @@ function narrative(parent, hops, drawn, cls, prefix) {
     }
     if (hop.flows && hop.flows.length) flows(li, hop);
     verifyLine(li, hop.verify);
+    activeLine(li, hop.active);
   });
 }
