@@ -74,20 +74,28 @@ def host_names(topo: Topo) -> list[str]:
     return sorted(g.id_key(node) for node in topo.nodes if g.id_kind(node) == NodeKind.HOST)
 
 
-def bridge_of(node: str) -> tuple[str, str]:
-    """(host, bridge) of a bridge node id (``bridge:<host>:<name>``); ("", "") for any other node."""
-    if g.id_kind(node) != NodeKind.BRIDGE:
+def bridge_of(node: str, reports: Any) -> tuple[str, str]:
+    """(host, OVS bridge) whose flows a hop cites: a bridge hop's own, or the bridge an interface hop's port
+    is on (a walk cites br-int's flows on the qvo or tap it enters by); ("", "") for any other hop."""
+    kind = g.id_kind(node)
+    if kind == NodeKind.BRIDGE:
+        _, host, bridge = node.split(":", 2)
+        return host, bridge
+    if kind != NodeKind.IFACE:
         return "", ""
-    _, host, bridge = node.split(":", 2)
-    return host, bridge
+    _, host, namespace, name = node.split(":", 3)
+    for bridge in ((reports(host) or {}).get("ovs") or {}).get("bridges") or [] if namespace == "-" else []:
+        if any(i.get("name") == name for p in bridge.get("ports") or [] for i in p.get("interfaces") or []):
+            return host, str(bridge.get("name"))
+    return "", ""
 
 
-def flow_places(hops: Sequence[Mapping[str, Any]], ovs_bridges: Mapping[str, set[str]]) -> dict[FlowPlace, list[int]]:
+def flow_places(hops: Sequence[Mapping[str, Any]], reports: Any) -> dict[FlowPlace, list[int]]:
     """(host, bridge, table) of every cited flow -> the hops citing flows there."""
     places: dict[FlowPlace, list[int]] = {}
     for index, hop in enumerate(hops):
-        host, bridge = bridge_of(str(hop.get("node") or ""))
-        if not bridge or bridge not in ovs_bridges.get(host, set()):
+        host, bridge = bridge_of(str(hop.get("node") or ""), reports)
+        if not bridge or protocols_of(reports(host), bridge) is None:  # not an OVS bridge the host reported
             continue
         for line in hop.get("flows") or []:
             table = TABLE.search(line)
@@ -95,11 +103,12 @@ def flow_places(hops: Sequence[Mapping[str, Any]], ovs_bridges: Mapping[str, set
     return places
 
 
-def protocols_of(report: Mapping[str, Any] | None, bridge: str) -> list[str]:
-    for entry in (report or {}).get("ovs", {}).get("bridges") or []:
+def protocols_of(report: Mapping[str, Any] | None, bridge: str, default: list[str] | None = None) -> list[str] | None:
+    """The OVS bridge's OpenFlow versions as the host reported them; ``default`` when it reported no such bridge."""
+    for entry in ((report or {}).get("ovs") or {}).get("bridges") or []:
         if entry.get("name") == bridge:
             return list(entry.get("protocols") or [])
-    return []
+    return default
 
 
 @dataclass
@@ -142,8 +151,10 @@ class Changes:
         (self.moved if after > before else self.still).append({"counter": counter, "by": after - before})
 
 
-def flow_changes(hop: Mapping[str, Any], before: Counters, after: Counters, changes: Changes) -> None:
-    host, bridge = bridge_of(str(hop.get("node") or ""))
+def flow_changes(
+    hop: Mapping[str, Any], where: tuple[str, str], before: Counters, after: Counters, changes: Changes
+) -> None:
+    host, bridge = where
     for line in hop.get("flows") or []:
         key = (host, bridge, flow_key(line))
         if key in before.flows and key in after.flows:
@@ -155,14 +166,14 @@ def flow_changes(hop: Mapping[str, Any], before: Counters, after: Counters, chan
 
 
 def hop_counts(
-    hops: list[JsonDict], before: Counters, after: Counters, rules: Sequence[tuple[int, NatRule]]
+    hops: list[JsonDict], reports: Any, before: Counters, after: Counters, rules: Sequence[tuple[int, NatRule]]
 ) -> tuple[int, int]:
     """Each hop's ``active``; returns (hops where something moved, hops whose cited counters all stood still).
     ``rules``: the NAT rules cited on these hops, with their index among those read."""
     moved_hops = still_hops = 0
     for index, hop in enumerate(hops):
         changes = Changes([], [], [])
-        flow_changes(hop, before, after, changes)
+        flow_changes(hop, bridge_of(str(hop.get("node") or ""), reports), before, after, changes)
         for at, rule in rules:
             if rule.hop != index:
                 continue
@@ -186,9 +197,7 @@ def active_check(asker: Asker, topo: Topo, result: JsonDict) -> JsonDict:
     if not dst:
         return {"error": "the destination has no address to send to"}
     ways = [result["hops"], *([result["return_hops"]] if "return_hops" in result else [])]
-    ovs = {h: {str(b.get("name")) for b in (asker.reports(h) or {}).get("ovs", {}).get("bridges") or []}
-           for h in host_names(topo)}  # fmt: skip
-    places = sorted({place for hops in ways for place in flow_places(hops, ovs)})
+    places = sorted({place for hops in ways for place in flow_places(hops, asker.reports)})
     rules = [rule for hops in ways for rule in cited_nat_rules(hops)]
     before = read(asker, places, rules)
     sent = asker.ask(start.host, "ping", {"namespace": start.namespace, "dst": dst})
@@ -197,9 +206,9 @@ def active_check(asker: Asker, topo: Topo, result: JsonDict) -> JsonDict:
         return {"error": f"the ping was not sent: {sent if isinstance(sent, str) else sent.get('error')}"}
     numbered = list(enumerate(rules))
     there = len(cited_nat_rules(result["hops"]))
-    moved, still = hop_counts(result["hops"], before, after, numbered[:there])
+    moved, still = hop_counts(result["hops"], asker.reports, before, after, numbered[:there])
     if "return_hops" in result:
-        back = hop_counts(result["return_hops"], before, after, numbered[there:])
+        back = hop_counts(result["return_hops"], asker.reports, before, after, numbered[there:])
         moved, still = moved + back[0], still + back[1]
     parsed = sent.get("parsed") or {}
     result["active"] = {
