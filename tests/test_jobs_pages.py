@@ -75,6 +75,7 @@ def test_the_pages_offer_only_what_the_role_may() -> None:
         "gateway": True,
         "enable_snat": False,
         "interfaces": True,
+        "rules": True,
         "all_projects": False,
     }
     admin = page_config(client_for(ADMIN).get("/routers/").content.decode())
@@ -82,13 +83,13 @@ def test_the_pages_offer_only_what_the_role_may() -> None:
     reader = caller("reader", "p-demo")
     reader = type(reader)(**{**reader.to_dict(), "roles": ("reader",)})
     html = client_for(reader).get("/floating-ips/").content.decode()
-    assert not any(page_config(html)["can"][k] for k in ("allocate", "associate", "release"))  # type: ignore[index]
+    assert not any(page_config(html)["can"][k] for k in ("allocate", "associate", "release", "rules"))  # type: ignore[index]
     assert 'id="allocate-form"' not in html
     assert 'id="allocate-form"' in client_for(DEMO).get("/floating-ips/").content.decode()
 
 
 def test_the_pages_need_a_login() -> None:
-    for path in ("/floating-ips/", "/routers/", "/jobs/"):
+    for path in ("/floating-ips/", "/routers/", "/security-groups/", "/jobs/"):
         response = Client().get(path)
         assert response.status_code == 302 and response["Location"].startswith("/login/")
     assert client_for(DEMO).get("/jobs/").status_code == 200
