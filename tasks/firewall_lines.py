@@ -21,11 +21,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from topology.kinds import FirewallChain
+
 Rule = Mapping[str, Any]
 
-CHAIN_PREFIX: Final = {"ingress": "neutron-openvswi-i", "egress": "neutron-openvswi-o"}
-# The chain names take the port id's first 10 characters (iptables_firewall._port_chain_name).
-CHAIN_ID_LEN: Final = 10
+CHAIN_PREFIX: Final = FirewallChain.BY_DIRECTION
 IPSET_NAME_MAX: Final = 29  # ipset_manager: 31 characters less the swap suffix "-n"
 IPSET_DIRECTION: Final = {"ingress": "src", "egress": "dst"}
 PREFIX_FLAG: Final = {"ingress": "-s", "egress": "-d"}
@@ -52,7 +52,7 @@ ANY_PROTOCOL: Final = frozenset({"", "any", "0"})
 
 
 def chain_name(direction: str, port_id: str) -> str:
-    return CHAIN_PREFIX[direction] + port_id[:CHAIN_ID_LEN]
+    return CHAIN_PREFIX[direction] + port_id[: FirewallChain.CHAIN_ID_LEN]
 
 
 def protocol_name(rule: Rule) -> str | None:

@@ -73,6 +73,12 @@ class FakeAgents:
             moving = args["bridge"] not in self.frozen
             lines = [f.format(n=5 + (self.sent if moving else 0)) for f in (INT_FLOW, TUN_FLOW)]
             return {"ok": True, "parsed": parse("flow_counters", "\n".join(lines))}
+        if args["table"] == "filter":  # a port's firewall chain: its fallback (drop) rule counts the packet
+            rows = [{"num": 1, "packets": 3, "target": "RETURN", "prot": "all", "source": "0.0.0.0/0",
+                     "destination": "0.0.0.0/0", "extra": "state RELATED,ESTABLISHED"},
+                    {"num": 2, "packets": 7 + self.sent, "target": "neutron-openvswi-sg-fallback", "prot": "all",
+                     "source": "0.0.0.0/0", "destination": "0.0.0.0/0", "extra": ""}]  # fmt: skip
+            return {"ok": True, "parsed": {"chains": {args["chain"]: rows}}}
         rows = [{"num": 1, "packets": 40 + self.sent, "target": "SNAT", "source": "10.0.0.11",
                  "destination": "0.0.0.0/0", "in": "*", "out": "*", "extra": "to:192.168.100.2"}]  # fmt: skip
         return {"ok": True, "parsed": {"chains": {"neutron-l3-agent-float-snat": rows}}}
@@ -123,8 +129,14 @@ def test_the_counters_the_hops_cite_are_read_around_one_ping_and_each_hop_says_w
     assert by_node[f"bridge:{COMPUTE}:br-tun"]["still"][0]["by"] == 0  # frozen: the packet did not meet it
     snat = next(h["active"] for h in checked["hops"] if h["node"].startswith(f"netns:{NETWORK_NODE}:qrouter-"))
     assert snat["moved"] == [{"counter": "neutron-l3-agent-float-snat SNAT to:192.168.100.2", "by": 1}]
+    qbr = next(h["active"] for h in checked["hops"] if h["node"].startswith(f"bridge:{COMPUTE}:qbr"))
+    port = VM1_PORT[:10]
+    assert qbr["moved"] == [
+        {"counter": f"neutron-openvswi-i{port} neutron-openvswi-sg-fallback all 0.0.0.0/0 -> 0.0.0.0/0", "by": 1},
+        {"counter": f"neutron-openvswi-o{port} neutron-openvswi-sg-fallback all 0.0.0.0/0 -> 0.0.0.0/0", "by": 1},
+    ], qbr  # only the rules that moved: the RETURN rule that stood still is not listed
     summary = checked["active"]
-    assert (summary["answered"], summary["hops_moved"], summary["hops_still"]) == (True, 2, 1)
+    assert (summary["answered"], summary["hops_moved"], summary["hops_still"]) == (True, 3, 1)
     assert summary["to"] == OUTSIDE and summary["from"]["namespace"].startswith("qdhcp-")
 
 

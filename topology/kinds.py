@@ -67,6 +67,16 @@ class NamespacePrefix:
     VM: Final = "vm-"  # the lab's stand-in for a VM (a namespace per instance)
 
 
+class FirewallChain:
+    """A port's chains of Neutron's iptables_hybrid firewall (neutron/agent/linux/iptables_firewall.py
+    _port_chain_name): the prefix of its direction and the port id's first CHAIN_ID_LEN characters."""
+
+    INGRESS: Final = "neutron-openvswi-i"
+    EGRESS: Final = "neutron-openvswi-o"
+    BY_DIRECTION: Final = {"ingress": INGRESS, "egress": EGRESS}
+    CHAIN_ID_LEN: Final = 10
+
+
 # Device name prefixes; the rest of the name is the port (or router) id,
 # cut to fit the kernel's interface-name limit.
 # ns- is the namespace side of a DHCP port plugged with ovs_use_veth (its br-int side is tap...).

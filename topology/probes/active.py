@@ -9,22 +9,24 @@ Admin only. The packet is sent from the source's side, by the source host's agen
    its security groups) are not exercised, and the answer says so.
 
 Around it, every counter the explanation cites is read before and after: each OVS bridge hop's flows
-(``flow_counters`` of their tables, matched by the flow's match and actions) and each NAT rule a router
-hop cites (``iptables_counters``, topology/probes/counters.py). Each hop gets ``active``: what moved,
-by how much, and what did not; a counter not read says why. Other traffic may move a counter too:
-"moved" means during the probe, not only by it.
+(``flow_counters`` of their tables, matched by the flow's match and actions), each NAT rule a router
+hop cites (``iptables_counters``, topology/probes/counters.py), and at a qbr hop (the iptables_hybrid
+firewall) the rules of the port's two chains: there the rule that moved says what the security group
+did with the packet (a RETURN: let through; the fallback: dropped). Each hop gets ``active``: what
+moved, by how much, and what did not; a counter not read says why. Other traffic may move a counter
+too: "moved" means during the probe, not only by it.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from topology import graph as g
 from topology.agent.counting import flow_key
-from topology.kinds import NamespacePrefix, NodeKind
+from topology.kinds import FirewallChain, NamespacePrefix, NodeKind
 from topology.path import Topo
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 from topology.probes.verify import Asker
@@ -111,17 +113,54 @@ def protocols_of(report: Mapping[str, Any] | None, bridge: str, default: list[st
     return default
 
 
+def firewall_chains(hops: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(host, chain) of the port chains behind every qbr hop: a Linux bridge named after the port."""
+    found = []
+    for hop in hops:
+        node = str(hop.get("node") or "")
+        if g.id_kind(node) == NodeKind.BRIDGE and node.split(":", 2)[2].startswith("qbr"):
+            _, host, bridge = node.split(":", 2)
+            port = bridge[len("qbr") :][: FirewallChain.CHAIN_ID_LEN]
+            found += [(host, FirewallChain.INGRESS + port), (host, FirewallChain.EGRESS + port)]
+    return found
+
+
+def rule_text(chain: str, row: Mapping[str, Any]) -> str:
+    """A firewall rule's identity across readings: its chain and what it says, not its number (the agent
+    renumbers a chain when it rewrites it)."""
+    target = row.get("target") or "(counts)"
+    return " ".join(
+        str(part)
+        for part in (chain, target, row.get("prot"), row.get("source"), "->", row.get("destination"), row.get("extra"))
+        if part
+    )
+
+
 @dataclass
 class Counters:
-    """Counter readings: flows by (host, bridge, key), NAT rules by their index; or why not read."""
+    """Counter readings: flows by (host, bridge, key), NAT rules by their index, firewall rules by
+    (host, chain, rule text); or why not read."""
 
     flows: dict[tuple[str, str, str], int]
     nat: dict[int, int]
     missing: dict[FlowPlace, str]
+    firewall: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
 
-def read(asker: Asker, places: Sequence[FlowPlace], rules: Sequence[NatRule]) -> Counters:
+def read_firewall(asker: Asker, chains: Sequence[tuple[str, str]], counters: Counters) -> None:
+    for host, chain in chains:
+        answer = asker.ask(host, "iptables_counters", {"table": "filter", "chain": chain})
+        if isinstance(answer, str) or not answer.get("ok"):
+            continue  # no such chain (the openvswitch firewall, a port without port security): nothing to count
+        for row in ((answer.get("parsed") or {}).get("chains") or {}).get(chain) or []:
+            counters.firewall[(host, chain, rule_text(chain, row))] = int(row["packets"])
+
+
+def read(
+    asker: Asker, places: Sequence[FlowPlace], rules: Sequence[NatRule], chains: Sequence[tuple[str, str]] = ()
+) -> Counters:
     counters = Counters({}, {}, {})
+    read_firewall(asker, chains, counters)
     for host, bridge, table in places:
         args: JsonDict = {"bridge": bridge, "table": table}
         if protocols := protocols_of(asker.reports(host), bridge):
@@ -174,6 +213,10 @@ def hop_counts(
     for index, hop in enumerate(hops):
         changes = Changes([], [], [])
         flow_changes(hop, bridge_of(str(hop.get("node") or ""), reports), before, after, changes)
+        for host, chain in firewall_chains([hop]):
+            for key, count in after.firewall.items():
+                if key[:2] == (host, chain) and count > before.firewall.get(key, count):
+                    changes.add(key[2], before.firewall[key], count)
         for at, rule in rules:
             if rule.hop != index:
                 continue
@@ -199,9 +242,10 @@ def active_check(asker: Asker, topo: Topo, result: JsonDict) -> JsonDict:
     ways = [result["hops"], *([result["return_hops"]] if "return_hops" in result else [])]
     places = sorted({place for hops in ways for place in flow_places(hops, asker.reports)})
     rules = [rule for hops in ways for rule in cited_nat_rules(hops)]
-    before = read(asker, places, rules)
+    chains = sorted({chain for hops in ways for chain in firewall_chains(hops)})
+    before = read(asker, places, rules, chains)
     sent = asker.ask(start.host, "ping", {"namespace": start.namespace, "dst": dst})
-    after = read(asker, places, rules)
+    after = read(asker, places, rules, chains)
     if isinstance(sent, str) or not sent.get("ok"):
         return {"error": f"the ping was not sent: {sent if isinstance(sent, str) else sent.get('error')}"}
     numbered = list(enumerate(rules))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from topology import graph as g
-from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
+from topology.kinds import TUNNEL_TYPES, EdgeKind, NamespacePrefix, NodeKind
 from topology.path import Probe, Topo
 from topology.path.external import br_ex_physical_port, br_ex_ports, wired_to
 from topology.probes.packet import (
@@ -133,7 +133,26 @@ def plan_hop(
         if bridge is not None:  # no bridge hop of its own: the trace goes on this port's hop
             return trace_check(topo, hops, index, dict(attrs), bridge, addresses, probe)
         return NotChecked(index, "a device: checked as the in or out port of the bridge or namespace beside it")
+    if kind == NodeKind.ROUTER and hop.get("status") == "fail":
+        return router_check(topo, hops, index, addresses)
+    if kind == NodeKind.SUBNET and hop.get("status") == "fail":
+        return NotChecked(index, "the subnet has no router: no device answers its gateway address, nothing to trace")
     return NotChecked(index, "no tracer applies to this hop (outside the nodes' data plane)")
+
+
+def router_check(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addresses: list[tuple[Any, Any]]) -> Plan:
+    """A router the walk stops at (no gateway, say): does its qrouter namespace route the destination?
+    On the host the packet was on, else where the namespace is; the explainer expects it not to."""
+    name = NamespacePrefix.QROUTER + g.id_key(str(hops[index]["node"]))
+    hosts = sorted(g.id_key(n) for n in topo.nodes if g.id_kind(n) == NodeKind.HOST)
+    placed = [h for h in hosts if g.netns_id(h, name) in topo.nodes]
+    came_from = next((str(h.get("host")) for h in reversed(hops[:index]) if h.get("host")), "")
+    if not placed:
+        return NotChecked(index, f"no {name} namespace is reported on any host: nothing routes for this router")
+    host = came_from if came_from in placed else placed[0]
+    return Check(
+        index, host, "route_get", {"namespace": name, "dst": known(addresses[index][1])}, stops_at(hops, index)
+    )
 
 
 def stops_at(hops: Sequence[Mapping[str, Any]], at: int) -> Expect:
