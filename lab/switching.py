@@ -130,9 +130,10 @@ def _restart_agents(mode: str) -> None:
 
 
 def _is_agent_helper(pid: int) -> bool:
-    """privsep helpers, dnsmasq and haproxy of host 1's agents (they leave the agents' sessions)."""
+    """privsep helpers, dnsmasq, haproxy and keepalived (with its state-change monitor) of host 1's agents
+    (they leave the agents' sessions)."""
     argv = procs.cmdline(pid)
-    return any(Path(a).name in ("privsep-helper", "dnsmasq", "haproxy") for a in argv[:2])
+    return any(Path(a).name in ("privsep-helper", "dnsmasq", "haproxy", *procs.KEEPALIVED_PROGRAMS) for a in argv[:2])
 
 
 def _clean_host1_dataplane() -> None:
