@@ -8,6 +8,7 @@ from pathlib import Path
 from lab import (
     database,
     firewall,
+    ha,
     hosts,
     keystone,
     netns,
@@ -87,7 +88,7 @@ def reset_neutron(admin: rest.Client) -> None:
         delete(f"/v2.0/floatingips/{fip['id']}")
     for router in admin.get("/v2.0/routers")["routers"]:
         for port in admin.get(f"/v2.0/ports?device_id={router['id']}")["ports"]:
-            if port["device_owner"].startswith("network:router_interface"):
+            if is_router_interface(port["device_owner"]):
                 try:
                     admin.put(f"/v2.0/routers/{router['id']}/remove_router_interface", {"port_id": port["id"]})
                 except rest.HttpError as e:
@@ -108,6 +109,12 @@ def reset_neutron(admin: rest.Client) -> None:
         for subnet in admin.get(f"/v2.0/subnets?network_id={net['id']}")["subnets"]:
             if subnet["name"] != "public_subnet":
                 delete(f"/v2.0/subnets/{subnet['id']}")
+
+
+def is_router_interface(device_owner: str) -> bool:
+    """A router's interface on a subnet: legacy, distributed, or an HA router's (scenario ha), which must
+    be removed before the router can be deleted (its ha- ports go with the router)."""
+    return device_owner.startswith("network:router_interface") or device_owner == ha.HA_INTERFACE_OWNER
 
 
 def _restart_agents(mode: str) -> None:
