@@ -19,8 +19,10 @@ import openstack.connection
 import pytest
 
 from lab import api, ha, hosts, keystone, neutron, procs
+from tests.test_topology_dvr import joined
 
-pytestmark = [pytest.mark.lab, pytest.mark.ha_lab]
+# django_db on every test: pytest-django runs database tests first, and these must keep the file's order.
+pytestmark = [pytest.mark.lab, pytest.mark.ha_lab, pytest.mark.django_db]
 JsonDict = dict[str, Any]
 Cloud = openstack.connection.Connection
 OUTSIDE = "192.168.1.1"
@@ -108,6 +110,30 @@ def test_the_vms_ping_outside_through_the_active_instance_only(ha_lab: JsonDict)
         assert moved[standby] == 0, moved
 
 
+def joined_instances(state: JsonDict) -> dict[str, JsonDict]:
+    """router1's qrouter- namespace nodes in the dashboard's join of the real lab, by host."""
+    graph = joined(state)
+    ns = router_of(state)["namespace"]
+    by_id = {n["id"]: n for n in graph["nodes"]}
+    return {host: dict(by_id[f"netns:{host}:{ns}"]["attrs"]) for host in router_of(state)["hosts"]}
+
+
+def assert_join_marks(state: JsonDict) -> None:
+    """The join's marks agree with Neutron's ha_state and with the VIPs each host holds, with no warning."""
+    active, standby = active_and_standby(state)
+    marked = joined_instances(state)
+    summary = {h: (a.get("ha_state"), a.get("ha_role"), a.get("ha_vips")) for h, a in marked.items()}
+    print(f"join: {summary}")
+    assert (marked[active]["ha_state"], marked[active]["ha_role"]) == (ha.ACTIVE, ha.ACTIVE), summary
+    assert (marked[standby]["ha_state"], marked[standby]["ha_role"]) == (ha.STANDBY, ha.STANDBY), summary
+    assert f"{router_of(state)['gateway_ip']}/24" in marked[active]["ha_vips"] and marked[standby]["ha_vips"] == []
+    assert not any(w for a in marked.values() for w in a.get("warnings", []) if "router" in w), marked
+
+
+def test_the_dashboards_join_marks_the_active_qrouter(ha_lab: JsonDict) -> None:
+    assert_join_marks(ha_lab)
+
+
 def test_failover_stopping_the_active_keepalived_moves_ha_state_and_the_pings_follow(ha_lab: JsonDict) -> None:
     router = router_of(ha_lab)
     admin = neutron.client(keystone.ADMIN)
@@ -166,6 +192,10 @@ def test_failover_stopping_the_active_keepalived_moves_ha_state_and_the_pings_fo
     print(f"restored: keepalived respawned on {old_active} after {respawned:.1f} s more; {states}")
     assert states == {old_standby: ha.ACTIVE, old_active: ha.STANDBY}
     assert api.ping("ubuntu-01", OUTSIDE, timeout=60)
+
+
+def test_after_the_failover_the_join_marks_the_new_active_qrouter(ha_lab: JsonDict) -> None:
+    assert_join_marks(ha_lab)
 
 
 def lab_keepalived() -> list[int]:
