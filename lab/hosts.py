@@ -1,4 +1,4 @@
-"""The lab's hosts: `controller` (this machine) and, for scenarios dvr and netnode, `compute2`.
+"""The lab's hosts: `controller` (this machine) and, for scenarios dvr, netnode and ha, `compute2`.
 
 compute2 is a second compute node on the same machine:
 
@@ -102,7 +102,7 @@ def view(host: str) -> View | None:
         raise ValueError(f"unknown host {host!r}; known: {CONTROLLER}, {COMPUTE2}")
     pid = holder_pid()
     if pid is None:
-        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr and netnode only)")
+        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr, netnode and ha only)")
     return View(COMPUTE2, ("nsenter", "-t", str(pid), "-n", "-m"), NETNS_DIR)
 
 

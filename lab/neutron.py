@@ -96,7 +96,7 @@ def write_metadata_config() -> set[str]:
     return changed
 
 
-# Host 1's tunnel address when compute2 runs (scenarios dvr and netnode; on br-phy, see lab/hosts.py).
+# Host 1's tunnel address when compute2 runs (scenarios dvr, netnode and ha; on br-phy, see lab/hosts.py).
 DVR_LOCAL_IP = "10.0.1.11"
 SERVER_FILES = (CONF, ML2_CONF, UWSGI_INI)
 # Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode, ha.
