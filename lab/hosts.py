@@ -1,4 +1,4 @@
-"""The lab's hosts: `controller` (this machine) and, for scenarios dvr and netnode, `compute2`.
+"""The lab's hosts: `controller` (this machine) and, for scenarios dvr, netnode and ha, `compute2`.
 
 compute2 is a second compute node on the same machine:
 
@@ -25,6 +25,10 @@ compute2 is a second compute node on the same machine:
 In host mode netnode (scenario netnode, seed 003) compute2 is the network node instead: its OVS
 agent without DVR, the legacy L3 agent (router1's qrouter- with its metadata proxy) and the DHCP
 agent (dnsmasq with seed 003's option 26, MTU 1400), while host 1 runs its OVS agent only.
+
+In host mode ha (scenario ha, issue 15) both hosts run a legacy L3 agent and an HA router has a
+qrouter- on each, one active and one standby (keepalived, VRRP over the HA network); compute2 runs
+its OVS agent without DVR, the L3 agent and the metadata agent, host 1 every agent.
 
 Commands run "in a host's view" through `procs.view(hosts.view(host))`.
 compute2 comes up before host 1's agents start and goes down after they stop.
@@ -98,7 +102,7 @@ def view(host: str) -> View | None:
         raise ValueError(f"unknown host {host!r}; known: {CONTROLLER}, {COMPUTE2}")
     pid = holder_pid()
     if pid is None:
-        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr and netnode only)")
+        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr, netnode and ha only)")
     return View(COMPUTE2, ("nsenter", "-t", str(pid), "-n", "-m"), NETNS_DIR)
 
 
@@ -135,12 +139,13 @@ def ovs_daemons() -> list[Daemon]:
 
 
 def agent_daemons(mode: str = "") -> list[Daemon]:
-    """compute2's agents in host mode `mode` (dvr or netnode); "": every one it may run (to stop them)."""
+    """compute2's agents in host mode `mode` (dvr, netnode or ha); "": every one it may run (to stop them)."""
 
     def agent(name: str, conf: Path) -> Daemon:
         return Daemon(
             f"{COMPUTE2}-{name}",
             [str(paths.venv_bin(neutron.VENV, name)), "--config-file", str(CONF), "--config-file", str(conf)],
+            env=neutron.l3_agent_env() if name == "neutron-l3-agent" else {},
             stop_grace=neutron.STOP_GRACE,
         )
 
@@ -178,14 +183,14 @@ def _relay(dashboard_url: str) -> Daemon:
 
 
 def write_config(mode: str = "dvr") -> None:
-    """compute2's files: a DVR compute node (mode dvr) or the network node (netnode: legacy L3 agent,
-    DHCP agent with seed 003's dnsmasq option 26)."""
-    netnode = mode == "netnode"
+    """compute2's files: a DVR compute node (mode dvr), the network node (netnode: legacy L3 agent,
+    DHCP agent with seed 003's dnsmasq option 26) or the second HA router host (ha: legacy L3 agent)."""
+    legacy = mode in ("netnode", "ha")
     ETC_DIR.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     CONF.write_text(neutron.neutron_conf(COMPUTE2, STATE_PATH, CONF))
-    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=not netnode))
-    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("legacy" if netnode else "dvr", with_metadata=True))
+    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=not legacy))
+    L3_AGENT_CONF.write_text(neutron.l3_agent_conf("legacy" if legacy else "dvr", with_metadata=True))
     METADATA_AGENT_CONF.write_text(metadata.agent_conf())
     DNSMASQ_CONF.write_text(f"{neutron.DNSMASQ}dhcp-option-force=26,{NETNODE_MTU}\n")
     dhcp = neutron.dhcp_agent_conf(with_metadata=False)

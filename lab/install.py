@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 # What the agents and services need. Without ipset the OVS agent fails on
 # VIF processing and VM ports stay DOWN; busybox gives the VMs udhcpc; haproxy is
-# the metadata proxy the L3 and DHCP agents start in their namespaces (lab/metadata.py).
+# the metadata proxy the L3 and DHCP agents start in their namespaces (lab/metadata.py); keepalived runs
+# VRRP for HA routers (scenario ha), and Neutron's neutron-keepalived-state-change (a /bin/sh script)
+# tells the L3 agent with curl over a unix socket.
 APT_PACKAGES = (
     "openvswitch-switch",
     "rabbitmq-server",
@@ -40,6 +42,8 @@ APT_PACKAGES = (
     "haproxy",
     "radvd",
     "procps",
+    "keepalived",
+    "curl",
 )
 
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")

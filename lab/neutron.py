@@ -23,6 +23,7 @@ from lab.neutron_config import (  # noqa: F401 (re-exported: importers use lab.n
     ETC_DIR,
     HOST,
     L3_AGENT_CONF,
+    L3_HA,
     ML2,
     ML2_CONF,
     OVS_AGENT_CONF,
@@ -35,6 +36,7 @@ from lab.neutron_config import (  # noqa: F401 (re-exported: importers use lab.n
     _bin,
     dhcp_agent_conf,
     l3_agent_conf,
+    l3_agent_env,
     metadata_dhcp_options,
     metadata_l3_options,
     neutron_conf,
@@ -94,11 +96,11 @@ def write_metadata_config() -> set[str]:
     return changed
 
 
-# Host 1's tunnel address when compute2 runs (scenarios dvr and netnode; on br-phy, see lab/hosts.py).
+# Host 1's tunnel address when compute2 runs (scenarios dvr, netnode and ha; on br-phy, see lab/hosts.py).
 DVR_LOCAL_IP = "10.0.1.11"
 SERVER_FILES = (CONF, ML2_CONF, UWSGI_INI)
-# Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode.
-MODES = ("legacy", "dvr", "netnode")
+# Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode, ha.
+MODES = ("legacy", "dvr", "netnode", "ha")
 # In mode netnode host 1 is a compute node only: its OVS agent (and the metadata stand-in for Nova,
 # which compute2's agents reach through the relay); the L3 and DHCP agents run on compute2.
 NETNODE_ONLY_ON_COMPUTE2 = ("neutron-l3-agent", "neutron-dhcp-agent")
@@ -107,7 +109,9 @@ NETNODE_ONLY_ON_COMPUTE2 = ("neutron-l3-agent", "neutron-dhcp-agent")
 def ovs_conf_of(mode: str) -> str:
     if mode == "dvr":
         return ovs_agent_conf(DVR_LOCAL_IP, dvr=True)
-    return ovs_agent_conf(DVR_LOCAL_IP) if mode == "netnode" else ovs_agent_conf()
+    # netnode and ha: tunnels over br-phy without DVR (and without l2population: the HA network's VRRP
+    # multicast is flooded to every tunnel).
+    return ovs_agent_conf(DVR_LOCAL_IP) if mode in ("netnode", "ha") else ovs_agent_conf()
 
 
 def write_config(mode: str = "legacy") -> bool:
@@ -118,7 +122,7 @@ def write_config(mode: str = "legacy") -> bool:
     ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     files = {
-        CONF: neutron_conf(),
+        CONF: neutron_conf(ha=mode == "ha"),
         ML2_CONF: ML2,
         OVS_AGENT_CONF: ovs_conf_of(mode),
         L3_AGENT_CONF: l3_agent_conf("dvr_snat" if mode == "dvr" else "legacy", with_metadata=True),
@@ -146,15 +150,25 @@ def agent_mode() -> str:
 
 
 def host_mode() -> str:
-    """Host 1's host mode as configured now: dvr (its L3 agent dvr_snat), netnode (a legacy L3 agent's
-    file but the tunnel on br-phy: compute2 is the network node) or legacy."""
+    """Host 1's host mode as configured now: dvr (its L3 agent dvr_snat), ha (the server's HA routers),
+    netnode (a legacy L3 agent's file but the tunnel on br-phy: compute2 is the network node) or legacy."""
     if agent_mode() == "dvr_snat":
         return "dvr"
+    if l3_ha_configured():
+        return "ha"
     try:
         text = OVS_AGENT_CONF.read_text()
     except OSError:
         return "legacy"
     return "netnode" if f"local_ip = {DVR_LOCAL_IP}" in text else "legacy"
+
+
+def l3_ha_configured() -> bool:
+    """Whether the server's neutron.conf makes routers HA (host mode ha)."""
+    try:
+        return L3_HA in CONF.read_text().splitlines()
+    except OSError:
+        return False
 
 
 def clear_stale_state(state_path: Path = STATE_PATH) -> None:
@@ -206,13 +220,14 @@ def server_daemons() -> list[Daemon]:
 
 
 def agent_daemons(mode: str | None = None) -> list[Daemon]:
-    """Host 1's agents in host mode `mode` (None: as configured now); legacy and dvr: all of them."""
+    """Host 1's agents in host mode `mode` (None: as configured now); legacy, dvr and ha: all of them."""
     mode = host_mode() if mode is None else mode
 
     def agent(name: str, conf: Path) -> Daemon:
         return Daemon(
             name,
             [_bin(name), "--config-file", str(CONF), "--config-file", str(conf)],
+            env=l3_agent_env() if name == "neutron-l3-agent" else {},
             cwd=STATE_PATH,
             stop_grace=STOP_GRACE,
         )

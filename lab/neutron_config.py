@@ -7,6 +7,7 @@ with veths (`ovs_use_veth`).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from lab import database, keystone, metadata, ovs, paths, rabbitmq, rest
@@ -40,8 +41,25 @@ def _bin(script: str) -> str:
     return str(paths.venv_bin(VENV, script))
 
 
-def neutron_conf(host: str = HOST, state_path: Path = STATE_PATH, conf: Path = CONF) -> str:
-    """neutron.conf of a host: the server and host 1's agents use `controller`'s."""
+def l3_agent_env() -> dict[str, str]:
+    """The L3 agent's PATH with the virtualenv's bin first: an HA router's agent runs
+    `neutron-keepalived-state-change` (a /bin/sh script in that bin) by its bare name."""
+    return {"PATH": f"{Path(_bin('python')).parent}:{os.environ.get('PATH', os.defpath)}"}
+
+
+# HA routers (scenario ha, issue 15): every new router is HA, scheduled to both hosts' L3 agents (VRRP by
+# keepalived over the "HA network project <project>", 169.254.192.0/18 on VXLAN). Neutron 29 has no
+# min_l3_agents_per_router option (removed upstream; grep finds it nowhere in the venv): only the maximum.
+L3_HA = "l3_ha = True"
+L3_HA_AGENTS = 2
+
+
+def l3_ha_options(ha: bool) -> str:
+    return f"{L3_HA}\nmax_l3_agents_per_router = {L3_HA_AGENTS}\n" if ha else ""
+
+
+def neutron_conf(host: str = HOST, state_path: Path = STATE_PATH, conf: Path = CONF, ha: bool = False) -> str:
+    """neutron.conf of a host: the server and host 1's agents use `controller`'s; `ha`: HA routers."""
     helper = f"{_bin('privsep-helper')} --config-file {conf}"
     privsep = "".join(f"\n[{s}]\nhelper_command = {helper}\n" for s in PRIVSEP_SECTIONS)
     a = keystone.NEUTRON_SERVICE
@@ -63,7 +81,7 @@ rpc_workers = 1
 rpc_state_report_workers = 1
 use_stderr = True
 debug = False
-
+{l3_ha_options(ha)}
 [agent]
 # Running as root: no sudo, no rootwrap.
 root_helper =

@@ -231,8 +231,10 @@ def daemon_pids(run_dir: Path | None = None) -> dict[str, int]:
     return {n: pid for n in sorted(names) if (pid := read_pid(n, run_dir)) is not None}
 
 
-# Programs the agents start that leave their session (dnsmasq daemonizes).
-_FORKED_PROGRAMS = {"dnsmasq", "haproxy", "privsep-helper", "udhcpc", "busybox"}
+# Programs the agents start that leave their session (dnsmasq and keepalived daemonize; the L3 agent's
+# state-change monitor of an HA router is a /bin/sh script).
+KEEPALIVED_PROGRAMS = ("keepalived", "neutron-keepalived-state-change")
+_FORKED_PROGRAMS = {"dnsmasq", "haproxy", "privsep-helper", "udhcpc", "busybox", *KEEPALIVED_PROGRAMS}
 
 
 def _process_table() -> dict[int, tuple[int, int]]:

@@ -54,7 +54,7 @@ def _rotate_logs() -> None:
 
 
 def _start_agents(mode: str) -> None:
-    """compute2 first (host modes dvr and netnode), then host 1's agents; wait until all report alive."""
+    """compute2 first (host modes dvr, netnode and ha), then host 1's agents; wait until all report alive."""
     since = neutron.now_utc()
     two_hosts = mode != "legacy"
     if two_hosts:

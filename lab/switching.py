@@ -8,6 +8,7 @@ from pathlib import Path
 from lab import (
     database,
     firewall,
+    ha,
     hosts,
     keystone,
     netns,
@@ -87,7 +88,7 @@ def reset_neutron(admin: rest.Client) -> None:
         delete(f"/v2.0/floatingips/{fip['id']}")
     for router in admin.get("/v2.0/routers")["routers"]:
         for port in admin.get(f"/v2.0/ports?device_id={router['id']}")["ports"]:
-            if port["device_owner"].startswith("network:router_interface"):
+            if is_router_interface(port["device_owner"]):
                 try:
                     admin.put(f"/v2.0/routers/{router['id']}/remove_router_interface", {"port_id": port["id"]})
                 except rest.HttpError as e:
@@ -110,6 +111,12 @@ def reset_neutron(admin: rest.Client) -> None:
                 delete(f"/v2.0/subnets/{subnet['id']}")
 
 
+def is_router_interface(device_owner: str) -> bool:
+    """A router's interface on a subnet: legacy, distributed, or an HA router's (scenario ha), which must
+    be removed before the router can be deleted (its ha- ports go with the router)."""
+    return device_owner.startswith("network:router_interface") or device_owner == ha.HA_INTERFACE_OWNER
+
+
 def _restart_agents(mode: str) -> None:
     """Stop host 1's agents, then compute2; clean the data plane; start in the new mode."""
     neutron.stop_agents()
@@ -130,9 +137,10 @@ def _restart_agents(mode: str) -> None:
 
 
 def _is_agent_helper(pid: int) -> bool:
-    """privsep helpers, dnsmasq and haproxy of host 1's agents (they leave the agents' sessions)."""
+    """privsep helpers, dnsmasq, haproxy and keepalived (with its state-change monitor) of host 1's agents
+    (they leave the agents' sessions)."""
     argv = procs.cmdline(pid)
-    return any(Path(a).name in ("privsep-helper", "dnsmasq", "haproxy") for a in argv[:2])
+    return any(Path(a).name in ("privsep-helper", "dnsmasq", "haproxy", *procs.KEEPALIVED_PROGRAMS) for a in argv[:2])
 
 
 def _clean_host1_dataplane() -> None:

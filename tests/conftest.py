@@ -18,13 +18,21 @@ REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", REPO / "artifacts"))
 
 
-SCENARIO_ORDER = {"lab": 1, "lab_session": 1, "dualstack_lab": 2, "dvr_lab": 3, "overlap_lab": 4, "netnode_lab": 5}
+SCENARIO_ORDER = {
+    "lab": 1,
+    "lab_session": 1,
+    "dualstack_lab": 2,
+    "dvr_lab": 3,
+    "overlap_lab": 4,
+    "netnode_lab": 5,
+    "ha_lab": 6,
+}
 LAST = "test_zz_lab_cycle.py"  # takes the lab down and up again: after every other lab test
 
 
 def scenario_rank(item: pytest.Item) -> int:
     """Tests without the lab first, then by the scenario they need (allinone, dualstack, dvr, overlap,
-    netnode): dualstack right after allinone, its switch from it keeps the agents (both legacy)."""
+    netnode, ha): dualstack right after allinone, its switch from it keeps the agents (both legacy)."""
     if item.path.name == LAST:
         return 9
     names = getattr(item, "fixturenames", ())
@@ -132,6 +140,12 @@ def overlap_lab(lab_session: None) -> dict[str, Any]:
 def netnode_lab(lab_session: None) -> dict[str, Any]:
     """Scenario netnode (seed 003): the VMs on host 1, router1 and DHCP on the network node compute2."""
     return lab_in("netnode")
+
+
+@pytest.fixture
+def ha_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario ha (issue 15): router1 an HA router, its qrouter- on both hosts, one active, one standby."""
+    return lab_in("ha")
 
 
 def lab_connection(cloud: str) -> openstack.connection.Connection:

@@ -24,8 +24,9 @@ def test_each_scenario_has_a_host_mode() -> None:
         "dvr": "dvr",
         "overlap": "legacy",
         "netnode": "netnode",
+        "ha": "ha",
     }
-    assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode"]
+    assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode", "ha"]
     assert [s for s in SCENARIOS if needs_dvr(s)] == ["dvr"]
 
 
@@ -60,11 +61,25 @@ def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
         (("dvr_lab",), 3),
         (("overlap_lab",), 4),
         (("netnode_lab", "lab_session"), 5),
+        (("ha_lab", "lab_session"), 6),
     ],
 )
 def test_dualstack_runs_after_allinone_and_netnode_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
     item = SimpleNamespace(fixturenames=fixtures, path=SimpleNamespace(name="test_x.py"))
     assert scenario_rank(item) == rank  # type: ignore[arg-type]
+
+
+def test_in_mode_ha_both_hosts_run_a_legacy_l3_agent_and_the_server_makes_routers_ha() -> None:
+    assert names(neutron.agent_daemons("ha")) == names(neutron.agent_daemons("legacy"))
+    assert "compute2-neutron-l3-agent" in names(hosts.agent_daemons("ha"))
+    assert "compute2-neutron-dhcp-agent" not in names(hosts.agent_daemons("ha"))
+    assert "l3_ha = True" in neutron.neutron_conf(ha=True).splitlines()
+    assert "max_l3_agents_per_router = 2" in neutron.neutron_conf(ha=True).splitlines()
+    assert "l3_ha" not in neutron.neutron_conf()
+    assert f"local_ip = {neutron.DVR_LOCAL_IP}" in neutron.ovs_conf_of("ha")
+    assert "l2_population" not in neutron.ovs_conf_of("ha"), "VRRP multicast is flooded to every tunnel"
+    l3 = next(d for d in neutron.agent_daemons("ha") if d.name == "neutron-l3-agent")
+    assert l3.env["PATH"].split(":")[0] == str(neutron.paths.venv_bin(neutron.VENV, "x").parent)
 
 
 def test_a_scenarios_health_asks_only_for_the_daemons_its_host_mode_runs() -> None:

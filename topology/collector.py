@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import openstack.connection
 from openstack import exceptions as sdk_exceptions
 
-from topology.scheduling import DHCP_SCHEDULE_KEY, L3_SCHEDULE_KEY
+from topology.scheduling import DHCP_SCHEDULE_KEY, L3_HA_STATES_KEY, L3_SCHEDULE_KEY
 
 JsonDict = dict[str, Any]
 
@@ -89,13 +89,15 @@ def collect_scheduling(proxy: Any, agents: list[JsonDict]) -> dict[str, list[Jso
     """Which routers each L3 agent hosts and which networks each DHCP agent hosts (topology/scheduling.py).
 
     Neutron lists these per agent only: one call per DHCP agent and per L3 agent not in
-    ``dvr`` mode (compute hosts' DVR agents, the many, host routers through their ports).
+    ``dvr`` mode (compute hosts' DVR agents, the many, host routers through their ports); and one per
+    HA router for its agents' ``ha_state`` (active/standby: the per-agent lists do not say it).
     Without the agents (a project-scoped caller) the snapshot says nothing about scheduling.
     """
     if not agents:
         return {}
     l3: list[JsonDict] = []
     dhcp: list[JsonDict] = []
+    ha_routers: set[str] = set()
     try:
         for agent in agents:
             mode = (agent.get("configurations") or {}).get("agent_mode")
@@ -109,14 +111,20 @@ def collect_scheduling(proxy: Any, agents: list[JsonDict]) -> dict[str, list[Jso
                         "router_ids": [r["id"] for r in routers],
                     }
                 )
+                ha_routers.update(r["id"] for r in routers if r.get("ha"))
             elif agent.get("agent_type") == "DHCP agent":
                 networks = list_all(proxy, f"/agents/{agent['id']}/dhcp-networks", "networks")
                 dhcp.append(
                     {"agent_id": agent["id"], "host": agent["host"], "network_ids": [n["id"] for n in networks]}
                 )
+        ha_states = [
+            {"router_id": router_id, "host": agent["host"], "ha_state": agent.get("ha_state")}
+            for router_id in sorted(ha_routers)
+            for agent in list_all(proxy, f"/routers/{router_id}/l3-agents", "agents")
+        ]
     except sdk_exceptions.ForbiddenException:
         return {}  # the scheduler extensions are admin-only by policy
-    return {L3_SCHEDULE_KEY: l3, DHCP_SCHEDULE_KEY: dhcp}
+    return {L3_SCHEDULE_KEY: l3, DHCP_SCHEDULE_KEY: dhcp, L3_HA_STATES_KEY: ha_states}
 
 
 def collect_servers(conn: openstack.connection.Connection) -> list[JsonDict]:

@@ -30,6 +30,8 @@ from topology.kinds import DeviceOwner
 JsonDict = dict[str, Any]
 L3_SCHEDULE_KEY = "l3_agent_routers"  # [{"agent_id", "host", "agent_mode", "router_ids": [...]}]
 DHCP_SCHEDULE_KEY = "dhcp_agent_networks"  # [{"agent_id", "host", "network_ids": [...]}]
+# HA routers' instances (l3_ha): [{"router_id", "host", "ha_state": "active"|"standby"|"unknown"}]
+L3_HA_STATES_KEY = "l3_ha_states"
 DVR_MODES = frozenset({"dvr", "dvr_snat", "dvr_no_external"})
 # the ports that put a distributed router on their host (neutron.common.utils.is_dvr_serviced)
 DVR_SERVICED_OWNERS = (DeviceOwner.COMPUTE_PREFIX, DeviceOwner.DHCP, "network:loadbalancer", "trunk:")
@@ -44,6 +46,8 @@ class Schedule:
     networks_on: dict[str, set[str]]  # network id -> hosts of the DHCP agents hosting it
     dvr_hosts: set[str]  # hosts with an L3 agent in a DVR mode
     cloud: Mapping[str, list[JsonDict]]
+    # HA router id -> host -> Neutron's ha_state of the L3 agent there (empty: no HA router, or not said)
+    ha_states: dict[str, dict[str, str]] = field(default_factory=dict)
     # distributed router id -> hosts it lives on through its subnets' ports (made on first use)
     _dvr_router_hosts: dict[str, set[str]] | None = field(default=None, repr=False)
 
@@ -85,7 +89,10 @@ def schedule_of(cloud: Mapping[str, list[JsonDict]]) -> Schedule | None:
         for agent in cloud.get("agents", [])
         if agent.get("agent_type") == "L3 agent" and (agent.get("configurations") or {}).get("agent_mode") in DVR_MODES
     }
-    return Schedule(routers_on, snat_on, networks_on, dvr_hosts, cloud)
+    ha_states: dict[str, dict[str, str]] = defaultdict(dict)
+    for instance in cloud.get(L3_HA_STATES_KEY) or ():
+        ha_states[instance["router_id"]][instance["host"]] = instance.get("ha_state") or "unknown"
+    return Schedule(routers_on, snat_on, networks_on, dvr_hosts, cloud, ha_states=dict(ha_states))
 
 
 def distributed_router_hosts(cloud: Mapping[str, list[JsonDict]], dvr_hosts: set[str]) -> dict[str, set[str]]:

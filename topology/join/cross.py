@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from topology import claims
 from topology import graph as g
 from topology.join.devices import namespace_role
+from topology.join.ha import mark_instance
 from topology.join.logical import LogicalPart
 from topology.join.parts import HostIndex, JsonDict, add_link
 from topology.kinds import (
@@ -110,6 +111,8 @@ def bind_host_namespaces(graph: g.Graph, logical: LogicalPart, index: HostIndex,
                 continue
             graph.add_edge(target, ns_node, EdgeKind.BINDS)
             routers_bound.add(target)
+            if role == "qrouter":
+                mark_instance(graph, ns_node, ref or "", index.host, schedule)
         elif target:
             graph.warn(ns_node, f"{name} belongs to no {target.split(':')[0]} the cloud knows")
         elif role == "vm":

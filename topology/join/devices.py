@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from topology import graph as g
+from topology.join.ha import ha_attrs
 from topology.join.parts import HostPhysical, JsonDict
 from topology.kinds import (
     DEVICE_PREFIXES,
@@ -150,6 +151,7 @@ def add_namespace(piece: HostPhysical, namespace: JsonDict) -> list[str]:
         rules=namespace.get("rules") or [],
         has_iptables=bool(namespace.get("iptables")),
         **radvd_attrs(role, ref, namespace),
+        **ha_attrs(role, namespace),
     )
     piece.index.namespaces[name] = node_id
     piece.graph.add_edge(piece.host_node, node_id, EdgeKind.MEMBER)

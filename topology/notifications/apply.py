@@ -23,7 +23,7 @@ from topology.cloud import cached_service_connection, service_connection
 from topology.collector import NETWORK_RESOURCES, collect_scheduling, list_all
 from topology.models import CloudSnapshot
 from topology.notifications.events import Lookup, Plan
-from topology.scheduling import DHCP_SCHEDULE_KEY, L3_SCHEDULE_KEY
+from topology.scheduling import DHCP_SCHEDULE_KEY, L3_HA_STATES_KEY, L3_SCHEDULE_KEY
 
 log = logging.getLogger(__name__)
 JsonDict = dict[str, Any]
@@ -104,6 +104,7 @@ def reread(conn: openstack.connection.Connection, plan: Plan, agents: list[JsonD
         scheduling.setdefault(L3_SCHEDULE_KEY, [])
         scheduling.setdefault(DHCP_SCHEDULE_KEY, [])
         calls += len(scheduling[L3_SCHEDULE_KEY]) + len(scheduling[DHCP_SCHEDULE_KEY])
+        calls += len({s["router_id"] for s in scheduling.get(L3_HA_STATES_KEY, [])})  # one per HA router
     return Reread(fresh, scheduling, calls, time.perf_counter() - started)
 
 

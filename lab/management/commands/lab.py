@@ -82,6 +82,7 @@ class Command(BaseCommand):
             w(
                 f"  {name:12} {'up' if h['alive'] else 'DOWN':5} tunnel {h.get('tunnel_ip') or '-':11} "
                 f"L3 {h.get('l3_agent_mode') or '-':9} node agent {node}"
+                + (f"  role: {h['role']}" if h.get("role") else "")
             )
         w("services:")
         for name, svc in s["services"].items():
