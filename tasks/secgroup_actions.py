@@ -7,6 +7,7 @@ from typing import Any
 from tasks.firewall_lines import describe
 from tasks.models import Job
 from tasks.neutron_calls import ActionRefused, Connection, Progress, Result, neutron_call, pause
+from topology.kinds import SECGROUP_RULE_MATCH
 
 # --------------------------------------------------------------------------- security groups
 
@@ -77,16 +78,7 @@ def close_icmp_ssh(conn: Connection, job: Job, progress: Progress) -> Result:
 # --------------------------------------------------------------------------- one rule
 
 # The fields of a rule that say what it lets through (and so which iptables line it is).
-RULE_FIELDS: tuple[str, ...] = (
-    "direction",
-    "ethertype",
-    "protocol",
-    "port_range_min",
-    "port_range_max",
-    "remote_ip_prefix",
-    "remote_group_id",
-    "remote_address_group_id",
-)
+RULE_FIELDS: tuple[str, ...] = (*SECGROUP_RULE_MATCH, "remote_address_group_id")
 
 
 def rule_fields(rule: Any) -> dict[str, Any]:

@@ -165,3 +165,26 @@ def l3_agent_stopped(cloud: Cloud, host: str) -> Iterator[None]:
         with procs.view(hosts.view(host)):
             procs.start(daemon)
         assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
+
+
+def icmp_ssh_reopened(cloud: Cloud, group: str) -> None:
+    """The group given back seed 000's ICMP and SSH ingress from anywhere (IPv4) where a test removed them."""
+    rules = cloud.network.security_group_rules(security_group_id=group, direction="ingress")
+    have = {
+        (r.protocol, r.port_range_min)
+        for r in rules
+        if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")
+    }
+    project = cloud.network.get_security_group(group).project_id
+    for protocol, port in (("icmp", None), ("tcp", 22)):
+        if (protocol, port) not in have:
+            cloud.network.create_security_group_rule(
+                security_group_id=group,
+                direction="ingress",
+                ether_type="IPv4",
+                protocol=protocol,
+                port_range_min=port,
+                port_range_max=port,
+                remote_ip_prefix="0.0.0.0/0",
+                project_id=project,
+            )

@@ -24,7 +24,7 @@ from lab import api
 from tasks.models import AuditEntry, Job, JobState
 from tasks.resync import resync_router
 from tests.agent_feed import agent_feed
-from tests.broken_states import wait_until
+from tests.broken_states import icmp_ssh_reopened, wait_until
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import accepted, call, celery_worker, login, wait_job
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
@@ -138,22 +138,7 @@ def restore_lab(lab: dict[str, Any], admin: Cloud) -> None:
         admin.network.add_interface_to_router(router["id"], subnet=subnet)
     if admin.network.get_ip(fip["id"]).port_id != fip["port_id"]:
         admin.network.update_ip(fip["id"], port_id=fip["port_id"])
-    group = lab["security_groups"]["demo:default"]
-    rules = list(admin.network.security_group_rules(security_group_id=group, direction="ingress"))
-    have = {(r.protocol, r.port_range_min) for r in rules if r.ether_type == "IPv4" and r.remote_group_id is None}
-    project = admin.network.get_security_group(group).project_id
-    for protocol, port in (("icmp", None), ("tcp", 22)):
-        if (protocol, port) not in have:
-            admin.network.create_security_group_rule(
-                security_group_id=group,
-                direction="ingress",
-                ethertype="IPv4",
-                protocol=protocol,
-                port_range_min=port,
-                port_range_max=port,
-                remote_ip_prefix="0.0.0.0/0",
-                project_id=project,
-            )
+    icmp_ssh_reopened(admin, lab["security_groups"]["demo:default"])
     assert api.ping("outside", fip["floating_ip_address"], timeout=90), "the lab's floating IP answers again"
 
 

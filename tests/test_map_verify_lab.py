@@ -28,7 +28,8 @@ OUTSIDE = "192.168.1.1"
 
 
 @pytest.fixture
-def server(lab: dict[str, Any], transactional_db: None) -> Iterator[str]:
+def server(lab: dict[str, Any], transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("NEUTRON_MAP_AGENT_ACTIVE_PROBES", "true")  # the agent may send an active check's ping
     with agent_feed(settings.DATABASES["default"]["NAME"], LOGS):
         wait_connected(HOST)
         refresh_all(lab["host"])
@@ -65,20 +66,10 @@ def test_the_verify_button_shows_each_hops_tracer_answer(server: str, browser: A
     assert "needs the admin role" in tenant.locator("#path-result .path-error").text_content()
 
 
-@pytest.fixture
-def sending(lab: dict[str, Any], transactional_db: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("NEUTRON_MAP_AGENT_ACTIVE_PROBES", "true")  # the agent may send the check's ping
-    with agent_feed(settings.DATABASES["default"]["NAME"], LOGS):
-        wait_connected(HOST)
-        refresh_all(lab["host"])
-        with daphne_server(ARTIFACTS / "daphne-map-active-lab.log") as url:
-            yield url
-
-
-def test_send_a_real_ping_shows_the_counters_each_hop_moved(sending: str, browser: Any, lab: dict[str, Any]) -> None:
+def test_send_a_real_ping_shows_the_counters_each_hop_moved(server: str, browser: Any, lab: dict[str, Any]) -> None:
     cirros = lab["vms"]["cirros-01"]
     src = server_of(lab, "cirros-01")
-    page = map_as(browser, sending, lab, "admin", f"view=physical&src={src}&dst={OUTSIDE}")
+    page = map_as(browser, server, lab, "admin", f"view=physical&src={src}&dst={OUTSIDE}")
     wait_path(page, "ok")
     page.click("#path-active")
     page.wait_for_function("window.neutronMap.path.result && window.neutronMap.path.result.active", timeout=60000)
@@ -93,6 +84,6 @@ def test_send_a_real_ping_shows_the_counters_each_hop_moved(sending: str, browse
     assert page.locator("#path-active").text_content() == "Send again"
     page.screenshot(path=str(ARTIFACTS / "map-path-active.png"))
 
-    tenant = map_as(browser, sending, lab, "demo", f"src={src}&dst={OUTSIDE}")
+    tenant = map_as(browser, server, lab, "demo", f"src={src}&dst={OUTSIDE}")
     wait_path(tenant, "ok")
     assert tenant.locator("#path-verify").count() == 1 and tenant.locator("#path-active").count() == 0

@@ -19,7 +19,7 @@ from lab import api
 from tasks.firewall_lines import chain_name, iptables_line
 from tasks.models import AuditEntry, AuditResult, Job, JobKind, JobState
 from tests.agent_feed import agent_feed
-from tests.broken_states import wait_until
+from tests.broken_states import icmp_ssh_reopened, wait_until
 from tests.conftest import ARTIFACTS
 from tests.lab_jobs import accepted, call, celery_worker, login, wait_job
 from tests.lab_jobs import shared_broker_restored as shared_broker_restored  # autouse there, so here too
@@ -42,21 +42,7 @@ def icmp_ssh_restored(lab: dict[str, Any], demo_cloud: Cloud) -> Iterator[str]:
     """demo's default group, given back its ICMP and SSH rules from anywhere whatever the test removed."""
     group = lab["security_groups"]["demo:default"]
     yield group
-    have = {
-        (r.protocol, r.port_range_min)
-        for r in demo_cloud.network.security_group_rules(security_group_id=group, direction="ingress")
-        if r.ether_type == "IPv4" and r.remote_group_id is None and r.remote_ip_prefix in (None, "0.0.0.0/0")
-    }
-    for protocol, port in (("icmp", None), ("tcp", 22)):
-        if (protocol, port) not in have:
-            demo_cloud.network.create_security_group_rule(
-                security_group_id=group,
-                direction="ingress",
-                ether_type="IPv4",
-                protocol=protocol,
-                port_range_min=port,
-                port_range_max=port,
-            )
+    icmp_ssh_reopened(demo_cloud, group)
 
 
 def icmp_rule(cloud: Cloud, group: str) -> Any:

@@ -67,6 +67,18 @@ class NamespacePrefix:
     VM: Final = "vm-"  # the lab's stand-in for a VM (a namespace per instance)
 
 
+# What a security-group rule matches, under Neutron's API names (the graph keeps these, with the rule's id).
+SECGROUP_RULE_MATCH: Final = (
+    "direction",
+    "ethertype",
+    "protocol",
+    "port_range_min",
+    "port_range_max",
+    "remote_ip_prefix",
+    "remote_group_id",
+)
+
+
 class FirewallChain:
     """A port's chains of Neutron's iptables_hybrid firewall (neutron/agent/linux/iptables_firewall.py
     _port_chain_name): the prefix of its direction and the port id's first CHAIN_ID_LEN characters."""

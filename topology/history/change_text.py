@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from topology import graph as g
+from topology.kinds import SECGROUP_RULE_MATCH
 from topology.path.model import JsonDict
 
 # Attributes the explainer never reads (topology/path/): a host's report time changes with every
@@ -79,18 +80,7 @@ def status_text(name: str, old: Any, new: Any) -> str:
 
 
 def rule_key(rule: JsonDict) -> tuple[Any, ...]:
-    return tuple(
-        rule.get(k)
-        for k in (
-            "direction",
-            "ethertype",
-            "protocol",
-            "port_range_min",
-            "port_range_max",
-            "remote_ip_prefix",
-            "remote_group_id",
-        )
-    )
+    return tuple(rule.get(k) for k in SECGROUP_RULE_MATCH)
 
 
 def rule_text(rule: JsonDict) -> str:

@@ -13,6 +13,7 @@ from topology.join.parts import CloudSnapshot, Edges, JsonDict, Nodes, drop_dang
 from topology.kinds import (
     DEV_NAME_LEN,
     ID_PREFIX_LEN,
+    SECGROUP_RULE_MATCH,
     DeviceOwner,
     EdgeKind,
     NodeKind,
@@ -292,21 +293,7 @@ def add_floatingips(graph: g.Graph, cloud: CloudSnapshot) -> None:
 def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
     rules: dict[str, list[JsonDict]] = defaultdict(list)
     for rule in cloud.get("security_group_rules", []):
-        rules[rule["security_group_id"]].append(
-            {
-                key: rule.get(key)
-                for key in (
-                    "id",
-                    "direction",
-                    "ethertype",
-                    "protocol",
-                    "port_range_min",
-                    "port_range_max",
-                    "remote_ip_prefix",
-                    "remote_group_id",
-                )
-            }
-        )
+        rules[rule["security_group_id"]].append({key: rule.get(key) for key in ("id", *SECGROUP_RULE_MATCH)})
     for group in cloud.get("security_groups", []):
         graph.add_node(
             g.secgroup_id(group["id"]),
