@@ -30,6 +30,7 @@ class Problem:
     NO_FG_PORT = "no_fg_port"
     BR_EX_NO_PHYSICAL_PORT = "br_ex_no_physical_port"
     BRIDGE_MAPPING_MISSING = "bridge_mapping_missing"
+    PROVIDER_NO_PHYSICAL_PORT = "provider_no_physical_port"  # a VLAN/flat network's bridge has no NIC
     VM_ON_EXTERNAL_NETWORK = "vm_on_external_network"
     SG_NO_INGRESS = "sg_no_ingress"
     # The source port's groups allow nothing out for the probe (no group at all, or no egress rule)

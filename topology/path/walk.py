@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NodeKind
-from topology.path import underlay
+from topology.path import provider, underlay
 from topology.path.model import Hop, JsonDict, Probe, Problem, Status
 from topology.path.topo import Topo
 
@@ -208,6 +208,9 @@ class Walk:
         attrs = self.topo.attrs(network)
         vni = attrs.get("segmentation_id")
         kind = attrs.get("network_type") or "vxlan"
+        if kind not in TUNNEL_TYPES:  # vlan, flat: over the provider bridge, never br-tun
+            provider.provider_cross(self, src_host, dst_host, network, kind)
+            return
         vni_text = f"VNI {vni}" if vni is not None else "its VNI"
         flows = self.flows_for(src_host, "br-tun", f"set_field:{vni}->tun_id", f"tun_id={hex(vni) if vni else 'x'}")
         tun = self.hop(
@@ -216,9 +219,6 @@ class Walk:
             evidence,
             flows=[*lead_flows, *flows][:6],
         )
-        if kind not in TUNNEL_TYPES:
-            tun.what = f"{kind} network: over the provider bridge to {dst_host}"
-            return
         local, remote = self.tunnel_ports(src_host, dst_host)
         if local is None and not self.reported(src_host):
             return
