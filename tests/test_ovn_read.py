@@ -271,3 +271,15 @@ def test_a_server_that_never_answers_times_out(tmp_path: Path) -> None:
         for conn in accepted:
             conn.close()
         listener.close()
+
+
+def test_a_second_database_is_read_not_the_first_one_again(
+    ovn: tuple[OvnDbs, dict[str, str]], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """ovsdbapp keeps the connection on the API class: a second cloud must not read the first's NB."""
+    first, _ = ovn
+    assert _one(read_northbound(first.nb, timeout=5)["logical_switches"], name=f"neutron-{NET}")
+    with ovn_databases(tmp_path_factory.mktemp("ovn2")) as second:
+        second.nbctl("ls-add", "other-cloud")
+        assert [s["name"] for s in read_northbound(second.nb, timeout=5)["logical_switches"]] == ["other-cloud"]
+    assert _one(read_northbound(first.nb, timeout=5)["logical_switches"], name=f"neutron-{NET}")
