@@ -182,12 +182,16 @@ def test_no_instance_holding_the_vips_is_ha_no_active_and_the_walk_stops() -> No
     assert not any(QROUTER in h["node"] for h in result["hops"])
 
 
-def test_two_instances_holding_the_vips_is_ha_split_brain() -> None:
+def test_two_instances_holding_the_vips_is_ha_split_brain_and_the_path_unknown() -> None:
+    # the lab's split brain (VRRP dropped): the pings went through, but a VM on controller left by compute2's
+    # instance: which one takes a packet is where the bridges learned the shared MACs, not in the reports
     result = walk(ha_cloud(set(HOSTS), {NETWORK_NODE: "active", COMPUTE: "active"}), "vm-1", OUTSIDE)
-    assert result["verdict"] == "broken"
-    assert codes(result) == [(Problem.HA_SPLIT_BRAIN, "fail")], result["problems"]
+    assert result["verdict"] == "unknown"
+    assert codes(result) == [(Problem.HA_SPLIT_BRAIN, "unknown")], result["problems"]
     message = result["problems"][0]["message"]
     assert NETWORK_NODE in message and COMPUTE in message and "IP protocol 112" in message
+    assert [h["node"] for h in result["hops"] if h["status"] != "ok"] == [f"router:{ROUTER}"]
+    assert not any(QROUTER in h["node"] for h in result["hops"])
 
 
 def test_neutron_lagging_the_vips_is_a_warning_and_the_walk_follows_the_vips() -> None:

@@ -7,6 +7,7 @@ VRRP dropped) and undone. All rows are in this one file so that the scenario is 
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,15 @@ from topology.path import PathError, Problem, explain
 pytestmark = [pytest.mark.lab, pytest.mark.ha_lab, pytest.mark.django_db]
 JsonDict = dict[str, Any]
 OUTSIDE = "192.168.1.1"
+QR_VIP = "10.0.0.1"  # router1's qr- address on private (scenario ha's subnet gateway)
+BURST = 10
+
+
+def replies(who: str, target: str, count: int = BURST) -> int:
+    """Echo replies to ``count`` pings of ``target`` from ``who`` (a VM or the outside)."""
+    out = api.run_in(who, ["ping", "-c", str(count), "-i", "0.2", "-W", "1", target]).stdout
+    found = re.search(r"(\d+) (?:packets )?received", out)
+    return int(found.group(1)) if found else 0
 
 
 def router_of(state: JsonDict) -> JsonDict:
@@ -111,8 +121,7 @@ def test_the_routers_vips_answer_from_the_active_instance_and_its_ha_addresses_a
     active, standby = roles(ha_lab)
     router = router_of(ha_lab)
     graph = joined(ha_lab)
-    qr_vip = "10.0.0.1"
-    for address in (qr_vip, router["gateway_ip"]):
+    for address in (QR_VIP, router["gateway_ip"]):
         result = explain(graph, StoredReports(), server(ha_lab, "ubuntu-01"), address)
         assert (result["scenario"], result["verdict"]) == ("to-router", "ok"), result["problems"]
         last = result["hops"][-1]
@@ -148,38 +157,55 @@ def test_after_a_failover_the_walks_go_through_the_other_host_and_ping(restored:
     walks_agree(restored, new_active, new_standby)
 
 
-def test_no_instance_holding_the_vips_is_ha_no_active_and_the_ping_fails(restored: JsonDict) -> None:
+def test_no_instance_holding_the_vips_is_ha_no_active_and_the_pings_fail(restored: JsonDict) -> None:
     router = router_of(restored)
     active, standby = roles(restored)
     ha.stop_keepalived(standby, router["id"])  # first: the standby cannot take over
     ha.stop_keepalived(active, router["id"])
     assert procs.wait_for(lambda: ha.vip_holders(router["hosts"], router["namespace"]) == [], 10, 0.1)
-    result = explain(joined(restored), StoredReports(), server(restored, "ubuntu-01"), OUTSIDE)
-    pinged = api.ping("ubuntu-01", OUTSIDE, timeout=3)
+    graph = joined(restored)
+    results = {dst: explain(graph, StoredReports(), server(restored, "ubuntu-01"), dst) for dst in (OUTSIDE, QR_VIP)}
+    pinged = {dst: api.ping("ubuntu-01", dst, timeout=2) for dst in results}
     still_none = ha.vip_holders(router["hosts"], router["namespace"]) == []
-    codes = [(p["code"], p["severity"]) for p in result["problems"]]
-    print(f"both keepalived stopped: {result['verdict']} {codes}; ping {pinged}; still no VIPs: {still_none}")
-    assert result["verdict"] == "broken" and (Problem.HA_NO_ACTIVE, "fail") in codes, result["problems"]
-    assert still_none and not pinged
+    for dst, result in results.items():
+        codes = [(p["code"], p["severity"]) for p in result["problems"]]
+        print(f"both keepalived stopped: ubuntu-01 -> {dst} {result['verdict']} {codes}; ping {pinged[dst]}")
+        assert result["verdict"] == "broken" and (Problem.HA_NO_ACTIVE, "fail") in codes, result["problems"]
+    print(f"still no VIPs after the pings: {still_none}")
+    assert still_none and not any(pinged.values()), pinged
 
 
-def test_vrrp_dropped_between_the_instances_is_ha_split_brain(restored: JsonDict) -> None:
+def qg_tx(state: JsonDict) -> dict[str, int]:
+    router = router_of(state)
+    return {host: ha.tx_packets(host, router["namespace"]) for host in router["hosts"]}
+
+
+def test_vrrp_dropped_between_the_instances_is_ha_split_brain_and_the_path_unknown(restored: JsonDict) -> None:
     router = router_of(restored)
     roles(restored)
     t0 = time.monotonic()
-    for host in router["hosts"]:
-        ha.drop_vrrp(host, router["namespace"])
-    both = procs.wait_for(lambda: len(ha.vip_holders(router["hosts"], router["namespace"])) == 2, 60, 0.2)
-    took = time.monotonic() - t0
-    assert both, ha.vip_holders(router["hosts"], router["namespace"])
-    result = explain(joined(restored), StoredReports(), server(restored, "ubuntu-01"), OUTSIDE)
-    codes = [(p["code"], p["severity"]) for p in result["problems"]]
-    pinged = api.ping("ubuntu-01", OUTSIDE, timeout=10)
-    states = ha.ha_states(neutron.client(keystone.ADMIN), router["id"])
-    print(f"VRRP dropped: two masters after {took:.1f} s; {result['verdict']} {codes}; ping {pinged}; Neutron {states}")
-    assert result["verdict"] == "broken" and (Problem.HA_SPLIT_BRAIN, "fail") in codes, result["problems"]
-    for host in router["hosts"]:
-        ha.allow_vrrp(host, router["namespace"])
+    try:
+        for host in router["hosts"]:
+            ha.drop_vrrp(host, router["namespace"])
+        both = procs.wait_for(lambda: len(ha.vip_holders(router["hosts"], router["namespace"])) == 2, 60, 0.2)
+        took = time.monotonic() - t0
+        assert both, ha.vip_holders(router["hosts"], router["namespace"])
+        states = ha.ha_states(neutron.client(keystone.ADMIN), router["id"])
+        print(f"VRRP dropped: two masters after {took:.1f} s; Neutron {states}")
+        graph = joined(restored)
+        for who, src, dst, scenario in questions(restored):
+            result = explain(graph, StoredReports(), src, dst)
+            codes = [(p["code"], p["severity"]) for p in result["problems"]]
+            before = qg_tx(restored)
+            got = replies(who, dst)
+            moved = {h: n - before[h] for h, n in qg_tx(restored).items()}
+            print(f"  {who} -> {dst}: {result['verdict']} {codes}; {got}/{BURST} replies; qg- tx moved {moved}")
+            assert (result["scenario"], result["verdict"]) == (scenario, "unknown"), result["problems"]
+            assert codes == [(Problem.HA_SPLIT_BRAIN, "unknown")], codes
+            assert not any(h["node"].endswith(router["namespace"]) for h in result["hops"]), result["hops"]
+    finally:
+        for host in router["hosts"]:
+            ha.allow_vrrp(host, router["namespace"])
     t1 = time.monotonic()
     assert procs.wait_for(lambda: len(ha.vip_holders(router["hosts"], router["namespace"])) == 1, 60, 0.2)
     print(f"VRRP allowed again: one master after {time.monotonic() - t1:.1f} s")

@@ -5,8 +5,9 @@ network's ha- ports) makes one the master, which holds the router's addresses (t
 qr- addresses). The join marks each instance (topology/join/ha.py) with ``ha_vips`` and ``ha_role``
 (the host's word: the instance holding the VIPs) and Neutron's ``ha_state``. A walk goes through the
 instance the data plane says is active, Neutron's ha_state being the cross-check: no instance holding
-the VIPs (``ha_no_active``) or two (``ha_split_brain``) stops the walk; Neutron disagreeing with the
-data plane is a warning (``ha_state_mismatch``). Each hop at an instance names it active (or standby)
+the VIPs (``ha_no_active``, fail) stops the walk; so do two holding them (``ha_split_brain``,
+unknown: either may take the packet); Neutron disagreeing with the data plane is a warning
+(``ha_state_mismatch``). Each hop at an instance names it active (or standby)
 and where the other one is (:func:`name_instances`, called for every walk by topology/path/verdict.py).
 
 The HA network's addresses (169.254.192.0/18, ``l3_ha_net_cidr``'s default) are keepalived's, on the
@@ -74,7 +75,11 @@ def hosts_text(found: Sequence[Instance]) -> str:
 
 
 def choose(walk: Walk, router: str, namespaces: Sequence[str]) -> str | None:
-    """The namespace of the HA router's active instance; the walk fails (None) with none or two active."""
+    """The namespace of the HA router's active instance; None (the walk stops) when none or two are active.
+
+    Two active (split brain): both answer for the router's addresses with the same MACs, and which one
+    takes a packet is where the bridges last learned those MACs, which the reports do not say (on the lab
+    a VM on controller went out by compute2's instance): ``unknown``, not a path the walk can name."""
     topo = walk.topo
     found = instances(topo, namespaces)
     if not found:
@@ -93,15 +98,18 @@ def choose(walk: Walk, router: str, namespaces: Sequence[str]) -> str | None:
             f"master on none of {hosts_text(found)}, so nothing answers for the router; check keepalived "
             "in each qrouter- (ha_confs/<router id>) and restart the L3 agents' keepalived",
         )
-    else:
-        walk.fail(
-            hop,
-            Problem.HA_SPLIT_BRAIN,
-            f"{len(active)} instances of HA router {name} hold its VIPs ({hosts_text(active)}): keepalived is "
-            "VRRP master on each (split brain: their VRRP advertisements, IP protocol 112 on the HA network's "
-            "ha- ports, do not reach each other), so the router's addresses answer from two hosts; "
-            "check the HA network between the hosts (the tunnel, a filter dropping VRRP)",
-        )
+        return None
+    message = (
+        f"{len(active)} instances of HA router {name} hold its VIPs ({hosts_text(active)}): keepalived is VRRP "
+        "master on each (split brain: their VRRP advertisements, IP protocol 112 on the HA network's ha- "
+        "ports, do not reach each other). Both answer for the same addresses and MACs: which one takes a "
+        "packet depends on where the bridges last learned those MACs, so the path is not known, and a "
+        "connection breaks when its reply lands on the other instance (no conntrack or NAT state of it "
+        "there); check the HA network between the hosts (the tunnel, a filter dropping VRRP)"
+    )
+    hop.status = "unknown"
+    hop.evidence = message
+    walk.problem(Problem.HA_SPLIT_BRAIN, message, router, severity="unknown")
     return None
 
 
