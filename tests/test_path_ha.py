@@ -247,3 +247,14 @@ def test_an_ha_port_address_is_refused_as_the_vrrp_networks(host: str) -> None:
             explain(graph, cloud[1], vm1, dst)
     with pytest.raises(PathError, match="VRRP"):
         explain(graph, cloud[1], f"port:{ha_port_id(host)}", vm1)
+
+
+def test_the_api_refuses_the_ha_range_for_every_caller_before_any_walk() -> None:
+    # check_arguments needs no graph: a tenant learns nothing of the cloud from it, only what the range is
+    from topology.path import check_arguments
+
+    for address in ("169.254.192.1", "169.254.255.254"):
+        with pytest.raises(PathError, match="keepalived's VRRP"):
+            check_arguments("10.0.0.5", address, "icmp")
+    with pytest.raises(PathError, match="link-local"):
+        check_arguments("10.0.0.5", "169.254.0.1", "icmp")  # the ha- device's VRRP VIP: link-local, as before

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from lab import api, ha, keystone, neutron, procs
+from tests.test_path_metadata_lab import fetch_instance_id
 from tests.test_topology_dvr import joined
 from topology.api import StoredReports
 from topology.path import PathError, Problem, explain
@@ -24,6 +25,7 @@ JsonDict = dict[str, Any]
 OUTSIDE = "192.168.1.1"
 QR_VIP = "10.0.0.1"  # router1's qr- address on private (scenario ha's subnet gateway)
 BURST = 10
+METADATA_IP = "169.254.169.254"
 
 
 def replies(who: str, target: str, count: int = BURST) -> int:
@@ -138,6 +140,34 @@ def test_the_routers_vips_answer_from_the_active_instance_and_its_ha_addresses_a
         # what the data plane does with it (not a path the explainer walks: the active qrouter is on that
         # link-local network itself and may answer from its own ha- address, never a VM's destination)
         print(f"ubuntu-01 -> {address} ({port['binding:host_id']}'s ha-): ping {api.ping('ubuntu-01', address, 3)}")
+
+
+def fetched_within(vm: str, timeout: float) -> tuple[list[str | None], float]:
+    """Real GETs of the instance id from ``vm`` until one answers (each try's answer, and the time it took)."""
+    t0, answers = time.monotonic(), [fetch_instance_id(vm)]
+    while answers[-1] is None and time.monotonic() - t0 < timeout:
+        time.sleep(1)
+        answers.append(fetch_instance_id(vm))
+    return answers, time.monotonic() - t0
+
+
+@pytest.mark.xfail(
+    reason="seen on the lab, not explained yet: with compute2's instance active, ubuntu-01's (compute2) GET of "
+    "the instance id failed on every try for 60 s while the walk said ok (haproxy in the active qrouter, the "
+    "metadata agent); cirros-01's through the same instance answered, and with controller active both did",
+    strict=False,
+)
+def test_metadata_is_served_by_the_active_instances_proxy_and_fetched(ha_lab: JsonDict) -> None:
+    active, standby = roles(ha_lab)
+    graph = joined(ha_lab)
+    for vm in ("cirros-01", "ubuntu-01"):
+        result = explain(graph, StoredReports(), server(ha_lab, vm), METADATA_IP)
+        codes = [(p["code"], p["severity"]) for p in result["problems"]]
+        fetched, took = fetched_within(vm, 60)
+        print(f"{vm} -> {METADATA_IP}: {result['scenario']} {result['verdict']} {codes}; GET {fetched} in {took:.1f} s")
+        assert (result["scenario"], result["verdict"]) == ("to-metadata", "ok"), result["problems"]
+        through(ha_lab, result, active, standby, sender_host(ha_lab, vm))
+        assert fetched[-1] == ha_lab["vms"][vm]["server_id"], (vm, fetched)
 
 
 def test_after_a_failover_the_walks_go_through_the_other_host_and_ping(restored: JsonDict) -> None:
