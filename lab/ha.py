@@ -107,3 +107,33 @@ def stop_keepalived(host: str, router_id: str) -> int:
         raise RuntimeError(f"no keepalived of router {router_id} on {host}")
     os.kill(pid, signal.SIGTERM)
     return pid
+
+
+# A split brain made for real: each instance's qrouter- drops the VRRP advertisements (IP protocol 112) coming
+# in on its ha- device, so each keepalived believes the other gone and becomes master.
+VRRP_DROP = ("INPUT", "-i", "ha-+", "-p", "vrrp", "-j", "DROP")
+
+
+def _iptables(host: str, namespace: str, *args: str) -> int:
+    with procs.view(hosts.view(host)):
+        return netns.execute(namespace, "iptables", "-w", *args, timeout=30).returncode
+
+
+def drop_vrrp(host: str, namespace: str) -> None:
+    if _iptables(host, namespace, "-I", *VRRP_DROP) != 0:
+        raise RuntimeError(f"iptables -I {' '.join(VRRP_DROP)} failed in {namespace} on {host}")
+
+
+def allow_vrrp(host: str, namespace: str) -> None:
+    """Take every VRRP drop rule of :func:`drop_vrrp` out again (none left: -C fails)."""
+    while _iptables(host, namespace, "-C", *VRRP_DROP) == 0:
+        _iptables(host, namespace, "-D", *VRRP_DROP)
+
+
+def vrrp_dropped(host: str, namespace: str) -> bool:
+    return _iptables(host, namespace, "-C", *VRRP_DROP) == 0
+
+
+def vip_holders(router_hosts: list[str], namespace: str) -> list[str]:
+    """The hosts whose instance holds the router's VIPs now (one: healthy; none or two: broken)."""
+    return [h for h in router_hosts if holds_vips(h, namespace)]

@@ -57,7 +57,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")
-    ports_on_host, ports_everywhere = ports_by_host(ports)
+    ports_on_host, ports_everywhere = ports_by_host(ports, ha_router_ids(cloud))
     return LogicalPart(
         nodes=graph.nodes,
         edges=graph.edges,
@@ -309,21 +309,32 @@ def add_secgroups(graph: g.Graph, cloud: CloudSnapshot) -> None:
 UNBOUND_OWNERS = frozenset({DeviceOwner.ROUTER_INTERFACE_DISTRIBUTED, DeviceOwner.HA_REPLICATED_INTERFACE})
 
 
-def devices_host(port: JsonDict) -> str | None:
+def devices_host(port: JsonDict, ha_routers: frozenset[str] = frozenset()) -> str | None:
     """The host a port's devices are on: its binding host; None when they may be on every host
-    (unbound, or a distributed router's interfaces and HA replicated ones, plugged wherever needed)."""
+    (unbound, or a distributed router's interfaces and HA replicated ones, plugged wherever needed, and an
+    HA router's gateway port: its qg- is in each instance, Neutron binds it to the active one's host and
+    moves the binding seconds after a failover)."""
     host = port.get("binding:host_id")
-    if host and (port.get("device_owner") or "") not in UNBOUND_OWNERS:
+    owner = port.get("device_owner") or ""
+    if owner == DeviceOwner.ROUTER_GATEWAY and port.get("device_id") in ha_routers:
+        return None
+    if host and owner not in UNBOUND_OWNERS:
         return host
     return None
 
 
-def ports_by_host(ports: list[JsonDict]) -> tuple[dict[str, list[int]], list[int]]:
+def ha_router_ids(cloud: CloudSnapshot) -> frozenset[str]:
+    return frozenset(r["id"] for r in cloud.get("routers", []) if r.get("ha"))
+
+
+def ports_by_host(
+    ports: list[JsonDict], ha_routers: frozenset[str] = frozenset()
+) -> tuple[dict[str, list[int]], list[int]]:
     """Positions of the ports whose devices are on each host, and of those that may be on every host."""
     on_host: dict[str, list[int]] = {}
     everywhere: list[int] = []
     for position, port in enumerate(ports):
-        host = devices_host(port)
+        host = devices_host(port, ha_routers)
         if host is not None:
             on_host.setdefault(host, []).append(position)
         else:

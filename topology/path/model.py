@@ -69,6 +69,12 @@ class Problem:
     FIP_GATEWAY_FILTERED = "fip_gateway_filtered"
     # DVR east-west: the receiving br-int has no DVR_TO_SRC_MAC flow for the destination port's MAC
     DVR_TO_SRC_MAC_MISSING = "dvr_to_src_mac_missing"
+    # HA routers (topology/path/ha.py): no instance holds the router's VIPs (keepalived master nowhere), two
+    # do (split brain: unknown, either takes a packet), Neutron's ha_state disagrees with the instance that
+    # holds them (a warning)
+    HA_NO_ACTIVE = "ha_no_active"
+    HA_SPLIT_BRAIN = "ha_split_brain"
+    HA_STATE_MISMATCH = "ha_state_mismatch"
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import ipaddress
 
 from topology import graph as g
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
-from topology.path import family
+from topology.path import family, ha
 from topology.path.model import Endpoint, PathError
 from topology.path.names import resolve_name, unknown_name
 from topology.path.special import METADATA_ADDRESS, refuse_special
@@ -40,6 +40,7 @@ def resolve(topo: Topo, text: str, near: Endpoint | None = None) -> Endpoint:
     if kind == NodeKind.PORT:
         if text not in topo.nodes:
             raise PathError(f"no port {g.id_key(text)}")
+        ha.refuse_ha_port(topo, text)
         ip = family.prefer(port_ips(topo.node(text)), family.near_families(topo, near))
         return owned_port(topo, text, ip) or Endpoint("port", text, ip)
     if kind == NodeKind.ROUTER:

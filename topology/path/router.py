@@ -6,6 +6,7 @@ from __future__ import annotations
 from topology import graph as g
 from topology.drift import orphan_fix, orphan_gateway
 from topology.kinds import DeviceOwner, EdgeKind, NodeKind
+from topology.path import ha
 from topology.path.context import EastWest
 from topology.path.family import family_subnets_first
 from topology.path.model import Hop, Problem, iptables_evidence
@@ -62,6 +63,12 @@ def router_namespace(walk: Walk, router: str, prefix: str, host: str | None, hop
     found = [
         n for n in namespaces_of(walk.topo, router, prefix) if host is None or walk.topo.nodes[n].get("host") == host
     ]
+    if found and host is None and ha.is_ha(walk.topo, router, found):
+        # An HA router's instances: the one keepalived made master (it holds the VIPs) forwards.
+        active = ha.choose(walk, router, found)
+        if active is None:
+            return None
+        found = [active]
     if found:
         # The namespace outlives its agent: a dead L3 agent no longer follows changes there.
         walk.check_agent(str(walk.topo.nodes[found[0]].get("host")), "L3 agent", hop)

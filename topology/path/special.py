@@ -5,7 +5,9 @@ A packet to one of them never leaves the sender as a unicast to one host (loopba
 sender, a broadcast or multicast goes to many or none, link-local is never routed): walking it
 north-south through a router would be a wrong answer, so the question is refused, with the reason.
 The metadata address 169.254.169.254 is link-local but served by the cloud (the qrouter's redirect
-or the qdhcp namespace): it is not refused here.
+or the qdhcp namespace): it is not refused here. The HA network's range (169.254.192.0/18, Neutron's
+default ``l3_ha_net_cidr``) is refused with its own reason: keepalived's VRRP between an HA router's
+instances (topology/path/ha.py).
 """
 
 from __future__ import annotations
@@ -16,6 +18,12 @@ from topology.path.model import PathError, Probe
 
 METADATA_ADDRESS = ipaddress.ip_address("169.254.169.254")
 LIMITED_BROADCAST = ipaddress.ip_address("255.255.255.255")
+# Neutron's default l3_ha_net_cidr: the HA network's subnet, where HA routers' ha- ports speak VRRP.
+HA_NETWORK_CIDR = ipaddress.ip_network("169.254.192.0/18")
+HA_NETWORK_REASON = (
+    f"is an HA router's ha- port address on its HA network ({HA_NETWORK_CIDR}): keepalived's VRRP between the "
+    "router's instances, not a destination; ask the router's own addresses (its qr- or qg-)"
+)
 AnyAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -29,6 +37,8 @@ def special_reason(address: AnyAddress) -> str | None:
         return "is the unspecified address: it names no host (a socket bound to any address, not a destination)"
     if address == LIMITED_BROADCAST:
         return "is the limited broadcast address: it goes to every host on the sender's segment and is never routed"
+    if address in HA_NETWORK_CIDR:
+        return HA_NETWORK_REASON
     if address.is_multicast:
         return "is a multicast address: it goes to the group's members, not along one path to one host"
     if address.is_link_local:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from topology import graph as g
 from topology.freshness import stale_message
+from topology.path import ha
 from topology.path.model import Problem
 from topology.path.walk import Walk, agent_dead_message
 
@@ -15,6 +16,7 @@ def worst(*verdicts: str) -> str:
 
 
 def finish(walk: Walk) -> str:
+    ha.name_instances(walk)
     warn_stale_hosts(walk)
     blame_dead_agents(walk)
     return verdict(walk)
