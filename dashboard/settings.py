@@ -169,6 +169,11 @@ OS_CLOUD = env("OS_CLOUD", "")
 DASHBOARD_CLOUD = OS_CLOUD or "lab-admin"
 DASHBOARD_CLOUDS_YAML = env("OS_CLIENT_CONFIG_FILE", "" if OS_CLOUD else str(LAB_CLOUDS_YAML))
 CLOUD_API_TIMEOUT = envint("DASHBOARD_CLOUD_API_TIMEOUT", 30)
+# An ML2/OVN cloud's central databases (Neutron's [ovn] ovn_nb_connection / ovn_sb_connection:
+# tcp:ip:6641, ssl:..., unix:..., comma-separated for a cluster). Empty: not an OVN cloud.
+OVN_NB_CONNECTION = env("OVN_NB_CONNECTION", "")
+OVN_SB_CONNECTION = env("OVN_SB_CONNECTION", "")
+OVN_TIMEOUT = envint("OVN_TIMEOUT", 10)
 
 # Keystone (login, and X-Auth-Token of API clients). Empty: the auth_url of
 # the service cloud in clouds.yaml.

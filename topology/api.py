@@ -33,6 +33,7 @@ from topology.api_path import (  # noqa: F401 (importers)
 from topology.api_schema import ErrorSerializer, ReportRejectedSerializer, TopologySerializer, caller_of
 from topology.models import CloudSnapshot, HostReport
 from topology.notifications import status as notification_state
+from topology.ovn.backend import backend_status
 from topology.report import ACCEPTED_VERSIONS, MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS
 
@@ -121,6 +122,11 @@ class StatusView(APIView):
             },
             "notifications": notifications_status(snapshot),
         }
+        backend = backend_status(
+            snapshot.data if snapshot is not None else {}, settings.OVN_NB_CONNECTION, settings.OVN_SB_CONNECTION
+        )
+        # The mechanism for everyone; OVN's databases (their addresses in the errors) for admins only.
+        body["backend"] = backend if caller_of(request).is_admin else {"mechanism": backend["mechanism"]}
         if caller_of(request).is_admin:
             body["hosts"] = [
                 {"host": r.host, "collected_at": r.collected_at.isoformat(), "received_at": r.received_at.isoformat()}

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import openstack.connection
 from openstack import exceptions as sdk_exceptions
 
+from topology.kinds import OVN_SNAPSHOT_KEY
+from topology.ovn.collect import OvnRemotes, collect_ovn
 from topology.scheduling import DHCP_SCHEDULE_KEY, L3_HA_STATES_KEY, L3_SCHEDULE_KEY
 
 JsonDict = dict[str, Any]
@@ -44,7 +46,7 @@ class RequestCounter:
 
 @dataclass(frozen=True)
 class Collected:
-    data: dict[str, list[JsonDict]]
+    data: dict[str, Any]  # Neutron's lists by resource; ``ovn`` (a dict) on an OVN cloud
     api_calls: int
     duration: float
 
@@ -70,11 +72,15 @@ def list_all(proxy: Any, path: str, key: str, params: dict[str, Any] | None = No
         query = {k: v[-1] for k, v in parse_qs(urlsplit(next_link).query).items()}
 
 
-def collect_cloud(conn: openstack.connection.Connection) -> Collected:
-    """Snapshot the cloud's networking state (and servers when a compute API exists)."""
+def collect_cloud(conn: openstack.connection.Connection, ovn: OvnRemotes | None = None) -> Collected:
+    """Snapshot the cloud's networking state (and servers when a compute API exists).
+
+    With ``ovn`` configured, OVN's NB and SB too, under ``ovn`` (topology/ovn/collect.py): a
+    database that cannot be reached is an error there, the rest of the snapshot stands.
+    """
     counter = count_requests(conn)
     started = time.monotonic()
-    data: dict[str, list[JsonDict]] = {}
+    data: dict[str, Any] = {}
     for name, path, key in NETWORK_RESOURCES:
         try:
             data[name] = list_all(conn.network, path, key)
@@ -82,6 +88,8 @@ def collect_cloud(conn: openstack.connection.Connection) -> Collected:
             data[name] = []  # agents are admin-only: a tenant's cloud shows no hosts
     data.update(collect_scheduling(conn.network, data["agents"]))
     data["servers"] = collect_servers(conn)
+    if ovn is not None and ovn.configured:
+        data[OVN_SNAPSHOT_KEY] = collect_ovn(ovn)
     return Collected(data=data, api_calls=counter.count, duration=time.monotonic() - started)
 
 

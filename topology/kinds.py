@@ -116,3 +116,42 @@ DEVICE_ROLE: Final = {
 
 # OVS interface types that are tunnels (Interface.type): one list for the agent, the join, the explainer and the map.
 TUNNEL_TYPES: Final[frozenset[str]] = frozenset({"vxlan", "gre", "geneve", "stt", "erspan", "ip6gre", "ip6erspan"})
+
+
+class AgentType:
+    """Neutron's ``agent_type`` of the agents that tell the ML2 backend apart (GET /v2.0/agents)."""
+
+    OPEN_VSWITCH: Final = "Open vSwitch agent"
+    OVN_CONTROLLER: Final = "OVN Controller agent"
+    OVN_CONTROLLER_GATEWAY: Final = "OVN Controller Gateway agent"
+    OVN_METADATA: Final = "OVN Metadata agent"
+
+    OVN: Final = frozenset({OVN_CONTROLLER, OVN_CONTROLLER_GATEWAY, OVN_METADATA})
+
+
+class Backend:
+    """The cloud's ML2 mechanism, as the status says it."""
+
+    ML2_OVN: Final = "ml2/ovn"
+    ML2_OVS: Final = "ml2/ovs"
+    UNKNOWN: Final = "unknown"
+
+
+class OvnName:
+    """How Neutron's OVN driver names its objects in the NB (neutron/common/ovn/utils.py, constants.py)."""
+
+    SWITCH_PREFIX: Final = "neutron-"  # Logical_Switch neutron-<network id>; Logical_Router neutron-<router id>
+    ROUTER_PORT_PREFIX: Final = "lrp-"  # Logical_Router_Port lrp-<port id>
+    CHASSISREDIRECT_PREFIX: Final = "cr-lrp-"  # SB Port_Binding of a gateway port: where centralized SNAT runs
+    PORT_GROUP_PREFIX: Final = "pg_"  # Port_Group pg_<security group id with _ for ->
+    DROP_PORT_GROUP: Final = "neutron_pg_drop"
+    FIP_ID_KEY: Final = "neutron:fip_id"  # NAT external_ids
+    SECURITY_GROUP_ID_KEY: Final = "neutron:security_group_id"  # Port_Group external_ids
+    NAT_SNAT: Final = "snat"
+    NAT_DNAT_AND_SNAT: Final = "dnat_and_snat"
+    PORT_BINDING_CHASSISREDIRECT: Final = "chassisredirect"
+
+
+# The snapshot key the collector puts OVN's databases under, and the node attribute the join writes.
+OVN_SNAPSHOT_KEY: Final = "ovn"
+OVN_ATTR: Final = "ovn"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from topology.kinds import EdgeKind, NodeKind
+from topology.kinds import OVN_ATTR, EdgeKind, NodeKind
 
 GraphDict = dict[str, list[Any]]
 VIEWS = ("logical", "physical", "full")
@@ -24,12 +24,16 @@ VIEWS = ("logical", "physical", "full")
 # :segmentation_id, :segments; get_router:distributed, :ha; get_subnet:segment_id; the agents API
 # is admin-only as a whole), under the names the join gives them. A port's top-level ``host`` is
 # its binding:host_id.
+# OVN's summaries (``ovn``: chassis names, the gateway's chassis) come from databases only the
+# dashboard's operator reads: admin-only on every kind that has them.
 ADMIN_ONLY_ATTRS: dict[str, frozenset[str]] = {
-    NodeKind.PORT: frozenset({"binding_host_id", "vif_type", "vif_details", "binding_profile"}),
-    NodeKind.NETWORK: frozenset({"network_type", "physical_network", "segmentation_id", "segments"}),
-    NodeKind.ROUTER: frozenset({"distributed", "ha"}),
+    NodeKind.PORT: frozenset({"binding_host_id", "vif_type", "vif_details", "binding_profile", OVN_ATTR}),
+    NodeKind.NETWORK: frozenset({"network_type", "physical_network", "segmentation_id", "segments", OVN_ATTR}),
+    NodeKind.ROUTER: frozenset({"distributed", "ha", OVN_ATTR}),
     NodeKind.SUBNET: frozenset({"segment_id"}),
-    NodeKind.HOST: frozenset({"agents", "tunnel_ip"}),
+    NodeKind.HOST: frozenset({"agents", "tunnel_ip", OVN_ATTR}),
+    NodeKind.FLOATINGIP: frozenset({OVN_ATTR}),
+    NodeKind.SECGROUP: frozenset({OVN_ATTR}),
 }
 ADMIN_ONLY_KEYS: dict[str, frozenset[str]] = {NodeKind.PORT: frozenset({"host"})}
 

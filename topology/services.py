@@ -42,6 +42,7 @@ from topology.models import (
     HostReport,
     HostReportChange,
 )
+from topology.ovn.collect import OvnRemotes
 from topology.report_inventory import (
     Inventory,
     changed,
@@ -145,14 +146,19 @@ def previous_inventory(row_id: int, row_digest: str, text: str) -> Inventory:
 # --------------------------------------------------------------------------- cloud refresh
 
 
+def ovn_remotes() -> OvnRemotes:
+    """OVN's databases as configured (both empty: not an OVN cloud)."""
+    return OvnRemotes(settings.OVN_NB_CONNECTION, settings.OVN_SB_CONNECTION, float(settings.OVN_TIMEOUT))
+
+
 def refresh_cloud() -> CloudSnapshot:
     """Collect the cloud once (shared by every browser) and re-join."""
     try:
-        collected = collect_cloud(service_connection())
+        collected = collect_cloud(service_connection(), ovn_remotes())
     except ksa_exceptions.ConnectionError:
         # The kept connection may hold sockets a restarted API server has closed: start afresh once.
         cached_service_connection.cache_clear()
-        collected = collect_cloud(service_connection())
+        collected = collect_cloud(service_connection(), ovn_remotes())
     snapshot = store_snapshot(collected.data, settings.DASHBOARD_CLOUD, collected.api_calls, collected.duration)
     log.info("cloud %s: %d API calls in %.2fs", snapshot.cloud, snapshot.api_calls, snapshot.duration)
     apply_cloud()

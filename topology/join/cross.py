@@ -11,6 +11,7 @@ from topology.join.ha import mark_instance
 from topology.join.logical import LogicalPart
 from topology.join.parts import HostIndex, JsonDict, add_link
 from topology.kinds import (
+    OVN_ATTR,
     EdgeKind,
     NodeKind,
 )
@@ -25,7 +26,7 @@ def host_status(agents: list[JsonDict], reported: bool) -> str:
 def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDict]) -> dict[str, str]:
     """Host nodes for every host named by an agent, a binding or a report; returns tunnel IP -> host."""
     agents = logical.agents
-    hosts = sorted(set(agents) | set(reports) | logical.bound_hosts)
+    hosts = sorted(set(agents) | set(reports) | logical.bound_hosts | logical.chassis.keys())
     ips = claims.resolve_tunnel_ips(hosts, agents, reports)
     for host in hosts:
         report = reports.get(host)
@@ -43,6 +44,8 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
             reported=report is not None,
             collected_at=(report or {}).get("collected_at"),
         )
+        if host in logical.chassis:  # an OVN chassis (topology/join/ovn.py): only on an OVN cloud
+            graph.nodes[node_id]["attrs"][OVN_ATTR] = logical.chassis[host]
         if report is None:
             graph.warn(node_id, f"host {host} sends no agent report: its bridges and namespaces are unknown")
         for message in ips.warnings.get(host, ()):
@@ -86,6 +89,8 @@ def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, 
     routers_bound: set[str] = set()
     for index in indexes.values():
         bind_host_namespaces(graph, logical, index, routers_bound)
+    if logical.ovn_backend:
+        return  # ML2/OVN routes in logical flows: no qrouter- namespace is expected anywhere
     for router in logical.router_node_ids:
         if router not in routers_bound:
             graph.warn(router, "no qrouter- namespace on any reporting host")

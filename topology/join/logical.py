@@ -9,15 +9,18 @@ from typing import Any
 
 from topology import graph as g
 from topology import scheduling
+from topology.join.ovn import add_ovn, chassis_by_host
 from topology.join.parts import CloudSnapshot, Edges, JsonDict, Nodes, drop_dangling
 from topology.kinds import (
     DEV_NAME_LEN,
     ID_PREFIX_LEN,
     SECGROUP_RULE_MATCH,
+    Backend,
     DeviceOwner,
     EdgeKind,
     NodeKind,
 )
+from topology.ovn.backend import detect_backend
 
 
 @dataclass
@@ -41,6 +44,9 @@ class LogicalPart:
     ports_everywhere: list[int]  # positions of the ports whose devices may be on every host (devices_host)
     # where Neutron scheduled routers and DHCP servers (None: the snapshot does not say)
     schedule: scheduling.Schedule | None = None
+    # OVN's SB Chassis by hostname (topology/join/ovn.py); empty on an ML2/OVS cloud
+    chassis: dict[str, JsonDict] = field(default_factory=dict)
+    ovn_backend: bool = False  # Neutron lists OVN agents (topology/ovn/backend.py): no qrouter-/qdhcp- expected
 
     def words(self, position: int) -> tuple[str, str]:
         """What the port at ``position`` is and its fixed IPs (:func:`describe_port`), said once."""
@@ -54,6 +60,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     """The logical subgraph of ``cloud`` and its lookups for the cross joins."""
     graph = g.Graph()
     lookups = add_logical(graph, cloud)
+    add_ovn(graph, cloud)
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")
@@ -74,6 +81,8 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         ports_on_host=ports_on_host,
         ports_everywhere=ports_everywhere,
         schedule=scheduling.schedule_of(cloud),
+        chassis=chassis_by_host(cloud),
+        ovn_backend=detect_backend(cloud.get("agents", [])) == Backend.ML2_OVN,
     )
 
 
