@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -82,6 +83,16 @@ def end_lab_session(environ: Mapping[str, str], down: Callable[[], object]) -> b
     return True
 
 
+def own_scenario(state_file: Path) -> str:
+    """The scenario this checkout's own lab was left in (state_file: its state.json), else allinone."""
+    try:
+        state = json.loads(state_file.read_text())
+    except (OSError, ValueError):
+        return "allinone"
+    scenario = state.get("scenario") if isinstance(state, dict) and state.get("status") == "up" else None
+    return scenario if isinstance(scenario, str) else "allinone"
+
+
 @pytest.fixture(scope="session")
 def lab_session() -> Iterator[None]:
     """The real lab cloud, brought up once per session and taken down at its end unless LAB_KEEP=1.
@@ -90,10 +101,13 @@ def lab_session() -> Iterator[None]:
     reused (LAB_KEEP=1 keeps it for the next run); another checkout's lab is refused
     (lab.owner.ForeignLab says how to take it down or adopt it).
     """
-    from lab import api
+    from lab import api, paths
 
-    if api.read_state().get("status") != "up":
-        api.up("allinone")  # a running lab is kept in its scenario: each test's lab_in() switches if it must
+    # Always through up(): a no-op when this checkout's lab runs healthy (kept in its scenario: each
+    # test's lab_in() switches if it must); a dead lab recorded by another checkout is taken over, a
+    # live one refused (owner.ForeignLab). api.read_state() follows the machine's owner record, so
+    # deciding on it alone once let a run "use" another checkout's lab it had no clouds.yaml for.
+    api.up(own_scenario(paths.STATE_FILE))
     yield
     end_lab_session(os.environ, api.down)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lab import owner, procs
-from tests.conftest import end_lab_session, keep_lab
+from tests.conftest import end_lab_session, keep_lab, own_scenario
 
 
 @pytest.fixture
@@ -113,3 +113,23 @@ def test_the_session_takes_the_lab_down_unless_LAB_KEEP(environ: dict[str, str],
     assert keep_lab(environ) is kept
     assert end_lab_session(environ, lambda: downs.append("down")) is not kept
     assert downs == ([] if kept else ["down"])
+
+
+def test_the_session_goes_by_its_own_state_never_another_checkouts(dirs: tuple[Path, Path, Path]) -> None:
+    """A CI run once found another checkout's lab recorded as up (its daemons gone), took that for
+    its own and never ran `up`: 170 lab tests failed on a clouds.yaml that did not exist. The
+    session now always calls up() with the scenario of its own state.json (allinone without one),
+    and up() takes a dead foreign lab over or refuses a live one."""
+    record, mine, other = dirs
+    owner.claim(record, other)
+    up_at(other, scenario="dvr")
+    assert own_scenario(mine / "state.json") == "allinone"  # nothing of ours: not the other's dvr
+    up_at(mine, status="down", scenario="ha")
+    assert own_scenario(mine / "state.json") == "allinone"
+    up_at(mine, scenario="overlap")
+    assert own_scenario(mine / "state.json") == "overlap"
+    (mine / "state.json").write_text("{not json")
+    assert own_scenario(mine / "state.json") == "allinone"
+    (mine / "state.json").write_text("[1, 2]")
+    assert own_scenario(mine / "state.json") == "allinone"
+    assert owner.dead(record, mine) == other  # no daemons of its own run: up() takes it over
