@@ -155,6 +155,7 @@ def test_vm02_crosses_the_wire_with_each_vlan_rewrite_named_and_its_flows_count_
     leave = hop(result, f"bridge:{COMPUTE2}:{BRIDGE}")
     assert re.search(rf"local VLAN \d+ rewritten to VLAN {vid} of physical network physnet1", leave["what"]), leave
     assert leave["flows"] and all(rewrites_to(f, vid) and "n_packets=" in f for f in leave["flows"]), leave
+    assert f"sets VLAN {vid}" in leave["evidence"] or f"mod_vlan_vid:{vid}," in leave["flows"][0], leave
     arrive = next(h for h in result["hops"][start:] if h["node"] == f"bridge:{HOST1}:br-int")
     assert f"VLAN {vid} rewritten to the local VLAN" in arrive["what"], arrive
     assert arrive["flows"] and all(f"dl_vlan={vid} " in f for f in arrive["flows"]), arrive["flows"]
