@@ -56,6 +56,13 @@ def logical_topology(dbs: OvnDbs) -> None:
         n("lsp-set-options", port, f"router-port={lrp}")
 
 
+def dp(dbs: OvnDbs, name: str) -> str:
+    """The NB uuid of a logical switch or router: how ovn-trace names a datapath with --no-friendly-names
+    (which the probe uses so that a UUID-named port is never abbreviated to a prefix)."""
+    found = dbs.nbctl("--bare", "--columns=_uuid", "find", "Logical_Switch", f"name={name}")
+    return found or dbs.nbctl("--bare", "--columns=_uuid", "find", "Logical_Router", f"name={name}")
+
+
 def traced(dbs: OvnDbs, args: dict[str, Any]) -> dict[str, Any]:
     return run_probe("ovn_trace", args, timeout=20, ovn_sb_db=dbs.sb)
 
@@ -74,7 +81,7 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
 def test_a_ping_on_one_switch_is_delivered_to_the_other_port(dbs: OvnDbs) -> None:
     result = traced(dbs, PING_VM2)
     assert result["ok"], result
-    assert result["argv"][:3] == ["ovn-trace", f"--db={dbs.sb}", "--detailed"]
+    assert result["argv"][:4] == ["ovn-trace", f"--db={dbs.sb}", "--detailed", "--no-friendly-names"]
     assert result["argv"][-1] == (
         'inport == "p1" && eth.src == fa:16:3e:00:00:01 && eth.dst == fa:16:3e:00:00:02 && ip4 && '
         "ip4.src == 10.0.0.5 && ip4.dst == 10.0.0.6 && ip.ttl == 64 && icmp4 && icmp4.type == 8"
@@ -82,8 +89,8 @@ def test_a_ping_on_one_switch_is_delivered_to_the_other_port(dbs: OvnDbs) -> Non
     parsed = result["parsed"]
     assert parsed["delivered_to"] == "p2" and parsed["dropped_at"] is None
     assert [(p["direction"], p["datapath"], p["outport"]) for p in parsed["pipelines"]] == [
-        ("ingress", "ls1", None),
-        ("egress", "ls1", "p2"),
+        ("ingress", dp(dbs, "ls1"), None),
+        ("egress", dp(dbs, "ls1"), "p2"),
     ]
     lookup = [s for s in parsed["pipelines"][0]["stages"] if s["stage"] == "ls_in_l2_lkup"]
     assert lookup and lookup[0]["match"] == f"eth.dst == {VM2[0]}" and 'outport = "p2";' in lookup[0]["actions"]
@@ -94,7 +101,8 @@ def test_across_the_router_the_packet_is_routed_and_rewritten(dbs: OvnDbs) -> No
     parsed = traced(dbs, args)["parsed"]
     assert parsed["delivered_to"] == "p3"
     assert [(o["port"], o["type"]) for o in parsed["outputs"]] == [("rp1", "patch"), ("lrp2", "patch"), ("p3", "")]
-    assert [p["datapath"] for p in parsed["pipelines"]] == ["ls1", "ls1", "lr1", "lr1", "ls2", "ls2"]
+    names = ["ls1", "ls1", "lr1", "lr1", "ls2", "ls2"]
+    assert [p["datapath"] for p in parsed["pipelines"]] == [dp(dbs, name) for name in names]
     routing = next(s for p in parsed["pipelines"] for s in p["stages"] if s["stage"] == "lr_in_ip_routing")
     assert routing["match"] == "ip4.dst == 10.0.1.0/24" and "ip.ttl--;" in routing["actions"]
     resolve = next(s for p in parsed["pipelines"] for s in p["stages"] if s["stage"] == "lr_in_arp_resolve")
@@ -104,7 +112,7 @@ def test_across_the_router_the_packet_is_routed_and_rewritten(dbs: OvnDbs) -> No
 def test_port_security_drops_a_spoofed_source(dbs: OvnDbs) -> None:
     parsed = traced(dbs, {**PING_VM2, "ip_src": "10.0.0.99"})["parsed"]
     assert parsed["delivered_to"] is None
-    assert parsed["dropped_at"] is not None and parsed["dropped_at"]["datapath"] == "ls1"
+    assert parsed["dropped_at"] is not None and parsed["dropped_at"]["datapath"] == dp(dbs, "ls1")
     assert parsed["dropped_at"]["direction"] == "ingress" and "port_sec" in parsed["dropped_at"]["stage"]
 
 
@@ -114,7 +122,7 @@ def test_an_acl_that_drops_icmp_is_named_as_the_stage_that_dropped(dbs: OvnDbs) 
         wait_until(lambda: traced(dbs, PING_VM2)["parsed"]["delivered_to"] is None, timeout=20, what="the ACL")
         parsed = traced(dbs, PING_VM2)["parsed"]
         drop = parsed["dropped_at"]
-        assert drop["stage"] == "ls_out_acl" and drop["direction"] == "egress" and drop["datapath"] == "ls1"
+        assert drop["stage"] == "ls_out_acl" and drop["direction"] == "egress" and drop["datapath"] == dp(dbs, "ls1")
         assert drop["match"] == 'outport == "p2" && icmp4'
         tcp = traced(dbs, {**PING_VM2, "proto": "tcp", "tp_dst": 22, "icmp_type": None})
         assert tcp["parsed"]["delivered_to"] == "p2"  # the ACL drops ICMP only
@@ -182,7 +190,7 @@ def test_hostile_or_wrong_arguments_are_refused_before_anything_runs(args: dict[
 def test_ct_states_become_one_option_each_and_ipv6_its_own_fields() -> None:
     args = validate("ovn_trace", {**PING_VM2, "ip_src": "fd00::5", "ip_dst": "fd00::6", "ct": [["trk", "est"]]})
     argv = ovn_trace.argv_of(args, "tcp:127.0.0.1:6642")
-    assert argv[:4] == ["ovn-trace", "--db=tcp:127.0.0.1:6642", "--detailed", "--ct=trk,est"]
+    assert argv[:5] == ["ovn-trace", "--db=tcp:127.0.0.1:6642", "--detailed", "--no-friendly-names", "--ct=trk,est"]
     assert "ip6.src == fd00::5 && ip6.dst == fd00::6" in argv[-1] and "icmp6.type == 8" in argv[-1]
     assert argv[-2] == "ls1"
 

@@ -13,7 +13,8 @@ neither is not an OVN chassis: the probe says so instead of guessing a socket.
 The answer (``parse``, pure): each pipeline (ingress/egress of a datapath) with its stages (table,
 stage name, match, priority, flow uuid prefix, actions), every ``output to "PORT"`` in order, the
 logical port the packet was finally delivered to (the last output that is not a patch to another
-datapath), or the stage that dropped it.
+datapath), or the stage where it stopped (dropped). Datapaths are named by their NB uuid and ports by
+their whole names (``--no-friendly-names``: ovn-trace would otherwise abbreviate UUID-like names).
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def microflow(args: Mapping[str, Any]) -> str:
 
 
 def argv_of(args: Mapping[str, Any], remote: str) -> list[str]:
-    argv = [TRACE, f"--db={remote}", "--detailed"]
+    argv = [TRACE, f"--db={remote}", "--detailed", "--no-friendly-names"]  # a UUID-named port kept whole
     argv += [f"--ct={','.join(step)}" for step in args.get("ct", [])]
     return [*argv, args["datapath"], microflow(args)]
 
@@ -249,12 +250,13 @@ def _last_datapath(pipelines: list[dict[str, Any]]) -> str | None:
 
 
 def _drop(pipelines: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The last stage when its last action drops the packet (an ACL's, port security's...), else None."""
+    """Where the packet stopped when it reached no port: the last stage met, whose actions end it (``drop;``,
+    or a stateful ACL's ``ct_commit { ct_label.blocked = 1; }`` on a connection it now refuses); None when
+    the trace met no stage at all. ``explicit``: the stage's last action is ``drop;``."""
     if not pipelines or not pipelines[-1]["stages"]:
         return None
     last = pipelines[-1]["stages"][-1]
-    if not last["actions"] or last["actions"][-1] != "drop;":
-        return None
     where = pipelines[-1]
     stage = {key: value for key, value in last.items() if key != "actions"}
-    return {"datapath": where["datapath"], "direction": where["direction"], **stage}
+    explicit = bool(last["actions"]) and last["actions"][-1] == "drop;"
+    return {"datapath": where["datapath"], "direction": where["direction"], **stage, "explicit": explicit}
