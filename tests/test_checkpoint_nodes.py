@@ -68,7 +68,7 @@ def churned(settings: Any, steps: int, every: int = 5) -> Inputs:
 
 def checkpoints() -> list[tuple[int, Any, dict[str, Any]]]:
     rows = GraphRevision.objects.filter(checkpoint_gz__isnull=False).order_by("revision")
-    return [(r, at, decode(blob)) for r, at, blob in rows.values_list("revision", "at", "checkpoint_gz")]
+    return [(r, at, decode(blob or b"")) for r, at, blob in rows.values_list("revision", "at", "checkpoint_gz")]
 
 
 def test_every_node_from_its_bucket_is_the_checkpoints_own(settings: Any) -> None:
