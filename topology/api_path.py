@@ -141,7 +141,7 @@ def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
     if path_verify.asked(request.query_params) or request.query_params.get("since") == "1":
         return Response({"detail": "at= explains a past revision: verify and since are asked of the live path"}, 400)
     try:
-        key, graph, topo = past_indexed(int(text))
+        key, _, topo = past_indexed(int(text))
     except UnknownRevision as exc:
         return Response(exc.body(), status=404)
     except HistoryGap as exc:  # rows deleted by hand
@@ -152,7 +152,7 @@ def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
         if scope is None:
             result = explain_in(reports_topo, src, dst, probe)
         else:
-            visible, secrets = past_project_view(key, graph, scope)
+            visible, secrets = past_project_view(key, topo, scope)
             result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
     except PathError as exc:
         return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
