@@ -12,6 +12,7 @@ revision (:class:`TokenCount`) and moved on with the ``Topo`` by the same deltas
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -73,10 +74,9 @@ class TokenCount:
 
     @classmethod
     def of(cls, nodes: Iterable[g.Node]) -> TokenCount:
-        made = cls()
-        for node in nodes:
-            made.add(node, 1)
-        return made
+        logical = NodeKind.LOGICAL
+        counts = Counter(token for node in nodes if node["kind"] in logical for token in object_tokens(node))
+        return cls(dict(counts), {token for token in counts if phrase_like(token)})
 
     def add(self, node: g.Node | None, sign: int) -> None:
         if node is None or node["kind"] not in NodeKind.LOGICAL:
