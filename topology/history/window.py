@@ -5,8 +5,9 @@ ones with new ids and times), so the decoded deltas are kept per process keyed b
 revision, time) and a later question reads from the database only the rows' times and causes,
 and the deltas of rows it has not seen (the same rows as the last question: its indexed
 :class:`History` itself). The checkpoint the window starts from is kept too
-(the last one asked for), with the nodes already looked up in it: its gunzipped bytes are
-scanned once per node id, then never again.
+(the last one asked for), with the nodes already looked up in it: read from the checkpoint's
+buckets (topology/history/checkpoint_nodes.py: a few kB per node's bucket), or, for a checkpoint
+written without them, from its gunzipped bytes, scanned once per node id.
 """
 
 from __future__ import annotations
