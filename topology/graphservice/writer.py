@@ -24,7 +24,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import orjson
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -205,7 +204,7 @@ class GraphWriter:
             scopes = scope_parts(self.partition, delta, old_nodes, held)
             applied.written = write_parts(self.partition, held.nodes, touched, state.revision, scopes)
             # the history, same transaction
-            record_revision(state, delta, lambda: orjson.dumps(g.Graph(self.nodes, self.edges).to_dict()))
+            record_revision(state, delta, lambda: g.Graph(self.nodes, self.edges).to_dict())
             self.written_key = (state.revision, state.generated_at)
         applied.revision, applied.changed = state.revision, True
         from topology.services import publish_delta  # services calls the writer: imported late

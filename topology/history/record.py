@@ -19,13 +19,16 @@ import gzip
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from topology import graph as g
+from topology.history import checkpoint_nodes
 from topology.history.causes import infer_causes
 from topology.history.delta import CHECKPOINT_GZIP_LEVEL, DELTA_GZIP_LEVEL, encode
 from topology.history.models import GraphRevision
@@ -87,20 +90,24 @@ def counted(previous_at: datetime | None, revision: int, at: datetime, size: int
         _tally = None
 
 
-def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[], bytes]) -> GraphRevision:
-    """Keep revision ``state.revision`` (just saved) and its delta; ``graph_bytes``: the whole
-    graph at that revision as orjson, asked for only when a checkpoint is written."""
+def record_revision(state: GraphState, delta: g.Delta, whole: Callable[[], dict[str, Any]]) -> GraphRevision:
+    """Keep revision ``state.revision`` (just saved) and its delta; ``whole``: the whole graph at that
+    revision (``{"nodes", "edges"}``), asked for only when a checkpoint is written, which is stored whole
+    (orjson, gzip) and its nodes by bucket (topology/history/checkpoint_nodes.py)."""
     from topology.metrics import DELTA_LATENCY
 
     at = state.generated_at or timezone.now()
     # Rows at or past this revision belong to a graph state that was reset (a new database row): gone.
     GraphRevision.objects.filter(revision__gte=state.revision).delete()
+    checkpoint_nodes.drop_from(state.revision)
     previous_at = GraphRevision.objects.filter(revision=state.revision - 1).values_list("at", flat=True).first()
     causes, lag = infer_causes(delta, previous_at, at)
     delta_gz = encode(delta, DELTA_GZIP_LEVEL)
     checkpoint = None
     if needs_checkpoint(state.revision, previous_at, len(delta_gz)):
-        checkpoint = gzip.compress(graph_bytes(), compresslevel=CHECKPOINT_GZIP_LEVEL)
+        graph = whole()
+        checkpoint = gzip.compress(orjson.dumps(graph), compresslevel=CHECKPOINT_GZIP_LEVEL)
+        checkpoint_nodes.write(state.revision, at, graph.get("nodes", []))
     if lag is not None:
         DELTA_LATENCY.observe(lag)
     transaction.on_commit(functools.partial(after_revision, state.revision))  # watched paths (topology/watches/)
