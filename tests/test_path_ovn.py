@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
-from tests.test_ovn_join import EXT, neutron_snapshot, port
-from tests.test_ovn_read import NET, PG, PORT_GW, PORT_VM, SG, VM_MAC, _populate, _sb_computed
+from tests.test_ovn_join import EXT, PROJECT, neutron_snapshot, port
+from tests.test_ovn_read import NET, PG, PORT_GW, PORT_VM, RIF_MAC, ROUTER, SG, VM_MAC, _populate, _sb_computed
 from topology import graph as g
 from topology.agent.probes import run_probe
 from topology.join import join
@@ -27,6 +27,9 @@ from topology.path import explain
 
 pytestmark = pytest.mark.ovn
 PORT_B = "a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a5b"
+NET2, SUBNET2 = "b2c3d4e5-0000-4f60-8b9c-1d2e3f4a5b6c", "c3d4e5f6-0000-4a71-9cad-2e3f4a5b6c7d"
+PORT_C, PORT_RIF2 = "d4e5f6a7-0000-4b82-adbe-3f4a5b6c7d8e", "e5f6a7b8-0000-4c93-becf-4a5b6c7d8e9f"
+MAC_C = "fa:16:3e:00:0c:0c"
 MAC_B = "fa:16:3e:00:0b:0b"
 HOST_B = "compute2"
 RULES = [
@@ -49,6 +52,15 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
         nb("lsp-add", f"neutron-{NET}", PORT_B)
         nb("lsp-set-addresses", PORT_B, f"{MAC_B} 10.0.0.6")
         nb("lsp-set-port-security", PORT_B, f"{MAC_B} 10.0.0.6")
+        # private2 behind the same router, a VM port on it (east-west)
+        nb("ls-add", f"neutron-{NET2}")
+        nb("lsp-add", f"neutron-{NET2}", PORT_C)
+        nb("lsp-set-addresses", PORT_C, f"{MAC_C} 10.0.1.5")
+        nb("lrp-add", f"neutron-{ROUTER}", f"lrp-{PORT_RIF2}", "fa:16:3e:00:01:02", "10.0.1.1/24")
+        nb("lsp-add", f"neutron-{NET2}", PORT_RIF2)
+        nb("lsp-set-type", PORT_RIF2, "router")
+        nb("lsp-set-addresses", PORT_RIF2, "router")
+        nb("lsp-set-options", PORT_RIF2, f"router-port=lrp-{PORT_RIF2}")
         started.sbctl("chassis-add", "chassis-2", "geneve", "127.0.0.3")
         started.sbctl("set", "Chassis", "chassis-2", f"hostname={HOST_B}")
         wait_until(lambda: _sb_computed(started), what="northd computing Port_Binding")
@@ -56,6 +68,9 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
                    what="the second port's binding")  # fmt: skip
         started.sbctl("lsp-bind", PORT_VM, "chassis-1")
         started.sbctl("lsp-bind", PORT_B, "chassis-2")
+        wait_until(lambda: PORT_C in started.sbctl("--bare", "--columns=logical_port", "list", "Port_Binding"),
+                   what="private2's port binding")  # fmt: skip
+        started.sbctl("lsp-bind", PORT_C, "chassis-2")
         started.sbctl("lsp-bind", f"cr-lrp-{PORT_GW}", "chassis-1")
         wait_until(lambda: started.nbctl("get", "Logical_Switch_Port", PORT_B, "up") == "true", what="up")
         yield started
@@ -66,6 +81,14 @@ def graph_of(dbs: OvnDbs, reports: dict[str, Any] | None = None) -> dict[str, li
     cloud["ports"].append(port(PORT_B, "compute:nova", NET, "vm-b", "10.0.0.6", security_groups=[SG],
                                **{"binding:host_id": HOST_B, "mac_address": MAC_B}))  # fmt: skip
     cloud["security_group_rules"] = RULES
+    cloud["networks"].append({"id": NET2, "name": "private2", "project_id": PROJECT, "status": "ACTIVE"})
+    cloud["subnets"].append({"id": SUBNET2, "network_id": NET2, "cidr": "10.0.1.0/24", "ip_version": 4,
+                             "gateway_ip": "10.0.1.1", "project_id": PROJECT})  # fmt: skip
+    on_private2 = [{"subnet_id": SUBNET2, "ip_address": "10.0.1.5"}]
+    extra = {"binding:host_id": HOST_B, "mac_address": MAC_C, "fixed_ips": on_private2}
+    cloud["ports"].append(port(PORT_C, "compute:nova", NET2, "vm-c", "10.0.1.5", security_groups=[SG], **extra))
+    cloud["ports"].append(port(PORT_RIF2, "network:router_interface", NET2, ROUTER, "10.0.1.1",
+                               fixed_ips=[{"subnet_id": SUBNET2, "ip_address": "10.0.1.1"}]))  # fmt: skip
     cloud["subnets"].append({"id": "ext-subnet", "network_id": EXT, "cidr": "172.24.4.0/24", "ip_version": 4,
                              "gateway_ip": "172.24.4.1", "project_id": "admin"})  # fmt: skip
     cloud[OVN_SNAPSHOT_KEY] = collect_ovn(OvnRemotes(dbs.nb, dbs.sb, timeout=5))
@@ -93,6 +116,24 @@ def test_same_network_across_two_chassis_is_one_logical_switch_and_a_geneve_tunn
     assert "Geneve tunnel controller (127.0.0.2) -> compute2 (127.0.0.3)" in whats
     # OVN's own answer for the same packet: delivered to the destination's port
     assert trace(dbs, VM_MAC, "10.0.0.5", MAC_B, "10.0.0.6", PORT_VM)["delivered_to"] == PORT_B
+
+
+def test_east_west_is_routed_by_the_distributed_router_on_the_senders_chassis(dbs: OvnDbs) -> None:
+    answer = explain(graph_of(dbs), {}, g.port_id(PORT_VM), g.port_id(PORT_C))
+    assert answer["scenario"] == "east-west-ovn" and answer["verdict"] == "ok", answer
+    whats = [h["what"] for h in answer["hops"]]
+    router = next(w for w in whats if w.startswith(f"logical router neutron-{ROUTER} (router1)"))
+    assert "on the sender's chassis" in router
+    assert [w.split(":")[0] for w in whats if w.startswith("logical switch")] == [
+        f"logical switch neutron-{NET}",
+        f"logical switch neutron-{NET2}",
+    ]
+    assert "Geneve tunnel controller (127.0.0.2) -> compute2 (127.0.0.3)" in whats
+    # OVN routes the same packet to private2's port (the router's MAC as the first hop's destination)
+    args = {"datapath": f"neutron-{NET}", "inport": PORT_VM, "eth_src": VM_MAC, "eth_dst": RIF_MAC,
+            "ip_src": "10.0.0.5", "ip_dst": "10.0.1.5", "ip_ttl": 64, "proto": "icmp", "icmp_type": 8}  # fmt: skip
+    traced = run_probe("ovn_trace", args, timeout=20, ovn_sb_db=dbs.sb)["parsed"]
+    assert traced["delivered_to"] == PORT_C
 
 
 def test_a_port_no_chassis_claims_is_broken_at_that_port(dbs: OvnDbs) -> None:
