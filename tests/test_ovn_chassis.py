@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ import pytest
 
 from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import EXT, neutron_snapshot
-from tests.test_ovn_read import _populate, _sb_computed
+from tests.test_ovn_read import PG, _populate, _sb_computed
 from topology import graph as g
 from topology.agent.ovn_chassis import ovn_section
 from topology.agent.ovs import OvsdbReader
@@ -71,6 +72,9 @@ class Chassis:
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
     with ovn_databases(tmp_path_factory.mktemp("ovn-chassis")) as dbs:
         _populate(dbs)
+        # as tests/test_path_ovn.py: _populate's Address_Set pg_<sg>_ip4 would make northd's later SB commits fail
+        dbs.nbctl("destroy", "Address_Set", dbs.nbctl("--bare", "--columns=_uuid", "find", "Address_Set",
+                                                      f"name={PG}_ip4"))  # fmt: skip
         wait_until(lambda: _sb_computed(dbs), what="northd computing Port_Binding")
         yield dbs
 
@@ -227,3 +231,52 @@ def test_disagreements_and_silence_pure() -> None:
 def test_a_hostile_ovn_section_is_refused_with_its_reason(bad: Any) -> None:
     reasons = validate_report(report_with(bad))
     assert reasons and all(r.startswith("ovn") for r in reasons), reasons
+
+
+def test_a_chassis_that_has_not_caught_up_is_said_on_the_host_until_it_does(central: OvnDbs, chassis: Chassis) -> None:
+    """ovn-controller frozen for real (SIGSTOP) while the NB's nb_cfg is bumped (as Neutron does to check its
+    agents): its Chassis_Private nb_cfg stays behind, the host says so; thawed, it catches up and the warning goes."""
+    assert chassis.controller is not None
+    # ovn-controller acknowledges an nb_cfg once its flows are on br-int: a real (userspace) ovs-vswitchd for it,
+    # in a namespace of its own (a netdev datapath's ovs-netdev device is one per network namespace)
+    chassis.vsctl("set", "Open_vSwitch", ".", "external_ids:ovn-bridge-datapath-type=netdev")
+    namespace = f"nm-test-vswitchd-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    vswitchd = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, "ovs-vswitchd", f"unix:{chassis.root / 'db.sock'}",
+         f"--pidfile={chassis.root / 'ovs-vswitchd.pid'}", f"--log-file={chassis.root / 'ovs-vswitchd.log'}",
+         "-vconsole:off"],
+        env=chassis.env,
+    )  # fmt: skip
+    try:
+        caught_up_then_behind(central, chassis)
+    finally:
+        vswitchd.terminate()
+        vswitchd.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def caught_up_then_behind(central: OvnDbs, chassis: Chassis) -> None:
+    assert chassis.controller is not None
+    central.nbctl("--wait=sb", "sync")
+    first = int(central.nbctl("get", "NB_Global", ".", "nb_cfg"))
+    wait_until(lambda: private_nb_cfg(central) == first, timeout=30, what="ovn-controller applying the NB's nb_cfg")
+    assert "warnings" not in host_attrs(cloud_with(central), chassis.section())
+    chassis.controller.send_signal(signal.SIGSTOP)
+    try:
+        central.nbctl("--wait=sb", "sync")  # nb_cfg + 1, waited for northd to copy it to the SB
+        wanted = int(central.nbctl("get", "NB_Global", ".", "nb_cfg"))
+        applied = private_nb_cfg(central)
+        assert applied is not None and applied < wanted
+        warnings = host_attrs(cloud_with(central), chassis.section())["warnings"]
+        assert f"chassis {SYSTEM_ID} has applied NB configuration {applied} of {wanted}" in " ".join(warnings)
+    finally:
+        chassis.controller.send_signal(signal.SIGCONT)
+    wait_until(lambda: private_nb_cfg(central) == wanted, timeout=20, what="the chassis catching up")
+    attrs = host_attrs(cloud_with(central), chassis.section())
+    assert attrs[OVN_ATTR]["behind"] is False and "warnings" not in attrs, attrs.get("warnings")
+
+
+def private_nb_cfg(central: OvnDbs) -> int | None:
+    found = central.sbctl("--bare", "--columns=nb_cfg", "find", "Chassis_Private", f"name={SYSTEM_ID}")
+    return int(found) if found.strip() else None

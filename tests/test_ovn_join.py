@@ -193,6 +193,8 @@ def test_chassis_joins_the_host_by_hostname(joined: tuple[dict[str, Any], g.Grap
         "encaps": [{"type": "geneve", "ip": "127.0.0.2"}],
         "gateway": True,
         "nb_cfg": None,  # chassis-add writes no Chassis_Private (ovn-controller would)
+        "nb_cfg_wanted": 0,  # NB_Global's: never bumped here
+        "behind": False,  # nothing applied is said: not behind
     }
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from topology import claims
 from topology import graph as g
-from topology.join.chassis import chassis_warnings, local_summary
+from topology.join.chassis import behind_warning, chassis_warnings, local_summary
 from topology.join.devices import namespace_role
 from topology.join.ha import mark_instance
 from topology.join.logical import LogicalPart
@@ -47,6 +47,8 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
         )
         if host in logical.chassis:  # an OVN chassis (topology/join/ovn.py): only on an OVN cloud
             graph.nodes[node_id]["attrs"][OVN_ATTR] = logical.chassis[host]
+            if message := behind_warning(logical.chassis[host]):
+                graph.warn(node_id, message)
         section = (report or {}).get("ovn")  # what the chassis's own agent says (topology/join/chassis.py)
         if isinstance(section, dict):
             own = {**logical.chassis.get(host, {"chassis": None}), "local": local_summary(section)}
