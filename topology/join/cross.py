@@ -95,7 +95,7 @@ def host_tunnels(
 
 
 def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
-    """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
+    """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp- and ovnmeta-, VMs to the lab's vm-."""
     routers_bound: set[str] = set()
     for index in indexes.values():
         bind_host_namespaces(graph, logical, index, routers_bound)
@@ -116,6 +116,7 @@ def bind_host_namespaces(graph: g.Graph, logical: LogicalPart, index: HostIndex,
             "snat": g.router_id(ref or ""),
             "fip": g.network_id(ref or ""),
             "qdhcp": g.network_id(ref or ""),
+            "ovnmeta": g.network_id(ref or ""),
         }.get(role)
         if target and target in graph.nodes:
             # a host speaks for itself only: a namespace Neutron did not schedule there is a claim
