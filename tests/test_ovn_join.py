@@ -274,7 +274,7 @@ def test_an_ovnmeta_namespace_collected_for_real_is_bound_to_its_network(ovn: Ov
         run("ip", "-n", names[0], "link", "add", inside, "type", "veth", "peer", "name", f"tap{NET[:10]}0")
         run("ip", "-n", names[0], "addr", "add", "169.254.169.254/32", "dev", inside)
         run("ip", "-n", names[0], "link", "set", inside, "up")
-        report = dict(collect_report(HOST, netns_dir=netns_dir, ovsdb=None))
+        report: dict[str, Any] = dict(collect_report(HOST, netns_dir=netns_dir, ovsdb=None))
     finally:
         for name in names:
             subprocess.run(["umount", str(netns_dir / name)], check=False, capture_output=True)
