@@ -1,14 +1,20 @@
-"""A VLAN range with no free id (issue 15), without a cloud: the join's warning, its tenant form."""
+"""A VLAN range with no free id (issue 15), without a cloud: the join's warning, its tenant form, the routers page."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from django.test import Client
+
+from tests.browser import caller, session_for
+from topology import services
 from topology.join import logical_part
 from topology.join.segment_ranges import SNAPSHOT_KEY, full_physnets, full_range_messages, tenant_form
 from topology.scope import scope_graph
 
 JsonDict = dict[str, Any]
+DEMO, ALT, ADMIN = caller("demo", "p-demo"), caller("alt", "p-alt"), caller("admin", "p-admin", admin=True)
 FULL = "no VLAN ids free on physnet1: VLAN range 100-104 (5 ids) all in use; new VLAN networks will be refused"
 FOR_MEMBERS = "no VLAN ids free on physnet1: new VLAN networks will be refused"
 
@@ -126,3 +132,23 @@ def test_a_member_sees_it_on_their_own_networks_only_and_without_the_range() -> 
 def test_the_tenant_form_leaves_other_warnings_alone() -> None:
     assert tenant_form(FULL) == FOR_MEMBERS
     assert tenant_form("port not bound") == "port not bound"
+
+
+def client_for(who: object) -> Client:
+    client = Client()
+    client.cookies["sessionid"] = session_for(who)  # type: ignore[arg-type]
+    return client
+
+
+@pytest.mark.django_db
+def test_the_routers_page_says_it_as_the_last_refresh_read_it() -> None:
+    assert "vlan-range-full" not in client_for(ADMIN).get("/routers/").content.decode()
+    services.store_snapshot(cloud([vlan_range([])]), "synthetic")
+    admin = client_for(ADMIN).get("/routers/").content.decode()
+    assert f'<p class="warn vlan-range-full">{FULL}</p>' in admin
+    for member in (DEMO, ALT):
+        page = client_for(member).get("/routers/").content.decode()
+        assert f'<p class="warn vlan-range-full">{FOR_MEMBERS}</p>' in page
+        assert "100-104" not in page and "net-" not in page
+    services.store_snapshot(cloud([vlan_range([102])]), "synthetic")
+    assert "vlan-range-full" not in client_for(ADMIN).get("/routers/").content.decode()
