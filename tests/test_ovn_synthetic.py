@@ -29,7 +29,8 @@ def test_a_healthy_synthetic_ovn_cloud_joins_every_port_and_chassis_without_warn
         build(dbs, cloud, reports, names)
         snapshot = collect_ovn(OvnRemotes(dbs.nb, dbs.sb, timeout=30))
     assert snapshot["errors"] == []
-    graph = join({**cloud, OVN_SNAPSHOT_KEY: snapshot}, reports)
+    cloud[OVN_SNAPSHOT_KEY] = snapshot
+    graph = join(cloud, reports)
     warnings = {n: a["attrs"]["warnings"] for n, a in graph.nodes.items() if a["attrs"].get("warnings")}
     assert warnings == {}, list(warnings.items())[:5]
     vm_ports = [p for p in cloud["ports"] if p["device_owner"] == "compute:nova"]
