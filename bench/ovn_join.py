@@ -60,9 +60,15 @@ def ovn_cloud(hosts: int, ports: int, projects: int) -> tuple[JsonDict, dict[str
         for i, host in enumerate(names)
     ]  # fmt: skip
     cloud["ports"] = [p for p in cloud["ports"] if p["device_owner"] != "network:dhcp"]  # OVN's DHCP: no port
+    taken: dict[str, int] = {}
     for port in cloud["ports"]:
         if port["device_owner"] == "network:router_interface":
             port["binding:host_id"] = ""  # a logical router port: bound to no host on ML2/OVN
+        elif port["device_owner"] == "compute:nova":  # one address each (the NB refuses a duplicate)
+            fixed = port["fixed_ips"][0]
+            k = taken[fixed["subnet_id"]] = taken.get(fixed["subnet_id"], 9) + 1
+            fixed["ip_address"] = fixed["ip_address"].rsplit(".", 1)[0] + f".{k}"
+            assert k < 255, "more VM ports per project than a /24 holds: raise --projects"
     public = next(n["id"] for n in cloud["networks"] if n.get("router:external"))
     for r, router in enumerate(cloud["routers"]):
         cloud["ports"].append(
