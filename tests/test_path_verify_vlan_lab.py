@@ -86,9 +86,7 @@ def test_every_vlan_walk_agrees_with_both_hosts_tracers(vlan_lab: JsonDict, feed
     assert lab_api.ping("vm02", OUTSIDE, timeout=30)
 
 
-def test_the_wire_port_removed_is_where_the_walk_and_compute2s_tracer_both_stop(
-    vlan_lab: JsonDict, feed: None
-) -> None:
+def test_the_wire_port_removed_is_where_the_walk_and_compute2s_tracer_both_stop(vlan_lab: JsonDict, feed: None) -> None:
     admin = login(vlan_lab, "admin")
     with wire_port_removed(COMPUTE2):
         joined(vlan_lab)  # what both agents report now
