@@ -55,6 +55,8 @@ def plan(
 ) -> list[Plan]:
     """One Check or NotChecked per hop, in the hops' order."""
     addresses = addresses_along(hops, src_ip, dst_ip)
+    if plan_ovn.is_ovn_walk(topo, hops):
+        return plan_ovn.ovn_plan(topo, hops, addresses, probe)
     out: list[Plan] = []
     for index, hop in enumerate(hops):
         try:
@@ -71,8 +73,6 @@ def plan_hop(
 ) -> Plan:
     hop = hops[index]
     node = str(hop.get("node") or "")
-    if plan_ovn.is_ovn_walk(topo, hops):
-        return plan_ovn.ovn_check(topo, hops, index, addresses, probe)
     if not node:
         return NotChecked(index, "the walk names no node here (a missing or hidden step)")
     kind = g.id_kind(node)
