@@ -186,3 +186,24 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(10)
     stop_worker(proc, grace=grace)
+
+
+@contextmanager
+def fed_lab(state: dict[str, Any], log_dir: Path, warm: list[tuple[str, str]], hosts: list[str]) -> Iterator[None]:
+    """The lab as the tracers see it: real traffic first (``warm``: (sender, target) pings, so bridges learn
+    and routers resolve ARP), then the node agent of every one of ``hosts`` reporting to a real daphne, its
+    probe channel open, and the lab's join stored."""
+    from django.conf import settings
+
+    from lab import api
+    from tests.test_probes_lab import wait_connected
+    from tests.test_topology_dvr import joined
+
+    for sender, target in warm:
+        assert api.ping(sender, target, timeout=120), (sender, target)
+    tunnel_ips = {h: str(state["hosts"][h]["tunnel_ip"]) for h in hosts}
+    with lab_agents_feed(settings.DATABASES["default"]["NAME"], log_dir, tunnel_ips):
+        for host in hosts:
+            wait_connected(host)
+        joined(state)
+        yield

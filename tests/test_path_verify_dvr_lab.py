@@ -23,16 +23,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from lab import api as lab_api
-from tests.agent_feed import lab_agents_feed
+from tests.agent_feed import fed_lab
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import call, login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
-from tests.test_probes_lab import wait_connected
-from tests.test_topology_dvr import joined
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -81,13 +78,7 @@ def pings(lab: JsonDict) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def feed(dvr_lab: JsonDict) -> Iterator[None]:
-    for sender, target in pings(dvr_lab).values():  # real traffic first: bridges learn, routers resolve ARP
-        assert lab_api.ping(sender, target, timeout=120), (sender, target)
-    tunnel_ips = {h: str(dvr_lab["hosts"][h]["tunnel_ip"]) for h in HOSTS}
-    with lab_agents_feed(settings.DATABASES["default"]["NAME"], LOGS, tunnel_ips):
-        for host in HOSTS:
-            wait_connected(host)
-        joined(dvr_lab)
+    with fed_lab(dvr_lab, LOGS, list(pings(dvr_lab).values()), list(HOSTS)):
         yield
 
 

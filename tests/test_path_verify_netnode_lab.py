@@ -19,17 +19,14 @@ from typing import Any
 
 import openstack.connection
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from lab import api as lab_api
-from tests.agent_feed import lab_agents_feed
+from tests.agent_feed import fed_lab
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
 from tests.test_path_verify_dvr_lab import agreed_hops, counters, verify
-from tests.test_probes_lab import wait_connected
-from tests.test_topology_dvr import joined
 from topology.probes.counters import cited_nat_rules
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -62,13 +59,7 @@ def walks(lab: JsonDict, dhcp: str) -> dict[str, tuple[str, str, str, tuple[str,
 
 @pytest.fixture
 def feed(netnode_lab: JsonDict) -> Iterator[None]:
-    for vm in ("ubuntu-01", "cirros-01"):  # real traffic first: bridges learn, the router resolves ARP
-        assert lab_api.ping(vm, OUTSIDE, timeout=120), vm
-    tunnel_ips = {h: str(netnode_lab["hosts"][h]["tunnel_ip"]) for h in (VM_HOST, NET_NODE)}
-    with lab_agents_feed(settings.DATABASES["default"]["NAME"], LOGS, tunnel_ips):
-        for host in tunnel_ips:
-            wait_connected(host)
-        joined(netnode_lab)
+    with fed_lab(netnode_lab, LOGS, [(vm, OUTSIDE) for vm in ("ubuntu-01", "cirros-01")], [VM_HOST, NET_NODE]):
         yield
 
 

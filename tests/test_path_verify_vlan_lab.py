@@ -17,18 +17,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 
 from lab import api as lab_api
-from tests.agent_feed import lab_agents_feed
+from tests.agent_feed import fed_lab
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
 from tests.test_path_broken import pings_again
 from tests.test_path_verify_dvr_lab import agreed_hops, verify
 from tests.test_path_vlan_lab import BRIDGE, COMPUTE2, HOST1, OUTSIDE, server, wire_port_removed
-from tests.test_probes_lab import wait_connected
 from tests.test_topology_dvr import joined
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -38,13 +36,7 @@ JsonDict = dict[str, Any]
 
 @pytest.fixture
 def feed(vlan_lab: JsonDict) -> Iterator[None]:
-    for vm in ("vm01", "vm02"):  # real traffic first: bridges learn, the routers resolve ARP
-        assert lab_api.ping(vm, OUTSIDE, timeout=120), vm
-    tunnel_ips = {h: str(vlan_lab["hosts"][h]["tunnel_ip"]) for h in (HOST1, COMPUTE2)}
-    with lab_agents_feed(settings.DATABASES["default"]["NAME"], LOGS, tunnel_ips):
-        for host in tunnel_ips:
-            wait_connected(host)
-        joined(vlan_lab)
+    with fed_lab(vlan_lab, LOGS, [(vm, OUTSIDE) for vm in ("vm01", "vm02")], [HOST1, COMPUTE2]):
         yield
 
 
