@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -189,7 +189,9 @@ def stop_group(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
 
 
 @contextmanager
-def fed_lab(state: dict[str, Any], log_dir: Path, warm: list[tuple[str, str]], hosts: list[str]) -> Iterator[None]:
+def fed_lab(
+    state: dict[str, Any], log_dir: Path, warm: Iterable[tuple[str, str]], hosts: Sequence[str]
+) -> Iterator[None]:
     """The lab as the tracers see it: real traffic first (``warm``: (sender, target) pings, so bridges learn
     and routers resolve ARP), then the node agent of every one of ``hosts`` reporting to a real daphne, its
     probe channel open, and the lab's join stored."""

@@ -34,12 +34,13 @@ def _noise(line: str) -> bool:
     return "table local" in line or line.startswith(("fe80", "multicast", "anycast", "lo "))
 
 
-def routers_seen(hosts: tuple[str, ...] = ("controller", "compute2")) -> str:
+def routers_seen() -> str:
     """What each host's router namespaces hold (addresses, rules, routes): said when a ping does not come back."""
     from lab import api
+    from lab.hosts import COMPUTE2, CONTROLLER
 
     lines: list[str] = []
-    for host in hosts:
+    for host in (CONTROLLER, COMPUTE2):
         try:
             names = [n for n in api.namespaces(host) if n.startswith(ROUTER_PREFIXES)]
         except Exception as exc:  # a host not in this scenario

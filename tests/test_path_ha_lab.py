@@ -171,13 +171,19 @@ def test_metadata_is_served_by_the_active_instances_proxy_and_fetched(ha_lab: Js
         assert fetched[-1] == ha_lab["vms"][vm]["server_id"], (vm, fetched)
 
 
-def test_after_a_failover_the_walks_go_through_the_other_host_and_ping(restored: JsonDict) -> None:
-    router = router_of(restored)
-    old_active, old_standby = roles(restored)
+def failed_over(state: JsonDict) -> tuple[str, str, float]:
+    """keepalived stopped for real on the active host; once the VIPs are on the other host alone:
+    (that host, the old active one, the seconds the VIPs took to move)."""
+    router = router_of(state)
+    old_active, old_standby = roles(state)
     t0 = time.monotonic()
     ha.stop_keepalived(old_active, router["id"])
     assert procs.wait_for(lambda: ha.vip_holders(router["hosts"], router["namespace"]) == [old_standby], 60, 0.1)
-    moved = time.monotonic() - t0
+    return old_standby, old_active, time.monotonic() - t0
+
+
+def test_after_a_failover_the_walks_go_through_the_other_host_and_ping(restored: JsonDict) -> None:
+    old_standby, old_active, moved = failed_over(restored)
     early = explain(joined(restored), StoredReports(), server(restored, "ubuntu-01"), OUTSIDE)
     early_codes = [(p["code"], p["severity"]) for p in early["problems"]]
     print(f"VIPs on {old_standby} after {moved:.1f} s; walk then: {early['verdict']} {early_codes}")

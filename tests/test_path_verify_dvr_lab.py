@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,6 +31,7 @@ from tests.agent_feed import fed_lab
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import call, login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
+from tests.test_path_verify_lab import verify
 from topology.probes.counters import NatRule, cited_nat_rules, packets_of
 
 pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
@@ -44,8 +46,13 @@ def server(lab: JsonDict, vm: str) -> str:
     return f"server:{lab['vms'][vm]['server_id']}"
 
 
-def verify(client: Client, src: str, dst: str, probe: str = "icmp") -> Any:
-    return client.get("/api/v1/path/", {"src": src, "dst": dst, "probe": probe, "verify": "1"})
+def answered(client: Client, src: str, dst: str, logs: Path, name: str) -> JsonDict:
+    """``verify``'s 200 answer, kept in ``logs`` under ``name`` for the run's artifacts."""
+    response = verify(client, src, dst)
+    assert response.status_code == 200, response.content[:600]
+    body: JsonDict = response.json()
+    (logs / f"verify-{name.replace(' ', '-')}.json").write_text(json.dumps(body, indent=1))
+    return body
 
 
 def walks(lab: JsonDict) -> dict[str, tuple[str, str, str]]:
@@ -78,7 +85,7 @@ def pings(lab: JsonDict) -> dict[str, tuple[str, str]]:
 
 @pytest.fixture
 def feed(dvr_lab: JsonDict) -> Iterator[None]:
-    with fed_lab(dvr_lab, LOGS, list(pings(dvr_lab).values()), list(HOSTS)):
+    with fed_lab(dvr_lab, LOGS, pings(dvr_lab).values(), HOSTS):
         yield
 
 

@@ -19,13 +19,12 @@ import pytest
 from django.test import Client
 
 from lab import api as lab_api
-from lab import ha, procs
 from tests.agent_feed import fed_lab
 from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
-from tests.test_path_ha_lab import questions, restored, roles, router_of, sender_host, through
-from tests.test_path_verify_dvr_lab import agreed_hops, verify
+from tests.test_path_ha_lab import failed_over, questions, restored, roles, router_of, sender_host, through
+from tests.test_path_verify_dvr_lab import agreed_hops, answered
 from tests.test_topology_dvr import joined
 
 pytestmark = [pytest.mark.lab, pytest.mark.ha_lab, pytest.mark.django_db(transaction=True)]
@@ -37,7 +36,7 @@ __all__ = ["restored"]  # a fixture of test_path_ha_lab, used by name here
 @pytest.fixture
 def feed(ha_lab: JsonDict) -> Iterator[None]:
     warm = [(who, dst) for who, _, dst, _ in questions(ha_lab)]
-    with fed_lab(ha_lab, LOGS, warm, list(router_of(ha_lab)["hosts"])):
+    with fed_lab(ha_lab, LOGS, warm, router_of(ha_lab)["hosts"]):
         yield
 
 
@@ -57,10 +56,7 @@ def all_agree(admin: Client, state: JsonDict, active: str, standby: str, label: 
         try:  # every walk checked, each one's failure kept: one lab run says all that is wrong
             # real traffic first: after a failover the new active instance has not resolved the outside's MAC
             assert lab_api.ping(who, dst, timeout=30), (who, dst)
-            response = verify(admin, src, dst)
-            assert response.status_code == 200, response.content[:600]
-            body: JsonDict = response.json()
-            (LOGS / f"verify-{name.replace(' ', '-')}.json").write_text(json.dumps(body, indent=1))
+            body = answered(admin, src, dst, LOGS, name)
             assert (body["scenario"], body["verdict"]) == (scenario, "ok"), body["problems"]
             assert body["verify"]["disagree"] == 0, json.dumps([body["verify"], body["problems"]])
             assert set(body["verify"]["hosts"].values()) == {"connected"}, body["verify"]
@@ -81,11 +77,8 @@ def test_every_ha_walk_goes_through_the_active_instance_and_agrees_with_its_host
 
 
 def test_after_a_failover_the_walks_agree_with_the_other_hosts_tracers(restored: JsonDict, feed: None) -> None:
-    router = router_of(restored)
-    old_active, old_standby = roles(restored)
-    ha.stop_keepalived(old_active, router["id"])
-    assert procs.wait_for(lambda: ha.vip_holders(router["hosts"], router["namespace"]) == [old_standby], 60, 0.1)
-    assert roles(restored) == (old_standby, old_active)
+    active, standby, _ = failed_over(restored)
+    assert roles(restored) == (active, standby)
     joined(restored)  # both hosts' state as it is now: the VIPs moved
-    failures = all_agree(login(restored, "admin"), restored, old_standby, old_active, "after failover")
+    failures = all_agree(login(restored, "admin"), restored, active, standby, "after failover")
     assert not failures, json.dumps(failures, indent=1)

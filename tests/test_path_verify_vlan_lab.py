@@ -17,7 +17,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.test import Client
 
 from lab import api as lab_api
 from tests.agent_feed import fed_lab
@@ -25,7 +24,7 @@ from tests.conftest import ARTIFACTS
 from tests.test_actions_lab import login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
 from tests.test_path_broken import pings_again
-from tests.test_path_verify_dvr_lab import agreed_hops, verify
+from tests.test_path_verify_dvr_lab import agreed_hops, answered
 from tests.test_path_vlan_lab import BRIDGE, COMPUTE2, HOST1, OUTSIDE, server, wire_port_removed
 from tests.test_topology_dvr import joined
 
@@ -49,20 +48,12 @@ def walks(lab: JsonDict) -> dict[str, tuple[str, str, str]]:
     }
 
 
-def answered(admin: Client, src: str, dst: str, name: str) -> JsonDict:
-    response = verify(admin, src, dst)
-    assert response.status_code == 200, response.content[:600]
-    body: JsonDict = response.json()
-    (LOGS / f"verify-{name.replace(' ', '-')}.json").write_text(json.dumps(body, indent=1))
-    return body
-
-
 def test_every_vlan_walk_agrees_with_both_hosts_tracers(vlan_lab: JsonDict, feed: None) -> None:
     admin = login(vlan_lab, "admin")
     failures = {}
     for name, (src, dst, scenario) in walks(vlan_lab).items():
         try:  # every walk checked, each one's failure kept: one lab run says all that is wrong
-            body = answered(admin, src, dst, name)
+            body = answered(admin, src, dst, LOGS, name)
             assert (body["scenario"], body["verdict"]) == (scenario, "ok"), body["problems"]
             assert body["verify"]["disagree"] == 0, json.dumps([body["verify"], body["problems"]])
             assert set(body["verify"]["hosts"].values()) == {"connected"}, body["verify"]
@@ -82,7 +73,7 @@ def test_the_wire_port_removed_is_where_the_walk_and_compute2s_tracer_both_stop(
     admin = login(vlan_lab, "admin")
     with wire_port_removed(COMPUTE2):
         joined(vlan_lab)  # what both agents report now
-        body = answered(admin, server(vlan_lab, "vm02"), OUTSIDE, "wire removed")
+        body = answered(admin, server(vlan_lab, "vm02"), OUTSIDE, LOGS, "wire removed")
         assert body["verdict"] == "broken", body["problems"]
         (hop,) = [h for h in body["hops"] if h["status"] == "fail"]
         assert hop["node"] == f"bridge:{COMPUTE2}:{BRIDGE}", hop

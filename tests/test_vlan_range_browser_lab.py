@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.browser import daphne_server, login, wait_drawn
-from tests.conftest import ARTIFACTS, lab_connection, lab_password
+from tests.browser import daphne_server
+from tests.conftest import ARTIFACTS, lab_connection
+from tests.test_map_lab import map_as
 from tests.test_path_vlan_lab import FOR_MEMBERS, FULL, vlan_range_filled
 from tests.test_topology_dvr import joined
 from topology import services
@@ -33,9 +34,7 @@ def served(vlan_lab: JsonDict, transactional_db: None) -> Iterator[str]:
 
 
 def logical_map(browser: Any, url: str, state: JsonDict, user: str) -> Any:
-    page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-    login(page, url, user, lab_password(state, user))
-    wait_drawn(page)
+    page = map_as(browser, url, state, user)
     page.click("#view-logical")
     page.wait_for_function("window.neutronMap.drawnView === 'logical'")
     return page
