@@ -70,3 +70,19 @@ def test_a_hostile_name_is_text(server: str, browser: Any) -> None:
     assert page.locator("#panel-body h2").text_content() == hostile
     assert page.locator("img").count() == 0
     assert dialogs == []
+
+
+def test_a_hash_changed_in_place_switches_the_view_and_selects(server: str, browser: Any) -> None:
+    """A permalink pasted into the open tab (only the hash changes): the view follows, then the selection;
+    the back button returns to the view before."""
+    network = next(n for n in synthetic_graph()["nodes"] if n["kind"] == "network")
+    page = open_map(browser, server, caller("admin", "admin-project", admin=True))
+    assert page.evaluate("window.neutronMap.drawnView") == "physical"
+    page.evaluate("id => { location.hash = 'view=logical&sel=' + encodeURIComponent(id); }", network["id"])
+    page.wait_for_function("window.neutronMap.drawnView === 'logical'")
+    page.wait_for_function("id => window.neutronMap.selected === id", arg=network["id"])
+    assert page.locator("#panel-body h2").text_content() == network["label"]
+    assert page.locator("g.box.kind-router").count() == 2
+    page.go_back()
+    page.wait_for_function("window.neutronMap.drawnView === 'physical'")
+    assert page.locator("g.box.kind-host").count() == 2

@@ -107,7 +107,7 @@ function setAllHosts(collapsed) {
   scheduleHash();
 }
 
-function switchView(view) {
+export function switchView(view) {
   if (view === state.view) return;
   state.view = view;
   state.focus = null;

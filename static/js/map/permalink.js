@@ -1,10 +1,10 @@
 /* The permalink: the view, zoom, selection, focus, collapsed hosts, the open path and the revision
  * shown (rev=, cmp=: timeline-data.js) in the URL hash, written (debounced) as they change, read at start and when a pasted link changes it.
  */
-import { state } from "./store.js";
+import { config, state } from "./store.js";
 import { zoomTo } from "./stage.js";
 import { render } from "./render.js";
-import { hopsInput, select } from "./interaction.js";
+import { hopsInput, select, switchView } from "./interaction.js";
 import { explainPath, setProbe, setShowReturn } from "./path-form.js";
 import { path, setEndpoint } from "./path-state.js";
 import { setLive } from "./live.js";
@@ -14,6 +14,9 @@ import { pastHashParts, readPastHash } from "./timeline-data.js";
 export const pending = { hash: null, path: false };
 
 let hashTimer = null;
+// The hash this page last read or wrote: another one is a navigation (back, a pasted link) whose
+// hashchange has not run yet, which a write due from before must not overwrite.
+let known = location.hash;
 export function scheduleHash() {
   clearTimeout(hashTimer);
   hashTimer = setTimeout(writeHash, 250);
@@ -35,19 +38,19 @@ function permalink() {
 }
 
 function writeHash() {
+  if (location.hash !== known) return;
   history.replaceState(null, "", permalink());
+  known = location.hash;
 }
 
 // Reads the hash into the state; what needs the graph goes to `pending`.
 export function readHash() {
+  known = location.hash;
   const h = new URLSearchParams(location.hash.slice(1));
-  const out = {};
   readPastHash(h);
   if (h.get("view") === "logical" || h.get("view") === "physical") state.view = h.get("view");
   if (h.get("hops")) state.hops = Math.max(1, Math.min(6, parseInt(h.get("hops"), 10) || 2));
   hopsInput.value = state.hops;
-  if (h.get("focus")) out.focus = h.get("focus");
-  if (h.get("sel")) out.selected = h.get("sel");
   if (h.get("toggle")) for (const id of h.get("toggle").split(",")) state.toggled.add(id);
   if (h.get("src") && h.get("dst")) {
     setProbe(h.get("probe") || "icmp");
@@ -57,9 +60,40 @@ export function readHash() {
     pending.path = true;
     path.hashTransform = !!h.get("t");
   }
+  pending.hash = hashTargets(h);
+}
+
+// The focus, selection and zoom a hash asks for (null: none), applied once the graph holds them.
+function hashTargets(h) {
+  const out = {};
+  if (h.get("focus")) out.focus = h.get("focus");
+  if (h.get("sel")) out.selected = h.get("sel");
   const t = (h.get("t") || "").split(",").map(Number);
   if (t.length === 3 && t.every(Number.isFinite)) out.transform = d3.zoomIdentity.translate(t[1], t[2]).scale(t[0]);
-  pending.hash = out.focus || out.selected || out.transform ? out : null;
+  return out.focus || out.selected || out.transform ? out : null;
+}
+
+// A hash changed in place (a link pasted, the back button): the view (none: the page's first view),
+// then what it focuses and selects.
+function followView(h) {
+  const view = h.get("view") || config.view;
+  if ((view === "logical" || view === "physical") && view !== state.view) {
+    switchView(view); // reloads the graph; live.js applies the pending targets once it is drawn
+    pending.hash = hashTargets(h);
+    return;
+  }
+  pending.hash = hashTargets(h);
+  applyPendingHash();
+}
+
+function followPath(h) {
+  const src = h.get("src"), dst = h.get("dst"), probe = h.get("probe") || "icmp";
+  if (src && dst && (h.get("back") !== "0") !== path.showReturn) setShowReturn(h.get("back") !== "0");
+  if (!src || !dst || (src === path.src.value && dst === path.dst.value && probe === path.probe)) return;
+  setProbe(probe);
+  setEndpoint("src", src);
+  setEndpoint("dst", dst);
+  explainPath(true);
 }
 
 export function applyPendingHash() {
@@ -72,16 +106,12 @@ export function applyPendingHash() {
 }
 
 export function initPermalink() {
-  // A permalink pasted into this tab: only the hash changes, the page stays; the path follows it.
+  // A permalink pasted into this tab: only the hash changes, the page stays; the map follows it.
   window.addEventListener("hashchange", () => {
+    known = location.hash;
     const h = new URLSearchParams(location.hash.slice(1));
-    const src = h.get("src"), dst = h.get("dst"), probe = h.get("probe") || "icmp";
-    if (src && dst && (h.get("back") !== "0") !== path.showReturn) setShowReturn(h.get("back") !== "0");
-    if (!src || !dst || (src === path.src.value && dst === path.dst.value && probe === path.probe)) return;
-    setProbe(probe);
-    setEndpoint("src", src);
-    setEndpoint("dst", dst);
-    explainPath(true);
+    followView(h);
+    followPath(h);
   });
   document.getElementById("permalink").addEventListener("click", () => {
     writeHash();
