@@ -7,6 +7,7 @@ undone in ``finally`` so a failing test leaves the lab as it found it.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -28,14 +29,46 @@ def ping_stops(vm: str, target: str, timeout: float = 90) -> bool:
 
 
 ROUTER_PREFIXES = ("qrouter-", "snat-", "fip-")
+SEEN_IN_ROUTER = (["ip", "-br", "addr"], ["ip", "rule"], ["ip", "route", "show", "table", "all"], ["ip", "neigh"])
+SEEN_ON_HOST = (["ovs-vsctl", "--columns=name,tag", "find", "Port", "tag!=[]"],)
+COMPLAINT = re.compile(r" (WARNING|ERROR) [\w.]+ \[")  # a record's first line, not its traceback
+AGENT_LOGS = (
+    "neutron-l3-agent",
+    "compute2-neutron-l3-agent",
+    "neutron-openvswitch-agent",
+    "compute2-neutron-openvswitch-agent",
+)
 
 
 def _noise(line: str) -> bool:
     return "table local" in line or line.startswith(("fe80", "multicast", "anycast", "lo "))
 
 
+def _said(host: str, ns: str | None, argv: list[str]) -> str:
+    from lab import api
+
+    out = api.run_in(f"{host}:{ns}", argv) if ns else api.run_on(host, argv, capture=True)
+    kept = [x for x in (out.stdout + out.stderr).splitlines() if not _noise(x)]
+    return f"{host}:{ns or '-'} {' '.join(argv)}: {' | '.join(kept)[:1500]}"
+
+
+def _agents_said() -> list[str]:
+    """The last warnings and errors of the L3 and OVS agents (the lab's logs), first lines only."""
+    from lab import paths
+
+    lines: list[str] = []
+    for name in AGENT_LOGS:
+        log = paths.LOG_DIR / f"{name}.log"
+        if log.exists():
+            said = log.read_text(errors="replace").splitlines()
+            heads = [x[:240] for x in said if COMPLAINT.search(x) and "oslo_config" not in x and "privsep log" not in x]
+            lines += [f"{name}: {x}" for x in heads[-8:]]
+    return lines
+
+
 def routers_seen() -> str:
-    """What each host's router namespaces hold (addresses, rules, routes): said when a ping does not come back."""
+    """What each host's router namespaces hold (addresses, rules, routes, neighbours, NAT), its OVS ports'
+    tags and the agents' last complaints: said when a ping does not come back."""
     from lab import api
     from lab.hosts import COMPUTE2, CONTROLLER
 
@@ -46,13 +79,12 @@ def routers_seen() -> str:
         except Exception as exc:  # a host not in this scenario
             lines.append(f"{host}: {exc}")
             continue
+        lines += [_said(host, None, argv) for argv in SEEN_ON_HOST]
         for ns in names:
-            for argv in (["ip", "-br", "addr"], ["ip", "rule"], ["ip", "route", "show", "table", "all"]):
-                out = api.run_in(f"{host}:{ns}", argv)
-                kept = [x for x in (out.stdout + out.stderr).splitlines() if not _noise(x)]
-                body = " | ".join(kept)
-                lines.append(f"{host}:{ns} {' '.join(argv[1:])}: {body[:1500]}")
-    return "\n".join(lines)
+            lines += [_said(host, ns, argv) for argv in SEEN_IN_ROUTER]
+            if ns.startswith("snat-"):
+                lines.append(_said(host, ns, ["iptables-save", "-t", "nat"]))
+    return "\n".join(lines + _agents_said())
 
 
 def l3_agent_alive(admin_cloud: Cloud, host: str) -> bool:
@@ -87,6 +119,9 @@ def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> It
     router = state["routers"][router_name]
     cloud.network.update_router(router["id"], external_gateway_info={})
     try:
+        # Made on every host before it is undone: an agent that sees the clear and the re-set as one
+        # update (its queue coalesces them) is another state than this one.
+        assert wait_until(lambda: gateway_gone(router["id"]), timeout=120), routers_seen()
         yield
     finally:
         cloud.network.update_router(
@@ -98,6 +133,30 @@ def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> It
                 ],
             },
         )
+
+
+SNAT_REDIRECT = re.compile(r"from \S+/\d+ lookup \d+")  # a DVR router's rule to its SNAT port, per subnet
+
+
+def gateway_gone(router_id: str) -> bool:
+    """No host still routes out for the router: no snat- namespace, no qg- device, no SNAT redirect rule."""
+    from lab import api
+    from lab.hosts import COMPUTE2, CONTROLLER
+
+    for host in (CONTROLLER, COMPUTE2):
+        try:
+            names = api.namespaces(host)
+        except Exception:  # a host not in this scenario
+            continue
+        if f"snat-{router_id}" in names:
+            return False
+        if f"qrouter-{router_id}" in names:
+            ns = f"{host}:qrouter-{router_id}"
+            if " qg-" in " " + api.run_in(ns, ["ip", "-br", "link"]).stdout.replace("\n", " "):
+                return False
+            if SNAT_REDIRECT.search(api.run_in(ns, ["ip", "rule"]).stdout):
+                return False
+    return True
 
 
 @contextlib.contextmanager
