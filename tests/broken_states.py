@@ -30,7 +30,10 @@ def ping_stops(vm: str, target: str, timeout: float = 90) -> bool:
 
 ROUTER_PREFIXES = ("qrouter-", "snat-", "fip-")
 SEEN_IN_ROUTER = (["ip", "-br", "addr"], ["ip", "rule"], ["ip", "route", "show", "table", "all"], ["ip", "neigh"])
-SEEN_ON_HOST = (["ovs-vsctl", "--columns=name,tag", "find", "Port", "tag!=[]"],)
+SEEN_ON_HOST = (
+    ["ovs-vsctl", "--columns=name,tag", "find", "Port", "tag!=[]"],
+    ["ovs-ofctl", "--no-stats", "dump-flows", "br-int", "table=1"],  # DVR_TO_SRC_MAC: a remote DVR's frames in
+)
 COMPLAINT = re.compile(r" (WARNING|ERROR) [\w.]+ \[")  # a record's first line, not its traceback
 AGENT_LOGS = (
     "neutron-l3-agent",
