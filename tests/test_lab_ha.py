@@ -73,7 +73,7 @@ def test_neutron_hosts_router1_on_both_l3_agents_one_active_one_standby(ha_lab: 
     assert {p.network_id for p in ha_ports} == {ha_net.id}
     assert all(ipaddress.ip_address(p.fixed_ips[0]["ip_address"]) in HA_CIDR for p in ha_ports)
     interfaces = list(admin_cloud.network.ports(device_id=router["id"], device_owner=ha.HA_INTERFACE_OWNER))
-    assert [p.network_id for p in interfaces] == [ha_lab["networks"]["private"]]
+    assert sorted(p.network_id for p in interfaces) == sorted(ha_lab["networks"][n] for n in ("private", "private2"))
 
 
 def test_each_host_has_the_qrouter_with_its_ha_port_and_only_the_active_one_holds_the_vips(

@@ -54,12 +54,14 @@ def roles(state: JsonDict) -> tuple[str, str]:
 
 
 def questions(state: JsonDict) -> list[tuple[str, str, str, str]]:
-    """(who sends, the source for the explainer, destination, scenario): FIP out, SNAT out, FIP in."""
+    """(who sends, the source for the explainer, destination, scenario): FIP out, SNAT out, FIP in, and
+    east-west from private (cirros-01 on the controller) to private2 (db-01 on compute2)."""
     fip = state["vms"]["cirros-01"]["floating_ip"]
     return [
         ("cirros-01", server(state, "cirros-01"), OUTSIDE, "north-south-fip"),
         ("ubuntu-01", server(state, "ubuntu-01"), OUTSIDE, "north-south-snat"),
         ("outside", OUTSIDE, fip, "inbound-fip"),
+        ("cirros-01", server(state, "cirros-01"), state["vms"]["db-01"]["ip"], "east-west"),
     ]
 
 

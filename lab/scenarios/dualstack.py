@@ -76,6 +76,13 @@ def private6_subnet(
 
 def private2_network(demo: rest.Client, router: Json) -> tuple[Json, Json, Json]:
     """demo's `private2` (IPv4 and IPv6 SLAAC) on router1 beside `private`."""
+    net, subnet = private2_ipv4(demo, router)
+    subnet6 = private6_subnet(demo, router, net["id"], "private2_v6_subnet", PRIVATE2_6_CIDR)
+    return net, subnet, subnet6
+
+
+def private2_ipv4(demo: rest.Client, router: Json) -> tuple[Json, Json]:
+    """demo's `private2` with its IPv4 subnet, on router1 beside `private`."""
     net = allinone._ensure(demo, "networks", {"name": "private2"}, name="private2")
     subnet = allinone._ensure(
         demo,
@@ -86,8 +93,7 @@ def private2_network(demo: rest.Client, router: Json) -> tuple[Json, Json, Json]
     )
     if not allinone._one(demo, "ports", device_id=router["id"], network_id=net["id"]):
         demo.put(f"/v2.0/routers/{router['id']}/add_router_interface", {"subnet_id": subnet["id"]})
-    subnet6 = private6_subnet(demo, router, net["id"], "private2_v6_subnet", PRIVATE2_6_CIDR)
-    return net, subnet, subnet6
+    return net, subnet
 
 
 def open_icmpv6_and_ssh(demo: rest.Client, sg: Json) -> None:

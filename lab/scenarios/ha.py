@@ -7,9 +7,10 @@ Neutron schedules router1 to both L3 agents: a `qrouter-` on each host, each wit
 "HA network project <demo's id>" (VXLAN, 169.254.192.0/18) and its keepalived; one instance active
 (holding the `qg-`/`qr-` addresses), the other standby (lab/ha.py).
 
-    demo: private 10.0.0.0/24, router1 (ha, gateway on public, interface on private)
-    cirros-01  controller  private  floating IP   FIP in and out through the active qrouter
-    ubuntu-01  compute2    private  none          SNAT to router1's gateway address, over VXLAN
+    demo: private 10.0.0.0/24, private2 10.0.2.0/24, router1 (ha, gateway on public, both interfaces)
+    cirros-01  controller  private   floating IP   FIP in and out through the active qrouter
+    ubuntu-01  compute2    private   none          SNAT to router1's gateway address, over VXLAN
+    db-01      compute2    private2  none          east-west from cirros-01, routed by the active qrouter
 """
 
 from __future__ import annotations
@@ -28,14 +29,16 @@ from lab.scenarios.allinone import (
     public_network,
     vm_port,
 )
+from lab.scenarios.dualstack import private2_ipv4
 
 log = logging.getLogger(__name__)
 
 NAME = "ha"
 ROUTER = "router1"
-VMS = {"cirros-01": hosts.CONTROLLER, "ubuntu-01": hosts.COMPUTE2}
+VMS = {"cirros-01": hosts.CONTROLLER, "ubuntu-01": hosts.COMPUTE2, "db-01": hosts.COMPUTE2}
 FIP_VM = "cirros-01"
 SNAT_VM = "ubuntu-01"
+EAST_VM = "db-01"  # on private2: cirros-01 -> db-01 is routed by router1's active instance
 HA_HOSTS = (hosts.CONTROLLER, hosts.COMPUTE2)
 ROLES = {
     hosts.CONTROLLER: "controller, compute, network (L3 HA, DHCP)",
@@ -69,12 +72,14 @@ def hosted_on_both(admin: rest.Client, router_id: str) -> dict[str, str]:
     return states
 
 
-def check_pings(fip: str) -> None:
-    """FIP out and in, SNAT out from compute2: through the active instance (polled, never a fixed sleep)."""
+def check_pings(fip: str, east_ip: str) -> None:
+    """FIP out and in, SNAT out from compute2, east-west to private2: through the active instance
+    (polled, never a fixed sleep)."""
     checks = [
         (FIP_VM, vm.namespace(FIP_VM), ovs.OUTSIDE_IP, "FIP out"),
         (SNAT_VM, vm.namespace(SNAT_VM), ovs.OUTSIDE_IP, "SNAT out"),
         (None, ovs.OUTSIDE_NS, fip, "FIP in"),
+        (FIP_VM, vm.namespace(FIP_VM), east_ip, "east-west"),
     ]
 
     def check(vm_name: str | None, ns: str, target: str, what: str) -> None:
@@ -97,17 +102,19 @@ def build() -> dict[str, Any]:
     public, public_subnet = public_network(admin)
     ha_router(admin, demo, demo_id)
     private, private_subnet, router = demo_network(demo, public["id"])
+    private2, private2_subnet = private2_ipv4(demo, router)
     sg = open_default_security_group(demo, demo_id)
     states = hosted_on_both(admin, router["id"])
     log.info("router1 is HA: %s", states)
-    ports = {name: vm_port(admin, name, private["id"], demo_id, host=host) for name, host in VMS.items()}
+    nets = {name: private2 if name == EAST_VM else private for name in VMS}
+    ports = {name: vm_port(admin, name, nets[name]["id"], demo_id, host=host) for name, host in VMS.items()}
     fip = associate_floating_ip(demo, public["id"], ports[FIP_VM]["id"])
     with ThreadPoolExecutor(max_workers=len(VMS)) as pool:
-        booted = pool.map(lambda name: boot_vm(admin, name, ports[name], private, host=VMS[name]), VMS)
+        booted = pool.map(lambda name: boot_vm(admin, name, ports[name], nets[name], host=VMS[name]), VMS)
         vms = dict(zip(VMS, booted, strict=True))
     vms[FIP_VM]["floating_ip"] = fip["floating_ip_address"]
     log.info("VMs plugged and leased: %s", {n: (v["host"], v["ip"]) for n, v in vms.items()})
-    check_pings(fip["floating_ip_address"])
+    check_pings(fip["floating_ip_address"], vms[EAST_VM]["ip"])
     router = admin.get(f"/v2.0/routers/{router['id']}")["router"]
     gateway_ip = router["external_gateway_info"]["external_fixed_ips"][0]["ip_address"]
     capture.wait_source(FIP_VM, fip["floating_ip_address"])
@@ -119,9 +126,14 @@ def build() -> dict[str, Any]:
         "networks": {
             "public": public["id"],
             "private": private["id"],
+            "private2": private2["id"],
             "ha": ha_network_id(admin, router["id"]),
         },
-        "subnets": {"public_subnet": public_subnet["id"], "private_subnet": private_subnet["id"]},
+        "subnets": {
+            "public_subnet": public_subnet["id"],
+            "private_subnet": private_subnet["id"],
+            "private2_subnet": private2_subnet["id"],
+        },
         "dhcp": {"host": hosts.CONTROLLER, "namespace": f"qdhcp-{private['id']}"},
         "routers": {
             ROUTER: {
