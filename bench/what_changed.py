@@ -79,7 +79,9 @@ def request(
 ) -> None:
     from bench import what_changed_request as wr
 
-    result = wr.whole_request(churn, reports, blob, rows, src, OUTSIDE, args.repeat, args.caller, args.profile)
+    result = wr.whole_request(
+        churn, reports, blob, rows, src, OUTSIDE, args.repeat, args.caller, args.profile, args.warmed
+    )
     if not result:
         return
     print(wr.answer_lines(result["answers"]))
@@ -104,6 +106,9 @@ def main() -> None:
     parser.add_argument("--request", action="store_true", help="time the whole API request (scratch SQLite)")
     parser.add_argument("--profile", action="store_true", help="with --request: the cold request under cProfile")
     parser.add_argument("--caller", choices=("admin", "member"), default="admin", help="with --request: who asks first")
+    parser.add_argument(
+        "--warmed", action="store_true", help="with --request: the warm-up thread runs before the first request"
+    )
     parser.add_argument("--json", type=Path, help="with --request: write the figures there")
     args = parser.parse_args()
     cloud, reports = synthetic_cloud(args.hosts, args.ports, args.projects, args.network_nodes)

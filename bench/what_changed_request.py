@@ -134,6 +134,7 @@ def whole_request(
     repeat: int,
     first: str = "admin",
     profile: bool = False,
+    warmed: bool = False,
 ) -> JsonDict:
     """Cold (``first`` asks), then per round a new revision or the history dropped, each caller, and warm."""
     from urllib.parse import urlencode
@@ -161,6 +162,7 @@ def whole_request(
         print(f"cold request of the {first} under cProfile: {wall:.2f} s")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(45)
         return {}
+    warm_up = warmed_first() if warmed else None
     cold, body = ask(first)
     answers = {first: body}
     times: dict[str, list[Timing]] = {}
@@ -174,7 +176,22 @@ def whole_request(
             timing, answers[who] = ask(who)
             times.setdefault(f"{kind}, {who}", []).append(timing)
             times.setdefault(f"warm, {who}", []).append(ask(who)[0])
-    return {"cold": {"caller": first, "wall": cold[0], "cpu": cold[1]}, "times": times, "answers": answers}
+    cold_of = {"caller": first, "wall": cold[0], "cpu": cold[1], "warm_up": warm_up}
+    return {"cold": cold_of, "times": times, "answers": answers}
+
+
+def warmed_first() -> float:
+    """``--warmed``: the process's warm-up thread (topology/path_warm.py) run to its end before the first
+    request, as a served process does at start; the seconds it took (not part of the request's figure)."""
+    import threading
+
+    from topology import path_warm
+
+    started = time.perf_counter()
+    thread = threading.Thread(target=path_warm.keep_warm, args=(0, threading.Event()))
+    thread.start()
+    thread.join()
+    return time.perf_counter() - started
 
 
 def forget_history(window: Any) -> None:
@@ -184,7 +201,8 @@ def forget_history(window: Any) -> None:
 
 def summary(result: JsonDict, load: float | None = None) -> str:
     cold = result["cold"]
-    lines = [f"  cold, {cold['caller']} (first of the process): wall {cold['wall']:.3f} s, CPU {cold['cpu']:.3f} s"]
+    how = "first of the process" if cold.get("warm_up") is None else f"first after a {cold['warm_up']:.2f} s warm-up"
+    lines = [f"  cold, {cold['caller']} ({how}): wall {cold['wall']:.3f} s, CPU {cold['cpu']:.3f} s"]
     for kind, values in sorted(result["times"].items()):
         walls, cpus = [w for w, _ in values], [c for _, c in values]
         lines.append(

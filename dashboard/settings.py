@@ -213,6 +213,11 @@ RETAIN_JOBS_DAYS = envint("DASHBOARD_RETAIN_JOBS_DAYS", 30)
 RETAIN_HISTORY_DAYS = envint("DASHBOARD_RETAIN_HISTORY_DAYS", 14)
 RETAIN_HISTORY_MB = envint("DASHBOARD_RETAIN_HISTORY_MB", 2048)
 HISTORY_CHECKPOINT_EVERY = envint("DASHBOARD_HISTORY_CHECKPOINT_EVERY", 1000)
+# The served app (dashboard/asgi.py) makes the path explainer's graph and token count in a thread at
+# start and moves them on when the revision changes, so no user's first question pays them
+# (topology/path_warm.py); the poll is how often the revision is looked at (0: at start only).
+PATH_WARM_UP = envbool("DASHBOARD_PATH_WARM_UP", True)
+PATH_WARM_UP_POLL_SECONDS = envint("DASHBOARD_PATH_WARM_UP_POLL_SECONDS", 5)
 # Watches' webhooks (topology/watches/webhook.py) never go to loopback, link-local, private,
 # multicast or unspecified addresses, but to these CIDRs and host names an operator allows.
 WATCH_WEBHOOK_ALLOW = envlist("DASHBOARD_WATCH_WEBHOOK_ALLOW", [])

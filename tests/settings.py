@@ -25,4 +25,8 @@ os.environ.setdefault("DASHBOARD_CHANNEL_PREFIX", "asgi-test-" + secrets.token_h
 # does not make this run's beats stand by.
 os.environ.setdefault("DASHBOARD_BEAT_LEASE_KEY", "neutron-map:beat:test-" + secrets.token_hex(4))
 
+# No path warm-up thread in the suite nor in the daphne processes it starts (tests/test_path_warm.py
+# calls it directly): its reads would race the tests' own writes on SQLite.
+os.environ.setdefault("DASHBOARD_PATH_WARM_UP", "0")
+
 from dashboard.settings import *  # noqa: F403

@@ -14,6 +14,7 @@ counted once and moved on by the same deltas.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,9 +46,10 @@ class Indexed:
 
     def tokens(self) -> TokenCount:
         """Every logical object's tokens (topology/path_view.py): counted once, then moved on with the Topo."""
-        if self.counted is None:
-            with gc_paused():
-                self.counted = TokenCount.of(self.topo.nodes.values())
+        with _LOCK:  # the warm-up thread (topology/path_warm.py) and a request: counted once
+            if self.counted is None:
+                with gc_paused():
+                    self.counted = TokenCount.of(self.topo.nodes.values())
         return self.counted
 
     @property
@@ -63,6 +65,9 @@ class Indexed:
         return self.whole
 
 
+# One build or move at a time per process: a request that finds the warm-up thread building waits for
+# it instead of building a second copy (topology/path_warm.py). Re-entrant: tokens() inside a build.
+_LOCK = threading.RLock()
 _INDEXED: dict[str, Indexed] = {}  # "current": the one kept (the graph of a big cloud is hundreds of MB)
 
 
@@ -107,11 +112,15 @@ def current_indexed() -> Indexed:
     held = _INDEXED.get("current")
     if held is not None and held.key == key:
         return held
-    fresh = moved_on(held, key) if held is not None else None
-    if fresh is None:
-        fresh = built()
-    _INDEXED["current"] = fresh
-    return fresh
+    with _LOCK:
+        held = _INDEXED.get("current")  # made meanwhile by another thread?
+        if held is not None and held.key == key:
+            return held
+        fresh = moved_on(held, key) if held is not None else None
+        if fresh is None:
+            fresh = built()
+        _INDEXED["current"] = fresh
+        return fresh
 
 
 def forget() -> None:
