@@ -92,7 +92,7 @@ def answers(walk: Walk, fg: str, address: str | None, entered_by_fpr: bool = Fal
     if rules:
         walk.fail(hop, Problem.FIP_GATEWAY_FILTERED, f"the fip namespace on {host} drops it: {rules[0]}")
     else:
-        hop.evidence = (hop.evidence + "; " if hop.evidence else "") + "iptables filter: no INPUT rule drops it"
+        hop.cite("iptables filter: no INPUT rule drops it")
     return hop
 
 

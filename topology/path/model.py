@@ -201,6 +201,10 @@ class Hop:
     evidence: str = ""
     flows: list[str] = field(default_factory=list)
 
+    def cite(self, text: str) -> None:
+        """Add ``text`` to the hop's evidence, after what is already cited there."""
+        self.evidence = f"{self.evidence}; {text}" if self.evidence else text
+
     def to_dict(self) -> JsonDict:
         hop: JsonDict = {
             "node": self.node,

@@ -146,10 +146,7 @@ def arrive(walk: Walk, port: str, from_host: str | None, src_ip: str | None) -> 
     to_host = host_of_chassis(walk.topo, ovn.get("chassis"))
     tunnel_hop(walk, from_host, to_host)
     hop, _ = port_hop(walk, port, leaving=False)
-    binding = hop.evidence
-    secgroups.check_ingress(walk, port, src_ip, hop)
-    if binding and binding not in hop.evidence:  # the rules' verdict follows the binding's break
-        hop.evidence = f"{binding}; {hop.evidence}" if hop.evidence else binding
+    secgroups.check_ingress(walk, port, src_ip, hop)  # the rules' verdict follows the binding's evidence
 
 
 def same_network(walk: Walk, source: Endpoint, target: Endpoint) -> str:

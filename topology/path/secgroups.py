@@ -44,18 +44,18 @@ def check_ingress(walk: Walk, port: str, src_ip: str | None, hop: Hop, seen_as: 
     """
     topo, probe = walk.topo, walk.probe
     if not topo.attrs(port).get("port_security_enabled", True):
-        hop.evidence = "port security disabled: no filtering"
+        hop.cite("port security disabled: no filtering")
         return
     note = f" (the packet arrives from {src_ip}{': ' + seen_as if seen_as else ''})" if src_ip else ""
     groups = topo.targets(port, EdgeKind.SECURED_BY)
     if walk.dst_ip is None and groups and all(topo.attrs(group).get("stateful", True) for group in groups):
         # A reply's walk: the firewall lets it in as RELATED,ESTABLISHED; no ingress rule judges it.
-        hop.evidence = "a reply: let in by connection tracking (stateful security groups), not by a rule"
+        hop.cite("a reply: let in by connection tracking (stateful security groups), not by a rule")
         return
     decided = deciding_rule(topo, probe, groups, "ingress", src_ip)
     if decided is not None:
         group, rule = decided
-        hop.evidence = f"allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}{note}"
+        hop.cite(f"allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}{note}")
         return
     names = ", ".join(topo.nodes[group]["label"] for group in groups) or "none"
     walk.fail(
@@ -91,8 +91,7 @@ def check_egress(walk: Walk, port: str, dst_ip: str | None, hop: Hop) -> None:
     decided = deciding_rule(topo, probe, groups, "egress", dst_ip)
     if decided is not None:
         group, rule = decided
-        text = f"egress allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}"
-        hop.evidence = (hop.evidence + "; " if hop.evidence else "") + text
+        hop.cite(f"egress allowed by security group {topo.nodes[group]['label']}: {describe_rule(topo, rule)}")
         return
     names = ", ".join(topo.nodes[group]["label"] for group in groups)
     walk.fail(
