@@ -35,7 +35,8 @@ from topology.graphservice.delta import graph_delta
 from topology.graphservice.inputs import WriterInputs
 from topology.graphservice.parts import HOST_PREFIX, Partition
 from topology.graphservice.rejoin import HeldGraph, rejoin
-from topology.graphservice.store import Written, stored_graph, write_parts
+from topology.graphservice.resync import stored_delta
+from topology.graphservice.store import Written, write_parts
 from topology.graphservice.summaries import audience_key, binders_of
 from topology.history.record import record_revision
 from topology.join import JoinCache, JsonDict, join
@@ -114,6 +115,7 @@ class GraphWriter:
     held: HeldGraph = field(default_factory=HeldGraph)  # the graph (nodes, edges) and what a re-join needs
     partition: Partition = field(default_factory=Partition)
     written_key: StateKey | None = None  # the revision this writer stored (or synced from) last
+    synced: bool = False  # the graph held was dropped by a sync: the stored graph is the one to diff
     last: Applied = field(default_factory=Applied)
 
     @property
@@ -128,12 +130,12 @@ class GraphWriter:
         self.held.in_order()
         return self.held.edges
 
-    def sync(self) -> None:
-        """The stored graph and every input read again (the join's cache stays: it is keyed by input)."""
-        nodes, edges, self.partition = stored_graph()
-        self.held = HeldGraph(nodes, edges)
+    def sync(self, cache: JoinCache) -> None:
+        """Every input read again (the join's cache stays: it is keyed by input); the graph held is
+        dropped: the next join is compared with the stored graph, part by part (resync.py)."""
+        self.held, self.partition, self.synced = HeldGraph(), Partition(), True
         self.inputs.sync_cloud(force=True)
-        self.inputs.sync_all_hosts()
+        self.inputs.sync_all_hosts(cache)
 
     def apply(
         self, cache: JoinCache, hosts: Collection[str] = (), cloud: bool = False, everything: bool = False
@@ -147,14 +149,14 @@ class GraphWriter:
             seen = state_key()
             changed: Changed | None = None
             if seen is None or seen != self.written_key:
-                self.sync()
+                self.sync(cache)
                 applied.synced = True
             elif everything:
                 cloud_changed = self.inputs.sync_cloud()
                 before: dict[str, JsonDict | None] = dict(self.inputs.reports)
-                changed = None if cloud_changed else Changed(self.inputs.sync_all_hosts(), before)
+                changed = None if cloud_changed else Changed(self.inputs.sync_all_hosts(cache), before)
                 if cloud_changed:
-                    self.inputs.sync_all_hosts()
+                    self.inputs.sync_all_hosts(cache)
             else:
                 cloud_changed = self.inputs.sync_cloud() if cloud else False
                 before = {host: self.inputs.reports.get(host) for host in hosts}
@@ -178,22 +180,29 @@ class GraphWriter:
         now = timezone.now()
         stale = stale_hosts(inputs.received, now, timedelta(seconds=settings.HOST_STALE_SECONDS))
         held = self.held
-        old_nodes = held.nodes  # a re-join changes host parts in place: logical nodes stay these
-        delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale) if changed is not None else None
+        old_nodes: Mapping[str, g.Node] = held.nodes  # a re-join changes host parts in place: logical nodes stay
+        partition = self.partition
+        delta = None
+        if changed is not None and not self.synced:
+            delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale)
         if delta is not None:
             applied.rejoined = True
         else:
             graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
             joined_hosts = {h: graph.nodes[g.host_id(h)] for h in inputs.reports if g.host_id(h) in graph.nodes}
             mark_stale_nodes(graph, stale)
-            delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
+            if self.synced:
+                resynced = stored_delta(graph.nodes, graph.edges)
+                delta, partition, old_nodes = resynced.delta, resynced.partition, resynced.old_nodes
+            else:
+                delta = graph_delta(self.nodes, self.edges, graph.nodes, graph.edges)
             held = HeldGraph(graph.nodes, graph.edges, joined_hosts, stale)
         inputs.slim(cache)
         with transaction.atomic():
             state, _ = GraphState.objects.select_for_update().get_or_create(id=GRAPH_STATE_ID)
             if seen is not None and (state.revision, state.generated_at) != seen:
                 return None
-            self.held = held
+            self.held, self.partition, self.synced = held, partition, False
             if g.is_empty(delta) and state.revision:
                 self.written_key = (state.revision, state.generated_at)
                 applied.revision = state.revision
