@@ -15,8 +15,8 @@ before is not the one it counted.
 from __future__ import annotations
 
 import functools
-import gzip
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -87,9 +87,17 @@ def counted(previous_at: datetime | None, revision: int, at: datetime, size: int
         _tally = None
 
 
-def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[], bytes]) -> GraphRevision:
+def gzipped(chunks: Iterable[bytes], level: int) -> bytes:
+    """The chunks gzipped as one member (gzip.decompress gives their concatenation), never joined first."""
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 16 + 15: a gzip header and trailer
+    out = [compressor.compress(chunk) for chunk in chunks]
+    out.append(compressor.flush())
+    return b"".join(out)
+
+
+def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[], Iterable[bytes]]) -> GraphRevision:
     """Keep revision ``state.revision`` (just saved) and its delta; ``graph_bytes``: the whole
-    graph at that revision as orjson, asked for only when a checkpoint is written."""
+    graph at that revision as orjson (in chunks), asked for only when a checkpoint is written."""
     from topology.metrics import DELTA_LATENCY
 
     at = state.generated_at or timezone.now()
@@ -100,7 +108,7 @@ def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[],
     delta_gz = encode(delta, DELTA_GZIP_LEVEL)
     checkpoint = None
     if needs_checkpoint(state.revision, previous_at, len(delta_gz)):
-        checkpoint = gzip.compress(graph_bytes(), compresslevel=CHECKPOINT_GZIP_LEVEL)
+        checkpoint = gzipped(graph_bytes(), CHECKPOINT_GZIP_LEVEL)
     if lag is not None:
         DELTA_LATENCY.observe(lag)
     transaction.on_commit(functools.partial(after_revision, state.revision))  # watched paths (topology/watches/)
