@@ -99,16 +99,15 @@ def stored_delta(new_nodes: Nodes, new_edges: Edges) -> Resynced:
             partition.of_node[node_id] = part
         for source, target, kind in data["edges"]:
             key = (source, target, kind)
-            found = canonical.get(key)
+            found = canonical.pop(key, None)  # what is left in the end: the edges added
             if found is None:
                 removed_edges.append(key)
                 found = key
             members.edges[found] = None
-            partition.of_edge[found] = part
-    del canonical
     added = [node for node_id, node in new_nodes.items() if node_id not in partition.of_node]
     changed_nodes = [node for node_id, node in new_nodes.items() if node_id in changed]
-    added_edges = [key for key in new_edges if key not in partition.of_edge]
+    added_edges = [key for key in new_edges if key in canonical]
+    del canonical
     delta: g.Delta = {
         "added": {"nodes": added, "edges": [edge_dict(key) for key in added_edges]},
         "removed": {"nodes": removed, "edges": [edge_dict(key) for key in removed_edges]},
