@@ -20,6 +20,7 @@ from typing import Any
 
 from topology.join import InputDigests, JoinCache, digest
 from topology.join.gcpause import gc_paused
+from topology.join.shared import share_values
 from topology.kinds import NamespacePrefix
 from topology.models import CloudSnapshot, HostReport
 
@@ -75,6 +76,7 @@ class WriterInputs:
         if not force and row == self.cloud_row and row[1]:
             return False
         data = CloudSnapshot.objects.filter(id=row[0]).values_list("data", flat=True).first() or {}
+        share_values(data)  # 200,000 ports' repeated ids and states: one object each (join/shared.py)
         self.cloud, self.cloud_row = data, (row[0], row[1])
         self.cloud_key = bytes.fromhex(row[1]) if row[1] else digest(data)
         return True
