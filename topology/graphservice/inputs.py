@@ -156,6 +156,7 @@ def cached(cache: JoinCache, host: str, keys: dict[str, bytes]) -> bool:
     if key is None:
         return False
     part = cache.hosts.get(host)
-    made = cache.made.get(host)
-    failed = cache.failed.get(host)
-    return any(found is not None and found[0] == key for found in (part, made, failed))
+    if part is not None and part[0] == key:  # the common case first: every apply asks it of every host
+        return True
+    made, failed = cache.made.get(host), cache.failed.get(host)
+    return (made is not None and made[0] == key) or (failed is not None and failed[0] == key)
