@@ -24,20 +24,10 @@ delta, indexing them (topology.history.changes.History), and since_in (the walk 
 the past explanations, the changes listed). The current indexed graph (Topo) is
 built once per revision by the API already and is not timed.
 
-With ``--request``, the WHOLE request is timed instead: a scratch SQLite file
-(var/bench-what-changed.sqlite3, migrated) holds the current graph (GraphState, stored by
-part), the hosts' reports (HostReport) and the history rows (revision 1 the checkpoint,
-gzip -1, then the 3,001 deltas), and ``GET /api/v1/path/?src=...&dst=...&since=1`` is asked
-through Django's test client as a logged-in admin (session cookie). "cold" is the first
-request of this fresh process (the graph assembled from its parts and indexed, the rows read,
-the answer). Then, round by round in a rotating order (A/B interleaved in one process), a new
-revision is committed (one background change: the graph's parts stored again, the state, its
-history row; not timed) and the request is timed with the explainer's graph had three ways:
-"built as before" (main's indexed_graph: the parts assembled and indexed, the cyclic GC running),
-"built, GC paused" (topology/path_graph.py built afresh) and "moved on" (the revision's delta
-applied to the graph held, topology/path/topo_delta.py); and "history dropped": the history's
-per-process keep dropped (topology/history/window.py: rows read and decoded, the checkpoint
-gunzipped and searched again; the graph kept). "warm": the same request again right after each.
+With ``--request``, the WHOLE request is timed instead (bench/what_changed_request.py): cold, at a
+new revision, with the history dropped, and warm, for an admin and for a member of the path's VM's
+project (``--caller`` asks the cold one), wall and CPU time; ``--json PATH`` writes the figures
+(bench/what_changed_ab.py runs it in two trees, interleaved).
 """
 
 from __future__ import annotations
@@ -46,9 +36,7 @@ import argparse
 import os
 import statistics
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +52,12 @@ if "DJANGO_SECRET_KEY" not in os.environ and "DJANGO_SECRET_KEY_FILE" not in os.
     os.environ["DJANGO_SECRET_KEY_FILE"] = str(REPO / "var" / "secret-key")
 django.setup()  # topology.history.changes reads GraphRevision rows (in memory unless --request)
 
-from bench.history_churn import Churn, Row, choose_path, empty_delta, make_day, path_ends  # noqa: E402
+from bench.history_churn import Churn, Row, choose_path, make_day, path_ends  # noqa: E402
 from bench.path import OUTSIDE, add_gateways_and_fips  # noqa: E402
 from bench.synthetic import synthetic_cloud  # noqa: E402
 from topology.history.change_text import headline  # noqa: E402
 from topology.history.changes import History, since_in  # noqa: E402
-from topology.history.delta import DELTA_GZIP_LEVEL, as_graph, decode, encode  # noqa: E402
+from topology.history.delta import as_graph, decode  # noqa: E402
 from topology.join import join  # noqa: E402
 from topology.path import Topo  # noqa: E402
 
@@ -86,159 +74,22 @@ def what_changed(topo: Topo, rows: list[Row], blob: bytes, src: str, now: dateti
     return time.perf_counter() - started, since
 
 
-def store(graph: JsonDict, reports: dict[str, JsonDict], checkpoint: bytes, rows: list[Row], now: datetime) -> None:
-    """The scratch database as the service leaves it: the graph now, the reports, the history rows."""
-    import gzip
-
-    from django.core.management import call_command
-
-    from topology.history.models import GraphRevision
-    from topology.models import GRAPH_STATE_ID, GraphState, HostReport
-
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    call_command("migrate", verbosity=0)
-    state = GraphState(id=GRAPH_STATE_ID, revision=rows[-1][0], generated_at=rows[-1][1])  # as the writer records it
-    state.graph = graph
-    state.save()
-    HostReport.objects.bulk_create(
-        HostReport(host=host, collected_at=now, received_at=now, size=len(orjson.dumps(report)), report=report)
-        for host, report in reports.items()
-    )
-    empty = encode(empty_delta(), DELTA_GZIP_LEVEL)
-    cp = gzip.compress(checkpoint, compresslevel=1)
-    start = rows[0][1] - timedelta(minutes=1)
-    GraphRevision.objects.create(revision=1, at=start, delta_gz=empty, checkpoint_gz=cp, size=len(cp))
-    GraphRevision.objects.bulk_create(
-        (GraphRevision(revision=r, at=at, causes=causes, delta_gz=gz, size=len(gz)) for r, at, causes, gz in rows),
-        batch_size=500,
-    )
-
-
-def whole_request(
-    churn: Churn,
-    graph: JsonDict,
-    reports: dict[str, JsonDict],
-    blob: bytes,
-    rows: list[Row],
-    src: str,
-    repeat: int,
-    profile: bool = False,
+def request(
+    churn: Churn, reports: dict[str, JsonDict], blob: bytes, rows: list[Row], src: str, args: argparse.Namespace
 ) -> None:
-    """``--request``: the API's answer timed through Django's test client, cold, dropped and warm."""
-    from urllib.parse import urlencode
+    from bench import what_changed_request as wr
 
-    from django.conf import settings
-    from django.test import Client
-    from django.utils import timezone
-
-    from tests.browser import caller, session_for
-    from topology import path_graph
-    from topology.history import window
-
-    now = timezone.now()
-    shift = now - rows[-1][1] - timedelta(minutes=1)  # the day ends a minute ago
-    rows = [(r, at + shift, causes, gz) for r, at, causes, gz in rows]
-    store(graph, reports, blob, rows, now)
-    client = Client()
-    client.cookies[settings.SESSION_COOKIE_NAME] = session_for(caller("admin", "admin-project", admin=True))
-    url = "/api/v1/path/?" + urlencode({"src": src, "dst": OUTSIDE, "probe": "icmp", "since": "1"})
-
-    def timed() -> tuple[float, JsonDict]:
-        started = time.perf_counter()
-        response = client.get(url)
-        seconds = time.perf_counter() - started
-        assert response.status_code == 200, (response.status_code, response.content[:300])
-        return seconds, response.json()
-
-    if profile:  # the cold request under cProfile (its figures are cProfile's, not the timed ones)
-        import cProfile
-        import pstats
-
-        profiler = cProfile.Profile()
-        profiler.enable()
-        cold, body = timed()
-        profiler.disable()
-        print(f"cold request under cProfile: {cold:.2f} s")
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    result = wr.whole_request(churn, reports, blob, rows, src, OUTSIDE, args.repeat, args.caller, args.profile)
+    if not result:
         return
-    cold, body = timed()
-    times: dict[str, list[float]] = {kind: [] for kind in (*REVISION_KINDS, "history dropped", "warm")}
-    for round_ in range(repeat):
-        kinds = [*REVISION_KINDS, "history dropped"]
-        for kind in kinds[round_ % len(kinds) :] + kinds[: round_ % len(kinds)]:  # the order rotates
-            if kind == "history dropped":  # the history's rows, checkpoint and index dropped, the graph kept
-                window.forget()
-                times[kind].append(timed()[0])
-            else:
-                new_revision(churn)  # a revision committed (not timed): the graph stored, its history row
-                with explainer_graph(kind):
-                    times[kind].append(timed()[0])
-                assert path_graph.current_indexed().how == ("moved" if kind == MOVED else "built")
-            times["warm"].append(timed()[0])
-    since = body["since"]
-    print(f"answer: verdict {body['verdict']}; headline: {since.get('headline')}")
-    print(f"since: {since['walks']} past walks, {len(since['changes'])} changes, in force {len(since['in_force'])}")
-    print(f"whole request GET /api/v1/path/?...&since=1, {repeat} rounds interleaved (load average at the end):")
-    print(f"  cold (first of the process, the explainer's graph built, GC paused): {cold:.2f} s")
-    for kind, values in times.items():
-        print(f"  {kind}: median {statistics.median(values):.3f} s, max {max(values):.3f} s")
-    print(f"  (target <= {TARGET_S:.0f} s; load average {os.getloadavg()[0]:.1f})")
-
-
-# After a new revision, the explainer's graph: as main built it (before: the parts assembled and indexed,
-# the GC running), built afresh with the GC paused, or moved on by the revision's delta (topology/path_graph.py).
-BEFORE, BUILT, MOVED = "new revision: built as before", "new revision: built, GC paused", "new revision: moved on"
-REVISION_KINDS = (BEFORE, BUILT, MOVED)
-
-
-def new_revision(churn: Churn) -> None:
-    """One more revision as the graph service commits it: the graph's parts, the state, its history row."""
-    from django.utils import timezone
-
-    from topology.graphservice.store import replace_graph
-    from topology.history.models import GraphRevision
-    from topology.models import GraphState
-
-    delta = churn.background()
-    state = GraphState.objects.get(id=1)
-    state.revision += 1
-    state.generated_at = timezone.now()
-    replace_graph(as_graph(churn.nodes, churn.edges), state.revision)
-    state.save()
-    gz = encode(delta, DELTA_GZIP_LEVEL)
-    GraphRevision.objects.create(
-        revision=state.revision, at=state.generated_at, causes=[{"kind": "cloud"}], delta_gz=gz, size=len(gz)
-    )
-
-
-@contextmanager
-def explainer_graph(kind: str) -> Iterator[None]:
-    """How the next request gets its indexed graph (``kind``: one of REVISION_KINDS)."""
-    from topology import path_graph
-    from topology.graphservice.store import forget_assembled
-
-    if kind == MOVED:
-        yield
-        return
-    path_graph.forget()
-    forget_assembled()
-    if kind == BUILT:
-        yield
-        return
-
-    def as_before() -> path_graph.Indexed:  # topology/api_path.py's indexed_graph() on main
-        from topology import services
-
-        state = services.graph_state()
-        key = (state.revision, state.generated_at.isoformat() if state.generated_at else "")
-        return path_graph.Indexed(key, Topo(state.graph, {}), "built", state.graph)
-
-    path_graph.built, kept = as_before, path_graph.built
-    try:
-        yield
-    finally:
-        path_graph.built = kept
+    print(wr.answer_lines(result["answers"]))
+    print(f"whole request GET /api/v1/path/?...&since=1, {args.repeat} rounds interleaved ({wr.stamp()}):")
+    print(wr.summary(result))
+    if args.json:
+        answers = {who: body["since"] for who, body in result.pop("answers").items()}
+        result["answers"] = answers
+        result["load"] = os.getloadavg()[0]
+        args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS))
 
 
 def main() -> None:
@@ -252,6 +103,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--request", action="store_true", help="time the whole API request (scratch SQLite)")
     parser.add_argument("--profile", action="store_true", help="with --request: the cold request under cProfile")
+    parser.add_argument("--caller", choices=("admin", "member"), default="admin", help="with --request: who asks first")
+    parser.add_argument("--json", type=Path, help="with --request: write the figures there")
     args = parser.parse_args()
     cloud, reports = synthetic_cloud(args.hosts, args.ports, args.projects, args.network_nodes)
     add_gateways_and_fips(cloud, reports)
@@ -269,7 +122,7 @@ def main() -> None:
         f"({stored / 1e6:.2f} MB of deltas)"
     )
     if args.request:
-        whole_request(churn, as_graph(churn.nodes, churn.edges), reports, blob, rows, src, args.repeat, args.profile)
+        request(churn, reports, blob, rows, src, args)
         return
     times: list[float] = []
     since: JsonDict = {}

@@ -1,4 +1,4 @@
-"""The lab's hosts: `controller` (this machine) and, for scenarios dvr, netnode and ha, `compute2`.
+"""The lab's hosts: `controller` (this machine) and, for scenarios dvr, netnode, ha and vlan, `compute2`.
 
 compute2 is a second compute node on the same machine:
 
@@ -30,6 +30,10 @@ In host mode ha (scenario ha, issue 15) both hosts run a legacy L3 agent and an 
 qrouter- on each, one active and one standby (keepalived, VRRP over the HA network); compute2 runs
 its OVS agent without DVR, the L3 agent and the metadata agent, host 1 every agent.
 
+In host mode vlan (scenario vlan, seed 004) the project networks are VLANs of physnet1: each host has a
+provider bridge br-vlan (mapped by both OVS agents) whose "physical" port is one end of the veth wire
+`lab-vlan1`/`lab-vlan2`; compute2 runs its OVS agent only (host 1 every agent: legacy L3, DHCP).
+
 Commands run "in a host's view" through `procs.view(hosts.view(host))`.
 compute2 comes up before host 1's agents start and goes down after they stop.
 """
@@ -54,7 +58,9 @@ TUNNEL_PREFIX = 24
 PHY_BRIDGE = "br-phy"
 TUNNEL_LINKS = ("lab-tun1", "lab-tun2")  # host 1's end, compute2's end
 EXTERNAL_LINKS = ("lab-ex1", "lab-ex2")
-LINKS = (TUNNEL_LINKS[0], EXTERNAL_LINKS[0])  # the ends in host 1's namespace
+VLAN_LINKS = ("lab-vlan1", "lab-vlan2")  # the wire between the br-vlan of host 1 and of compute2
+LINKS = (TUNNEL_LINKS[0], EXTERNAL_LINKS[0], VLAN_LINKS[0])  # the ends in host 1's namespace
+BRIDGES = (PHY_BRIDGE, ovs.VLAN_BRIDGE)  # what host 1 gets for compute2 (br-vlan in mode vlan only)
 
 DIR = paths.RUN_DIR / COMPUTE2
 NETNS_DIR = DIR / "netns"
@@ -73,6 +79,8 @@ RELAY = f"{COMPUTE2}-relay"
 AGENT_TYPES = ("Open vSwitch agent", "L3 agent", metadata.AGENT_TYPE)
 # Mode netnode (seed 003): compute2 is the network node, with the legacy L3 agent and the DHCP agent.
 NETNODE_AGENT_TYPES = (*AGENT_TYPES, "DHCP agent")
+# Mode vlan (seed 004): compute2 a compute node of the VLAN networks, its OVS agent only.
+VLAN_AGENT_TYPES = AGENT_TYPES[:1]
 # dnsmasq's option 26 (interface MTU) as seed 003's packstack set it (dnsmasq-neutron.conf:
 # dhcp-option-force=26,1400): on the network node's DHCP agent only.
 NETNODE_MTU = 1400
@@ -80,6 +88,8 @@ DNSMASQ_CONF = ETC_DIR / "dnsmasq-neutron.conf"
 
 
 def agent_types(mode: str) -> tuple[str, ...]:
+    if mode == "vlan":
+        return VLAN_AGENT_TYPES
     return NETNODE_AGENT_TYPES if mode == "netnode" else AGENT_TYPES
 
 
@@ -102,7 +112,7 @@ def view(host: str) -> View | None:
         raise ValueError(f"unknown host {host!r}; known: {CONTROLLER}, {COMPUTE2}")
     pid = holder_pid()
     if pid is None:
-        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr, netnode and ha only)")
+        raise RuntimeError(f"{COMPUTE2} is not running (scenarios dvr, netnode, ha and vlan only)")
     return View(COMPUTE2, ("nsenter", "-t", str(pid), "-n", "-m"), NETNS_DIR)
 
 
@@ -155,6 +165,8 @@ def agent_daemons(mode: str = "") -> list[Daemon]:
         agent(metadata.AGENT_NAME, METADATA_AGENT_CONF),
         agent("neutron-dhcp-agent", DHCP_AGENT_CONF),
     ]
+    if mode == "vlan":
+        return every[:1]
     return every if mode in ("", "netnode") else every[:3]
 
 
@@ -185,11 +197,11 @@ def _relay(dashboard_url: str) -> Daemon:
 def write_config(mode: str = "dvr") -> None:
     """compute2's files: a DVR compute node (mode dvr), the network node (netnode: legacy L3 agent,
     DHCP agent with seed 003's dnsmasq option 26) or the second HA router host (ha: legacy L3 agent)."""
-    legacy = mode in ("netnode", "ha")
+    legacy = mode in ("netnode", "ha", "vlan")
     ETC_DIR.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     CONF.write_text(neutron.neutron_conf(COMPUTE2, STATE_PATH, CONF))
-    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=not legacy))
+    OVS_AGENT_CONF.write_text(neutron.ovs_agent_conf(TUNNEL_IPS[COMPUTE2], dvr=not legacy, vlan=mode == "vlan"))
     L3_AGENT_CONF.write_text(neutron.l3_agent_conf("legacy" if legacy else "dvr", with_metadata=True))
     METADATA_AGENT_CONF.write_text(metadata.agent_conf())
     DNSMASQ_CONF.write_text(f"{neutron.DNSMASQ}dhcp-option-force=26,{NETNODE_MTU}\n")
@@ -197,17 +209,23 @@ def write_config(mode: str = "dvr") -> None:
     DHCP_AGENT_CONF.write_text(dhcp.replace(str(neutron.DNSMASQ_CONF), str(DNSMASQ_CONF)))
 
 
-def _plug_phy(bridge_ip: str, tunnel_link: str, external_link: str) -> None:
-    """br-phy with the tunnel address and the tunnel veth, the external veth on br-ex (current view)."""
+def _plug_phy(bridge_ip: str, tunnel_link: str, external_link: str, vlan_link: str | None = None) -> None:
+    """br-phy with the tunnel address and the tunnel veth, the external veth on br-ex, and with `vlan_link`
+    br-vlan with the VLAN wire as its physical port (current view; before the OVS agent starts)."""
     ovs.add_bridge(ovs.EXTERNAL_BRIDGE)
     ovs.add_bridge(PHY_BRIDGE)
     procs.run(["ip", "addr", "replace", f"{bridge_ip}/{TUNNEL_PREFIX}", "dev", PHY_BRIDGE])
-    for dev in (ovs.EXTERNAL_BRIDGE, PHY_BRIDGE, tunnel_link, external_link):
+    links = (tunnel_link, external_link, *((vlan_link,) if vlan_link else ()))
+    for dev in (ovs.EXTERNAL_BRIDGE, PHY_BRIDGE, *links):
         procs.run(["ip", "link", "set", dev, "up"])
-    for dev in (tunnel_link, external_link):
+    for dev in links:
         ovs.disable_tx_offload(dev)
     ovs.add_port(PHY_BRIDGE, tunnel_link)
     ovs.add_port(ovs.EXTERNAL_BRIDGE, external_link)
+    if vlan_link:
+        ovs.add_bridge(ovs.VLAN_BRIDGE)
+        procs.run(["ip", "link", "set", ovs.VLAN_BRIDGE, "up"])
+        ovs.add_port(ovs.VLAN_BRIDGE, vlan_link)
 
 
 def start_compute2(dashboard_url: str, mode: str = "dvr") -> None:
@@ -219,10 +237,11 @@ def start_compute2(dashboard_url: str, mode: str = "dvr") -> None:
     if not procs.wait_for(lambda: _holder_ready(), 10):
         raise RuntimeError(f"{HOLDER} did not come up; see {paths.LOG_DIR / f'{HOLDER}.log'}")
     pid = holder_pid()
-    for host1_end, c2_end in (TUNNEL_LINKS, EXTERNAL_LINKS):
+    vlan = mode == "vlan"
+    for host1_end, c2_end in (TUNNEL_LINKS, EXTERNAL_LINKS, *((VLAN_LINKS,) if vlan else ())):
         if not netns.link_exists(host1_end):
             procs.run(["ip", "link", "add", host1_end, "type", "veth", "peer", "name", c2_end, "netns", str(pid)])
-    plug_host1()
+    plug_host1(vlan)
     procs.start(_relay(dashboard_url))
     v = view(COMPUTE2)
     with procs.view(v):
@@ -235,7 +254,7 @@ def start_compute2(dashboard_url: str, mode: str = "dvr") -> None:
             raise RuntimeError(f"{COMPUTE2}'s ovsdb-server did not answer; see {server.logfile}")
         ovs.vsctl("--no-wait", "init")
         procs.start(switch)
-        _plug_phy(TUNNEL_IPS[COMPUTE2], TUNNEL_LINKS[1], EXTERNAL_LINKS[1])
+        _plug_phy(TUNNEL_IPS[COMPUTE2], TUNNEL_LINKS[1], EXTERNAL_LINKS[1], VLAN_LINKS[1] if vlan else None)
         for agent in agent_daemons(mode):
             procs.start(agent)
     log.info("%s up: holder %s, tunnel %s", COMPUTE2, pid, TUNNEL_IPS[COMPUTE2])
@@ -246,9 +265,10 @@ def _holder_ready() -> bool:
     return pid is not None and Path(procs.cmdline(pid)[0]).name == "sleep"
 
 
-def plug_host1() -> None:
-    """Host 1's side: br-phy with 10.0.1.11 (before its OVS agent starts with that local_ip)."""
-    _plug_phy(TUNNEL_IPS[CONTROLLER], TUNNEL_LINKS[0], EXTERNAL_LINKS[0])
+def plug_host1(vlan: bool = False) -> None:
+    """Host 1's side: br-phy with 10.0.1.11 (before its OVS agent starts with that local_ip); `vlan`: br-vlan
+    with its end of the VLAN wire."""
+    _plug_phy(TUNNEL_IPS[CONTROLLER], TUNNEL_LINKS[0], EXTERNAL_LINKS[0], VLAN_LINKS[0] if vlan else None)
 
 
 def stop_compute2() -> None:
@@ -276,13 +296,14 @@ def unplug_host1() -> None:
     if procs.read_pid("ovsdb-server") is not None:
         for link in LINKS:
             ovs.vsctl("--if-exists", "del-port", link, check=False)
-        ovs.vsctl("--if-exists", "del-br", PHY_BRIDGE, check=False)
+        for bridge in BRIDGES:
+            ovs.vsctl("--if-exists", "del-br", bridge, check=False)
     for link in LINKS:
         netns.delete_link(link)
 
 
 def leftovers() -> list[str]:
-    found = [f"link {link}" for link in netns.root_links() if link in (*LINKS, PHY_BRIDGE)]
+    found = [f"link {link}" for link in netns.root_links() if link in (*LINKS, *BRIDGES)]
     if DIR.exists():
         found.append(f"dir {DIR}")
     return found

@@ -33,12 +33,14 @@ from lab.neutron_config import (  # noqa: F401 (re-exported: importers use lab.n
     UWSGI,
     UWSGI_INI,
     VENV,
+    VLAN_TYPES,
     _bin,
     dhcp_agent_conf,
     l3_agent_conf,
     l3_agent_env,
     metadata_dhcp_options,
     metadata_l3_options,
+    ml2_conf,
     neutron_conf,
     notifications_conf,
     notifications_on,
@@ -96,11 +98,11 @@ def write_metadata_config() -> set[str]:
     return changed
 
 
-# Host 1's tunnel address when compute2 runs (scenarios dvr, netnode and ha; on br-phy, see lab/hosts.py).
+# Host 1's tunnel address when compute2 runs (scenarios dvr, netnode, ha and vlan; on br-phy, see lab/hosts.py).
 DVR_LOCAL_IP = "10.0.1.11"
 SERVER_FILES = (CONF, ML2_CONF, UWSGI_INI)
-# Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode, ha.
-MODES = ("legacy", "dvr", "netnode", "ha")
+# Host modes (lab/scenarios/__init__.py): legacy, dvr, netnode, ha, vlan.
+MODES = ("legacy", "dvr", "netnode", "ha", "vlan")
 # In mode netnode host 1 is a compute node only: its OVS agent (and the metadata stand-in for Nova,
 # which compute2's agents reach through the relay); the L3 and DHCP agents run on compute2.
 NETNODE_ONLY_ON_COMPUTE2 = ("neutron-l3-agent", "neutron-dhcp-agent")
@@ -111,6 +113,9 @@ def ovs_conf_of(mode: str) -> str:
         return ovs_agent_conf(DVR_LOCAL_IP, dvr=True)
     # netnode and ha: tunnels over br-phy without DVR (and without l2population: the HA network's VRRP
     # multicast is flooded to every tunnel).
+    # vlan: the same, with physnet1 mapped to br-vlan (the project networks are VLANs, not tunnelled).
+    if mode == "vlan":
+        return ovs_agent_conf(DVR_LOCAL_IP, vlan=True)
     return ovs_agent_conf(DVR_LOCAL_IP) if mode in ("netnode", "ha") else ovs_agent_conf()
 
 
@@ -123,7 +128,7 @@ def write_config(mode: str = "legacy") -> bool:
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     files = {
         CONF: neutron_conf(ha=mode == "ha"),
-        ML2_CONF: ML2,
+        ML2_CONF: ml2_conf(vlan=mode == "vlan"),
         OVS_AGENT_CONF: ovs_conf_of(mode),
         L3_AGENT_CONF: l3_agent_conf("dvr_snat" if mode == "dvr" else "legacy", with_metadata=True),
         DHCP_AGENT_CONF: DHCP_AGENT,
@@ -150,12 +155,15 @@ def agent_mode() -> str:
 
 
 def host_mode() -> str:
-    """Host 1's host mode as configured now: dvr (its L3 agent dvr_snat), ha (the server's HA routers),
+    """Host 1's host mode as configured now: dvr (its L3 agent dvr_snat), ha (the server's HA routers), vlan
+    (ML2's project networks VLANs),
     netnode (a legacy L3 agent's file but the tunnel on br-phy: compute2 is the network node) or legacy."""
     if agent_mode() == "dvr_snat":
         return "dvr"
     if l3_ha_configured():
         return "ha"
+    if vlan_configured():
+        return "vlan"
     try:
         text = OVS_AGENT_CONF.read_text()
     except OSError:
@@ -167,6 +175,14 @@ def l3_ha_configured() -> bool:
     """Whether the server's neutron.conf makes routers HA (host mode ha)."""
     try:
         return L3_HA in CONF.read_text().splitlines()
+    except OSError:
+        return False
+
+
+def vlan_configured() -> bool:
+    """Whether the server's ML2 makes project networks VLANs (host mode vlan)."""
+    try:
+        return VLAN_TYPES in ML2_CONF.read_text().splitlines()
     except OSError:
         return False
 

@@ -133,10 +133,15 @@ def notifications_on() -> bool:
         return False
 
 
-ML2 = """\
+def ml2_conf(vlan: bool = False) -> str:
+    """ML2: project networks on VXLAN, or (host mode vlan, seed 004) VLANs of physnet1 in VLAN_RANGE."""
+    low, high = ovs.VLAN_RANGE
+    types = "vlan" if vlan else "vxlan"
+    vlan_ranges = f"\n[ml2_type_vlan]\nnetwork_vlan_ranges = {ovs.VLAN_PHYSNET}:{low}:{high}\n" if vlan else ""
+    return f"""\
 [ml2]
 type_drivers = flat,vlan,vxlan
-project_network_types = vxlan
+project_network_types = {types}
 # l2population: DVR needs it (scenario dvr); agents without it ignore it.
 mechanism_drivers = openvswitch,l2population
 extension_drivers = port_security
@@ -146,10 +151,23 @@ flat_networks = external
 
 [ml2_type_vxlan]
 vni_ranges = 1:1000
-
+{vlan_ranges}
 [securitygroup]
 firewall_driver = iptables_hybrid
 """
+
+
+ML2 = ml2_conf()
+VLAN_TYPES = "project_network_types = vlan"
+
+
+def bridge_mappings(vlan: bool = False) -> str:
+    """external:br-ex, and physnet1:br-vlan in host mode vlan (both hosts' OVS agents)."""
+    mappings = [f"{ovs.PHYSNET}:{ovs.EXTERNAL_BRIDGE}"]
+    if vlan:
+        mappings.append(f"{ovs.VLAN_PHYSNET}:{ovs.VLAN_BRIDGE}")
+    return ",".join(mappings)
+
 
 OVS_SECTION = f"""\
 [ovs]
@@ -159,12 +177,12 @@ ovsdb_connection = {ovs.OVSDB_CONNECTION}
 """
 
 
-def ovs_agent_conf(local_ip: str = "127.0.0.1", dvr: bool = False) -> str:
+def ovs_agent_conf(local_ip: str = "127.0.0.1", dvr: bool = False, vlan: bool = False) -> str:
     dvr_options = "l2_population = True\nenable_distributed_routing = True\narp_responder = True\n" if dvr else ""
     return f"""\
 {OVS_SECTION}tunnel_bridge = {ovs.TUNNEL_BRIDGE}
 local_ip = {local_ip}
-bridge_mappings = {ovs.PHYSNET}:{ovs.EXTERNAL_BRIDGE}
+bridge_mappings = {bridge_mappings(vlan)}
 of_listen_address = 127.0.0.1
 
 [agent]

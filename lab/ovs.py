@@ -27,6 +27,11 @@ TUNNEL_BRIDGE = "br-tun"
 EXTERNAL_BRIDGE = "br-ex"
 LAB_BRIDGES = (INTEGRATION_BRIDGE, TUNNEL_BRIDGE, EXTERNAL_BRIDGE)
 PHYSNET = "external"  # bridge_mappings = external:br-ex
+# Scenario vlan (seed 004): project networks are VLANs of physnet1 on the provider bridge br-vlan of each
+# host, the two br-vlan joined by a veth "wire" (lab/hosts.py). The range is small so that it can be filled.
+VLAN_PHYSNET = "physnet1"
+VLAN_BRIDGE = "br-vlan"
+VLAN_RANGE = (100, 104)
 
 # The outside world of the lab: a namespace standing for the seed's physical
 # LAN and its gateway 192.168.1.1, wired to br-ex by a veth (never a real NIC).

@@ -12,6 +12,7 @@ from lab import (
     database,
     hosts,
     keystone,
+    metadata,
     neutron,
     nodeagent,
     ovs,
@@ -54,7 +55,7 @@ def _rotate_logs() -> None:
 
 
 def _start_agents(mode: str) -> None:
-    """compute2 first (host modes dvr, netnode and ha), then host 1's agents; wait until all report alive."""
+    """compute2 first (host modes dvr, netnode, ha and vlan), then host 1's agents; wait until all report alive."""
     since = neutron.now_utc()
     two_hosts = mode != "legacy"
     if two_hosts:
@@ -65,6 +66,9 @@ def _start_agents(mode: str) -> None:
         # Host 1's L3 and DHCP agents of a previous mode count as alive for agent_down_time: the
         # schedulers would put router1 and the network's DHCP there.
         neutron.delete_agents(admin, hosts.CONTROLLER, types=("L3 agent", "DHCP agent"))
+    if mode == "vlan":
+        # compute2's L3 (and metadata) agent of a previous mode counts as alive as well: routers stay on host 1.
+        neutron.delete_agents(admin, hosts.COMPUTE2, types=("L3 agent", "DHCP agent", metadata.AGENT_TYPE))
     neutron.wait_agents_alive(admin, types=neutron.agent_types(mode), started_after=since)
     if two_hosts:
         with procs.view(hosts.view(hosts.COMPUTE2)):

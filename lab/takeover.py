@@ -38,7 +38,7 @@ def bridge_links() -> list[str]:
     """The lab's OVS bridges left as links, when no Open vSwitch answers (else they are its to keep)."""
     if ovs.socket_answers():
         return []
-    return [link for link in netns.root_links() if link in (*ovs.LAB_BRIDGES, hosts.PHY_BRIDGE)]
+    return [link for link in netns.root_links() if link in (*ovs.LAB_BRIDGES, *hosts.BRIDGES)]
 
 
 def clear_dataplane() -> list[str]:

@@ -27,13 +27,14 @@ SCENARIO_ORDER = {
     "overlap_lab": 4,
     "netnode_lab": 5,
     "ha_lab": 6,
+    "vlan_lab": 7,
 }
 LAST = "test_zz_lab_cycle.py"  # takes the lab down and up again: after every other lab test
 
 
 def scenario_rank(item: pytest.Item) -> int:
     """Tests without the lab first, then by the scenario they need (allinone, dualstack, dvr, overlap,
-    netnode, ha): dualstack right after allinone, its switch from it keeps the agents (both legacy)."""
+    netnode, ha, vlan): dualstack right after allinone, its switch from it keeps the agents (both legacy)."""
     if item.path.name == LAST:
         return 9
     names = getattr(item, "fixturenames", ())
@@ -160,6 +161,13 @@ def netnode_lab(lab_session: None) -> dict[str, Any]:
 def ha_lab(lab_session: None) -> dict[str, Any]:
     """Scenario ha (issue 15): router1 an HA router, its qrouter- on both hosts, one active, one standby."""
     return lab_in("ha")
+
+
+@pytest.fixture
+def vlan_lab(lab_session: None) -> dict[str, Any]:
+    """Scenario vlan (seed 004, issue 15): net01/net02 VLANs of physnet1, vm01 on host 1, vm02 on compute2,
+    the two hosts' br-vlan joined by a veth wire."""
+    return lab_in("vlan")
 
 
 def lab_connection(cloud: str) -> openstack.connection.Connection:

@@ -25,8 +25,9 @@ def test_each_scenario_has_a_host_mode() -> None:
         "overlap": "legacy",
         "netnode": "netnode",
         "ha": "ha",
+        "vlan": "vlan",
     }
-    assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode", "ha"]
+    assert [s for s in SCENARIOS if needs_compute2(s)] == ["dvr", "netnode", "ha", "vlan"]
     assert [s for s in SCENARIOS if needs_dvr(s)] == ["dvr"]
 
 
@@ -49,7 +50,7 @@ def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
     assert "enable_distributed_routing = True" in neutron.ovs_conf_of("dvr")
     assert "local_ip = 127.0.0.1" in neutron.ovs_conf_of("legacy")
     with pytest.raises(ValueError, match="unknown host mode"):
-        neutron.write_config("vlan")
+        neutron.write_config("vlan-on-one-host")
 
 
 @pytest.mark.parametrize(
@@ -62,6 +63,7 @@ def test_host_1s_ovs_agent_tunnels_from_br_phy_when_compute2_runs() -> None:
         (("overlap_lab",), 4),
         (("netnode_lab", "lab_session"), 5),
         (("ha_lab", "lab_session"), 6),
+        (("vlan_lab", "lab_session"), 7),
     ],
 )
 def test_dualstack_runs_after_allinone_and_netnode_after_overlap(fixtures: tuple[str, ...], rank: int) -> None:
@@ -92,3 +94,34 @@ def test_a_scenarios_health_asks_only_for_the_daemons_its_host_mode_runs() -> No
     assert "neutron-l3-agent" not in netnode and "compute2-neutron-dhcp-agent" in netnode
     assert "neutron-l3-agent" in dvr and "compute2-neutron-dhcp-agent" not in dvr
     assert "neutron-dhcp-agent" in allinone and not any(n.startswith("compute2-") for n in allinone)
+
+
+def test_in_mode_vlan_project_networks_are_vlans_of_physnet1_mapped_to_br_vlan_on_both_hosts() -> None:
+    ml2 = neutron.ml2_conf(vlan=True).splitlines()
+    assert "project_network_types = vlan" in ml2
+    assert "network_vlan_ranges = physnet1:100:104" in ml2
+    assert "project_network_types = vxlan" in neutron.ML2.splitlines() and "network_vlan_ranges" not in neutron.ML2
+    mappings = "bridge_mappings = external:br-ex,physnet1:br-vlan"
+    assert mappings in neutron.ovs_conf_of("vlan").splitlines()
+    assert "bridge_mappings = external:br-ex" in neutron.ovs_conf_of("ha").splitlines()
+    assert "enable_distributed_routing" not in neutron.ovs_conf_of("vlan")
+    # compute2: its OVS agent only (both routers and DHCP on host 1's legacy agents)
+    assert names(hosts.agent_daemons("vlan")) == {"compute2-neutron-openvswitch-agent"}
+    assert hosts.agent_types("vlan") == ("Open vSwitch agent",)
+    assert names(neutron.agent_daemons("vlan")) == names(neutron.agent_daemons("legacy"))
+    assert "lab-vlan1" in hosts.LINKS and "br-vlan" in hosts.BRIDGES, "torn down with compute2's wires"
+
+
+def test_host_mode_vlan_is_read_back_from_the_files_it_wrote(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    root = Path(str(tmp_path))
+    for name in ("CONF", "ML2_CONF", "OVS_AGENT_CONF", "L3_AGENT_CONF"):
+        monkeypatch.setattr(neutron, name, root / name.lower())
+    (root / "ml2_conf").write_text(neutron.ml2_conf(vlan=True))
+    (root / "ovs_agent_conf").write_text(neutron.ovs_conf_of("vlan"))
+    (root / "l3_agent_conf").write_text(neutron.l3_agent_conf("legacy"))
+    (root / "conf").write_text("[DEFAULT]\n")
+    assert neutron.host_mode() == "vlan"
+    (root / "ml2_conf").write_text(neutron.ML2)
+    assert neutron.host_mode() == "netnode"

@@ -35,6 +35,7 @@ def test_an_ovn_cloud_says_its_databases_to_admins_and_only_its_mechanism_to_pro
         "ovn": {
             "nb": {"configured": True, "reachable": True, "error": None},
             "sb": {"configured": True, "reachable": False, "error": SB_DOWN},
+            "monitor": None,  # no `manage.py monitor_ovn` runs: changes wait for the next refresh
         },
     }
     assert backend(admin=False) == {"mechanism": Backend.ML2_OVN}
@@ -44,7 +45,31 @@ def test_an_ovn_cloud_says_its_databases_to_admins_and_only_its_mechanism_to_pro
 def test_an_ovn_cloud_without_its_databases_configured_says_so() -> None:
     services.store_snapshot({"agents": [{"agent_type": AgentType.OVN_CONTROLLER_GATEWAY}]}, "lab-admin")
     off = {"configured": False, "reachable": False, "error": None}
-    assert backend(admin=True) == {"mechanism": Backend.ML2_OVN, "ovn": {"nb": off, "sb": off}}
+    assert backend(admin=True) == {"mechanism": Backend.ML2_OVN, "ovn": {"nb": off, "sb": off, "monitor": None}}
+
+
+@override_settings(OVN_NB_CONNECTION="unix:/nowhere/nb.sock", OVN_SB_CONNECTION="unix:/nowhere/sb.sock")
+def test_a_running_monitor_says_its_databases_to_admins_only() -> None:
+    """The state a real OvnMonitor writes (its databases unreachable here: the state says so)."""
+    from topology import ingest_queue
+    from topology.ovn.collect import OvnRemotes
+    from topology.ovn.monitor import OvnMonitor
+    from topology.ovn.monitor_apply import STATE_KEY, write_state
+
+    services.store_snapshot({"agents": [{"agent_type": AgentType.OVN_CONTROLLER}]}, "lab-admin")
+    monitor = OvnMonitor(OvnRemotes("unix:/nowhere/nb.sock", "unix:/nowhere/sb.sock", timeout=1), lambda _ovn: None)
+    monitor.connect_missing(0.0)
+    write_state(monitor)
+    try:
+        said = backend(admin=True)["ovn"]["monitor"]
+        assert [(d["schema"], d["connected"]) for d in said["databases"]] == [
+            ("OVN_Northbound", False),
+            ("OVN_Southbound", False),
+        ]
+        assert all("/nowhere/" in d["error"] for d in said["databases"]) and said["last_change_at"] is None
+        assert backend(admin=False) == {"mechanism": Backend.ML2_OVN}  # remotes and errors: admins only
+    finally:
+        ingest_queue.client().delete(STATE_KEY)
 
 
 def test_an_ml2_ovs_cloud_and_no_snapshot() -> None:

@@ -3,7 +3,7 @@
 hosts with its phy-br-vlan / int-br-vlan patch and its NIC, and the OVS agent's rewrite flows as
 Neutron's agent writes them (br_phys/br_int provision_local_vlan). vm-1 on compute0001 reaches its
 router on compute0000 over br-vlan, never br-tun; a host without the mapping and a bridge without its
-NIC are named. The real scenario is the lab's `vlan` (issue 15), not built yet.
+NIC are named. The real scenario is the lab's `vlan` (issue 15, tests/test_path_vlan_lab.py).
 """
 
 from __future__ import annotations
@@ -101,3 +101,19 @@ def test_a_provider_bridge_without_its_nic_is_named_on_either_side() -> None:
         assert result["verdict"] == "broken", host
         (problem,) = [p for p in result["problems"] if p["code"] == "provider_no_physical_port"]
         assert f"br-vlan on {host} has no port onto the physical network" in problem["message"]
+
+
+def test_openflow_13_rewrites_are_read_as_vlan_ids() -> None:
+    """The node agent dumps flows in OpenFlow 1.3 (the real agent's, scenario vlan): the VID carries 4096."""
+    cloud, reports = vlan_cloud()
+    for host in (COMPUTE, NETWORK_NODE):
+        flows = reports[host]["ovs"]["flows"]
+        flows["br-vlan"] = [f.replace("mod_vlan_vid:101,", "set_field:4197->vlan_vid,") for f in flows["br-vlan"]]
+        flows["br-int"] = [f.replace("mod_vlan_vid:1,", "set_field:4097->vlan_vid,") for f in flows["br-int"]]
+    result = walk((cloud, reports), "vm-1", OUTSIDE)
+    assert result["verdict"] == "ok", result["problems"]
+    out = next(h for h in result["hops"] if h["node"] == f"bridge:{COMPUTE}:br-vlan")
+    assert out["flows"] and "set_field:4197->vlan_vid" in out["flows"][0]
+    assert out["evidence"].startswith("set_field:4197->vlan_vid sets VLAN 101")
+    back = next(h for h in result["hops"] if h["node"] == f"bridge:{NETWORK_NODE}:br-int" and "rewritten" in h["what"])
+    assert "set_field:4097->vlan_vid sets VLAN 1" in back["evidence"], back

@@ -60,3 +60,7 @@ def test_a_picture_of_netnode(netnode_lab: dict[str, Any], browser: Any) -> None
 
 def test_a_picture_of_ha(ha_lab: dict[str, Any], browser: Any) -> None:
     picture(ha_lab, "ha", browser)
+
+
+def test_a_picture_of_vlan(vlan_lab: dict[str, Any], browser: Any) -> None:
+    picture(vlan_lab, "vlan", browser)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from bench.synthetic import synthetic_cloud, uid
 from topology.join import join
@@ -50,7 +51,8 @@ def test_views_split_logical_and_physical() -> None:
     assert len(scope_graph(graph, "full", None)["nodes"]) == len(graph["nodes"])
 
 
-def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
+def fip_namespace_graph() -> tuple[dict[str, Any], str]:
+    """A cloud whose host holds the external network's fip- namespace (with a route to project 0's FIP)."""
     cloud, reports = synthetic_cloud(hosts=1, ports=2, projects=2)
     public = cloud["networks"][0]["id"]
     router = cloud["routers"][0]["id"]
@@ -83,7 +85,11 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
             ],
         }
     )
-    graph = join(cloud, reports).to_dict()
+    return join(cloud, reports).to_dict(), public
+
+
+def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
+    graph, public = fip_namespace_graph()
     seen = scope_graph(graph, "full", project(0))
     fip_ns = next(n for n in seen["nodes"] if n["id"] == f"netns:compute0000:fip-{public}")
     assert "routes" not in fip_ns["attrs"]
@@ -94,7 +100,6 @@ def test_the_shared_fip_namespace_hides_other_projects_routes() -> None:
 
 
 def test_it_removes_what_neutron_shows_only_to_admins() -> None:
-    from typing import Any
 
     from topology.scope import ADMIN_ONLY_ATTRS, scope_graph
 

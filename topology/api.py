@@ -34,6 +34,7 @@ from topology.api_schema import ErrorSerializer, ReportRejectedSerializer, Topol
 from topology.models import CloudSnapshot, HostReport
 from topology.notifications import status as notification_state
 from topology.ovn.backend import backend_status
+from topology.ovn.monitor_apply import read_state as ovn_monitor_state
 from topology.report import ACCEPTED_VERSIONS, MAX_REPORT_BYTES, validate_report
 from topology.scope import VIEWS
 
@@ -125,6 +126,8 @@ class StatusView(APIView):
         backend = backend_status(
             snapshot.data if snapshot is not None else {}, settings.OVN_NB_CONNECTION, settings.OVN_SB_CONNECTION
         )
+        if "ovn" in backend:
+            backend["ovn"]["monitor"] = ovn_monitor_state()  # None: no monitor runs (changes wait for a refresh)
         # The mechanism for everyone; OVN's databases (their addresses in the errors) for admins only.
         body["backend"] = backend if caller_of(request).is_admin else {"mechanism": backend["mechanism"]}
         if caller_of(request).is_admin:

@@ -15,13 +15,14 @@ from rest_framework.views import APIView
 
 from dashboard.auth import IsCloudAdmin
 from topology.api_schema import ErrorSerializer, caller_of
+from topology.join.gcpause import gc_paused
 from topology.models import HostReport
 from topology.path import PathError, Topo, check_arguments, explain_in
 from topology.path_graph import GraphKey, Indexed, current_indexed, graph_key
 from topology.path_scope import Secrets, explain_for_project
+from topology.path_view import project_view_of
 from topology.probes import path_verify
 from topology.probes.active import active_check
-from topology.scope import scope_graph
 
 
 class StoredReports(Mapping[str, dict[str, Any]]):
@@ -140,7 +141,7 @@ def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
     if path_verify.asked(request.query_params) or request.query_params.get("since") == "1":
         return Response({"detail": "at= explains a past revision: verify and since are asked of the live path"}, 400)
     try:
-        key, graph, topo = past_indexed(int(text))
+        key, _, topo = past_indexed(int(text))
     except UnknownRevision as exc:
         return Response(exc.body(), status=404)
     except HistoryGap as exc:  # rows deleted by hand
@@ -151,7 +152,7 @@ def past_path(request: Request, src: str, dst: str, probe: str) -> Response:
         if scope is None:
             result = explain_in(reports_topo, src, dst, probe)
         else:
-            visible, secrets = past_project_view(key, graph, scope)
+            visible, secrets = past_project_view(key, topo, scope)
             result = explain_for_project(reports_topo, visible, secrets, src, dst, probe)
     except PathError as exc:
         return Response({"detail": str(exc)}, status=404 if scope is not None else 400)
@@ -171,8 +172,9 @@ def since_of(topo: Topo, src: str, dst: str, probe: str, indexed: Indexed, scope
     return path_since(topo, src, dst, probe, revision, timezone.now(), visible, secrets, scope)
 
 
-# What a project may see of the current revision and the tokens it may not, per process: both
-# cost a pass over the whole graph, which a tenant's second question should not pay again.
+# What a project may see of the current revision and the tokens it may not, per process
+# (topology/path_view.py: a pass over the Topo's nodes and edge lists, the tokens counted once per
+# revision), which a tenant's second question should not pay again.
 _PROJECT_VIEWS: dict[tuple[GraphKey, str], tuple[dict[str, Any], Secrets]] = {}
 PROJECT_VIEWS_KEPT = 16
 
@@ -183,9 +185,8 @@ def project_view(indexed: Indexed, scope: str) -> tuple[dict[str, Any], Secrets]
     if key not in _PROJECT_VIEWS:
         for old in [k for k in _PROJECT_VIEWS if k[0] != graph_at] + list(_PROJECT_VIEWS)[:-PROJECT_VIEWS_KEPT]:
             _PROJECT_VIEWS.pop(old, None)
-        graph = indexed.graph
-        visible = scope_graph(graph, "full", scope)
-        _PROJECT_VIEWS[key] = (visible, Secrets.of(graph.get("nodes", []), {n["id"] for n in visible["nodes"]}))
+        with gc_paused():
+            _PROJECT_VIEWS[key] = project_view_of(indexed.topo, indexed.tokens(), scope)
     return _PROJECT_VIEWS[key]
 
 

@@ -7,8 +7,9 @@ big cloud: docs/benchmarks.md); a process that already holds revision ``r`` and 
 with its revision) and applies them to a copy (topology/path/topo_delta.py), when the rows are
 there, contiguous, and the same revisions (the time of the one it holds and of the current one:
 a reset graph state makes new rows with new times). Otherwise, or past MAX_DELTAS, it is built
-afresh, with the cyclic GC paused. The whole graph as a dict (a member's scope pass, the tracers' plan) is made from the
-Topo only when asked for.
+afresh, with the cyclic GC paused. The whole graph as a dict (the tracers' plan) is made from the Topo only when
+asked for; a member's view is made from the Topo (topology/path_view.py) with the logical objects' tokens
+counted once and moved on by the same deltas.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from topology import graph as g
 from topology import services
 from topology.history.delta import decode
 from topology.history.models import GraphRevision
@@ -23,6 +25,7 @@ from topology.join.gcpause import gc_paused
 from topology.models import GraphState
 from topology.path import Topo
 from topology.path.topo_delta import moved
+from topology.path_view import TokenCount
 
 # Keyed by the revision and when it was made: a revision number alone comes back after the graph
 # state is reset (a new database, a test's rollback).
@@ -38,6 +41,14 @@ class Indexed:
     topo: Topo
     how: str  # "built" or "moved"
     whole: dict[str, Any] | None = field(default=None, repr=False)
+    counted: TokenCount | None = field(default=None, repr=False)
+
+    def tokens(self) -> TokenCount:
+        """Every logical object's tokens (topology/path_view.py): counted once, then moved on with the Topo."""
+        if self.counted is None:
+            with gc_paused():
+                self.counted = TokenCount.of(self.topo.nodes.values())
+        return self.counted
 
     @property
     def graph(self) -> dict[str, Any]:
@@ -83,9 +94,11 @@ def moved_on(held: Indexed, key: GraphKey) -> Indexed | None:
         return None  # pruned, or a gap
     if rows[0][1].isoformat() != first_at or rows[-1][1].isoformat() != last_at:
         return None  # not the revisions held and asked for (a reset graph state)
+    deltas: list[g.Delta] = [decode(delta) for _, _, delta in rows[1:]]  # type: ignore[misc]
     with gc_paused():  # the copies of the top-level dicts: large, and no cycle in them
-        topo = moved(held.topo, (decode(delta) for _, _, delta in rows[1:]))  # type: ignore[misc]
-    return Indexed(key, topo, "moved")
+        topo = moved(held.topo, deltas)
+        counted = held.counted.moved(held.topo.nodes, deltas) if held.counted is not None else None
+    return Indexed(key, topo, "moved", counted=counted)
 
 
 def current_indexed() -> Indexed:

@@ -39,10 +39,17 @@ Json = dict[str, Any]
 
 
 def tenant_side(
-    admin: rest.Client, alt: rest.Client, alt_id: str, public_id: str, vm_name: str, router_name: str, net_name: str
+    admin: rest.Client,
+    alt: rest.Client,
+    alt_id: str,
+    public_id: str,
+    vm_name: str,
+    router_name: str,
+    net_name: str,
+    host: str = hosts.CONTROLLER,
 ) -> tuple[Json, Json, Json, Json]:
-    """Network, subnet, the VM's port (right after the subnet, before the DHCP agent takes an
-    address for its port: Neutron allocates at random), router with gateway and interface."""
+    """Network, subnet, the VM's port bound to `host` (right after the subnet, before the DHCP agent takes
+    an address for its port: Neutron allocates at random), router with gateway and interface."""
     net = _ensure(alt, "networks", {"name": net_name}, name=net_name)
     subnet_name = f"{net_name}_subnet01"
     subnet = _ensure(
@@ -57,7 +64,8 @@ def tenant_side(
         name=subnet_name,
         network_id=net["id"],
     )
-    port = vm_port(admin, vm_name, net["id"], alt_id, fixed_ips=[{"subnet_id": subnet["id"], "ip_address": VM_IP}])
+    fixed_ips = [{"subnet_id": subnet["id"], "ip_address": VM_IP}]
+    port = vm_port(admin, vm_name, net["id"], alt_id, fixed_ips=fixed_ips, host=host)
     router = _ensure(alt, "routers", {"name": router_name}, name=router_name)
     if not router.get("external_gateway_info"):
         router = alt.put(

@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         const=True,
         help="send one real ping when an admin asks for an active check (default: off)",
     )
+    parser.add_argument("--ovn-sb-db", help="OVN southbound for ovn_trace probes (default: this chassis's ovn-remote)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     return parser
 
@@ -187,7 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.print_only and args.channel:
             connect = functools.partial(WebSocket.connect, ssl_context=context)
             channel = ProbeChannel(
-                args.channel_url or channel_url(args.url), target.token, connect=connect, active=args.active_probes
+                args.channel_url or channel_url(args.url),
+                target.token,
+                connect=connect,
+                active=args.active_probes,
+                ovn_sb_db=args.ovn_sb_db,
             ).start()
         try:
             watcher.run()

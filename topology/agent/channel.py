@@ -47,9 +47,16 @@ class ProbeChannel:
     """Keeps the channel open in a daemon thread until ``stop()``."""
 
     def __init__(
-        self, url: str, token: str, *, connect: Callable[..., WebSocket] = WebSocket.connect, active: bool = False
+        self,
+        url: str,
+        token: str,
+        *,
+        connect: Callable[..., WebSocket] = WebSocket.connect,
+        active: bool = False,
+        ovn_sb_db: str | None = None,
     ) -> None:
         self.active = active  # active_probes: whether a probe that sends a packet may run
+        self.ovn_sb_db = ovn_sb_db  # ovn_trace's southbound (None: the chassis's own ovn-remote)
         self.url = url
         self.token = token
         self._connect = connect
@@ -126,7 +133,9 @@ class ProbeChannel:
         try:
             timeout = message.get("timeout")
             timeout = float(timeout) if isinstance(timeout, (int, float)) else probes.DEFAULT_TIMEOUT_S
-            result = probes.run_probe(message.get("kind"), message.get("args"), timeout, allow_active=self.active)
+            result = probes.run_probe(
+                message.get("kind"), message.get("args"), timeout, allow_active=self.active, ovn_sb_db=self.ovn_sb_db
+            )
             LOG.info(
                 "probe %s %s: %s", message.get("kind"), request_id, "ok" if result.get("ok") else result.get("error")
             )

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from topology.agent import iptables, netlink
+from topology.agent import iptables, netlink, ovn_chassis
 from topology.agent.flows import FlowDumps
 from topology.agent.netlink import NamespaceGone, NamespaceState
 from topology.agent.ovs import DEFAULT_REMOTE, OvsdbReader, OvsSnapshot, OvsUnavailable, internal_interfaces, tunnel_ip
@@ -104,6 +104,9 @@ class Collector:
         report["ovs"]["flows"] = flows.flows
         report["errors"] = errors
         extra: dict[str, Any] = report  # type: ignore[assignment]
+        ovn = ovn_chassis.ovn_section(snapshot.external_ids) if snapshot else None
+        if ovn is not None:  # an OVN chassis: what only it knows (topology/agent/ovn_chassis.py)
+            extra["ovn"] = ovn
         extra["collection"] = {
             "duration_ms": round((time.monotonic() - started) * 1000),
             "iptables_save_runs": self.iptables.spawned,

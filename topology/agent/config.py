@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from topology.agent import ovn_trace
 from topology.agent.collect import DEFAULT_NETNS_DIR
 from topology.agent.ovs import DEFAULT_REMOTE
 from topology.agent.send import DEFAULT_URL
@@ -46,6 +47,14 @@ def _boolean(text: str) -> bool:
 
 def _optional_text(text: str) -> str | None:
     return text.strip() or None
+
+
+def _ovn_remote(text: str) -> str | None:
+    """A southbound remote ovn-trace may use (unix: or tcp:, comma separated), or None."""
+    value = text.strip()
+    if value and not ovn_trace.valid_remote(value):
+        raise ValueError("a unix:/path or tcp:host:port remote (several: comma separated); ssl: is not supported")
+    return value or None
 
 
 def _optional_path(text: str) -> Path | None:
@@ -77,6 +86,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("channel", _boolean, True, "keep the probe channel open (read-only probes on request)"),
     Option("channel_url", _optional_text, None, "probe channel websocket (default: ws(s)://<host of url>/ws/agents/)"),
     Option("active_probes", _boolean, False, "send one real ping on an admin's request (an active check)"),
+    Option("ovn_sb_db", _ovn_remote, None, "OVN southbound for ovn_trace probes (default: this chassis's ovn-remote)"),
 )
 BY_KEY: dict[str, Option] = {option.key: option for option in OPTIONS}
 

@@ -18,6 +18,7 @@ Kinds:
   peer outside the cloud, which the path verifier needs to build the packet leaving to it);
 * ``iptables_counters``: ``[ip netns exec NS] iptables -w 5 -t <table> -L [<chain>] -v -n -x --line-numbers``
   (read only: the packet and byte counters of each rule; the table one of TABLES, the chain a plain name);
+* ``ovn_trace``: ``ovn-trace --db=<southbound> --detailed <datapath> <microflow>`` (topology/agent/ovn_trace.py);
 * ``flow_counters`` and ``ping``: an active check's, in topology/agent/counting.py. ``ping`` is the one
   probe that sends a packet: refused unless the agent runs with ``active_probes`` on.
 
@@ -33,19 +34,36 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from topology.agent import counting, probe_parse
+from topology.agent import counting, ovn_trace, probe_parse
+from topology.agent.probe_args import (
+    MAC_RE,
+    NAME_RE,
+    NETNS_RE,
+    Args,
+    ProbeInvalid,
+    int_arg,
+    ip_arg,
+    mac_arg,
+    name_arg,
+    only_args,
+)
 from topology.agent.probe_run import MAX_OUTPUT_BYTES, Run, run_bounded
 
-KINDS = ("ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show", "iptables_counters", *counting.KINDS)
+KINDS = (
+    "ofproto_trace",
+    "route_get",
+    "ip_rule",
+    "route_table",
+    "neigh_show",
+    "iptables_counters",
+    ovn_trace.KIND,
+    *counting.KINDS,
+)
 DEFAULT_TIMEOUT_S = 10.0
 MAX_TIMEOUT_S = 30.0
 APPCTL = "ovs-appctl"
 IP = "ip"
 
-# Kernel and OVS names: letters, digits and . _ - : only, a leading letter or digit (no option-like "-x").
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
-NETNS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 CT_FLAGS = ("new", "est", "rel", "rpl", "inv", "trk", "snat", "dnat")
 PROTOS = ("ip", "icmp", "tcp", "udp", "arp", "ipv6", "icmp6", "tcp6", "udp6")
 TABLE_NAMES = {"main": 254, "local": 255, "default": 253}
@@ -54,64 +72,7 @@ TABLES = ("nat", "filter", "mangle", "raw")
 # iptables chain names: at most 28 characters, no leading "-" (Neutron's: neutron-l3-agent-PREROUTING).
 CHAIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,27}$")
 
-
-class ProbeInvalid(ValueError):
-    """The request's arguments are not a valid probe; the message says which and why."""
-
-
-Args = dict[str, Any]
-
-
-def _name(args: Mapping[str, Any], key: str, required: bool, pattern: re.Pattern[str] = NAME_RE) -> str | None:
-    value = args.get(key)
-    if value is None:
-        if required:
-            raise ProbeInvalid(f"{key} is required")
-        return None
-    if not isinstance(value, str) or not pattern.match(value):
-        raise ProbeInvalid(
-            f"{key} must be a device, bridge or namespace name (letters, digits, . _ - :), got {str(value)[:80]!r}"
-        )
-    return value
-
-
-def _int(args: Mapping[str, Any], key: str, low: int, high: int) -> int | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ProbeInvalid(f"{key} must be an integer from {low} to {high}, got {str(value)[:80]!r}")
-    return value
-
-
-def _ip(args: Mapping[str, Any], key: str, required: bool) -> str | None:
-    value = args.get(key)
-    if value is None:
-        if required:
-            raise ProbeInvalid(f"{key} is required")
-        return None
-    try:
-        return str(ipaddress.ip_address(value if isinstance(value, str) else ""))
-    except ValueError:
-        raise ProbeInvalid(f"{key} must be an IPv4 or IPv6 address, got {str(value)[:80]!r}") from None
-
-
-def _mac(args: Mapping[str, Any], key: str) -> str | None:
-    value = args.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not MAC_RE.match(value.lower()):
-        raise ProbeInvalid(f"{key} must be a MAC address like fa:16:3e:00:00:01, got {str(value)[:80]!r}")
-    return value.lower()
-
-
-def _only(args: Mapping[str, Any], allowed: Sequence[str]) -> None:
-    unknown = sorted(set(args) - set(allowed))
-    if unknown:
-        raise ProbeInvalid(
-            f"unknown argument(s) {', '.join(k[:40] for k in unknown[:5])}; allowed: {', '.join(allowed)}"
-        )
-
+__all__ = ["MAC_RE", "NAME_RE", "NETNS_RE", "Args", "ProbeInvalid", "Run", "run_bounded"]
 
 TRACE_ARGS = (
     "bridge",
@@ -133,37 +94,37 @@ TRACE_ARGS = (
 
 
 def validate_trace(args: Mapping[str, Any]) -> Args:
-    _only(args, TRACE_ARGS)
-    clean: Args = {"bridge": _name(args, "bridge", True)}
+    only_args(args, TRACE_ARGS)
+    clean: Args = {"bridge": name_arg(args, "bridge", True)}
     in_port = args.get("in_port")
     if isinstance(in_port, str):
-        clean["in_port"] = _name(args, "in_port", True)
+        clean["in_port"] = name_arg(args, "in_port", True)
     elif in_port is not None:
-        clean["in_port"] = _int(args, "in_port", 0, 0xFEFF)
+        clean["in_port"] = int_arg(args, "in_port", 0, 0xFEFF)
     else:
         raise ProbeInvalid("in_port is required (an OpenFlow port number or a port name on the bridge)")
     for key in ("dl_src", "dl_dst"):
-        clean[key] = _mac(args, key)
-    clean["dl_vlan"] = _int(args, "dl_vlan", 0, 4095)
-    clean["tun_id"] = _int(args, "tun_id", 0, 2**64 - 1)
+        clean[key] = mac_arg(args, key)
+    clean["dl_vlan"] = int_arg(args, "dl_vlan", 0, 4095)
+    clean["tun_id"] = int_arg(args, "tun_id", 0, 2**64 - 1)
     proto = args.get("proto")
     if proto is not None and proto not in PROTOS:
         raise ProbeInvalid(f"proto must be one of {', '.join(PROTOS)}, got {str(proto)[:40]!r}")
     clean["proto"] = proto
-    clean["nw_src"], clean["nw_dst"] = _ip(args, "nw_src", False), _ip(args, "nw_dst", False)
+    clean["nw_src"], clean["nw_dst"] = ip_arg(args, "nw_src", False), ip_arg(args, "nw_dst", False)
     if (clean["nw_src"] or clean["nw_dst"]) and proto in (None, "arp"):
         raise ProbeInvalid("nw_src/nw_dst need proto ip, icmp, tcp, udp (or their IPv6 kinds)")
     v6 = proto in ("ipv6", "icmp6", "tcp6", "udp6")
     for key in ("nw_src", "nw_dst"):
         if clean[key] and (ipaddress.ip_address(clean[key]).version == 6) != v6:
             raise ProbeInvalid(f"{key} {clean[key]} does not match proto {proto}")
-    clean["nw_ttl"] = _int(args, "nw_ttl", 0, 255)
+    clean["nw_ttl"] = int_arg(args, "nw_ttl", 0, 255)
     for key in ("tp_src", "tp_dst"):
-        clean[key] = _int(args, key, 0, 65535)
+        clean[key] = int_arg(args, key, 0, 65535)
         if clean[key] is not None and proto not in ("tcp", "udp", "tcp6", "udp6"):
             raise ProbeInvalid(f"{key} needs proto tcp or udp")
     for key in ("icmp_type", "icmp_code"):
-        clean[key] = _int(args, key, 0, 255)
+        clean[key] = int_arg(args, key, 0, 255)
         if clean[key] is not None and proto not in ("icmp", "icmp6"):
             raise ProbeInvalid(f"{key} needs proto icmp or icmp6")
     ct_next = args.get("ct_next")
@@ -175,13 +136,13 @@ def validate_trace(args: Mapping[str, Any]) -> Args:
 
 
 def validate_route_get(args: Mapping[str, Any]) -> Args:
-    _only(args, ("namespace", "dst", "src", "iif", "mark"))
+    only_args(args, ("namespace", "dst", "src", "iif", "mark"))
     clean: Args = {
-        "namespace": _name(args, "namespace", False, NETNS_RE),
-        "dst": _ip(args, "dst", True),
-        "src": _ip(args, "src", False),
-        "iif": _name(args, "iif", False),
-        "mark": _int(args, "mark", 0, 2**32 - 1),
+        "namespace": name_arg(args, "namespace", False, NETNS_RE),
+        "dst": ip_arg(args, "dst", True),
+        "src": ip_arg(args, "src", False),
+        "iif": name_arg(args, "iif", False),
+        "mark": int_arg(args, "mark", 0, 2**32 - 1),
     }
     if clean["src"] and ipaddress.ip_address(clean["src"]).version != ipaddress.ip_address(clean["dst"]).version:
         raise ProbeInvalid("src and dst must be of the same address family")
@@ -189,51 +150,51 @@ def validate_route_get(args: Mapping[str, Any]) -> Args:
 
 
 def validate_ip_rule(args: Mapping[str, Any]) -> Args:
-    _only(args, ("namespace", "family"))
-    family = _int(args, "family", 4, 6)
+    only_args(args, ("namespace", "family"))
+    family = int_arg(args, "family", 4, 6)
     if family not in (None, 4, 6):
         raise ProbeInvalid("family must be 4 or 6")
-    clean = {"namespace": _name(args, "namespace", False, NETNS_RE), "family": family}
+    clean = {"namespace": name_arg(args, "namespace", False, NETNS_RE), "family": family}
     return {key: value for key, value in clean.items() if value is not None}
 
 
 def validate_route_table(args: Mapping[str, Any]) -> Args:
-    _only(args, ("namespace", "table", "family"))
+    only_args(args, ("namespace", "table", "family"))
     table = args.get("table")
     if isinstance(table, str) and table in TABLE_NAMES:
         table = TABLE_NAMES[table]
     clean = validate_ip_rule({k: v for k, v in args.items() if k != "table"})
-    clean["table"] = _int({"table": table}, "table", 0, 2**32 - 1)
+    clean["table"] = int_arg({"table": table}, "table", 0, 2**32 - 1)
     if clean["table"] is None:
         raise ProbeInvalid("table is required (a number, or main, local, default)")
     return clean
 
 
 def validate_neigh_show(args: Mapping[str, Any]) -> Args:
-    _only(args, ("namespace", "dst", "dev"))
+    only_args(args, ("namespace", "dst", "dev"))
     clean: Args = {
-        "namespace": _name(args, "namespace", False, NETNS_RE),
-        "dst": _ip(args, "dst", True),
-        "dev": _name(args, "dev", False),
+        "namespace": name_arg(args, "namespace", False, NETNS_RE),
+        "dst": ip_arg(args, "dst", True),
+        "dev": name_arg(args, "dev", False),
     }
     return {key: value for key, value in clean.items() if value is not None}
 
 
 def validate_iptables_counters(args: Mapping[str, Any]) -> Args:
-    _only(args, ("namespace", "table", "chain"))
+    only_args(args, ("namespace", "table", "chain"))
     table = args.get("table")
     if table not in TABLES:
         raise ProbeInvalid(f"table must be one of {', '.join(TABLES)}, got {str(table)[:40]!r}")
     chain = args.get("chain")
     if chain is not None and (not isinstance(chain, str) or not CHAIN_RE.match(chain)):
         raise ProbeInvalid(f"chain must be an iptables chain name (letters, digits, . _ -), got {str(chain)[:80]!r}")
-    clean: Args = {"namespace": _name(args, "namespace", False, NETNS_RE), "table": table, "chain": chain}
+    clean: Args = {"namespace": name_arg(args, "namespace", False, NETNS_RE), "table": table, "chain": chain}
     return {key: value for key, value in clean.items() if value is not None}
 
 
 def validate_flow_counters(args: Mapping[str, Any]) -> Args:
     try:
-        return counting.validate_flow_counters(args, _name, _int)
+        return counting.validate_flow_counters(args, name_arg, int_arg)
     except ProbeInvalid:
         raise
     except ValueError as exc:
@@ -242,10 +203,17 @@ def validate_flow_counters(args: Mapping[str, Any]) -> Args:
 
 def validate_ping(args: Mapping[str, Any]) -> Args:
     try:
-        return counting.validate_ping(args, functools.partial(_name, pattern=NETNS_RE), _ip)
+        return counting.validate_ping(args, functools.partial(name_arg, pattern=NETNS_RE), ip_arg)
     except ProbeInvalid:
         raise
     except ValueError as exc:
+        raise ProbeInvalid(str(exc)) from None
+
+
+def validate_ovn_trace(args: Mapping[str, Any]) -> Args:
+    try:
+        return ovn_trace.validate(args)
+    except ovn_trace.Invalid as exc:
         raise ProbeInvalid(str(exc)) from None
 
 
@@ -258,6 +226,7 @@ VALIDATORS: dict[str, Callable[[Mapping[str, Any]], Args]] = {
     "iptables_counters": validate_iptables_counters,
     "flow_counters": validate_flow_counters,
     "ping": validate_ping,
+    ovn_trace.KIND: validate_ovn_trace,
 }
 
 
@@ -334,10 +303,12 @@ def run_probe(
     timeout: float = DEFAULT_TIMEOUT_S,
     runner: Callable[[Sequence[str], float], Run] = run_bounded,
     allow_active: bool = False,
+    ovn_sb_db: str | None = None,
 ) -> dict[str, Any]:
     """Validate, run and parse one probe; always a result dict (``ok`` false with ``error`` when it failed).
 
     ``allow_active``: the agent's ``active_probes`` setting; without it a probe that sends is refused.
+    ``ovn_sb_db``: its ``ovn_sb_db`` setting (an ovn_trace's southbound; None: the chassis's own).
     """
     try:
         args = validate(kind, raw_args)
@@ -348,7 +319,14 @@ def run_probe(
                 "refused": True}  # fmt: skip
     timeout = min(max(float(timeout), 0.1), MAX_TIMEOUT_S)
     deadline = time.monotonic() + timeout
-    run = runner(argv_of(kind, args), timeout)
+    if kind == ovn_trace.KIND:
+        try:
+            argv = ovn_trace.argv_of(args, ovn_trace.southbound(ovn_sb_db, lambda cmd: _ask(runner, cmd, timeout)))
+        except ovn_trace.Invalid as exc:
+            return {"ok": False, "error": str(exc), "not_ovn": True}
+    else:
+        argv = argv_of(kind, args)
+    run = runner(argv, timeout)
     lost = kind == "ping" and run.exit_status == 1  # no reply: an answer, not a failure
     result: dict[str, Any] = {
         "ok": run.exit_status == 0 or lost,
@@ -371,11 +349,18 @@ def run_probe(
     return result
 
 
+def _ask(runner: Callable[[Sequence[str], float], Run], argv: Sequence[str], timeout: float) -> tuple[int | None, str]:
+    run = runner(argv, min(timeout, 5.0))
+    return run.exit_status, run.output
+
+
 def parse(
     kind: str, args: Mapping[str, Any], output: str, deadline: float, runner: Callable[[Sequence[str], float], Run]
 ) -> dict[str, Any]:
     if kind in counting.KINDS:
         return counting.parse(kind, output)
+    if kind == ovn_trace.KIND:
+        return ovn_trace.parse(output)
     if kind == "ofproto_trace":
         trace = probe_parse.parse_trace(output)
         # Datapath port numbers are not OpenFlow ports: dpif/show names them.

@@ -226,7 +226,7 @@ class GraphWriter:
             scopes = scope_parts(self.partition, delta, old_nodes, held)
             applied.written = write_parts(self.partition, held.nodes, touched, state.revision, scopes)
             # the history, same transaction
-            record_revision(state, delta, lambda: graph_json(self.nodes, self.edges))
+            record_revision(state, delta, lambda: graph_json(self.nodes, self.edges), lambda: self.nodes.values())
             self.written_key = (state.revision, state.generated_at)
         applied.revision, applied.changed = state.revision, True
         from topology.services import publish_delta  # services calls the writer: imported late

@@ -5,9 +5,9 @@ the whole graph: an :class:`AtRevision` is the current indexed graph (the API's
 ``Topo``) seen through the deltas recorded since, undone lazily for the nodes and
 edge lists the walk reads. A node's value at revision ``x`` is its latest value
 set at or before ``x`` by a delta after the checkpoint the window starts from, or
-else the checkpoint's (looked up in the checkpoint's bytes, gunzipped once, not
-parsed whole); an edge list is the current one with the edge deltas after ``x``
-undone (edges are keys: undoing them is exact).
+else the checkpoint's (looked up in its bucket of nodes, topology/history/checkpoint_nodes.py,
+or in the checkpoint's bytes, gunzipped once, not parsed whole); an edge list is the current
+one with the edge deltas after ``x`` undone (edges are keys: undoing them is exact).
 
 The walk back (:func:`verdict_since`): newest revision first, a revision whose
 delta touches what the walks so far read (the nodes, and the ends of the edge

@@ -47,3 +47,28 @@ class GraphRevision(models.Model):
     @property
     def is_checkpoint(self) -> bool:
         return self.checkpoint_gz is not None
+
+
+class CheckpointNodes(models.Model):
+    """A checkpoint's nodes cut into buckets by id (topology/history/checkpoint_nodes.py), written with it.
+
+    "What changed" looks up a few nodes as the checkpoint holds them; one bucket's row is a few kB to
+    read and decode where the checkpoint is tens of MB to gunzip and search. Keyed by the checkpoint's
+    revision and time (a reset graph state writes new rows with new times) and by how many buckets it
+    was cut into; pruned with the history (retention.py, record.py).
+    """
+
+    revision = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    buckets = models.PositiveSmallIntegerField()
+    bucket = models.PositiveSmallIntegerField()
+    nodes_gz = models.BinaryField()
+
+    class Meta:
+        app_label = "topology"
+        constraints = [
+            models.UniqueConstraint(fields=["revision", "buckets", "bucket"], name="checkpoint_nodes_bucket")
+        ]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.revision}, nodes bucket {self.bucket} of {self.buckets}"

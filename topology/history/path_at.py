@@ -3,7 +3,7 @@ shows a past revision, and the path overlay shows the path as it was then.
 
 The graph is the one topology.history.past rebuilds for the map at that revision (kept per
 process), indexed for walks (``Topo``) once per revision, and, for a project member, seen through
-topology.scope as the live path API sees the current graph (topology/path_scope.py): the same
+topology.scope as the live path API sees the current graph (topology/path_view.py, path_scope.py): the same
 redaction, the same 404 for an endpoint they do not see at that revision. The hosts' reports are
 not in the history (only the latest is kept): a past walk reads today's iptables rules and
 OpenFlow flows, and the answer says so (``past.note``).
@@ -18,7 +18,7 @@ from topology.history.past import RevisionKey, kept, past_graph, revision_key
 from topology.join.gcpause import gc_paused
 from topology.path import Topo
 from topology.path_scope import Secrets
-from topology.scope import scope_graph
+from topology.path_view import TokenCount, project_view_of
 
 PAST_TOPOS_KEPT = 2  # the indexed graph of a big cloud is hundreds of MB, as the replayed graph is
 PAST_VIEWS_KEPT = 16
@@ -29,6 +29,7 @@ REPORTS_NOTE = (
 
 _TOPOS: OrderedDict[RevisionKey, tuple[dict[str, Any], Topo]] = OrderedDict()
 _VIEWS: OrderedDict[tuple[RevisionKey, str], tuple[dict[str, Any], Secrets]] = OrderedDict()
+_TOKENS: OrderedDict[RevisionKey, TokenCount] = OrderedDict()
 
 
 def past_indexed(revision: int) -> tuple[RevisionKey, dict[str, Any], Topo]:
@@ -44,14 +45,21 @@ def past_indexed(revision: int) -> tuple[RevisionKey, dict[str, Any], Topo]:
     return key, graph, topo
 
 
-def past_project_view(key: RevisionKey, graph: dict[str, Any], scope: str) -> tuple[dict[str, Any], Secrets]:
-    """What project ``scope`` saw of the graph at ``key`` and the tokens it may not see, kept per process."""
+def past_project_view(key: RevisionKey, topo: Topo, scope: str) -> tuple[dict[str, Any], Secrets]:
+    """What project ``scope`` saw of the graph at ``key`` and the tokens it may not see, kept per process:
+    made from its Topo as the live one is (topology/path_view.py), the logical objects' tokens counted
+    once per revision for every project that asks."""
     cache_key = (key, scope)
     if cache_key in _VIEWS:
         _VIEWS.move_to_end(cache_key)
         return _VIEWS[cache_key]
-    visible = scope_graph(graph, "full", scope)
-    view = (visible, Secrets.of(graph.get("nodes", []), {n["id"] for n in visible["nodes"]}))
+    with gc_paused():
+        if key in _TOKENS:
+            _TOKENS.move_to_end(key)
+            tokens = _TOKENS[key]
+        else:
+            tokens = kept(_TOKENS, key, TokenCount.of(topo.nodes.values()), PAST_TOPOS_KEPT)
+        view = project_view_of(topo, tokens, scope)
     kept(_VIEWS, cache_key, view, PAST_VIEWS_KEPT)
     return view
 
@@ -64,3 +72,4 @@ def past_marker(key: RevisionKey, live_revision: int) -> dict[str, Any]:
 def forget() -> None:
     _TOPOS.clear()
     _VIEWS.clear()
+    _TOKENS.clear()

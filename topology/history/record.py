@@ -26,6 +26,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from topology import graph as g
+from topology.history import checkpoint_nodes
 from topology.history.causes import infer_causes
 from topology.history.delta import CHECKPOINT_GZIP_LEVEL, DELTA_GZIP_LEVEL, encode
 from topology.history.models import GraphRevision
@@ -95,20 +96,28 @@ def gzipped(chunks: Iterable[bytes], level: int) -> bytes:
     return b"".join(out)
 
 
-def record_revision(state: GraphState, delta: g.Delta, graph_bytes: Callable[[], Iterable[bytes]]) -> GraphRevision:
-    """Keep revision ``state.revision`` (just saved) and its delta; ``graph_bytes``: the whole
-    graph at that revision as orjson (in chunks), asked for only when a checkpoint is written."""
+def record_revision(
+    state: GraphState,
+    delta: g.Delta,
+    graph_bytes: Callable[[], Iterable[bytes]],
+    nodes: Callable[[], Iterable[g.Node]],
+) -> GraphRevision:
+    """Keep revision ``state.revision`` (just saved) and its delta; ``graph_bytes``: the whole graph at that
+    revision as orjson (in chunks), ``nodes``: its nodes, both asked for only when a checkpoint is written,
+    which is stored whole (gzip) and its nodes by bucket (topology/history/checkpoint_nodes.py)."""
     from topology.metrics import DELTA_LATENCY
 
     at = state.generated_at or timezone.now()
     # Rows at or past this revision belong to a graph state that was reset (a new database row): gone.
     GraphRevision.objects.filter(revision__gte=state.revision).delete()
+    checkpoint_nodes.drop_from(state.revision)
     previous_at = GraphRevision.objects.filter(revision=state.revision - 1).values_list("at", flat=True).first()
     causes, lag = infer_causes(delta, previous_at, at)
     delta_gz = encode(delta, DELTA_GZIP_LEVEL)
     checkpoint = None
     if needs_checkpoint(state.revision, previous_at, len(delta_gz)):
         checkpoint = gzipped(graph_bytes(), CHECKPOINT_GZIP_LEVEL)
+        checkpoint_nodes.write(state.revision, at, nodes())
     if lag is not None:
         DELTA_LATENCY.observe(lag)
     transaction.on_commit(functools.partial(after_revision, state.revision))  # watched paths (topology/watches/)

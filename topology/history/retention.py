@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Sum
 
+from topology.history import checkpoint_nodes
 from topology.history.models import GraphRevision
 
 
@@ -54,4 +55,5 @@ def prune_history(now: datetime) -> int:
     if cut is None:
         return 0
     deleted, _ = GraphRevision.objects.filter(revision__lt=cut).delete()
+    checkpoint_nodes.prune_before(cut)
     return deleted

@@ -5,8 +5,9 @@ ones with new ids and times), so the decoded deltas are kept per process keyed b
 revision, time) and a later question reads from the database only the rows' times and causes,
 and the deltas of rows it has not seen (the same rows as the last question: its indexed
 :class:`History` itself). The checkpoint the window starts from is kept too
-(the last one asked for), with the nodes already looked up in it: its gunzipped bytes are
-scanned once per node id, then never again.
+(the last one asked for), with the nodes already looked up in it: read from the checkpoint's
+buckets (topology/history/checkpoint_nodes.py: a few kB per node's bucket), or, for a checkpoint
+written without them, from its gunzipped bytes, scanned once per node id.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import cast
 import orjson
 
 from topology import graph as g
+from topology.history import checkpoint_nodes
 from topology.history.causes import Cause
 from topology.history.delta import decode
 from topology.history.models import GraphRevision
@@ -41,18 +43,30 @@ def forget() -> None:
 
 
 class Checkpoint:
-    """One checkpoint's nodes, looked up by id in its bytes (a node's object starts ``{"id":...,``)."""
+    """One checkpoint's nodes, looked up by id: in its row's bucket of nodes (checkpoint_nodes.py) when it
+    has them and ``at`` is known, else in its bytes (a node's object starts ``{"id":...,``)."""
 
-    def __init__(self, revision: int, blob: bytes | None = None) -> None:
+    def __init__(self, revision: int, blob: bytes | None = None, at: datetime | None = None) -> None:
         self.revision = revision
         self.blob = blob  # gunzipped; None: read from its row when first needed
+        self.at = at  # the row's time: its buckets are looked for (None: the bytes only)
         self.found: dict[str, g.Node | None] = {}
         self.nodes_end = -1  # where the nodes' list ends in the blob (-1: not known yet)
 
     def node(self, node_id: str) -> g.Node | None:
         if node_id not in self.found:
-            self.found[node_id] = self.lookup(node_id)
+            self.found[node_id] = self.from_bucket(node_id)
         return self.found[node_id]
+
+    def from_bucket(self, node_id: str) -> g.Node | None:
+        """The node from its bucket's row (every node of that bucket kept as found), or from the bytes."""
+        bucket = checkpoint_nodes.read(self.revision, self.at, node_id) if self.at is not None else None
+        if bucket is None:
+            self.at = None  # written without buckets: the bytes from now on
+            return self.lookup(node_id)
+        for other, node in bucket.items():
+            self.found.setdefault(other, node)
+        return bucket.get(node_id)
 
     def lookup(self, node_id: str) -> g.Node | None:
         if self.blob is None:
@@ -123,7 +137,7 @@ def checkpoint_of(key: RowKey) -> Checkpoint:
     revision = key[1]
     if key not in _CHECKPOINTS:
         _CHECKPOINTS.clear()  # a checkpoint of a big cloud is ~100 MB gunzipped
-        _CHECKPOINTS[key] = Checkpoint(revision)
+        _CHECKPOINTS[key] = Checkpoint(revision, at=key[2])
     return _CHECKPOINTS[key]
 
 

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from topology import claims
 from topology import graph as g
+from topology.join.chassis import chassis_warnings, local_summary
 from topology.join.devices import namespace_role
 from topology.join.ha import mark_instance
 from topology.join.logical import LogicalPart
@@ -46,6 +47,13 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
         )
         if host in logical.chassis:  # an OVN chassis (topology/join/ovn.py): only on an OVN cloud
             graph.nodes[node_id]["attrs"][OVN_ATTR] = logical.chassis[host]
+        section = (report or {}).get("ovn")  # what the chassis's own agent says (topology/join/chassis.py)
+        if isinstance(section, dict):
+            own = {**logical.chassis.get(host, {"chassis": None}), "local": local_summary(section)}
+            graph.nodes[node_id]["attrs"][OVN_ATTR] = own
+            sb = logical.chassis.get(host)
+            for message in chassis_warnings(host, section, sb, logical.southbound_read, logical.external_physnets):
+                graph.warn(node_id, message)
         if report is None:
             graph.warn(node_id, f"host {host} sends no agent report: its bridges and namespaces are unknown")
         for message in ips.warnings.get(host, ()):

@@ -9,7 +9,7 @@ from typing import Any
 
 from topology import graph as g
 from topology import scheduling
-from topology.join.ovn import add_ovn, chassis_by_host
+from topology.join.ovn import add_ovn, chassis_by_host, ovn_databases
 from topology.join.parts import CloudSnapshot, Edges, JsonDict, Nodes, drop_dangling
 from topology.kinds import (
     DEV_NAME_LEN,
@@ -46,6 +46,8 @@ class LogicalPart:
     schedule: scheduling.Schedule | None = None
     # OVN's SB Chassis by hostname (topology/join/ovn.py); empty on an ML2/OVS cloud
     chassis: dict[str, JsonDict] = field(default_factory=dict)
+    southbound_read: bool = False  # the snapshot holds OVN's SB (a host missing from `chassis` then means something)
+    external_physnets: frozenset[str] = frozenset()  # physical networks of the external networks
     ovn_backend: bool = False  # Neutron lists OVN agents (topology/ovn/backend.py): no qrouter-/qdhcp- expected
 
     def words(self, position: int) -> tuple[str, str]:
@@ -82,6 +84,12 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
         ports_everywhere=ports_everywhere,
         schedule=scheduling.schedule_of(cloud),
         chassis=chassis_by_host(cloud),
+        southbound_read=ovn_databases(cloud)[1] is not None,
+        external_physnets=frozenset(
+            n["provider:physical_network"]
+            for n in cloud.get("networks", [])
+            if n.get("router:external") and n.get("provider:physical_network")
+        ),
         ovn_backend=detect_backend(cloud.get("agents", [])) == Backend.ML2_OVN,
     )
 

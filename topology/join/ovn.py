@@ -186,7 +186,7 @@ def lrp_summary(lrp: JsonDict, redirect: JsonDict | None) -> JsonDict:
 
 
 def nat_summary(nat: JsonDict) -> JsonDict:
-    return {k: nat.get(k) for k in ("type", "external_ip", "logical_ip", "logical_port")}
+    return {k: nat.get(k) for k in ("type", "external_ip", "logical_ip", "logical_port", "external_mac")}
 
 
 def join_nat(graph: g.Graph, nb: JsonDict) -> None:

@@ -75,6 +75,11 @@ class Problem:
     HA_NO_ACTIVE = "ha_no_active"
     HA_SPLIT_BRAIN = "ha_split_brain"
     HA_STATE_MISMATCH = "ha_state_mismatch"
+    # ML2/OVN (topology/path/ovn.py): a port's chassis not in the southbound, its ovn-controller not
+    # connected, a router gateway that no chassis holds (no cr-lrp binding)
+    OVN_CHASSIS_GONE = "ovn_chassis_gone"
+    OVN_CONTROLLER_DOWN = "ovn_controller_down"
+    OVN_NO_GATEWAY_CHASSIS = "ovn_no_gateway_chassis"
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,10 @@ class Scenario:
     INBOUND_ROUTED: Final = "inbound-routed"
     NORTH_SOUTH_ROUTED_DVR: Final = "north-south-routed-dvr"
     INBOUND_ROUTED_DVR: Final = "inbound-routed-dvr"
+    SAME_NETWORK_OVN: Final = "same-network-ovn"
+    EAST_WEST_OVN: Final = "east-west-ovn"
+    NORTH_SOUTH_SNAT_OVN: Final = "north-south-snat-ovn"
+    NORTH_SOUTH_FIP_OVN: Final = "north-south-fip-ovn"
 
     # A scenario whose reply does not retrace it (DVR routes on each host) is walked back too.
     ABOUT: Final[dict[str, ScenarioText]] = {
@@ -137,6 +146,10 @@ class Scenario:
         INBOUND_ROUTED_DVR: ScenarioText(
             "inbound, IPv6 (DVR): through the snat namespace to the VM's own address", False
         ),
+        SAME_NETWORK_OVN: ScenarioText("on the same network (OVN: one logical switch)", True),
+        EAST_WEST_OVN: ScenarioText("east-west (OVN: routed by the distributed logical router)", True),
+        NORTH_SOUTH_SNAT_OVN: ScenarioText("north-south (OVN: SNAT on the gateway chassis)", True),
+        NORTH_SOUTH_FIP_OVN: ScenarioText("north-south with a floating IP (OVN: dnat_and_snat)", True),
     }
 
 

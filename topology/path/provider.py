@@ -11,6 +11,7 @@ actions=mod_vlan_vid:<local>``). Each hop names the rewrite it makes, with the m
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from topology import graph as g
@@ -73,6 +74,18 @@ def vlan_needles(tag: int | None) -> tuple[str, ...]:
     )
 
 
+OFP_VID_PRESENT = 4096  # OpenFlow 1.3's vlan_vid carries this bit: set_field:4197->vlan_vid is VLAN 101
+SET_VID = re.compile(r"set_field:(\d+)->vlan_vid")
+
+
+def vid_note(flows: list[str]) -> str:
+    """What the OpenFlow 1.3 rewrites in ``flows`` set, in VLAN ids (dump-flows -O OpenFlow13 shows
+    ``set_field:<4096 + id>->vlan_vid`` where OpenFlow 1.0 shows ``mod_vlan_vid:<id>``)."""
+    values = sorted({int(m.group(1)) for line in flows for m in SET_VID.finditer(line)})
+    notes = [f"set_field:{v}->vlan_vid sets VLAN {v - OFP_VID_PRESENT}" for v in values if v >= OFP_VID_PRESENT]
+    return "; ".join(notes) + (f" ({OFP_VID_PRESENT} is OpenFlow 1.3's VID-present bit)" if notes else "")
+
+
 def flows_with(walk: Walk, host: str, bridge: str, match: tuple[str, ...], action: tuple[str, ...]) -> list[str]:
     """The bridge's flows that match one needle of ``match`` and do one of ``action``."""
     lines = walk.topo.flows(host, bridge)
@@ -106,11 +119,13 @@ def provider_cross(walk: Walk, src: str, dst: str, network: str, kind: str) -> N
         walk.hop(int_side, f"patch port int-br-{bridge.removeprefix('br-')}")
         walk.hop(phys_side, f"patch port phy-br-{bridge.removeprefix('br-')} into {bridge}")
     rewrite = ("mod_vlan_vid:", "->vlan_vid", "strip_vlan", "pop_vlan")
+    flows = flows_with(walk, src, bridge, vlan_needles(out_tag), rewrite)
     leave = walk.hop(
         g.bridge_id(src, bridge),
         f"{bridge} on {src}: local VLAN {out_tag} rewritten to {tagged} of physical network "
         f"{topo.attrs(network).get('physical_network')}",
-        flows=flows_with(walk, src, bridge, vlan_needles(out_tag), rewrite),
+        vid_note(flows),
+        flows=flows,
     )
     nic = physical_port(topo, src, bridge)
     if nic is None:
@@ -143,6 +158,7 @@ def arrive(walk: Walk, dst: str, network: str, tagged: str, segid: int | None, i
     match = vlan_needles(segid) if segid is not None else ("vlan_tci=0x0000",)
     hop = walk.br_int(dst, f"{tagged} rewritten to the local VLAN {in_tag} of the network")
     hop.flows = flows_with(walk, dst, "br-int", match, ("mod_vlan_vid:", "->vlan_vid", "push_vlan"))
+    hop.evidence = hop.evidence or vid_note(hop.flows)
     if in_tag is None:
         walk.fail(
             hop, Problem.PORT_DOWN, f"the network has no local VLAN on {dst}'s br-int: no port of it is wired there"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Final, Literal
 
 from topology import graph as g
-from topology.path import dns, dvr, dvr6, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, owned, routed6
+from topology.path import dns, dvr, dvr6, fip_gateway, hairpin, hairpin_dvr, legacy, metadata, ovn, owned, routed6
 from topology.path.context import Arriving, Leaving
 from topology.path.external import outside_end, outside_hop
 from topology.path.instance import vm_out
@@ -95,7 +95,9 @@ def route(walk: Walk, source: Endpoint, target: Endpoint) -> str:
             f"{source.ip} is the address of a {'router' if source.kind == 'router' else 'DHCP port'}: "
             "paths from the cloud's own ports are walked to a VM's port only; ask from a VM, a port or the outside"
         )
-    found = WALKS.get(situation(walk.topo, source, target))
+    where = situation(walk.topo, source, target)
+    found = OVN_WALKS.get(where) if source.kind == "port" and ovn.is_ovn_port(walk.topo, source.node) else None
+    found = found or WALKS.get(where)
     if found is None:
         raise PathError("one end must be a port, a VM or a floating IP of the cloud")
     walk.dst_ip = target.ip  # the source port's egress rules judge what it sends to
@@ -300,4 +302,11 @@ WALKS: Final[dict[Situation, WalkFn]] = {
     ("outside", "fixed", Relation.ANY): owned.private_from_outside,
     ("port", "metadata", Relation.ANY): metadata.to_metadata,
     ("port", "dns", Relation.ANY): lambda w, s, t: dns.to_dns(w, s, t, lambda ip: resolve_ip(w.topo, ip, s), route),
+}
+
+# An ML2/OVN cloud's walks (topology/path/ovn.py), for a source port OVN knows; the rest as on ML2/OVS.
+OVN_WALKS: Final[dict[Situation, WalkFn]] = {
+    ("port", "port", Relation.SAME_NETWORK): ovn.same_network,
+    ("port", "port", Relation.ROUTED): ovn.east_west,
+    ("port", "outside", Relation.ANY): ovn.north_south,
 }

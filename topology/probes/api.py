@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from dashboard.auth import IsCloudAdmin
-from topology.agent.probes import DEFAULT_TIMEOUT_S, MAX_TIMEOUT_S, ProbeInvalid
+from topology.agent.probes import DEFAULT_TIMEOUT_S, KINDS, MAX_TIMEOUT_S, ProbeInvalid
 from topology.models import HostReport
 from topology.probes.request import NotConnected, ProbeTimeout, run_on_host
 from topology.probes.validate import validate_for_host
@@ -33,7 +33,7 @@ from topology.probes.validate import validate_for_host
 ProbeRequestSerializer = inline_serializer(
     "ProbeRequest",
     {
-        "kind": serializers.ChoiceField(choices=["ofproto_trace", "route_get", "ip_rule", "route_table", "neigh_show"]),
+        "kind": serializers.ChoiceField(choices=list(KINDS)),
         "args": serializers.DictField(),
         "timeout": serializers.FloatField(required=False, min_value=0.5, max_value=MAX_TIMEOUT_S),
     },
@@ -61,7 +61,7 @@ class HostProbeView(APIView):
             503: ProbeErrorSerializer,
             504: OpenApiTypes.OBJECT,
         },
-        summary="Run a read-only probe (ofproto/trace, ip route get, ip rule, ip route show table) on a host (admin)",
+        summary="Run a probe (ofproto/trace, ip route get, ip rule, route table, ovn-trace...) on a host (admin)",
     )
     def post(self, request: Request, host: str) -> Response:
         row = HostReport.objects.filter(host=host).only("report").first()

@@ -63,6 +63,8 @@ def validate_report(data: object, *, max_namespaces: int = 5000) -> list[str]:
             _check_iptables(data[key], key, reasons)
     if "ovs" in data:
         _check_ovs(data["ovs"], reasons)
+    if "ovn" in data:  # optional: an OVN chassis's own settings (topology/agent/ovn_chassis.py)
+        _check_ovn(data["ovn"], reasons)
     return reasons.result()
 
 
@@ -298,6 +300,26 @@ def _check_ovs(value: object, reasons: _Reasons) -> None:
         items = _as_list(lines, f"ovs.flows[{bridge!r}]", reasons)
         if items is not None and not all(isinstance(line, str) for line in items):
             reasons.add(f"ovs.flows[{bridge!r}]", "must be an array of strings")
+
+
+def _check_ovn(value: object, reasons: _Reasons) -> None:
+    ovn = _as_object(value, "ovn", reasons)
+    chassis = _as_object((ovn or {}).get("chassis"), "ovn.chassis", reasons) if ovn is not None else None
+    if chassis is not None:
+        for key in ("system_id", "remote", "encap_type", "encap_ip", "hostname"):
+            _check_optional_str(chassis, key, "ovn.chassis", reasons)
+        if chassis.get("encap_ip") is not None:
+            _check_ip(chassis["encap_ip"], "ovn.chassis.encap_ip", reasons)
+        mappings = _as_object(chassis.get("bridge_mappings", {}), "ovn.chassis.bridge_mappings", reasons)
+        if mappings is not None and not all(isinstance(v, str) for v in mappings.values()):
+            reasons.add("ovn.chassis.bridge_mappings", "values must be bridge names (strings)")
+        options = _as_list(chassis.get("cms_options", []), "ovn.chassis.cms_options", reasons)
+        if options is not None and not all(isinstance(o, str) for o in options):
+            reasons.add("ovn.chassis.cms_options", "must be an array of strings")
+    controller = _as_object((ovn or {}).get("controller", {}), "ovn.controller", reasons) if ovn is not None else None
+    if controller is not None:
+        for key in ("connection", "error"):
+            _check_optional_str(controller, key, "ovn.controller", reasons)
 
 
 def _check_bridge(item: object, path: str, reasons: _Reasons) -> None:

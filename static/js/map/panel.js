@@ -6,6 +6,7 @@ import { isCollapsed, isCollapsible } from "./model.js";
 import { toggleCollapse, toggleFocus } from "./interaction.js";
 import { useOrAskOther } from "./path-form.js";
 import { endpointLabel, endpointOf, setEndpoint } from "./path-state.js";
+import { ovnRows } from "./panel-ovn.js";
 
 const PANEL_FIELDS = [
   ["describe", "what"], ["role", "role"], ["type", "type"], ["addresses", "addresses"], ["fixed_ips", "fixed IPs"],
@@ -57,6 +58,7 @@ function fields(body, n) {
   if (n.kind === "host") {
     for (const ag of a.agents || []) row(ag.binary || ag.agent_type, ag.alive ? "alive" : "DEAD");
   }
+  for (const [name, text] of ovnRows(n)) row(name, text || "");
 }
 
 function actions(body, n) {
