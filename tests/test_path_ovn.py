@@ -10,14 +10,29 @@ unbound, the gateway's chassis removed) and undone. There is no OVN lab yet: no 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import EXT, PROJECT, neutron_snapshot, port
-from tests.test_ovn_read import NET, PG, PORT_GW, PORT_VM, RIF_MAC, ROUTER, SG, VM_MAC, _populate, _sb_computed
+from tests.test_ovn_read import (
+    GW_MAC,
+    NET,
+    PG,
+    PORT_GW,
+    PORT_RIF,
+    PORT_VM,
+    RIF_MAC,
+    ROUTER,
+    SG,
+    VM_MAC,
+    _populate,
+    _sb_computed,
+)
 from topology import graph as g
 from topology.agent.probes import run_probe
 from topology.join import join
@@ -30,8 +45,10 @@ PORT_B = "a1b2c3d4-0000-4e5f-8a9b-0c1d2e3f4a5b"
 NET2, SUBNET2 = "b2c3d4e5-0000-4f60-8b9c-1d2e3f4a5b6c", "c3d4e5f6-0000-4a71-9cad-2e3f4a5b6c7d"
 PORT_C, PORT_RIF2 = "d4e5f6a7-0000-4b82-adbe-3f4a5b6c7d8e", "e5f6a7b8-0000-4c93-becf-4a5b6c7d8e9f"
 MAC_C = "fa:16:3e:00:0c:0c"
+MAC_RIF2 = "fa:16:3e:00:01:02"
 MAC_B = "fa:16:3e:00:0b:0b"
 HOST_B = "compute2"
+PROVNET = "provnet-f6a7b8c9-0000-4da4-8fd0-5b6c7d8e9fa0"
 RULES = [
     {"id": "r-icmp", "security_group_id": SG, "direction": "ingress", "ethertype": "IPv4", "protocol": "icmp",
      "remote_ip_prefix": None, "remote_group_id": None, "port_range_min": None, "port_range_max": None},
@@ -42,7 +59,14 @@ RULES = [
 
 @pytest.fixture(scope="module")
 def dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
-    with ovn_databases(tmp_path_factory.mktemp("ovn-path")) as started:
+    with two_chassis(tmp_path_factory.mktemp("ovn-path")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def two_chassis(root: Path) -> Iterator[OvnDbs]:
+    """Real NB/SB with northd: _populate's cloud, a second VM port, private2 and the external network."""
+    with ovn_databases(root) as started:
         _populate(started)
         nb = started.nbctl
         # _populate's Address_Set pg_<sg>_ip4 is also the name northd gives the port group's own address set in
@@ -56,11 +80,23 @@ def dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
         nb("ls-add", f"neutron-{NET2}")
         nb("lsp-add", f"neutron-{NET2}", PORT_C)
         nb("lsp-set-addresses", PORT_C, f"{MAC_C} 10.0.1.5")
-        nb("lrp-add", f"neutron-{ROUTER}", f"lrp-{PORT_RIF2}", "fa:16:3e:00:01:02", "10.0.1.1/24")
+        nb("lrp-add", f"neutron-{ROUTER}", f"lrp-{PORT_RIF2}", MAC_RIF2, "10.0.1.1/24")
         nb("lsp-add", f"neutron-{NET2}", PORT_RIF2)
         nb("lsp-set-type", PORT_RIF2, "router")
         nb("lsp-set-addresses", PORT_RIF2, "router")
         nb("lsp-set-options", PORT_RIF2, f"router-port=lrp-{PORT_RIF2}")
+        # the external network as the driver writes it: its switch with a localnet port (provnet-<segment>)
+        # on physnet1, the gateway's router port, and the router's default route to the outside's gateway
+        nb("ls-add", f"neutron-{EXT}")
+        nb("lsp-add", f"neutron-{EXT}", PROVNET)
+        nb("lsp-set-type", PROVNET, "localnet")
+        nb("lsp-set-addresses", PROVNET, "unknown")
+        nb("lsp-set-options", PROVNET, "network_name=physnet1")
+        nb("lsp-add", f"neutron-{EXT}", PORT_GW)
+        nb("lsp-set-type", PORT_GW, "router")
+        nb("lsp-set-addresses", PORT_GW, "router")
+        nb("lsp-set-options", PORT_GW, f"router-port=lrp-{PORT_GW}")
+        nb("lr-route-add", f"neutron-{ROUTER}", "0.0.0.0/0", "172.24.4.1")
         started.sbctl("chassis-add", "chassis-2", "geneve", "127.0.0.3")
         started.sbctl("set", "Chassis", "chassis-2", f"hostname={HOST_B}")
         wait_until(lambda: _sb_computed(started), what="northd computing Port_Binding")
@@ -91,6 +127,9 @@ def graph_of(dbs: OvnDbs, reports: dict[str, Any] | None = None) -> dict[str, li
                                fixed_ips=[{"subnet_id": SUBNET2, "ip_address": "10.0.1.1"}]))  # fmt: skip
     cloud["subnets"].append({"id": "ext-subnet", "network_id": EXT, "cidr": "172.24.4.0/24", "ip_version": 4,
                              "gateway_ip": "172.24.4.1", "project_id": "admin"})  # fmt: skip
+    macs = {PORT_VM: VM_MAC, PORT_RIF: RIF_MAC, PORT_GW: GW_MAC, PORT_RIF2: MAC_RIF2}  # Neutron's, as the LSPs'
+    for each in cloud["ports"]:
+        each["mac_address"] = macs.get(each["id"], each["mac_address"])
     cloud[OVN_SNAPSHOT_KEY] = collect_ovn(OvnRemotes(dbs.nb, dbs.sb, timeout=5))
     return join(cloud, reports or {}).to_dict()
 

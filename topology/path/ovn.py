@@ -58,21 +58,19 @@ def port_hop(walk: Walk, port: str, leaving: bool) -> tuple[Hop, str | None]:
     verb = "sends it" if leaving else "receives it"
     hop = walk.hop(port, f"port {label} ({vm_ip(topo, port)}) {verb}: Logical_Switch_Port {port[5:]}, {where}")
     if chassis is None:
-        hop.status = "fail"
-        walk.problem(
-            Problem.PORT_UNBOUND,
-            f"port {label} is bound on no chassis: no ovn-controller claims it (its VM's interface, iface-id "
-            f"{port[5:]}, is on no chassis's br-int)",
-            port,
-        )
+        binding_fails(walk, hop, Problem.PORT_UNBOUND, f"port {label} is bound on no chassis: no ovn-controller "
+                      f"claims it (its VM's interface, iface-id {port[5:]}, is on no chassis's br-int)")  # fmt: skip
     elif up is False:
-        hop.status = "fail"
-        walk.problem(
-            Problem.PORT_DOWN,
-            f"port {label}'s Port_Binding on {chassis} is up=false: ovn-controller there has not installed it",
-            port,
-        )
+        binding_fails(walk, hop, Problem.PORT_DOWN, f"port {label}'s Port_Binding on {chassis} is up=false: "
+                      "ovn-controller there has not installed it")  # fmt: skip
     return hop, chassis
+
+
+def binding_fails(walk: Walk, hop: Hop, code: str, message: str) -> None:
+    """The port's binding is the break: the hop fails with it as its evidence (rules judged after add theirs)."""
+    hop.status = "fail"
+    hop.evidence = message
+    walk.problem(code, message, hop.node)
 
 
 def chassis_hop(walk: Walk, chassis: str | None, what: str) -> str | None:
@@ -137,7 +135,10 @@ def arrive(walk: Walk, port: str, from_host: str | None, src_ip: str | None) -> 
     to_host = host_of_chassis(walk.topo, ovn.get("chassis"))
     tunnel_hop(walk, from_host, to_host)
     hop, _ = port_hop(walk, port, leaving=False)
+    binding = hop.evidence
     secgroups.check_ingress(walk, port, src_ip, hop)
+    if binding and binding not in hop.evidence:  # the rules' verdict follows the binding's break
+        hop.evidence = f"{binding}; {hop.evidence}" if hop.evidence else binding
 
 
 def same_network(walk: Walk, source: Endpoint, target: Endpoint) -> str:

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from topology.probes.plan import LOCAL_OFPORT, Check
+from topology.probes.plan_ovn import LOCALNET
 
 JsonDict = dict[str, Any]
 State = Literal["agree", "disagree", "not_checked"]
@@ -105,6 +106,28 @@ def compare_trace(check: Check, result: Mapping[str, Any]) -> JsonDict:
     }
 
 
+def compare_ovn(check: Check, result: Mapping[str, Any]) -> JsonDict:
+    """ovn-trace's answer against the walk: delivered to the expected port (a localnet one for the outside),
+    or stopped where the walk stops."""
+    parsed = result.get("parsed") or {}
+    delivered = parsed.get("delivered_to")
+    outputs = [o for o in parsed.get("outputs") or [] if o.get("type") != "patch"]
+    stop = parsed.get("dropped_at") or {}
+    if delivered is None:
+        answer = f"stops at {stop.get('stage', '?')} ({stop.get('direction', '?')}, match {stop.get('match', '?')})"
+    else:
+        answer = f"is delivered to {delivered}" + (f" ({outputs[-1]['type']} port)" if outputs[-1]["type"] else "")
+    expect = check.expect
+    if expect.stops:
+        state: State = "agree" if delivered is None else "disagree"
+    elif expect.port == LOCALNET:
+        state = "agree" if outputs and outputs[-1]["type"] == LOCALNET else "disagree"
+    else:
+        state = "agree" if delivered == expect.port else "disagree"
+    return {"state": state, "answer": answer, "detail": {"delivered_to": delivered, "dropped_at": stop or None,
+            "outputs": list(parsed.get("outputs") or [])}}  # fmt: skip
+
+
 def compare_route(check: Check, result: Mapping[str, Any]) -> JsonDict:
     expect = check.expect
     if not result.get("ok"):
@@ -123,9 +146,10 @@ def compare(check: Check, result: Mapping[str, Any]) -> JsonDict:
     """The hop's ``verify`` object for an answered probe (the agent's result dict)."""
     if result.get("timed_out"):
         return not_checked(f"{check.tracer} did not answer in time on {check.host}", check.tracer)
-    if check.kind == "ofproto_trace" and not result.get("ok"):
+    if check.kind in ("ofproto_trace", "ovn_trace") and not result.get("ok"):
         return not_checked(f"{check.tracer} failed on {check.host}: {str(result.get('error'))[:300]}", check.tracer)
-    found = compare_trace(check, result) if check.kind == "ofproto_trace" else compare_route(check, result)
+    compare_kind = {"ofproto_trace": compare_trace, "ovn_trace": compare_ovn}.get(check.kind, compare_route)
+    found = compare_kind(check, result)
     return {
         "state": found["state"],
         "tracer": check.tracer,

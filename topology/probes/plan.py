@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from topology import graph as g
 from topology.kinds import TUNNEL_TYPES, EdgeKind, NamespacePrefix, NodeKind
 from topology.path import Probe, Topo
 from topology.path.external import br_ex_physical_port, br_ex_ports, wired_to
+from topology.probes import plan_ovn
+from topology.probes.checks import Check, Expect, NotChecked, Plan, first_failure, stops_at
 from topology.probes.packet import (
     Neighbour,
     Unknown,
@@ -48,52 +50,6 @@ LOCAL_OFPORT = 65534  # a bridge's own internal port: the host's stack, not a wa
 ROUTER_NAMESPACES = ("qrouter-", "snat-", "fip-")
 
 
-@dataclass(frozen=True)
-class Expect:
-    """What the explainer says the tracer should find."""
-
-    port: str | None = None  # ofproto_trace: the port the packet leaves the datapath by
-    bridge: str | None = None  # ...on this bridge
-    dev: str | None = None  # route_get: the device the route leaves by
-    stops: str | None = None  # the explainer says the packet goes no further (why)
-    tun_id: int | None = None  # ofproto_trace by a tunnel port: the VNI (set_field ->tun_id) it carries
-    dead_ends: tuple[str, ...] = ()  # when it stops: ports it may still leave by that lead nowhere out (wires)
-
-    def describe(self) -> str:
-        if self.stops:
-            wires = f" (or leaves only by {', '.join(self.dead_ends)}: a wire to a br-ex with no way out)"
-            return f"stops: {self.stops}" + (wires if self.dead_ends else "")
-        if self.port:
-            vni = f" with tun_id {self.tun_id:#x}" if self.tun_id is not None else ""
-            return f"leaves by {self.port} on {self.bridge}{vni}"
-        return f"routed out of {self.dev}"
-
-
-@dataclass
-class Check:
-    hop: int
-    host: str
-    kind: str  # ofproto_trace | route_get
-    args: JsonDict
-    expect: Expect
-    macs: dict[str, Neighbour] = field(default_factory=dict)  # dl_src/dl_dst to fill from the node's ARP table
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def tracer(self) -> str:
-        return "ofproto/trace" if self.kind == "ofproto_trace" else "ip route get"
-
-
-@dataclass(frozen=True)
-class NotChecked:
-    hop: int
-    reason: str
-    tracer: str | None = None
-
-
-Plan = Check | NotChecked
-
-
 def plan(
     topo: Topo, hops: Sequence[Mapping[str, Any]], src_ip: str | None, dst_ip: str | None, probe: Probe
 ) -> list[Plan]:
@@ -115,6 +71,8 @@ def plan_hop(
 ) -> Plan:
     hop = hops[index]
     node = str(hop.get("node") or "")
+    if plan_ovn.is_ovn_walk(topo, hops):
+        return plan_ovn.ovn_check(topo, hops, index, addresses, probe)
     if not node:
         return NotChecked(index, "the walk names no node here (a missing or hidden step)")
     kind = g.id_kind(node)
@@ -153,18 +111,6 @@ def router_check(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addr
     return Check(
         index, host, "route_get", {"namespace": name, "dst": known(addresses[index][1])}, stops_at(hops, index)
     )
-
-
-def stops_at(hops: Sequence[Mapping[str, Any]], at: int) -> Expect:
-    return Expect(stops=f"hop {at + 1} fails: {str(hops[at].get('evidence') or hops[at].get('what'))[:200]}")
-
-
-def first_failure(hops: Sequence[Mapping[str, Any]], index: int) -> Expect | None:
-    """The explainer's break at or before ``index``: the packet is not expected to go on."""
-    for at in range(index + 1):
-        if hops[at].get("status") == "fail":
-            return stops_at(hops, at)
-    return None
 
 
 # --------------------------------------------------------------------------- OVS bridges
