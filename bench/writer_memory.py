@@ -237,7 +237,8 @@ def reset_graph(db: Path, tree: Path, env: dict[str, str]) -> None:
     code = (
         "import sqlite3,sys;c=sqlite3.connect(sys.argv[1]);"
         "[c.execute(f'DELETE FROM {t}') for t in ('topology_graphpart','topology_graphpartscope',"
-        "'topology_graphpartsummary','topology_graphrevision','topology_graphstate','topology_graphview')];c.commit()"
+        "'topology_graphpartsummary','topology_graphrevision','topology_graphstate','topology_graphview',"
+        "'topology_checkpointnodes')];c.commit()"
     )
     subprocess.run([sys.executable, "-c", code, str(db)], check=True, cwd=tree, env=env)
 
