@@ -127,7 +127,7 @@ def write_config(mode: str = "legacy") -> bool:
     ML2_CONF.parent.mkdir(parents=True, exist_ok=True)
     (STATE_PATH / "lock").mkdir(parents=True, exist_ok=True)
     files = {
-        CONF: neutron_conf(ha=mode == "ha"),
+        CONF: neutron_conf(ha=mode == "ha", vlan=mode == "vlan"),
         ML2_CONF: ml2_conf(vlan=mode == "vlan"),
         OVS_AGENT_CONF: ovs_conf_of(mode),
         L3_AGENT_CONF: l3_agent_conf("dvr_snat" if mode == "dvr" else "legacy", with_metadata=True),

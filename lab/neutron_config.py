@@ -58,8 +58,21 @@ def l3_ha_options(ha: bool) -> str:
     return f"{L3_HA}\nmax_l3_agents_per_router = {L3_HA_AGENTS}\n" if ha else ""
 
 
-def neutron_conf(host: str = HOST, state_path: Path = STATE_PATH, conf: Path = CONF, ha: bool = False) -> str:
-    """neutron.conf of a host: the server and host 1's agents use `controller`'s; `ha`: HA routers."""
+# VLAN ranges (scenario vlan, issue 15): the network_segment_range service plugin makes ML2's
+# network_vlan_ranges a "default" range object whose GET /v2.0/network-segment-ranges (admin only) lists
+# the `available` ids and the `used` ones with their projects (neutron/objects/network_segment_range.py).
+SEGMENT_RANGE_PLUGIN = "network_segment_range"
+
+
+def service_plugins(segment_ranges: bool = False) -> str:
+    return ",".join(["router", *([SEGMENT_RANGE_PLUGIN] if segment_ranges else [])])
+
+
+def neutron_conf(
+    host: str = HOST, state_path: Path = STATE_PATH, conf: Path = CONF, ha: bool = False, vlan: bool = False
+) -> str:
+    """neutron.conf of a host: the server and host 1's agents use `controller`'s; `ha`: HA routers;
+    `vlan`: the network_segment_range plugin, so the dashboard can read how full physnet1's range is."""
     helper = f"{_bin('privsep-helper')} --config-file {conf}"
     privsep = "".join(f"\n[{s}]\nhelper_command = {helper}\n" for s in PRIVSEP_SECTIONS)
     a = keystone.NEUTRON_SERVICE
@@ -67,7 +80,7 @@ def neutron_conf(host: str = HOST, state_path: Path = STATE_PATH, conf: Path = C
 [DEFAULT]
 host = {host}
 core_plugin = ml2
-service_plugins = router
+service_plugins = {service_plugins(vlan)}
 allow_overlapping_ips = True
 auth_strategy = keystone
 transport_url = {rabbitmq.TRANSPORT_URL}

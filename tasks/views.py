@@ -16,6 +16,8 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 
 from dashboard.auth import Caller
 from dashboard.views import login_required, page_context
+from topology.join.segment_ranges import SNAPSHOT_KEY, full_range_messages, tenant_form
+from topology.models import CloudSnapshot
 
 # Keystone roles that may write in a project under Neutron's default policy (reader may not).
 WRITER_ROLES = frozenset({"member", "admin"})
@@ -58,8 +60,16 @@ def page_config(caller: Caller) -> dict[str, Any]:
     }
 
 
-def page(template: str, request: HttpRequest, caller: Caller) -> HttpResponse:
-    return render(request, template, page_context(request, caller, page_config=page_config(caller)))
+def page(template: str, request: HttpRequest, caller: Caller, **extra: Any) -> HttpResponse:
+    return render(request, template, page_context(request, caller, page_config=page_config(caller), **extra))
+
+
+def vlan_range_warnings(caller: Caller) -> list[str]:
+    """The physical networks with no VLAN id free, as the last cloud refresh read Neutron's ranges (issue 15):
+    an admin's words name the ranges, a member's only the physical network (no project's data either way)."""
+    ranges = CloudSnapshot.objects.order_by("-id").values_list(f"data__{SNAPSHOT_KEY}", flat=True).first()
+    messages = full_range_messages({SNAPSHOT_KEY: ranges or []})
+    return messages if caller.is_admin else [tenant_form(m) for m in messages]
 
 
 @login_required
@@ -71,7 +81,7 @@ def floating_ips(request: HttpRequest, caller: Caller) -> HttpResponse:
 @login_required
 @ensure_csrf_cookie
 def routers(request: HttpRequest, caller: Caller) -> HttpResponse:
-    return page("routers.html", request, caller)
+    return page("routers.html", request, caller, vlan_range_warnings=vlan_range_warnings(caller))
 
 
 @login_required

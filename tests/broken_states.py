@@ -27,6 +27,33 @@ def ping_stops(vm: str, target: str, timeout: float = 90) -> bool:
     return False
 
 
+ROUTER_PREFIXES = ("qrouter-", "snat-", "fip-")
+
+
+def _noise(line: str) -> bool:
+    return "table local" in line or line.startswith(("fe80", "multicast", "anycast", "lo "))
+
+
+def routers_seen(hosts: tuple[str, ...] = ("controller", "compute2")) -> str:
+    """What each host's router namespaces hold (addresses, rules, routes): said when a ping does not come back."""
+    from lab import api
+
+    lines: list[str] = []
+    for host in hosts:
+        try:
+            names = [n for n in api.namespaces(host) if n.startswith(ROUTER_PREFIXES)]
+        except Exception as exc:  # a host not in this scenario
+            lines.append(f"{host}: {exc}")
+            continue
+        for ns in names:
+            for argv in (["ip", "-br", "addr"], ["ip", "rule"], ["ip", "route", "show", "table", "all"]):
+                out = api.run_in(f"{host}:{ns}", argv)
+                kept = [x for x in (out.stdout + out.stderr).splitlines() if not _noise(x)]
+                body = " | ".join(kept)
+                lines.append(f"{host}:{ns} {' '.join(argv[1:])}: {body[:1500]}")
+    return "\n".join(lines)
+
+
 def l3_agent_alive(admin_cloud: Cloud, host: str) -> bool:
     agents = list(admin_cloud.network.agents(host=host, binary="neutron-l3-agent"))
     return bool(agents) and all(a.is_alive for a in agents)

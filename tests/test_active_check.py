@@ -32,9 +32,32 @@ def test_a_flows_key_leaves_out_what_changes_without_the_flow_changing() -> None
     assert flow_key(one) == flow_key(two) == "table=60,priority=3,in_port=5 actions=NORMAL"
     dump = "OFPST_FLOW reply (OF1.4) (xid=0x6):\n" + one + "\n" + TUN_FLOW.format(n=2)
     assert parse("flow_counters", dump)["flows"] == [
-        {"key": "table=60,priority=3,in_port=5 actions=NORMAL", "n_packets": 6},
-        {"key": "table=2,priority=1,dl_vlan=1 actions=output:2", "n_packets": 2},
+        {"key": "table=60,priority=3,in_port=5 actions=NORMAL", "n_packets": 6, "cookie": 0x1F2E},
+        {"key": "table=2,priority=1,dl_vlan=1 actions=output:2", "n_packets": 2, "cookie": 0x9},
     ]
+
+
+def test_flow_counters_by_cookie_dump_once_per_cookie_and_refuse_what_is_not_a_cookie() -> None:
+    ran: list[list[str]] = []
+
+    def runner(argv: Any, timeout: float) -> Run:
+        ran.append(list(argv))
+        cookie = int(argv[-1].split("cookie=")[1].split("/")[0], 16)
+        line = (
+            f" cookie={cookie:#x}, duration=1.0s, table=8, n_packets={cookie % 7}, n_bytes=0, priority=50 actions=drop"
+        )
+        return Run(list(argv), 0, "OFPST_FLOW reply:\n" + line, "", False, False, 3)
+
+    result = probes.run_probe("flow_counters", {"bridge": "br-int", "cookies": [0x5E7545FE, 0x7153044F, 0x5E7545FE]},
+                              runner=runner)  # fmt: skip
+    assert [argv[-1] for argv in ran] == ["cookie=0x5e7545fe/-1", "cookie=0x7153044f/-1"]
+    assert [(f["cookie"], f["n_packets"]) for f in result["parsed"]["flows"]] == [
+        (0x5E7545FE, 0x5E7545FE % 7),
+        (0x7153044F, 0x7153044F % 7),
+    ]
+    for bad in ([], ["0x1"], [-1], [2**64], list(range(49)), "12"):
+        refused = probes.run_probe("flow_counters", {"bridge": "br-int", "cookies": bad}, runner=runner)
+        assert refused["invalid"] and "cookie" in refused["error"], (bad, refused)
 
 
 def test_the_agent_sends_only_when_allowed_and_a_lost_reply_is_an_answer() -> None:

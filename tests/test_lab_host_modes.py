@@ -112,6 +112,24 @@ def test_in_mode_vlan_project_networks_are_vlans_of_physnet1_mapped_to_br_vlan_o
     assert "lab-vlan1" in hosts.LINKS and "br-vlan" in hosts.BRIDGES, "torn down with compute2's wires"
 
 
+def test_in_mode_vlan_the_server_runs_the_network_segment_range_plugin_and_only_there(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GET /v2.0/network-segment-ranges (issue 15: how full physnet1's range is) exists in scenario vlan only."""
+    from pathlib import Path
+
+    assert "service_plugins = router,network_segment_range" in neutron.neutron_conf(vlan=True).splitlines()
+    assert "service_plugins = router" in neutron.neutron_conf().splitlines()
+    assert "network_segment_range" not in neutron.neutron_conf(ha=True)
+    root = Path(str(tmp_path))
+    for name in ("CONF", "ML2_CONF", "OVS_AGENT_CONF", "L3_AGENT_CONF", "DHCP_AGENT_CONF", "DNSMASQ_CONF", "UWSGI_INI"):
+        monkeypatch.setattr(neutron, name, root / name.lower())
+    monkeypatch.setattr(neutron, "STATE_PATH", root / "state")
+    monkeypatch.setattr(neutron.metadata, "config_files", lambda: {})
+    neutron.write_config("vlan")
+    assert "service_plugins = router,network_segment_range" in (root / "conf").read_text().splitlines()
+
+
 def test_host_mode_vlan_is_read_back_from_the_files_it_wrote(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 

@@ -8,8 +8,10 @@ itself in the SB and answers ``connection-status``. The agent's code reads both;
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,14 +22,16 @@ import pytest
 
 from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import EXT, neutron_snapshot
-from tests.test_ovn_read import _populate, _sb_computed
+from tests.test_ovn_read import NET, PG, PORT_VM, RIF_MAC, VM_MAC, _populate, _sb_computed
 from topology import graph as g
 from topology.agent.ovn_chassis import ovn_section
 from topology.agent.ovs import OvsdbReader
+from topology.agent.probes import run_probe
 from topology.join import join
 from topology.join.chassis import chassis_warnings
 from topology.kinds import OVN_ATTR, OVN_SNAPSHOT_KEY
 from topology.ovn.collect import OvnRemotes, collect_ovn
+from topology.probes import ovn_counters
 from topology.report import validate_report
 
 pytestmark = pytest.mark.ovn
@@ -71,6 +75,9 @@ class Chassis:
 def central(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OvnDbs]:
     with ovn_databases(tmp_path_factory.mktemp("ovn-chassis")) as dbs:
         _populate(dbs)
+        # as tests/test_path_ovn.py: _populate's Address_Set pg_<sg>_ip4 would make northd's later SB commits fail
+        dbs.nbctl("destroy", "Address_Set", dbs.nbctl("--bare", "--columns=_uuid", "find", "Address_Set",
+                                                      f"name={PG}_ip4"))  # fmt: skip
         wait_until(lambda: _sb_computed(dbs), what="northd computing Port_Binding")
         yield dbs
 
@@ -227,3 +234,106 @@ def test_disagreements_and_silence_pure() -> None:
 def test_a_hostile_ovn_section_is_refused_with_its_reason(bad: Any) -> None:
     reasons = validate_report(report_with(bad))
     assert reasons and all(r.startswith("ovn") for r in reasons), reasons
+
+
+def test_a_chassis_that_has_not_caught_up_is_said_on_the_host_until_it_does(central: OvnDbs, chassis: Chassis) -> None:
+    """ovn-controller frozen for real (SIGSTOP) while the NB's nb_cfg is bumped (as Neutron does to check its
+    agents): its Chassis_Private nb_cfg stays behind, the host says so; thawed, it catches up and the warning goes."""
+    assert chassis.controller is not None
+    # ovn-controller acknowledges an nb_cfg once its flows are on br-int: a real (userspace) ovs-vswitchd for it
+    with userspace_vswitchd(chassis):
+        caught_up_then_behind(central, chassis)
+
+
+@contextlib.contextmanager
+def userspace_vswitchd(chassis: Chassis) -> Iterator[str]:
+    """A real ovs-vswitchd (netdev datapath) on the chassis's database, in a network namespace of its own (a
+    netdev datapath's ovs-netdev device is one per namespace; the lab's may hold the root one); yields it."""
+    chassis.vsctl("set", "Open_vSwitch", ".", "external_ids:ovn-bridge-datapath-type=netdev")
+    namespace = f"nm-test-vswitchd-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", namespace], check=True)
+    vswitchd = subprocess.Popen(
+        ["ip", "netns", "exec", namespace, "ovs-vswitchd", f"unix:{chassis.root / 'db.sock'}",
+         f"--pidfile={chassis.root / 'ovs-vswitchd.pid'}", f"--log-file={chassis.root / 'ovs-vswitchd.log'}",
+         "-vconsole:off"],
+        env=chassis.env,
+    )  # fmt: skip
+    try:
+        yield namespace
+    finally:
+        vswitchd.terminate()
+        vswitchd.wait(timeout=10)
+        subprocess.run(["ip", "netns", "del", namespace], check=False)
+
+
+def caught_up_then_behind(central: OvnDbs, chassis: Chassis) -> None:
+    assert chassis.controller is not None
+    central.nbctl("--wait=sb", "sync")
+    first = int(central.nbctl("get", "NB_Global", ".", "nb_cfg"))
+    wait_until(lambda: private_nb_cfg(central) == first, timeout=30, what="ovn-controller applying the NB's nb_cfg")
+    assert "warnings" not in host_attrs(cloud_with(central), chassis.section())
+    chassis.controller.send_signal(signal.SIGSTOP)
+    try:
+        central.nbctl("--wait=sb", "sync")  # nb_cfg + 1, waited for northd to copy it to the SB
+        wanted = int(central.nbctl("get", "NB_Global", ".", "nb_cfg"))
+        applied = private_nb_cfg(central)
+        assert applied is not None and applied < wanted
+        warnings = host_attrs(cloud_with(central), chassis.section())["warnings"]
+        assert f"chassis {SYSTEM_ID} has applied NB configuration {applied} of {wanted}" in " ".join(warnings)
+    finally:
+        chassis.controller.send_signal(signal.SIGCONT)
+    wait_until(lambda: private_nb_cfg(central) == wanted, timeout=20, what="the chassis catching up")
+    attrs = host_attrs(cloud_with(central), chassis.section())
+    assert attrs[OVN_ATTR]["behind"] is False and "warnings" not in attrs, attrs.get("warnings")
+
+
+def private_nb_cfg(central: OvnDbs) -> int | None:
+    found = central.sbctl("--bare", "--columns=nb_cfg", "find", "Chassis_Private", f"name={SYSTEM_ID}")
+    return int(found) if found.strip() else None
+
+
+def test_the_logical_flows_ovn_trace_meets_are_found_by_cookie_on_br_int_and_count_real_packets(
+    central: OvnDbs, chassis: Chassis
+) -> None:
+    """The VM's port plugged for real into this chassis's br-int (an internal port with its iface-id): the real
+    ovn-controller claims it and installs its flows; ovn-trace of an echo request to the router's address names
+    the logical flows it meets, the agent's flow_counters finds their OpenFlow flows by cookie, and real pings
+    from the port move the first stage's counters."""
+    with userspace_vswitchd(chassis) as namespace:
+        vm = "vm1"
+        chassis.vsctl("--may-exist", "add-port", "br-int", vm, "--", "set", "Interface", vm, "type=internal",
+                      f"external_ids:iface-id={PORT_VM}", f"mac=\"{VM_MAC}\"")  # fmt: skip
+        wait_until(lambda: bound_to_us(central), timeout=30, what="ovn-controller claiming the VM's port")
+        for argv in (["link", "set", vm, "address", VM_MAC], ["addr", "add", "10.0.0.5/24", "dev", vm],
+                     ["link", "set", vm, "up"]):  # fmt: skip
+            subprocess.run(["ip", "-n", namespace, *argv], check=True)
+        args = {"datapath": f"neutron-{NET}", "inport": PORT_VM, "eth_src": VM_MAC, "eth_dst": RIF_MAC,
+                "ip_src": "10.0.0.5", "ip_dst": "10.0.0.1", "ip_ttl": 64, "proto": "icmp", "icmp_type": 8}  # fmt: skip
+        trace = run_probe("ovn_trace", args, timeout=20, ovn_sb_db=central.sb)
+        assert trace["ok"], trace
+
+        def ask(host: str, kind: str, probe: dict[str, Any]) -> dict[str, Any]:
+            assert host == HOST
+            return run_probe(kind, probe, timeout=20)
+
+        def counted() -> list[dict[str, Any]]:
+            result: dict[str, Any] = {"notes": []}
+            ovn_counters.attach(result, HOST, trace, ask)
+            stages: list[dict[str, Any]] = result["detail"]["openflow"]["stages"]
+            return stages
+
+        wait_until(lambda: counted()[0]["openflow_flows"] > 0, timeout=30, what="the port's flows on br-int")
+        before = counted()
+        first = before[0]
+        assert first["stage"].startswith("ls_in_") and first["direction"] == "ingress", first
+        assert sum(1 for s in before if s["openflow_flows"]) >= len(before) // 2, before
+        subprocess.run(["ip", "netns", "exec", namespace, "ping", "-c", "3", "-i", "0.2", "-W", "1", "10.0.0.1"],
+                       check=False, capture_output=True)  # fmt: skip
+        wait_until(lambda: counted()[0]["n_packets"] > first["n_packets"], timeout=20,
+                   what="the first stage's flows counting the pings")  # fmt: skip
+
+
+def bound_to_us(central: OvnDbs) -> bool:
+    ours = central.sbctl("--bare", "--columns=_uuid", "find", "Chassis", f"name={SYSTEM_ID}")
+    bound = central.sbctl("--bare", "--columns=chassis", "find", "Port_Binding", f"logical_port={PORT_VM}")
+    return bool(ours) and ours == bound

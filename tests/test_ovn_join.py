@@ -8,6 +8,7 @@ databases over their unix sockets; the join is the product's. No lab, no mocks.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_read import FIP, NET, PORT_GW, PORT_RIF, PORT_VM, ROUTER, SG, SUBNET, _populate, _sb_computed
 from topology import graph as g
+from topology.agent.collect import collect_report
 from topology.join import JoinCache, join
 from topology.kinds import OVN_ATTR, OVN_SNAPSHOT_KEY, AgentType, Backend
 from topology.ovn.backend import backend_status, detect_backend
@@ -193,6 +195,8 @@ def test_chassis_joins_the_host_by_hostname(joined: tuple[dict[str, Any], g.Grap
         "encaps": [{"type": "geneve", "ip": "127.0.0.2"}],
         "gateway": True,
         "nb_cfg": None,  # chassis-add writes no Chassis_Private (ovn-controller would)
+        "nb_cfg_wanted": 0,  # NB_Global's: never bumped here
+        "behind": False,  # nothing applied is said: not behind
     }
 
 
@@ -251,3 +255,41 @@ def test_a_cached_join_equals_the_cold_one(joined: tuple[dict[str, Any], g.Graph
     cache = JoinCache()
     assert join(cloud, {}, cache).to_dict() == graph.to_dict()
     assert join(cloud, {}, cache).to_dict() == graph.to_dict()  # from the cached logical part
+
+
+def test_an_ovnmeta_namespace_collected_for_real_is_bound_to_its_network(ovn: OvnDbs, tmp_path: Path) -> None:
+    """What OVN's metadata agent makes on a chassis, made for real (a namespace `ovnmeta-<network id>` with its
+    tap...1 end holding 169.254.169.254), read by the agent's own collector and joined to the network; one of
+    a network the cloud does not know is a warning on it. The namespaces are bind-mounted into a directory of
+    the test's own, so the collector reads them only."""
+    names = [f"ovnmeta-{NET}", "ovnmeta-00000000-0000-4000-8000-00000000dead"]
+    netns_dir = tmp_path / "netns"
+    netns_dir.mkdir()
+    try:
+        for name in names:
+            run("ip", "netns", "add", name)
+            (netns_dir / name).touch()
+            run("mount", "--bind", f"/run/netns/{name}", str(netns_dir / name))
+        inside = f"tap{NET[:10]}1"
+        run("ip", "-n", names[0], "link", "add", inside, "type", "veth", "peer", "name", f"tap{NET[:10]}0")
+        run("ip", "-n", names[0], "addr", "add", "169.254.169.254/32", "dev", inside)
+        run("ip", "-n", names[0], "link", "set", inside, "up")
+        report: dict[str, Any] = dict(collect_report(HOST, netns_dir=netns_dir, ovsdb=None))
+    finally:
+        for name in names:
+            subprocess.run(["umount", str(netns_dir / name)], check=False, capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+    assert sorted(n["name"] for n in report["namespaces"]) == sorted(names)
+    cloud = neutron_snapshot()
+    cloud[OVN_SNAPSHOT_KEY] = collect_ovn(OvnRemotes(ovn.nb, ovn.sb, timeout=5))
+    graph = join(cloud, {HOST: report})
+    ours, unknown = (g.netns_id(HOST, name) for name in names)
+    assert graph.nodes[ours]["attrs"]["role"] == "ovnmeta"
+    assert (g.network_id(NET), ours, "binds") in graph.edges, "ovnmeta- not bound to its network"
+    assert any("belongs to no network the cloud knows" in w for w in graph.nodes[unknown]["attrs"]["warnings"])
+    assert "169.254.169.254/32" in json.dumps(graph.nodes[g.iface_id(HOST, names[0], inside)]["attrs"])
+
+
+def run(*args: str) -> None:
+    done = subprocess.run(args, check=False, capture_output=True, text=True)
+    assert done.returncode == 0, f"{' '.join(args)}: {done.stderr}"

@@ -25,6 +25,7 @@ from tests.broken_states import (
     l3_agent_stopped,
     outside_port_removed,
     ping_stops,
+    routers_seen,
 )
 from tests.test_path_dvr import walk as dvr_walk
 from tests.test_path_lab import codes, server
@@ -49,7 +50,7 @@ def pings_again(vm: str, target: str) -> None:
     """After undoing a state, the path must work again (the next tests rely on it)."""
     from lab import api
 
-    assert api.ping(vm, target, timeout=180), f"{vm} -> {target} did not come back"
+    assert api.ping(vm, target, timeout=180), f"{vm} -> {target} did not come back:\n{routers_seen()}"
 
 
 # --------------------------------------------------------------------------- legacy (allinone, router1)

@@ -245,3 +245,26 @@ def test_a_security_group_without_the_icmp_rule_agrees_with_the_acl_ovn_traces(d
         dbs.nbctl("--type=port-group", "acl-del", PG, "to-lport", "1003", drop)
     wait_until(lambda: trace(dbs, MAC_B, "10.0.0.6", VM_MAC, "10.0.0.5", PORT_B)["delivered_to"] == PORT_VM,
                timeout=20, what="ICMP delivered again")  # fmt: skip
+
+
+def test_a_chassis_behind_the_nb_is_a_warning_on_the_walk_that_crosses_it(dbs: OvnDbs) -> None:
+    """compute2's chassis has no ovn-controller here: given its Chassis_Private (as a controller that stopped
+    leaves it), a bump of the NB's nb_cfg leaves it behind for real; the walk through it warns, not fails."""
+    uuid = dbs.sbctl("--bare", "--columns=_uuid", "find", "Chassis", "name=chassis-2")
+    dbs.sbctl("create", "Chassis_Private", "name=chassis-2", f"chassis={uuid}", "nb_cfg=0")
+    try:
+        dbs.nbctl("--wait=sb", "sync")
+        wanted = int(dbs.nbctl("get", "NB_Global", ".", "nb_cfg"))
+        answer = explain(graph_of(dbs), {}, g.port_id(PORT_B), g.port_id(PORT_VM))
+    finally:
+        dbs.sbctl("destroy", "Chassis_Private", dbs.sbctl("--bare", "--columns=_uuid", "find", "Chassis_Private",
+                                                         "name=chassis-2"))  # fmt: skip
+    assert answer["verdict"] == "ok", answer["problems"]
+    [problem] = answer["problems"]
+    assert problem["code"] == "ovn_chassis_behind" and problem["severity"] == "warn", problem
+    assert problem["node"] == g.host_id(HOST_B) and f"applied NB configuration 0 of {wanted}" in problem["message"]
+    hop = next(h for h in answer["hops"] if h["node"] == g.host_id(HOST_B))
+    assert hop["status"] == "warn", hop
+    # caught up (the row gone: nothing to say), no warning
+    again = explain(graph_of(dbs), {}, g.port_id(PORT_B), g.port_id(PORT_VM))
+    assert again["verdict"] == "ok" and again["problems"] == [], again["problems"]

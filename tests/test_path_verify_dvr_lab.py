@@ -39,7 +39,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.django_db(transaction=True)]
 OUTSIDE = "192.168.1.1"
 HOSTS = ("controller", "compute2")
 LOGS = ARTIFACTS / "probes-dvr"
-PATCHES = ("int-br-ex", "phy-br-ex", "patch-tun", "patch-int")
+PATCHES = ("int-br-ex", "phy-br-ex", "int-br-vlan", "phy-br-vlan", "patch-tun", "patch-int")  # crossed by the trace
 JsonDict = dict[str, Any]
 
 

@@ -3,7 +3,8 @@ host 1 `controller`, vm02 on `compute2`, each host's br-vlan with one end of the
 port. The real OVS agents' flows drive the walk (tests/test_path_vlan.py has the pure one): each hop over
 br-vlan names where the tag is rewritten, with the matching flows and their counters; each walk is
 explained and then really pinged. Broken for real, each undone: the wire's port removed from compute2's
-br-vlan, compute2's OVS agent restarted without physnet1 in its bridge_mappings, the VLAN range full.
+br-vlan, compute2's OVS agent restarted without physnet1 in its bridge_mappings, the VLAN range full (refused
+by Neutron, said on the map and the routers page).
 All vlan rows are in this one file so that the scenario is built once per run.
 """
 
@@ -18,10 +19,13 @@ from typing import Any
 import openstack.connection
 import openstack.exceptions
 import pytest
+from django.test import Client
 
 from tests.broken_states import ping_stops
+from tests.conftest import lab_password
 from tests.test_path_broken import pings_again
 from tests.test_topology_dvr import joined
+from topology import services
 from topology.api import StoredReports
 from topology.path import explain
 
@@ -272,23 +276,83 @@ def test_compute2_without_the_bridge_mapping_is_named_and_the_ping_fails(
     assert walk(vlan_lab, vm, OUTSIDE)["verdict"] == "ok"
 
 
-def test_a_full_vlan_range_refuses_the_next_network(vlan_lab: JsonDict) -> None:
-    """physnet1:100:104 has five VLANs, net01 and net02 hold two: alt gets three more, then Neutron refuses
-    the next network (no VLAN left to allocate); deleted, the range has room again."""
-    from tests.conftest import lab_connection
-
-    alt = lab_connection("lab-alt")
-    made = []
+@contextlib.contextmanager
+def vlan_range_filled(alt: Cloud) -> Iterator[tuple[list[Any], openstack.exceptions.HttpException]]:
+    """physnet1:100:104 has five VLANs, net01 and net02 hold two: alt makes networks until Neutron refuses
+    the next (no VLAN left to allocate); yields them and the refusal, deletes them after."""
+    made: list[Any] = []
     try:
         for i in range(3):
             made.append(alt.network.create_network(name=f"vlan-fill-{i}"))
-        assert {n.provider_segmentation_id for n in made} <= {None}, "a project sees no provider attributes"
         with pytest.raises(openstack.exceptions.HttpException) as refused:
             made.append(alt.network.create_network(name="vlan-fill-full"))
-        assert refused.value.status_code in (409, 503), refused.value
-        assert "network" in str(refused.value).lower() and "available" in str(refused.value).lower(), refused.value
+        yield made, refused.value
     finally:
         for net in made:
             alt.network.delete_network(net)
+
+
+def test_a_full_vlan_range_refuses_the_next_network(vlan_lab: JsonDict) -> None:
+    """Neutron refuses a sixth network of physnet1:100:104; deleted, the range has room again."""
+    from tests.conftest import lab_connection
+
+    alt = lab_connection("lab-alt")
+    with vlan_range_filled(alt) as (made, refused):
+        assert {n.provider_segmentation_id for n in made} <= {None}, "a project sees no provider attributes"
+        assert refused.status_code in (409, 503), refused
+        assert "network" in str(refused).lower() and "available" in str(refused).lower(), refused
     spare = alt.network.create_network(name="vlan-fill-again")
     alt.network.delete_network(spare)
+
+
+FULL = "no VLAN ids free on physnet1: VLAN range 100-104 (5 ids) all in use; new VLAN networks will be refused"
+FOR_MEMBERS = "no VLAN ids free on physnet1: new VLAN networks will be refused"
+
+
+def session_client(state: JsonDict, user: str) -> Client:
+    """The Django test client logged in as ``user`` through the real Keystone (a session, as a browser)."""
+    client = Client()
+    form = {"username": user, "password": lab_password(state, user), "domain": "Default", "next": "/"}
+    assert client.post("/login/", form).status_code == 302
+    return client
+
+
+def dashboard_says(state: JsonDict, user: str) -> tuple[dict[str, list[str]], str, str]:
+    """What ``user`` is shown now: the map API's warnings by node, its whole text, and the routers page."""
+    client = session_client(state, user)
+    topology = client.get("/api/v1/topology/?view=full")
+    assert topology.status_code == 200, topology.content[:300]
+    found = {n["id"]: n["attrs"]["warnings"] for n in topology.json()["nodes"] if n["attrs"].get("warnings")}
+    routers = client.get("/routers/")
+    assert routers.status_code == 200
+    return found, topology.content.decode(), routers.content.decode()
+
+
+def test_a_full_vlan_range_is_said_on_the_map_and_the_routers_page_and_gone_once_freed(
+    vlan_lab: JsonDict, admin_cloud: Cloud
+) -> None:
+    """The cloud refresh reads Neutron's network_segment_range plugin: with physnet1:100:104 filled for real,
+    every VLAN network of physnet1 carries the warning on the map and the routers page says it; alt sees it
+    without the range on its own networks, demo none of alt's networks; deleted, it is gone."""
+    from tests.conftest import lab_connection
+
+    (vlan_range,) = [r for r in admin_cloud.network.network_segment_ranges() if r.network_type == "vlan"]
+    assert (vlan_range.physical_network, vlan_range.minimum, vlan_range.maximum) == ("physnet1", 100, 104)
+    assert joined(vlan_lab) and dashboard_says(vlan_lab, "admin")[0] == {}
+    with vlan_range_filled(lab_connection("lab-alt")) as (made, _):
+        services.refresh_cloud()
+        assert not admin_cloud.network.get_network_segment_range(vlan_range.id).available
+        nets = {*vlan_lab["networks"].values(), *(n.id for n in made)} - {vlan_lab["networks"]["public"]}
+        found, _, page = dashboard_says(vlan_lab, "admin")
+        assert found == {f"network:{n}": [FULL] for n in nets}, found
+        assert f'<p class="warn vlan-range-full">{FULL}</p>' in page
+        alt_found, _, alt_page = dashboard_says(vlan_lab, "alt")
+        assert alt_found == {f"network:{n}": [FOR_MEMBERS] for n in nets}, alt_found
+        assert FOR_MEMBERS in alt_page and "100-104" not in alt_page
+        demo_found, demo_text, demo_page = dashboard_says(vlan_lab, "demo")
+        assert demo_found == {} and FOR_MEMBERS in demo_page
+        for secret in (*nets, *(n.name for n in made), "net01", "net02", vlan_lab["projects"]["alt"]):
+            assert secret not in demo_text and secret not in demo_page, secret
+    services.refresh_cloud()
+    found, _, page = dashboard_says(vlan_lab, "admin")
+    assert found == {} and "vlan-range-full" not in page

@@ -64,6 +64,7 @@ class NamespacePrefix:
     SNAT: Final = "snat-"
     FIP: Final = "fip-"
     QDHCP: Final = "qdhcp-"
+    OVNMETA: Final = "ovnmeta-"  # ML2/OVN's metadata agent: one per network with a VM port on the chassis
     VM: Final = "vm-"  # the lab's stand-in for a VM (a namespace per instance)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from topology.join.segment_ranges import tenant_form
 from topology.kinds import OVN_ATTR, EdgeKind, NodeKind
 
 GraphDict = dict[str, list[Any]]
@@ -121,4 +122,6 @@ def redact_admin_only(node: dict[str, Any]) -> dict[str, Any]:
         return node
     keys = ADMIN_ONLY_KEYS.get(node["kind"], frozenset())
     attrs = {k: v for k, v in node["attrs"].items() if k not in hidden}
+    if node["kind"] == NodeKind.NETWORK and attrs.get("warnings"):
+        attrs["warnings"] = [tenant_form(w) for w in attrs["warnings"]]  # a full VLAN range without its ids
     return {**{k: v for k, v in node.items() if k not in keys}, "attrs": attrs}

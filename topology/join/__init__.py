@@ -8,7 +8,7 @@ Keys, never MAC alone (docs/design.md "Correlation"):
 - device names: prefix (tap, qbr, qvb, qvo, qr-, qg-, sg-, fg-, ha-) + port id, cut to
   14 characters (id[:11]);
 - namespaces ``qrouter-``/``snat-`` + router id, ``fip-`` + external network id,
-  ``qdhcp-`` + network id; ``rfp-``/``fpr-`` + router id[:10];
+  ``qdhcp-`` and ``ovnmeta-`` + network id; ``rfp-``/``fpr-`` + router id[:10];
 - ``vxlan-*``/``gre-*`` ``options:remote_ip`` -> the host with that tunnel IP;
 - port ``binding:host_id`` -> host.
 

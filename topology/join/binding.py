@@ -48,7 +48,7 @@ class PortBinder:
             bound = self.match(position, (index,))
             port = self.logical.ports[position]
             if bound == [] and port.get("status") == "ACTIVE":
-                warn_unbound_port(self.graph, port, bound, {host: index})
+                warn_unbound_port(self.graph, port, bound, {host: index}, self.logical.ovn_backend)
 
     def finish(self, indexes: Mapping[str, HostIndex]) -> Described:
         """The ports of hosts without a report, those on every host, and the edges; returns
@@ -58,7 +58,7 @@ class PortBinder:
             if host not in indexes:
                 for position in positions:
                     if port_node_ids[position] is not None:
-                        warn_unbound_port(self.graph, ports[position], [], indexes)
+                        warn_unbound_port(self.graph, ports[position], [], indexes, self.logical.ovn_backend)
         every_host = list(indexes.values())
         for position in self.everywhere:
             bound = self.match(position, every_host)
@@ -67,7 +67,7 @@ class PortBinder:
             port = ports[position]
             bound_to = port.get("binding:host_id")
             if bound_to and (bound_to not in indexes or (not bound and port.get("status") == "ACTIVE")):
-                warn_unbound_port(self.graph, port, bound, indexes)
+                warn_unbound_port(self.graph, port, bound, indexes, self.logical.ovn_backend)
         for matched in self.found:
             if matched is not None:
                 node_id, devices = matched
@@ -118,6 +118,9 @@ class PortBinder:
             graph.disown(iface)
 
 
+ROUTER_OWNER_PREFIX = "network:router"  # router_interface, router_gateway, router_centralized_snat
+
+
 def port_devices(on_hosts: Iterable[HostIndex], port_uuid: str) -> tuple[list[str], list[str]]:
     """The device nodes a port binds on these hosts, in order (its interfaces, then its qbr, per host),
     and its interfaces alone (the ones its words describe)."""
@@ -151,10 +154,16 @@ def warn_unknown_iface_ids(graph: g.Graph, logical: LogicalPart, indexes: Mappin
                     graph.warn(node_id, f"external_ids:iface-id {iface_id_value} matches no Neutron port")
 
 
-def warn_unbound_port(graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex]) -> None:
+def warn_unbound_port(
+    graph: g.Graph, port: JsonDict, bound: list[str], indexes: Mapping[str, HostIndex], ovn: bool = False
+) -> None:
+    """``ovn``: an ML2/OVN cloud, whose router ports are logical (a gateway port is bound to the chassis that
+    holds its cr-lrp, with no device there): only the other ports are expected to have one."""
     host = port.get("binding:host_id")
     if host and host not in indexes:
         graph.warn(g.port_id(port["id"]), f"bound to host {host}, which sends no agent report")
+    elif ovn and str(port.get("device_owner") or "").startswith(ROUTER_OWNER_PREFIX):
+        return
     elif host and not bound and port.get("status") == "ACTIVE":
         graph.warn(g.port_id(port["id"]), f"ACTIVE and bound to {host}, but no device of it is on that host")
 

@@ -30,6 +30,17 @@ def local_summary(section: Mapping[str, Any]) -> JsonDict:
     }
 
 
+def behind_warning(sb_chassis: Mapping[str, Any]) -> str | None:
+    """The SB's word that this chassis has not applied the NB's latest configuration (hv_cfg behind nb_cfg)."""
+    if not sb_chassis.get("behind"):
+        return None
+    return (
+        f"chassis {sb_chassis['chassis']} has applied NB configuration {sb_chassis['nb_cfg']} of "
+        f"{sb_chassis['nb_cfg_wanted']} (Chassis_Private nb_cfg behind NB_Global nb_cfg): its ovn-controller "
+        "has not caught up, br-int may hold flows older than the cloud"
+    )
+
+
 def chassis_warnings(
     host: str,
     section: Mapping[str, Any] | None,

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from topology import claims
 from topology import graph as g
-from topology.join.chassis import chassis_warnings, local_summary
+from topology.join.chassis import behind_warning, chassis_warnings, local_summary
 from topology.join.devices import namespace_role
 from topology.join.ha import mark_instance
 from topology.join.logical import LogicalPart
@@ -47,6 +47,8 @@ def add_hosts(graph: g.Graph, logical: LogicalPart, reports: Mapping[str, JsonDi
         )
         if host in logical.chassis:  # an OVN chassis (topology/join/ovn.py): only on an OVN cloud
             graph.nodes[node_id]["attrs"][OVN_ATTR] = logical.chassis[host]
+            if message := behind_warning(logical.chassis[host]):
+                graph.warn(node_id, message)
         section = (report or {}).get("ovn")  # what the chassis's own agent says (topology/join/chassis.py)
         if isinstance(section, dict):
             own = {**logical.chassis.get(host, {"chassis": None}), "local": local_summary(section)}
@@ -93,7 +95,7 @@ def host_tunnels(
 
 
 def bind_namespaces(graph: g.Graph, logical: LogicalPart, indexes: Mapping[str, HostIndex]) -> None:
-    """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp-, VMs to the lab's vm-."""
+    """Routers to qrouter-/snat-, external networks to fip-, networks to qdhcp- and ovnmeta-, VMs to the lab's vm-."""
     routers_bound: set[str] = set()
     for index in indexes.values():
         bind_host_namespaces(graph, logical, index, routers_bound)
@@ -114,6 +116,7 @@ def bind_host_namespaces(graph: g.Graph, logical: LogicalPart, index: HostIndex,
             "snat": g.router_id(ref or ""),
             "fip": g.network_id(ref or ""),
             "qdhcp": g.network_id(ref or ""),
+            "ovnmeta": g.network_id(ref or ""),
         }.get(role)
         if target and target in graph.nodes:
             # a host speaks for itself only: a namespace Neutron did not schedule there is a claim

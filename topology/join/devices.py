@@ -36,6 +36,7 @@ def namespace_role(name: str) -> tuple[str, str | None]:
         (NamespacePrefix.SNAT, "snat"),
         (NamespacePrefix.FIP, "fip"),
         (NamespacePrefix.QDHCP, "qdhcp"),
+        (NamespacePrefix.OVNMETA, "ovnmeta"),
         (NamespacePrefix.VM, "vm"),
     ):
         if name.startswith(prefix):

@@ -11,6 +11,7 @@ from topology import graph as g
 from topology import scheduling
 from topology.join.ovn import add_ovn, chassis_by_host, ovn_databases
 from topology.join.parts import CloudSnapshot, Edges, JsonDict, Nodes, drop_dangling
+from topology.join.segment_ranges import warn_full_vlan_ranges
 from topology.kinds import (
     DEV_NAME_LEN,
     ID_PREFIX_LEN,
@@ -63,6 +64,7 @@ def logical_part(cloud: CloudSnapshot) -> LogicalPart:
     graph = g.Graph()
     lookups = add_logical(graph, cloud)
     add_ovn(graph, cloud)
+    warn_full_vlan_ranges(graph, cloud)
     drop_dangling(graph.nodes, graph.edges)
     ports = list(cloud.get("ports", []))
     rfp_len = DEV_NAME_LEN - len("rfp-")

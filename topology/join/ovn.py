@@ -231,13 +231,25 @@ def chassis_by_host(cloud: CloudSnapshot) -> dict[str, JsonDict]:
     if sb is None:
         return {}
     caught_up = {c.get("chassis") or c["name"]: c.get("nb_cfg") for c in sb.get("chassis_private", [])}
+    wanted = nb_cfg_wanted(cloud)
     out: dict[str, JsonDict] = {}
     for chassis in sb.get("chassis", []):
         host = chassis.get("hostname") or chassis["name"]
+        applied = caught_up.get(chassis["name"])
         out[host] = {
             "chassis": chassis["name"],
             "encaps": [{"type": e["type"], "ip": e["ip"]} for e in chassis.get("encaps", [])],
             "gateway": GATEWAY_CMS_OPTION in chassis.get("cms_options", []),
-            "nb_cfg": caught_up.get(chassis["name"]),
+            "nb_cfg": applied,
+            "nb_cfg_wanted": wanted,
+            "behind": wanted is not None and applied is not None and applied < wanted,
         }
     return out
+
+
+def nb_cfg_wanted(cloud: CloudSnapshot) -> int | None:
+    """NB_Global's nb_cfg: the configuration sequence number every chassis is asked to reach (Neutron bumps it
+    to check its OVN agents are alive; each ovn-controller writes the one it applied in Chassis_Private)."""
+    nb, _ = ovn_databases(cloud)
+    value = ((nb or {}).get("nb_global") or {}).get("nb_cfg")
+    return value if isinstance(value, int) else None

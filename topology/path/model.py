@@ -80,6 +80,7 @@ class Problem:
     OVN_CHASSIS_GONE = "ovn_chassis_gone"
     OVN_CONTROLLER_DOWN = "ovn_controller_down"
     OVN_NO_GATEWAY_CHASSIS = "ovn_no_gateway_chassis"
+    OVN_CHASSIS_BEHIND = "ovn_chassis_behind"  # hv_cfg behind nb_cfg: the chassis has not caught up (a warning)
 
 
 @dataclass(frozen=True)

@@ -87,8 +87,19 @@ def chassis_hop(walk: Walk, chassis: str | None, what: str) -> str | None:
             "logical flows",
         )
         return None
-    local = (topo.attrs(host).get(OVN_ATTR) or {}).get("local") or {}
+    ovn = topo.attrs(host).get(OVN_ATTR) or {}
+    local = ovn.get("local") or {}
     hop = walk.hop(host, f"chassis {chassis} ({topo.nodes[host]['label']}): br-int {what}", host=host[5:])
+    if ovn.get("behind") and hop.status == "ok":
+        hop.status = "warn"
+        walk.problem(
+            Problem.OVN_CHASSIS_BEHIND,
+            f"chassis {chassis} ({topo.nodes[host]['label']}) has applied NB configuration {ovn.get('nb_cfg')} "
+            f"of {ovn.get('nb_cfg_wanted')}: its ovn-controller has not caught up, so what this walk reads "
+            "from the NB may not be on its br-int yet",
+            host,
+            severity="warn",
+        )
     if local and local.get("controller") != CONNECTED:
         hop.status = "fail"
         walk.problem(

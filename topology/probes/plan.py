@@ -17,7 +17,7 @@ outside the cloud (the router's ARP entry for it: a Neighbour).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -55,6 +55,8 @@ def plan(
 ) -> list[Plan]:
     """One Check or NotChecked per hop, in the hops' order."""
     addresses = addresses_along(hops, src_ip, dst_ip)
+    if plan_ovn.is_ovn_walk(topo, hops):
+        return plan_ovn.ovn_plan(topo, hops, addresses, probe)
     out: list[Plan] = []
     for index, hop in enumerate(hops):
         try:
@@ -71,8 +73,6 @@ def plan_hop(
 ) -> Plan:
     hop = hops[index]
     node = str(hop.get("node") or "")
-    if plan_ovn.is_ovn_walk(topo, hops):
-        return plan_ovn.ovn_check(topo, hops, index, addresses, probe)
     if not node:
         return NotChecked(index, "the walk names no node here (a missing or hidden step)")
     kind = g.id_kind(node)
@@ -281,6 +281,7 @@ def macs_of_entry(
     """dl_src from the port the packet came from, dl_dst from the port the walk delivers it to."""
     crossed = is_patch(before) or before.get("ovs_type") in TUNNEL_TYPES
     sender = mac_of(topo, last_ovs_port(topo, hops, index) if crossed else before)
+    sender = sender or mac_of(topo, port_with_mac(topo, hops, range(index - 1, -1, -1)))
     if sender:
         check.args["dl_src"] = sender
     else:  # from outside the cloud: the router's ARP entry for the sender
@@ -294,7 +295,7 @@ def macs_of_entry(
     out = ovs_port(topo, str(hops[out_index].get("node") or ""))
     if out is not None and out.get("ovs_type") in TUNNEL_TYPES:
         out = next_ovs_port(topo, hops, out_index)  # to the port the walk delivers it to on the other host
-    receiver = mac_of(topo, out)
+    receiver = mac_of(topo, out) or mac_of(topo, port_with_mac(topo, hops, range(out_index, len(hops))))
     if receiver:
         check.args["dl_dst"] = receiver
         return
@@ -302,6 +303,22 @@ def macs_of_entry(
     check.macs["dl_dst"] = Neighbour(
         str(device["host"]), str(device["namespace"]), str(device["name"]), next_hop_address(topo, device, ips[1])
     )
+
+
+def port_with_mac(topo: Topo, hops: Sequence[Mapping[str, Any]], order: Iterable[int]) -> JsonDict | None:
+    """The first OVS port with a Neutron MAC along ``order``, passing bridges and the ports without one (patch,
+    tunnel, a provider bridge's physical port or wire: the packet keeps its MACs across them); None at
+    anything else (a namespace, the outside)."""
+    for at in order:
+        node = str(hops[at].get("node") or "")
+        if is_ovs_bridge(topo, node):
+            continue
+        attrs = ovs_port(topo, node)
+        if attrs is None:
+            return None
+        if mac_of(topo, attrs):
+            return attrs
+    return None
 
 
 # --------------------------------------------------------------------------- router namespaces

@@ -93,15 +93,30 @@ def chassis_host(topo: Topo, source: str) -> str | None:
     return g.id_key(host) if host else None
 
 
+def ovn_plan(
+    topo: Topo, hops: Sequence[Mapping[str, Any]], addresses: list[tuple[Any, Any]], probe: Probe
+) -> list[Plan]:
+    """An OVN walk: one ovn_trace at its first logical-switch hop; its other hops are covered by it."""
+    at = check_hop(topo, hops)
+    out: list[Plan] = []
+    for index in range(len(hops)):
+        if at is None:
+            out.append(NotChecked(index, "the walk meets no logical switch OVN knows: nothing to trace", OVN_TRACER))
+        elif index != at:
+            out.append(NotChecked(index, f"OVN's logical pipelines: covered by the ovn-trace of hop {at + 1}",
+                                  OVN_TRACER))  # fmt: skip
+        else:
+            try:
+                out.append(ovn_check(topo, hops, index, addresses, probe))
+            except Unknown as exc:
+                out.append(NotChecked(index, str(exc), OVN_TRACER))
+    return out
+
+
 def ovn_check(
     topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addresses: list[tuple[Any, Any]], probe: Probe
 ) -> Plan:
-    """An OVN walk: one ovn_trace at its first logical-switch hop; its other hops are covered by it."""
-    at = check_hop(topo, hops)
-    if at is None:
-        return NotChecked(index, "the walk meets no logical switch OVN knows: nothing to trace", OVN_TRACER)
-    if index != at:
-        return NotChecked(index, f"OVN's logical pipelines: covered by the ovn-trace of hop {at + 1}", OVN_TRACER)
+    """The check of the walk's first logical-switch hop ``index``: the packet as it leaves the source port."""
     host = chassis_host(topo, str(hops[0]["node"]))
     if host is None:
         return NotChecked(index, "the source port is bound on no known chassis: no agent to trace from", OVN_TRACER)

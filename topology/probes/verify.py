@@ -21,6 +21,7 @@ from typing import Any
 
 from topology.agent.probes import ProbeInvalid
 from topology.path import Probe, Topo
+from topology.probes import ovn_counters
 from topology.probes.compare import compare, not_checked
 from topology.probes.plan import Check, Neighbour, NotChecked, plan
 from topology.probes.presence import is_connected
@@ -111,7 +112,10 @@ def run_check(asker: Asker, check: Check, macs: Mapping[Neighbour, str]) -> Json
     answer = asker.ask(check.host, check.kind, check.args)
     if isinstance(answer, str):
         return not_checked(answer, check.tracer)
-    return compare(check, answer)
+    result = compare(check, answer)
+    if check.kind == "ovn_trace" and result["state"] != "not_checked":
+        ovn_counters.attach(result, check.host, answer, asker.ask)
+    return result
 
 
 def verify_hops(

@@ -34,7 +34,7 @@ function logicalFor(id) {
     return null;
   }
   if ((m = /^(qrouter|snat)-(.+)$/.exec(nsName))) return "router:" + m[2];
-  if ((m = /^(qdhcp|fip)-(.+)$/.exec(nsName))) return "network:" + m[2];
+  if ((m = /^(qdhcp|fip|ovnmeta)-(.+)$/.exec(nsName))) return "network:" + m[2];
   return null;
 }
 

@@ -166,6 +166,17 @@ function verifyLine(li, v) {
       (v.notes && v.notes.length ? "\n" + v.notes.join("\n") : "") +
       (v.detail && v.detail.datapath_actions ? "\nDatapath actions: " + v.detail.datapath_actions : ""));
   }
+  if (v.detail && v.detail.openflow) ovnFlows(div, v.detail.openflow);
+}
+
+// An ovn-trace's logical flows, found by cookie on the chassis's br-int: how many OpenFlow flows, their packets.
+function ovnFlows(div, of) {
+  const stages = of.stages || [];
+  const det = div.append("details").attr("class", "verify-openflow");
+  det.append("summary").text("logical flows met (" + stages.length + "), on " + of.host + "'s " + of.bridge);
+  det.append("pre").text(stages.map((s) => s.direction + " " + s.stage + " (table " + s.table + ", " + s.uuid +
+    "): " + (s.openflow_flows ? s.openflow_flows + " OpenFlow flows · n_packets " + s.n_packets : "no OpenFlow flow here"))
+    .join("\n"));
 }
 
 function flows(li, hop) {

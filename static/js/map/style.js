@@ -13,6 +13,7 @@ export const NODE_STYLE = {
   "netns:snat": { fill: "#fdf0dc", stroke: "#b7791f", label: "snat namespace" },
   "netns:fip": { fill: "#fdf0dc", stroke: "#d35400", label: "fip namespace" },
   "netns:qdhcp": { fill: "#e4eefc", stroke: "#2a6fdb", label: "qdhcp namespace" },
+  "netns:ovnmeta": { fill: "#e4eefc", stroke: "#5a7fbf", label: "ovnmeta namespace (OVN metadata)" },
   "netns:vm": { fill: "#efe6fa", stroke: "#7d3cc8", label: "VM (namespace)" },
   "netns:other": { fill: "#f1f1f1", stroke: "#888", label: "other namespace" },
   "bridge:ovs": { fill: "#dff3f3", stroke: "#137a7f", label: "OVS bridge" },
