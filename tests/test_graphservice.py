@@ -6,7 +6,8 @@ reporting and comes back, a port is bound elsewhere, a cloud change, a fuzzed re
 a host turning stale, a writer restart); after each, the writer's graph is a cold join
 of the same inputs (same nodes and edges, same order), the delta it published is
 ``g.diff`` of the previous and the new graph, and the parts stored assemble into it,
-only the parts that changed being rewritten.
+only the parts that changed being rewritten. A start with no stored graph publishes no delta
+but a reset, and records its revision as a reset row (the whole graph as a checkpoint, no delta).
 """
 
 from __future__ import annotations
@@ -29,26 +30,35 @@ from topology.freshness import mark_stale
 from topology.graphservice import GraphWriter
 from topology.graphservice.parts import node_part
 from topology.graphservice.store import assembled_graph, stored_fragments
+from topology.history.delta import canonical, decode
+from topology.history.models import GraphRevision
 from topology.join import JoinCache, join_cold
 from topology.models import GraphPart, GraphState, HostReport
 from topology.scope import VIEWS, scope_graph
 
 JsonDict = dict[str, Any]
 GraphDict = dict[str, list[Any]]
+Published = list[tuple[int, g.Delta | None]]  # None: a reset published (the graph written whole, no delta)
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, g.Delta]]]:
-    """The deltas the writer publishes (through services.publish_delta, the real one still called)."""
-    seen: list[tuple[int, g.Delta]] = []
-    real = services.publish_delta
+def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
+    """The deltas the writer publishes (through services.publish_delta, the real one still called), and
+    its resets (services.publish_reset) as None."""
+    seen: Published = []
+    real, real_reset = services.publish_delta, services.publish_reset
 
     def record(revision: int, delta: g.Delta) -> None:
         seen.append((revision, copy.deepcopy(delta)))
         real(revision, delta)
 
+    def record_reset(revision: int) -> None:
+        seen.append((revision, None))
+        real_reset(revision)
+
     monkeypatch.setattr(services, "publish_delta", record)
+    monkeypatch.setattr(services, "publish_reset", record_reset)
     yield seen
 
 
@@ -73,7 +83,7 @@ def by_id(graph: GraphDict) -> tuple[list[Any], list[Any]]:
 class Run:
     """The inputs as stored, the writer, and the checks after each change."""
 
-    def __init__(self, cloud: JsonDict, reports: dict[str, JsonDict], published: list[tuple[int, g.Delta]]) -> None:
+    def __init__(self, cloud: JsonDict, reports: dict[str, JsonDict], published: Published) -> None:
         self.cloud, self.reports, self.published = cloud, dict(reports), published
         self.stale: dict[str, str] = {}
         self.writer, self.cache = GraphWriter(), JoinCache()
@@ -100,11 +110,17 @@ class Run:
         assert list(self.writer.nodes.values()) == cold["nodes"]
         assert [{"source": s, "target": t, "kind": k} for s, t, k in self.writer.edges] == cold["edges"]
         delta = g.diff(self.previous, cold)
-        if g.is_empty(delta) and revision:
+        # no stored graph (a first start): a reset, never a delta of the whole graph
+        assert self.writer.last.reset == (self.writer.last.synced and not before and state.revision != revision)
+        if self.writer.last.reset:
+            assert state.revision == revision + 1 and self.published[-1] == (state.revision, None)
+            self.check_reset_row(state.revision, cold)
+        elif g.is_empty(delta) and revision:
             assert state.revision == revision and len(self.published) == published
         else:
             assert state.revision == revision + 1
             seen_revision, seen = self.published[-1]
+            assert seen is not None  # a delta, not a reset
             if stored_order and self.writer.last.synced:
                 removed = seen["removed"]
                 seen = {
@@ -131,6 +147,18 @@ class Run:
         # each node in the part it belongs to (a port bound elsewhere moved with its binding)
         assert all(node_part(n) == key for key, (_, body) in after.items() for n in orjson.loads(body)["nodes"])
         self.previous = cold
+
+    def check_reset_row(self, revision: int, cold: GraphDict) -> None:
+        """The history row of a reset: no delta, the whole graph as its checkpoint, the reset as its cause."""
+        row = GraphRevision.objects.get(revision=revision)
+        assert row.reset and bytes(row.delta_gz) == b"" and row.causes == [{"kind": "reset"}]
+        assert canonical(decode(row.checkpoint_gz or b"")) == canonical(cold)
+        assert (row.added_nodes, row.added_edges, row.removed_nodes, row.changed_nodes) == (
+            len(cold["nodes"]),
+            len(cold["edges"]),
+            0,
+            0,
+        )
 
 
 def current_revision() -> int | None:
@@ -245,9 +273,7 @@ CHANGES: list[Change] = [
         (4, {"hosts": 8, "ports": 40, "projects": 4, "network_nodes": 2, "tunnel_peers": 6}),
     ],
 )
-def test_the_writer_is_a_cold_join_change_after_change(
-    seed: int, shape: dict[str, int], published: list[tuple[int, g.Delta]]
-) -> None:
+def test_the_writer_is_a_cold_join_change_after_change(seed: int, shape: dict[str, int], published: Published) -> None:
     rnd = random.Random(seed)
     cloud, reports = synthetic_cloud(**shape)
     run = Run(cloud, reports, published)
@@ -276,7 +302,7 @@ def test_the_writer_is_a_cold_join_change_after_change(
     assert run.writer.last.synced and not run.writer.last.changed
 
 
-def test_a_writer_notices_another_writers_revision_and_syncs(published: list[tuple[int, g.Delta]]) -> None:
+def test_a_writer_notices_another_writers_revision_and_syncs(published: Published) -> None:
     cloud, reports = synthetic_cloud(hosts=4, ports=12, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
     run.apply_and_check(everything=True)
@@ -290,7 +316,7 @@ def test_a_writer_notices_another_writers_revision_and_syncs(published: list[tup
     assert first.last.synced and first.last.changed
 
 
-def test_a_report_applied_reads_only_that_hosts_row(published: list[tuple[int, g.Delta]]) -> None:
+def test_a_report_applied_reads_only_that_hosts_row(published: Published) -> None:
     cloud, reports = synthetic_cloud(hosts=6, ports=20, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
     run.apply_and_check(everything=True)
@@ -303,9 +329,7 @@ def test_a_report_applied_reads_only_that_hosts_row(published: list[tuple[int, g
 
 
 @pytest.mark.parametrize("seed", [11, 12, 13])
-def test_writers_taking_turns_sync_from_the_stored_graph_to_a_cold_join(
-    seed: int, published: list[tuple[int, g.Delta]]
-) -> None:
+def test_writers_taking_turns_sync_from_the_stored_graph_to_a_cold_join(seed: int, published: Published) -> None:
     """Two writers (each with its own cache, as two processes) apply in turns, after one or two changes
     each: every apply after the other's syncs, its delta made from the stored parts read one by one
     (graphservice/resync.py), and holds no report whole once joined."""

@@ -28,6 +28,11 @@ Edges = Mapping[g.EdgeKey, None]
 CHUNK = 100
 
 
+def has_stored_graph() -> bool:
+    """Whether any part is stored (none: a first start, whose whole graph is written without a delta)."""
+    return GraphPart.objects.exists()
+
+
 def stored_bodies() -> Iterator[tuple[str, bytes]]:
     """Every stored part's key and body, in part order, read ``CHUNK`` rows at a time."""
     keys = sorted(GraphPart.objects.values_list("key", flat=True), key=part_order)

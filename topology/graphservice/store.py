@@ -178,14 +178,19 @@ def forget_assembled() -> None:
     _ASSEMBLED.clear()
 
 
+def clear_stored() -> None:
+    """Every stored part and its project and summary rows deleted (a graph about to be written whole)."""
+    GraphPart.objects.all().delete()
+    GraphPartScope.objects.all().delete()
+    GraphPartSummary.objects.all().delete()
+    forget_assembled()
+
+
 def replace_graph(graph: GraphDict, revision: int) -> Written:
     """Store a whole graph as parts, replacing every stored part (what GraphState.save does with
     a graph set on it; the writer writes by delta instead)."""
     nodes = {node["id"]: node for node in graph.get("nodes", [])}
     edges = [g.edge_key(edge) for edge in graph.get("edges", [])]
     partition = Partition.of_graph(nodes, edges)
-    GraphPart.objects.all().delete()
-    GraphPartScope.objects.all().delete()
-    GraphPartSummary.objects.all().delete()
-    forget_assembled()
+    clear_stored()
     return write_parts(partition, nodes, list(partition.parts), revision)

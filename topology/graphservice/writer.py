@@ -15,6 +15,12 @@ changed in place, O(change); anything else joins the whole graph from the cached
 Before each apply the writer checks that the stored revision is the one it wrote
 last; if not (its first apply, another writer, a reset database) it syncs from the
 database first: every input by digest and the stored graph by part.
+
+A sync that finds no stored graph (a first start) makes no delta: the partition is made from
+the joined graph's own keys, every part is written, the history row is a reset (a checkpoint, no
+delta: topology/history/record.py ``record_reset``) and a reset is published (the maps reload).
+A delta of the whole graph, its encoding for the history and the partition's own copies of every
+edge key cost that start about 2 GB at 10,000 hosts (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -35,10 +41,10 @@ from topology.graphservice.delta import graph_delta, graph_json
 from topology.graphservice.inputs import WriterInputs
 from topology.graphservice.parts import HOST_PREFIX, Partition
 from topology.graphservice.rejoin import HeldGraph, rejoin
-from topology.graphservice.resync import stored_delta
-from topology.graphservice.store import Written, write_parts
+from topology.graphservice.resync import has_stored_graph, stored_delta
+from topology.graphservice.store import Written, clear_stored, write_parts
 from topology.graphservice.summaries import audience_key, binders_of
-from topology.history.record import record_revision
+from topology.history.record import record_reset, record_revision
 from topology.join import JoinCache, JsonDict, join
 from topology.kinds import EdgeKind, NodeKind
 from topology.models import GRAPH_STATE_ID, GraphState
@@ -62,6 +68,7 @@ class Applied:
     changed: bool = False
     synced: bool = False  # the writer synced from the database first
     rejoined: bool = False  # only the changed hosts were re-joined (graphservice/rejoin.py), not the whole graph
+    reset: bool = False  # no stored graph: every part written, no delta (a reset row, a reset published)
     rows_read: int = 0
     written: Written = field(default_factory=Written)
     seconds: float = 0.0
@@ -194,7 +201,7 @@ class GraphWriter:
         held = self.held
         old_nodes: Mapping[str, g.Node] = held.nodes  # a re-join changes host parts in place: logical nodes stay
         partition = self.partition
-        delta = None
+        delta: g.Delta | None = None  # None after the join: a reset (no stored graph, no delta made)
         if changed is not None and not self.synced:
             delta = rejoin(cache, inputs, held, changed.hosts, changed.before, stale)
         if delta is not None:
@@ -203,7 +210,9 @@ class GraphWriter:
             graph = join(inputs.cloud, inputs.reports, cache=cache, digests=inputs.digests())
             joined_hosts = {h: graph.nodes[g.host_id(h)] for h in inputs.reports if g.host_id(h) in graph.nodes}
             mark_stale_nodes(graph, stale)
-            if self.synced:
+            if self.synced and not has_stored_graph():  # every part written, no delta: a reset
+                partition = Partition.of_graph(graph.nodes, graph.edges)  # the graph's own keys
+            elif self.synced:
                 resynced = stored_delta(graph.nodes, graph.edges)
                 delta, partition, old_nodes = resynced.delta, resynced.partition, resynced.old_nodes
             else:
@@ -215,21 +224,40 @@ class GraphWriter:
             if seen is not None and (state.revision, state.generated_at) != seen:
                 return None
             self.held, self.partition, self.synced = held, partition, False
-            if g.is_empty(delta) and state.revision:
+            unchanged = not held.nodes and not held.edges if delta is None else g.is_empty(delta)
+            if unchanged and state.revision:
                 self.written_key = (state.revision, state.generated_at)
                 applied.revision = state.revision
                 return state
             state.revision += 1
             state.generated_at = now
             state.save(update_fields=["revision", "generated_at"])
-            touched = self.partition.apply(delta)
-            scopes = scope_parts(self.partition, delta, old_nodes, held)
-            applied.written = write_parts(self.partition, held.nodes, touched, state.revision, scopes)
-            # the history, same transaction
-            record_revision(state, delta, lambda: graph_json(self.nodes, self.edges), lambda: self.nodes.values())
+            if delta is None:
+                applied.written = self.store_reset(state)
+            else:
+                applied.written = self.store_delta(state, delta, old_nodes)
             self.written_key = (state.revision, state.generated_at)
-        applied.revision, applied.changed = state.revision, True
-        from topology.services import publish_delta  # services calls the writer: imported late
+        applied.revision, applied.changed, applied.reset = state.revision, True, delta is None
+        from topology import services  # services calls the writer: imported late
 
-        publish_delta(state.revision, delta)
+        if delta is None:
+            services.publish_reset(state.revision)
+        else:
+            services.publish_delta(state.revision, delta)
         return state
+
+    def store_delta(self, state: GraphState, delta: g.Delta, old_nodes: Mapping[str, g.Node]) -> Written:
+        """The parts ``delta`` touched rewritten and its history row (inside the revision's transaction)."""
+        touched = self.partition.apply(delta)
+        scopes = scope_parts(self.partition, delta, old_nodes, self.held)
+        written = write_parts(self.partition, self.held.nodes, touched, state.revision, scopes)
+        record_revision(state, delta, lambda: graph_json(self.nodes, self.edges), lambda: self.nodes.values())
+        return written
+
+    def store_reset(self, state: GraphState) -> Written:
+        """Every part written (what no stored part held before) and a reset history row: a checkpoint, no delta."""
+        clear_stored()
+        written = write_parts(self.partition, self.held.nodes, list(self.partition.parts), state.revision)
+        sizes = (len(self.held.nodes), len(self.held.edges))
+        record_reset(state, lambda: graph_json(self.nodes, self.edges), lambda: self.nodes.values(), sizes)
+        return written
