@@ -60,7 +60,8 @@ def main() -> None:
     if not DB.exists():
         raise SystemExit(f"{DB} is missing: run .venv/bin/python -m bench.what_changed --request first")
     held = path_graph.built()
-    rows = GraphRevision.objects.order_by("-revision").values_list("delta_gz", flat=True)[: args.deltas]
+    rows = GraphRevision.objects.filter(reset=False).order_by("-revision").values_list("delta_gz", flat=True)
+    rows = rows[: args.deltas]  # a reset row has no delta (the graph written whole)
     deltas = [decode(gz) for gz in rows]
     before: list[float] = []
     paused: list[float] = []

@@ -6,7 +6,8 @@ reporting and comes back, a port is bound elsewhere, a cloud change, a fuzzed re
 a host turning stale, a writer restart); after each, the writer's graph is a cold join
 of the same inputs (same nodes and edges, same order), the delta it published is
 ``g.diff`` of the previous and the new graph, and the parts stored assemble into it,
-only the parts that changed being rewritten.
+only the parts that changed being rewritten. A start with no stored graph publishes no delta
+but a reset, and records its revision as a reset row (the whole graph as a checkpoint, no delta).
 """
 
 from __future__ import annotations
@@ -29,26 +30,35 @@ from topology.freshness import mark_stale
 from topology.graphservice import GraphWriter
 from topology.graphservice.parts import node_part
 from topology.graphservice.store import assembled_graph, stored_fragments
+from topology.history.delta import canonical, decode
+from topology.history.models import GraphRevision
 from topology.join import JoinCache, join_cold
 from topology.models import GraphPart, GraphState, HostReport
 from topology.scope import VIEWS, scope_graph
 
 JsonDict = dict[str, Any]
 GraphDict = dict[str, list[Any]]
+Published = list[tuple[int, g.Delta | None]]  # None: a reset published (the graph written whole, no delta)
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, g.Delta]]]:
-    """The deltas the writer publishes (through services.publish_delta, the real one still called)."""
-    seen: list[tuple[int, g.Delta]] = []
-    real = services.publish_delta
+def published(monkeypatch: pytest.MonkeyPatch) -> Iterator[Published]:
+    """The deltas the writer publishes (through services.publish_delta, the real one still called), and
+    its resets (services.publish_reset) as None."""
+    seen: Published = []
+    real, real_reset = services.publish_delta, services.publish_reset
 
     def record(revision: int, delta: g.Delta) -> None:
         seen.append((revision, copy.deepcopy(delta)))
         real(revision, delta)
 
+    def record_reset(revision: int) -> None:
+        seen.append((revision, None))
+        real_reset(revision)
+
     monkeypatch.setattr(services, "publish_delta", record)
+    monkeypatch.setattr(services, "publish_reset", record_reset)
     yield seen
 
 
@@ -73,7 +83,7 @@ def by_id(graph: GraphDict) -> tuple[list[Any], list[Any]]:
 class Run:
     """The inputs as stored, the writer, and the checks after each change."""
 
-    def __init__(self, cloud: JsonDict, reports: dict[str, JsonDict], published: list[tuple[int, g.Delta]]) -> None:
+    def __init__(self, cloud: JsonDict, reports: dict[str, JsonDict], published: Published) -> None:
         self.cloud, self.reports, self.published = cloud, dict(reports), published
         self.stale: dict[str, str] = {}
         self.writer, self.cache = GraphWriter(), JoinCache()
@@ -85,7 +95,12 @@ class Run:
     def expected(self) -> GraphDict:
         return mark_stale(join_cold(copy.deepcopy(self.cloud), copy.deepcopy(self.reports)).to_dict(), self.stale)
 
-    def apply_and_check(self, hosts: tuple[str, ...] = (), cloud: bool = False, everything: bool = False) -> None:
+    def apply_and_check(
+        self, hosts: tuple[str, ...] = (), cloud: bool = False, everything: bool = False, stored_order: bool = False
+    ) -> None:
+        """``stored_order``: a delta made by a sync lists what it removed in the stored parts' order
+        (logical, hosts, cross), not in the cold join's (a synced writer has no other; main's writer did
+        the same): its removed nodes and edges are compared as sets, the rest exactly."""
         before = stored_parts()
         revision = GraphState.objects.the_row().values_list("revision", flat=True).first() or 0
         published = len(self.published)
@@ -95,11 +110,26 @@ class Run:
         assert list(self.writer.nodes.values()) == cold["nodes"]
         assert [{"source": s, "target": t, "kind": k} for s, t, k in self.writer.edges] == cold["edges"]
         delta = g.diff(self.previous, cold)
-        if g.is_empty(delta) and revision:
+        # no stored graph (a first start): a reset, never a delta of the whole graph
+        assert self.writer.last.reset == (self.writer.last.synced and not before and state.revision != revision)
+        if self.writer.last.reset:
+            assert state.revision == revision + 1 and self.published[-1] == (state.revision, None)
+            self.check_reset_row(state.revision, cold)
+        elif g.is_empty(delta) and revision:
             assert state.revision == revision and len(self.published) == published
         else:
             assert state.revision == revision + 1
-            assert self.published[-1] == (state.revision, delta)
+            seen_revision, seen = self.published[-1]
+            assert seen is not None  # a delta, not a reset
+            if stored_order and self.writer.last.synced:
+                removed = seen["removed"]
+                seen = {
+                    **seen,
+                    "removed": {"nodes": sorted(removed["nodes"]), "edges": sorted(removed["edges"], key=edge_order)},
+                }
+                delta["removed"]["nodes"].sort()
+                delta["removed"]["edges"].sort(key=edge_order)
+            assert (seen_revision, seen) == (state.revision, delta)
         # the parts stored assemble into it; only those whose content changed were written
         assert by_id(assembled_graph((state.revision, state.generated_at))) == by_id(cold)
         after = stored_parts()
@@ -117,6 +147,26 @@ class Run:
         # each node in the part it belongs to (a port bound elsewhere moved with its binding)
         assert all(node_part(n) == key for key, (_, body) in after.items() for n in orjson.loads(body)["nodes"])
         self.previous = cold
+
+    def check_reset_row(self, revision: int, cold: GraphDict) -> None:
+        """The history row of a reset: no delta, the whole graph as its checkpoint, the reset as its cause."""
+        row = GraphRevision.objects.get(revision=revision)
+        assert row.reset and bytes(row.delta_gz) == b"" and row.causes == [{"kind": "reset"}]
+        assert canonical(decode(row.checkpoint_gz or b"")) == canonical(cold)
+        assert (row.added_nodes, row.added_edges, row.removed_nodes, row.changed_nodes) == (
+            len(cold["nodes"]),
+            len(cold["edges"]),
+            0,
+            0,
+        )
+
+
+def current_revision() -> int | None:
+    return GraphState.objects.the_row().values_list("revision", flat=True).first()
+
+
+def edge_order(edge: g.Edge) -> tuple[str, str, str]:
+    return edge["source"], edge["target"], edge["kind"]
 
 
 Change = Callable[[Run, random.Random], tuple[tuple[str, ...], bool]]
@@ -223,9 +273,7 @@ CHANGES: list[Change] = [
         (4, {"hosts": 8, "ports": 40, "projects": 4, "network_nodes": 2, "tunnel_peers": 6}),
     ],
 )
-def test_the_writer_is_a_cold_join_change_after_change(
-    seed: int, shape: dict[str, int], published: list[tuple[int, g.Delta]]
-) -> None:
+def test_the_writer_is_a_cold_join_change_after_change(seed: int, shape: dict[str, int], published: Published) -> None:
     rnd = random.Random(seed)
     cloud, reports = synthetic_cloud(**shape)
     run = Run(cloud, reports, published)
@@ -254,7 +302,7 @@ def test_the_writer_is_a_cold_join_change_after_change(
     assert run.writer.last.synced and not run.writer.last.changed
 
 
-def test_a_writer_notices_another_writers_revision_and_syncs(published: list[tuple[int, g.Delta]]) -> None:
+def test_a_writer_notices_another_writers_revision_and_syncs(published: Published) -> None:
     cloud, reports = synthetic_cloud(hosts=4, ports=12, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
     run.apply_and_check(everything=True)
@@ -268,7 +316,7 @@ def test_a_writer_notices_another_writers_revision_and_syncs(published: list[tup
     assert first.last.synced and first.last.changed
 
 
-def test_a_report_applied_reads_only_that_hosts_row(published: list[tuple[int, g.Delta]]) -> None:
+def test_a_report_applied_reads_only_that_hosts_row(published: Published) -> None:
     cloud, reports = synthetic_cloud(hosts=6, ports=20, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
     run.apply_and_check(everything=True)
@@ -278,3 +326,32 @@ def test_a_report_applied_reads_only_that_hosts_row(published: list[tuple[int, g
     assert run.writer.last.rows_read == 1
     assert run.writer.last.written.rows < len(stored_parts())
     assert run.cache.rebuilt_hosts == list(hosts) and not run.cache.rebuilt_logical
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13])
+def test_writers_taking_turns_sync_from_the_stored_graph_to_a_cold_join(seed: int, published: Published) -> None:
+    """Two writers (each with its own cache, as two processes) apply in turns, after one or two changes
+    each: every apply after the other's syncs, its delta made from the stored parts read one by one
+    (graphservice/resync.py), and holds no report whole once joined."""
+    rnd = random.Random(seed)
+    cloud, reports = synthetic_cloud(hosts=6, ports=30, projects=3, network_nodes=2, tunnel_peers=3)
+    run = Run(cloud, reports, published)
+    run.apply_and_check(everything=True)
+    writers = [(run.writer, run.cache), (GraphWriter(), JoinCache())]
+    known = [current_revision(), None]  # the revision each writer stored or synced from last
+    syncs = 0
+    for step in range(12):
+        hosts: set[str] = set()
+        cloud_changed = False
+        for _ in range(rnd.choice([1, 2])):
+            changed_hosts, changed_cloud = rnd.choice(CHANGES)(run, rnd)
+            hosts.update(changed_hosts)
+            cloud_changed = cloud_changed or changed_cloud
+        run.writer, run.cache = writers[step % 2]
+        behind = known[step % 2] != current_revision()
+        run.apply_and_check(hosts=tuple(sorted(hosts)), cloud=cloud_changed, stored_order=True)
+        known[step % 2] = current_revision()
+        assert run.writer.last.synced == behind
+        syncs += behind
+        assert not run.writer.inputs.full  # every report kept slim once its part is made
+    assert syncs >= 6

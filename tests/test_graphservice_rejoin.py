@@ -23,6 +23,7 @@ from bench.ingest_stats import with_marker
 from bench.path import add_gateways_and_fips, add_network_node_tunnels
 from bench.synthetic import synthetic_cloud
 from tests.test_graphservice import (
+    Published,
     Run,
     fuzzed_report,
     port_bound_elsewhere,
@@ -161,7 +162,7 @@ def test_a_rejoin_of_a_few_hosts_is_a_cold_join_change_after_change(
     seed: int,
     lab_like: bool,
     shape: dict[str, int],
-    published: list[tuple[int, g.Delta]],  # noqa: F811
+    published: Published,  # noqa: F811
 ) -> None:
     rnd = random.Random(seed)
     run = Run(*(lab_shaped(**shape) if lab_like else synthetic_cloud(**shape)), published)
@@ -184,7 +185,7 @@ def test_a_rejoin_of_a_few_hosts_is_a_cold_join_change_after_change(
 
 
 def test_a_marker_report_rejoins_only_its_host_and_writes_only_its_part(
-    published: list[tuple[int, g.Delta]],  # noqa: F811
+    published: Published,  # noqa: F811
 ) -> None:
     run = Run(*lab_shaped(hosts=6, ports=30, projects=2, network_nodes=2, tunnel_peers=3), published)
     run.apply_and_check(everything=True)
@@ -197,12 +198,13 @@ def test_a_marker_report_rejoins_only_its_host_and_writes_only_its_part(
     assert last.rejoined and last.changed and last.rows_read == 1
     assert run.cache.rebuilt_hosts == [host] and not run.cache.rebuilt_logical
     delta = published[-1][1]
+    assert delta is not None
     assert [n["id"] for n in delta["added"]["nodes"]] == [g.iface_id(host, None, "mk000007")]
     assert {n["id"] for n in delta["changed"]["nodes"]} == {g.host_id(host)}  # its collected_at
     assert last.written.rows == 1  # the host's part alone
 
 
-def test_rejoins_in_a_row_keep_the_cold_join_order(published: list[tuple[int, g.Delta]]) -> None:  # noqa: F811
+def test_rejoins_in_a_row_keep_the_cold_join_order(published: Published) -> None:  # noqa: F811
     """Re-joins change the graph in place, unordered; the writer's graph read afterwards is in order."""
     run = Run(*lab_shaped(hosts=5, ports=25, projects=2, network_nodes=1, tunnel_peers=3), published)
     run.apply_and_check(everything=True)

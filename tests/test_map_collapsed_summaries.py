@@ -14,9 +14,8 @@ import pytest
 
 from bench.synthetic import synthetic_cloud
 from tests import test_graphservice
-from tests.test_graphservice import CHANGES, JsonDict, Run, report_flips_a_tap
+from tests.test_graphservice import CHANGES, JsonDict, Published, Run, report_flips_a_tap
 from topology import collapsed, hostscopes, hostviews
-from topology import graph as g
 from topology.graphservice import store
 from topology.graphservice.store import assembled_graph, forget_assembled
 from topology.kinds import NodeKind
@@ -85,7 +84,7 @@ def hostnames(body: dict[str, Any]) -> list[str]:
     ],
 )
 def test_the_stored_summaries_are_the_whole_graph_s_change_after_change(
-    seed: int, shape: dict[str, int], published: list[tuple[int, g.Delta]]
+    seed: int, shape: dict[str, int], published: Published
 ) -> None:
     rnd = random.Random(seed)
     cloud, reports = synthetic_cloud(**shape)
@@ -109,7 +108,7 @@ def stored_scopes() -> dict[tuple[str, str], tuple[int, bytes]]:
 
 
 def test_a_report_that_changes_one_host_rewrites_that_host_s_summaries_only(
-    published: list[tuple[int, g.Delta]],
+    published: Published,
 ) -> None:
     cloud, reports = synthetic_cloud(hosts=4, ports=12, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)
@@ -140,7 +139,7 @@ def test_a_report_that_changes_one_host_rewrites_that_host_s_summaries_only(
 
 
 def test_a_part_written_without_its_summary_is_summarized_from_its_body(
-    published: list[tuple[int, g.Delta]],
+    published: Published,
 ) -> None:
     """A database from before migration 0007 (parts without summaries): the views are still right."""
     cloud, reports = synthetic_cloud(hosts=3, ports=8, projects=2, network_nodes=1, tunnel_peers=2)
@@ -156,7 +155,7 @@ def test_a_part_written_without_its_summary_is_summarized_from_its_body(
         assert served(project) == whole_graph_view(project)
 
 
-def test_a_network_made_shared_shows_its_namespaces_to_every_project(published: list[tuple[int, g.Delta]]) -> None:
+def test_a_network_made_shared_shows_its_namespaces_to_every_project(published: Published) -> None:
     """Who sees a host part changes without the part changing: the writer rewrites its project rows alone."""
     cloud, reports = synthetic_cloud(hosts=4, ports=12, projects=2, network_nodes=1, tunnel_peers=2)
     run = Run(cloud, reports, published)

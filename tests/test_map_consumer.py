@@ -16,6 +16,7 @@ from dashboard.asgi import application
 from dashboard.auth import SESSION_KEY
 from tests.browser import caller, session_for
 from tests.map_fixtures import project_of, publish_graph, synthetic_graph, with_network
+from topology import services
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -152,3 +153,30 @@ async def _test_a_sync_behind_the_graph_asks_for_a_resync(base_graph: dict[str, 
     message = await communicator.receive_json_from(5)
     assert message == {"type": "topology.resync", "reason": "revision moved"}
     await communicator.disconnect()
+
+
+def test_a_reset_asks_every_page_to_resync(base_graph: dict[str, Any]) -> None:
+    async_to_sync(_test_a_reset_asks_every_page_to_resync)(base_graph)
+
+
+async def _test_a_reset_asks_every_page_to_resync(base_graph: dict[str, Any]) -> None:
+    """The graph written whole (services.publish_reset, no delta): admin and member pages are asked to load
+    it again; a member's socket forwards nothing more until the page's next sync (its view is diffed anew)."""
+    admin = await connect(await database_sync_to_async(session_for)(caller("admin", "admin-p", admin=True)))
+    member = await connect(await database_sync_to_async(session_for)(caller("demo", project_of(0))))
+    await sync(member, 1)
+    await database_sync_to_async(services.publish_reset)(2)
+    for communicator in (admin, member):
+        message = await communicator.receive_json_from(5)
+        assert message == {"type": "topology.resync", "reason": "reset", "revision": 2}
+    await publish(with_network(base_graph, "mine", "mine", project_of(0)))  # revision 2 in this graph state
+    assert (await admin.receive_json_from(5))["type"] == "topology.delta"
+    assert await member.receive_nothing(0.5)  # not synced since the reset
+    await sync(member, 2)
+    revision = await publish(
+        with_network(with_network(base_graph, "mine", "mine", project_of(0)), "m2", "m2", project_of(0))
+    )
+    message = await member.receive_json_from(5)
+    assert ids(message, "added") == {"network:m2"} and (message["revision"], message["base"]) == (revision, 2)
+    await admin.disconnect()
+    await member.disconnect()

@@ -14,6 +14,9 @@ out or switched project since the socket opened) and:
 Every delta carries ``base``: the revision it applies to. The page applies a
 delta whose base is its own revision and resyncs from the REST API otherwise;
 after a REST load it sends ``{"type": "topology.sync", "revision": n}``.
+
+A reset (the graph written whole, no delta: ``services.publish_reset``) is passed on as
+``{"type": "topology.resync", "reason": "reset", "revision": n}``: the page loads the graph again.
 """
 
 from __future__ import annotations
@@ -170,3 +173,11 @@ class TopologyConsumer(SessionCallerConsumer):
             return  # nothing this caller may see changed: say nothing, the next delta still chains
         base, self.revision, self.known = self.revision, revision, scoped
         await self.send_json(delta_message(revision, base, delta))
+
+    async def topology_reset(self, event: dict[str, Any]) -> None:
+        """The graph was written whole (no delta): the page loads it again from the REST API."""
+        caller = await self.checked_caller()
+        if caller is None:
+            return
+        self.known = None  # a member's view is diffed again from the page's next sync
+        await self.send_json({"type": "topology.resync", "reason": "reset", "revision": event["revision"]})

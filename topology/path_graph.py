@@ -6,7 +6,8 @@ big cloud: docs/benchmarks.md); a process that already holds revision ``r`` and 
 ``r + n`` reads the ``n`` deltas the history recorded (topology/history/record.py: each committed
 with its revision) and applies them to a copy (topology/path/topo_delta.py), when the rows are
 there, contiguous, and the same revisions (the time of the one it holds and of the current one:
-a reset graph state makes new rows with new times). Otherwise, or past MAX_DELTAS, it is built
+a reset graph state makes new rows with new times) and none is a reset row (no delta: the whole graph
+written, topology/history/models.py). Otherwise, or past MAX_DELTAS, it is built
 afresh, with the cyclic GC paused. The whole graph as a dict (the tracers' plan) is made from the Topo only when
 asked for; a member's view is made from the Topo (topology/path_view.py) with the logical objects' tokens
 counted once and moved on by the same deltas.
@@ -93,13 +94,16 @@ def moved_on(held: Indexed, key: GraphKey) -> Indexed | None:
     rows = list(
         GraphRevision.objects.filter(revision__gte=first, revision__lte=last)
         .order_by("revision")
-        .values_list("revision", "at", "delta_gz")
+        .values_list("revision", "at", "reset")
     )
     if [r for r, _, _ in rows] != list(range(first, last + 1)):
         return None  # pruned, or a gap
     if rows[0][1].isoformat() != first_at or rows[-1][1].isoformat() != last_at:
         return None  # not the revisions held and asked for (a reset graph state)
-    deltas: list[g.Delta] = [decode(delta) for _, _, delta in rows[1:]]  # type: ignore[misc]
+    if any(reset for _, _, reset in rows[1:]):
+        return None  # the graph written whole since: built afresh (cheaper than diffing its checkpoint)
+    blobs = GraphRevision.objects.filter(revision__gt=first, revision__lte=last).order_by("revision")
+    deltas: list[g.Delta] = [decode(blob) for blob in blobs.values_list("delta_gz", flat=True)]  # type: ignore[misc]
     with gc_paused():  # the copies of the top-level dicts: large, and no cycle in them
         topo = moved(held.topo, deltas)
         counted = held.counted.moved(held.topo.nodes, deltas) if held.counted is not None else None

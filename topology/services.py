@@ -239,6 +239,18 @@ def publish_delta(revision: int, delta: g.Delta) -> None:
         log.warning("could not publish revision %d: %s", revision, exc)
 
 
+def publish_reset(revision: int) -> None:
+    """Say the graph was written whole at ``revision`` (no delta: the writer's start with no stored graph):
+    each map's socket asks its page to load it again from the REST API (consumers.py ``topology_reset``)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(TOPOLOGY_GROUP, {"type": "topology.reset", "revision": revision})
+    except Exception as exc:  # Redis down: the browsers resync from the REST API later
+        log.warning("could not publish the reset of revision %d: %s", revision, exc)
+
+
 def serialize_view(state: GraphState, view: str, scope: str | None) -> bytes:
     """The topology response body (gzip level 1: ~6x smaller, ~0.2 s per 50 MB).
 

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from topology.join import InputDigests, JoinCache, digest
+from topology.join.gcpause import gc_paused
+from topology.join.shared import share_values
 from topology.kinds import NamespacePrefix
 from topology.models import CloudSnapshot, HostReport
 
@@ -74,19 +76,22 @@ class WriterInputs:
         if not force and row == self.cloud_row and row[1]:
             return False
         data = CloudSnapshot.objects.filter(id=row[0]).values_list("data", flat=True).first() or {}
+        share_values(data)  # 200,000 ports' repeated ids and states: one object each (join/shared.py)
         self.cloud, self.cloud_row = data, (row[0], row[1])
         self.cloud_key = bytes.fromhex(row[1]) if row[1] else digest(data)
         return True
 
-    def sync_all_hosts(self) -> list[str]:
-        """Every host's row by digest: the reports that changed are read; returns the hosts that changed."""
+    def sync_all_hosts(self, cache: JoinCache | None = None) -> list[str]:
+        """Every host's row by digest: the reports that changed are read; returns the hosts that changed.
+
+        ``cache``: each report read has its part made at once and is kept slim (:meth:`read_hosts`)."""
         rows = {host: (dig, at) for host, dig, at in HostReport.objects.values_list("host", "digest", "received_at")}
         gone = [host for host in self.reports if host not in rows]
         for host in gone:
             self.forget(host)
         self.received = {host: at for host, (_, at) in rows.items()}
         stale = [host for host, (dig, _) in rows.items() if not dig or self.stored.get(host) != dig]
-        self.read_hosts(stale)
+        self.read_hosts(stale, cache)
         return sorted(gone + stale)
 
     def sync_hosts(self, hosts: Collection[str]) -> None:
@@ -95,15 +100,21 @@ class WriterInputs:
         for host in set(hosts) - found:
             self.forget(host)
 
-    def read_hosts(self, hosts: Iterable[str]) -> set[str]:
-        """Read these hosts' rows in full; the hosts found."""
+    def read_hosts(self, hosts: Iterable[str], cache: JoinCache | None = None) -> set[str]:
+        """Read these hosts' rows in full; the hosts found. With a ``cache``, each report's part is made
+        as it is read (``JoinCache.prepare``) and the report kept slim: a start never holds every
+        report whole at once (10,000 reports of ~0.2 MB parse to several GB)."""
         found: set[str] = set()
         names = list(hosts)
-        for start in range(0, len(names), 200):  # SQLite's variable limit
-            rows = HostReport.objects.filter(host__in=names[start : start + 200])
-            for host, dig, at, report in rows.values_list("host", "digest", "received_at", "report").iterator():
-                self.hold(host, dig, at, report)
-                found.add(host)
+        with gc_paused():
+            for start in range(0, len(names), 200):  # SQLite's variable limit
+                rows = HostReport.objects.filter(host__in=names[start : start + 200])
+                for host, dig, at, report in rows.values_list("host", "digest", "received_at", "report").iterator():
+                    self.hold(host, dig, at, report)
+                    found.add(host)
+                    if cache is not None:
+                        cache.prepare(host, report, self.keys.get(host))
+                        self.slim_host(cache, host)
         return found
 
     def hold(self, host: str, row_digest: str, received_at: datetime, report: JsonDict) -> None:
@@ -126,14 +137,17 @@ class WriterInputs:
     def full_reports(self, cache: JoinCache) -> None:
         """Read in full the slim reports whose part the cache cannot give (it was reset, or forgot it)."""
         missing = [host for host in self.reports if host not in self.full and not cached(cache, host, self.keys)]
-        self.read_hosts(missing)
+        self.read_hosts(missing, cache)
 
     def slim(self, cache: JoinCache) -> None:
         """The full reports whose part the cache now holds, kept slim."""
         for host in list(self.full):
-            if cached(cache, host, self.keys):
-                self.reports[host] = slim_report(self.reports[host])
-                self.full.discard(host)
+            self.slim_host(cache, host)
+
+    def slim_host(self, cache: JoinCache, host: str) -> None:
+        if host in self.full and cached(cache, host, self.keys):
+            self.reports[host] = slim_report(self.reports[host])
+            self.full.discard(host)
 
 
 def cached(cache: JoinCache, host: str, keys: dict[str, bytes]) -> bool:
@@ -142,5 +156,7 @@ def cached(cache: JoinCache, host: str, keys: dict[str, bytes]) -> bool:
     if key is None:
         return False
     part = cache.hosts.get(host)
-    failed = cache.failed.get(host)
-    return (part is not None and part[0] == key) or (failed is not None and failed[0] == key)
+    if part is not None and part[0] == key:  # the common case first: every apply asks it of every host
+        return True
+    made, failed = cache.made.get(host), cache.failed.get(host)
+    return (made is not None and made[0] == key) or (failed is not None and failed[0] == key)

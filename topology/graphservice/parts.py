@@ -60,7 +60,7 @@ class Partition:
 
     parts: dict[str, Members] = field(default_factory=dict)
     of_node: dict[str, str] = field(default_factory=dict)
-    of_edge: dict[g.EdgeKey, str] = field(default_factory=dict)
+    # no part by edge (millions of entries at 10,000 hosts): an edge is looked for where its ends are
 
     @classmethod
     def of_graph(cls, nodes: Mapping[str, g.Node], edges: Iterable[g.EdgeKey]) -> Partition:
@@ -95,11 +95,22 @@ class Partition:
     def add_edge(self, key: g.EdgeKey) -> str:
         part = edge_part(self.of_node.get(key[0]), self.of_node.get(key[1]))
         self.members(part).edges[key] = None
-        self.of_edge[key] = part
         return part
 
+    def part_of_edge(self, key: g.EdgeKey) -> str:
+        """The part holding the edge: where its ends are now, else (an end moved since it was added,
+        a port bound elsewhere) whichever part has it."""
+        part = edge_part(self.of_node.get(key[0]), self.of_node.get(key[1]))
+        members = self.parts.get(part)
+        if members is not None and key in members.edges:
+            return part
+        for part, members in self.parts.items():
+            if key in members.edges:
+                return part
+        raise KeyError(key)
+
     def remove_edge(self, key: g.EdgeKey) -> str:
-        part = self.of_edge.pop(key)
+        part = self.part_of_edge(key)
         del self.parts[part].edges[key]
         return part
 

@@ -161,6 +161,7 @@ def rejoin(
         for node_id in old_piece.nodes:
             cache.described.pop(node_id, None)
         cache.hosts[host] = (inputs.keys[host], new_piece)
+        cache.made.pop(host, None)
     for node_id in delta["removed"]["nodes"]:
         del held.nodes[node_id]
     for edge in delta["removed"]["edges"]:

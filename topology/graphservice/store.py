@@ -146,26 +146,6 @@ def stored_parts() -> list[tuple[str, bytes]]:
     return sorted(rows, key=lambda row: part_order(row[0]))
 
 
-def stored_graph() -> tuple[dict[str, g.Node], dict[g.EdgeKey, None], Partition]:
-    """The stored graph as the writer holds it: nodes by id, edge keys, and the parts they are in."""
-    nodes: dict[str, g.Node] = {}
-    edges: dict[g.EdgeKey, None] = {}
-    partition = Partition()
-    for part, body in stored_parts():
-        data = orjson.loads(body)
-        members = partition.members(part)
-        for node in data["nodes"]:
-            nodes[node["id"]] = node
-            members.nodes[node["id"]] = None
-            partition.of_node[node["id"]] = part
-        for source, target, kind in data["edges"]:
-            key = (source, target, kind)
-            edges[key] = None
-            members.edges[key] = None
-            partition.of_edge[key] = part
-    return nodes, edges, partition
-
-
 def stored_fragments() -> list[bytes] | None:
     """Every part's fragments in part order; None if a part has none (written before they existed)."""
     rows = sorted(GraphPart.objects.values_list("key", "fragments"), key=lambda row: part_order(row[0]))
@@ -198,14 +178,19 @@ def forget_assembled() -> None:
     _ASSEMBLED.clear()
 
 
+def clear_stored() -> None:
+    """Every stored part and its project and summary rows deleted (a graph about to be written whole)."""
+    GraphPart.objects.all().delete()
+    GraphPartScope.objects.all().delete()
+    GraphPartSummary.objects.all().delete()
+    forget_assembled()
+
+
 def replace_graph(graph: GraphDict, revision: int) -> Written:
     """Store a whole graph as parts, replacing every stored part (what GraphState.save does with
     a graph set on it; the writer writes by delta instead)."""
     nodes = {node["id"]: node for node in graph.get("nodes", [])}
     edges = [g.edge_key(edge) for edge in graph.get("edges", [])]
     partition = Partition.of_graph(nodes, edges)
-    GraphPart.objects.all().delete()
-    GraphPartScope.objects.all().delete()
-    GraphPartSummary.objects.all().delete()
-    forget_assembled()
+    clear_stored()
     return write_parts(partition, nodes, list(partition.parts), revision)

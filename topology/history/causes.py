@@ -11,6 +11,9 @@ inputs, inside the rebuild's transaction:
 - ``job``: a job running, or finished within JOB_WINDOW before the revision, whose
   target's uuid is in an id the delta touches (its refresh, or the agents' reports of its effect).
 
+- ``reset``: the writer wrote the whole graph (its start with no stored graph): a reset row
+  (topology/history/record.py ``record_reset``), no delta to infer anything else from.
+
 A revision may have several causes; none found leaves the list empty ("unknown").
 """
 
@@ -29,6 +32,7 @@ from topology.models import CloudSnapshot, HostReport
 
 Cause = dict[str, Any]
 JOB_WINDOW = timedelta(minutes=2)
+RESET_CAUSE: Cause = {"kind": "reset"}
 MAX_HOSTS = 50  # report causes kept per revision; the first revision of a big cloud names them all otherwise
 
 
@@ -107,4 +111,6 @@ def cause_text(causes: list[Cause]) -> str:
     if any(c["kind"] == "cloud" for c in causes):
         parts.append("cloud refresh")
     parts.extend(f"job {c['job']} by {c['user']}" for c in causes if c["kind"] == "job")
+    if any(c["kind"] == "reset" for c in causes):
+        parts.append("the graph written whole (no stored graph)")
     return "; ".join(parts) or "unknown"

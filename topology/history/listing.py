@@ -91,7 +91,7 @@ def tenant_causes(causes: list[Cause], seen: set[str], project_id: str) -> list[
             return "host" in cause and g.host_id(cause["host"]) in seen
         if cause["kind"] == "job":
             return bool(cause.get("project") == project_id)
-        return cause["kind"] == "cloud"
+        return cause["kind"] in ("cloud", "reset")
 
     return [c for c in causes if shown(c)]
 

@@ -4,6 +4,11 @@ A row's ``delta_gz`` is the delta the graph service published for that revision
 (topology.graph.Delta, orjson, gzip); a row with ``checkpoint_gz`` also holds the
 whole graph at that revision, so a past revision is rebuilt from the nearest
 checkpoint at or before it plus the deltas after it (topology.history.replay).
+
+A ``reset`` row has no delta (``delta_gz`` empty) but a checkpoint: the writer wrote the whole graph
+without diffing it with anything (its start with no stored graph: topology/graphservice/writer.py).
+What it changed is its checkpoint against the graph of the revision before (topology.history.replay
+``reset_delta``); a reader that cannot use that treats it as "everything changed".
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ class GraphRevision(models.Model):
     revision = models.PositiveBigIntegerField(unique=True)
     at = models.DateTimeField(db_index=True)
     # [{"kind": "report", "host"}, {"kind": "cloud"}, {"kind": "stale", "host"},
-    #  {"kind": "job", "job", "user", "project"}]: inferred when the revision is recorded (causes.py).
+    #  {"kind": "job", "job", "user", "project"}, {"kind": "reset"}]: inferred when the revision is recorded
+    #  (causes.py).
     causes: models.JSONField[list[dict[str, Any]]] = models.JSONField(default=list)
-    delta_gz = models.BinaryField()
+    delta_gz = models.BinaryField()  # empty in a reset row
+    reset = models.BooleanField(default=False, db_default=False)  # no delta, a checkpoint: written whole
     checkpoint_gz = models.BinaryField(null=True)
     added_nodes = models.PositiveIntegerField(default=0)
     removed_nodes = models.PositiveIntegerField(default=0)

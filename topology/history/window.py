@@ -8,6 +8,10 @@ and the deltas of rows it has not seen (the same rows as the last question: its 
 (the last one asked for), with the nodes already looked up in it: read from the checkpoint's
 buckets (topology/history/checkpoint_nodes.py: a few kB per node's bucket), or, for a checkpoint
 written without them, from its gunzipped bytes, scanned once per node id.
+
+A reset row after the window's checkpoint (the writer wrote the whole graph without a delta) stands
+for what it changed: its checkpoint diffed with the graph replayed to the revision before it, made
+once per process like any other delta; the walk back reads it as any revision.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from topology.history import checkpoint_nodes
 from topology.history.causes import Cause
 from topology.history.delta import decode
 from topology.history.models import GraphRevision
+from topology.history.replay import reset_delta
 
 WINDOW = timedelta(hours=24)
 ABSENT = None
@@ -142,12 +147,15 @@ def checkpoint_of(key: RowKey) -> Checkpoint:
 
 
 def deltas_of(keys: list[RowKey]) -> list[g.Delta]:
-    """The decoded deltas of these rows: read and decoded once per process, the rows no longer asked for dropped."""
+    """The decoded deltas of these rows: read and decoded once per process, the rows no longer asked for dropped.
+    A reset row's is its checkpoint diffed with the revision before (replay.reset_delta)."""
     missing = [key for key in keys if key not in _DELTAS]
     for start in range(0, len(missing), BATCH):
         chunk = {key[0]: key for key in missing[start : start + BATCH]}
-        for row_id, delta_gz in GraphRevision.objects.filter(id__in=list(chunk)).values_list("id", "delta_gz"):
-            _DELTAS[chunk[row_id]] = cast(g.Delta, decode(delta_gz))
+        rows = GraphRevision.objects.filter(id__in=list(chunk)).values_list("id", "reset", "delta_gz")
+        for row_id, reset, delta_gz in rows:
+            key = chunk[row_id]
+            _DELTAS[key] = reset_delta(key[1]) if reset else cast(g.Delta, decode(delta_gz))
     wanted = set(keys)
     for old in [key for key in _DELTAS if key not in wanted]:
         del _DELTAS[old]

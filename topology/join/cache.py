@@ -55,6 +55,8 @@ class JoinCache:
     failed: dict[str, tuple[bytes, quarantine.Quarantined]] = field(default_factory=dict)
     # what the last join from these parts made of the whole cloud, for a re-join of a few hosts
     cross: CrossState | None = None
+    # host -> parts made ahead of the next join from a report read (:meth:`prepare`), keyed by its digest
+    made: dict[str, tuple[bytes, HostPhysical]] = field(default_factory=dict)
 
     def logical_part(self, cloud: CloudSnapshot, key: bytes | None = None) -> LogicalPart:
         """The logical part of ``cloud``; ``key``: its digest, if known."""
@@ -98,6 +100,7 @@ class JoinCache:
                 kept[host] = (key, piece)
             pieces[host] = piece
         self.hosts, self.rebuilt_hosts, self.quarantined = kept, rebuilt, quarantined
+        self.made = {}
         self.failed = {host: self.failed[host] for host in quarantined if host in self.failed}
         return pieces
 
@@ -119,6 +122,9 @@ class JoinCache:
         """A host's part made afresh; None and why if its report cannot be joined."""
         if key is None:
             return None, None  # not encodable: quarantine.not_encodable says so
+        ahead = self.made.get(host)  # consumed by host_parts (a re-join may still fall back to it)
+        if ahead is not None and ahead[0] == key:
+            return ahead[1], None
         failed = self.failed.get(host)
         if failed is not None and failed[0] == key:
             return None, failed[1]  # this very report failed before: not tried again
@@ -126,3 +132,17 @@ class JoinCache:
         if why is not None:
             self.failed[host] = (key, why)
         return made, why
+
+    def prepare(self, host: str, report: JsonDict, key: bytes | None) -> None:
+        """Make the part of a report just read, ahead of the join (which takes it as made afresh, by
+        :meth:`build`), so that the report need not stay whole until then; a report whose part is
+        cached, or that failed, is left to the join."""
+        cached = self.hosts.get(host)
+        failed = self.failed.get(host)
+        if key is None or (cached is not None and cached[0] == key) or (failed is not None and failed[0] == key):
+            return
+        made, why = quarantine.build_part(host, report, host_physical)
+        if why is not None:
+            self.failed[host] = (key, why)
+        elif made is not None:
+            self.made[host] = (key, made)

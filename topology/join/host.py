@@ -8,6 +8,7 @@ from topology import graph as g
 from topology.join.bridges import add_linux_bridges_and_links, add_ovs_bridges
 from topology.join.devices import add_iface, add_namespace
 from topology.join.parts import HostIndex, HostPhysical, JsonDict, drop_dangling
+from topology.join.shared import share_part
 from topology.kinds import (
     EdgeKind,
 )
@@ -38,7 +39,7 @@ def host_physical(host: str, report: JsonDict) -> HostPhysical:
     if piece.maybe_dangling:
         drop_dangling(piece.nodes, piece.edges, also=piece.host_node)
         forget_dropped(piece)
-    return piece
+    return share_part(piece)
 
 
 def forget_dropped(piece: HostPhysical) -> None:

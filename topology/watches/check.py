@@ -36,11 +36,14 @@ def hops_of(result: dict[str, Any]) -> list[str]:
 
 
 def touched(revision: int) -> list[Watch]:
-    """The watches whose hops the revision's delta touches."""
-    row = GraphRevision.objects.filter(revision=revision).values_list("delta_gz", flat=True).first()
+    """The watches whose hops the revision's delta touches; every watch after a reset row (the whole graph
+    written, no delta: anything may have changed, and a re-check whose verdict stays says nothing)."""
+    row = GraphRevision.objects.filter(revision=revision).values_list("reset", "delta_gz").first()
     if row is None:
         return []
-    ids = touched_ids(decode(row))  # type: ignore[arg-type]
+    if row[0]:
+        return list(Watch.objects.all())
+    ids = touched_ids(decode(row[1]))  # type: ignore[arg-type]
     return [w for w in Watch.objects.all() if ids.intersection(w.hops)]
 
 
