@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.synthetic import empty_report, iface, ovs_iface, synthetic_cloud, uid
-from tests.ovn_dbs import OvnDbs, ovn_databases
+from lab.ovn_dbs import OvnDbs, ovn_databases
 from topology.join import join
 from topology.kinds import OVN_SNAPSHOT_KEY, AgentType
 from topology.ovn.collect import OvnRemotes, collect_ovn

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from lab.ovn_dbs import OvnDbs
 from tests.browser import caller, daphne_server, open_map
 from tests.conftest import ARTIFACTS
 from tests.map_fixtures import publish_graph
-from tests.ovn_dbs import OvnDbs
 from tests.test_ovn_read import PORT_GW, ROUTER
 from tests.test_path_ovn import HOST_B, PORT_B, dbs, graph_of  # noqa: F401 (dbs: the module's fixture)
 

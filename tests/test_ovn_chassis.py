@@ -1,6 +1,6 @@
 """An OVN chassis as its node agent sees it, with a REAL ovn-controller, checked against the REAL southbound.
 
-The central databases are tests/ovn_dbs.py's (ovsdb-servers and ovn-northd of the test's own, the NB
+The central databases are lab/ovn_dbs.py's (ovsdb-servers and ovn-northd of the test's own, the NB
 as Neutron's OVN driver writes it); the chassis is a scratch Open vSwitch database (not the lab's)
 holding ovn-controller's settings in ``external_ids``, and a real ``ovn-controller`` on it that registers
 itself in the SB and answers ``connection-status``. The agent's code reads both; the join checks them.
@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import EXT, neutron_snapshot
 from tests.test_ovn_read import NET, PG, PORT_VM, RIF_MAC, VM_MAC, _populate, _sb_computed
 from topology import graph as g

@@ -1,4 +1,4 @@
-"""OVN's NB/SB joined to Neutron's objects, collected from REAL databases (tests/ovn_dbs.py).
+"""OVN's NB/SB joined to Neutron's objects, collected from REAL databases (lab/ovn_dbs.py).
 
 The NB is written with ovn-nbctl as Neutron's OVN driver names things (tests/test_ovn_read.py's
 ``_populate``), the Neutron side is a synthetic snapshot with the same ids; the collector reads the
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_read import FIP, NET, PORT_GW, PORT_RIF, PORT_VM, ROUTER, SG, SUBNET, _populate, _sb_computed
 from topology import graph as g
 from topology.agent.collect import collect_report

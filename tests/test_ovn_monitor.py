@@ -1,4 +1,4 @@
-"""The OVN monitor against REAL databases (tests/ovn_dbs.py: ovsdb-servers and ovn-northd of the test's own).
+"""The OVN monitor against REAL databases (lab/ovn_dbs.py: ovsdb-servers and ovn-northd of the test's own).
 
 The NB is written as Neutron's OVN driver names things (tests/test_ovn_read.py's ``_populate``), the
 Neutron side is tests/test_ovn_join.py's synthetic snapshot with the same ids. The monitor runs in a
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import neutron_snapshot
 from tests.test_ovn_read import PORT_VM, _populate, _sb_computed
 from topology import graph as g

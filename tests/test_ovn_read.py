@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from topology.ovn.connection import NB_SCHEMA, OvnUnavailable
 from topology.ovn.northbound import read_northbound
 from topology.ovn.southbound import read_southbound

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench.ovn_join import GATEWAYS, build, ovn_cloud
-from tests.ovn_dbs import ovn_databases
+from lab.ovn_dbs import ovn_databases
 from topology import graph as g
 from topology.join import join
 from topology.kinds import OVN_ATTR, OVN_SNAPSHOT_KEY

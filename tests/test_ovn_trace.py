@@ -1,4 +1,4 @@
-"""The ``ovn_trace`` probe against real OVN: ovsdb-servers and ovn-northd of the test's own (tests/ovn_dbs.py).
+"""The ``ovn_trace`` probe against real OVN: ovsdb-servers and ovn-northd of the test's own (lab/ovn_dbs.py).
 
 The logical topology is Neutron's shape on ML2/OVN (made here with ovn-nbctl, as the OVN driver would):
 two logical switches behind one logical router, three VM ports, then an ACL that drops ICMP to one
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from topology.agent import ovn_trace
 from topology.agent.probes import run_probe, validate
 

@@ -1,4 +1,4 @@
-"""The explainer's OVN walks on a graph joined from REAL OVN databases (tests/ovn_dbs.py), checked by ovn-trace.
+"""The explainer's OVN walks on a graph joined from REAL OVN databases (lab/ovn_dbs.py), checked by ovn-trace.
 
 The NB is written as Neutron's OVN driver writes it (tests/test_ovn_read.py's ``_populate``, plus a
 second VM port here), two chassis are registered in the SB (``chassis-add``, as ovn-controller does)
@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, ovn_databases, wait_until
+from lab.ovn_dbs import OvnDbs, ovn_databases, wait_until
 from tests.test_ovn_join import EXT, PROJECT, neutron_snapshot, port
 from tests.test_ovn_read import (
     GW_MAC,

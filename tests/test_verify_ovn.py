@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.ovn_dbs import OvnDbs, wait_until
+from lab.ovn_dbs import OvnDbs, wait_until
 from tests.test_ovn_read import NET, PG, PORT_VM, SG, VM_MAC
 from tests.test_path_ovn import MAC_B, PORT_B, PORT_C, PROVNET, graph_of, two_chassis
 from topology import graph as g

@@ -1,4 +1,4 @@
-"""Real OVN databases for a test: an NB and an SB ovsdb-server and ovn-northd, all under one directory.
+"""Real OVN databases for a test or a benchmark: an NB and an SB ovsdb-server and ovn-northd, all under one directory.
 
 Each daemon has its own unix socket, pidfile, unixctl socket and log inside ``root``, and
 OVS_RUNDIR/OVN_RUNDIR point there too, so nothing touches /var/run/openvswitch, /var/run/ovn or the
