@@ -69,8 +69,9 @@ def l4_of(probe: Probe) -> dict[str, Any]:
     return {"proto": probe.protocol, **({"tp_dst": probe.port} if probe.port is not None else {})}
 
 
-def trace_args(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addresses: list[tuple[Any, Any]],
-               probe: Probe) -> tuple[dict[str, Any], str]:  # fmt: skip
+def trace_args(
+    topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addresses: list[tuple[Any, Any]], probe: Probe
+) -> tuple[dict[str, Any], str]:
     """The ovn_trace arguments for the walk's packet, and the port it is expected to reach."""
     source = str(hops[0]["node"])
     network = str(hops[index]["node"])
@@ -80,8 +81,17 @@ def trace_args(topo: Topo, hops: Sequence[Mapping[str, Any]], index: int, addres
         raise Unknown("the source port's logical switch or MAC is not known")
     eth_dst, expected = destination(topo, hops, source)
     src, dst = (known(a) for a in addresses[0])
-    args = {"datapath": switch, "inport": g.id_key(source), "eth_src": str(mac).lower(), "eth_dst": eth_dst,
-            "ip_src": src, "ip_dst": dst, "ip_ttl": 64, **l4_of(probe), "ct": [["trk", "new"]]}  # fmt: skip
+    args = {
+        "datapath": switch,
+        "inport": g.id_key(source),
+        "eth_src": str(mac).lower(),
+        "eth_dst": eth_dst,
+        "ip_src": src,
+        "ip_dst": dst,
+        "ip_ttl": 64,
+        **l4_of(probe),
+        "ct": [["trk", "new"]],
+    }
     if ":" in src and args["proto"] == "icmp":
         args["icmp_type"] = 128
     return args, expected
@@ -103,8 +113,9 @@ def ovn_plan(
         if at is None:
             out.append(NotChecked(index, "the walk meets no logical switch OVN knows: nothing to trace", OVN_TRACER))
         elif index != at:
-            out.append(NotChecked(index, f"OVN's logical pipelines: covered by the ovn-trace of hop {at + 1}",
-                                  OVN_TRACER))  # fmt: skip
+            out.append(
+                NotChecked(index, f"OVN's logical pipelines: covered by the ovn-trace of hop {at + 1}", OVN_TRACER)
+            )
         else:
             try:
                 out.append(ovn_check(topo, hops, index, addresses, probe))
