@@ -162,11 +162,30 @@ def gateway_gone(router_id: str) -> bool:
     return True
 
 
+def router_holds(router_id: str, address: str) -> bool:
+    """Whether a qrouter- of the router on any host has ``address`` (``"10.0.0.1/"``) on a device."""
+    from lab import api
+    from lab.hosts import COMPUTE2, CONTROLLER
+
+    for host in (CONTROLLER, COMPUTE2):
+        try:
+            names = api.namespaces(host)
+        except Exception:  # a host not in this scenario
+            continue
+        ns = f"qrouter-{router_id}"
+        if ns in names and f" {address}" in api.run_in(f"{host}:{ns}", ["ip", "-br", "addr"]).stdout:
+            return True
+    return False
+
+
 @contextlib.contextmanager
 def interface_removed(cloud: Cloud, state: dict[str, Any], router_name: str, subnet_name: str) -> Iterator[None]:
     router, subnet = state["routers"][router_name]["id"], state["subnets"][subnet_name]
+    gateway = f"{cloud.network.get_subnet(subnet).gateway_ip}/"
     cloud.network.remove_interface_from_router(router, subnet=subnet)
     try:
+        # Made on every host first: until the L3 agent unplugs the qr- device, the router still routes it.
+        assert wait_until(lambda: not router_holds(router, gateway), timeout=120), routers_seen()
         yield
     finally:
         cloud.network.add_interface_to_router(router, subnet=subnet)
