@@ -69,19 +69,26 @@ def _agents_said() -> list[str]:
     return lines
 
 
-def routers_seen() -> str:
-    """What each host's router namespaces hold (addresses, rules, routes, neighbours, NAT), its OVS ports'
-    tags and the agents' last complaints: said when a ping does not come back."""
+def hosts_namespaces(missing: Callable[[str], Any] = lambda _: None) -> Iterator[tuple[str, list[str]]]:
+    """Each lab host of the scenario with its ``ip netns`` names; a host not in it is told to ``missing``."""
     from lab import api
     from lab.hosts import COMPUTE2, CONTROLLER
 
-    lines: list[str] = []
     for host in (CONTROLLER, COMPUTE2):
         try:
-            names = [n for n in api.namespaces(host) if n.startswith(ROUTER_PREFIXES)]
+            names = api.namespaces(host)
         except Exception as exc:  # a host not in this scenario
-            lines.append(f"{host}: {exc}")
+            missing(f"{host}: {exc}")
             continue
+        yield host, names
+
+
+def routers_seen() -> str:
+    """What each host's router namespaces hold (addresses, rules, routes, neighbours, NAT), its OVS ports'
+    tags and the agents' last complaints: said when a ping does not come back."""
+    lines: list[str] = []
+    for host, everything in hosts_namespaces(lines.append):
+        names = [n for n in everything if n.startswith(ROUTER_PREFIXES)]
         lines += [_said(host, None, argv) for argv in SEEN_ON_HOST]
         for ns in names:
             lines += [_said(host, ns, argv) for argv in SEEN_IN_ROUTER]
@@ -139,23 +146,19 @@ def gateway_cleared(cloud: Cloud, state: dict[str, Any], router_name: str) -> It
 
 
 SNAT_REDIRECT = re.compile(r"from \S+/\d+ lookup \d+")  # a DVR router's rule to its SNAT port, per subnet
+QG_DEVICE = re.compile(r"^qg-", re.MULTILINE)  # a gateway device in `ip -br link`
 
 
 def gateway_gone(router_id: str) -> bool:
     """No host still routes out for the router: no snat- namespace, no qg- device, no SNAT redirect rule."""
     from lab import api
-    from lab.hosts import COMPUTE2, CONTROLLER
 
-    for host in (CONTROLLER, COMPUTE2):
-        try:
-            names = api.namespaces(host)
-        except Exception:  # a host not in this scenario
-            continue
+    for host, names in hosts_namespaces():
         if f"snat-{router_id}" in names:
             return False
         if f"qrouter-{router_id}" in names:
             ns = f"{host}:qrouter-{router_id}"
-            if " qg-" in " " + api.run_in(ns, ["ip", "-br", "link"]).stdout.replace("\n", " "):
+            if QG_DEVICE.search(api.run_in(ns, ["ip", "-br", "link"]).stdout):
                 return False
             if SNAT_REDIRECT.search(api.run_in(ns, ["ip", "rule"]).stdout):
                 return False
@@ -165,13 +168,8 @@ def gateway_gone(router_id: str) -> bool:
 def router_holds(router_id: str, address: str) -> bool:
     """Whether a qrouter- of the router on any host has ``address`` (``"10.0.0.1/"``) on a device."""
     from lab import api
-    from lab.hosts import COMPUTE2, CONTROLLER
 
-    for host in (CONTROLLER, COMPUTE2):
-        try:
-            names = api.namespaces(host)
-        except Exception:  # a host not in this scenario
-            continue
+    for host, names in hosts_namespaces():
         ns = f"qrouter-{router_id}"
         if ns in names and f" {address}" in api.run_in(f"{host}:{ns}", ["ip", "-br", "addr"]).stdout:
             return True

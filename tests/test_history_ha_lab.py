@@ -10,12 +10,12 @@ and the revision before still shows the roles as they were.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
 from django.test import Client
 
+from tests.broken_states import wait_until
 from tests.test_actions_lab import login
 from tests.test_actions_lab import shared_broker_restored as shared_broker_restored  # autouse there, so here too
 from tests.test_history_past import body
@@ -50,17 +50,13 @@ def test_a_failover_is_in_the_history_of_the_next_revisions(restored: JsonDict, 
     instances = {host: f"netns:{host}:{router['namespace']}" for host in router["hosts"]}
     active, standby = roles(restored)
     was = {active: "active", standby: "standby"}
-    deadline = time.monotonic() + 90  # the agents report every 20 s
-    while roles_at(admin, newest(admin), instances) != was and time.monotonic() < deadline:
-        time.sleep(2)
+    wait_until(lambda: roles_at(admin, newest(admin), instances) == was, timeout=90)  # reports every 20 s
     before = newest(admin)
     assert roles_at(admin, before, instances) == was
 
     new_active, old_active, moved = failed_over(restored)
     now = {new_active: "active", old_active: "standby"}
-    deadline = time.monotonic() + 90
-    while roles_at(admin, newest(admin), instances) != now and time.monotonic() < deadline:
-        time.sleep(2)
+    wait_until(lambda: roles_at(admin, newest(admin), instances) == now, timeout=90)
     after = newest(admin)
     print(f"VIPs moved to {new_active} in {moved:.1f} s; history: revision {before} -> {after}")
     assert roles_at(admin, after, instances) == now, "the agents' reports after the failover are in the history"

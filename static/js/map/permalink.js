@@ -77,13 +77,9 @@ function hashTargets(h) {
 // then what it focuses and selects.
 function followView(h) {
   const view = h.get("view") || config.view;
-  if ((view === "logical" || view === "physical") && view !== state.view) {
-    switchView(view); // reloads the graph; live.js applies the pending targets once it is drawn
-    pending.hash = hashTargets(h);
-    return;
-  }
   pending.hash = hashTargets(h);
-  applyPendingHash();
+  if ((view === "logical" || view === "physical") && view !== state.view) switchView(view); // live.js applies them once drawn
+  else applyPendingHash();
 }
 
 function followPath(h) {
