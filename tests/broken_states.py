@@ -83,10 +83,46 @@ def hosts_namespaces(missing: Callable[[str], Any] = lambda _: None) -> Iterator
         yield host, names
 
 
+SNAT_OWNER = "network:router_centralized_snat"  # a DVR router's port on each subnet, in host 1's snat-
+
+
+def snat_wiring() -> list[str]:
+    """Each DVR router's SNAT ports and what every host holds for each, one line per port and host: the
+    qrouter's static ARP entry and route table to it, br-int's DVR_TO_SRC_MAC flow for its MAC, the
+    packets its device has seen. Said first when a ping does not come back, so a cut log keeps it."""
+    from lab import api, keystone, neutron
+
+    admin = neutron.client(keystone.ADMIN)
+    ports = admin.get(f"/v2.0/ports?device_owner={SNAT_OWNER}")["ports"]
+    lines: list[str] = []
+    for host, names in hosts_namespaces():
+        flows = api.run_on(host, ["ovs-ofctl", "--no-stats", "dump-flows", "br-int", "table=1"], capture=True).stdout
+        macs = api.run_on(host, ["ovs-ofctl", "--no-stats", "dump-flows", "br-tun", "table=9"], capture=True).stdout
+        lines.append(f"{host}: br-tun DVR MACs: {re.findall(r'dl_src=([0-9a-f:]+)', macs)}")
+        for port in ports:
+            qrouter, snat = f"qrouter-{port['device_id']}", f"snat-{port['device_id']}"
+            ip, mac = port["fixed_ips"][0]["ip_address"], port["mac_address"]
+            said = [f"{host}: SNAT port {ip} {mac} ({port['status']}, bound to {port.get('binding:host_id')})"]
+            if qrouter in names:
+                neigh = api.run_in(f"{host}:{qrouter}", ["ip", "neigh", "show", ip]).stdout.strip()
+                routes = api.run_in(f"{host}:{qrouter}", ["ip", "route", "show", "table", "all"]).stdout
+                said += [f"arp [{neigh}]", f"route to it: {f'default via {ip} ' in routes}"]
+            said.append(f"br-int table 1 flow: {f'dl_dst={mac}' in flows}")
+            if snat in names:
+                dev = f"sg-{port['id'][:11]}"
+                stats = api.run_in(f"{host}:{snat}", ["ip", "-s", "-o", "link", "show", "dev", dev]).stdout
+                said.append(f"{dev}: {' '.join(stats.split())[-160:]}")
+            lines.append("; ".join(said))
+    return lines
+
+
 def routers_seen() -> str:
     """What each host's router namespaces hold (addresses, rules, routes, neighbours, NAT), its OVS ports'
     tags and the agents' last complaints: said when a ping does not come back."""
-    lines: list[str] = []
+    try:
+        lines = snat_wiring()
+    except Exception as exc:  # the summary must not hide the rest
+        lines = [f"SNAT wiring not read: {exc!r}"]
     for host, everything in hosts_namespaces(lines.append):
         names = [n for n in everything if n.startswith(ROUTER_PREFIXES)]
         lines += [_said(host, None, argv) for argv in SEEN_ON_HOST]
@@ -272,6 +308,42 @@ def l3_agent_stopped(cloud: Cloud, host: str) -> Iterator[None]:
         with procs.view(hosts.view(host)):
             procs.start(daemon)
         assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
+
+
+def l3_agent_restarted(cloud: Cloud, host: str) -> None:
+    """The L3 agent on `host` stopped and started again (its first sync processes every router afresh)."""
+    from lab import hosts, neutron, procs
+
+    daemons = neutron.agent_daemons() if host != hosts.COMPUTE2 else hosts.agent_daemons()
+    (daemon,) = [d for d in daemons if d.name.endswith("neutron-l3-agent")]
+    procs.stop(daemon.name)
+    with procs.view(hosts.view(host)):
+        procs.start(daemon)
+    assert wait_until(lambda: l3_agent_alive(cloud, host), timeout=120)
+
+
+@contextlib.contextmanager
+def snat_redirect_removed(cloud: Cloud, state: dict[str, Any], router_name: str, vm: str) -> Iterator[None]:
+    """The SNAT redirect of the VM's subnet deleted from its host's qrouter (`ip rule del`), as Neutron's L3
+    agent leaves it when it saw the gateway before its SNAT ports; undone by the remedy the explainer
+    names: the L3 agent restarted, whose first sync sets it again."""
+    import ipaddress
+
+    from lab import api
+
+    host, ip = state["vms"][vm]["host"], ipaddress.ip_address(state["vms"][vm]["ip"])
+    ns = f"{host}:qrouter-{state['routers'][router_name]['id']}"
+    rules = api.run_in(ns, ["ip", "rule"]).stdout.splitlines()
+    (priority,) = [
+        line.split(":")[0]
+        for line in rules
+        if SNAT_REDIRECT.search(line) and ip in ipaddress.ip_network(line.split()[2], strict=False)
+    ]
+    assert api.run_in(ns, ["ip", "rule", "del", "priority", priority]).returncode == 0
+    try:
+        yield
+    finally:
+        l3_agent_restarted(cloud, host)
 
 
 def icmp_ssh_reopened(cloud: Cloud, group: str) -> None:

@@ -22,10 +22,12 @@ from tests.broken_states import (
     gateway_cleared,
     icmp_ingress_removed,
     interface_removed,
+    l3_agent_restarted,
     l3_agent_stopped,
     outside_port_removed,
     ping_stops,
     routers_seen,
+    snat_redirect_removed,
 )
 from tests.test_path_dvr import walk as dvr_walk
 from tests.test_path_lab import codes, server
@@ -51,6 +53,28 @@ def pings_again(vm: str, target: str) -> None:
     from lab import api
 
     assert api.ping(vm, target, timeout=180), f"{vm} -> {target} did not come back:\n{routers_seen()}"
+
+
+def snat_back_or_explained(state: dict[str, Any], cloud: Cloud, vm: str) -> None:
+    """The gateway set again, the VM's ping out by SNAT comes back; or it does not and the explainer says
+    so (never a wrong "ok"), then the remedy it names brings it back.
+
+    Neutron's L3 agent on a DVR compute host sets the SNAT redirect (a policy rule and table to the
+    subnet's sg- port) only when it first sees the router's gateway (dvr_local_router.external_gateway_added;
+    external_gateway_updated does nothing): an agent that processed the gateway before its SNAT ports were
+    there never does. Two CI runs (the first test after the switch to dvr) ended with no ping back in
+    180 s and every SNAT piece but that host's in place; not reproduced in 8 local runs. Neutron's race is
+    not the dashboard's to fix; saying which hop is broken is."""
+    from lab import api
+
+    if api.ping(vm, OUTSIDE, timeout=180):
+        return
+    seen = routers_seen()
+    result = dvr_walk(state, server(state, vm), OUTSIDE)
+    assert result["verdict"] == "broken", f"a wrong ok: {vm} pings {OUTSIDE} no more, the explainer says ok\n{seen}"
+    print(f"{vm} -> {OUTSIDE} not back after the gateway was set again; the explainer: {result['problems']}\n{seen}")
+    l3_agent_restarted(cloud, state["vms"][vm]["host"])
+    pings_again(vm, OUTSIDE)
 
 
 # --------------------------------------------------------------------------- legacy (allinone, router1)
@@ -135,7 +159,7 @@ def test_dvr_gateway_cleared(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> Non
         result = dvr_walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)
         assert_broken(result, "router_no_gateway")
         assert ping_stops("vm-app-1", OUTSIDE)
-    pings_again("vm-app-1", OUTSIDE)
+    snat_back_or_explained(dvr_lab, admin_cloud, "vm-app-1")
     pings_again("outside", dvr_lab["vms"]["vm-db-1"]["floating_ip"])
     pings_again("outside", dvr_lab["vms"]["vm-web-1"]["floating_ip"])
 
@@ -195,3 +219,16 @@ def test_dvr_outside_port_removed_from_compute2s_br_ex(dvr_lab: dict[str, Any]) 
         assert other["verdict"] == "ok", other
         pings_again("outside", web["floating_ip"])
     pings_again("outside", db["floating_ip"])
+
+
+def test_dvr_snat_redirect_lost_on_the_vms_host(dvr_lab: dict[str, Any], admin_cloud: Cloud) -> None:
+    """compute2's qrouter without the policy rule that sends vm-app-1's subnet to its sg- port: every other
+    SNAT piece is in place (the snat namespace, its rules, the table itself), the ping out dies in the
+    qrouter, and the explainer says so there (tests/test_path_snat_redirect.py pins the walk)."""
+    router = dvr_lab["routers"]["dvr-router"]["id"]
+    with snat_redirect_removed(admin_cloud, dvr_lab, "dvr-router", "vm-app-1"):
+        result = dvr_walk(dvr_lab, server(dvr_lab, "vm-app-1"), OUTSIDE)
+        assert_broken(result, "snat_redirect_missing")
+        assert failed_nodes(result) == [f"netns:compute2:qrouter-{router}"], result["hops"]
+        assert ping_stops("vm-app-1", OUTSIDE)
+    pings_again("vm-app-1", OUTSIDE)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from topology.path.routed6 import describe_lookup, lookup6
+from topology.path.lookup import describe_lookup
+from topology.path.routed6 import lookup6
 from topology.path.topo import Topo
 
 NS = "netns:compute2:qrouter-r"

@@ -9,12 +9,13 @@ from topology import graph as g
 from topology.kinds import NamespacePrefix
 from topology.path.context import Arriving, EastWest, Leaving
 from topology.path.external import external_in, gateway_leg
-from topology.path.family import family_ip
+from topology.path.family import family, family_ip
 from topology.path.fipns import fg_leg, rfp_fpr, rfp_fpr_out
 from topology.path.instance import vm_in, vm_out
+from topology.path.lookup import describe_lookup, lookup
 from topology.path.model import EVIDENCE_PARTS, Endpoint, Hop, Problem, Scenario
 from topology.path.router import enter_router, leave_router, nat_hop, policy_rules, route_inside, router_namespace
-from topology.path.topo import namespace_on, network_of, route_router, snat_port_on
+from topology.path.topo import namespace_on, network_of, route_router, router_label, snat_port_on
 from topology.path.walk import Walk
 
 
@@ -152,6 +153,8 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) ->
         host=out.host,
     )
     hop.evidence = policy_rules(walk.topo, ns, ".")
+    if not snat_redirect(walk, out, ns, hop):
+        return None
     reached = to_snat_namespace(walk, out, hop)
     if reached is None:
         return None
@@ -167,6 +170,32 @@ def snat_out(walk: Walk, out: Leaving, ns: str | None, to_br_ex: bool = True) ->
     )
     gateway_leg(walk, out.router, snat_host, out.external, "leaves the snat namespace on qg-", to_br_ex)
     return snat_host
+
+
+def snat_redirect(walk: Walk, out: Leaving, ns: str | None, hop: Hop) -> bool:
+    """The qrouter's own lookup (ip rule, then its table) of the destination, from the VM's address, must
+    lead to the subnet's sg- port; False (the hop failed) when it leads nowhere or elsewhere. Judged only on
+    a reported namespace with IPv4 rules, for an IPv4 destination."""
+    sg_ip, dst, topo = sg_address(walk, out), walk.dst_ip, walk.topo
+    if ns is None or not walk.reported(out.host) or family(dst) != 4 or family(sg_ip) != 4 or dst is None:
+        return True
+    if not any(r.get("family") == 4 for r in topo.attrs(ns).get("rules", [])):
+        return True  # a report without policy rules: nothing to judge by
+    rule, route = lookup(topo, ns, out.ip, dst)
+    if rule is not None and route is not None and route.get("gateway") == sg_ip:
+        hop.evidence = describe_lookup(rule, route)
+        return True
+    found = f"by {describe_lookup(rule, route)}" if rule is not None and route is not None else "nowhere (no route)"
+    walk.fail(
+        hop,
+        Problem.SNAT_REDIRECT_MISSING,
+        f"router {router_label(topo, out.router)}'s qrouter namespace on {out.host} sends {out.ip} to {dst} "
+        f"{found}, not to the SNAT port {sg_ip} of its subnet: no SNAT redirect (ip rule from the subnet, a "
+        f"table with its default route via {sg_ip}). The L3 agent sets these when it first sees the router's "
+        f"gateway and its SNAT ports, not on later updates: restart neutron-l3-agent on {out.host} (its full "
+        "resync sets them), or remove and add the router interface of the subnet",
+    )
+    return False
 
 
 def sg_address(walk: Walk, out: Leaving) -> str:

@@ -21,8 +21,9 @@ from topology.path import dvr, routed6
 from topology.path.context import Leaving
 from topology.path.external import gateway_leg
 from topology.path.fipns import fg_leg, rfp_fpr_out
+from topology.path.lookup import describe_lookup
 from topology.path.model import Endpoint, Hop, Problem
-from topology.path.routed6 import describe_lookup, lookup6
+from topology.path.routed6 import lookup6
 from topology.path.topo import router_label
 from topology.path.walk import Walk
 

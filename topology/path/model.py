@@ -69,6 +69,8 @@ class Problem:
     FIP_GATEWAY_FILTERED = "fip_gateway_filtered"
     # DVR east-west: the receiving br-int has no DVR_TO_SRC_MAC flow for the destination port's MAC
     DVR_TO_SRC_MAC_MISSING = "dvr_to_src_mac_missing"
+    # DVR SNAT: the qrouter on the VM's host has no policy rule and table sending the subnet to its sg- port
+    SNAT_REDIRECT_MISSING = "snat_redirect_missing"
     # HA routers (topology/path/ha.py): no instance holds the router's VIPs (keepalived master nowhere), two
     # do (split brain: unknown, either takes a packet), Neutron's ha_state disagrees with the instance that
     # holds them (a warning)

@@ -11,21 +11,18 @@ sg- on the VM's subnet (routed_in); its ways out are topology/path/dvr6.py's.
 
 from __future__ import annotations
 
-import ipaddress
-
 from topology import graph as g
 from topology.kinds import NamespacePrefix
 from topology.path.external import external_in, outside_hop
 from topology.path.family import family
 from topology.path.instance import vm_in
+from topology.path.lookup import ANY, describe_route, lookup, route_to, routes_of
 from topology.path.model import Endpoint, Hop, JsonDict, Problem, Scenario
 from topology.path.router import enter_router, gateway_port, leave_router, router_namespace, serving_router
 from topology.path.topo import Topo, is_distributed, network_of, router_label, router_port_on, snat_port_on
 from topology.path.walk import Walk
 
-DEFAULT6 = "::/0"
-MAIN_TABLE, LOCAL_TABLE = 254, 255  # the kernel's tables (ip rule's "main", "local")
-MAIN_PRIORITY = 32766
+DEFAULT6 = ANY[6]
 
 
 def is_ipv6(address: str | None) -> bool:
@@ -33,83 +30,18 @@ def is_ipv6(address: str | None) -> bool:
 
 
 def routes6(topo: Topo, namespace: str) -> list[JsonDict]:
-    return [r for r in topo.attrs(namespace).get("routes", []) if is_route6(r)]
-
-
-def is_route6(route: JsonDict) -> bool:
-    """An IPv6 route: by its family, else by its destination or gateway (``default`` names both families)."""
-    if route.get("family"):
-        return route.get("family") == 6
-    return ":" in str(route.get("dst")) or ":" in str(route.get("gateway") or "")
-
-
-def describe_route(route: JsonDict) -> str:
-    via = f" via {route['gateway']}" if route.get("gateway") else ""
-    return f"ip -6 route: {route.get('dst')}{via} dev {route.get('dev')}"
+    return routes_of(topo, namespace, 6)
 
 
 def default_route6(topo: Topo, namespace: str) -> JsonDict | None:
     return next((r for r in routes6(topo, namespace) if r.get("dst") in (DEFAULT6, "default")), None)
 
 
-def route_to(topo: Topo, namespace: str, address: str, table: int = MAIN_TABLE) -> JsonDict | None:
-    """The most specific IPv6 route of the namespace's ``table`` (main unless told) that covers ``address``."""
-    target = ipaddress.ip_address(address)
-    best: tuple[int, JsonDict] | None = None
-    for route in routes6(topo, namespace):
-        if (route.get("table") or MAIN_TABLE) != table:
-            continue
-        try:
-            network = ipaddress.ip_network(str(route.get("dst")).replace("default", DEFAULT6), strict=False)
-        except ValueError:
-            continue
-        if target in network and (best is None or network.prefixlen > best[0]):
-            best = (network.prefixlen, route)
-    return best[1] if best else None
-
-
 def lookup6(
     topo: Topo, namespace: str, src: str | None, dst: str, iif: str | None = None
 ) -> tuple[JsonDict | None, JsonDict | None]:
-    """The kernel's IPv6 route lookup in ``namespace``: its ``ip -6 rule`` list in priority order, each rule
-    that matches the packet (from, to, iif) naming a table whose most specific route covering ``dst`` wins.
-    (rule, route), or (None, None) when no matching rule's table has a route. Without
-    reported rules, the main table alone (what a namespace without policy routing does)."""
-    rules = sorted(
-        (r for r in topo.attrs(namespace).get("rules", []) if r.get("family") == 6 and r.get("action") == "lookup"),
-        key=lambda r: int(r.get("priority") or 0),
-    ) or [{"priority": MAIN_PRIORITY, "table": MAIN_TABLE, "action": "lookup", "family": 6}]
-    for rule in rules:
-        table = int(rule.get("table") or MAIN_TABLE)
-        if table == LOCAL_TABLE or not covers(rule.get("from"), src) or not covers(rule.get("to"), dst):
-            continue
-        if rule.get("iif") and rule.get("iif") != iif:
-            continue
-        route = route_to(topo, namespace, dst, table)
-        if route is not None:
-            return rule, route
-    return None, None
-
-
-def covers(prefix: str | None, address: str | None) -> bool:
-    """A rule's from/to selector matches ``address`` (no selector matches every packet)."""
-    if not prefix or prefix in ("all", DEFAULT6):
-        return True
-    if not address:
-        return False
-    try:
-        return ipaddress.ip_address(address) in ipaddress.ip_network(prefix, strict=False)
-    except ValueError:
-        return False
-
-
-def describe_lookup(rule: JsonDict, route: JsonDict) -> str:
-    """``ip -6 rule: from X lookup T; ip -6 route: ...`` (the rule only when it is not the main table's)."""
-    table = int(rule.get("table") or MAIN_TABLE)
-    routed = describe_route(route) + (f" table {table}" if table != MAIN_TABLE else "")
-    if table == MAIN_TABLE:
-        return routed
-    return f"ip -6 rule: {rule.get('priority')}: from {rule.get('from') or 'all'} lookup {table}; {routed}"
+    """The kernel's IPv6 route lookup in ``namespace`` (topology/path/lookup.py)."""
+    return lookup(topo, namespace, src, dst, iif)
 
 
 def advertises(walk: Walk, namespace: str, host: str | None, router: str, subnet: str | None) -> Hop:
